@@ -1,0 +1,21 @@
+"""Which command groups the ``tradewind`` command has.
+
+Each entry names a module in ``tradewind.cli`` and the click command or group in it. Add a line
+here when adding a command module.
+"""
+
+from __future__ import annotations
+
+import importlib
+
+import click
+
+COMMANDS: list[tuple[str, str]] = [
+    # (module, attribute)
+]
+
+
+def register_all(group: click.Group) -> None:
+    for module_name, attribute in COMMANDS:
+        module = importlib.import_module(f"tradewind.cli.{module_name}")
+        group.add_command(getattr(module, attribute))

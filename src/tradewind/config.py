@@ -1,0 +1,173 @@
+"""Settings: defaults < ``$TRADEWIND_HOME/tradewind.toml`` < ``TRADEWIND__SECTION__KEY``.
+
+One ``Settings`` object is loaded at an entry point (CLI command, server start) and passed
+down; library code never reads ``os.environ`` itself. Every setting is declared once in
+``OPTIONS`` with its default and description, which is also what ``tradewind config list``
+prints.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+from tradewind.exceptions import ConfigError
+
+ENV_PREFIX = "TRADEWIND__"
+
+
+def _parse_bool(raw: str) -> bool:
+    value = raw.strip().lower()
+    if value in {"1", "true", "yes", "on"}:
+        return True
+    if value in {"0", "false", "no", "off", ""}:
+        return False
+    raise ValueError(f"expected true or false, got {raw!r}")
+
+
+@dataclasses.dataclass(frozen=True)
+class Option:
+    """One declared setting."""
+
+    section: str
+    key: str
+    default: Any
+    description: str
+    parse: Callable[[str], Any] = str
+    secret: bool = False
+
+    @property
+    def env_var(self) -> str:
+        return f"{ENV_PREFIX}{self.section.upper()}__{self.key.upper()}"
+
+
+def _options(*options: Option) -> dict[tuple[str, str], Option]:
+    return {(o.section, o.key): o for o in options}
+
+
+OPTIONS: dict[tuple[str, str], Option] = _options(
+    Option("core", "dags_folder", None, "Folder scanned for DAG files (default $TRADEWIND_HOME/dags)."),
+    Option("core", "parallelism", 32, "Most task instances running at once per scheduler.", int),
+    Option("core", "dags_are_paused_at_creation", True, "New DAGs start paused.", _parse_bool),
+    Option("core", "fernet_key", None, "Fernet key for secrets at rest (generated under $TRADEWIND_HOME when unset).", secret=True),
+    Option("core", "executor", "LocalExecutor", "LocalExecutor or DistributedExecutor."),
+    Option("core", "default_timezone", "UTC", "Zone for naive datetimes in DAG files."),
+    Option("core", "load_examples", False, "Also load the bundled example DAGs.", _parse_bool),
+    Option("core", "max_active_runs_per_dag", 16, "Default max_active_runs of a DAG.", int),
+    Option("core", "max_active_tasks_per_dag", 16, "Default max_active_tasks of a DAG.", int),
+    Option("core", "default_pool_slots", 128, "Slots of default_pool when it is first created.", int),
+    Option("database", "url", None, "SQLAlchemy URL of the metastore (default SQLite at $TRADEWIND_HOME/tradewind.db).", secret=True),
+    Option("database", "busy_timeout_ms", 30000, "SQLite busy timeout in milliseconds.", int),
+    Option("dag_processor", "file_timeout", 30.0, "Seconds one DAG file may take to import.", float),
+    Option("dag_processor", "parsing_processes", 2, "DAG files imported in parallel.", int),
+    Option("dag_processor", "refresh_interval", 5.0, "Seconds between scans of the DAG folder.", float),
+    Option("scheduler", "heartbeat_timeout", 30.0, "Seconds without heartbeat before a running task is declared dead.", float),
+    Option("scheduler", "task_heartbeat_interval", 5.0, "Seconds between task heartbeats.", float),
+    Option("scheduler", "max_loop_interval", 5.0, "Longest the scheduler sleeps when nothing wakes it.", float),
+    Option("logging", "base_log_folder", None, "Folder of task logs (default $TRADEWIND_HOME/logs)."),
+    Option("api", "host", "0.0.0.0", "Address the API server listens on."),
+    Option("api", "port", 8080, "Port the API server listens on.", int),
+    Option("api", "secret_key", None, "Key signing sessions and tokens (generated under $TRADEWIND_HOME when unset).", secret=True),
+    Option("api", "access_token_expiration", 86400, "Seconds an API access token stays valid.", int),
+    Option("webserver", "default_ui_timezone", "UTC", "Zone the UI shows times in, e.g. Asia/Seoul."),
+)
+
+
+def default_home(environ: Mapping[str, str]) -> Path:
+    """``$TRADEWIND_HOME``, or ``~/tradewind``."""
+    raw = environ.get("TRADEWIND_HOME")
+    return Path(raw).expanduser() if raw else Path.home() / "tradewind"
+
+
+@dataclasses.dataclass(frozen=True)
+class Settings:
+    """Resolved settings. Read values with ``settings.get(section, key)``."""
+
+    home: Path
+    values: Mapping[tuple[str, str], Any]
+    sources: Mapping[tuple[str, str], str]
+
+    def get(self, section: str, key: str) -> Any:
+        try:
+            return self.values[(section, key)]
+        except KeyError:
+            raise ConfigError(f"unknown setting [{section}] {key}") from None
+
+    def with_values(self, **overrides: Any) -> Settings:
+        """A copy with ``section__key=value`` overrides (used by CLI flags and tests)."""
+        values = dict(self.values)
+        sources = dict(self.sources)
+        for name, value in overrides.items():
+            section, _, key = name.partition("__")
+            if (section, key) not in OPTIONS:
+                raise ConfigError(f"unknown setting [{section}] {key}")
+            values[(section, key)] = value
+            sources[(section, key)] = "override"
+        return dataclasses.replace(self, values=values, sources=sources)
+
+    @property
+    def dags_folder(self) -> Path:
+        raw = self.get("core", "dags_folder")
+        return Path(raw).expanduser() if raw else self.home / "dags"
+
+    @property
+    def log_folder(self) -> Path:
+        raw = self.get("logging", "base_log_folder")
+        return Path(raw).expanduser() if raw else self.home / "logs"
+
+    @property
+    def database_url(self) -> str:
+        raw = self.get("database", "url")
+        return raw or f"sqlite:///{self.home / 'tradewind.db'}"
+
+
+def load(environ: Mapping[str, str] | None = None) -> Settings:
+    """Resolve every option from defaults, ``tradewind.toml`` and the environment."""
+    environ = os.environ if environ is None else environ
+    home = default_home(environ)
+    from_file = _read_toml(home / "tradewind.toml")
+    values: dict[tuple[str, str], Any] = {}
+    sources: dict[tuple[str, str], str] = {}
+    for (section, key), option in OPTIONS.items():
+        value, source = option.default, "default"
+        if key in from_file.get(section, {}):
+            value, source = from_file[section][key], "tradewind.toml"
+            if isinstance(value, str) and option.parse is not str:
+                value = _parse(option, value, "tradewind.toml")
+        if option.env_var in environ:
+            value, source = _parse(option, environ[option.env_var], option.env_var), "env"
+        values[(section, key)] = value
+        sources[(section, key)] = source
+    unknown = sorted(
+        name for name in environ
+        if name.startswith(ENV_PREFIX) and _key_of(name) not in OPTIONS and name.count("__") == 2
+    )
+    if unknown:
+        sources = {**sources, ("_", "unknown_env"): ",".join(unknown)}
+    return Settings(home=home, values=values, sources=sources)
+
+
+def _key_of(env_name: str) -> tuple[str, str]:
+    _, section, key = env_name.split("__", 2)
+    return section.lower(), key.lower()
+
+
+def _parse(option: Option, raw: str, where: str) -> Any:
+    try:
+        return option.parse(raw)
+    except ValueError as exc:
+        raise ConfigError(f"{where}: invalid value for [{option.section}] {option.key}: {exc}") from exc
+
+
+def _read_toml(path: Path) -> dict[str, dict[str, Any]]:
+    if not path.is_file():
+        return {}
+    try:
+        with path.open("rb") as handle:
+            return tomllib.load(handle)
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: {exc}") from exc

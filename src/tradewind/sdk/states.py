@@ -1,0 +1,78 @@
+"""Task instance and DAG run states, with Airflow's string values."""
+
+from __future__ import annotations
+
+import enum
+
+
+class TaskInstanceState(str, enum.Enum):
+    """State of one task instance."""
+
+    SCHEDULED = "scheduled"
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+    UPSTREAM_FAILED = "upstream_failed"
+    SKIPPED = "skipped"
+    UP_FOR_RETRY = "up_for_retry"
+    UP_FOR_RESCHEDULE = "up_for_reschedule"
+    REMOVED = "removed"
+    RESTARTING = "restarting"
+    DEFERRED = "deferred"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DagRunState(str, enum.Enum):
+    """State of one DAG run."""
+
+    QUEUED = "queued"
+    RUNNING = "running"
+    SUCCESS = "success"
+    FAILED = "failed"
+
+    def __str__(self) -> str:
+        return self.value
+
+
+class DagRunType(str, enum.Enum):
+    """Why a DAG run exists."""
+
+    MANUAL = "manual"
+    SCHEDULED = "scheduled"
+    BACKFILL = "backfill"
+    ASSET_TRIGGERED = "asset_triggered"
+
+    def __str__(self) -> str:
+        return self.value
+
+    def generate_run_id(self, logical_date_iso: str) -> str:
+        return f"{self.value}__{logical_date_iso}"
+
+
+#: States after which a task instance will not run again unless cleared.
+FINISHED_STATES = frozenset(
+    {
+        TaskInstanceState.SUCCESS,
+        TaskInstanceState.FAILED,
+        TaskInstanceState.SKIPPED,
+        TaskInstanceState.UPSTREAM_FAILED,
+        TaskInstanceState.REMOVED,
+    }
+)
+
+#: States a task instance can be in while still unfinished.
+UNFINISHED_STATES = frozenset(
+    {
+        None,
+        TaskInstanceState.SCHEDULED,
+        TaskInstanceState.QUEUED,
+        TaskInstanceState.RUNNING,
+        TaskInstanceState.UP_FOR_RETRY,
+        TaskInstanceState.UP_FOR_RESCHEDULE,
+        TaskInstanceState.RESTARTING,
+        TaskInstanceState.DEFERRED,
+    }
+)
