@@ -1,1 +1,1 @@
-"""operators"""
+"""Operators: the kinds of work a task can do."""

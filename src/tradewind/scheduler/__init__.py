@@ -1,1 +1,5 @@
-"""scheduler"""
+"""The scheduler: which runs exist, which task instances are ready, and in what order.
+
+The decision modules here (``trigger_rules``, ``retries``, ``run_state``) are pure functions,
+shared by the scheduler loop and by ``tradewind dags test`` so both give the same states.
+"""

@@ -1,1 +1,1 @@
-"""sensors"""
+"""Sensors: tasks that wait for a condition."""

@@ -1,0 +1,100 @@
+"""Options and helpers shared by several command groups."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import click
+
+from tradewind import config
+from tradewind.dag_processing import dag_bag
+from tradewind.exceptions import TradewindError
+from tradewind.runner.log_context import TaskLabelFilter
+from tradewind.sdk import timezone
+from tradewind.sdk.dag import DAG
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+#: Exit code when the DAG (or its input) could not be loaded.
+EXIT_LOAD_ERROR = 2
+
+
+def dags_folder_option(function: F) -> F:
+    return click.option(
+        "--dags-folder", "-S", "--subdir", "dags_folder",
+        type=click.Path(path_type=Path), default=None,
+        help="Folder (or file) of DAG files. Default: $TRADEWIND__CORE__DAGS_FOLDER or $TRADEWIND_HOME/dags.",
+    )(function)
+
+
+def resolve_dags_folder(option: Path | None) -> Path:
+    return (option or config.load().dags_folder).expanduser().resolve()
+
+
+def load_dag_or_exit(dag_id: str, folder: Path) -> DAG:
+    """The DAG, or an error on stderr naming what went wrong and exit code 2."""
+    if not folder.exists():
+        fail(f"DAG folder {folder} does not exist", EXIT_LOAD_ERROR)
+    dag, bag = dag_bag.load_dag(folder, dag_id)
+    if dag is not None:
+        return dag
+    relevant = [p for p in bag.problems if dag_id in p.traceback or dag_id in p.message or _mentions(p.filename, dag_id)]
+    for problem in relevant or bag.problems:
+        click.echo(f"Error in {problem.filename}: {problem.message}", err=True)
+        if problem.traceback and problem.traceback.strip() != problem.message:
+            click.echo(problem.traceback.rstrip(), err=True)
+    fail(f"DAG {dag_id!r} not found in {folder} ({bag.files_read} DAG files read)", EXIT_LOAD_ERROR)
+    raise AssertionError("unreachable")
+
+
+def _mentions(filename: str, needle: str) -> bool:
+    try:
+        return needle in Path(filename).read_text(errors="replace")
+    except OSError:
+        return False
+
+
+def fail(message: str, code: int = 1) -> None:
+    click.echo(f"Error: {message}", err=True)
+    sys.exit(code)
+
+
+def parse_conf(raw: str | None) -> dict[str, Any]:
+    if not raw:
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        fail(f"--conf is not valid JSON: {exc}", EXIT_LOAD_ERROR)
+    if not isinstance(value, dict):
+        fail(f"--conf must be a JSON object, got {type(value).__name__}", EXIT_LOAD_ERROR)
+    return value
+
+
+def parse_date(raw: str | None, name: str = "LOGICAL_DATE") -> Any:
+    if raw is None:
+        return None
+    try:
+        return timezone.parse(raw)
+    except ValueError as exc:
+        fail(f"{name}: {exc}", EXIT_LOAD_ERROR)
+
+
+def setup_task_logging(stream: Any) -> logging.Handler:
+    """Print task and run logs to ``stream`` as they come."""
+    handler = logging.StreamHandler(stream)
+    handler.addFilter(TaskLabelFilter())
+    handler.setFormatter(logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s"))
+    root = logging.getLogger("tradewind")
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    return handler
+
+
+def user_error(exc: TradewindError, code: int = 1) -> None:
+    fail(str(exc), code)

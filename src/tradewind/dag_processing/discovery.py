@@ -1,0 +1,74 @@
+"""Which files of the DAG folder are DAG files.
+
+A ``.tradewindignore`` (or ``.airflowignore``) in any folder lists gitignore-style patterns,
+relative to that folder, of paths to leave out. In safe mode a ``.py`` file is only read as a
+DAG file when it mentions both "dag" and "tradewind" (or "airflow"), as Airflow does.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pathspec
+
+IGNORE_FILES = (".tradewindignore", ".airflowignore")
+
+
+def might_contain_dag(path: Path, *, safe_mode: bool = True) -> bool:
+    """The safe-mode heuristic: a cheap look at the bytes, no import."""
+    if not safe_mode:
+        return True
+    try:
+        content = path.read_bytes().lower()
+    except OSError:
+        return False
+    return b"dag" in content and (b"tradewind" in content or b"airflow" in content)
+
+
+def _load_ignore(directory: Path) -> pathspec.PathSpec | None:
+    lines: list[str] = []
+    for name in IGNORE_FILES:
+        candidate = directory / name
+        if candidate.is_file():
+            lines.extend(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
+    if not lines:
+        return None
+    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+
+
+def iter_python_files(folder: Path) -> Iterator[Path]:
+    """Every ``.py`` file under ``folder`` not excluded by an ignore file, in sorted order."""
+    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    for root, dirnames, filenames in os.walk(folder, followlinks=True):
+        directory = Path(root)
+        spec = _load_ignore(directory)
+        if spec is not None:
+            specs.append((directory, spec))
+        active = [(base, s) for base, s in specs if directory == base or base in directory.parents]
+
+        def ignored(path: Path, is_dir: bool) -> bool:
+            for base, s in active:
+                relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+                if s.match_file(relative):
+                    return True
+            return False
+
+        dirnames[:] = sorted(
+            d for d in dirnames
+            if not d.startswith(".") and d != "__pycache__" and not ignored(directory / d, True)
+        )
+        for name in sorted(filenames):
+            path = directory / name
+            if name.endswith(".py") and not ignored(path, False):
+                yield path
+
+
+def find_dag_files(folder: Path, *, safe_mode: bool = True) -> list[Path]:
+    """The DAG files of a folder (or the file itself when ``folder`` is a file)."""
+    if folder.is_file():
+        return [folder]
+    if not folder.is_dir():
+        return []
+    return [path for path in iter_python_files(folder) if might_contain_dag(path, safe_mode=safe_mode)]

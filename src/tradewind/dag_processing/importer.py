@@ -1,0 +1,135 @@
+"""Import one DAG file and collect its DAGs, or say precisely why it could not be loaded.
+
+The file is executed as a fresh module. Every DAG created while it runs is collected and
+validated (cycles, tasks outside any DAG, duplicate ids). Any exception, ``SystemExit``
+included, becomes an ``ImportProblem`` naming the file and line; DAGs of a file that failed
+to import are discarded, as Airflow does.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import hashlib
+import importlib.util
+import sys
+import traceback
+from pathlib import Path
+from types import TracebackType
+
+from tradewind.exceptions import DagDefinitionError
+from tradewind.sdk import definition_context
+from tradewind.sdk.dag import DAG
+
+
+@dataclasses.dataclass(frozen=True)
+class ImportProblem:
+    """Why (part of) a DAG file could not be loaded."""
+
+    filename: str
+    message: str
+    traceback: str
+    line: int | None = None
+
+
+@dataclasses.dataclass
+class FileImportResult:
+    filename: str
+    dags: list[DAG]
+    problems: list[ImportProblem]
+
+
+def module_name_for(path: Path) -> str:
+    digest = hashlib.sha1(str(path.resolve()).encode()).hexdigest()[:12]
+    return f"tradewind_dag_{path.stem.replace('-', '_').replace('.', '_')}_{digest}"
+
+
+def _user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
+    return [frame for frame in traceback.extract_tb(tb) if not frame.filename.startswith("<frozen")]
+
+
+def _problem_from_exception(path: Path, exc: BaseException) -> ImportProblem:
+    filename = str(path)
+    if isinstance(exc, SyntaxError) and (exc.filename in (None, filename) or Path(exc.filename or "") == path):
+        text = "".join(traceback.format_exception_only(type(exc), exc))
+        message = f"SyntaxError: {exc.msg} ({path.name}, line {exc.lineno})"
+        return ImportProblem(filename, message, text, exc.lineno)
+    frames = _user_frames(exc.__traceback__)
+    in_file = [frame for frame in frames if Path(frame.filename) == path]
+    line = in_file[-1].lineno if in_file else None
+    if isinstance(exc, SystemExit):
+        message = f"the file called sys.exit({exc.code!r}) while being imported"
+    else:
+        message = f"{type(exc).__name__}: {exc}"
+    if line is not None:
+        message = f"{message} ({path.name}, line {line})"
+    formatted = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames))
+    formatted += "".join(traceback.format_exception_only(type(exc), exc))
+    return ImportProblem(filename, message, formatted, line)
+
+
+def _validate(path: Path, dags: list[DAG]) -> tuple[list[DAG], list[ImportProblem]]:
+    valid: list[DAG] = []
+    problems: list[ImportProblem] = []
+    seen: dict[str, DAG] = {}
+    for dag in dags:
+        line = dag.definition_line if dag.fileloc and Path(dag.fileloc) == path else None
+        where = f" ({path.name}, line {line})" if line else ""
+        if dag.dag_id in seen and seen[dag.dag_id] is not dag:
+            problems.append(ImportProblem(str(path), f"DAG id {dag.dag_id!r} is defined twice in this file{where}", "", line))
+            continue
+        try:
+            dag.validate()
+        except DagDefinitionError as exc:
+            problems.append(ImportProblem(str(path), f"{exc}{where}", f"{type(exc).__name__}: {exc}", line))
+            continue
+        seen[dag.dag_id] = dag
+        valid.append(dag)
+    return valid, problems
+
+
+def _orphan_problems(path: Path, orphans: list[object]) -> list[ImportProblem]:
+    problems = []
+    for task in orphans:
+        location = getattr(task, "definition_location", None)
+        line = location[1] if location and Path(location[0]) == path else None
+        where = f" ({path.name}, line {line})" if line else ""
+        task_id = getattr(task, "task_id", "?")
+        problems.append(
+            ImportProblem(
+                str(path),
+                f"task {task_id!r} was created outside any DAG{where}: create it inside `with DAG(...)` or pass dag=",
+                "",
+                line,
+            )
+        )
+    return problems
+
+
+def import_dag_file(path: Path) -> FileImportResult:
+    """Execute ``path`` and return its valid DAGs and every problem found."""
+    path = path.resolve()
+    definition_context.take_created_dags()
+    definition_context.take_orphans()
+    name = module_name_for(path)
+    spec = importlib.util.spec_from_file_location(name, path)
+    if spec is None or spec.loader is None:
+        return FileImportResult(str(path), [], [ImportProblem(str(path), "not an importable Python file", "")])
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[name] = module
+    try:
+        spec.loader.exec_module(module)
+    except (Exception, SystemExit) as exc:
+        sys.modules.pop(name, None)
+        definition_context.take_created_dags()
+        definition_context.take_orphans()
+        return FileImportResult(str(path), [], [_problem_from_exception(path, exc)])
+    created = definition_context.take_created_dags()
+    orphans = definition_context.take_orphans()
+    for value in vars(module).values():
+        if isinstance(value, DAG) and all(value is not dag for dag in created):
+            created.append(value)
+    dags, problems = _validate(path, created)
+    problems.extend(_orphan_problems(path, orphans))
+    if orphans:
+        dags = []
+    return FileImportResult(str(path), dags, problems)
