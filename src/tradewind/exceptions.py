@@ -68,6 +68,30 @@ class SecretDecryptionError(MetastoreError):
     """A stored secret could not be decrypted: the Fernet key is not the one it was encrypted with."""
 
 
+class MetastoreUnreachable(MetastoreError):
+    """The metadata database cannot be reached."""
+
+
+class SchemaNotCurrent(MetastoreError):
+    """The metadata database's schema is not the one this version of Tradewind expects."""
+
+
+class VariableNotFound(TradewindError):
+    """No such variable."""
+
+
+class ConnectionNotFound(TradewindError):
+    """No such connection."""
+
+
+class PoolNotFound(TradewindError):
+    """No such pool."""
+
+
+class InvalidArgument(TradewindError):
+    """An argument given by the user is not valid."""
+
+
 class AlreadyExists(TradewindError):
     """The object already exists."""
 
@@ -109,3 +133,7 @@ AirflowSkipException = SkipTask
 AirflowFailException = FailTask
 AirflowException = TradewindError
 AirflowSensorTimeout = SensorTimeout
+
+
+class TaskTerminated(TradewindError):
+    """The task process was asked to stop (SIGTERM), e.g. because Tradewind is shutting down."""

@@ -12,6 +12,12 @@ import click
 
 COMMANDS: list[tuple[str, str]] = [
     # (module, attribute)
+    ("db", "db_group"),
+    ("variables", "variables_group"),
+    ("connections", "connections_group"),
+    ("pools", "pools_group"),
+    ("dags", "dags_group"),
+    ("tasks", "tasks_group"),
 ]
 
 

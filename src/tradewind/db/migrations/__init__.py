@@ -1,0 +1,1 @@
+"""Alembic migration tree of the metastore (a package so installs ship env.py)."""

@@ -1,0 +1,129 @@
+"""Migrations: up, down, idempotence, status errors, and models == migrated schema."""
+
+from __future__ import annotations
+
+import fnmatch
+import tomllib
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import inspect, select, text
+from sqlalchemy.engine import Engine
+
+from tradewind.db import engine as db_engine
+from tradewind.db import migrate as db_migrate
+from tradewind.db import models
+from tradewind.db.base import Base
+from tradewind.exceptions import MetastoreError, MetastoreUnreachable, SchemaNotCurrent
+
+TABLES = set(Base.metadata.tables)
+
+
+@pytest.fixture
+def empty_engine(db_url: str) -> Iterator[Engine]:
+    engine = db_engine.create_engine(db_url)
+    try:
+        yield engine
+    finally:
+        engine.dispose()
+
+
+def _tables(engine: Engine) -> set[str]:
+    return set(inspect(engine).get_table_names())
+
+
+def test_up_down_up(empty_engine: Engine) -> None:
+    assert db_migrate.status(empty_engine).is_empty
+
+    status = db_migrate.migrate(empty_engine, default_pool_slots=7)
+    assert status.is_current and status.current == db_migrate.head_revision()
+    assert _tables(empty_engine) == TABLES | {"alembic_version"}
+    with db_engine.session_scope(empty_engine) as session:
+        assert session.scalars(select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")).one() == 7
+        assert set(session.scalars(select(models.Role.name))) == set(models.BUILTIN_ROLES)
+
+    status = db_migrate.downgrade(empty_engine, "base")
+    assert status.is_empty
+    assert _tables(empty_engine) <= {"alembic_version"}
+
+    assert db_migrate.migrate(empty_engine).is_current
+    assert _tables(empty_engine) == TABLES | {"alembic_version"}
+
+
+def test_migrate_is_idempotent(engine: Engine) -> None:
+    with db_engine.session_scope(engine) as session:
+        session.add(models.Variable(key="kept", val="1"))
+    assert db_migrate.migrate(engine).is_current
+    with db_engine.session_scope(engine) as session:
+        assert session.scalars(select(models.Variable.val).where(models.Variable.key == "kept")).one() == "1"
+        assert session.scalars(select(models.SlotPool.pool)).all() == ["default_pool"]
+
+
+def test_migrated_schema_matches_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        context = MigrationContext.configure(conn, opts={"compare_type": True})
+        assert compare_metadata(context, Base.metadata) == []
+
+
+def test_check_reports_each_problem(empty_engine: Engine) -> None:
+    with pytest.raises(SchemaNotCurrent, match="has no Tradewind tables: run `tradewind db migrate`"):
+        db_migrate.check(empty_engine)
+    db_migrate.migrate(empty_engine)
+    assert db_migrate.check(empty_engine).is_current
+    with empty_engine.begin() as conn:
+        conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
+    with pytest.raises(SchemaNotCurrent, match="revision 9999, which this version of Tradewind does not know"):
+        db_migrate.check(empty_engine)
+    with pytest.raises(SchemaNotCurrent, match="does not know"):
+        db_migrate.migrate(empty_engine)
+
+
+def test_unreachable_database() -> None:
+    engine = db_engine.create_engine("postgresql://nobody:secret@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    try:
+        with pytest.raises(MetastoreUnreachable, match=r"cannot reach the database at .*nobody:\*\*\*@127.0.0.1:1/none"):
+            db_migrate.check(engine)
+    finally:
+        engine.dispose()
+
+
+def test_reset_drops_data_and_stray_tables(engine: Engine) -> None:
+    with engine.begin() as conn:
+        conn.execute(text("CREATE TABLE stray (id INTEGER PRIMARY KEY)"))
+    with db_engine.session_scope(engine) as session:
+        dag = models.Dag(dag_id="d")
+        session.add(dag)
+        session.flush()
+        version = models.DagVersion(dag_id="d", version_number=1, serialized_dag="{}", content_hash="h")
+        session.add(version)
+        session.flush()
+        dag.latest_version_id = version.id  # the dag <-> dag_version cycle must not stop the drop
+        session.add(models.Variable(key="gone", val="x"))
+    status = db_migrate.reset(engine)
+    assert status.is_current
+    assert _tables(engine) == TABLES | {"alembic_version"}
+    with db_engine.session_scope(engine) as session:
+        assert session.scalars(select(models.Variable)).all() == []
+        assert session.scalars(select(models.Dag)).all() == []
+
+
+def test_unknown_target_revision_is_a_clear_error(engine: Engine) -> None:
+    with pytest.raises(MetastoreError, match="cannot downgrade to 'nope'"):
+        db_migrate.downgrade(engine, "nope")
+
+
+def test_migration_files_ship_with_the_package() -> None:
+    """The wheel must contain env.py, the template and every version (package-data globs)."""
+    pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
+    globs = pyproject["tool"]["setuptools"]["package-data"]["tradewind"]
+    package_root = Path(db_migrate.__file__).parents[1]
+    needed = [p for p in db_migrate.SCRIPT_LOCATION.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    assert {p.name for p in needed} >= {"env.py", "script.py.mako", "0001_initial.py"}
+    for path in needed:
+        relative = path.relative_to(package_root).as_posix()
+        # .py files of a folder with __init__.py ship as part of that package.
+        is_package_module = path.suffix == ".py" and (path.parent / "__init__.py").exists()
+        assert is_package_module or any(fnmatch.fnmatch(relative, g) for g in globs), relative
