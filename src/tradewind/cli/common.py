@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
+import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -85,15 +87,51 @@ def parse_date(raw: str | None, name: str = "LOGICAL_DATE") -> Any:
         fail(f"{name}: {exc}", EXIT_LOAD_ERROR)
 
 
-def setup_task_logging(stream: Any) -> logging.Handler:
-    """Print task and run logs to ``stream`` as they come."""
+@contextlib.contextmanager
+def task_logging(stream: Any) -> Iterator[logging.Handler]:
+    """Print task and run logs to ``stream`` as they come, until the block ends.
+
+    The handler is removed afterwards, so commands run in one process (tests, ``CliRunner``)
+    do not keep writing to the streams of earlier commands.
+    """
     handler = logging.StreamHandler(stream)
     handler.addFilter(TaskLabelFilter())
     handler.setFormatter(logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s"))
     root = logging.getLogger("tradewind")
+    previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
-    return handler
+    try:
+        yield handler
+    finally:
+        handler.flush()
+        root.removeHandler(handler)
+        root.setLevel(previous_level)
+
+
+@contextlib.contextmanager
+def stdout_to_stderr() -> Iterator[None]:
+    """Send what the block writes to stdout to stderr, so stdout carries only the result.
+
+    When stdout and stderr are real file descriptors, fd 1 itself points at stderr for the
+    duration, so the output of child processes a task starts cannot reach stdout either.
+    """
+    sys.stdout.flush()
+    try:
+        out_fd, err_fd = sys.stdout.fileno(), sys.stderr.fileno()
+    except (AttributeError, OSError, ValueError):  # in-memory streams have no descriptor
+        out_fd = err_fd = -1
+    saved = os.dup(out_fd) if out_fd >= 0 else -1
+    if saved >= 0:
+        os.dup2(err_fd, out_fd)
+    try:
+        with contextlib.redirect_stdout(sys.stderr):
+            yield
+    finally:
+        sys.stderr.flush()
+        if saved >= 0:
+            os.dup2(saved, out_fd)
+            os.close(saved)
 
 
 def user_error(exc: TradewindError, code: int = 1) -> None:

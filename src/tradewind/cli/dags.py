@@ -40,8 +40,6 @@ def test_command(dag_id: str, logical_date: str | None, dags_folder: Path | None
     folder = common.resolve_dags_folder(dags_folder)
     dag = common.load_dag_or_exit(dag_id, folder)
     run = make_run_info(dag, common.parse_date(logical_date), common.parse_conf(conf))
-    log_stream = sys.stderr if output == "json" else sys.stdout
-    handler = common.setup_task_logging(log_stream)
     try:
         local_run = LocalDagRun(
             dag, run, use_retry_delay=not no_retry_delay,
@@ -49,10 +47,9 @@ def test_command(dag_id: str, logical_date: str | None, dags_folder: Path | None
         )
     except ParamValidationError as exc:
         common.fail(str(exc), common.EXIT_LOAD_ERROR)
-    redirect = contextlib.redirect_stdout(sys.stderr) if output == "json" else contextlib.nullcontext()
-    with redirect:
+    redirect = common.stdout_to_stderr() if output == "json" else contextlib.nullcontext()
+    with redirect, common.task_logging(sys.stderr if output == "json" else sys.stdout):
         result = local_run.execute()
-    handler.flush()
     if output == "json":
         click.echo(json.dumps(result.to_json(), indent=2))
     else:

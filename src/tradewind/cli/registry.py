@@ -18,6 +18,10 @@ COMMANDS: list[tuple[str, str]] = [
     ("pools", "pools_group"),
     ("dags", "dags_group"),
     ("tasks", "tasks_group"),
+    ("dag_admin", "dags_group"),
+    ("processes", "scheduler_command"),
+    ("processes", "dag_processor_command"),
+    ("processes", "standalone_command"),
 ]
 
 

@@ -59,12 +59,12 @@ def test_command(dag_id: str, task_id: str, logical_date: str | None, dags_folde
         params = dag.params.resolve(run.conf)
     except ParamValidationError as exc:
         common.fail(str(exc), common.EXIT_LOAD_ERROR)
-    common.setup_task_logging(sys.stdout)
     if task.is_mapped and map_index < 0:
         map_index = 0
     request = task_execution.TryRequest(task=task, run=run, params=params, map_index=map_index, test_mode=True)
-    outcome = task_execution.execute_try(
-        request, InMemoryXComStore(), variable_lookup=environment_variable, connection_lookup=environment_connection
-    )
+    with common.task_logging(sys.stdout):
+        outcome = task_execution.execute_try(
+            request, InMemoryXComStore(), variable_lookup=environment_variable, connection_lookup=environment_connection
+        )
     click.echo(f"Task {task_id}: {outcome.state.value}")
     sys.exit(0 if outcome.state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED) else 1)

@@ -1,1 +1,1 @@
-"""executors"""
+"""Executors: start task processes and report how they end."""

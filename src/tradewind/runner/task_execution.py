@@ -10,16 +10,16 @@ import copy
 import dataclasses
 import logging
 import traceback
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from tradewind.exceptions import FailTask, RescheduleTask, SkipTask, TaskTimeout
+from tradewind.exceptions import FailTask, RescheduleTask, SkipTask, TaskTerminated, TaskTimeout
 from tradewind.runner import context_builder, log_context
 from tradewind.runner.runtime import RunInfo, RuntimeTaskInstance
 from tradewind.runner.timeout import execution_timeout
 from tradewind.runner.xcom_store import XComStore
-from tradewind.sdk import timezone
+from tradewind.sdk import param, timezone
 from tradewind.sdk.context import Context, current_context
 from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.sdk.xcom_arg import RETURN_VALUE_KEY
@@ -95,6 +95,26 @@ def _push_result(ti: RuntimeTaskInstance, operator: Any, result: Any) -> None:
     ti.xcom_push(RETURN_VALUE_KEY, result)
 
 
+def _check_mapped_over(task: Any, value: Any) -> None:
+    """A task whose output another task maps over must return a list or a dict; as in Airflow,
+    the producing try fails otherwise (a mapped task instance's own output is not checked)."""
+    if task.is_mapped:
+        return
+    dependant = next(iter(task.iter_mapped_dependants()), None)
+    if dependant is None:
+        return
+    if value is None:
+        raise ValueError(
+            f"task {dependant.task_id!r} is mapped over the output of task {task.task_id!r}, "
+            "which returned nothing; return a list or a dict"
+        )
+    if isinstance(value, (str, bytes, bytearray)) or not isinstance(value, (Sequence, dict)):
+        raise TypeError(
+            f"task {dependant.task_id!r} is mapped over the output of task {task.task_id!r}, "
+            f"which must be a list or a dict, got {type(value).__name__}"
+        )
+
+
 def _rendered(operator: Any) -> dict[str, str]:
     fields: dict[str, str] = {}
     for name in operator.template_fields:
@@ -147,8 +167,11 @@ def _execute(
             try_number=request.try_number, max_tries=request.max_tries, start_date=start,
             sensor_start_date=request.sensor_start_date or start, poke_number=request.poke_number,
         )
+        params = request.params
+        if task.params and task.has_dag:
+            params = param.resolve_task_params(task.dag.params, task.params, request.run.conf)
         context = context_builder.build_context(
-            ti=ti, run=request.run, params=request.params, test_mode=request.test_mode,
+            ti=ti, run=request.run, params=params, test_mode=request.test_mode,
             **({"variable_lookup": variable_lookup} if variable_lookup else {}),
             **({"connection_lookup": connection_lookup} if connection_lookup else {}),
         )
@@ -160,10 +183,11 @@ def _execute(
                     operator.pre_execute(context)
                     result = operator.execute(context)
                     operator.post_execute(context, result)
-                except TaskTimeout:
+                except (TaskTimeout, TaskTerminated):
                     operator.on_kill()
                     raise
             _push_result(ti, operator, result)
+            _check_mapped_over(task, result if operator.do_xcom_push else None)
         state = TIS.SUCCESS
     except SkipTask as exc:
         state, error = TIS.SKIPPED, str(exc) or "skipped"

@@ -18,9 +18,8 @@ def retry_delay(task: Any, *, dag_id: str, run_id: str, try_number: int) -> time
     """
     delay: timedelta = task.retry_delay
     if task.retry_exponential_backoff:
-        minimum = math.ceil(delay.total_seconds() * (2 ** (try_number - 1)))
-        if minimum <= 0:
-            return timedelta(0)
+        # At least 1 s, as in Airflow: a zero retry_delay with backoff still waits 1-2 s.
+        minimum = max(math.ceil(delay.total_seconds() * (2 ** (try_number - 1))), 1)
         digest = hashlib.sha1(f"{dag_id}#{task.task_id}#{run_id}#{try_number}".encode()).hexdigest()
         jittered = minimum + int(digest, 16) % minimum
         delay = timedelta(seconds=min(jittered, _MAX_SECONDS))

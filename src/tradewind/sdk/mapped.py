@@ -127,6 +127,9 @@ class MappedOperator(TaskNode):
     def output(self) -> XComArg:
         return XComArg(self)
 
+    def mapped_input_xcom_args(self) -> list[XComArg]:
+        return find_xcom_args([self.expand_input, self.expand_kwargs_input])
+
     def mapped_argument_names(self) -> list[str]:
         if self.expand_input is not None:
             return list(self.expand_input)

@@ -145,6 +145,17 @@ class ParamsDict(MutableMapping[str, Any]):
         return cls({name: Param.deserialize(value) for name, value in data.items()})
 
 
+def resolve_task_params(
+    dag_params: ParamsDict, task_params: Mapping[str, Any] | None, conf: Mapping[str, Any] | None
+) -> dict[str, Any]:
+    """A task's ``params`` at run time: the DAG's, overlaid by the task's own, then by the run's
+    conf (Airflow's order); a plain value given for a DAG ``Param`` keeps that Param's schema."""
+    merged = dag_params.copy()
+    for name, value in (task_params or {}).items():
+        merged[name] = value
+    return merged.resolve(conf)
+
+
 def _with_value(param: Param, value: Any) -> Param:
     updated = copy.copy(param)
     updated.value = value

@@ -289,7 +289,17 @@ class TaskNode(DependencyMixin):
         return seen
 
     def iter_mapped_dependants(self) -> Iterable[TaskNode]:
-        return ()
+        """Mapped tasks directly downstream whose mapped input is this task's output."""
+        if self._dag is None:
+            return
+        for task_id in sorted(self.downstream_task_ids):
+            downstream = self._dag.task_dict[task_id]
+            if any(arg.operator is self for arg in downstream.mapped_input_xcom_args()):
+                yield downstream
+
+    def mapped_input_xcom_args(self) -> list[Any]:
+        """The XComArgs this task is mapped over (none for a task that is not mapped)."""
+        return []
 
     @classmethod
     def accepted_params(cls) -> frozenset[str]:

@@ -48,6 +48,15 @@ FILTERS = {
 }
 
 
+def preload() -> None:
+    """Import jinja2 now, in a long-lived parent, so forked task processes find it loaded."""
+    import jinja2
+    import jinja2.nativetypes
+
+    jinja2.Environment().from_string("{{ x }}").render(x=1)
+    jinja2.nativetypes.NativeEnvironment().from_string("{{ x }}").render(x=1)
+
+
 def environment_for(dag: DAG | None) -> Any:
     """The Jinja environment of a DAG (cached on it): search path, macros, filters, native mode."""
     if dag is not None and getattr(dag, "_jinja_env", None) is not None:

@@ -13,7 +13,15 @@ import time
 from datetime import timedelta
 from typing import Any
 
-from tradewind.exceptions import DagDefinitionError, RescheduleTask, SensorTimeout, SkipTask
+from tradewind.exceptions import (
+    DagDefinitionError,
+    FailTask,
+    RescheduleTask,
+    SensorTimeout,
+    SkipTask,
+    TaskControlFlow,
+    TaskTimeout,
+)
 from tradewind.sdk import timezone
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.context import Context
@@ -93,6 +101,12 @@ class BaseSensorOperator(BaseOperator):
             poke_number += 1
             try:
                 result = self.poke(context)
+            except (FailTask, TaskTimeout) as exc:
+                if self.soft_fail:
+                    raise SkipTask("Skipping due to soft_fail is set to True.") from exc
+                raise
+            except TaskControlFlow:
+                raise
             except Exception:
                 if self.silent_fail:
                     self.log.exception("poke failed; silent_fail is set, poking again")

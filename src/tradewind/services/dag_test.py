@@ -153,7 +153,16 @@ class LocalDagRun:
         log.info("Task %s is %s", ti.key, state.value)
 
     def _ready_time(self, ti: LocalTaskInstance, now: datetime) -> bool:
-        return not self.use_retry_delay or ti.next_try_at is None or ti.next_try_at <= now
+        # --no-retry-delay shortens retries only: a reschedule sensor still waits for its next poke.
+        if ti.next_try_at is None or (ti.state is TIS.UP_FOR_RETRY and not self.use_retry_delay):
+            return True
+        return ti.next_try_at <= now
+
+    def _stop_remaining(self, failed: LocalTaskInstance) -> None:
+        """``fail_fast``: every other unfinished task instance is skipped, as Airflow does."""
+        for ti in self.all_task_instances():
+            if ti is not failed and ti.state not in FINISHED_STATES:
+                self._settle(ti, TIS.SKIPPED)
 
     # -- one pass -------------------------------------------------------------------------
     def _step(self) -> bool:
@@ -209,6 +218,8 @@ class LocalDagRun:
             ti.next_try_at = outcome.reschedule_date
         else:
             ti.next_try_at = None
+        if outcome.state is TIS.FAILED and self.dag.fail_fast:
+            self._stop_remaining(ti)
         for skipped_id in outcome.skipped_task_ids:
             for other in self.tis.get(skipped_id, []):
                 if other.state is None:

@@ -1,0 +1,144 @@
+"""``tradewind dags ...`` commands that work on the metastore: trigger, pause, runs, errors."""
+
+from __future__ import annotations
+
+import json
+
+import click
+
+from tradewind import config
+from tradewind.cli import common
+from tradewind.cli.dags import dags_group
+from tradewind.cli.output import echo_rows, output_option, user_errors
+from tradewind.dag_processing.manager import DagProcessor
+from tradewind.sdk import timezone
+from tradewind.services import dag_runs, dags, db_admin, wakeup
+
+
+def _iso(value: object) -> str | None:
+    return value.isoformat() if hasattr(value, "isoformat") else None  # type: ignore[union-attr]
+
+
+@dags_group.command("trigger")
+@click.argument("dag_id")
+@click.option("--conf", "-c", default=None, help="JSON object of run configuration (validated against params).")
+@click.option("--run-id", "-r", default=None, help="Run id (default manual__<logical date>).")
+@click.option("--logical-date", "-l", default=None, help="Logical date, ISO 8601 (default now).")
+@output_option()
+@user_errors
+def trigger_command(dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str) -> None:
+    """Create a manual run; the scheduler runs it."""
+    settings = config.load()
+    parsed_conf = common.parse_conf(conf)
+    date = common.parse_date(logical_date, "--logical-date")
+    run = db_admin.run(settings, lambda s: dag_runs.trigger(
+        s, dag_id, conf=parsed_conf, run_id=run_id, logical_date=date, now=timezone.utcnow()))
+    wakeup.notify(settings.home)
+    if output == "json":
+        click.echo(json.dumps({"dag_id": dag_id, **run.to_json(), "conf": run.conf}))
+    else:
+        click.echo(f"Created run {run.run_id} of DAG {dag_id} (state {run.state})")
+
+
+def _set_paused(dag_id: str, paused: bool) -> None:
+    settings = config.load()
+    info = db_admin.run(settings, lambda s: dags.set_paused(s, dag_id, paused, now=timezone.utcnow()))
+    wakeup.notify(settings.home)
+    click.echo(f"DAG {info.dag_id} is {'paused' if info.is_paused else 'unpaused'}")
+
+
+@dags_group.command("pause")
+@click.argument("dag_id")
+@user_errors
+def pause_command(dag_id: str) -> None:
+    """Pause a DAG: no new scheduled runs; running ones finish."""
+    _set_paused(dag_id, True)
+
+
+@dags_group.command("unpause")
+@click.argument("dag_id")
+@user_errors
+def unpause_command(dag_id: str) -> None:
+    """Unpause a DAG: scheduled runs resume (catching up if catchup=True)."""
+    _set_paused(dag_id, False)
+
+
+@dags_group.command("list-runs")
+@click.argument("dag_id")
+@click.option("--state", default=None, help="Only runs in this state.")
+@click.option("--limit", type=int, default=None, help="At most this many (newest first).")
+@output_option()
+@user_errors
+def list_runs_command(dag_id: str, state: str | None, limit: int | None, output: str) -> None:
+    """List the runs of a DAG, newest first."""
+    runs = db_admin.run(config.load(), lambda s: dag_runs.list_runs(s, dag_id, state=state, limit=limit), readonly=True)
+    if output == "json":
+        click.echo(json.dumps([run.to_json() for run in runs], indent=2))
+    else:
+        echo_rows([{"dag_id": dag_id, **run.to_json()} for run in runs], output)
+
+
+@dags_group.command("state")
+@click.argument("dag_id")
+@click.argument("run_id")
+@user_errors
+def state_command(dag_id: str, run_id: str) -> None:
+    """Print the state of one run."""
+    run = db_admin.run(config.load(), lambda s: dag_runs.run_info(s, dag_id, run_id), readonly=True)
+    click.echo(run.state)
+
+
+@dags_group.command("next-execution")
+@click.argument("dag_id")
+@user_errors
+def next_execution_command(dag_id: str) -> None:
+    """Print the logical date and data interval of the next scheduled run."""
+
+    def read(session: object) -> tuple[dags.DagInfo, object]:
+        row = dags.get_dag_row(session, dag_id)  # type: ignore[arg-type]
+        return dags._info(row), dags.last_run(session, dag_id)  # type: ignore[arg-type]
+
+    info, last = db_admin.run(config.load(), read, readonly=True)
+    if info.next_dagrun is None:
+        click.echo("None")
+        if info.is_paused:
+            click.echo(f"(DAG {dag_id} is paused)", err=True)
+        return
+    click.echo(info.next_dagrun.isoformat())
+    click.echo(f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}", err=True)
+    if info.is_paused:
+        click.echo(f"(DAG {dag_id} is paused: no run will be created until it is unpaused)", err=True)
+
+
+@dags_group.command("list-import-errors")
+@output_option()
+@user_errors
+def list_import_errors_command(output: str) -> None:
+    """Files of the DAG folder that could not be loaded, with the reason."""
+    errors = db_admin.run(config.load(), dags.list_import_errors, readonly=True)
+    if output == "json":
+        click.echo(json.dumps([{"filename": e.filename, "timestamp": e.timestamp.isoformat(),
+                                "stacktrace": e.stacktrace} for e in errors], indent=2))
+        return
+    if not errors:
+        click.echo("No import errors")
+        return
+    for error in errors:
+        click.echo(f"{error.filename}  ({error.timestamp.isoformat()})")
+        click.echo("  " + error.stacktrace.replace("\n", "\n  "))
+
+
+@dags_group.command("reserialize")
+@user_errors
+def reserialize_command() -> None:
+    """Parse every file of the DAG folder once and store the results."""
+    settings = config.load()
+    engine = db_admin.open_engine(settings)
+    try:
+        summary = DagProcessor(settings, engine).run_once(force=True)
+    finally:
+        engine.dispose()
+    click.echo(
+        f"Parsed {summary.files_parsed} files in {summary.seconds:.2f} s: {summary.dags_seen} DAGs, "
+        f"{summary.versions_added} new versions, {summary.import_errors} files with import errors"
+    )

@@ -1,0 +1,114 @@
+"""Long-running processes: ``scheduler``, ``dag-processor`` and ``standalone`` (all in one)."""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing
+import signal
+import sys
+import threading
+from typing import Any
+
+import click
+
+from tradewind import config
+from tradewind.cli.output import user_errors
+from tradewind.config import Settings
+from tradewind.dag_processing.manager import DagProcessor
+from tradewind.executors.local import LocalExecutor
+from tradewind.runner.parent_death import die_with_parent
+from tradewind.scheduler.job import SchedulerJob
+from tradewind.services import db_admin, standalone_setup
+
+log = logging.getLogger("tradewind")
+
+
+def _setup_logging() -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter("[%(asctime)s] %(levelname)s %(name)s - %(message)s"))
+    root = logging.getLogger("tradewind")
+    root.handlers[:] = [handler]
+    root.setLevel(logging.INFO)
+    root.propagate = False
+
+
+def _run_scheduler(settings: Settings) -> None:
+    engine = db_admin.open_engine(settings)
+    executor = LocalExecutor(int(settings.get("core", "parallelism")))
+    job = SchedulerJob(settings, engine, executor)
+
+    def on_signal(signum: int, frame: Any) -> None:
+        log.info("Received %s: stopping", signal.Signals(signum).name)
+        job.stop()
+
+    signal.signal(signal.SIGINT, on_signal)
+    signal.signal(signal.SIGTERM, on_signal)
+    try:
+        job.run()
+    finally:
+        engine.dispose()
+
+
+def _processor_main(settings: Settings) -> None:
+    """Entry of the DAG processor child of ``standalone``."""
+    stop = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stop.set())
+    signal.signal(signal.SIGTERM, lambda *_: stop.set())
+    _setup_logging()
+    engine = db_admin.open_engine(settings)
+    try:
+        DagProcessor(settings, engine).run_forever(stop)
+    finally:
+        engine.dispose()
+
+
+def _processor_child(settings: Settings) -> None:
+    die_with_parent()
+    _processor_main(settings)
+
+
+@click.command("scheduler")
+@user_errors
+def scheduler_command() -> None:
+    """Run the scheduler with the local executor until interrupted."""
+    _setup_logging()
+    _run_scheduler(config.load())
+
+
+@click.command("dag-processor")
+@user_errors
+def dag_processor_command() -> None:
+    """Keep the metastore in step with the DAG folder until interrupted."""
+    _setup_logging()
+    _processor_main(config.load())
+
+
+@click.command("standalone")
+@user_errors
+def standalone_command() -> None:
+    """Migrate the metastore, create an admin user, then run the DAG processor and the
+    scheduler (with the local executor) together. Ctrl-C stops everything."""
+    _setup_logging()
+    settings = standalone_setup.standalone_settings(config.load())
+    setup = standalone_setup.prepare(settings)
+    if setup.new_password is not None:
+        click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)
+        click.echo(f"(also saved in {setup.password_file})", err=True)
+    engine = db_admin.open_engine(settings)
+    try:
+        summary = DagProcessor(settings, engine).run_once()
+    finally:
+        engine.dispose()
+    log.info("DAG folder %s: %d DAGs, %d files with import errors", settings.dags_folder, summary.dags_seen, summary.import_errors)
+    context = multiprocessing.get_context("fork")
+    processor = context.Process(target=_processor_child, args=(settings,), name="tradewind-dag-processor")
+    processor.start()
+    try:
+        _run_scheduler(settings)
+    finally:
+        if processor.is_alive():
+            processor.terminate()
+        processor.join(timeout=10)
+        if processor.is_alive():
+            processor.kill()
+        log.info("Tradewind stopped")

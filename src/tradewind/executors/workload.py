@@ -1,0 +1,54 @@
+"""What an executor needs to run one try of one task instance, without asking the metastore."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import datetime
+from typing import Any
+
+from tradewind.runner.runtime import RunInfo
+
+
+@dataclasses.dataclass(frozen=True)
+class TaskWorkload:
+    """One try to run: identity, the pinned DAG source, the run, where to write the log."""
+
+    ti_id: int
+    dag_id: str
+    run_id: str
+    task_id: str
+    map_index: int
+    try_number: int
+    max_tries: int
+    fileloc: str
+    source_code: str
+    run: RunInfo
+    log_path: str
+    sensor_start_date: datetime | None = None
+    poke_number: int = 0
+    execution_timeout: float | None = None
+    pool_slots: int = 1
+
+    @property
+    def key(self) -> tuple[str, str, str, int]:
+        return (self.dag_id, self.run_id, self.task_id, self.map_index)
+
+    def describe(self) -> str:
+        index = f"[{self.map_index}]" if self.map_index >= 0 else ""
+        return f"{self.dag_id}.{self.task_id}{index} {self.run_id} try {self.try_number}"
+
+
+def outcome_to_message(ti_id: int, outcome: Any, xcoms: list[list[Any]]) -> dict[str, Any]:
+    """The final message a task process sends (see ``runner.protocol``)."""
+    return {
+        "op": "done",
+        "ti_id": ti_id,
+        "state": outcome.state.value,
+        "start_date": outcome.start_date.isoformat(),
+        "end_date": outcome.end_date.isoformat(),
+        "error": outcome.error,
+        "reschedule_date": outcome.reschedule_date.isoformat() if outcome.reschedule_date else None,
+        "skipped_task_ids": outcome.skipped_task_ids,
+        "rendered_fields": outcome.rendered_fields,
+        "xcoms": xcoms,
+    }

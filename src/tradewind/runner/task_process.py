@@ -1,0 +1,168 @@
+"""The main function of a task process: run one try, report the outcome, exit.
+
+The process is forked by an executor. It writes its log (stdout, stderr and logging) to the
+try's log file, loads the pinned DAG version's source, and talks to its parent over a
+``LineChannel`` for everything that lives in the metastore.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from tradewind.dag_processing.source_loader import load_dag_from_source
+from tradewind.exceptions import TaskTerminated
+from tradewind.executors.workload import TaskWorkload, outcome_to_message
+from tradewind.runner import task_execution, xcom_codec
+from tradewind.runner.parent_death import die_with_parent
+from tradewind.runner.masking import MaskingFilter, MaskingStream, is_sensitive_name, masker
+from tradewind.runner.protocol import LineChannel
+from tradewind.runner.xcom_store import MISSING, XComStore
+from tradewind.sdk import timezone
+from tradewind.sdk.states import TaskInstanceState as TIS
+from tradewind.services.connections import Connection
+from tradewind.services.lookups import environment_connection, environment_variable
+
+LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
+
+
+class ParentXComStore(XComStore):
+    """XComs read through the parent; pushes kept here and reported with the outcome."""
+
+    def __init__(self, channel: LineChannel, workload: TaskWorkload) -> None:
+        self.channel = channel
+        self.workload = workload
+        self.pushed: dict[str, str] = {}
+
+    def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+        self.pushed[key] = xcom_codec.encode(value)
+
+    def _own(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> bool:
+        w = self.workload
+        return (dag_id, run_id, task_id, map_index) == (w.dag_id, w.run_id, w.task_id, w.map_index)
+
+    def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
+        if self._own(dag_id, run_id, task_id, map_index):
+            return xcom_codec.decode(self.pushed[key]) if key in self.pushed else MISSING
+        reply = self._ask({"op": "xcom_get", "dag_id": dag_id, "run_id": run_id, "task_id": task_id,
+                           "map_index": map_index, "key": key})
+        return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
+
+    def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
+        reply = self._ask({"op": "xcom_get_mapped", "dag_id": dag_id, "run_id": run_id, "task_id": task_id, "key": key})
+        return [xcom_codec.decode(value) for value in reply.get("values", [])]
+
+    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        self.channel.send(message)
+        reply = self.channel.receive()
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+
+def _on_sigterm(signum: int, frame: Any) -> None:
+    raise TaskTerminated("the task process received SIGTERM")
+
+
+def _redirect_output(log_path: str) -> None:
+    os.makedirs(os.path.dirname(log_path), exist_ok=True)
+    fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    os.dup2(fd, 1)
+    os.dup2(fd, 2)
+    os.close(fd)
+    sys.stdout = MaskingStream(open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
+    sys.stderr = MaskingStream(open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    handler.addFilter(MaskingFilter())
+    root.addHandler(handler)
+    root.setLevel(logging.INFO)
+    logging.getLogger("tradewind").setLevel(logging.INFO)
+    for name in list(logging.Logger.manager.loggerDict):
+        if name.startswith("tradewind"):
+            logging.getLogger(name).handlers.clear()
+            logging.getLogger(name).propagate = True
+
+
+def _lookups(channel: LineChannel) -> tuple[Any, Any]:
+    def variable(key: str) -> str | None:
+        value = environment_variable(key)
+        if value is None:
+            channel.send({"op": "variable_get", "key": key})
+            value = channel.receive().get("value")
+        if value is not None and is_sensitive_name(key):
+            masker.add(value)
+        return value
+
+    def connection(conn_id: str) -> Any:
+        found = environment_connection(conn_id)
+        if found is None:
+            channel.send({"op": "connection_get", "conn_id": conn_id})
+            data = channel.receive().get("connection")
+            found = Connection(**data) if data else None
+        if found is not None:
+            masker.add(found.password)
+        return found
+
+    return variable, connection
+
+
+def run(workload: TaskWorkload, channel: LineChannel) -> NoReturn:
+    """Run the try and exit the process; never returns."""
+    code = 0
+    try:
+        die_with_parent()
+        signal.signal(signal.SIGTERM, _on_sigterm)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        _redirect_output(workload.log_path)
+        store = ParentXComStore(channel, workload)
+        message = _execute(workload, store, channel)
+        channel.send(message)
+    except BaseException:  # the last line of defence: the parent must hear of the failure
+        code = 1
+        try:
+            traceback.print_exc()
+            now = timezone.utcnow().isoformat()
+            channel.send({"op": "done", "ti_id": workload.ti_id, "state": TIS.FAILED.value, "start_date": now,
+                          "end_date": now, "error": "the task process failed", "xcoms": []})
+        except BaseException:
+            pass
+    finally:
+        try:
+            sys.stdout.flush()
+            sys.stderr.flush()
+        except BaseException:
+            pass
+        os._exit(code)
+
+
+def _execute(workload: TaskWorkload, store: ParentXComStore, channel: LineChannel) -> dict[str, Any]:
+    log = logging.getLogger("tradewind.task")
+    log.info("Task %s started in process %d", workload.describe(), os.getpid())
+    started = timezone.utcnow()
+    try:
+        dag = load_dag_from_source(workload.source_code, workload.fileloc, workload.dag_id)
+        task = dag.get_task(workload.task_id)
+        params = dag.params.resolve(workload.run.conf)
+    except Exception as exc:
+        log.exception("Could not load the task: %s", exc)
+        state = TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
+        now = timezone.utcnow().isoformat()
+        return {"op": "done", "ti_id": workload.ti_id, "state": state.value, "start_date": started.isoformat(),
+                "end_date": now, "error": f"{type(exc).__name__}: {exc}", "xcoms": []}
+    variable, connection = _lookups(channel)
+    request = task_execution.TryRequest(
+        task=task, run=workload.run, params=params, map_index=workload.map_index,
+        try_number=workload.try_number, max_tries=workload.max_tries,
+        sensor_start_date=workload.sensor_start_date, poke_number=workload.poke_number,
+    )
+    outcome = task_execution.execute_try(request, store, variable_lookup=variable, connection_lookup=connection)
+    xcoms = [[key, value] for key, value in store.pushed.items()]
+    return outcome_to_message(workload.ti_id, outcome, xcoms)

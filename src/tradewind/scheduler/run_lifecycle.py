@@ -1,0 +1,131 @@
+"""DAG runs: create the scheduled ones that are due, start queued ones, finish decided ones."""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from datetime import datetime
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from tradewind.db.models import Backfill, Dag, DagRun, TaskInstance
+from tradewind.scheduler import next_run
+from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
+from tradewind.sdk.states import DagRunState, DagRunType
+from tradewind.timetables.base import DataInterval
+
+log = logging.getLogger("tradewind.scheduler")
+
+ACTIVE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
+
+
+def active_run_counts(session: Session, dag_ids: list[str] | None = None, states: tuple[str, ...] = ACTIVE_RUN_STATES) -> Counter[str]:
+    query = select(DagRun.dag_id, func.count()).where(DagRun.state.in_(states)).group_by(DagRun.dag_id)
+    if dag_ids is not None:
+        query = query.where(DagRun.dag_id.in_(dag_ids))
+    return Counter({dag_id: count for dag_id, count in session.execute(query)})
+
+
+def create_due_runs(session: Session, cache: DagVersionCache, now: datetime) -> list[DagRun]:
+    """Create the scheduled runs whose data interval has ended, oldest first, per DAG limits."""
+    due = list(session.scalars(
+        select(Dag)
+        .where(Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.latest_version_id.is_not(None))
+        .where(Dag.next_dagrun_create_after <= now)
+        .order_by(Dag.next_dagrun_create_after)
+    ))
+    if not due:
+        return []
+    active = active_run_counts(session, [row.dag_id for row in due])
+    created: list[DagRun] = []
+    for row in due:
+        version = cache.get(session, row.latest_version_id)  # type: ignore[arg-type]
+        dag = version.dag
+        while (
+            row.next_dagrun_create_after is not None
+            and row.next_dagrun_create_after <= now
+            and active[row.dag_id] < dag.max_active_runs
+        ):
+            interval = DataInterval(row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end)  # type: ignore[arg-type]
+            logical_date = row.next_dagrun
+            exists = session.scalar(
+                select(DagRun.id).where(DagRun.dag_id == row.dag_id, DagRun.logical_date == logical_date)
+            )
+            if exists is None:
+                run = DagRun(
+                    dag_id=row.dag_id,
+                    run_id=DagRunType.SCHEDULED.generate_run_id(logical_date.isoformat()),  # type: ignore[union-attr]
+                    logical_date=logical_date,
+                    data_interval_start=interval.start,
+                    data_interval_end=interval.end,
+                    run_after=row.next_dagrun_create_after,
+                    run_type=DagRunType.SCHEDULED.value,
+                    state=DagRunState.QUEUED.value,
+                    conf={},
+                    dag_version_id=version.version_id,
+                    queued_at=now,
+                    triggered_by="timetable",
+                )
+                session.add(run)
+                created.append(run)
+                active[row.dag_id] += 1
+                log.info("Created run %s of DAG %s", run.run_id, row.dag_id)
+            next_run.advance_next_dagrun(row, dag, interval, now)
+    session.flush()
+    return created
+
+
+def task_instances_for(run: DagRun, version: CachedVersion) -> list[TaskInstance]:
+    """One task instance per task (mapped tasks get a placeholder until they expand)."""
+    rows = []
+    for task in version.dag.tasks:
+        rows.append(TaskInstance(
+            dag_id=run.dag_id, run_id=run.run_id, task_id=task.task_id, map_index=-1,
+            state=None, try_number=0, max_tries=task.retries, pool=task.pool, pool_slots=task.pool_slots,
+            priority_weight=version.priority_weights.get(task.task_id, task.priority_weight),
+            queue=task.queue, operator=getattr(task, "operator_name", type(task).__name__),
+            dag_version_id=version.version_id,
+        ))
+    return rows
+
+
+def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime) -> list[DagRun]:
+    """Move queued runs to running (oldest first) while their DAG is under max_active_runs."""
+    queued = list(session.scalars(
+        select(DagRun).where(DagRun.state == DagRunState.QUEUED.value)
+        .order_by(DagRun.run_after, DagRun.logical_date, DagRun.id)
+    ))
+    if not queued:
+        return []
+    running = active_run_counts(session, sorted({run.dag_id for run in queued}), (DagRunState.RUNNING.value,))
+    started: list[DagRun] = []
+    for run in queued:
+        if run.dag_version_id is None:
+            continue
+        version = cache.get(session, run.dag_version_id)
+        limit = version.dag.max_active_runs
+        if run.backfill_id is not None:
+            limit = _backfill_limit(session, run.backfill_id, limit)
+        if running[run.dag_id] >= limit:
+            continue
+        has_tis = session.scalar(
+            select(func.count()).select_from(TaskInstance)
+            .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
+        )
+        if not has_tis:
+            session.add_all(task_instances_for(run, version))
+        run.state = DagRunState.RUNNING.value
+        run.start_date = run.start_date or now
+        run.end_date = None
+        running[run.dag_id] += 1
+        started.append(run)
+    session.flush()
+    return started
+
+
+def _backfill_limit(session: Session, backfill_id: int, default: int) -> int:
+    backfill = session.get(Backfill, backfill_id)
+    if backfill is None or backfill.max_active_runs is None:
+        return default
+    return int(backfill.max_active_runs)

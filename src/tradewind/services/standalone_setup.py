@@ -1,0 +1,45 @@
+"""What ``tradewind standalone`` does before it starts: schema, admin user, settings."""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+from pathlib import Path
+
+from tradewind.config import Settings
+from tradewind.services import db_admin, users
+
+PASSWORD_FILE = "standalone_admin_password.txt"
+
+
+@dataclasses.dataclass(frozen=True)
+class SetupResult:
+    new_password: str | None
+    password_file: Path
+
+
+def standalone_settings(settings: Settings) -> Settings:
+    """Standalone's DAGs start unpaused unless the setting was given explicitly."""
+    if settings.sources.get(("core", "dags_are_paused_at_creation")) == "default":
+        return settings.with_values(core__dags_are_paused_at_creation=False)
+    return settings
+
+
+def prepare(settings: Settings) -> SetupResult:
+    """Migrate the metastore; create ``admin`` with a random password when there is none."""
+    settings.home.mkdir(parents=True, exist_ok=True)
+    db_admin.migrate(settings)
+    password_file = settings.home / PASSWORD_FILE
+
+    def ensure_admin(session: object) -> str | None:
+        if users.has_user(session, "admin"):  # type: ignore[arg-type]
+            return None
+        password = users.generate_password()
+        users.create_user(session, username="admin", password=password, role="Admin")  # type: ignore[arg-type]
+        return password
+
+    password = db_admin.run(settings, ensure_admin)
+    if password is not None:
+        password_file.write_text(password + "\n", encoding="utf-8")
+        os.chmod(password_file, 0o600)
+    return SetupResult(password, password_file)
