@@ -1,4 +1,4 @@
-"""``tradewind dags ...`` commands that work on the metastore: trigger, pause, runs, errors."""
+"""``tradewind dags ...`` commands that work on runs in the metastore: trigger, pause, list-runs, state."""
 
 from __future__ import annotations
 
@@ -10,7 +10,6 @@ from tradewind import config
 from tradewind.cli import common
 from tradewind.cli.dags import dags_group
 from tradewind.cli.output import echo_rows, output_option, user_errors
-from tradewind.dag_processing.manager import DagProcessor
 from tradewind.sdk import timezone
 from tradewind.services import dag_runs, dags, db_admin, wakeup
 
@@ -108,37 +107,3 @@ def next_execution_command(dag_id: str) -> None:
     click.echo(f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}", err=True)
     if info.is_paused:
         click.echo(f"(DAG {dag_id} is paused: no run will be created until it is unpaused)", err=True)
-
-
-@dags_group.command("list-import-errors")
-@output_option()
-@user_errors
-def list_import_errors_command(output: str) -> None:
-    """Files of the DAG folder that could not be loaded, with the reason."""
-    errors = db_admin.run(config.load(), dags.list_import_errors, readonly=True)
-    if output == "json":
-        click.echo(json.dumps([{"filename": e.filename, "timestamp": e.timestamp.isoformat(),
-                                "stacktrace": e.stacktrace} for e in errors], indent=2))
-        return
-    if not errors:
-        click.echo("No import errors")
-        return
-    for error in errors:
-        click.echo(f"{error.filename}  ({error.timestamp.isoformat()})")
-        click.echo("  " + error.stacktrace.replace("\n", "\n  "))
-
-
-@dags_group.command("reserialize")
-@user_errors
-def reserialize_command() -> None:
-    """Parse every file of the DAG folder once and store the results."""
-    settings = config.load()
-    engine = db_admin.open_engine(settings)
-    try:
-        summary = DagProcessor(settings, engine).run_once(force=True)
-    finally:
-        engine.dispose()
-    click.echo(
-        f"Parsed {summary.files_parsed} files in {summary.seconds:.2f} s: {summary.dags_seen} DAGs, "
-        f"{summary.versions_added} new versions, {summary.import_errors} files with import errors"
-    )

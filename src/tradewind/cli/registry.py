@@ -19,6 +19,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("dags", "dags_group"),
     ("tasks", "tasks_group"),
     ("dag_admin", "dags_group"),
+    ("dag_parsing", "dags_group"),
     ("processes", "scheduler_command"),
     ("processes", "dag_processor_command"),
     ("processes", "standalone_command"),
