@@ -23,6 +23,7 @@ COMMANDS: list[tuple[str, str]] = [
     ("processes", "scheduler_command"),
     ("processes", "dag_processor_command"),
     ("processes", "standalone_command"),
+    ("api_server", "api_server_command"),
 ]
 
 

@@ -1,0 +1,66 @@
+"""Domain errors to HTTP responses, in one place. The body is Airflow's: ``{"detail": ...}``."""
+
+from __future__ import annotations
+
+import logging
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from tradewind import exceptions as exc
+
+log = logging.getLogger("tradewind.api")
+
+STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
+    (exc.DagNotFound, 404),
+    (exc.DagRunNotFound, 404),
+    (exc.TaskNotFound, 404),
+    (exc.VariableNotFound, 404),
+    (exc.ConnectionNotFound, 404),
+    (exc.PoolNotFound, 404),
+    (exc.AlreadyExists, 409),
+    (exc.ParamValidationError, 400),
+    (exc.InvalidArgument, 400),
+    (exc.InvalidStateTransition, 400),
+    (exc.DagDefinitionError, 400),
+    (exc.SecretDecryptionError, 500),
+    (exc.MetastoreError, 503),
+]
+
+
+def status_for(error: BaseException) -> int:
+    for error_type, status in STATUS_BY_ERROR:
+        if isinstance(error, error_type):
+            return status
+    if type(error).__name__.endswith("NotFound"):
+        return 404
+    return 400
+
+
+def install(app: FastAPI) -> None:
+    @app.exception_handler(exc.TradewindError)
+    async def on_domain_error(request: Request, error: exc.TradewindError) -> JSONResponse:
+        status = status_for(error)
+        if status >= 500:
+            log.error("%s %s failed: %s", request.method, request.url.path, error)
+        return JSONResponse({"detail": str(error)}, status_code=status)
+
+    @app.exception_handler(RequestValidationError)
+    async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
+        detail = [
+            {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg"), "input": _safe(e.get("input"))}
+            for e in error.errors()
+        ]
+        return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+
+
+def _safe(value: object) -> object:
+    if value is None or isinstance(value, (str, int, float, bool, list, dict)):
+        return value
+    return repr(value)
