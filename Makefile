@@ -15,12 +15,11 @@ $(STAMP): pyproject.toml
 
 install: $(STAMP)
 
+# Runs everything (DAG processor, scheduler, executor, API/UI) on SQLite with the example DAGs.
 run: $(STAMP)
-	@export TRADEWIND_HOME=$${TRADEWIND_HOME:-$(CURDIR)/.tradewind-home}; \
-	for dag_id in $$($(BIN)/tradewind dags list --dags-folder examples -o plain | tail -n +2 | cut -d' ' -f1); do \
-		echo "== tradewind dags test $$dag_id"; \
-		$(BIN)/tradewind dags test $$dag_id --dags-folder examples || exit $$?; \
-	done
+	TRADEWIND_HOME=$${TRADEWIND_HOME:-$(CURDIR)/.tradewind-home} \
+	TRADEWIND__CORE__DAGS_FOLDER=$${TRADEWIND__CORE__DAGS_FOLDER:-$(CURDIR)/examples} \
+	$(BIN)/tradewind standalone
 
 test: $(STAMP)
 	$(BIN)/python -m pytest $(PYTEST_ARGS)

@@ -9,11 +9,13 @@ from pathlib import Path
 
 import click
 
+from tradewind import config
 from tradewind.cli import common
 from tradewind.cli.output import echo_rows, output_option
 from tradewind.dag_processing import dag_bag
-from tradewind.exceptions import ParamValidationError
+from tradewind.exceptions import ParamValidationError, TradewindError
 from tradewind.services import dag_graph
+from tradewind.services import dags as dag_service
 from tradewind.services.dag_test import LocalDagRun, make_run_info
 from tradewind.services.lookups import environment_connection, environment_variable
 from tradewind.sdk.states import DagRunState
@@ -78,14 +80,35 @@ def show_command(dag_id: str, dags_folder: Path | None, as_ascii: bool) -> None:
 @common.dags_folder_option
 @output_option()
 def list_command(dags_folder: Path | None, output: str) -> None:
-    """List the DAGs of the DAG folder."""
+    """List DAGs: from the metastore once the DAG folder has been parsed (by `dag-processor`
+    or `dags reserialize`), otherwise by importing the folder's files.
+
+    With --dags-folder, only the DAGs of that folder (or file) are listed. Columns: dag_id,
+    fileloc, owners, is_paused, schedule (the timetable summary), tags, next_dagrun; JSON adds
+    timetable_summary and has_import_errors. is_paused and next_dagrun are empty for DAGs
+    read from their files.
+    """
+    settings = config.load()
     folder = common.resolve_dags_folder(dags_folder)
-    bag = dag_bag.load_folder(folder)
+    try:
+        found = dag_service.stored_dags(settings, under=folder if dags_folder is not None else None)
+    except TradewindError as exc:
+        click.echo(f"Warning: cannot read the metastore ({exc}); reading the DAG folder instead", err=True)
+        found = None
+    problems = []
+    if not found:
+        if not folder.exists():
+            click.echo(f"Warning: DAG folder {folder} does not exist", err=True)
+        found, problems = dag_service.parse_folder(settings, folder)
+    columns = ["dag_id", "fileloc", "owners", "is_paused", "schedule", "tags", "next_dagrun"]
+    if output == "json":
+        columns += ["timetable_summary", "has_import_errors"]
     rows = [
-        {"dag_id": dag.dag_id, "fileloc": dag.fileloc, "owners": dag.owner, "schedule": dag.timetable.summary,
-         "tags": sorted(dag.tags), "is_paused": None}
-        for dag in sorted(bag.dags.values(), key=lambda d: d.dag_id)
+        {"dag_id": info.dag_id, "fileloc": info.fileloc, "owners": info.owners, "is_paused": info.is_paused,
+         "schedule": info.schedule, "timetable_summary": info.schedule, "tags": sorted(info.tags),
+         "next_dagrun": info.next_dagrun, "has_import_errors": info.has_import_errors}
+        for info in found
     ]
-    echo_rows(rows, output)
-    for problem in bag.problems:
+    echo_rows(rows, output, columns)
+    for problem in problems:
         click.echo(f"Import error in {problem.filename}: {problem.message}", err=True)

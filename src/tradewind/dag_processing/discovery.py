@@ -27,7 +27,7 @@ def might_contain_dag(path: Path, *, safe_mode: bool = True) -> bool:
     return b"dag" in content and (b"tradewind" in content or b"airflow" in content)
 
 
-def _load_ignore(directory: Path) -> pathspec.PathSpec | None:
+def _load_ignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
     lines: list[str] = []
     for name in IGNORE_FILES:
         candidate = directory / name
@@ -35,13 +35,25 @@ def _load_ignore(directory: Path) -> pathspec.PathSpec | None:
             lines.extend(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
     if not lines:
         return None
-    return pathspec.PathSpec.from_lines("gitwildmatch", lines)
+    # GitIgnoreSpec (pathspec >= 0.10): the "gitwildmatch" factory is deprecated in pathspec 1.x.
+    return pathspec.GitIgnoreSpec.from_lines(lines)
 
 
 def iter_python_files(folder: Path) -> Iterator[Path]:
-    """Every ``.py`` file under ``folder`` not excluded by an ignore file, in sorted order."""
-    specs: list[tuple[Path, pathspec.PathSpec]] = []
+    """Every ``.py`` file under ``folder`` not excluded by an ignore file: each folder's files
+    in name order, then its subfolders in name order.
+
+    Symbolic links to folders are followed, each real folder once: a link back up the tree
+    neither loops nor yields the same file under a second name.
+    """
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    visited: set[str] = set()
     for root, dirnames, filenames in os.walk(folder, followlinks=True):
+        real = os.path.realpath(root)
+        if real in visited:
+            dirnames[:] = []
+            continue
+        visited.add(real)
         directory = Path(root)
         spec = _load_ignore(directory)
         if spec is not None:

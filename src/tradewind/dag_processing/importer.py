@@ -2,8 +2,8 @@
 
 The file is executed as a fresh module. Every DAG created while it runs is collected and
 validated (cycles, tasks outside any DAG, duplicate ids). Any exception, ``SystemExit``
-included, becomes an ``ImportProblem`` naming the file and line; DAGs of a file that failed
-to import are discarded, as Airflow does.
+and ``DagFileTimeout`` included, becomes an ``ImportProblem`` naming the file and line; DAGs
+of a file that failed to import are discarded, as Airflow does.
 """
 
 from __future__ import annotations
@@ -29,6 +29,20 @@ class ImportProblem:
     message: str
     traceback: str
     line: int | None = None
+    #: The DAG the problem is about, when it is about one DAG of a file that otherwise loaded.
+    dag_id: str | None = None
+
+
+class DagFileTimeout(BaseException):
+    """The file took longer than the DAG processor's ``file_timeout`` to import.
+
+    A ``BaseException`` (like ``KeyboardInterrupt``), not a ``TradewindError``, so that an
+    ``except Exception`` in the DAG file cannot swallow it and keep the import going.
+    """
+
+    def __init__(self, timeout: float) -> None:
+        super().__init__(f"the file took longer than {timeout:g} s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)")
+        self.timeout = timeout
 
 
 @dataclasses.dataclass
@@ -43,8 +57,15 @@ def module_name_for(path: Path) -> str:
     return f"tradewind_dag_{path.stem.replace('-', '_').replace('.', '_')}_{digest}"
 
 
+_MACHINERY = Path(__file__).parent
+
+
 def _user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
-    return [frame for frame in traceback.extract_tb(tb) if not frame.filename.startswith("<frozen")]
+    """The traceback without the DAG processor's own frames (importing, the timeout alarm)."""
+    return [
+        frame for frame in traceback.extract_tb(tb)
+        if not frame.filename.startswith("<frozen") and Path(frame.filename).parent != _MACHINERY
+    ]
 
 
 def _problem_from_exception(path: Path, exc: BaseException) -> ImportProblem:
@@ -58,6 +79,8 @@ def _problem_from_exception(path: Path, exc: BaseException) -> ImportProblem:
     line = in_file[-1].lineno if in_file else None
     if isinstance(exc, SystemExit):
         message = f"the file called sys.exit({exc.code!r}) while being imported"
+    elif isinstance(exc, DagFileTimeout):
+        message = f"Timeout: {exc}"
     else:
         message = f"{type(exc).__name__}: {exc}"
     if line is not None:
@@ -80,7 +103,7 @@ def _validate(path: Path, dags: list[DAG]) -> tuple[list[DAG], list[ImportProble
         try:
             dag.validate()
         except DagDefinitionError as exc:
-            problems.append(ImportProblem(str(path), f"{exc}{where}", f"{type(exc).__name__}: {exc}", line))
+            problems.append(ImportProblem(str(path), f"{exc}{where}", f"{type(exc).__name__}: {exc}", line, dag.dag_id))
             continue
         seen[dag.dag_id] = dag
         valid.append(dag)
@@ -118,7 +141,7 @@ def import_dag_file(path: Path) -> FileImportResult:
     sys.modules[name] = module
     try:
         spec.loader.exec_module(module)
-    except (Exception, SystemExit) as exc:
+    except (Exception, SystemExit, DagFileTimeout) as exc:
         sys.modules.pop(name, None)
         definition_context.take_created_dags()
         definition_context.take_orphans()
@@ -128,6 +151,11 @@ def import_dag_file(path: Path) -> FileImportResult:
     for value in vars(module).values():
         if isinstance(value, DAG) and all(value is not dag for dag in created):
             created.append(value)
+    for dag in created:
+        # As in Airflow, a DAG belongs to the file that was imported, even when a factory in a
+        # helper module created it (whose line is then not a line of this file).
+        if dag.fileloc is None or Path(dag.fileloc) != path:
+            dag.fileloc, dag.definition_line = str(path), None
     dags, problems = _validate(path, created)
     problems.extend(_orphan_problems(path, orphans))
     if orphans:

@@ -15,6 +15,10 @@ from tradewind.sdk.context import Context
 from tradewind.sdk.templating import render_value
 
 
+#: Seconds a killed command gets to exit after SIGTERM before it is sent SIGKILL.
+KILL_GRACE_SECONDS = 5.0
+
+
 def context_env(context: Context) -> dict[str, str]:
     """Variables describing the running task, under both TRADEWIND_CTX_ and AIRFLOW_CTX_ names."""
     ti = context.get("ti")
@@ -97,10 +101,11 @@ class BashOperator(BaseOperator):
         self._process = process
         last_line = ""
         assert process.stdout is not None  # PIPE was requested just above
-        for raw in iter(process.stdout.readline, b""):
-            line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip("\n")
-            last_line = line
-            self.log.info("%s", line)
+        with process.stdout:
+            for raw in iter(process.stdout.readline, b""):
+                line = raw.decode(self.output_encoding, errors="backslashreplace").rstrip("\n")
+                last_line = line
+                self.log.info("%s", line)
         code = process.wait()
         self._process = None
         self.log.info("Command exited with return code %s", code)
@@ -112,11 +117,22 @@ class BashOperator(BaseOperator):
 
     def on_kill(self) -> None:
         process = self._process
-        if process is not None and process.poll() is None:
+        if process is None:
+            return
+        self._process = None
+        for sig in (signal.SIGTERM, signal.SIGKILL):
+            if process.poll() is not None:
+                break
             try:
-                os.killpg(process.pid, signal.SIGTERM)
+                os.killpg(process.pid, sig)
             except ProcessLookupError:
                 pass
+            try:
+                process.wait(timeout=KILL_GRACE_SECONDS)
+            except subprocess.TimeoutExpired:
+                continue
+        if process.stdout is not None:
+            process.stdout.close()
 
 
 class DecoratedBashOperator(BashOperator):

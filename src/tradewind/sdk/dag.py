@@ -80,8 +80,10 @@ class DAG:
                 "give start_date= (or default_args['start_date']) or schedule=None"
             )
         self.catchup = bool(catchup)
-        self.params = ParamsDict(self.default_args.get("params"))
-        for name, value in (params or {}).items():
+        # As in Airflow, default_args["params"] are merged into the DAG's params (and win over
+        # them), and are taken out of default_args so that tasks do not get them as their own.
+        self.params = ParamsDict(params)
+        for name, value in (self.default_args.pop("params", None) or {}).items():
             self.params[name] = value
         self.params.validate_defaults()
         self.tags = _check_tags(dag_id, tags)

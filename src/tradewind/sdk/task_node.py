@@ -136,7 +136,7 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
 def caller_location() -> tuple[str, int] | None:
     """File and line of the first frame outside the tradewind package (the user's code)."""
     frame = sys._getframe(1)
-    package_dir = __file__.rsplit("/sdk/", 1)[0]
+    package_dir = __file__.rsplit("/sdk/", 1)[0] + "/"  # the slash: not tradewind_dags/...
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(package_dir):
