@@ -1,7 +1,11 @@
 """The DAG processor: scan the folder, import what changed in child processes, store it.
 
 Files are re-imported only when their size or mtime changed and then only when their content
-hash changed, so a re-scan of an unchanged folder imports nothing.
+hash changed, so a re-scan of an unchanged folder imports nothing. A new processor starts
+from what the metastore already holds: a file whose text equals the source stored with its
+DAGs' latest versions (and that has no import error) is not imported again either. What that
+misses, a changed helper module that a DAG file imports, ``run_once(force=True)``
+(``tradewind dags reserialize``) picks up.
 """
 
 from __future__ import annotations
@@ -9,18 +13,21 @@ from __future__ import annotations
 import dataclasses
 import hashlib
 import logging
+import os
 import threading
 import time
 from pathlib import Path
 
+from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind.config import Settings
 from tradewind.dag_processing import store
 from tradewind.dag_processing.discovery import find_dag_files
-from tradewind.dag_processing.file_parsing import parse_files
+from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
 from tradewind.db import engine as db_engine
+from tradewind.db.models import Dag, DagVersion, ParseImportError
 from tradewind.sdk import timezone
 from tradewind.services import wakeup
 
@@ -43,6 +50,12 @@ class ProcessingSummary:
     import_errors: int = 0
     deactivated: int = 0
     seconds: float = 0.0
+    #: ``(filename, first line of the error)`` for each parsed file with an import error.
+    errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
+
+
+def _digest(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
 
 
 class DagProcessor:
@@ -55,7 +68,37 @@ class DagProcessor:
         self.timeout = float(settings.get("dag_processor", "file_timeout"))
         self.parallelism = int(settings.get("dag_processor", "parsing_processes"))
         self.paused_by_default = bool(settings.get("core", "dags_are_paused_at_creation"))
+        self.log_folder = settings.log_folder / "dag_processor"
         self._known: dict[Path, _Known] = {}
+        self._seeded = False
+        self._conflicted: set[Path] = set()
+
+    @property
+    def _prefix(self) -> str:
+        return str(self.folder).rstrip("/") + "/"
+
+    def _seed(self) -> None:
+        """Take the files the metastore is up to date with as known (see the module doc)."""
+
+        def read(session: Session) -> dict[str, set[str]]:
+            query = (
+                select(Dag.fileloc, DagVersion.source_code)
+                .join(DagVersion, DagVersion.id == Dag.latest_version_id)
+                .where(Dag.is_active.is_(True), Dag.has_import_errors.is_(False),
+                       Dag.fileloc.startswith(self._prefix, autoescape=True))
+            )
+            digests: dict[str, set[str]] = {}
+            for fileloc, source in session.execute(query):
+                digests.setdefault(fileloc, set()).add(_digest((source or "").encode("utf-8")))
+            for filename in session.scalars(select(ParseImportError.filename).where(
+                    ParseImportError.filename.startswith(self._prefix, autoescape=True))):
+                digests.pop(filename, None)
+            return digests
+
+        for fileloc, digests in db_engine.run_in_transaction(self.engine, read, readonly=True).items():
+            if len(digests) == 1:  # all DAGs of the file stored from the same text
+                self._known.setdefault(Path(fileloc), _Known(-1, -1, digests.pop()))
+        self._seeded = True
 
     def _changed(self, files: list[Path]) -> tuple[list[Path], dict[Path, tuple[int, int, bytes]]]:
         changed: list[Path] = []
@@ -63,65 +106,100 @@ class DagProcessor:
         for path in files:
             try:
                 stat = path.stat()
-            except OSError:
+                known = self._known.get(path)
+                if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
+                    continue
+                data = path.read_bytes()
+            except OSError:  # removed or unreadable since discovery: next scan sees it
                 continue
-            known = self._known.get(path)
-            if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
-                continue
-            data = path.read_bytes()
-            if known is not None and known.digest == hashlib.sha256(data).hexdigest():
+            if known is not None and known.digest == _digest(data):
                 self._known[path] = dataclasses.replace(known, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
                 continue
             changed.append(path)
             contents[path] = (stat.st_mtime_ns, stat.st_size, data)
         return changed, contents
 
-    def run_once(self, *, force: bool = False) -> ProcessingSummary:
-        """One scan: parse changed files (all with ``force``) and store the results."""
+    def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> ProcessingSummary:
+        """One scan: parse changed files (all with ``force``) and store the results.
+
+        When ``stop`` is set during the scan, files still importing are abandoned (they count
+        as changed at the next scan) and what finished is stored.
+        """
         started = time.monotonic()
         if force:
             self._known.clear()
+        elif not self._seeded:
+            self._seed()
         files = find_dag_files(self.folder) if self.folder.exists() else []
         changed, contents = self._changed(files)
-        parsed = parse_files(changed, timeout=self.timeout, parallelism=self.parallelism,
-                             log_folder=self.settings.log_folder / "dag_processor") if changed else []
+        parsed = parse_files(
+            changed, timeout=self.timeout, parallelism=self.parallelism, log_folder=self.log_folder,
+            folder=self.folder, sys_path=self._sys_path(), stop=stop,
+        ) if changed else []
         summary = ProcessingSummary(files_found=len(files), files_parsed=len(parsed))
         now = timezone.utcnow()
-        present = [str(path) for path in files]
+        present = {str(path) for path in files}
+
+        def is_live(fileloc: str) -> bool:
+            if fileloc.startswith(self._prefix):
+                return fileloc in present
+            return os.path.exists(fileloc)
 
         def write(session: Session) -> store.StoreSummary:
-            total = store.StoreSummary()
-            for result in parsed:
-                source = contents[result.path][2].decode("utf-8", errors="replace")
-                total.add(store.store_file(session, result, source, paused_by_default=self.paused_by_default, now=now))
-            total.deactivated += store.deactivate_missing_files(session, present, str(self.folder) + "/")
+            sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
+            total = store.store_files(session, parsed, sources, paused_by_default=self.paused_by_default,
+                                      now=now, is_live=is_live)
+            total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
             return total
 
         stored = db_engine.run_in_transaction(self.engine, write)
-        for result in parsed:
-            mtime_ns, size, data = contents[result.path]
-            self._known[result.path] = _Known(mtime_ns, size, hashlib.sha256(data).hexdigest())
-        for path in list(self._known):
-            if str(path) not in present:
-                del self._known[path]
+        self._remember(parsed, contents, present, stored)
         summary.dags_seen = stored.dags_seen
         summary.versions_added = stored.versions_added
         summary.import_errors = stored.import_errors
         summary.deactivated = stored.deactivated
+        summary.errors = stored.errors
         summary.seconds = time.monotonic() - started
         if parsed or stored.deactivated:
             wakeup.notify(self.settings.home)
         if parsed:
             log.info("Parsed %d of %d files in %.2f s: %d DAGs, %d new versions, %d files with errors",
-                     len(parsed), len(files), summary.seconds, stored.dags_seen, stored.versions_added, stored.import_errors)
+                     len(parsed), len(files), summary.seconds, stored.dags_seen, stored.versions_added,
+                     stored.import_errors)
         return summary
+
+    def _remember(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
+                  stored: store.StoreSummary) -> None:
+        for result in parsed:
+            mtime_ns, size, data = contents[result.path]
+            try:
+                unchanged_since = result.path.stat().st_mtime_ns == mtime_ns
+            except OSError:
+                unchanged_since = False
+            if unchanged_since:  # edited while it was imported: parse it again next time
+                self._known[result.path] = _Known(mtime_ns, size, _digest(data))
+            else:
+                self._known.pop(result.path, None)
+        for path in list(self._known):
+            if str(path) not in present:
+                del self._known[path]
+        # A file that lost a DAG id to another file gets it once that file lets go of it
+        # (deleted, or no longer defining it): then parse it again.
+        self._conflicted = {path for path in self._conflicted if str(path) in present}
+        self._conflicted |= {Path(name) for name in stored.conflicted}
+        if stored.deactivated:
+            for path in self._conflicted:
+                self._known.pop(path, None)
+
+    def _sys_path(self) -> list[str]:
+        """DAG files import helper modules beside them or at the folder's top, as in Airflow."""
+        return [str(self.folder)] if self.folder.is_dir() else [str(self.folder.parent)]
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         interval = float(self.settings.get("dag_processor", "refresh_interval")) if interval is None else interval
         while not stop.is_set():
             try:
-                self.run_once()
+                self.run_once(stop=stop)
             except Exception:  # one bad scan (a DB hiccup) must not end the processor
                 log.exception("DAG folder scan failed; trying again in %.1f s", interval)
             stop.wait(interval)
-

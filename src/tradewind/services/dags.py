@@ -1,14 +1,27 @@
-"""DAGs as the metastore knows them: list, details, pause, import errors, next run."""
+"""DAGs as the metastore knows them: list, details, pause, import errors, next run.
+
+``stored_dags`` and ``parse_folder`` are the two sources of ``tradewind dags list``: the
+metastore once the DAG folder has been parsed, else the folder itself, imported in child
+processes exactly as the DAG processor does (a file that hangs or crashes cannot take the
+command down with it).
+"""
 
 from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
+from pathlib import Path
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from tradewind import serialization
+from tradewind.config import Settings
+from tradewind.dag_processing.discovery import find_dag_files
+from tradewind.dag_processing.file_parsing import parse_files
+from tradewind.dag_processing.importer import ImportProblem
+from tradewind.db import engine as db_engine
+from tradewind.db import migrate as db_migrate
 from tradewind.db.models import Dag, DagRun, DagVersion, ParseImportError
 from tradewind.exceptions import DagNotFound
 from tradewind.scheduler import next_run
@@ -20,7 +33,8 @@ class DagInfo:
     dag_id: str
     fileloc: str | None
     owners: str | None
-    is_paused: bool
+    #: None for a DAG read from its file and not (yet) in the metastore.
+    is_paused: bool | None
     is_active: bool
     schedule: str | None
     tags: list[str]
@@ -51,11 +65,63 @@ def count_dags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Dag)) or 0
 
 
-def list_dags(session: Session, *, include_inactive: bool = False) -> list[DagInfo]:
-    query = select(Dag).order_by(Dag.dag_id)
+def list_dags(session: Session, *, include_inactive: bool = False, under: Path | None = None) -> list[DagInfo]:
+    """DAGs in id order; ``under``: only those whose file is in that folder (or is that file)."""
+    query = select(Dag).options(selectinload(Dag.tags)).order_by(Dag.dag_id)
     if not include_inactive:
         query = query.where(Dag.is_active.is_(True))
+    if under is not None:
+        prefix = str(under).rstrip("/") + "/"
+        query = query.where(Dag.fileloc.startswith(prefix, autoescape=True) | (Dag.fileloc == str(under)))
     return [_info(row) for row in session.scalars(query)]
+
+
+def stored_dags(settings: Settings, *, under: Path | None = None) -> list[DagInfo] | None:
+    """Active DAGs of the metastore (see ``list_dags``); None when it has no tables yet.
+
+    Reads only: a new database is not created or migrated. ``MetastoreError`` when the
+    metastore cannot be reached or is at another schema revision.
+    """
+    engine = db_engine.engine_from_settings(settings)
+    try:
+        if db_migrate.status(engine).is_empty:
+            return None
+        db_migrate.check(engine)
+        return db_engine.run_in_transaction(engine, lambda session: list_dags(session, under=under), readonly=True)
+    finally:
+        engine.dispose()
+
+
+def _file_info(dag: DAG, fileloc: str) -> DagInfo:
+    return DagInfo(
+        dag_id=dag.dag_id, fileloc=fileloc, owners=dag.owner, is_paused=None, is_active=True,
+        schedule=dag.timetable.summary, tags=list(dag.tags), next_dagrun=None, next_dagrun_data_interval_start=None,
+        next_dagrun_data_interval_end=None, has_import_errors=False,
+    )
+
+
+def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[ImportProblem]]:
+    """The DAGs of the files in ``folder`` (or of that one file), by importing them in child
+    processes with the DAG processor's time limit; and the problems of the files that failed."""
+    paths = find_dag_files(folder)
+    results = parse_files(
+        paths, timeout=float(settings.get("dag_processor", "file_timeout")),
+        parallelism=int(settings.get("dag_processor", "parsing_processes")),
+        folder=folder if folder.is_dir() else folder.parent,
+        sys_path=[str(folder if folder.is_dir() else folder.parent)],
+    )
+    found: dict[str, DagInfo] = {}
+    problems: list[ImportProblem] = []
+    for result in sorted(results, key=lambda r: str(r.path)):
+        problems.extend(result.problems)
+        for dag_id, serialized in result.dags.items():
+            if dag_id in found:
+                problems.append(ImportProblem(
+                    str(result.path), f"DAG id {dag_id!r} is already defined in {found[dag_id].fileloc}", "",
+                    None, dag_id))
+                continue
+            found[dag_id] = _file_info(serialization.deserialize_dag(serialized), str(result.path))
+    return [found[dag_id] for dag_id in sorted(found)], problems
 
 
 def get_dag_row(session: Session, dag_id: str) -> Dag:
