@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench bench-airflow install clean
+.PHONY: run test test-fast bench bench-deps bench-airflow install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -27,8 +27,16 @@ test: $(STAMP)
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
 
-bench: $(STAMP)
+# The bench's plot needs matplotlib: a bench-only tool, installed into the venv on first use.
+bench-deps: $(STAMP)
+	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet matplotlib
+
+bench: bench-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
+
+# Also runs W1-W4 on Apache Airflow 3 standalone (installed into bench/.airflow on first use).
+bench-airflow: bench-deps
+	$(BIN)/python -m bench --airflow $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info

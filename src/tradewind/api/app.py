@@ -8,6 +8,23 @@ from starlette.middleware.sessions import SessionMiddleware
 
 from tradewind import __version__
 from tradewind.api import errors, routes_auth, routes_monitor
+from tradewind.api import ui
+from tradewind.api import (
+    routes_config,
+    routes_connections,
+    routes_dag_runs,
+    routes_dag_sources,
+    routes_dag_versions,
+    routes_dags,
+    routes_event_logs,
+    routes_import_errors,
+    routes_pools,
+    routes_task_instances,
+    routes_task_logs,
+    routes_tasks,
+    routes_variables,
+    routes_xcoms,
+)
 from tradewind.api.security import TokenSigner, secret_key
 from tradewind.config import Settings
 from tradewind.services import db_admin
@@ -34,4 +51,11 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     errors.install(app)
     app.include_router(routes_auth.router)
     app.include_router(routes_monitor.router)
+    # REST API (/api/v2), Airflow 3 compatible.
+    for rest in (routes_dags, routes_dag_sources, routes_dag_versions, routes_tasks, routes_dag_runs,
+                 routes_task_instances, routes_task_logs, routes_xcoms, routes_variables, routes_connections,
+                 routes_pools, routes_import_errors, routes_event_logs, routes_config):
+        app.include_router(rest.router)
+    app.include_router(ui.router)
+    app.mount("/static", ui.static_files(), name="static")
     return app

@@ -6,16 +6,27 @@ handler returns, rolled back when it raises. Handlers call services and return p
 
 from __future__ import annotations
 
+import base64
 import dataclasses
+import inspect
 from collections.abc import Callable, Iterator
+from datetime import datetime
+from typing import Annotated
 
-from fastapi import Depends, HTTPException, Request
+from fastapi import Depends, HTTPException, Query, Request
+from fastapi.routing import APIRoute
+from itsdangerous import URLSafeSerializer
+from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tradewind.api.permissions import Action, allowed
+from tradewind.api.security import secret_key
+from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import User
-from tradewind.services import users
+from tradewind.sdk import timezone
+from tradewind.services import paging, users, wakeup
+from tradewind.services.secrets import SecretCipher
 
 
 @dataclasses.dataclass(frozen=True)
@@ -75,3 +86,169 @@ def require(action: Action) -> Callable[..., CurrentUser]:
         return user
 
     return check
+
+
+# -- REST API dependencies --------------------------------------------------------------------
+#
+# ``ApiSession`` is function-scoped: its transaction commits when the handler returns and
+# before the response is sent, so a failed commit becomes an error response instead of a 200
+# for a change that was never stored. GET requests get a read-only transaction (on SQLite a
+# plain BEGIN, which does not queue behind the scheduler for the write lock). The user and
+# permission checks below share the same session, so a request holds one transaction.
+
+def get_api_session(request: Request) -> Iterator[Session]:
+    readonly = request.method in ("GET", "HEAD")
+    with db_engine.session_scope(request.app.state.engine, readonly=readonly) as session:
+        yield session
+
+
+ApiSession = Annotated[Session, Depends(get_api_session, scope="function")]
+
+
+def api_user(request: Request, session: ApiSession) -> CurrentUser:
+    """The user named by the bearer token (or the UI session cookie), or 401."""
+    user = _user_from_request(request, session)
+    if user is None:
+        raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    return user
+
+
+def allowed_user(action: Action) -> Callable[..., CurrentUser]:
+    """A dependency giving the signed-in user when their role allows ``action``, else 403."""
+
+    def check(user: Annotated[CurrentUser, Depends(api_user)]) -> CurrentUser:
+        if not user.can(action):
+            raise HTTPException(status_code=403, detail=f"Forbidden: role {user.role} may not {action.value.replace('_', ' ')}")
+        return user
+
+    return check
+
+
+Reader = Annotated[CurrentUser, Depends(allowed_user(Action.READ))]
+Runner = Annotated[CurrentUser, Depends(allowed_user(Action.RUN))]
+ConfigEditor = Annotated[CurrentUser, Depends(allowed_user(Action.EDIT_CONFIG))]
+
+
+def app_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+def cipher(request: Request) -> SecretCipher:
+    """The Fernet cipher of the server's settings, made once per app."""
+    state = request.app.state
+    found = getattr(state, "tradewind_api_cipher", None)
+    if found is None:
+        found = SecretCipher.from_settings(state.settings)
+        state.tradewind_api_cipher = found
+    return found
+
+
+def signer(request: Request, salt: str) -> URLSafeSerializer:
+    """Signs small values handed to clients (file tokens, log continuation tokens)."""
+    state = request.app.state
+    key = getattr(state, "tradewind_api_signing_key", None)
+    if key is None:
+        key = secret_key(state.settings)
+        state.tradewind_api_signing_key = key
+    return URLSafeSerializer(key, salt=salt)
+
+
+def wake_scheduler_after_commit(request: Request, session: Session) -> None:
+    """Tell the scheduler to look now, once this request's transaction has committed."""
+    home = request.app.state.settings.home
+    event.listen(session, "after_commit", lambda _session: wakeup.notify(home), once=True)
+
+
+def page_params(
+    limit: Annotated[int | None, Query(ge=0)] = None, offset: Annotated[int | None, Query(ge=0)] = None
+) -> paging.Page:
+    """``limit`` and ``offset`` of a listing (Airflow's defaults and maximum)."""
+    return paging.Page.of(limit, offset)
+
+
+PageParams = Annotated[paging.Page, Depends(page_params)]
+OrderBy = Annotated[list[str] | None, Query(description="Attributes to order by; prefix with `-` for descending.")]
+
+
+def cursor_page(cursor: str | None, page: paging.Page) -> paging.Page:
+    """Keyset-style paging as the client sees it: the cursor is an opaque, encoded offset."""
+    if not cursor:
+        return paging.Page(limit=page.limit, offset=0) if cursor == "" else page
+    try:
+        offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode().removeprefix("offset:"))
+    except (ValueError, UnicodeDecodeError):
+        raise HTTPException(status_code=400, detail="Invalid cursor: use only the cursors returned by the API") from None
+    return paging.Page(limit=page.limit, offset=max(0, offset))
+
+
+def cursors(cursor: str | None, page: paging.Page, total: int) -> tuple[str | None, str | None]:
+    """``(next_cursor, previous_cursor)`` when the request used a cursor, else ``(None, None)``."""
+    if cursor is None:
+        return None, None
+
+    def encode(offset: int) -> str:
+        return base64.urlsafe_b64encode(f"offset:{offset}".encode()).decode().rstrip("=")
+
+    following = encode(page.offset + page.limit) if page.offset + page.limit < total else None
+    previous = encode(max(0, page.offset - page.limit)) if page.offset > 0 else None
+    return following, previous
+
+
+def all_or(value: str) -> str | None:
+    """Airflow's ``~`` in a path: every DAG, run or task."""
+    return None if value == "~" else value
+
+
+def preferred_media_type(request: Request, supported: tuple[str, ...]) -> str:
+    """The first of ``supported`` the Accept header prefers (by q, then order); else the first."""
+    header = request.headers.get("accept", "")
+    choices: list[tuple[float, int, str]] = []
+    for index, part in enumerate(header.split(",")):
+        media, _, params = part.strip().partition(";")
+        quality = 1.0
+        for param in params.split(";"):
+            name, _, value = param.strip().partition("=")
+            if name == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if media:
+            choices.append((-quality, index, media.strip().lower()))
+    for _, _, media in sorted(choices):
+        if media in supported:
+            return media
+        if media in ("*/*", "application/*"):
+            return supported[0]
+    return supported[0]
+
+
+def range_query(name: str) -> Callable[..., paging.Range]:
+    """A dependency reading ``<name>_gte``, ``_gt``, ``_lte`` and ``_lt`` datetime query parameters.
+
+    Datetimes without a zone are taken as UTC.
+    """
+
+    def dependency(**bounds: datetime | None) -> paging.Range:
+        return paging.Range(**{key.rsplit("_", 1)[1]: timezone.coerce_utc(value) for key, value in bounds.items()})
+
+    dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
+        inspect.Parameter(f"{name}_{bound}", inspect.Parameter.KEYWORD_ONLY, default=Query(None),
+                          annotation=datetime | None)
+        for bound in ("gte", "gt", "lte", "lt")
+    ])
+    dependency.__name__ = f"{name}_range"
+    return dependency
+
+
+RunAfterRange = Annotated[paging.Range, Depends(range_query("run_after"))]
+LogicalDateRange = Annotated[paging.Range, Depends(range_query("logical_date"))]
+StartDateRange = Annotated[paging.Range, Depends(range_query("start_date"))]
+EndDateRange = Annotated[paging.Range, Depends(range_query("end_date"))]
+UpdatedAtRange = Annotated[paging.Range, Depends(range_query("updated_at"))]
+
+
+def operation_id(route: APIRoute) -> str:
+    """OpenAPI operationId = the handler's name, as in Airflow's document (``get_dags``)."""
+    return route.name

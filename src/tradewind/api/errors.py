@@ -7,13 +7,26 @@ import logging
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradewind import exceptions as exc
+from tradewind.db import engine as db_engine
+from tradewind.services import audit, clearing, dag_metadata, dag_runs, task_instances, users, xcoms
 
 log = logging.getLogger("tradewind.api")
 
 STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
+    (dag_metadata.DagBusy, 409),
+    (clearing.ClearConflict, 409),
+    (task_instances.StateUnchanged, 409),
+    (dag_metadata.DagVersionNotFound, 404),
+    (dag_metadata.ImportErrorNotFound, 404),
+    (task_instances.TaskInstanceNotFound, 404),
+    (xcoms.XComNotFound, 404),
+    (audit.EventLogNotFound, 404),
+    (users.UserNotFound, 404),
+    (dag_runs.InvalidRunRequest, 400),
     (exc.DagNotFound, 404),
     (exc.DagRunNotFound, 404),
     (exc.TaskNotFound, 404),
@@ -54,6 +67,25 @@ def install(app: FastAPI) -> None:
             for e in error.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
+
+    @app.exception_handler(IntegrityError)
+    async def on_integrity_error(request: Request, error: IntegrityError) -> JSONResponse:
+        # Two requests raced to create the same thing; the loser's transaction was rolled back.
+        log.warning("%s %s conflicted: %s", request.method, request.url.path, db_engine.error_summary(error))
+        return JSONResponse({"detail": f"Conflict: {db_engine.error_summary(error)}"}, status_code=409)
+
+    @app.exception_handler(DataError)
+    @app.exception_handler(OverflowError)
+    async def on_value_out_of_range(request: Request, error: Exception) -> JSONResponse:
+        # A number from the request that the database cannot hold (SQLite raises OverflowError).
+        reason = db_engine.error_summary(error) if isinstance(error, DataError) else str(error)
+        return JSONResponse({"detail": f"A value in the request is out of range: {reason}"}, status_code=400)
+
+    @app.exception_handler(OperationalError)
+    async def on_database_unavailable(request: Request, error: OperationalError) -> JSONResponse:
+        log.error("%s %s failed: %s", request.method, request.url.path, db_engine.error_summary(error))
+        return JSONResponse({"detail": f"The metadata database is unavailable: {db_engine.error_summary(error)}"},
+                            status_code=503)
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:

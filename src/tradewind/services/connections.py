@@ -9,7 +9,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import re
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.exceptions import AlreadyExists, ConnectionNotFound, InvalidArgument
+from tradewind.services import paging
 from tradewind.services.secrets import MASK, SecretCipher, is_sensitive
 
 #: Query parameter that carries a non-flat extra verbatim in a URI (Airflow's name).
@@ -337,3 +338,78 @@ def _flat_query(extra: dict[str, Any]) -> str | None:
 def _mask_uri(uri: str) -> str:
     """The URI with any password replaced, for error messages."""
     return re.sub(r"(://[^:/@]*:)[^@/]*@", r"\1***@", uri)
+
+
+# -- the REST API's view: pages, masked values, partial updates ------------------------------
+
+ORDER_COLUMNS: Mapping[str, Any] = {
+    "conn_id": models.ConnectionRow.conn_id, "connection_id": models.ConnectionRow.conn_id,
+    "id": models.ConnectionRow.id, "conn_type": models.ConnectionRow.conn_type,
+    "description": models.ConnectionRow.description, "host": models.ConnectionRow.host,
+    "port": models.ConnectionRow.port,
+}
+
+#: Fields of a connection a partial update may change.
+UPDATABLE_FIELDS = ("conn_type", "description", "host", "schema", "login", "password", "port", "extra")
+
+
+def list_connections_page(
+    session: Session, *, cipher: SecretCipher, conn_id_pattern: str | None = None,
+    conn_id_prefix_pattern: str | None = None, order_by: str | Sequence[str] | None = None, page: paging.Page,
+) -> tuple[list[Connection], int]:
+    """One page of connections, decrypted (show them ``masked()``), by id by default."""
+    query = paging.where_all(select(models.ConnectionRow.conn_id), [
+        paging.pattern(models.ConnectionRow.conn_id, conn_id_pattern),
+        paging.prefix(models.ConnectionRow.conn_id, conn_id_prefix_pattern),
+    ])
+    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.ConnectionRow.id)
+    ids, total = paging.paginate(session, query, order, page)
+    return [get_connection(session, conn_id, cipher=cipher) for conn_id in ids], total
+
+
+def update_connection(session: Session, conn_id: str, changes: Mapping[str, Any], *, cipher: SecretCipher) -> Connection:
+    """Change some fields of a stored connection; returns it as stored.
+
+    A ``password`` of ``***`` keeps the stored password, and ``***`` values in an ``extra``
+    JSON object keep the stored values of those keys, so a masked connection read from the
+    API can be sent back without destroying its secrets.
+    """
+    unknown = sorted(set(changes) - set(UPDATABLE_FIELDS))
+    if unknown:
+        raise InvalidArgument(f"cannot update connection fields: {', '.join(unknown)}")
+    current = get_connection(session, conn_id, cipher=cipher)
+    values = dict(changes)
+    if values.get("password") == MASK:
+        values.pop("password")
+    if "extra" in values:
+        values["extra"] = _merge_masked_extra(parse_extra(values["extra"]), current)
+    if "port" in values:
+        values["port"] = parse_port(values["port"])
+    if "conn_type" in values and not values["conn_type"]:
+        raise InvalidArgument(f"connection {conn_id} needs a conn_type")
+    updated = dataclasses.replace(current, **values)
+    row = session.scalar(select(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id))
+    if row is None:
+        raise ConnectionNotFound(f"Connection {conn_id} does not exist")
+    row.conn_type = updated.conn_type
+    row.description = updated.description
+    row.host = updated.host
+    row.schema = updated.schema
+    row.login = updated.login
+    row.port = updated.port
+    row.password = cipher.encrypt(updated.password) if updated.password is not None else None
+    row.is_encrypted = updated.password is not None
+    row.extra = cipher.encrypt(updated.extra) if updated.extra else None
+    row.is_extra_encrypted = bool(updated.extra)
+    session.flush()
+    return updated
+
+
+def _merge_masked_extra(extra: str | None, current: Connection) -> str | None:
+    if not extra:
+        return extra
+    given = json.loads(extra)
+    if not any(value == MASK for value in given.values()):
+        return extra
+    stored = current.extra_dejson
+    return json.dumps({key: (stored.get(key) if value == MASK and key in stored else value) for key, value in given.items()})

@@ -3,22 +3,38 @@
 from __future__ import annotations
 
 import dataclasses
+import re
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Text, cast, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tradewind.db.models import DagRun, DagVersion, TaskInstance
-from tradewind.exceptions import AlreadyExists, DagRunNotFound, ParamValidationError, TradewindError
+from tradewind.db.models import BackfillDagRun, DagRun, DagVersion, TaskInstance, TaskInstanceHistory, XCom
+from tradewind.exceptions import (
+    AlreadyExists,
+    DagNotFound,
+    DagRunNotFound,
+    InvalidStateTransition,
+    ParamValidationError,
+    TradewindError,
+)
 from tradewind.sdk import timezone
 from tradewind.sdk.states import DagRunState, DagRunType
+from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.sdk.task_node import KEY_REGEX
 from tradewind.services import dags as dag_service
+from tradewind.services import paging
 
 
 class InvalidRunRequest(TradewindError):
     """The requested run cannot be created."""
+
+
+#: Airflow's default ``allowed_run_id_pattern``: what a run id given by a user may contain.
+RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
+MAX_RUN_ID_LENGTH = 250
 
 
 @dataclasses.dataclass(frozen=True)
@@ -58,28 +74,54 @@ def _row(run: DagRun) -> RunInfoRow:
 def trigger(
     session: Session, dag_id: str, *, conf: dict[str, Any] | None = None, run_id: str | None = None,
     logical_date: datetime | None = None, now: datetime, triggered_by: str = "cli",
+    without_logical_date: bool = False, run_after: datetime | None = None,
+    data_interval: tuple[datetime, datetime] | None = None, note: str | None = None,
 ) -> RunInfoRow:
-    """Create a queued manual run, its conf validated against the DAG's params."""
+    """Create a queued manual run, its conf validated against the DAG's params.
+
+    Without ``logical_date`` the run's logical date is ``run_after`` (default ``now``), unless
+    ``without_logical_date``: then it has none, as Airflow 3's REST API triggers do. The data
+    interval is ``data_interval`` or what the timetable infers for the logical date.
+    """
     conf = dict(conf or {})
     row, version, dag = dag_service.latest_dag(session, dag_id)
     try:
         dag.params.resolve(conf)
     except ParamValidationError as exc:
         raise ParamValidationError(f"invalid conf for DAG {dag_id!r}: {exc}") from None
-    run_after = timezone.coerce_utc(logical_date) or now
-    interval = dag.timetable.infer_manual_data_interval(run_after=run_after)
-    logical = timezone.coerce_utc(logical_date) or run_after
-    run_id = run_id or DagRunType.MANUAL.generate_run_id(logical.isoformat())
-    if not KEY_REGEX.match(run_id) and not run_id.replace(":", "").replace("+", "").replace("-", "").replace("_", "").replace(".", "").isalnum():
-        raise InvalidRunRequest(f"run_id {run_id!r} contains characters that are not allowed")
+    if data_interval is not None and data_interval[0] > data_interval[1]:
+        raise InvalidRunRequest("data_interval_start must not be after data_interval_end")
+    logical: datetime | None
+    if without_logical_date:
+        if logical_date is not None:
+            raise InvalidRunRequest("a run without a logical date cannot be given one")
+        run_after = timezone.coerce_utc(run_after) or now
+        logical = None
+        start, end = data_interval if data_interval is not None else (None, None)
+        run_id = run_id or DagRunType.MANUAL.generate_run_id(run_after.isoformat())
+    else:
+        run_after = timezone.coerce_utc(run_after) or timezone.coerce_utc(logical_date) or now
+        logical = timezone.coerce_utc(logical_date) or run_after
+        if data_interval is not None:
+            start, end = data_interval
+        else:
+            interval = dag.timetable.infer_manual_data_interval(run_after=logical)
+            start, end = interval.start, interval.end
+        run_id = run_id or DagRunType.MANUAL.generate_run_id(logical.isoformat())
+    if not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
+        raise InvalidRunRequest(
+            f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, digits and . _ ~ : + -")
     if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is not None:
         raise AlreadyExists(f"DAG {dag_id!r} already has a run with run_id {run_id!r}")
-    if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical)) is not None:
+    if logical is not None and session.scalar(
+        select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical)
+    ) is not None:
         raise AlreadyExists(f"DAG {dag_id!r} already has a run at logical date {logical.isoformat()}")
     run = DagRun(
-        dag_id=dag_id, run_id=run_id, logical_date=logical, data_interval_start=interval.start,
-        data_interval_end=interval.end, run_after=run_after, run_type=DagRunType.MANUAL.value,
+        dag_id=dag_id, run_id=run_id, logical_date=logical, data_interval_start=start,
+        data_interval_end=end, run_after=run_after, run_type=DagRunType.MANUAL.value,
         state=DagRunState.QUEUED.value, conf=conf, dag_version_id=version.id, queued_at=now, triggered_by=triggered_by,
+        note=note,
     )
     session.add(run)
     session.flush()
@@ -132,3 +174,155 @@ def task_states_json(tis: list[TaskInstance]) -> dict[str, dict[str, Any]]:
 
 def version_of(session: Session, run: DagRun) -> DagVersion | None:
     return session.get(DagVersion, run.dag_version_id) if run.dag_version_id else None
+
+
+# -- listing and changing runs (REST API, UI) ------------------------------------------------
+
+_FINISHED_TI = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UPSTREAM_FAILED.value, TIS.REMOVED.value}
+_RUNNING_TI = {TIS.RUNNING.value, TIS.DEFERRED.value, TIS.UP_FOR_RESCHEDULE.value}
+MARKABLE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.SUCCESS.value, DagRunState.FAILED.value)
+
+
+@dataclasses.dataclass(frozen=True)
+class RunFilter:
+    """What ``list_runs_page`` returns; None (or an empty Range) means no restriction."""
+
+    dag_ids: Sequence[str] | None = None
+    dag_id_pattern: str | None = None
+    dag_id_prefix_pattern: str | None = None
+    run_id_pattern: str | None = None
+    run_id_prefix_pattern: str | None = None
+    states: Sequence[str] | None = None
+    run_types: Sequence[str] | None = None
+    version_numbers: Sequence[int] | None = None
+    conf_contains: str | None = None
+    run_after: paging.Range = paging.Range()
+    logical_date: paging.Range = paging.Range()
+    start_date: paging.Range = paging.Range()
+    end_date: paging.Range = paging.Range()
+    updated_at: paging.Range = paging.Range()
+
+
+RUN_ORDER_COLUMNS: Mapping[str, Any] = {
+    "id": DagRun.id, "state": DagRun.state, "dag_id": DagRun.dag_id, "run_id": DagRun.run_id,
+    "dag_run_id": DagRun.run_id, "logical_date": DagRun.logical_date, "run_after": DagRun.run_after,
+    "start_date": DagRun.start_date, "end_date": DagRun.end_date, "updated_at": DagRun.updated_at,
+    "queued_at": DagRun.queued_at, "run_type": DagRun.run_type,
+}
+
+
+def check_triggerable(session: Session, dag_id: str) -> None:
+    """``DagNotFound`` for an unknown or removed DAG; ``InvalidRunRequest`` if its file is broken."""
+    row = dag_service.get_dag_row(session, dag_id)
+    if not row.is_active:
+        raise DagNotFound(f"DAG with dag_id: '{dag_id}' not found (it is no longer in the DAG folder)")
+    if row.has_import_errors:
+        raise InvalidRunRequest(f"DAG with dag_id: '{dag_id}' has import errors and cannot be triggered")
+
+
+def list_runs_page(
+    session: Session, where: RunFilter, *, order_by: str | Sequence[str] | None, page: paging.Page
+) -> tuple[list[DagRun], int]:
+    """One page of runs (oldest first by default) and the total."""
+    clauses: list[Any] = [
+        DagRun.dag_id.in_(list(where.dag_ids)) if where.dag_ids is not None else None,
+        paging.pattern(DagRun.dag_id, where.dag_id_pattern),
+        paging.prefix(DagRun.dag_id, where.dag_id_prefix_pattern),
+        paging.pattern(DagRun.run_id, where.run_id_pattern),
+        paging.prefix(DagRun.run_id, where.run_id_prefix_pattern),
+        DagRun.state.in_(list(where.states)) if where.states else None,
+        DagRun.run_type.in_(list(where.run_types)) if where.run_types else None,
+        cast(DagRun.conf, Text).contains(where.conf_contains, autoescape=True) if where.conf_contains else None,
+    ]
+    if where.version_numbers:
+        clauses.append(DagRun.dag_version_id.in_(
+            select(DagVersion.id).where(DagVersion.version_number.in_(list(where.version_numbers)))))
+    for range_, column in ((where.run_after, DagRun.run_after), (where.logical_date, DagRun.logical_date),
+                           (where.start_date, DagRun.start_date), (where.end_date, DagRun.end_date),
+                           (where.updated_at, DagRun.updated_at)):
+        clauses.extend(range_.clauses(column))
+    query = paging.where_all(select(DagRun), clauses)
+    order = paging.order_clauses(order_by, RUN_ORDER_COLUMNS, default=["id"], tie_breaker=DagRun.id)
+    return paging.paginate(session, query, order, page)
+
+
+def version_ids_of_runs(session: Session, runs: Sequence[DagRun]) -> dict[tuple[str, str], list[int]]:
+    """The dag_version ids each run's task instances ran with (the run's own one if none)."""
+    found: dict[tuple[str, str], set[int]] = {(run.dag_id, run.run_id): set() for run in runs}
+    keys = list(found)
+    for start in range(0, len(keys), 500):
+        rows = session.execute(
+            select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.dag_version_id).distinct()
+            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys[start:start + 500]))
+        )
+        for dag_id, run_id, version_id in rows:
+            if version_id is not None:
+                found[(dag_id, run_id)].add(version_id)
+    result: dict[tuple[str, str], list[int]] = {}
+    for run in runs:
+        ids = found[(run.dag_id, run.run_id)] or ({run.dag_version_id} if run.dag_version_id else set())
+        result[(run.dag_id, run.run_id)] = sorted(ids)
+    return result
+
+
+def set_run_state(session: Session, dag_id: str, run_id: str, state: str, *, now: datetime) -> DagRun:
+    """Mark a run queued, success or failed, with its task instances as Airflow does.
+
+    Success marks every task instance not yet successful as success. Failed marks running
+    ones failed and the ones not yet finished skipped. Queued changes only the run, so the
+    scheduler looks at it again.
+    """
+    if state not in MARKABLE_RUN_STATES:
+        raise InvalidStateTransition(
+            f"cannot set a DAG run to {state!r}: expected one of {', '.join(MARKABLE_RUN_STATES)}")
+    run = get_run(session, dag_id, run_id)
+    tis = list(session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)))
+    if state == DagRunState.SUCCESS.value:
+        for ti in tis:
+            if ti.state != TIS.SUCCESS.value:
+                finish_ti(ti, TIS.SUCCESS.value, now)
+    elif state == DagRunState.FAILED.value:
+        for ti in tis:
+            if ti.state in _RUNNING_TI:
+                finish_ti(ti, TIS.FAILED.value, now)
+            elif ti.state not in _FINISHED_TI:
+                finish_ti(ti, TIS.SKIPPED.value, now)
+    run.state = state
+    if state == DagRunState.QUEUED.value:
+        run.queued_at = now
+        run.end_date = None
+        run.last_scheduling_decision = None
+    else:
+        run.start_date = run.start_date or now
+        run.end_date = now
+    session.flush()
+    return run
+
+
+def finish_ti(ti: TaskInstance, state: str, now: datetime) -> None:
+    """Airflow's ``TaskInstance.set_state`` for a finished state: keep known times, fill the rest."""
+    ti.state = state
+    ti.start_date = ti.start_date or now
+    ti.end_date = ti.end_date or now
+    ti.duration = max(0.0, (ti.end_date - ti.start_date).total_seconds())
+    ti.next_retry_at = None
+    ti.reschedule_date = None
+
+
+def set_run_note(session: Session, dag_id: str, run_id: str, note: str | None) -> DagRun:
+    run = get_run(session, dag_id, run_id)
+    run.note = note
+    session.flush()
+    return run
+
+
+def delete_run(session: Session, dag_id: str, run_id: str) -> None:
+    """Delete a run with its task instances, their history and XComs (a backfill keeps its
+    record of the date, without the run)."""
+    run = get_run(session, dag_id, run_id)
+    for model in (XCom, TaskInstanceHistory, TaskInstance):
+        session.execute(delete(model).where(model.dag_id == dag_id, model.run_id == run_id))
+    session.execute(update(BackfillDagRun).where(BackfillDagRun.dag_run_id == run.id).values(dag_run_id=None))
+    session.execute(delete(DagRun).where(DagRun.id == run.id))
+    session.expire_all()
+

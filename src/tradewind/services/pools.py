@@ -7,13 +7,16 @@ The caller owns the transaction.
 from __future__ import annotations
 
 import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session
 
 from tradewind.db import models
 from tradewind.db.upsert import upsert
-from tradewind.exceptions import InvalidArgument, PoolNotFound
+from tradewind.exceptions import AlreadyExists, InvalidArgument, PoolNotFound
+from tradewind.services import paging
 
 DEFAULT_POOL = models.DEFAULT_POOL_NAME
 _NAME_LEN = 256
@@ -87,3 +90,106 @@ def parse_slots(value: int | str) -> int:
 
 def _info(row: models.SlotPool) -> PoolInfo:
     return PoolInfo(row.pool, row.slots, row.description, row.include_deferred)
+
+
+# -- the REST API's view: usage, pages, create and partial update ----------------------------
+
+_USAGE_STATES = ("running", "queued", "scheduled", "deferred")
+
+
+@dataclasses.dataclass(frozen=True)
+class PoolUsage:
+    """A pool with the slots its task instances take, by state (Airflow's pool statistics)."""
+
+    info: PoolInfo
+    running: int
+    queued: int
+    scheduled: int
+    deferred: int
+
+    @property
+    def occupied(self) -> int:
+        return self.running + self.queued + (self.deferred if self.info.include_deferred else 0)
+
+    @property
+    def open(self) -> int:
+        """Free slots; -1 for an unlimited pool."""
+        if self.info.slots < 0:
+            return -1
+        return max(0, self.info.slots - self.occupied)
+
+
+ORDER_COLUMNS: Mapping[str, Any] = {
+    "id": models.SlotPool.id, "pool": models.SlotPool.pool, "name": models.SlotPool.pool,
+    "slots": models.SlotPool.slots, "description": models.SlotPool.description,
+    "include_deferred": models.SlotPool.include_deferred,
+}
+
+
+def usage(session: Session, pools: Sequence[PoolInfo]) -> list[PoolUsage]:
+    """The usage of each pool, in the same order."""
+    names = [pool.pool for pool in pools]
+    counts: dict[tuple[str, str], int] = {}
+    if names:
+        rows = session.execute(
+            select(models.TaskInstance.pool, models.TaskInstance.state, func.sum(models.TaskInstance.pool_slots))
+            .where(models.TaskInstance.pool.in_(names), models.TaskInstance.state.in_(_USAGE_STATES))
+            .group_by(models.TaskInstance.pool, models.TaskInstance.state)
+        )
+        counts = {(pool, state): int(used or 0) for pool, state, used in rows}
+    return [
+        PoolUsage(pool, *(counts.get((pool.pool, state), 0) for state in _USAGE_STATES))
+        for pool in pools
+    ]
+
+
+def list_pools_page(
+    session: Session, *, name_pattern: str | None = None, name_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None, page: paging.Page,
+) -> tuple[list[PoolInfo], int]:
+    query = paging.where_all(select(models.SlotPool), [
+        paging.pattern(models.SlotPool.pool, name_pattern),
+        paging.prefix(models.SlotPool.pool, name_prefix_pattern),
+    ])
+    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.SlotPool.id)
+    rows, total = paging.paginate(session, query, order, page)
+    return [_info(row) for row in rows], total
+
+
+def create_pool(
+    session: Session, name: str, slots: int, description: str | None = None, *, include_deferred: bool = False
+) -> PoolInfo:
+    """A new pool; ``AlreadyExists`` when the name is taken."""
+    if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == name)) is not None:
+        raise AlreadyExists(f"Pool with name: `{name}` already exists")
+    return set_pool(session, name, slots, description, include_deferred=include_deferred)
+
+
+def update_pool(session: Session, name: str, changes: Mapping[str, Any]) -> PoolInfo:
+    """Change some of ``pool`` (rename), ``slots``, ``description``, ``include_deferred``.
+
+    The default pool keeps its name and its description.
+    """
+    unknown = sorted(set(changes) - {"pool", "slots", "description", "include_deferred"})
+    if unknown:
+        raise InvalidArgument(f"cannot update pool fields: {', '.join(unknown)}")
+    row = session.scalar(select(models.SlotPool).where(models.SlotPool.pool == name))
+    if row is None:
+        raise PoolNotFound(f"The Pool with name: `{name}` was not found")
+    new_name = changes.get("pool", name)
+    if name == DEFAULT_POOL and (new_name != name or "description" in changes and changes["description"] != row.description):
+        raise InvalidArgument("Only slots and included_deferred can be modified on Default Pool")
+    if new_name != name:
+        if not new_name or new_name != new_name.strip() or len(new_name) > _NAME_LEN:
+            raise InvalidArgument(f"invalid pool name {new_name!r}: 1-{_NAME_LEN} characters, no surrounding spaces")
+        if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == new_name)) is not None:
+            raise AlreadyExists(f"Pool with name: `{new_name}` already exists")
+        row.pool = new_name
+    if "slots" in changes:
+        row.slots = parse_slots(changes["slots"])
+    if "description" in changes:
+        row.description = changes["description"]
+    if "include_deferred" in changes:
+        row.include_deferred = bool(changes["include_deferred"])
+    session.flush()
+    return _info(row)

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import enum
 import json
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, select
@@ -19,8 +19,9 @@ from sqlalchemy.orm import Session
 from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.db.upsert import upsert
-from tradewind.exceptions import InvalidArgument, VariableNotFound
-from tradewind.services.secrets import SecretCipher, is_sensitive
+from tradewind.exceptions import AlreadyExists, InvalidArgument, VariableNotFound
+from tradewind.services import paging
+from tradewind.services.secrets import MASK, SecretCipher, is_sensitive
 
 #: Marks "no default given" (None is a legitimate default).
 MISSING: Any = object()
@@ -184,3 +185,94 @@ def _validate_key(key: str) -> None:
         raise InvalidArgument(f"invalid variable key {key!r}: it must be non-empty without surrounding spaces")
     if len(key) > ID_LEN:
         raise InvalidArgument(f"variable key is longer than {ID_LEN} characters: {key[:40]}...")
+
+
+# -- the REST API's view: pages, single entries, masking -------------------------------------
+
+@dataclasses.dataclass(frozen=True)
+class VariableEntry:
+    """A variable with its (decrypted) value, for people allowed to see it."""
+
+    key: str
+    value: str | None
+    description: str | None
+    is_encrypted: bool
+
+    @property
+    def masked_value(self) -> str | None:
+        return masked_value(self.key, self.value)
+
+
+ORDER_COLUMNS: Mapping[str, Any] = {
+    "key": models.Variable.key, "id": models.Variable.id, "description": models.Variable.description,
+    "is_encrypted": models.Variable.is_encrypted,
+}
+
+
+def masked_value(key: str, value: str | None) -> str | None:
+    """The value as Airflow shows it: ``***`` for a sensitive key; in a JSON object value, the
+    values of sensitive top-level keys are masked too."""
+    if value is None:
+        return None
+    if is_sensitive(key):
+        return MASK
+    try:
+        parsed = json.loads(value)
+    except (json.JSONDecodeError, ValueError):
+        return value
+    if not isinstance(parsed, dict) or not any(is_sensitive(str(name)) for name in parsed):
+        return value
+    return json.dumps({name: (MASK if is_sensitive(str(name)) else item) for name, item in parsed.items()})
+
+
+def _entry(row: models.Variable, cipher: SecretCipher) -> VariableEntry:
+    return VariableEntry(row.key, _plaintext(row, cipher), row.description, row.is_encrypted)
+
+
+def list_variables_page(
+    session: Session, *, cipher: SecretCipher, key_pattern: str | None = None, key_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None, page: paging.Page,
+) -> tuple[list[VariableEntry], int]:
+    """One page of variables with their values (by key unless ``order_by`` says otherwise)."""
+    query = paging.where_all(select(models.Variable), [
+        paging.pattern(models.Variable.key, key_pattern),
+        paging.prefix(models.Variable.key, key_prefix_pattern),
+    ])
+    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.Variable.id)
+    rows, total = paging.paginate(session, query, order, page)
+    return [_entry(row, cipher) for row in rows], total
+
+
+def get_entry(session: Session, key: str, *, cipher: SecretCipher) -> VariableEntry:
+    row = session.scalar(select(models.Variable).where(models.Variable.key == key))
+    if row is None:
+        raise VariableNotFound(f"The Variable with key: `{key}` was not found")
+    return _entry(row, cipher)
+
+
+def create_variable(
+    session: Session, key: str, value: Any, *, cipher: SecretCipher, description: str | None = None
+) -> VariableEntry:
+    """Store a new variable; ``AlreadyExists`` when the key is taken."""
+    if session.scalar(select(models.Variable.id).where(models.Variable.key == key)) is not None:
+        raise AlreadyExists(f"The Variable with key: `{key}` already exists")
+    set_variable(session, key, value, cipher=cipher, description=description)
+    return get_entry(session, key, cipher=cipher)
+
+
+def update_variable(
+    session: Session, key: str, *, cipher: SecretCipher, value: Any = MISSING, description: Any = MISSING
+) -> VariableEntry:
+    """Change the value and/or the description (``MISSING`` leaves one as it is)."""
+    row = session.scalar(select(models.Variable).where(models.Variable.key == key))
+    if row is None:
+        raise VariableNotFound(f"The Variable with key: `{key}` was not found")
+    if value is not MISSING:
+        text = value if isinstance(value, str) else json.dumps(value)
+        encrypted = is_sensitive(key)
+        row.val = cipher.encrypt(text) if encrypted else text
+        row.is_encrypted = encrypted
+    if description is not MISSING:
+        row.description = description
+    session.flush()
+    return _entry(row, cipher)

@@ -1,0 +1,21 @@
+"""Tradewind's benchmark suite: ``make bench`` (or ``python -m bench --help``).
+
+Each workload starts real Tradewind processes on a fresh ``$TRADEWIND_HOME`` and reads what
+happened from the metastore (task instance timestamps), so the figures are what a user would
+see, not what a micro-benchmark of one function says. ``--airflow`` (``make bench-airflow``)
+runs the same W1-W4 DAGs on Apache Airflow's ``standalone`` for a side-by-side table.
+
+Modules, one per concern:
+    figures        a measured figure: repetitions, median/min/max, unit, target
+    procs          process trees: start in a session, stop the session, memory, CPU, ports
+    runs           what a workload needs from an orchestrator (trigger, wait, read rows)
+    metastore      the benchmark database (SQLite file or PostgreSQL ``tw_bench``), plain-SQL reads
+    harness        Tradewind ``standalone``: start, wait until ready, trigger, stop
+    dag_templates  the workload DAG files (``bench/dags/*.py.tmpl``) for Tradewind or Airflow
+    workloads      W1-W6: what is run and how each figure follows from the timestamps
+    startup        start-up time, idle memory and CPU, import time, installed packages, baseline
+    airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
+    report, plot   JSON and markdown table; the per-task start delay plot (PNG)
+"""
+
+from __future__ import annotations

@@ -1,0 +1,123 @@
+"""``python -m bench``: run the suite, write ``bench/results/latest.{json,md}`` and the plot.
+
+Exit code 0 when every selected figure was measured (targets missed or not), 1 when some
+workload failed (the outputs are written anyway and say which), 2 on bad arguments.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import shlex
+import shutil
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+from bench import airflow_side, report, startup, workloads
+from bench.figures import FigureSet
+from bench.metastore import BenchDatabase
+from bench.plot import plot_start_delays
+
+RESULTS = Path(__file__).resolve().parent / "results"
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "startup")
+
+
+def parse_args(argv: list[str]) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
+    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
+                        help="metastore: a SQLite file per fresh home (default), or PostgreSQL database tw_bench")
+    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
+                        help="PostgreSQL server to create tw_bench on (with --db postgres)")
+    parser.add_argument("--repeat", type=int, default=3, help="repetitions per figure (default 3)")
+    parser.add_argument("--only", default=",".join(ALL),
+                        help=f"comma-separated subset of {','.join(ALL)} (the baseline always runs)")
+    parser.add_argument("--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone")
+    parser.add_argument("--quick", action="store_true",
+                        help="reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke tests")
+    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})")
+    parser.add_argument("--keep", action="store_true", help="keep the scratch homes and logs")
+    args = parser.parse_args(argv)
+    args.selected = [item.strip() for item in args.only.split(",") if item.strip()]
+    unknown = sorted(set(args.selected) - set(ALL))
+    if unknown:
+        parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL)})")
+    if args.repeat < 1:
+        parser.error("--repeat must be at least 1")
+    return args
+
+
+def log(message: str) -> None:
+    print(f"[bench {dt.datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(sys.argv[1:] if argv is None else argv)
+    started = time.monotonic()
+    work = Path(tempfile.mkdtemp(prefix="tw-bench-"))
+    db = BenchDatabase(args.db, args.postgres_url)
+    ctx = workloads.Context(repeat=args.repeat, quick=args.quick,
+                            sizes=workloads.Sizes.quick() if args.quick else workloads.Sizes(), db=db, work=work, log=log)
+    figures = FigureSet()
+    airflow_figures: FigureSet | None = None
+    airflow_facts: dict | None = None
+    log(f"scratch folder {work}; metastore {args.db}; {args.repeat} repetition(s)")
+    try:
+        startup.run_baseline(ctx, figures)
+        run_specs = workloads.run_workloads(ctx.sizes)
+        for spec in run_specs:
+            if spec.key in args.selected:
+                workloads.run_tradewind(ctx, spec, figures)
+        if "W5" in args.selected:
+            workloads.run_parse(ctx, figures)
+        if "W6" in args.selected:
+            workloads.run_dags_test(ctx, figures)
+        if "startup" in args.selected:
+            startup.run_standalone_startup(ctx, figures)
+            startup.run_import(ctx, figures)
+            if args.quick:
+                ctx.notes.append("quick mode: package count skipped")
+            else:
+                startup.count_installed(ctx, figures)
+        if args.airflow:
+            airflow_figures = FigureSet()
+            selected = [spec for spec in run_specs if spec.key in args.selected]
+            airflow_facts = airflow_side.run_airflow(ctx, selected, airflow_figures)
+    finally:
+        db.drop()
+    ctx.notes[:0] = [
+        "Trigger → done: the run's end_date (recorded by the scheduler) minus the wall-clock instant just before "
+        "the trigger call; hop: a task's start_date minus its upstream's end_date, all from the metastore.",
+        "Tradewind W1-W4: one fresh $TRADEWIND_HOME and `tradewind standalone` per workload, repetitions are "
+        "successive runs on it; triggered in-process through tradewind.services.dag_runs.trigger plus the "
+        "scheduler wake-up (what the CLI/API trigger does, minus process start or HTTP).",
+        "Rates count every task instance of the run (W2: 200 + start + end) over trigger → done.",
+    ]
+    meta = {
+        "started": report.now_iso(), "duration_s": time.monotonic() - started, "db": args.db, "repeat": args.repeat,
+        "quick": args.quick, "only": args.selected, "airflow": args.airflow, "git": report.git_revision(RESULTS.parent.parent),
+        "machine": report.machine(), "sizes": dataclasses.asdict(ctx.sizes),
+        "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
+    }
+    stem = "latest" if args.db == "sqlite" else f"latest-{args.db}"
+    plot = plot_start_delays(ctx.raw, args.out / f"start_delays{'' if args.db == 'sqlite' else '-' + args.db}.png")
+    if plot is None and any(key in args.selected for key in ("W1", "W2")):
+        ctx.notes.append("plot skipped: matplotlib is not installed (make bench installs it)")
+    data = report.results_json(meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes)
+    report.write_json(args.out / f"{stem}.json", data)
+    report.write_json(args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data)
+    markdown = report.markdown(meta, figures, airflow_figures, airflow_facts, ctx.notes, plot)
+    (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
+    print(markdown)
+    log(f"wrote {args.out / (stem + '.md')} and {stem}.json")
+    if args.keep or not data["ok"]:
+        log(f"scratch homes and logs kept in {work}")
+    else:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0 if data["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())

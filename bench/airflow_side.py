@@ -1,0 +1,274 @@
+"""The same W1-W4 on Apache Airflow 3 ``standalone``, for the side-by-side columns.
+
+Airflow lives in its own venv under ``bench/.airflow`` (git-ignored), never in Tradewind's.
+It runs with the defaults of ``airflow standalone`` (SQLite, LocalExecutor, parallelism 32,
+16 active tasks and 16 active runs per DAG), ``load_examples`` off, on a fresh
+``AIRFLOW_HOME`` (``bench/.airflow/home``). The only settings changed are the ports (the API
+server's, and the execution API URL the task supervisor calls, which must follow it). Runs
+are triggered, polled and read through the REST API with the generated admin password.
+Every wait has a deadline and says what it was waiting for when it expires.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from bench import procs, startup
+from bench.figures import BenchError, FigureSet
+from bench.harness import clean_environ, health_is_healthy, http_json
+from bench.runs import FINISHED, RunRow, TaskRow, parse_time
+from bench.workloads import Context, RunWorkload, fail, measure_once, record
+
+AIRFLOW_VERSION = "3.3.2"
+ROOT = Path(__file__).resolve().parent / ".airflow"
+VENV = ROOT / "venv"
+HOME = ROOT / "home"
+INSTALL_TIMEOUT = 1800.0
+READY_TIMEOUT = 600.0
+PARSE_TIMEOUT = 600.0
+IDLE_SECONDS = 10.0
+SETTINGS = [
+    ("core", "executor"), ("core", "parallelism"), ("core", "max_active_tasks_per_dag"),
+    ("core", "max_active_runs_per_dag"), ("database", "sql_alchemy_conn"), ("core", "dags_are_paused_at_creation"),
+    ("core", "load_examples"), ("dag_processor", "refresh_interval"), ("scheduler", "scheduler_heartbeat_sec"),
+]
+SETTINGS_PROBE = ("import json; from airflow.configuration import conf; "
+                  "print(json.dumps({f'{s}.{k}': conf.get(s, k, fallback=None) for s, k in %r}))")
+
+
+def ensure_installed(log: Callable[[str], None]) -> Path:
+    """Airflow's venv, created and installed on first use; its python."""
+    stamp = VENV / ".bench-installed"
+    python = VENV / "bin" / "python"
+    if stamp.exists() and stamp.read_text().strip() == AIRFLOW_VERSION and python.exists():
+        return python
+    log(f"installing apache-airflow=={AIRFLOW_VERSION} into {VENV} (takes a minute or two)")
+    shutil.rmtree(VENV, ignore_errors=True)
+    made = procs.run_timed([sys.executable, "-m", "venv", str(VENV)], timeout=300, what="python -m venv for Airflow")
+    if made.returncode != 0:
+        raise BenchError(f"could not create {VENV}: {made.stderr.strip()}")
+    done = procs.run_timed([str(VENV / "bin" / "pip"), "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}"],
+                           timeout=INSTALL_TIMEOUT, what=f"pip install apache-airflow=={AIRFLOW_VERSION}")
+    if done.returncode != 0:
+        raise BenchError(f"pip install apache-airflow=={AIRFLOW_VERSION} failed: {done.stderr.strip()[-800:]}")
+    stamp.write_text(AIRFLOW_VERSION + "\n")
+    return python
+
+
+class AirflowStandalone:
+    """``airflow standalone`` on a fresh ``AIRFLOW_HOME``, and a REST client for it."""
+
+    def __init__(self, home: Path = HOME) -> None:
+        self.home = home
+        self.port = procs.free_port()
+        self.base = f"http://127.0.0.1:{self.port}"
+        self.log_path = home.parent / "standalone.log"
+        self.env: dict[str, str] = {}
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.token: str | None = None
+        self.started = 0.0
+
+    def start(self, write_dags: Callable[[Path], None]) -> None:
+        shutil.rmtree(self.home, ignore_errors=True)
+        (self.home / "dags").mkdir(parents=True)
+        write_dags(self.home / "dags")
+        self.log_path.unlink(missing_ok=True)
+        env = clean_environ()
+        env["PATH"] = f"{VENV / 'bin'}:{env.get('PATH', '')}"  # standalone spawns `airflow ...` by name
+        env.pop("VIRTUAL_ENV", None)
+        env.update({
+            "AIRFLOW_HOME": str(self.home),
+            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
+            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+            "AIRFLOW__API__PORT": str(self.port),
+            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{self.port}/execution/",
+        })
+        self.env = env
+        self.started = time.monotonic()
+        self.proc = procs.start_session([str(VENV / "bin" / "airflow"), "standalone"], env=env,
+                                        log_path=self.log_path, cwd=ROOT)
+
+    def check_alive(self, what: str) -> None:
+        if self.proc is None or self.proc.poll() is not None:
+            code = None if self.proc is None else self.proc.returncode
+            raise BenchError(f"{what}: airflow standalone exited (code {code}); last lines of {self.log_path}:\n"
+                             f"{procs.tail(self.log_path)}")
+
+    def wait_healthy(self, timeout: float = READY_TIMEOUT) -> float:
+        deadline = self.started + timeout
+        while time.monotonic() < deadline:
+            self.check_alive("airflow start-up")
+            status, body = http_json(f"{self.base}/api/v2/monitor/health", timeout=2.0)
+            if status == 200 and health_is_healthy(body):
+                return time.monotonic() - self.started
+            time.sleep(0.1)
+        raise BenchError(f"airflow standalone not healthy after {timeout:g} s; see {self.log_path}:\n"
+                         f"{procs.tail(self.log_path)}")
+
+    def login(self, timeout: float = 120.0) -> None:
+        password_file = self.home / "simple_auth_manager_passwords.json.generated"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if password_file.exists():
+                try:
+                    password = json.loads(password_file.read_text())["admin"]
+                except (ValueError, KeyError):
+                    password = None
+                if password:
+                    status, body = http_json(f"{self.base}/auth/token", method="POST",
+                                             body={"username": "admin", "password": password})
+                    if status in (200, 201) and body and body.get("access_token"):
+                        self.token = body["access_token"]
+                        return
+            time.sleep(0.5)
+        raise BenchError(f"airflow: no token from {self.base}/auth/token within {timeout:g} s "
+                         f"(password file {password_file} present: {password_file.exists()})")
+
+    def api(self, method: str, path: str, body: Any = None, *, timeout: float = 60.0) -> Any:
+        status, data = http_json(f"{self.base}/api/v2{path}", method=method, body=body, token=self.token,
+                                 timeout=timeout)
+        if not 200 <= status < 300:
+            raise BenchError(f"airflow API {method} {path} answered {status or 'nothing'}: {json.dumps(data)[:500]}")
+        return data
+
+    def paged(self, path: str, key: str) -> list[dict[str, Any]]:
+        items: list[dict[str, Any]] = []
+        separator = "&" if "?" in path else "?"
+        while True:
+            page = self.api("GET", f"{path}{separator}limit=100&offset={len(items)}")
+            items.extend(page[key])
+            if not page[key] or len(items) >= page.get("total_entries", 0):
+                return items
+
+    def wait_dags(self, dag_ids: set[str], timeout: float = PARSE_TIMEOUT) -> float:
+        """Wait until Airflow stored every DAG; unpause them (Airflow creates DAGs paused)."""
+        deadline = time.monotonic() + timeout
+        seen: set[str] = set()
+        while time.monotonic() < deadline:
+            self.check_alive("airflow DAG parsing")
+            seen = {dag["dag_id"] for dag in self.paged("/dags?dag_id_pattern=bench_", "dags")}
+            if dag_ids <= seen:
+                parsed = time.monotonic() - self.started
+                for dag_id in sorted(dag_ids):
+                    self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
+                return parsed
+            time.sleep(1.0)
+        raise BenchError(f"airflow: DAGs {sorted(dag_ids - seen)} not parsed within {timeout:g} s; see "
+                         f"{self.home / 'logs' / 'dag_processor'}")
+
+    def settings(self) -> dict[str, Any]:
+        done = procs.run_timed([str(VENV / "bin" / "python"), "-c", SETTINGS_PROBE % (SETTINGS,)], env=self.env,
+                               timeout=120, what="airflow settings probe")
+        if done.returncode != 0:
+            return {"error": done.stderr.strip()[-300:]}
+        return json.loads(done.stdout.strip().splitlines()[-1])
+
+    def memory(self) -> procs.Memory:
+        return procs.memory_of(procs.session_pids(self.proc.pid)) if self.proc else procs.Memory(0, 0, 0)
+
+    def cpu_seconds(self) -> float:
+        return procs.cpu_seconds(procs.session_pids(self.proc.pid)) if self.proc else 0.0
+
+    def stop(self) -> None:
+        if self.proc is not None:
+            procs.stop_session(self.proc, grace=60.0)
+            self.proc = None
+
+
+class AirflowRunner:
+    """``runs.DagRunner`` over Airflow's REST API."""
+
+    name = "airflow"
+
+    def __init__(self, server: AirflowStandalone, log: Callable[[str], None]) -> None:
+        self.server = server
+        self.log = log
+
+    def trigger(self, dag_id: str, run_id: str, logical_date: dt.datetime) -> None:
+        self.server.api("POST", f"/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date.isoformat()})
+
+    def wait_runs(self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str) -> dict[str, RunRow]:
+        started = time.monotonic()
+        deadline, next_note = started + timeout, started + 30.0
+        wanted = set(run_ids)
+        runs: dict[str, RunRow] = {}
+        while time.monotonic() < deadline:
+            self.server.check_alive(what)
+            runs = {item["dag_run_id"]: RunRow(item["dag_run_id"], item["state"], parse_time(item.get("queued_at")),
+                                               parse_time(item.get("start_date")), parse_time(item.get("end_date")))
+                    for item in self.server.paged(f"/dags/{dag_id}/dagRuns", "dag_runs") if item["dag_run_id"] in wanted}
+            if len(runs) == len(wanted) and all(run.state in FINISHED for run in runs.values()):
+                return runs
+            if time.monotonic() > next_note:
+                self.log(f"{what}: still waiting after {time.monotonic() - started:.0f} s "
+                         f"(limit {timeout:g} s): {sorted(run.state for run in runs.values())}")
+                next_note += 30.0
+            time.sleep(0.5)
+        raise BenchError(f"{what}: timed out after {timeout:g} s waiting for Airflow runs of {dag_id}: "
+                         f"{ {run_id: run.state for run_id, run in runs.items()} }")
+
+    def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
+        items = self.server.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
+        return [TaskRow(item["task_id"], item["state"], parse_time(item.get("start_date")),
+                        parse_time(item.get("end_date"))) for item in items]
+
+
+def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) -> dict[str, Any]:
+    """Install if needed, start once, run every workload ``ctx.repeat`` times; Airflow's facts."""
+    facts: dict[str, Any] = {"version": AIRFLOW_VERSION}
+    python = ensure_installed(ctx.log)
+    server = AirflowStandalone()
+    try:
+        server.start(lambda folder: [workload.dag.write(folder, "airflow") for workload in workloads])
+        ready = server.wait_healthy()
+        figures.add("startup.ready", "Start-up: standalone launch → healthy", "s", ready)
+        ctx.log(f"airflow healthy after {ready:.1f} s")
+        server.login()
+        parsed = server.wait_dags({workload.dag.dag_id for workload in workloads})
+        facts["dags_parsed_after_s"] = parsed
+        idle = 2.0 if ctx.quick else IDLE_SECONDS
+        cpu_before = server.cpu_seconds()
+        time.sleep(idle)
+        figures.add("startup.idle_cpu", "Idle CPU", "% of a core", (server.cpu_seconds() - cpu_before) / idle * 100)
+        memory = server.memory()
+        figures.add("startup.rss", "Idle memory RSS", "MiB", memory.rss_mib)
+        figures.add("startup.pss", "Idle memory PSS", "MiB", memory.pss_mib)
+        figures.add("startup.processes", "Idle processes", "processes", memory.processes)
+        ctx.log(f"airflow idle: {memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB")
+        facts["settings"] = server.settings()
+        runner = AirflowRunner(server, ctx.log)
+        for workload in workloads:
+            try:
+                for rep in range(ctx.repeat):
+                    values, raw = measure_once(runner, workload, rep, workload.airflow_timeout)
+                    record(figures, workload, values)
+                    ctx.keep_raw("airflow", workload.key, raw)
+                    ctx.log(f"airflow {workload.key} {rep + 1}/{ctx.repeat}: "
+                            + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            except BenchError as exc:
+                ctx.log(f"airflow {workload.key} FAILED: {exc}")
+                fail(figures, workload, str(exc).splitlines()[0])
+    except BenchError as exc:
+        ctx.log(f"airflow FAILED: {exc}")
+        facts["error"] = str(exc).splitlines()[0]
+    finally:
+        server.stop()
+        facts["log"] = str(server.log_path)
+    startup.run_import(ctx, figures, python=str(python), module="airflow")
+    try:
+        listed = subprocess.run([str(VENV / "bin" / "pip"), "list", "--format", "json"], capture_output=True, text=True,
+                                timeout=120, check=True)
+        names = [item["name"] for item in json.loads(listed.stdout) if item["name"] not in {"pip", "setuptools", "wheel"}]
+        figures.add("startup.packages", "Packages installed", "packages", len(names),
+                    notes="pip list of the Airflow venv, without pip/setuptools/wheel")
+    except (subprocess.SubprocessError, ValueError) as exc:
+        ctx.log(f"airflow package count failed: {exc}")
+    return facts
