@@ -10,6 +10,7 @@ from tradewind.exceptions import FailTask, SkipTask, TradewindError
 from tradewind.operators.bash import BashOperator
 from tradewind.operators.empty import EmptyOperator
 from tradewind.operators.python import BranchPythonOperator, PythonOperator, ShortCircuitOperator
+from tradewind.operators.trigger_dagrun import TriggerDagRunOperator
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.context import Context, get_current_context
 from tradewind.sdk.dag import DAG, dag
@@ -20,6 +21,7 @@ from tradewind.sdk.task_group import TaskGroup
 from tradewind.sdk.trigger_rule import TriggerRule
 from tradewind.sdk.xcom_arg import XComArg
 from tradewind.sensors.base import BaseSensorOperator, PokeReturnValue
+from tradewind.sensors.external_task import ExternalTaskSensor
 from tradewind.sensors.filesystem import FileSensor
 from tradewind.sensors.python import PythonSensor
 from tradewind.sensors.time_delta import TimeDeltaSensor
@@ -35,6 +37,7 @@ __all__ = [
     "Context",
     "DagRunState",
     "EmptyOperator",
+    "ExternalTaskSensor",
     "FailTask",
     "FileSensor",
     "Param",
@@ -47,6 +50,7 @@ __all__ = [
     "TaskInstanceState",
     "TimeDeltaSensor",
     "TradewindError",
+    "TriggerDagRunOperator",
     "TriggerRule",
     "XComArg",
     "chain",

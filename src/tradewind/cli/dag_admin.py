@@ -3,19 +3,43 @@
 from __future__ import annotations
 
 import json
+from datetime import datetime
+from typing import Any
 
 import click
 
 from tradewind import config
-from tradewind.cli import common
 from tradewind.cli.dags import dags_group
 from tradewind.cli.output import echo_rows, output_option, user_errors
+from tradewind.exceptions import DagRunNotFound, InvalidArgument
 from tradewind.sdk import timezone
-from tradewind.services import dag_runs, dags, db_admin, wakeup
+from tradewind.services import cross_dag, dag_runs, dags, db_admin, wakeup
 
 
 def _iso(value: object) -> str | None:
     return value.isoformat() if hasattr(value, "isoformat") else None  # type: ignore[union-attr]
+
+
+def _parse_conf(raw: str | None) -> dict[str, Any]:
+    """``--conf``: a JSON object; anything else is a user error (exit 1, nothing stored)."""
+    if raw is None or not raw.strip():
+        return {}
+    try:
+        value = json.loads(raw)
+    except json.JSONDecodeError as exc:
+        raise InvalidArgument(f"--conf is not valid JSON: {exc}") from None
+    if not isinstance(value, dict):
+        raise InvalidArgument(f"--conf must be a JSON object, got {type(value).__name__}")
+    return value
+
+
+def _parse_date(raw: str | None, name: str) -> datetime | None:
+    if raw is None:
+        return None
+    try:
+        return timezone.parse(raw)
+    except ValueError as exc:
+        raise InvalidArgument(f"{name} {raw!r} is not an ISO 8601 date: {exc}") from None
 
 
 @dags_group.command("trigger")
@@ -28,10 +52,13 @@ def _iso(value: object) -> str | None:
 def trigger_command(dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str) -> None:
     """Create a manual run; the scheduler runs it."""
     settings = config.load()
-    parsed_conf = common.parse_conf(conf)
-    date = common.parse_date(logical_date, "--logical-date")
-    run = db_admin.run(settings, lambda s: dag_runs.trigger(
-        s, dag_id, conf=parsed_conf, run_id=run_id, logical_date=date, now=timezone.utcnow()))
+    parsed_conf = _parse_conf(conf)
+    date = _parse_date(logical_date, "--logical-date")
+    def create(session: Any) -> dag_runs.RunInfoRow:
+        dag_runs.check_triggerable(session, dag_id)
+        return dag_runs.trigger(session, dag_id, conf=parsed_conf, run_id=run_id, logical_date=date, now=timezone.utcnow())
+
+    run = db_admin.run(settings, create)
     wakeup.notify(settings.home)
     if output == "json":
         click.echo(json.dumps({"dag_id": dag_id, **run.to_json(), "conf": run.conf}))
@@ -82,8 +109,22 @@ def list_runs_command(dag_id: str, state: str | None, limit: int | None, output:
 @click.argument("run_id")
 @user_errors
 def state_command(dag_id: str, run_id: str) -> None:
-    """Print the state of one run."""
-    run = db_admin.run(config.load(), lambda s: dag_runs.run_info(s, dag_id, run_id), readonly=True)
+    """Print the state of one run (RUN_ID may also be the run's logical date, as in Airflow)."""
+
+    def read(session: Any) -> dag_runs.RunInfoRow:
+        dags.get_dag_row(session, dag_id)
+        run = cross_dag.find_run(session, dag_id, run_id=run_id)
+        if run is None:
+            try:
+                date = timezone.parse(run_id)
+            except ValueError:
+                date = None
+            run = cross_dag.find_run(session, dag_id, logical_date=date) if date is not None else None
+        if run is None:
+            raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
+        return dag_runs.run_info(session, dag_id, run.run_id)
+
+    run = db_admin.run(config.load(), read, readonly=True)
     click.echo(run.state)
 
 

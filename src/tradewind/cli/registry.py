@@ -24,6 +24,11 @@ COMMANDS: list[tuple[str, str]] = [
     ("processes", "dag_processor_command"),
     ("processes", "standalone_command"),
     ("api_server", "api_server_command"),
+    ("users", "users_group"),
+    ("clear", "dags_group"),
+    ("backfill", "dags_group"),
+    ("backfill", "backfill_group"),
+    ("task_admin", "tasks_group"),
 ]
 
 

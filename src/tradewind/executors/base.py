@@ -1,4 +1,4 @@
-"""The executor contract: start tries, report how they end.
+"""The executor contract: start tries (and DAG callbacks), report how tries end.
 
 An executor does not touch task instance rows: it reports events, and the scheduler applies
 them to the metastore in batched transactions. This keeps one writer on the hot path.
@@ -8,11 +8,11 @@ from __future__ import annotations
 
 import abc
 import dataclasses
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from tradewind.executors.workload import TaskWorkload
+from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 
 #: Answers a task process's question (``xcom_get``, ``variable_get``, ...) from the metastore.
 RequestHandler = Callable[[dict[str, Any]], dict[str, Any]]
@@ -51,12 +51,21 @@ class BaseExecutor(abc.ABC):
     parallelism: int
 
     @abc.abstractmethod
-    def start(self, request_handler: RequestHandler) -> None:
-        """Get ready; ``request_handler`` answers task processes' questions."""
+    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = ()) -> None:
+        """Get ready; ``request_handler`` answers task processes' questions.
+
+        ``private_fds`` are file objects of the caller (a listening socket, say) that the
+        processes the executor starts must not keep open.
+        """
 
     @abc.abstractmethod
     def launch(self, workload: TaskWorkload) -> None:
         """Start one try now. The caller respects ``open_slots``."""
+
+    @abc.abstractmethod
+    def launch_callback(self, workload: CallbackWorkload) -> None:
+        """Run a DAG-level callback in its own process now. It does not use a slot and reports
+        no event: its outcome goes to its log (and the scheduler's log)."""
 
     @property
     @abc.abstractmethod
@@ -80,5 +89,6 @@ class BaseExecutor(abc.ABC):
         """Stop one running try (its process gets SIGTERM, then SIGKILL after a grace period)."""
 
     @abc.abstractmethod
-    def end(self, grace: float = 5.0) -> list[Event]:
-        """Stop every running try and return the events of their ending."""
+    def end(self, grace: float | None = None) -> list[Event]:
+        """Stop every running try (and callback), SIGKILL after ``grace`` seconds (the executor's
+        default when None), and return the events of their ending."""

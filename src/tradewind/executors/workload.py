@@ -1,4 +1,5 @@
-"""What an executor needs to run one try of one task instance, without asking the metastore."""
+"""What an executor needs to run one try of one task instance (or one DAG callback) without
+asking the metastore."""
 
 from __future__ import annotations
 
@@ -11,7 +12,11 @@ from tradewind.runner.runtime import RunInfo
 
 @dataclasses.dataclass(frozen=True)
 class TaskWorkload:
-    """One try to run: identity, the pinned DAG source, the run, where to write the log."""
+    """One try to run: identity, the pinned DAG source, the run, where to write the log.
+
+    ``outcome_path``, when set, is where the task process also writes its final message
+    before sending it, so a scheduler killed before applying it finds it after a restart.
+    """
 
     ti_id: int
     dag_id: str
@@ -28,6 +33,7 @@ class TaskWorkload:
     poke_number: int = 0
     execution_timeout: float | None = None
     pool_slots: int = 1
+    outcome_path: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:
@@ -36,6 +42,35 @@ class TaskWorkload:
     def describe(self) -> str:
         index = f"[{self.map_index}]" if self.map_index >= 0 else ""
         return f"{self.dag_id}.{self.task_id}{index} {self.run_id} try {self.try_number}"
+
+
+@dataclasses.dataclass(frozen=True)
+class CallbackWorkload:
+    """A DAG-level ``on_success_callback`` / ``on_failure_callback`` to run for a finished run.
+
+    ``ti_*`` name the task instance the callback's context shows as ``ti`` (Airflow passes the
+    last failed one, or the last one to finish); None when the run has none.
+    """
+
+    dag_id: str
+    run_id: str
+    fileloc: str
+    source_code: str
+    run: RunInfo
+    success: bool
+    reason: str
+    log_path: str
+    ti_task_id: str | None = None
+    ti_map_index: int = -1
+    ti_try_number: int = 0
+    ti_state: str | None = None
+
+    @property
+    def kind(self) -> str:
+        return "on_success_callback" if self.success else "on_failure_callback"
+
+    def describe(self) -> str:
+        return f"{self.kind} of DAG {self.dag_id} run {self.run_id}"
 
 
 def outcome_to_message(ti_id: int, outcome: Any, xcoms: list[list[Any]]) -> dict[str, Any]:

@@ -85,6 +85,36 @@ class MaskingStream(io.TextIOBase):
     def isatty(self) -> bool:
         return False
 
+    def writable(self) -> bool:
+        return True
+
+    @property
+    def buffer(self) -> MaskingBinaryStream:
+        """For code that writes bytes to ``sys.stdout.buffer``: masked the same way."""
+        return MaskingBinaryStream(self._wrapped.buffer, self.encoding)
+
     @property
     def encoding(self) -> str:  # type: ignore[override]
         return getattr(self._wrapped, "encoding", "utf-8")
+
+
+class MaskingBinaryStream(io.RawIOBase):
+    """The bytes side of ``MaskingStream``: decodes, redacts, encodes."""
+
+    def __init__(self, wrapped: Any, encoding: str) -> None:
+        self._wrapped = wrapped
+        self._encoding = encoding
+
+    def writable(self) -> bool:
+        return True
+
+    def write(self, data: Any) -> int:
+        text = bytes(data).decode(self._encoding, errors="surrogateescape")
+        self._wrapped.write(masker.redact(text).encode(self._encoding, errors="surrogateescape"))
+        return len(data)
+
+    def flush(self) -> None:
+        self._wrapped.flush()
+
+    def fileno(self) -> int:
+        return self._wrapped.fileno()

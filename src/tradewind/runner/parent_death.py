@@ -3,15 +3,22 @@
 from __future__ import annotations
 
 import ctypes
+import os
 import signal
 
 _PR_SET_PDEATHSIG = 1
 
 
-def die_with_parent(sig: int = signal.SIGTERM) -> None:
-    """Ask the kernel to send ``sig`` to this process when its parent dies; no-op elsewhere."""
+def die_with_parent(sig: int = signal.SIGTERM, *, expected_parent: int | None = None) -> None:
+    """Ask the kernel to send ``sig`` to this process when its parent dies; no-op elsewhere.
+
+    With ``expected_parent`` (the pid of the process that forked this one), a parent that
+    already died between the fork and this call is noticed too: the signal is sent at once.
+    """
     try:
         libc = ctypes.CDLL(None, use_errno=True)
         libc.prctl(_PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):
         pass
+    if expected_parent is not None and os.getppid() != expected_parent:
+        os.kill(os.getpid(), sig)

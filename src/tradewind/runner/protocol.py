@@ -28,12 +28,23 @@ class LineChannel:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: dict[str, Any]) -> None:
+    def send(self, message: dict[str, Any], *, timeout: float = 60.0) -> None:
+        """Send one message. On a non-blocking socket (the parent's end) the send blocks for at
+        most ``timeout`` seconds: a reply larger than the socket buffer must still go out whole."""
         data = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+        previous = self.sock.gettimeout()
         try:
+            if previous == 0.0:
+                self.sock.settimeout(timeout)
             self.sock.sendall(data)
         except OSError as exc:
             raise ChannelClosed(str(exc)) from exc
+        finally:
+            if previous == 0.0:
+                try:
+                    self.sock.setblocking(False)
+                except OSError:
+                    pass
 
     def receive_available(self) -> list[dict[str, Any]]:
         """Read what is there now (call when the socket is readable); raises at EOF."""
@@ -58,6 +69,29 @@ class LineChannel:
             if line:
                 messages.append(json.loads(line))
         return messages
+
+    def drain(self) -> tuple[list[dict[str, Any]], bool]:
+        """Read everything already sent (non-blocking socket); returns the messages and whether
+        the other end is closed. Used when the other process has exited."""
+        messages: list[dict[str, Any]] = []
+        while True:
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except BlockingIOError:
+                return messages, False
+            except OSError:
+                return messages, True
+            if not chunk:
+                return messages, True
+            self._buffer.extend(chunk)
+            while True:
+                end = self._buffer.find(b"\n")
+                if end < 0:
+                    break
+                line = bytes(self._buffer[:end])
+                del self._buffer[: end + 1]
+                if line:
+                    messages.append(json.loads(line))
 
     def receive(self) -> dict[str, Any]:
         """Block until one whole message arrives."""

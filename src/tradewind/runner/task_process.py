@@ -2,24 +2,29 @@
 
 The process is forked by an executor. It writes its log (stdout, stderr and logging) to the
 try's log file, loads the pinned DAG version's source, and talks to its parent over a
-``LineChannel`` for everything that lives in the metastore.
+``LineChannel`` for everything that lives in the metastore. Its final message is also written
+to the workload's ``outcome_path`` first, so an outcome is not lost when the parent is killed
+before it could record it.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import os
 import signal
 import sys
+import threading
 import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated
 from tradewind.executors.workload import TaskWorkload, outcome_to_message
+from tradewind.operators import supervisor_comms
 from tradewind.runner import task_execution, xcom_codec
-from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.masking import MaskingFilter, MaskingStream, is_sensitive_name, masker
+from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import timezone
@@ -30,11 +35,31 @@ from tradewind.services.lookups import environment_connection, environment_varia
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
 
+class ParentLink:
+    """Questions to the parent over the channel: one at a time, each answered in order."""
+
+    def __init__(self, channel: LineChannel) -> None:
+        self.channel = channel
+        self._lock = threading.Lock()
+
+    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
+        """The raw reply (which may be ``{"error": ...}``)."""
+        with self._lock:
+            self.channel.send(message)
+            return self.channel.receive()
+
+    def ask_or_raise(self, message: dict[str, Any]) -> dict[str, Any]:
+        reply = self.ask(message)
+        if "error" in reply:
+            raise RuntimeError(reply["error"])
+        return reply
+
+
 class ParentXComStore(XComStore):
     """XComs read through the parent; pushes kept here and reported with the outcome."""
 
-    def __init__(self, channel: LineChannel, workload: TaskWorkload) -> None:
-        self.channel = channel
+    def __init__(self, link: ParentLink | LineChannel, workload: TaskWorkload) -> None:
+        self.link = link if isinstance(link, ParentLink) else ParentLink(link)
         self.workload = workload
         self.pushed: dict[str, str] = {}
 
@@ -48,27 +73,22 @@ class ParentXComStore(XComStore):
     def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
         if self._own(dag_id, run_id, task_id, map_index):
             return xcom_codec.decode(self.pushed[key]) if key in self.pushed else MISSING
-        reply = self._ask({"op": "xcom_get", "dag_id": dag_id, "run_id": run_id, "task_id": task_id,
-                           "map_index": map_index, "key": key})
+        reply = self.link.ask_or_raise({"op": "xcom_get", "dag_id": dag_id, "run_id": run_id, "task_id": task_id,
+                                        "map_index": map_index, "key": key})
         return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
 
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
-        reply = self._ask({"op": "xcom_get_mapped", "dag_id": dag_id, "run_id": run_id, "task_id": task_id, "key": key})
+        reply = self.link.ask_or_raise({"op": "xcom_get_mapped", "dag_id": dag_id, "run_id": run_id,
+                                        "task_id": task_id, "key": key})
         return [xcom_codec.decode(value) for value in reply.get("values", [])]
-
-    def _ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        self.channel.send(message)
-        reply = self.channel.receive()
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply
 
 
 def _on_sigterm(signum: int, frame: Any) -> None:
     raise TaskTerminated("the task process received SIGTERM")
 
 
-def _redirect_output(log_path: str) -> None:
+def redirect_output(log_path: str) -> None:
+    """Send stdout, stderr and logging of this process to ``log_path`` (appending), masked."""
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
@@ -91,12 +111,20 @@ def _redirect_output(log_path: str) -> None:
             logging.getLogger(name).propagate = True
 
 
-def _lookups(channel: LineChannel) -> tuple[Any, Any]:
+def lookups(link: ParentLink) -> tuple[Any, Any]:
+    """Variable and connection lookups: the environment first, then the parent's metastore.
+
+    Connection passwords and values of variables with sensitive names are registered with the
+    masker, so they never reach the log in clear.
+    """
+
     def variable(key: str) -> str | None:
         value = environment_variable(key)
         if value is None:
-            channel.send({"op": "variable_get", "key": key})
-            value = channel.receive().get("value")
+            reply = link.ask({"op": "variable_get", "key": key})
+            if "error" in reply:
+                raise RuntimeError(reply["error"])
+            value = reply.get("value")
         if value is not None and is_sensitive_name(key):
             masker.add(value)
         return value
@@ -104,34 +132,69 @@ def _lookups(channel: LineChannel) -> tuple[Any, Any]:
     def connection(conn_id: str) -> Any:
         found = environment_connection(conn_id)
         if found is None:
-            channel.send({"op": "connection_get", "conn_id": conn_id})
-            data = channel.receive().get("connection")
+            reply = link.ask({"op": "connection_get", "conn_id": conn_id})
+            if "error" in reply:
+                raise RuntimeError(reply["error"])
+            data = reply.get("connection")
             found = Connection(**data) if data else None
         if found is not None:
             masker.add(found.password)
+            _mask_sensitive_values(found.extra_dejson)
         return found
 
     return variable, connection
 
 
-def run(workload: TaskWorkload, channel: LineChannel) -> NoReturn:
+def _mask_sensitive_values(data: Any) -> None:
+    """Register the values under sensitive keys (``password``, ``token``, ...) of a connection's extra."""
+    if isinstance(data, dict):
+        for key, value in data.items():
+            if isinstance(key, str) and is_sensitive_name(key) and isinstance(value, str):
+                masker.add(value)
+            else:
+                _mask_sensitive_values(value)
+    elif isinstance(data, list):
+        for item in data:
+            _mask_sensitive_values(item)
+
+
+def write_outcome(path: str | None, message: dict[str, Any]) -> None:
+    """Write the final message where a restarted scheduler can find it (atomically)."""
+    if not path:
+        return
+    try:
+        os.makedirs(os.path.dirname(path), exist_ok=True)
+        partial = f"{path}.{os.getpid()}.tmp"
+        with open(partial, "w", encoding="utf-8") as handle:
+            json.dump(message, handle, default=str)
+        os.replace(partial, path)
+    except OSError:
+        logging.getLogger("tradewind.task").warning("could not write the outcome file %s", path, exc_info=True)
+
+
+def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None = None) -> NoReturn:
     """Run the try and exit the process; never returns."""
     code = 0
     try:
-        die_with_parent()
+        die_with_parent(expected_parent=parent_pid)
         signal.signal(signal.SIGTERM, _on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        _redirect_output(workload.log_path)
-        store = ParentXComStore(channel, workload)
-        message = _execute(workload, store, channel)
+        redirect_output(workload.log_path)
+        link = ParentLink(channel)
+        supervisor_comms.install(link.ask)
+        store = ParentXComStore(link, workload)
+        message = _execute(workload, store, link)
+        message["try_number"] = workload.try_number
+        write_outcome(workload.outcome_path, message)
         channel.send(message)
     except BaseException:  # the last line of defence: the parent must hear of the failure
         code = 1
         try:
             traceback.print_exc()
             now = timezone.utcnow().isoformat()
-            channel.send({"op": "done", "ti_id": workload.ti_id, "state": TIS.FAILED.value, "start_date": now,
-                          "end_date": now, "error": "the task process failed", "xcoms": []})
+            channel.send({"op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number,
+                          "state": TIS.FAILED.value, "start_date": now, "end_date": now,
+                          "error": "the task process failed", "xcoms": []})
         except BaseException:
             pass
     finally:
@@ -143,7 +206,7 @@ def run(workload: TaskWorkload, channel: LineChannel) -> NoReturn:
         os._exit(code)
 
 
-def _execute(workload: TaskWorkload, store: ParentXComStore, channel: LineChannel) -> dict[str, Any]:
+def _execute(workload: TaskWorkload, store: ParentXComStore, link: ParentLink) -> dict[str, Any]:
     log = logging.getLogger("tradewind.task")
     log.info("Task %s started in process %d", workload.describe(), os.getpid())
     started = timezone.utcnow()
@@ -157,7 +220,7 @@ def _execute(workload: TaskWorkload, store: ParentXComStore, channel: LineChanne
         now = timezone.utcnow().isoformat()
         return {"op": "done", "ti_id": workload.ti_id, "state": state.value, "start_date": started.isoformat(),
                 "end_date": now, "error": f"{type(exc).__name__}: {exc}", "xcoms": []}
-    variable, connection = _lookups(channel)
+    variable, connection = lookups(link)
     request = task_execution.TryRequest(
         task=task, run=workload.run, params=params, map_index=workload.map_index,
         try_number=workload.try_number, max_tries=workload.max_tries,

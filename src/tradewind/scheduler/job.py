@@ -2,10 +2,17 @@
 
 The loop sleeps in the executor's ``wait`` until a task process reports, another process
 wakes it (``services.wakeup``), or the earliest known deadline passes (a due run, a retry, a
-reschedule, a heartbeat). Each pass is one transaction: apply task outcomes, create and start
-runs, decide task states, finish runs, queue ready tasks; then the queued tasks are started.
-A killed scheduler loses nothing: every decision is committed before it is acted on, and a
-restarted one repairs what the dead one left running (``scheduler.recovery``).
+reschedule, a ``dagrun_timeout``). Each pass is one transaction: apply task outcomes, repair
+orphans (now and then), create and start runs, decide task states, finish runs, queue ready
+tasks; then the queued tasks and the DAG callbacks of finished runs are started.
+
+Most passes look only at the runs an event touched; a pass after a wake-up from outside, a
+passed deadline or an idle interval looks at every running run ("full sweep").
+
+A killed scheduler loses nothing: every decision is committed before it is acted on, a task
+process writes its outcome to a file before reporting it, and a restarted scheduler repairs
+what the dead one left running (``scheduler.recovery``). A pass that fails (the database is
+away, say) is logged and tried again with the same events; the loop does not die of it.
 """
 
 from __future__ import annotations
@@ -15,7 +22,8 @@ import logging
 import os
 import socket
 import time
-from datetime import datetime, timedelta
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
@@ -26,8 +34,9 @@ from sqlalchemy.orm import Session
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagRun, Job, JobState, JobType, TaskInstance
-from tradewind.executors.base import BaseExecutor, Event
-from tradewind.executors.workload import TaskWorkload
+from tradewind.executors.base import BaseExecutor, Event, TaskFinished
+from tradewind.executors.workload import CallbackWorkload, TaskWorkload
+from tradewind.runner.log_paths import callback_log_path
 from tradewind.scheduler import outcomes, queueing, recovery, run_lifecycle, task_scheduling
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.scheduler.requests import TaskRequestHandler
@@ -38,8 +47,11 @@ from tradewind.services import wakeup
 
 log = logging.getLogger("tradewind.scheduler")
 
-HEARTBEAT_EVERY = 5.0
 RECOVERY_EVERY = 10.0
+#: Runs started in one pass because others finished, at most (the rest wait one more pass).
+MAX_CASCADE = 50
+#: Longest pause after a failed pass.
+MAX_ERROR_BACKOFF = 30.0
 
 
 @dataclasses.dataclass
@@ -48,10 +60,16 @@ class PassResult:
     to_terminate: list[int]
     wake_at: datetime | None
     more_ready: bool
+    callbacks: list[CallbackWorkload] = dataclasses.field(default_factory=list)
+    files_done: list[Path] = dataclasses.field(default_factory=list)
+    sweep_next: bool = False
 
 
 class SchedulerJob:
-    """One scheduler process: its job row, its executor, its loop."""
+    """One scheduler process: its job row, its executor, its loop.
+
+    ``clock`` gives "now" for every scheduling decision (inject one in tests).
+    """
 
     def __init__(self, settings: Settings, engine: Engine, executor: BaseExecutor, *, clock: Any = timezone.utcnow) -> None:
         self.settings = settings
@@ -60,13 +78,26 @@ class SchedulerJob:
         self.clock = clock
         self.cache = DagVersionCache()
         self.log_folder = settings.log_folder
+        self.outcome_folder = settings.home / "outcomes"
         self.heartbeat_timeout = float(settings.get("scheduler", "heartbeat_timeout"))
         self.max_loop_interval = float(settings.get("scheduler", "max_loop_interval"))
+        self.heartbeat_every = float(settings.get("scheduler", "task_heartbeat_interval"))
         self.is_postgres = engine.dialect.name == "postgresql"
         self.job_id: int | None = None
+        self.handler = TaskRequestHandler(engine, settings, on_runs_changed=self._runs_changed, clock=clock)
         self._dirty: set[tuple[str, str]] = set()
         self._full_sweep = True
+        self._deadline: datetime | None = None
         self._stopping = False
+        self._first_recovery = True
+        self._recover_now = False
+        self._run_timeouts: dict[int, datetime] = {}
+        # stop() (often from a signal handler) writes here to end the current wait at once.
+        self._stop_reader: socket.socket | None = None
+        self._stop_writer: socket.socket | None = None
+
+    def _runs_changed(self) -> None:
+        self._full_sweep = True
 
     # -- setup ------------------------------------------------------------------------------
     def _register(self) -> None:
@@ -80,151 +111,330 @@ class SchedulerJob:
         self.job_id = db_engine.run_in_transaction(self.engine, register)
         log.info("Scheduler job %s started (pid %d)", self.job_id, os.getpid())
 
-    def _recover(self) -> None:
-        def recover(session: Session) -> int:
-            return recovery.reset_orphans(
-                session, self.cache, my_job_id=self.job_id or 0, now=self.clock(),
-                timeout=self.heartbeat_timeout, running_here=self.executor.running_ti_ids, log_folder=self.log_folder,
-            )
-
-        fixed = db_engine.run_in_transaction(self.engine, recover)
-        if fixed:
-            self._full_sweep = True
-
     def _heartbeat(self) -> None:
+        """Beat for this job and the tries it runs; stop tries whose task instance was changed
+        from outside (marked failed or success, cleared) while they ran, as Airflow does."""
         running = sorted(self.executor.running_ti_ids)
 
-        def beat(session: Session) -> None:
+        def beat(session: Session) -> list[int]:
             now = self.clock()
             job = session.get(Job, self.job_id)
             if job is not None:
                 job.latest_heartbeat = now
                 job.state = JobState.RUNNING.value
-            if running:
-                for start in range(0, len(running), 500):
-                    session.query(TaskInstance).filter(TaskInstance.id.in_(running[start:start + 500])).update(
-                        {TaskInstance.last_heartbeat_at: now}, synchronize_session=False)
+            stale: list[int] = []
+            for start in range(0, len(running), 500):
+                chunk = running[start:start + 500]
+                rows = session.execute(select(TaskInstance.id, TaskInstance.state, TaskInstance.queued_by_job_id)
+                                       .where(TaskInstance.id.in_(chunk))).all()
+                stale.extend(ti_id for ti_id, state, owner in rows
+                             if state not in (TIS.QUEUED.value, TIS.RUNNING.value) or owner != self.job_id)
+                session.query(TaskInstance).filter(TaskInstance.id.in_(chunk)).update(
+                    {TaskInstance.last_heartbeat_at: now}, synchronize_session=False)
+            return stale
 
-        db_engine.run_in_transaction(self.engine, beat)
+        for ti_id in db_engine.run_in_transaction(self.engine, beat):
+            log.warning("Task instance %s was changed from outside while it ran: stopping its process", ti_id)
+            self.executor.terminate(ti_id)
 
     # -- one pass -------------------------------------------------------------------------
-    def _pass(self, session: Session, events: list[Event], now: datetime) -> PassResult:
-        touched = outcomes.apply_events(session, self.cache, events, now, self.log_folder)
-        self._dirty |= touched
-        created = run_lifecycle.create_due_runs(session, self.cache, now)
-        started = run_lifecycle.start_queued_runs(session, self.cache, now) if (created or self._full_sweep or touched) else []
+    def _running_runs(self, session: Session, full: bool, extra: list[DagRun]) -> list[DagRun]:
         query = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
-        if not self._full_sweep:
-            keys = self._dirty | {(run.dag_id, run.run_id) for run in started}
-            if not keys:
-                runs: list[DagRun] = []
-            else:
-                runs = [run for run in session.scalars(query.where(DagRun.run_id.in_({k[1] for k in keys})))
-                        if (run.dag_id, run.run_id) in keys]
-        else:
+        if full:
             runs = list(session.scalars(query))
+        else:
+            keys = self._dirty | {(run.dag_id, run.run_id) for run in extra}
+            if not keys:
+                return []
+            # Every running run of a touched DAG: a run waiting on depends_on_past moves when
+            # the previous run's task finishes.
+            runs = list(session.scalars(query.where(DagRun.dag_id.in_({key[0] for key in keys}))))
         if self.is_postgres and runs:
             runs = list(session.scalars(
                 select(DagRun).where(DagRun.id.in_([run.id for run in runs])).with_for_update(skip_locked=True)))
+        return runs
+
+    def _pass(self, session: Session, events: list[Event], now: datetime, full: bool, recover: bool) -> PassResult:
+        files_done: list[Path] = []
+        stop: list[int] = []
+        touched = outcomes.apply_events(session, self.cache, events, now, self.log_folder, stop)
+        for event in events:
+            if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
+                files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
+        if recover:
+            repaired = recovery.reset_orphans(
+                session, self.cache, my_job_id=self.job_id or 0, now=now, timeout=self.heartbeat_timeout,
+                running_here=self.executor.running_ti_ids, log_folder=self.log_folder,
+                outcome_folder=self.outcome_folder, sweep_outcome_files=self._first_recovery,
+            )
+            touched |= repaired.touched
+            files_done.extend(repaired.files_done)
+            full = full or repaired.fixed > 0
+        self._dirty |= touched
+        pg = self.is_postgres
+        created = run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg)
+        started = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg) if (created or full or touched) else []
+        runs = self._running_runs(session, full, started)
         evaluation = task_scheduling.evaluate_runs(session, self.cache, runs, now)
-        finished_any = bool(evaluation.finished_runs)
-        if finished_any:
-            # A finished run may free a max_active_runs slot for a queued one.
-            for run in run_lifecycle.start_queued_runs(session, self.cache, now):
-                more = task_scheduling.evaluate_runs(session, self.cache, [run], now)
-                evaluation.scheduled_any |= more.scheduled_any
+        finished = list(evaluation.finished_runs)
+        evaluated = list(runs)
+        cascade = 0
+        sweep_next = False
+        while finished:
+            # Finished runs free max_active_runs slots: the next due or queued runs start now.
+            run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg)
+            more = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg)
+            if not more:
+                break
+            cascade += len(more)
+            if cascade > MAX_CASCADE:
+                sweep_next = True
+                break
+            evaluated.extend(more)
+            step = task_scheduling.evaluate_runs(session, self.cache, more, now)
+            evaluation.merge(step)
+            finished = step.finished_runs
+        self._note_run_timeouts(session, evaluated)
+        callbacks = self._callbacks_for(session, evaluation)
         slots = self.executor.open_slots
         workloads = queueing.queue_ready(
-            session, self.cache, slots=slots, now=now, job_id=self.job_id,
-            log_folder=self.log_folder, for_update=self.is_postgres,
+            session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
+            for_update=pg, outcome_folder=self.outcome_folder,
         )
         more_ready = len(workloads) >= slots > 0
-        wake_at = evaluation.wake_at
-        for candidate in (self._next_dagrun_due(session), self._next_retry_due(session)):
+        wake_at = evaluation.wake_at if evaluation.wake_at is not None and evaluation.wake_at > now else None
+        dagrun_due = self._next_dagrun_due(session, now)
+        retry_due, retry_overdue = self._next_retry_due(session, now)
+        timeout_due = min((at for at in self._run_timeouts.values() if at > now), default=None)
+        for candidate in (dagrun_due, retry_due, timeout_due):
             if candidate is not None and (wake_at is None or candidate < wake_at):
                 wake_at = candidate
-        return PassResult(workloads, evaluation.to_terminate, wake_at, more_ready)
+        # A retry already due whose run this pass did not look at: look at every run next.
+        sweep_next = sweep_next or (retry_overdue and not full)
+        return PassResult(workloads, stop + evaluation.to_terminate, wake_at, more_ready, callbacks, files_done, sweep_next)
+
+    def _note_run_timeouts(self, session: Session, runs: list[DagRun]) -> None:
+        """Remember when each running run hits its dagrun_timeout, so a pass that does not look
+        at the run still wakes the scheduler in time."""
+        for run in runs:
+            timeout = None
+            if run.state == DagRunState.RUNNING.value and run.start_date is not None and run.dag_version_id is not None:
+                try:
+                    timeout = self.cache.get(session, run.dag_version_id).dag.dagrun_timeout
+                except Exception:
+                    timeout = None
+            if timeout is None:
+                self._run_timeouts.pop(run.id, None)
+            else:
+                self._run_timeouts[run.id] = run.start_date + timeout  # type: ignore[operator]
 
     @staticmethod
-    def _next_dagrun_due(session: Session) -> datetime | None:
+    def _next_dagrun_due(session: Session, now: datetime) -> datetime | None:
+        """The next time a DAG's next run falls due. Times already past are left out: those DAGs
+        are at max_active_runs, and a finishing run lets them go on."""
         return session.scalar(select(func.min(Dag.next_dagrun_create_after)).where(
-            Dag.is_paused.is_(False), Dag.is_active.is_(True)))
+            Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.next_dagrun_create_after > now))
 
     @staticmethod
-    def _next_retry_due(session: Session) -> datetime | None:
-        retry = session.scalar(select(func.min(TaskInstance.next_retry_at)).where(
-            TaskInstance.state == TIS.UP_FOR_RETRY.value))
-        resched = session.scalar(select(func.min(TaskInstance.reschedule_date)).where(
-            TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value))
-        values = [value for value in (retry, resched) if value is not None]
-        return min(values) if values else None
+    def _next_retry_due(session: Session, now: datetime) -> tuple[datetime | None, bool]:
+        """The next future retry or reschedule time, and whether one is already overdue."""
+        retry_at = session.scalar(select(func.min(TaskInstance.next_retry_at)).where(
+            TaskInstance.state == TIS.UP_FOR_RETRY.value, TaskInstance.next_retry_at > now))
+        resched_at = session.scalar(select(func.min(TaskInstance.reschedule_date)).where(
+            TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value, TaskInstance.reschedule_date > now))
+        overdue = session.scalar(select(func.count()).select_from(TaskInstance).where(
+            ((TaskInstance.state == TIS.UP_FOR_RETRY.value) & (TaskInstance.next_retry_at <= now))
+            | ((TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value) & (TaskInstance.reschedule_date <= now))
+        ).where(TaskInstance.run_id.in_(select(DagRun.run_id).where(DagRun.state == DagRunState.RUNNING.value))))
+        values = [value for value in (retry_at, resched_at) if value is not None]
+        return (min(values) if values else None), bool(overdue)
 
-    def run_pass(self, events: list[Event]) -> PassResult:
+    def _callbacks_for(self, session: Session, evaluation: task_scheduling.EvaluationResult) -> list[CallbackWorkload]:
+        """DAG callbacks to start for the runs this pass finished."""
+        found: list[CallbackWorkload] = []
+        infos: dict[int, Any] = {}
+        for run, state in evaluation.finished_runs:
+            if run.dag_version_id is None:
+                continue
+            try:
+                version = self.cache.get(session, run.dag_version_id)
+            except Exception:
+                continue
+            success = state is DagRunState.SUCCESS
+            if not getattr(version.dag, "has_on_success_callback" if success else "has_on_failure_callback", False):
+                continue
+            reason = "success" if success else ("timed_out" if run.id in evaluation.timed_out else "task_failure")
+            ti = _relevant_ti(session, run, success)
+            found.append(CallbackWorkload(
+                dag_id=run.dag_id, run_id=run.run_id, fileloc=version.fileloc, source_code=version.source_code,
+                run=queueing.run_info(session, run, infos), success=success, reason=reason,
+                log_path=str(callback_log_path(self.log_folder, run.dag_id, run.run_id)),
+                ti_task_id=ti.task_id if ti else None, ti_map_index=ti.map_index if ti else -1,
+                ti_try_number=ti.try_number if ti else 0, ti_state=ti.state if ti else None,
+            ))
+        return found
+
+    def run_pass(self, events: list[Event], *, recover: bool = False) -> PassResult:
+        """One pass over ``events``; raises when its transaction fails (nothing was applied then)."""
         now = self.clock()
-        result = db_engine.run_in_transaction(self.engine, lambda session: self._pass(session, events, now))
-        self._dirty.clear()
+        if self._deadline is not None and now >= self._deadline:
+            self._full_sweep = True
+        full = self._full_sweep
         self._full_sweep = False
+        try:
+            result = db_engine.run_in_transaction(self.engine, lambda session: self._pass(session, events, now, full, recover))
+        except BaseException:
+            self._full_sweep = True
+            raise
+        self._dirty.clear()
+        self._first_recovery = self._first_recovery and not recover
+        self._deadline = result.wake_at
+        if result.sweep_next:
+            self._full_sweep = True
+        outcomes.remove_outcome_files(result.files_done)
         for ti_id in result.to_terminate:
             self.executor.terminate(ti_id)
         for workload in result.workloads:
-            self.executor.launch(workload)
+            try:
+                self.executor.launch(workload)
+            except Exception:  # fork failed (no memory, too many processes): recovery re-queues it
+                log.exception("Could not start %s; it will be scheduled again", workload.describe())
+                self._recover_now = True
+        for callback in result.callbacks:
+            try:
+                self.executor.launch_callback(callback)
+            except Exception:  # a callback that cannot start must not stop the scheduler
+                log.exception("Could not start the %s", callback.describe())
         return result
 
     # -- the loop -------------------------------------------------------------------------
     def stop(self) -> None:
+        """Ask the loop to end after the current pass (safe to call from a signal handler)."""
         self._stopping = True
+        writer = self._stop_writer
+        if writer is not None:
+            try:
+                writer.send(b"!")
+            except OSError:
+                pass
 
-    def run(self, *, max_passes: int | None = None) -> None:
-        """Loop until ``stop()`` (or a signal handler calling it)."""
+    def run(self, *, max_passes: int | None = None, until: Callable[[], bool] | None = None) -> None:
+        """Loop until ``stop()`` (or a signal handler calling it), ``max_passes`` passes, or
+        ``until()`` returns true after a pass."""
         self._register()
-        self.executor.start(TaskRequestHandler(self.engine, self.settings))
         listener = wakeup.open_listener(self.settings.home)
-        self._recover()
-        last_heartbeat = last_recovery = time.monotonic()
+        self._stop_reader, self._stop_writer = socket.socketpair()
+        self._stop_reader.setblocking(False)
+        self._stop_writer.setblocking(False)
+        private = [self._stop_reader, self._stop_writer] + ([listener] if listener is not None else [])
+        self.executor.start(self.handler, private_fds=private)
+        last_heartbeat = time.monotonic()
+        next_recovery = 0.0
         passes = 0
+        failures = 0
         events: list[Event] = []
         try:
             while not self._stopping:
-                result = self.run_pass(events)
+                recover = time.monotonic() >= next_recovery or self._recover_now
+                self._recover_now = False
+                try:
+                    result: PassResult | None = self.run_pass(events, recover=recover)
+                except Exception:
+                    failures += 1
+                    result = None
+                    log.exception("Scheduler pass failed (%d in a row); trying again", failures)
+                else:
+                    failures = 0
+                    events = []
+                    if recover:
+                        next_recovery = time.monotonic() + RECOVERY_EVERY
                 passes += 1
                 if max_passes is not None and passes >= max_passes:
                     break
-                timeout = self.max_loop_interval
-                if result.wake_at is not None:
-                    timeout = min(timeout, max(0.0, (result.wake_at - self.clock()).total_seconds()))
-                if result.more_ready or result.workloads:
-                    timeout = 0.0 if result.more_ready else min(timeout, 0.05)
-                extra = [listener] if listener is not None else []
-                events, readable = self.executor.wait(timeout, extra)
+                if until is not None and until():
+                    break
+                timeout = self._timeout(result, failures)
+                if self.executor.running_ti_ids:  # beat on time for the tries it runs
+                    timeout = min(timeout, max(0.0, last_heartbeat + self.heartbeat_every - time.monotonic()))
+                extra = [self._stop_reader] + ([listener] if listener is not None else [])
+                new_events, readable = self.executor.wait(timeout, extra)
+                readable = [fd for fd in readable if fd is not self._stop_reader]
+                events.extend(new_events)
                 if readable and listener is not None:
                     wakeup.drain(listener)
                     self._full_sweep = True
-                if not events and not readable and timeout >= self.max_loop_interval:
+                if not new_events and not readable and timeout >= self.max_loop_interval:
                     self._full_sweep = True
-                monotonic = time.monotonic()
-                if monotonic - last_heartbeat >= HEARTBEAT_EVERY:
-                    self._heartbeat()
-                    last_heartbeat = monotonic
-                if monotonic - last_recovery >= RECOVERY_EVERY:
-                    self._recover()
-                    last_recovery = monotonic
+                if time.monotonic() - last_heartbeat >= self.heartbeat_every:
+                    try:
+                        self._heartbeat()
+                    except Exception:
+                        log.exception("Scheduler heartbeat failed")
+                    last_heartbeat = time.monotonic()
         finally:
-            self._shutdown(listener)
+            self._shutdown(listener, events)
 
-    def _shutdown(self, listener: Any) -> None:
+    def _timeout(self, result: PassResult | None, failures: int) -> float:
+        if result is None:
+            return min(MAX_ERROR_BACKOFF, 0.5 * 2 ** min(failures, 6))
+        timeout = self.max_loop_interval
+        if result.wake_at is not None:
+            timeout = min(timeout, max(0.0, (result.wake_at - self.clock()).total_seconds()))
+        if result.more_ready or result.sweep_next:
+            return 0.0
+        if result.workloads:
+            timeout = min(timeout, 0.05)
+        return timeout
+
+    def _shutdown(self, listener: Any, pending: list[Event]) -> None:
         log.info("Scheduler stopping: terminating %d running task(s)", len(self.executor.running_ti_ids))
-        events = self.executor.end()
+        events = pending + self.executor.end()
         try:
+            files_done: list[Path] = []
+
             def finish(session: Session) -> None:
-                outcomes.apply_events(session, self.cache, events, self.clock(), self.log_folder)
+                files_done.clear()
+                now = self.clock()
+                outcomes.apply_events(session, self.cache, events, now, self.log_folder)
+                for event in events:
+                    if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
+                        files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
+                # Tries queued but never started go back to scheduled for the next scheduler.
+                for ti in session.scalars(select(TaskInstance).where(
+                        TaskInstance.state == TIS.QUEUED.value, TaskInstance.queued_by_job_id == self.job_id)):
+                    ti.state = TIS.SCHEDULED.value
+                    if ti.reschedule_date is None:
+                        ti.try_number = max(0, (ti.try_number or 1) - 1)
+                    ti.queued_by_job_id = None
                 job = session.get(Job, self.job_id)
                 if job is not None:
                     job.state = JobState.SUCCESS.value
-                    job.end_date = self.clock()
+                    job.end_date = now
 
-            db_engine.run_in_transaction(self.engine, finish)
+            if self.job_id is not None:
+                db_engine.run_in_transaction(self.engine, finish)
+                outcomes.remove_outcome_files(files_done)
+        except Exception:
+            log.exception("Could not record the end of the running tasks; the next scheduler will recover them")
         finally:
             if listener is not None:
                 listener.close()
+            for end in (self._stop_reader, self._stop_writer):
+                if end is not None:
+                    end.close()
+            self._stop_reader = self._stop_writer = None
+            log.info("Scheduler stopped")
 
 
+def _relevant_ti(session: Session, run: DagRun, success: bool) -> TaskInstance | None:
+    """The task instance a DAG callback's context shows: the last failed one, else the last one."""
+    tis = list(session.scalars(select(TaskInstance).where(
+        TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)))
+    if not tis:
+        return None
+    never = datetime.min.replace(tzinfo=timezone.UTC)
+    if not success:
+        failed = [ti for ti in tis if ti.state == TIS.FAILED.value] or [ti for ti in tis if ti.state == TIS.UPSTREAM_FAILED.value]
+        if failed:
+            return max(failed, key=lambda ti: (ti.end_date or never, ti.id))
+    return max(tis, key=lambda ti: (ti.end_date or never, ti.id))

@@ -2,11 +2,18 @@
 
 A finished try writes its state, times, rendered fields and XComs; tasks it skipped
 (branching) are marked; finished tries are copied to ``task_instance_history``.
+
+Outcome files: a task process also writes its final message to
+``<outcome folder>/<ti_id>-<try_number>.json`` before sending it. The scheduler deletes the
+file once the outcome is committed; a scheduler restarted after a crash applies the files it
+finds for instances still marked running, so a finished try is never run again.
 """
 
 from __future__ import annotations
 
+import json
 import logging
+import os
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
@@ -28,6 +35,57 @@ log = logging.getLogger("tradewind.scheduler")
 
 _HISTORY_STATES = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UP_FOR_RETRY.value, TIS.UPSTREAM_FAILED.value}
 _HISTORY_COLUMNS = [name for name in TaskInstanceColumns.__annotations__ if not name.startswith("_")]
+
+
+def outcome_path(folder: Path, ti_id: int, try_number: int) -> Path:
+    return folder / f"{ti_id}-{try_number}.json"
+
+
+def read_outcome(folder: Path | None, ti_id: int, try_number: int) -> dict[str, Any] | None:
+    """The final message a try left behind, or None."""
+    if folder is None:
+        return None
+    path = outcome_path(folder, ti_id, try_number)
+    try:
+        message = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(message, dict) or message.get("ti_id") != ti_id or message.get("try_number") != try_number:
+        return None
+    return message
+
+
+def remove_outcome_files(paths: Iterable[Path]) -> None:
+    for path in paths:
+        try:
+            os.unlink(path)
+        except FileNotFoundError:
+            pass
+        except OSError:
+            log.warning("Could not remove outcome file %s", path, exc_info=True)
+
+
+def stale_outcome_files(session: Session, folder: Path | None) -> list[Path]:
+    """Outcome files whose try is no longer queued or running (already applied, or abandoned)."""
+    if folder is None or not folder.is_dir():
+        return []
+    found: dict[int, list[tuple[int, Path]]] = {}
+    for path in folder.iterdir():
+        stem = path.name.split(".", 1)[0]
+        ti_part, _, try_part = stem.partition("-")
+        if not (ti_part.isdigit() and try_part.isdigit()):
+            continue
+        found.setdefault(int(ti_part), []).append((int(try_part), path))
+    if not found:
+        return []
+    live = {
+        (ti_id, try_number)
+        for ti_id, try_number in session.execute(
+            select(TaskInstance.id, TaskInstance.try_number)
+            .where(TaskInstance.id.in_(list(found)), TaskInstance.state.in_((TIS.QUEUED.value, TIS.RUNNING.value)))
+        )
+    }
+    return [path for ti_id, tries in found.items() for try_number, path in tries if (ti_id, try_number) not in live]
 
 
 def record_history(session: Session, ti: TaskInstance) -> None:
@@ -78,7 +136,27 @@ def _task(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
     return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
 
 
-def _apply_finished(session: Session, cache: DagVersionCache, ti: TaskInstance, message: dict[str, Any], now: datetime) -> None:
+def _skip_tasks(session: Session, ti: TaskInstance, task_ids: list[str], now: datetime, to_terminate: list[int] | None) -> None:
+    """Mark the task instances a branch or short-circuit skipped, as Airflow does: whatever their
+    state, so a task that did not wait (trigger rule ``always``) ends skipped as in ``dags test``.
+    Those still queued or running are stopped (their ids go to ``to_terminate``)."""
+    for other in session.scalars(select(TaskInstance).where(
+            TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id, TaskInstance.task_id.in_(task_ids))):
+        if other.id == ti.id or other.state in (TIS.SKIPPED.value, TIS.REMOVED.value):
+            continue
+        if other.state in (TIS.QUEUED.value, TIS.RUNNING.value) and to_terminate is not None:
+            to_terminate.append(other.id)
+        other.state = TIS.SKIPPED.value
+        other.end_date = now
+        other.next_retry_at = None
+        other.reschedule_date = None
+
+
+def apply_finished(
+    session: Session, cache: DagVersionCache, ti: TaskInstance, message: dict[str, Any], now: datetime,
+    to_terminate: list[int] | None = None,
+) -> None:
+    """Record a try's final message on its task instance (state, times, XComs, skips, history)."""
     state = message["state"]
     start = timezone.parse(message["start_date"]) if message.get("start_date") else now
     end = timezone.parse(message["end_date"]) if message.get("end_date") else now
@@ -105,22 +183,19 @@ def _apply_finished(session: Session, cache: DagVersionCache, ti: TaskInstance, 
         )
     skipped = message.get("skipped_task_ids") or []
     if skipped:
-        session.execute(
-            update(TaskInstance)
-            .where(TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id,
-                   TaskInstance.task_id.in_(skipped))
-            .where((TaskInstance.state.is_(None)) | (TaskInstance.state == TIS.SCHEDULED.value))
-            .values(state=TIS.SKIPPED.value, end_date=now)
-            .execution_options(synchronize_session="fetch")
-        )
+        _skip_tasks(session, ti, skipped, now, to_terminate)
     if state in _HISTORY_STATES:
         record_history(session, ti)
 
 
 def apply_events(
-    session: Session, cache: DagVersionCache, events: Iterable[Event], now: datetime, log_folder: Path | None = None
+    session: Session, cache: DagVersionCache, events: Iterable[Event], now: datetime, log_folder: Path | None = None,
+    to_terminate: list[int] | None = None,
 ) -> set[tuple[str, str]]:
-    """Write the events; return the (dag_id, run_id) of the runs they touched."""
+    """Write the events; return the (dag_id, run_id) of the runs they touched.
+
+    Task instances that must stop (skipped by a branch while running) are added to ``to_terminate``.
+    """
     events = list(events)
     if not events:
         return set()
@@ -141,7 +216,7 @@ def apply_events(
                 ti.last_heartbeat_at = now
         elif isinstance(event, TaskFinished):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                _apply_finished(session, cache, ti, event.message, now)
+                apply_finished(session, cache, ti, event.message, now, to_terminate)
         elif isinstance(event, TaskDied):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
                 fail_try(session, cache, ti, event.reason, now, log_folder)

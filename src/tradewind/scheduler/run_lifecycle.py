@@ -27,20 +27,31 @@ def active_run_counts(session: Session, dag_ids: list[str] | None = None, states
     return Counter({dag_id: count for dag_id, count in session.execute(query)})
 
 
-def create_due_runs(session: Session, cache: DagVersionCache, now: datetime) -> list[DagRun]:
-    """Create the scheduled runs whose data interval has ended, oldest first, per DAG limits."""
-    due = list(session.scalars(
+def create_due_runs(session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False) -> list[DagRun]:
+    """Create the scheduled runs whose data interval has ended, oldest first, per DAG limits.
+
+    With ``for_update`` (PostgreSQL) the DAG rows are locked, skipping those another scheduler
+    holds, so two schedulers never create the same run.
+    """
+    query = (
         select(Dag)
         .where(Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.latest_version_id.is_not(None))
         .where(Dag.next_dagrun_create_after <= now)
         .order_by(Dag.next_dagrun_create_after)
-    ))
+    )
+    if for_update:
+        query = query.with_for_update(skip_locked=True)
+    due = list(session.scalars(query))
     if not due:
         return []
     active = active_run_counts(session, [row.dag_id for row in due])
     created: list[DagRun] = []
     for row in due:
-        version = cache.get(session, row.latest_version_id)  # type: ignore[arg-type]
+        try:
+            version = cache.get(session, row.latest_version_id)  # type: ignore[arg-type]
+        except Exception:  # one unreadable DAG must not stop the others
+            log.exception("Cannot load the latest version of DAG %s; no run created", row.dag_id)
+            continue
         dag = version.dag
         while (
             row.next_dagrun_create_after is not None
@@ -90,12 +101,15 @@ def task_instances_for(run: DagRun, version: CachedVersion) -> list[TaskInstance
     return rows
 
 
-def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime) -> list[DagRun]:
+def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False) -> list[DagRun]:
     """Move queued runs to running (oldest first) while their DAG is under max_active_runs."""
-    queued = list(session.scalars(
+    query = (
         select(DagRun).where(DagRun.state == DagRunState.QUEUED.value)
         .order_by(DagRun.run_after, DagRun.logical_date, DagRun.id)
-    ))
+    )
+    if for_update:
+        query = query.with_for_update(skip_locked=True)
+    queued = list(session.scalars(query))
     if not queued:
         return []
     running = active_run_counts(session, sorted({run.dag_id for run in queued}), (DagRunState.RUNNING.value,))
@@ -103,7 +117,12 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime) -
     for run in queued:
         if run.dag_version_id is None:
             continue
-        version = cache.get(session, run.dag_version_id)
+        try:
+            version = cache.get(session, run.dag_version_id)
+        except Exception:
+            log.exception("Cannot load DAG version %s of run %s of %s; it stays queued",
+                          run.dag_version_id, run.run_id, run.dag_id)
+            continue
         limit = version.dag.max_active_runs
         if run.backfill_id is not None:
             limit = _backfill_limit(session, run.backfill_id, limit)

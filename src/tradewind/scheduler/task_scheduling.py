@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
 from tradewind.exceptions import TradewindError
-from tradewind.scheduler import run_state, trigger_rules, xcom_reads
+from tradewind.scheduler import outcomes, run_state, trigger_rules, xcom_reads
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import FINISHED_STATES, DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -34,6 +34,15 @@ class EvaluationResult:
     wake_at: datetime | None = None
     to_terminate: list[int] = dataclasses.field(default_factory=list)
     scheduled_any: bool = False
+    #: Ids of the finished runs that failed because they exceeded ``dagrun_timeout``.
+    timed_out: set[int] = dataclasses.field(default_factory=set)
+
+    def merge(self, other: EvaluationResult) -> None:
+        self.finished_runs.extend(other.finished_runs)
+        self.wake(other.wake_at)
+        self.to_terminate.extend(other.to_terminate)
+        self.scheduled_any |= other.scheduled_any
+        self.timed_out |= other.timed_out
 
     def wake(self, at: datetime | None) -> None:
         if at is not None and (self.wake_at is None or at < self.wake_at):
@@ -56,7 +65,12 @@ def evaluate_runs(session: Session, cache: DagVersionCache, runs: list[DagRun], 
     for run in runs:
         if run.dag_version_id is None:
             continue
-        version = cache.get(session, run.dag_version_id)
+        try:
+            version = cache.get(session, run.dag_version_id)
+        except Exception:  # one unreadable version must not stop every other run
+            log.exception("Cannot load DAG version %s of run %s of %s; the run waits",
+                          run.dag_version_id, run.run_id, run.dag_id)
+            continue
         _evaluate_run(session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result)
     session.flush()
     return result
@@ -87,6 +101,7 @@ def _evaluate_run(
                 ti.end_date = now
         log.warning("DAG run %s of %s exceeded dagrun_timeout %s", run.run_id, run.dag_id, dag.dagrun_timeout)
         _finish_run(run, DagRunState.FAILED, now, result)
+        result.timed_out.add(run.id)
         return
     if dag.dagrun_timeout is not None and run.start_date is not None:
         result.wake(run.start_date + dag.dagrun_timeout)
@@ -154,11 +169,15 @@ def _evaluate_ti(
         return
     if task.depends_on_past and not _past_ok(session, run, task, ti):  # type: ignore[attr-defined]
         return
+    if (ti.try_number or 0) > 0:
+        # Cleared after earlier tries: the next try gets the task's retries afresh (Airflow 3).
+        ti.max_tries = ti.try_number + task.retries  # type: ignore[attr-defined]
     if getattr(task, "inherits_from_empty_operator", False) and not _has_callbacks(task):
         ti.state = TIS.SUCCESS.value
         ti.try_number = (ti.try_number or 0) + 1
         ti.start_date = ti.end_date = now
         ti.duration = 0.0
+        outcomes.record_history(session, ti)
         return
     _schedule(ti, now, result)
 

@@ -1,0 +1,153 @@
+"""The ``tradewind scheduler`` process: killed with SIGKILL mid-run and restarted it loses and
+duplicates nothing; it is woken at once by finishing tasks and triggers and idles without CPU;
+``tasks logs --follow`` tails a running try."""
+
+from __future__ import annotations
+
+import signal
+import time
+
+import pytest
+from sqlalchemy import select
+
+from tradewind.db.models import TaskInstanceHistory
+from tradewind.services import dag_runs
+
+pytestmark = pytest.mark.slow
+
+CHAIN = """
+    import os, time
+    from datetime import timedelta
+    from tradewind import DAG, PythonOperator
+
+    def step(ti):
+        with open({journal!r}, "a") as handle:
+            handle.write(f"start {{ti.task_id}} {{ti.try_number}}\\n")
+        deadline = time.monotonic() + 60
+        while ti.task_id == "t2" and not os.path.exists({go!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)  # t2 waits for the test, which kills the scheduler meanwhile
+        time.sleep(0.1)
+        with open({journal!r}, "a") as handle:
+            handle.write(f"end {{ti.task_id}}\\n")
+
+    with DAG("chain", schedule=None, default_args={{"retries": 2, "retry_delay": timedelta(0)}}) as dag:
+        previous = None
+        for name in ("t1", "t2", "t3", "t4"):
+            current = PythonOperator(task_id=name, python_callable=step)
+            if previous is not None:
+                previous >> current
+            previous = current
+"""
+
+
+def test_scheduler_killed_mid_run_and_restarted_completes_the_run_once(deployment, tmp_path) -> None:
+    wait_for = deployment.wait_for
+    journal = tmp_path / "journal.txt"
+    go = tmp_path / "go"
+    deployment.write("chain.py", CHAIN.format(journal=str(journal), go=str(go)))
+    deployment.parse()
+    first = deployment.start("scheduler")
+    assert deployment.cli("dags", "trigger", "chain", "--run-id", "crash").returncode == 0
+
+    def t2_running():
+        states = deployment.states("chain", "crash")
+        return states and states["tasks"]["t2"]["state"] == "running"
+
+    wait_for(t2_running, 30, "t2 to run")
+    wait_for(lambda: "start t2 1" in journal.read_text(), 10, "t2 to start its work")
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
+    go.touch()
+    time.sleep(0.3)  # had try 1 of t2 survived its scheduler, it would now finish and write "end t2"
+
+    second = deployment.start("scheduler")
+    final = wait_for(lambda: (s := deployment.states("chain", "crash")) and s["state"] in ("success", "failed") and s,
+                     60, "the run to finish after the restart")
+    second.send_signal(signal.SIGTERM)
+    _out, err = second.communicate(timeout=30)
+    assert second.returncode == 0, err
+
+    assert final["state"] == "success"
+    lines = journal.read_text().splitlines()
+    for task in ("t1", "t2", "t3", "t4"):
+        assert lines.count(f"end {task}") == 1, lines  # no task did its work twice
+    assert {key: value["state"] for key, value in final["tasks"].items()} == dict.fromkeys(("t1", "t2", "t3", "t4"), "success")
+    rows = deployment.read(lambda s: [
+        (row.task_id, row.try_number, row.state) for row in s.scalars(
+            select(TaskInstanceHistory).order_by(TaskInstanceHistory.task_id, TaskInstanceHistory.try_number))])
+    successes = [task_id for task_id, _try, state in rows if state == "success"]
+    assert sorted(successes) == ["t1", "t2", "t3", "t4"]
+    assert ("t2", 1, "up_for_retry") in rows, (rows, lines)  # the try the crash interrupted was retried
+    assert lines.count("start t2 1") == 1 and lines.count("start t2 2") == 1
+
+
+@pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
+def test_wakeups_idle_cpu_and_follow(deployment) -> None:
+    wait_for, cpu_seconds = deployment.wait_for, deployment.cpu_seconds
+    deployment.write("talk.py", """
+        import time
+        from tradewind import DAG, PythonOperator
+
+        def talk():
+            for n in range(5):
+                print(f"line {n}", flush=True)
+                time.sleep(0.2)
+
+        with DAG("talk", schedule=None) as dag:
+            PythonOperator(task_id="talk", python_callable=talk) >> PythonOperator(task_id="after", python_callable=lambda: 1)
+    """)
+    deployment.parse()
+    scheduler = deployment.start("scheduler")
+    time.sleep(0.5)  # let it start and settle before the trigger
+    before = time.monotonic()
+    assert deployment.cli("dags", "trigger", "talk", "--run-id", "r").returncode == 0
+    follow = deployment.start("tasks", "logs", "talk", "r", "talk", "--follow")
+    out, err = follow.communicate(timeout=60)
+    assert follow.returncode == 0, err
+    assert [line for line in out.splitlines() if line.startswith("line ")] == [f"line {n}" for n in range(5)]
+    assert "Marking task as SUCCESS" in out
+    final = wait_for(lambda: (s := deployment.states("talk", "r")) and s["state"] == "success" and s, 30, "the run")
+    assert time.monotonic() - before < 15
+    tis = deployment.read(lambda s: {
+        ti.task_id: (ti.start_date, ti.end_date) for ti in dag_runs.task_instances(s, "talk", "r")})
+    # A finishing task wakes the scheduler at once: the next one starts within a fraction of a second.
+    assert (tis["after"][0] - tis["talk"][1]).total_seconds() < 1.0
+    assert final["tasks"]["after"]["state"] == "success"
+
+    idle_from = cpu_seconds(scheduler.pid)
+    time.sleep(2)
+    assert cpu_seconds(scheduler.pid) - idle_from < 0.2  # idle: it sleeps instead of polling
+    scheduler.send_signal(signal.SIGINT)
+    scheduler.communicate(timeout=30)
+    assert scheduler.returncode == 0
+
+
+def test_two_schedulers_share_the_work_without_running_anything_twice(deployment, tmp_path) -> None:
+    journal = tmp_path / "journal.txt"
+    deployment.write("wide.py", f"""
+        import os, time
+        from tradewind import DAG, PythonOperator
+
+        def work(ti, run_id):
+            time.sleep(0.05)
+            with open({str(journal)!r}, "a") as handle:
+                handle.write(f"{{run_id}} {{ti.task_id}} {{os.getppid()}}\\n")
+
+        with DAG("wide", schedule=None) as dag:
+            for n in range(8):
+                PythonOperator(task_id=f"w{{n}}", python_callable=work)
+    """)
+    deployment.parse()
+    schedulers = [deployment.start("scheduler"), deployment.start("scheduler")]
+    for n in range(3):
+        assert deployment.cli("dags", "trigger", "wide", "--run-id", f"r{n}").returncode == 0
+    for n in range(3):
+        deployment.wait_for(lambda n=n: (s := deployment.states("wide", f"r{n}")) and s["state"] == "success", 60,
+                            f"run r{n}")
+    for scheduler in schedulers:
+        scheduler.send_signal(signal.SIGTERM)
+        scheduler.communicate(timeout=30)
+        assert scheduler.returncode == 0
+    lines = [line.split() for line in journal.read_text().splitlines()]
+    assert sorted((run_id, task_id) for run_id, task_id, _parent in lines) == sorted(
+        (f"r{n}", f"w{m}") for n in range(3) for m in range(8))  # every task once, none twice

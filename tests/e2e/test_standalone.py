@@ -1,0 +1,81 @@
+"""``tradewind standalone``: migrates, creates ``admin`` once, runs everything in one process
+tree on SQLite, and stops cleanly on Ctrl-C (SIGINT), terminating running tasks."""
+
+from __future__ import annotations
+
+import os
+import signal
+
+import pytest
+from sqlalchemy import func, select
+
+from tradewind.db.models import Job
+
+pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
+
+LONG = """
+    import time
+    from tradewind import DAG, PythonOperator
+    with DAG("long", schedule=None) as dag:
+        PythonOperator(task_id="sleep", python_callable=lambda: time.sleep(120))
+"""
+
+
+def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
+    env = {key: value for key, value in deployment.env.items()
+           if key not in ("TRADEWIND__DATABASE__URL", "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION")}
+    deployment.env = env  # standalone's own SQLite under $TRADEWIND_HOME, its own pause default
+    deployment.write("long.py", LONG)
+    password_file = deployment.home / "standalone_admin_password.txt"
+
+    standalone = deployment.start("standalone")
+    deployment.wait_for(password_file.exists, 30, "the admin password file")
+    password = password_file.read_text().strip()
+    assert oct(os.stat(password_file).st_mode & 0o777) == "0o600"
+    deployment.wait_for(lambda: deployment.cli("dags", "trigger", "long", "--run-id", "r").returncode == 0, 30,
+                        "the DAG to be parsed and triggered")
+    deployment.wait_for(lambda: (s := deployment.states("long", "r")) and s["tasks"]["sleep"]["state"] == "running",
+                        30, "the task to run (standalone's DAGs start unpaused)")
+    running_pids = _children(standalone.pid)
+    standalone.send_signal(signal.SIGINT)
+    _out, err = standalone.communicate(timeout=30)
+    assert standalone.returncode == 0, err
+    assert err.count(password) == 1  # printed once
+    for pid in running_pids:
+        assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), "a child outlived standalone"
+    states = deployment.states("long", "r")
+    assert states["tasks"]["sleep"]["state"] == "failed"  # terminated, and marked so
+    log = deployment.cli("tasks", "logs", "long", "r", "sleep")
+    assert "SIGTERM" in log.stdout
+
+    again = deployment.start("standalone")
+    deployment.wait_for(lambda: deployment.read(lambda s: s.scalar(
+        select(func.count()).select_from(Job).where(Job.state == "running"))) == 1, 30, "the second scheduler to start")
+    again.send_signal(signal.SIGINT)
+    _out, err = again.communicate(timeout=30)
+    assert again.returncode == 0, err
+    assert password not in err and "password" not in err  # the admin exists: no new password
+    assert password_file.read_text().strip() == password
+
+
+def _children(pid: int) -> list[int]:
+    found = []
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as handle:
+                stat = handle.read()
+        except OSError:
+            continue
+        if int(stat.rsplit(")", 1)[1].split()[1]) == pid:
+            found.append(int(entry))
+    return found
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
+    except OSError:
+        return True
