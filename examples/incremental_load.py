@@ -24,20 +24,24 @@ TARGET_DB = os.path.join(DATA_DIR, "tradewind_example_target.db")
 
 
 def seed_source(path: str = SOURCE_DB) -> None:
-    """Hourly orders for 2024, generated deterministically once."""
-    with sqlite3.connect(path) as connection:
+    """Hourly orders for 2024, generated deterministically once (safe when runs start together)."""
+    connection = sqlite3.connect(path, timeout=30, isolation_level=None)
+    try:
+        connection.execute("BEGIN IMMEDIATE")  # one seeder at a time; the others then see the rows
         connection.execute(
             "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, amount REAL NOT NULL)"
         )
-        if connection.execute("SELECT COUNT(*) FROM orders").fetchone()[0]:
-            return
-        rng = random.Random(2024)
-        start = datetime(2024, 1, 1)
-        rows = [
-            ((start + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%S+00:00"), round(rng.uniform(1, 100), 2))
-            for hour in range(366 * 24)
-        ]
-        connection.executemany("INSERT INTO orders (created_at, amount) VALUES (?, ?)", rows)
+        if not connection.execute("SELECT COUNT(*) FROM orders").fetchone()[0]:
+            rng = random.Random(2024)
+            start = datetime(2024, 1, 1)
+            rows = [
+                ((start + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%S+00:00"), round(rng.uniform(1, 100), 2))
+                for hour in range(366 * 24)
+            ]
+            connection.executemany("INSERT INTO orders (created_at, amount) VALUES (?, ?)", rows)
+        connection.execute("COMMIT")
+    finally:
+        connection.close()
 
 
 def copy_interval(templates_dict: dict[str, str], **_: object) -> int:
@@ -49,7 +53,7 @@ def copy_interval(templates_dict: dict[str, str], **_: object) -> int:
             "SELECT id, created_at, amount FROM orders WHERE created_at >= ? AND created_at < ? ORDER BY id",
             (start, end),
         ).fetchall()
-    with sqlite3.connect(TARGET_DB) as target:
+    with sqlite3.connect(TARGET_DB, timeout=30) as target:
         target.execute(
             "CREATE TABLE IF NOT EXISTS orders_copy (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, amount REAL NOT NULL)"
         )

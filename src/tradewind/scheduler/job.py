@@ -37,7 +37,7 @@ from tradewind.db.models import Dag, DagRun, Job, JobState, JobType, TaskInstanc
 from tradewind.executors.base import BaseExecutor, Event, TaskFinished
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner.log_paths import callback_log_path
-from tradewind.scheduler import outcomes, queueing, recovery, run_lifecycle, task_scheduling
+from tradewind.scheduler import backfill_progress, outcomes, queueing, recovery, run_lifecycle, task_scheduling
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.scheduler.requests import TaskRequestHandler
 from tradewind.sdk import timezone
@@ -195,6 +195,8 @@ class SchedulerJob:
             evaluation.merge(step)
             finished = step.finished_runs
         self._note_run_timeouts(session, evaluated)
+        if full or any(run.backfill_id is not None for run, _ in evaluation.finished_runs):
+            backfill_progress.refresh_all(session, now)
         callbacks = self._callbacks_for(session, evaluation)
         slots = self.executor.open_slots
         workloads = queueing.queue_ready(

@@ -9,7 +9,7 @@ from datetime import datetime
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from tradewind.db.models import Backfill, Dag, DagRun, TaskInstance
+from tradewind.db.models import Backfill, BackfillDagRun, Dag, DagRun, TaskInstance
 from tradewind.scheduler import next_run
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState, DagRunType
@@ -21,7 +21,12 @@ ACTIVE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
 
 
 def active_run_counts(session: Session, dag_ids: list[str] | None = None, states: tuple[str, ...] = ACTIVE_RUN_STATES) -> Counter[str]:
-    query = select(DagRun.dag_id, func.count()).where(DagRun.state.in_(states)).group_by(DagRun.dag_id)
+    """Queued and running runs per DAG, backfill runs left out (they have their own limit)."""
+    query = (
+        select(DagRun.dag_id, func.count())
+        .where(DagRun.state.in_(states), DagRun.backfill_id.is_(None))
+        .group_by(DagRun.dag_id)
+    )
     if dag_ids is not None:
         query = query.where(DagRun.dag_id.in_(dag_ids))
     return Counter({dag_id: count for dag_id, count in session.execute(query)})
@@ -101,8 +106,37 @@ def task_instances_for(run: DagRun, version: CachedVersion) -> list[TaskInstance
     return rows
 
 
+def _running_counts(session: Session, dag_ids: list[str]) -> Counter[tuple[str, int | None]]:
+    """Running runs per (DAG, backfill): backfill runs count against their backfill's limit only."""
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.backfill_id, func.count())
+        .where(DagRun.state == DagRunState.RUNNING.value, DagRun.dag_id.in_(dag_ids))
+        .group_by(DagRun.dag_id, DagRun.backfill_id)
+    )
+    return Counter({(dag_id, backfill_id): count for dag_id, backfill_id, count in rows})
+
+
+def _backfill_order(session: Session, queued: list[DagRun]) -> tuple[dict[int, int], dict[int, Backfill]]:
+    """Sort position of each queued backfill run, and the backfills they belong to."""
+    ids = [run.id for run in queued if run.backfill_id is not None]
+    if not ids:
+        return {}, {}
+    ordinals = dict(session.execute(
+        select(BackfillDagRun.dag_run_id, BackfillDagRun.sort_ordinal).where(BackfillDagRun.dag_run_id.in_(ids))
+    ).all())
+    backfills = {
+        row.id: row for row in session.scalars(
+            select(Backfill).where(Backfill.id.in_({run.backfill_id for run in queued if run.backfill_id is not None})))
+    }
+    return ordinals, backfills
+
+
 def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False) -> list[DagRun]:
-    """Move queued runs to running (oldest first) while their DAG is under max_active_runs."""
+    """Move queued runs to running, oldest first, within ``max_active_runs``.
+
+    Runs of a backfill start in the backfill's order, against the backfill's own
+    ``max_active_runs``, and not while the backfill is paused (Airflow 3's rules).
+    """
     query = (
         select(DagRun).where(DagRun.state == DagRunState.QUEUED.value)
         .order_by(DagRun.run_after, DagRun.logical_date, DagRun.id)
@@ -112,7 +146,10 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
     queued = list(session.scalars(query))
     if not queued:
         return []
-    running = active_run_counts(session, sorted({run.dag_id for run in queued}), (DagRunState.RUNNING.value,))
+    ordinals, backfills = _backfill_order(session, queued)
+    position = {run.id: index for index, run in enumerate(queued)}
+    queued.sort(key=lambda run: (run.backfill_id or 0, ordinals.get(run.id, position[run.id])))
+    running = _running_counts(session, sorted({run.dag_id for run in queued}))
     started: list[DagRun] = []
     for run in queued:
         if run.dag_version_id is None:
@@ -125,8 +162,13 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
             continue
         limit = version.dag.max_active_runs
         if run.backfill_id is not None:
-            limit = _backfill_limit(session, run.backfill_id, limit)
-        if running[run.dag_id] >= limit:
+            backfill = backfills.get(run.backfill_id)
+            if backfill is not None and (backfill.is_paused or backfill.completed_at is not None):
+                continue
+            if backfill is not None and backfill.max_active_runs:
+                limit = int(backfill.max_active_runs)
+        key = (run.dag_id, run.backfill_id)
+        if running[key] >= limit:
             continue
         has_tis = session.scalar(
             select(func.count()).select_from(TaskInstance)
@@ -137,14 +179,9 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
         run.state = DagRunState.RUNNING.value
         run.start_date = run.start_date or now
         run.end_date = None
-        running[run.dag_id] += 1
+        running[key] += 1
         started.append(run)
     session.flush()
     return started
 
 
-def _backfill_limit(session: Session, backfill_id: int, default: int) -> int:
-    backfill = session.get(Backfill, backfill_id)
-    if backfill is None or backfill.max_active_runs is None:
-        return default
-    return int(backfill.max_active_runs)
