@@ -6,6 +6,17 @@ import click
 
 from tradewind import config
 from tradewind.cli.output import user_errors
+from tradewind.config import Settings
+
+
+def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") -> None:
+    """Run the ASGI app with uvicorn until interrupted."""
+    # Imported here: FastAPI and uvicorn cost a third of a second, which other commands skip.
+    import uvicorn
+
+    from tradewind.api.app import create_app
+
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
 
 
 @click.command("api-server")
@@ -14,11 +25,5 @@ from tradewind.cli.output import user_errors
 @user_errors
 def api_server_command(host: str | None, port: int | None) -> None:
     """Serve the REST API (/api/v2) and the web UI."""
-    import uvicorn
-
-    from tradewind.api.app import create_app
-
     settings = config.load()
-    app = create_app(settings)
-    uvicorn.run(app, host=host or settings.get("api", "host"), port=port or int(settings.get("api", "port")),
-                log_level="info", access_log=False)
+    serve(settings, host or str(settings.get("api", "host")), port or int(settings.get("api", "port")))

@@ -5,6 +5,7 @@ from __future__ import annotations
 import logging
 import multiprocessing
 import signal
+import socket
 import sys
 import threading
 from typing import Any
@@ -12,8 +13,10 @@ from typing import Any
 import click
 
 from tradewind import config
+from tradewind.cli import api_server
 from tradewind.cli.output import user_errors
 from tradewind.config import Settings
+from tradewind.exceptions import ConfigError
 from tradewind.dag_processing.manager import DagProcessor
 from tradewind.executors.local import LocalExecutor
 from tradewind.runner.parent_death import die_with_parent
@@ -67,6 +70,31 @@ def _processor_child(settings: Settings) -> None:
     _processor_main(settings)
 
 
+def _api_address(settings: Settings) -> tuple[str, int]:
+    return str(settings.get("api", "host")), int(settings.get("api", "port"))
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """Fail before starting anything when the API port is taken, with what to do about it."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError as exc:
+            raise ConfigError(
+                f"cannot listen on {host}:{port} for the API server ({exc.strerror}); "
+                "stop the other server or set TRADEWIND__API__PORT"
+            ) from None
+
+
+def _api_child(settings: Settings) -> None:
+    """Entry of the API/UI server child of ``standalone``."""
+    die_with_parent()
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    host, port = _api_address(settings)
+    api_server.serve(settings, host, port, log_level="warning")
+
+
 @click.command("scheduler")
 @user_errors
 def scheduler_command() -> None:
@@ -86,8 +114,8 @@ def dag_processor_command() -> None:
 @click.command("standalone")
 @user_errors
 def standalone_command() -> None:
-    """Migrate the metastore, create an admin user, then run the DAG processor and the
-    scheduler (with the local executor) together. Ctrl-C stops everything."""
+    """Migrate the metastore, create an admin user, then run the DAG processor, the scheduler
+    (with the local executor) and the API/UI server together. Ctrl-C stops everything."""
     _setup_logging()
     settings = standalone_setup.standalone_settings(config.load())
     setup = standalone_setup.prepare(settings)
@@ -100,15 +128,26 @@ def standalone_command() -> None:
     finally:
         engine.dispose()
     log.info("DAG folder %s: %d DAGs, %d files with import errors", settings.dags_folder, summary.dags_seen, summary.import_errors)
+    host, port = _api_address(settings)
+    _check_port_free(host, port)
     context = multiprocessing.get_context("fork")
-    processor = context.Process(target=_processor_child, args=(settings,), name="tradewind-dag-processor")
-    processor.start()
+    children = [
+        context.Process(target=_processor_child, args=(settings,), name="tradewind-dag-processor"),
+        context.Process(target=_api_child, args=(settings,), name="tradewind-api-server"),
+    ]
+    for child in children:
+        child.start()
+    shown = "localhost" if host in ("0.0.0.0", "::") else host
+    click.echo(f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops it.", err=True)
     try:
         _run_scheduler(settings)
     finally:
-        if processor.is_alive():
-            processor.terminate()
-        processor.join(timeout=10)
-        if processor.is_alive():
-            processor.kill()
+        for child in children:
+            if child.is_alive():
+                child.terminate()
+        for child in children:
+            child.join(timeout=10)
+            if child.is_alive():
+                child.kill()
+                child.join()
         log.info("Tradewind stopped")
