@@ -1,0 +1,172 @@
+"""One DAG: grid, graph, calendar, gantt, code and details tabs, and the JSON they poll."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Depends, Request, Response
+from fastapi.responses import HTMLResponse, JSONResponse
+from sqlalchemy.orm import Session
+
+from tradewind.api.deps import CurrentUser
+from tradewind.api.permissions import Action
+from tradewind.api.ui import graph_layout, highlight, templating
+from tradewind.api.ui import session as ui_session
+from tradewind.api.ui.pages_dags import dag_url, scheduler_warning
+from tradewind.api.ui.routing import UIRoute
+from tradewind.services import ui_dag_list, ui_grid, ui_runs, ui_structure
+
+router = APIRouter(route_class=UIRoute, include_in_schema=False)
+
+GRID_SIZES = (10, 25, 50, 100, 365)
+
+
+def dag_page(request: Request, session: Session, user: CurrentUser, dag_id: str, tab: str, template: str,
+          context: dict[str, Any]) -> Response:
+    header = ui_dag_list.dag_header(session, dag_id)
+    base = {"dag": header, "dag_id": dag_id, "tab": tab, "dag_url": dag_url, "can_run": user.can(Action.RUN),
+            "section": "dags",
+            "no_scheduler": scheduler_warning(session, request)}
+    return templating.render(request, template, {**base, **context})
+
+
+def _run_choice(session: Session, dag_id: str, run_id: str | None) -> tuple[str | None, list[ui_grid.GridRun]]:
+    runs = ui_runs.runs_for_select(session, dag_id)
+    if run_id is None and runs:
+        run_id = runs[0].run_id
+    return run_id, runs
+
+
+@router.get("/dags/{dag_id}")
+def grid_page(
+    request: Request, dag_id: str, limit: int = 25, offset: int = 0,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    if limit not in GRID_SIZES:
+        limit = 25
+    data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
+    return dag_page(request, session, user, dag_id, "grid", "dag_grid.html",
+                 {"grid": data, "grid_sizes": GRID_SIZES, "limit": limit, "offset": offset})
+
+
+@router.get("/dags/{dag_id}/grid.json")
+def grid_json(
+    dag_id: str, limit: int = 25, offset: int = 0,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
+    return JSONResponse(ui_grid.grid_json(data), headers={"Cache-Control": "no-store"})
+
+
+def _expanded(raw: str | None, shape: ui_structure.DagShape) -> list[str]:
+    if raw is None:
+        return []
+    if raw == "*":
+        return list(shape.groups)
+    return [g for g in raw.split(",") if g in shape.groups]
+
+
+def _graph_context(session: Session, dag_id: str, run_id: str | None, expanded: str | None) -> dict[str, Any]:
+    shape = ui_structure.shape_for_run(session, dag_id, run_id)
+    open_groups = _expanded(expanded, shape)
+    drawing = graph_layout.layout(shape, open_groups)
+    states = ui_grid.run_states(session, dag_id, run_id, shape) if run_id else None
+    collapse = {box.group_id: ",".join(g for g in open_groups if not _inside(shape, g, box.group_id))
+                for box in drawing.boxes}
+    return {"shape": shape, "layout": drawing, "expanded": open_groups, "states": states, "run_id": run_id,
+            "collapse": collapse}
+
+
+def _inside(shape: ui_structure.DagShape, group_id: str, outer: str) -> bool:
+    """True when ``group_id`` is ``outer`` or nested in it."""
+    current: str | None = group_id
+    while current:
+        if current == outer:
+            return True
+        current = shape.groups[current].parent_id
+    return False
+
+
+@router.get("/dags/{dag_id}/graph")
+def graph_page(
+    request: Request, dag_id: str, run_id: str | None = None, expanded: str | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    run_id, runs = _run_choice(session, dag_id, run_id)
+    context = _graph_context(session, dag_id, run_id, expanded)
+    return dag_page(request, session, user, dag_id, "graph", "dag_graph.html", {**context, "runs": runs})
+
+
+@router.get("/dags/{dag_id}/graph.svg")
+def graph_fragment(
+    dag_id: str, run_id: str | None = None, expanded: str | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    context = _graph_context(session, dag_id, run_id, expanded)
+    html = templating.render_fragment("_graph_svg.html", {**context, "dag_id": dag_id, "dag_url": dag_url})
+    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dags/{dag_id}/runs/{run_id}/states.json")
+def run_states(
+    dag_id: str, run_id: str,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    shape = ui_structure.shape_for_run(session, dag_id, run_id)
+    states = ui_grid.run_states(session, dag_id, run_id, shape)
+    body = {
+        "run_id": run_id, "state": states.state,
+        "nodes": {node: [cell.state, cell.count] for node, cell in states.nodes.items()},
+    }
+    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/dags/{dag_id}/calendar")
+def calendar_page(
+    request: Request, dag_id: str,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    data = ui_runs.calendar(session, dag_id, templating.ui_zone(request))
+    return dag_page(request, session, user, dag_id, "calendar", "dag_calendar.html", {"calendar": data})
+
+
+@router.get("/dags/{dag_id}/gantt")
+def gantt_page(
+    request: Request, dag_id: str, run_id: str | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    run_id, runs = _run_choice(session, dag_id, run_id)
+    chart = None
+    run = None
+    if run_id:
+        shape = ui_structure.shape_for_run(session, dag_id, run_id)
+        chart = ui_runs.gantt(session, dag_id, run_id, list(shape.tasks))
+        run = ui_runs.run_details(session, dag_id, run_id)
+    return dag_page(request, session, user, dag_id, "gantt", "dag_gantt.html",
+                 {"chart": chart, "runs": runs, "run_id": run_id, "run": run})
+
+
+@router.get("/dags/{dag_id}/code")
+def code_page(
+    request: Request, dag_id: str, run_id: str | None = None, version: int | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    versions = ui_structure.versions(session, dag_id)
+    if version is None:
+        version = ui_structure.shape_for_run(session, dag_id, run_id).version_number
+    source = ui_structure.version_source(session, dag_id, version)
+    runs = ui_runs.runs_for_select(session, dag_id)
+    return dag_page(request, session, user, dag_id, "code", "dag_code.html", {
+        "versions": versions, "version": version, "source": source, "run_id": run_id, "runs": runs,
+        "lines": highlight.python_lines(source.source_code),
+    })
+
+
+@router.get("/dags/{dag_id}/details")
+def details_page(
+    request: Request, dag_id: str,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    shape = ui_structure.latest_shape(session, dag_id)
+    versions = ui_structure.versions(session, dag_id)
+    return dag_page(request, session, user, dag_id, "details", "dag_details.html", {"shape": shape, "versions": versions})
