@@ -4,9 +4,17 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable
+from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+from sqlalchemy import select
+from sqlalchemy.engine import Engine
+
+from tradewind.db import engine as db_engine
+from tradewind.db.models import User
+
+from tests.api.conftest import PASSWORD
 
 OPEN_PATHS = {"/api/v2/monitor/health", "/api/v2/version", "/api/v2/openapi.json", "/api/v2/docs"}
 
@@ -73,3 +81,15 @@ def test_role_permissions(client: TestClient, auth: Callable[[str], dict[str, st
                 assert response.status_code in (200, 201), (method, path, role, response.text)
                 if method == "POST" and not path.endswith("clearTaskInstances"):
                     break  # created once; the next role would get a conflict
+
+
+def test_failed_token_requests_are_counted_and_a_good_one_resets_the_count(client: TestClient, engine: Engine) -> None:
+    for _ in range(2):
+        assert client.post("/auth/token", json={"username": "viewer", "password": "wrong"}).status_code == 401
+
+    def failures(session: Any) -> int:
+        return session.scalar(select(User.failed_login_count).where(User.username == "viewer"))
+
+    assert db_engine.run_in_transaction(engine, failures, readonly=True) == 2
+    assert client.post("/auth/token", json={"username": "viewer", "password": PASSWORD}).status_code == 201
+    assert db_engine.run_in_transaction(engine, failures, readonly=True) == 0

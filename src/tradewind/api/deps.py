@@ -38,11 +38,6 @@ class CurrentUser:
         return allowed(self.role, action)
 
 
-def get_session(request: Request) -> Iterator[Session]:
-    with db_engine.session_scope(request.app.state.engine) as session:
-        yield session
-
-
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -51,7 +46,7 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def _user_from_request(request: Request, session: Session) -> CurrentUser | None:
+def user_from_request(request: Request, session: Session) -> CurrentUser | None:
     username: str | None = None
     token = _bearer(request)
     if token is not None:
@@ -67,25 +62,6 @@ def _user_from_request(request: Request, session: Session) -> CurrentUser | None
     if not row.active:
         return None
     return CurrentUser(row.username, row.role)
-
-
-def current_user(request: Request, session: Session = Depends(get_session)) -> CurrentUser:
-    """The signed-in user, or 401."""
-    user = _user_from_request(request, session)
-    if user is None:
-        raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    return user
-
-
-def require(action: Action) -> Callable[..., CurrentUser]:
-    """A dependency that lets the request through only when the user's role allows ``action``."""
-
-    def check(user: CurrentUser = Depends(current_user)) -> CurrentUser:
-        if not user.can(action):
-            raise HTTPException(status_code=403, detail=f"Forbidden: role {user.role} may not {action.value.replace('_', ' ')}")
-        return user
-
-    return check
 
 
 # -- REST API dependencies --------------------------------------------------------------------
@@ -107,7 +83,7 @@ ApiSession = Annotated[Session, Depends(get_api_session, scope="function")]
 
 def api_user(request: Request, session: ApiSession) -> CurrentUser:
     """The user named by the bearer token (or the UI session cookie), or 401."""
-    user = _user_from_request(request, session)
+    user = user_from_request(request, session)
     if user is None:
         raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
     return user

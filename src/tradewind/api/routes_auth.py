@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import asyncio
 
-from fastapi import APIRouter, Depends, HTTPException, Request
+from fastapi import APIRouter, Request
+from fastapi.responses import JSONResponse
 from pydantic import BaseModel
 from sqlalchemy.orm import Session
 
-from tradewind.api.deps import get_session
+from tradewind.api.deps import ApiSession
 from tradewind.sdk import timezone
 from tradewind.services import users
 
@@ -41,9 +42,11 @@ def authenticate(session: Session, username: str, password: str) -> bool:
     return True
 
 
-@router.post("/auth/token", status_code=201, response_model=TokenResponse, tags=["Auth"])
-async def create_token(body: TokenRequest, request: Request, session: Session = Depends(get_session)) -> TokenResponse:
+@router.post("/auth/token", status_code=201, response_model=TokenResponse, tags=["Auth"],
+             responses={401: {"description": "Invalid username or password"}})
+async def create_token(body: TokenRequest, request: Request, session: ApiSession) -> TokenResponse | JSONResponse:
     if not authenticate(session, body.username, body.password):
         await asyncio.sleep(FAILED_LOGIN_DELAY)  # slows down password guessing
-        raise HTTPException(status_code=401, detail="Invalid username or password")
+        # A response, not an exception: the failed-login count must be committed.
+        return JSONResponse({"detail": "Invalid username or password"}, status_code=401)
     return TokenResponse(access_token=request.app.state.tokens.issue(body.username))

@@ -96,7 +96,7 @@ def _next_url(request: Request) -> str:
 
 def page_user(request: Request, session: Session = Depends(read_session)) -> CurrentUser:
     """The signed-in user, or ``LoginRequired`` (answered with a redirect to ``/login``)."""
-    user = deps._user_from_request(request, session)
+    user = deps.user_from_request(request, session)
     if user is None:
         raise LoginRequired(_next_url(request) if request.method == "GET" else "/")
     request.state.ui_user = user
