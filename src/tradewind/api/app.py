@@ -10,6 +10,7 @@ from tradewind import __version__
 from tradewind.api import errors, routes_auth, routes_monitor
 from tradewind.api import ui
 from tradewind.api import (
+    routes_backfills,
     routes_config,
     routes_connections,
     routes_dag_runs,
@@ -56,6 +57,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
                  routes_task_instances, routes_task_logs, routes_xcoms, routes_variables, routes_connections,
                  routes_pools, routes_import_errors, routes_event_logs, routes_config):
         app.include_router(rest.router)
+    app.include_router(routes_backfills.router)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
     return app

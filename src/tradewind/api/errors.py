@@ -12,13 +12,14 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradewind import exceptions as exc
 from tradewind.db import engine as db_engine
-from tradewind.services import audit, clearing, dag_metadata, dag_runs, task_instances, users, xcoms
+from tradewind.services import audit, backfill, clearing, dag_metadata, dag_runs, task_instances, users, xcoms
 
 log = logging.getLogger("tradewind.api")
 
 STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (dag_metadata.DagBusy, 409),
     (clearing.ClearConflict, 409),
+    (backfill.BackfillFinished, 409),
     (task_instances.StateUnchanged, 409),
     (dag_metadata.DagVersionNotFound, 404),
     (dag_metadata.ImportErrorNotFound, 404),

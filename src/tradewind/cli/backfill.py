@@ -85,11 +85,9 @@ def backfill_command(dag_id: str, start_date: str, end_date: str, reprocess_beha
     parsed_conf = common.parse_conf(conf)
     behavior = ReprocessBehavior(reprocess_behavior)
     if dry_run:
-        def preview(session: object) -> list[backfill_service.PlannedRun]:
-            _, _, dag = backfill_service.dag_service.latest_dag(session, dag_id)  # type: ignore[arg-type]
-            return backfill_service.plan(session, dag, start, end, behavior, run_backwards=run_backwards)  # type: ignore[arg-type]
-
-        planned = db_admin.run(settings, preview, readonly=True)
+        planned = db_admin.run(settings, lambda s: backfill_service.preview(
+            s, dag_id, start=start, end=end, reprocess=behavior, max_active_runs=max_active_runs,
+            run_backwards=run_backwards, conf=parsed_conf, now=timezone.utcnow()), readonly=True)
         for item in planned:
             detail = f" ({item.reason})" if item.reason else ""
             click.echo(f"{item.logical_date.isoformat()}  [{item.data_interval_start.isoformat()}, "
@@ -100,13 +98,19 @@ def backfill_command(dag_id: str, start_date: str, end_date: str, reprocess_beha
         s, dag_id, start=start, end=end, reprocess=behavior, max_active_runs=max_active_runs,
         run_backwards=run_backwards, conf=parsed_conf, created_by="cli", now=timezone.utcnow()))
     wakeup.notify(settings.home)
-    created = sum(1 for p in planned if p.action == "create")
-    rerun = sum(1 for p in planned if p.action == "rerun")
-    skipped = sum(1 for p in planned if p.action == "skip")
-    click.echo(f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, {rerun} re-runs, {skipped} skipped")
-    if no_wait:
-        return
-    final = _wait(settings, info.id)
+    try:
+        created = sum(1 for p in planned if p.action == "create")
+        rerun = sum(1 for p in planned if p.action == "rerun")
+        skipped = sum(1 for p in planned if p.action == "skip")
+        click.echo(f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, {rerun} re-runs, "
+                   f"{skipped} skipped")
+        if no_wait:
+            return
+        final = _wait(settings, info.id)
+    except KeyboardInterrupt:
+        click.echo(f"\nStopped waiting. Backfill {info.id} goes on in the scheduler: see `tradewind backfill list`; "
+                   f"`tradewind backfill cancel {info.id}` stops it.", err=True)
+        sys.exit(130)
     ok = final.failed == 0 and final.state == "completed"
     click.echo(f"Backfill {final.id} {final.state}: {final.succeeded} succeeded, {final.failed} failed")
     sys.exit(0 if ok else 1)

@@ -1,4 +1,8 @@
-"""The ``tradewind`` command: one click group, one module per command group."""
+"""The ``tradewind`` command: one click group, one module per command group.
+
+The group is lazy (``registry.LazyGroup``): a command's module is imported when it runs, so
+``tradewind dags test`` does not pay for the database, API and migration modules.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +11,10 @@ import click
 from tradewind.cli import registry
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(cls=registry.LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
 @click.version_option(package_name="tradewind", prog_name="tradewind")
 def cli() -> None:
     """Tradewind: a light, fast workflow orchestrator."""
-
-
-registry.register_all(cli)
 
 
 def main() -> None:

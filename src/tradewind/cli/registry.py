@@ -1,38 +1,118 @@
-"""Which command groups the ``tradewind`` command has.
+"""Which commands the ``tradewind`` command has, and where each lives.
 
-Each entry names a module in ``tradewind.cli`` and the click command or group in it. Add a line
-here when adding a command module.
+Command modules are imported only when their command runs: importing all of them (and the
+database, API and migration libraries they use) cost half a second on every call. Each entry
+names the module and the click command or group in it, its one-line help (what ``tradewind
+--help`` lists without importing anything; a test keeps it equal to the command's own), and,
+for a group, the other modules that add subcommands to it.
+
+Add an entry here when adding a command module, and the subcommand names when a module adds
+commands to another module's group.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import importlib
+from collections.abc import Mapping, Sequence
+from typing import Any
 
 import click
 
-COMMANDS: list[tuple[str, str]] = [
-    # (module, attribute)
-    ("db", "db_group"),
-    ("variables", "variables_group"),
-    ("connections", "connections_group"),
-    ("pools", "pools_group"),
-    ("dags", "dags_group"),
-    ("tasks", "tasks_group"),
-    ("dag_admin", "dags_group"),
-    ("dag_parsing", "dags_group"),
-    ("processes", "scheduler_command"),
-    ("processes", "dag_processor_command"),
-    ("processes", "standalone_command"),
-    ("api_server", "api_server_command"),
-    ("users", "users_group"),
-    ("clear", "dags_group"),
-    ("backfill", "dags_group"),
-    ("backfill", "backfill_group"),
-    ("task_admin", "tasks_group"),
-]
+
+@dataclasses.dataclass(frozen=True)
+class Entry:
+    module: str
+    attribute: str
+    help: str
+    #: Subcommands added to this group by other modules: subcommand name -> module.
+    extra: Mapping[str, str] = dataclasses.field(default_factory=dict)
 
 
-def register_all(group: click.Group) -> None:
-    for module_name, attribute in COMMANDS:
-        module = importlib.import_module(f"tradewind.cli.{module_name}")
-        group.add_command(getattr(module, attribute))
+COMMANDS: dict[str, Entry] = {
+    "api-server": Entry("api_server", "api_server_command", "Serve the REST API (/api/v2) and the web UI."),
+    "backfill": Entry("backfill", "backfill_group", "List, pause, resume and cancel backfills."),
+    "connections": Entry("connections", "connections_group", "Manage connections."),
+    "dag-processor": Entry("processes", "dag_processor_command",
+                           "Keep the metastore in step with the DAG folder until interrupted."),
+    "dags": Entry("dags", "dags_group", "Work with DAGs.", {
+        "backfill": "backfill",
+        "clear": "clear",
+        "list-import-errors": "dag_parsing",
+        "list-runs": "dag_admin",
+        "mark-failed": "clear",
+        "mark-success": "clear",
+        "next-execution": "dag_admin",
+        "pause": "dag_admin",
+        "reserialize": "dag_parsing",
+        "state": "dag_admin",
+        "trigger": "dag_admin",
+        "unpause": "dag_admin",
+    }),
+    "db": Entry("db", "db_group", "Manage the metadata database."),
+    "pools": Entry("pools", "pools_group", "Manage pools."),
+    "scheduler": Entry("processes", "scheduler_command", "Run the scheduler with the local executor until interrupted."),
+    "standalone": Entry("processes", "standalone_command",
+                        "Migrate the metastore, create an admin user, then run the DAG processor, the scheduler "
+                        "(with the local executor) and the API/UI server together."),
+    "tasks": Entry("tasks", "tasks_group", "Work with tasks.", {
+        "clear": "clear",
+        "logs": "task_admin",
+        "mark-failed": "clear",
+        "mark-success": "clear",
+        "states-for-dag-run": "task_admin",
+    }),
+    "users": Entry("users", "users_group", "Manage users of the web UI and REST API."),
+    "variables": Entry("variables", "variables_group", "Manage variables."),
+}
+
+
+def load(name: str, subcommand: str | None = None) -> click.Command | None:
+    """The command ``name``, its module imported now; for a group, with the module that adds
+    ``subcommand`` (every module that adds one when ``subcommand`` is None or unknown)."""
+    entry = COMMANDS.get(name)
+    if entry is None:
+        return None
+    command = getattr(_module(entry.module), entry.attribute)
+    modules: Sequence[str] = sorted(set(entry.extra.values()))
+    if subcommand is not None and subcommand in entry.extra:
+        modules = [entry.extra[subcommand]]
+    elif subcommand is not None and subcommand in getattr(command, "commands", {}):
+        modules = []
+    for module in modules:
+        _module(module)
+    return command
+
+
+def _module(name: str) -> Any:
+    return importlib.import_module(f"tradewind.cli.{name}")
+
+
+class LazyGroup(click.Group):
+    """The top-level group: commands come from ``COMMANDS`` and are imported when invoked."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(COMMANDS)
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        return load(cmd_name)
+
+    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+        name = args[0] if args else None
+        entry = COMMANDS.get(name) if name is not None else None
+        if entry is not None and entry.extra:
+            # Only the module of the subcommand asked for (the first word after the group's name).
+            subcommand = next((arg for arg in args[1:] if not arg.startswith("-")), None)
+            command = load(name, subcommand)
+            return name, command, args[1:]
+        return super().resolve_command(ctx, args)
+
+    def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
+        """The command list of ``--help``, from ``COMMANDS``: nothing is imported."""
+        names = self.list_commands(ctx)
+        if not names:
+            return
+        limit = formatter.width - 6 - max(len(name) for name in names)
+        rows = [(name, click.Command(name, help=COMMANDS[name].help).get_short_help_str(limit)) for name in names]
+        with formatter.section("Commands"):
+            formatter.write_dl(rows)

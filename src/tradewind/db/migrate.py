@@ -3,6 +3,10 @@
 Every schema change runs in one transaction, so an interrupted migration leaves the
 database as it was. Concurrent ``migrate`` calls are serialized: by the write lock that
 ``BEGIN IMMEDIATE`` takes on SQLite, and by an advisory lock on PostgreSQL.
+
+Checking the revision (``status``, ``check``), which every command does, reads it with plain
+SQL against ``revision.HEAD``; Alembic is imported only to change the schema, or to tell
+whether a revision other than head is one this code knows.
 """
 
 from __future__ import annotations
@@ -13,17 +17,19 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-from alembic import command
-from alembic.config import Config
-from alembic.runtime.migration import MigrationContext
-from alembic.script import ScriptDirectory
-from alembic.util.exc import CommandError
+from typing import TYPE_CHECKING
+
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradewind.db import engine as db_engine
+from tradewind.db import revision as schema_revision
 from tradewind.exceptions import MetastoreError, MetastoreUnreachable, SchemaNotCurrent
+
+if TYPE_CHECKING:
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
 #: Key of the PostgreSQL advisory lock held while migrating ("tw-migr" in ASCII).
@@ -51,8 +57,10 @@ class SchemaStatus:
     @property
     def is_known(self) -> bool:
         """Whether ``current`` is a revision this code knows (False: the DB is newer)."""
-        if self.current is None:
+        if self.current is None or self.current == schema_revision.HEAD:
             return True
+        from alembic.util.exc import CommandError  # only off the common path: Alembic is heavy
+
         try:
             return _script().get_revision(self.current) is not None
         except CommandError:
@@ -61,6 +69,11 @@ class SchemaStatus:
 
 def head_revision() -> str:
     """The newest revision in this code's migration tree."""
+    return schema_revision.HEAD
+
+
+def alembic_head_revision() -> str:
+    """The newest revision as Alembic finds it in the migration tree (``HEAD`` must equal it)."""
     head = _script().get_current_head()
     if head is None:  # pragma: no cover - the package always ships 0001
         raise MetastoreError(f"no migrations found in {SCRIPT_LOCATION}")
@@ -74,7 +87,7 @@ def status(engine: Engine) -> SchemaStatus:
         return SchemaStatus(url=db_engine.describe(engine), current=None, head=head_revision())
     try:
         with engine.connect() as connection:
-            current = MigrationContext.configure(connection).get_current_revision()
+            current = schema_revision.current_revision(connection)
             connection.rollback()
     except SQLAlchemyError as exc:
         raise MetastoreUnreachable(
@@ -146,22 +159,29 @@ def _sqlite_file_missing(engine: Engine) -> bool:
 
 
 def _script() -> ScriptDirectory:
+    from alembic.script import ScriptDirectory
+
     return ScriptDirectory.from_config(_config())
 
 
 def _config(**attributes: Any) -> Config:
+    from alembic.config import Config
+
     config = Config()
     config.set_main_option("script_location", str(SCRIPT_LOCATION))
     config.attributes.update(attributes)
     return config
 
 
-def _run(engine: Engine, verb: str, revision: str, **attributes: Any) -> None:
+def _run(engine: Engine, verb: str, target: str, **attributes: Any) -> None:
+    from alembic import command
+    from alembic.util.exc import CommandError
+
     try:
         with _migration_connection(engine) as connection:
-            getattr(command, verb)(_config(connection=connection, **attributes), revision)
+            getattr(command, verb)(_config(connection=connection, **attributes), target)
     except CommandError as exc:
-        raise MetastoreError(f"cannot {verb} to {revision!r}: {exc}") from exc
+        raise MetastoreError(f"cannot {verb} to {target!r}: {exc}") from exc
     except SQLAlchemyError as exc:
         raise MetastoreError(
             f"{verb} of {db_engine.describe(engine)} failed: {db_engine.error_summary(exc)}"

@@ -1,13 +1,18 @@
-"""``LocalExecutor``: each try in its own OS process, forked from the warm scheduler process.
+"""``LocalExecutor``: each try in its own OS process, forked from a warm process.
 
-Forking costs about a millisecond: the child already has Tradewind imported. The child never
-uses the parent's database connections (engines are disposed in the child at fork) nor its
-other file descriptors (sockets of other children, the scheduler's wake-up socket); it talks
-to the parent over a socket pair. The parent notices a child's end from its pidfd (Linux) or
-the end of its socket, so a task killed with SIGKILL is reported at once. The parent enforces
+A try is forked by the warm launcher of its DAG version (``executors.launchers``): a process
+forked from this one that has loaded the version's source once, so the try starts with
+Tradewind imported and its DAG built. Where launchers are not available, or one could not load
+the source, the try is forked from this process directly and loads the source itself.
+
+Either way the child never uses the parent's database connections (engines are disposed in
+the child at fork) nor its other file descriptors (sockets of other children, the scheduler's
+wake-up socket); it talks to this process over a socket pair. The end of a try is noticed from
+its pidfd (direct children) or its launcher's report (which reaps it and sends the exit
+status), so a task killed with SIGKILL is reported at once. This process enforces
 ``execution_timeout`` as a backstop to the child's own alarm, by killing the process group.
 
-DAG callbacks run the same way (``launch_callback``), outside ``parallelism``.
+DAG callbacks are forked directly (``launch_callback``), outside ``parallelism``.
 """
 
 from __future__ import annotations
@@ -23,8 +28,9 @@ from collections.abc import Sequence
 from typing import Any
 
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.launchers import Launcher, LauncherPool
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
-from tradewind.runner import callback_process, task_process
+from tradewind.runner import callback_process, launcher_process, parent_death, task_process
 from tradewind.runner.protocol import ChannelClosed, LineChannel
 from tradewind.sdk import templating, timezone
 
@@ -37,13 +43,24 @@ KILL_GRACE = 5.0
 #: Seconds a DAG callback may run before it is killed.
 CALLBACK_TIMEOUT = 300.0
 
+#: Seconds to wait for launchers' reports of tries killed at the end.
+END_REPORT_WAIT = 2.0
+
 _CHANNEL = "channel"
 _EXIT = "exit"
+_CONTROL = "control"
+_LAUNCHER_EXIT = "launcher-exit"
+#: ``_on_exit`` without a status: wait for the (direct) child and read it.
+_WAIT = object()
 
 
 @dataclasses.dataclass(eq=False)
 class _Child:
-    pid: int
+    """A task or callback process. ``pid`` is None while its launcher has not reported it
+    started; ``launcher`` is set for tries forked by one, None for direct children (and for
+    tries whose launcher died: those end when their channel closes)."""
+
+    pid: int | None
     channel: LineChannel
     started: float
     workload: TaskWorkload | None = None
@@ -53,6 +70,14 @@ class _Child:
     kill_at: float | None = None
     terminate_at: float | None = None
     closed: bool = False
+    launcher: Launcher | None = None
+    launched: bool = False
+    #: SIGTERM asked for before the pid was known: sent when it is.
+    term_pending: bool = False
+
+    @property
+    def direct(self) -> bool:
+        return not self.launched
 
     def describe(self) -> str:
         if self.workload is not None:
@@ -77,8 +102,9 @@ class LocalExecutor(BaseExecutor):
     SIGTERM and SIGKILL."""
 
     def __init__(self, parallelism: int = 32, *, timeout_grace: float = HARD_TIMEOUT_GRACE,
-                 kill_grace: float = KILL_GRACE) -> None:
+                 kill_grace: float = KILL_GRACE, launchers: LauncherPool | None = None) -> None:
         self.parallelism = max(1, parallelism)
+        self.launchers = launchers if launchers is not None else LauncherPool()
         self.timeout_grace = timeout_grace
         self.kill_grace = kill_grace
         self._children: dict[int, _Child] = {}
@@ -88,11 +114,13 @@ class LocalExecutor(BaseExecutor):
         self._private_fds: list[Any] = []
         self._hostname = socket.gethostname()
         self._pending_events: list[Event] = []
+        self._ending = False
 
     def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = ()) -> None:
         self._handler = request_handler
         self._private_fds = list(private_fds)
         templating.preload()
+        parent_death.preload()
 
     @property
     def open_slots(self) -> int:
@@ -140,6 +168,8 @@ class LocalExecutor(BaseExecutor):
                     os.close(child.pidfd)
                 except OSError:
                     pass
+        for launcher in self.launchers:
+            launcher.close_in_child()
         for fd in self._private_fds:
             try:
                 fd.close()
@@ -153,13 +183,67 @@ class LocalExecutor(BaseExecutor):
             self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
 
     def launch(self, workload: TaskWorkload) -> None:
+        launcher = self.launchers.for_workload(workload, self._spawn_launcher)
+        if launcher is None or not self._launch_via(launcher, workload):
+            self._launch_direct(workload)
+
+    def _launch_direct(self, workload: TaskWorkload, started: float | None = None) -> None:
         pid, sock = self._fork(task_process.run, workload)
-        child = _Child(pid, LineChannel(sock), time.monotonic(), workload=workload)
-        if workload.execution_timeout:
-            child.terminate_at = child.started + workload.execution_timeout + self.timeout_grace
+        child = _Child(pid, LineChannel(sock), time.monotonic() if started is None else started, workload=workload)
+        self._set_time_limit(child)
         self._children[workload.ti_id] = child
         self._register(child)
         self._pending_events.append(TaskStarted(workload.ti_id, pid, self._hostname, timezone.utcnow()))
+
+    def _set_time_limit(self, child: _Child) -> None:
+        if child.workload is not None and child.workload.execution_timeout:
+            child.terminate_at = child.started + child.workload.execution_timeout + self.timeout_grace
+
+    def _launch_via(self, launcher: Launcher, workload: TaskWorkload) -> bool:
+        """Send the try to its launcher; False when it cannot take it (fork it directly then)."""
+        parent_sock, child_sock = socket.socketpair()
+        try:
+            launcher.send_launch(workload, child_sock.fileno())
+        except OSError as exc:
+            parent_sock.close()
+            if not isinstance(exc, BlockingIOError) and "too large" not in str(exc):
+                log.warning("%s does not take tries (%s); forking them directly", launcher.describe(), exc)
+                self.launchers.note_failed(launcher)
+            return False
+        finally:
+            child_sock.close()
+        parent_sock.setblocking(False)
+        child = _Child(None, LineChannel(parent_sock), time.monotonic(), workload=workload, launcher=launcher,
+                       launched=True)
+        self._set_time_limit(child)
+        self._children[workload.ti_id] = child
+        launcher.pending[workload.ti_id] = child
+        self._selector.register(parent_sock, selectors.EVENT_READ, (_CHANNEL, child))
+        return True
+
+    def _spawn_launcher(self, workload: TaskWorkload) -> Launcher:
+        """Fork a launcher for the workload's DAG version (it loads the source on its own time)."""
+        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        parent_pid = os.getpid()
+        pid = os.fork()
+        if pid == 0:  # the launcher: never returns
+            try:
+                ours.close()
+                self._close_inherited()
+                launcher_process.serve(theirs, workload.fileloc, workload.source_code, workload.dag_id,
+                                       parent_pid=parent_pid)
+            finally:
+                os._exit(1)
+        theirs.close()
+        ours.setblocking(False)
+        pidfd = os.pidfd_open(pid)
+        now = time.monotonic()
+        launcher = Launcher(key=(workload.dag_id, workload.fileloc, workload.source_code), pid=pid, sock=ours,
+                            pidfd=pidfd, created=now, last_used=now)
+        self._selector.register(ours, selectors.EVENT_READ, (_CONTROL, launcher))
+        self._selector.register(pidfd, selectors.EVENT_READ, (_LAUNCHER_EXIT, launcher))
+        log.info("Started %s (version of %s)", launcher.describe(), workload.fileloc)
+        return launcher
 
     def launch_callback(self, workload: CallbackWorkload) -> None:
         pid, sock = self._fork(callback_process.run, workload)
@@ -179,7 +263,7 @@ class LocalExecutor(BaseExecutor):
         try:
             if events:
                 timeout = 0
-            if any(child.closed and child.pidfd is None for child in self._all_children()):
+            if any(self._needs_polling(child) for child in self._all_children()):
                 timeout = 0.002 if timeout is None else min(timeout, 0.002)
             deadline = self._next_deadline()
             if deadline is not None:
@@ -191,21 +275,157 @@ class LocalExecutor(BaseExecutor):
                 self._selector.unregister(key.fileobj)
         readable_extra = []
         exited: list[_Child] = []
-        for key, _mask in ready:
+        launchers_gone: list[Launcher] = []
+        # Launchers first: a try's "started" comes before what the try itself sent.
+        for key, _mask in sorted(ready, key=lambda item: item[0].data is None or item[0].data[0] != _CONTROL):
             if key.data is None:
                 readable_extra.append(key.fileobj)
                 continue
-            kind, child = key.data
-            if kind == _EXIT:
-                exited.append(child)
-            elif not child.closed:
-                events.extend(self._on_readable(child))
+            kind, item = key.data
+            if kind == _CONTROL:
+                if not item.stopping and not item.gone:
+                    events.extend(self._on_launcher_readable(item))
+            elif kind == _LAUNCHER_EXIT:
+                if not item.gone:
+                    launchers_gone.append(item)
+            elif kind == _EXIT:
+                exited.append(item)
+            elif not item.closed:
+                events.extend(self._on_readable(item))
         for child in exited:
             events.extend(self._on_exit(child))
-        for child in [c for c in self._all_children() if c.closed and c.pidfd is None]:
+        for launcher in launchers_gone:
+            events.extend(self._on_launcher_exit(launcher))
+        for child in [c for c in self._all_children() if self._needs_polling(c)]:
             events.extend(self._try_reap(child))
         self._enforce_timeouts()
+        for launcher in self.launchers.to_stop():
+            self._stop_launcher(launcher)
         return events, readable_extra
+
+    @staticmethod
+    def _needs_polling(child: _Child) -> bool:
+        """A direct child without a pidfd whose channel closed: reaped by polling."""
+        return child.direct and child.closed and child.pidfd is None
+
+    # -- launchers --------------------------------------------------------------------------
+    def _on_launcher_readable(self, launcher: Launcher) -> list[Event]:
+        messages, closed = launcher.receive_all()
+        events: list[Event] = []
+        for message in messages:
+            events.extend(self._on_launcher_message(launcher, message))
+        if closed and not launcher.stopping:
+            # It died (its pidfd says so too); take it down now, so no try waits on it.
+            events.extend(self._on_launcher_exit(launcher))
+        return events
+
+    def _on_launcher_message(self, launcher: Launcher, message: tuple[Any, ...]) -> list[Event]:
+        kind = message[0]
+        if kind == "ready":
+            launcher.loading = False
+        elif kind == "load_failed":
+            log.warning("%s could not load the DAG version (%s); its tries load it themselves",
+                        launcher.describe(), message[1])
+            launcher.loading = False
+            self.launchers.note_failed(launcher)
+            for child in list(launcher.pending.values()):
+                self._relaunch_direct(launcher, child)
+        elif kind == "launch_failed":
+            child = launcher.pending.get(message[1])
+            if child is not None:
+                log.warning("%s could not fork %s (%s); forking it directly", launcher.describe(),
+                            child.describe(), message[2])
+                self._relaunch_direct(launcher, child)
+        elif kind == "started":
+            _kind, ti_id, pid, at = message
+            child = launcher.pending.pop(ti_id, None)
+            if child is None:
+                return []
+            child.pid = pid
+            launcher.running[pid] = child
+            if child.term_pending:
+                child.term_pending = False
+                kill_group(pid, signal.SIGTERM)
+            return [TaskStarted(ti_id, pid, self._hostname, at)]
+        elif kind == "exited":
+            child = launcher.running.pop(message[1], None)
+            events = self._on_exit(child, message[2]) if child is not None else []
+            launcher.send_reap(message[1])
+            return events
+        return []
+
+    def _relaunch_direct(self, launcher: Launcher, child: _Child) -> None:
+        """A try its launcher never forked: fork it here instead (its slot is kept)."""
+        assert child.workload is not None
+        launcher.pending.pop(child.workload.ti_id, None)
+        self._close_channel(child)
+        self._children.pop(child.workload.ti_id, None)
+        if self._ending:  # never started: it stays queued, and the scheduler's shutdown requeues it
+            return
+        try:
+            self._launch_direct(child.workload, started=child.started)
+        except Exception as exc:  # fork failed: the try ends here, the scheduler retries or fails it
+            log.exception("Could not start %s", child.workload.describe())
+            self._pending_events.append(TaskDied(child.workload.ti_id, f"the task process could not start: {exc}"))
+
+    def _on_launcher_exit(self, launcher: Launcher) -> list[Event]:
+        """The launcher process ended: reap it, and settle the tries it had."""
+        if launcher.gone:
+            return []
+        launcher.gone = True
+        events: list[Event] = []
+        if not launcher.stopping:
+            messages, _closed = launcher.receive_all()
+            for message in messages:
+                events.extend(self._on_launcher_message(launcher, message))
+        for fd in (launcher.sock, launcher.pidfd):
+            try:
+                self._selector.unregister(fd)
+            except (KeyError, ValueError):
+                pass
+        if not launcher.stopping:
+            launcher.stop()
+        try:
+            os.close(launcher.pidfd)
+        except OSError:
+            pass
+        try:
+            _pid, status = os.waitpid(launcher.pid, 0)
+        except ChildProcessError:
+            status = None
+        self.launchers.discard(launcher)
+        if not (launcher.pending or launcher.running):
+            if not (launcher.failed or launcher.retired or self._ending) and status is not None and status != 0:
+                log.warning("%s ended (%s)", launcher.describe(), _exit_text(status))
+            return events
+        log.warning("%s died (%s) with %d tries to start and %d running", launcher.describe(), _exit_text(status),
+                    len(launcher.pending), len(launcher.running))
+        self.launchers.note_failed(launcher)
+        for child in list(launcher.pending.values()):
+            if launcher.loading:  # it forked nothing: its tries start here
+                self._relaunch_direct(launcher, child)
+                continue
+            # It may have forked the try and died before saying so: the try cannot run again.
+            assert child.workload is not None
+            launcher.pending.pop(child.workload.ti_id, None)
+            child.launcher = None
+            events.extend(self._finalize(child, None, reason="its launcher died before it started"))
+        for child in list(launcher.running.values()):
+            # Orphaned tries got SIGTERM with their launcher; they end when their channel closes.
+            child.launcher = None
+            if child.closed:
+                events.extend(self._finalize(child, None))
+            elif child.kill_at is None:
+                child.kill_at = time.monotonic() + self.kill_grace
+        launcher.running.clear()
+        return events
+
+    def _stop_launcher(self, launcher: Launcher) -> None:
+        try:
+            self._selector.unregister(launcher.sock)
+        except (KeyError, ValueError):
+            pass
+        launcher.stop()
 
     def _all_children(self) -> list[_Child]:
         return [*self._children.values(), *self._callbacks.values()]
@@ -240,6 +460,8 @@ class LocalExecutor(BaseExecutor):
             messages = child.channel.receive_available()
         except (ChannelClosed, ValueError):
             self._close_channel(child)
+            if child.launched:  # its launcher reports the exit; without one, this is the end
+                return self._finalize(child, None) if child.launcher is None and child.pid is not None else []
             return self._try_reap(child) if child.pidfd is None else []
         return self._handle(child, messages)
 
@@ -253,8 +475,9 @@ class LocalExecutor(BaseExecutor):
             pass
         child.channel.close()
 
-    def _on_exit(self, child: _Child) -> list[Event]:
-        """The process ended (its pidfd is readable): read what it sent last, then reap it."""
+    def _on_exit(self, child: _Child, status: Any = _WAIT) -> list[Event]:
+        """The process ended (its pidfd is readable, or its launcher reaped it with ``status``):
+        read what it sent last, then reap it."""
         events: list[Event] = []
         if not child.closed:
             try:
@@ -263,15 +486,18 @@ class LocalExecutor(BaseExecutor):
                 messages = []
             events.extend(self._handle(child, messages))
             self._close_channel(child)
-        try:
-            _pid, status = os.waitpid(child.pid, 0)
-        except ChildProcessError:
-            status = None
+        if status is _WAIT:
+            assert child.pid is not None
+            try:
+                _pid, status = os.waitpid(child.pid, 0)
+            except ChildProcessError:
+                status = None
         events.extend(self._finalize(child, status))
         return events
 
     def _try_reap(self, child: _Child) -> list[Event]:
         """Without a pidfd: collect the exit status if the process is gone."""
+        assert child.pid is not None
         try:
             done, status = os.waitpid(child.pid, os.WNOHANG)
         except ChildProcessError:
@@ -280,7 +506,7 @@ class LocalExecutor(BaseExecutor):
             return []
         return self._finalize(child, status)
 
-    def _finalize(self, child: _Child, status: int | None) -> list[Event]:
+    def _finalize(self, child: _Child, status: int | None, *, reason: str | None = None) -> list[Event]:
         self._close_channel(child)
         if child.pidfd is not None:
             try:
@@ -296,7 +522,9 @@ class LocalExecutor(BaseExecutor):
             self._children.pop(child.workload.ti_id, None)
             if child.finished:
                 return []
-            return [TaskDied(child.workload.ti_id, describe_status(status))]
+            if reason is None:
+                reason = describe_status(status)
+            return [TaskDied(child.workload.ti_id, reason)]
         self._callbacks.pop(child.pid, None)
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             log.info("%s finished", child.describe())
@@ -315,31 +543,43 @@ class LocalExecutor(BaseExecutor):
                 deadlines.append(child.terminate_at)
         return min(deadlines, default=None)
 
+    def _signal(self, child: _Child, sig: int) -> None:
+        """Signal the try's process group. Before its launcher reported the pid, a SIGTERM waits
+        for the pid, and a SIGKILL goes to the launcher, which has stopped answering."""
+        if child.pid is not None:
+            kill_group(child.pid, sig)
+        elif sig == signal.SIGTERM:
+            child.term_pending = True
+        elif child.launcher is not None:
+            log.warning("%s did not start %s in time: killing it", child.launcher.describe(), child.describe())
+            child.launcher.kill()
+
     def _enforce_timeouts(self) -> None:
         now = time.monotonic()
         for child in self._all_children():
             if child.kill_at is not None:
                 if now >= child.kill_at:
                     log.warning("%s did not stop after SIGTERM: killing it", child.describe())
-                    kill_group(child.pid, signal.SIGKILL)
+                    self._signal(child, signal.SIGKILL)
                     child.kill_at = None
                     child.terminate_at = None
             elif child.terminate_at is not None and now >= child.terminate_at:
                 log.warning("%s ran past its time limit: terminating it", child.describe())
-                kill_group(child.pid, signal.SIGTERM)
+                self._signal(child, signal.SIGTERM)
                 child.kill_at = now + self.kill_grace
 
     def terminate(self, ti_id: int) -> None:
         child = self._children.get(ti_id)
         if child is None or child.kill_at is not None:
             return
-        kill_group(child.pid, signal.SIGTERM)
+        self._signal(child, signal.SIGTERM)
         child.kill_at = time.monotonic() + self.kill_grace
 
     def end(self, grace: float | None = None) -> list[Event]:
         grace = self.kill_grace if grace is None else grace
+        self._ending = True
         for child in self._all_children():
-            kill_group(child.pid, signal.SIGTERM)
+            self._signal(child, signal.SIGTERM)
         deadline = time.monotonic() + grace
         events: list[Event] = list(self._pending_events)
         self._pending_events = []
@@ -347,10 +587,26 @@ class LocalExecutor(BaseExecutor):
             got, _ = self.wait(min(0.1, max(0.0, deadline - time.monotonic())), [])
             events.extend(got)
         for child in self._all_children():
-            kill_group(child.pid, signal.SIGKILL)
+            if child.pid is not None:
+                kill_group(child.pid, signal.SIGKILL)
+        for child in [c for c in self._all_children() if c.direct]:
             events.extend(self._on_exit(child))
+        # Launchers report the ends of the tries they forked; then they go too.
+        deadline = time.monotonic() + END_REPORT_WAIT
+        while self._all_children() and any(c.launcher is not None for c in self._all_children()) \
+                and time.monotonic() < deadline:
+            got, _ = self.wait(0.05, [])
+            events.extend(got)
+        for launcher in list(self.launchers):
+            launcher.kill()
+            events.extend(self._on_launcher_exit(launcher))
+        for child in self._all_children():  # orphans whose channel is still open
+            events.extend(self._finalize(child, None))
+        events.extend(self._pending_events)
+        self._pending_events = []
         self._selector.close()
         self._selector = selectors.DefaultSelector()
+        self._ending = False
         return events
 
 

@@ -5,8 +5,27 @@ from __future__ import annotations
 import ctypes
 import os
 import signal
+from typing import Any
 
 _PR_SET_PDEATHSIG = 1
+
+#: libc, opened once per process tree: opening it in every forked task costs a millisecond.
+_libc: Any = None
+
+
+def _prctl() -> Any:
+    global _libc
+    if _libc is None:
+        _libc = ctypes.CDLL(None, use_errno=True)
+    return _libc.prctl
+
+
+def preload() -> None:
+    """Open libc now, in a long-lived parent, so forked children find it open."""
+    try:
+        _prctl()
+    except (OSError, AttributeError):
+        pass
 
 
 def die_with_parent(sig: int = signal.SIGTERM, *, expected_parent: int | None = None) -> None:
@@ -16,8 +35,7 @@ def die_with_parent(sig: int = signal.SIGTERM, *, expected_parent: int | None = 
     already died between the fork and this call is noticed too: the signal is sent at once.
     """
     try:
-        libc = ctypes.CDLL(None, use_errno=True)
-        libc.prctl(_PR_SET_PDEATHSIG, sig)
+        _prctl()(_PR_SET_PDEATHSIG, sig)
     except (OSError, AttributeError):
         pass
     if expected_parent is not None and os.getppid() != expected_parent:

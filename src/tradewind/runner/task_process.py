@@ -28,6 +28,7 @@ from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import timezone
+from tradewind.sdk.dag import DAG
 from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.services.connections import Connection
 from tradewind.services.lookups import environment_connection, environment_variable
@@ -89,11 +90,25 @@ def _on_sigterm(signum: int, frame: Any) -> None:
 
 def redirect_output(log_path: str) -> None:
     """Send stdout, stderr and logging of this process to ``log_path`` (appending), masked."""
+    point_output_at(log_path)
+    prepare_output()
+
+
+def point_output_at(log_path: str) -> None:
+    """Make file descriptors 1 and 2 write to ``log_path`` (appending)."""
     os.makedirs(os.path.dirname(log_path), exist_ok=True)
     fd = os.open(log_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
     os.dup2(fd, 1)
     os.dup2(fd, 2)
     os.close(fd)
+
+
+def prepare_output() -> None:
+    """Masked ``sys.stdout``/``sys.stderr`` over file descriptors 1 and 2, and logging to them.
+
+    A warm launcher does this once, before it forks tries; each try then only points the
+    descriptors at its log (``point_output_at``).
+    """
     sys.stdout = MaskingStream(open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
     sys.stderr = MaskingStream(open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
     root = logging.getLogger()
@@ -172,18 +187,27 @@ def write_outcome(path: str | None, message: dict[str, Any]) -> None:
         logging.getLogger("tradewind.task").warning("could not write the outcome file %s", path, exc_info=True)
 
 
-def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None = None) -> NoReturn:
-    """Run the try and exit the process; never returns."""
+def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None = None,
+        dag: DAG | None = None, output_prepared: bool = False) -> NoReturn:
+    """Run the try and exit the process; never returns.
+
+    ``dag``: the workload's DAG, already loaded from its source (by a warm launcher); loaded
+    here when None. ``output_prepared``: ``prepare_output`` already ran in the process this
+    one was forked from.
+    """
     code = 0
     try:
         die_with_parent(expected_parent=parent_pid)
         signal.signal(signal.SIGTERM, _on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        redirect_output(workload.log_path)
+        if output_prepared:
+            point_output_at(workload.log_path)
+        else:
+            redirect_output(workload.log_path)
         link = ParentLink(channel)
         supervisor_comms.install(link.ask)
         store = ParentXComStore(link, workload)
-        message = _execute(workload, store, link)
+        message = _execute(workload, store, link, dag)
         message["try_number"] = workload.try_number
         write_outcome(workload.outcome_path, message)
         channel.send(message)
@@ -206,12 +230,13 @@ def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None 
         os._exit(code)
 
 
-def _execute(workload: TaskWorkload, store: ParentXComStore, link: ParentLink) -> dict[str, Any]:
+def _execute(workload: TaskWorkload, store: ParentXComStore, link: ParentLink, dag: DAG | None = None) -> dict[str, Any]:
     log = logging.getLogger("tradewind.task")
     log.info("Task %s started in process %d", workload.describe(), os.getpid())
     started = timezone.utcnow()
     try:
-        dag = load_dag_from_source(workload.source_code, workload.fileloc, workload.dag_id)
+        if dag is None:
+            dag = load_dag_from_source(workload.source_code, workload.fileloc, workload.dag_id)
         task = dag.get_task(workload.task_id)
         params = dag.params.resolve(workload.run.conf)
     except Exception as exc:

@@ -24,6 +24,7 @@ def refresh_completion(session: Session, row: Backfill, now: datetime) -> bool:
     if open_runs:
         return False
     row.completed_at = now
+    row.updated_at = now
     row.state = "completed"
     row.is_paused = False
     return True

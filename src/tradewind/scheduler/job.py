@@ -27,14 +27,14 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func, select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagRun, Job, JobState, JobType, TaskInstance
-from tradewind.executors.base import BaseExecutor, Event, TaskFinished
+from tradewind.executors.base import BaseExecutor, Event, TaskFinished, TaskStarted
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner.log_paths import callback_log_path
 from tradewind.scheduler import backfill_progress, outcomes, queueing, recovery, run_lifecycle, task_scheduling
@@ -48,10 +48,18 @@ from tradewind.services import wakeup
 log = logging.getLogger("tradewind.scheduler")
 
 RECOVERY_EVERY = 10.0
+#: Longest a started try waits for a pass to record it as running before it is recorded alone.
+START_RECORD_DELAY = 0.1
 #: Runs started in one pass because others finished, at most (the rest wait one more pass).
 MAX_CASCADE = 50
 #: Longest pause after a failed pass.
 MAX_ERROR_BACKOFF = 30.0
+
+
+# Statements of every pass, built once (building one costs about as much as running it).
+_RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
+_RUNNING_RUNS_OF = _RUNNING_RUNS.where(DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
+_ANY_SCHEDULED = select(TaskInstance.id).where(TaskInstance.state == TIS.SCHEDULED.value).limit(1)
 
 
 @dataclasses.dataclass
@@ -63,6 +71,8 @@ class PassResult:
     callbacks: list[CallbackWorkload] = dataclasses.field(default_factory=list)
     files_done: list[Path] = dataclasses.field(default_factory=list)
     sweep_next: bool = False
+    #: Scheduled instances wait for a free executor slot: a try ending calls for a pass.
+    waiting_for_slots: bool = False
 
 
 class SchedulerJob:
@@ -88,6 +98,9 @@ class SchedulerJob:
         self._dirty: set[tuple[str, str]] = set()
         self._full_sweep = True
         self._deadline: datetime | None = None
+        self._deadline_mono: float | None = None
+        #: When the next DAG run falls due (known from the last full pass or run creation).
+        self._dagrun_due: datetime | None = None
         self._stopping = False
         self._first_recovery = True
         self._recover_now = False
@@ -139,16 +152,15 @@ class SchedulerJob:
 
     # -- one pass -------------------------------------------------------------------------
     def _running_runs(self, session: Session, full: bool, extra: list[DagRun]) -> list[DagRun]:
-        query = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
         if full:
-            runs = list(session.scalars(query))
+            runs = list(session.scalars(_RUNNING_RUNS))
         else:
             keys = self._dirty | {(run.dag_id, run.run_id) for run in extra}
             if not keys:
                 return []
             # Every running run of a touched DAG: a run waiting on depends_on_past moves when
             # the previous run's task finishes.
-            runs = list(session.scalars(query.where(DagRun.dag_id.in_({key[0] for key in keys}))))
+            runs = list(session.scalars(_RUNNING_RUNS_OF, {"dag_ids": sorted({key[0] for key in keys})}))
         if self.is_postgres and runs:
             runs = list(session.scalars(
                 select(DagRun).where(DagRun.id.in_([run.id for run in runs])).with_for_update(skip_locked=True)))
@@ -172,8 +184,12 @@ class SchedulerJob:
             full = full or repaired.fixed > 0
         self._dirty |= touched
         pg = self.is_postgres
-        created = run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg)
-        started = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg) if (created or full or touched) else []
+        # Runs fall due, and queued runs become startable, only with time (a passed deadline
+        # makes this pass full), from outside (a wake-up: full too) or when a run finishes
+        # (the cascade below).
+        created = run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg) if full else []
+        created_any = bool(created)
+        started = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg) if (created or full) else []
         runs = self._running_runs(session, full, started)
         evaluation = task_scheduling.evaluate_runs(session, self.cache, runs, now)
         finished = list(evaluation.finished_runs)
@@ -182,7 +198,7 @@ class SchedulerJob:
         sweep_next = False
         while finished:
             # Finished runs free max_active_runs slots: the next due or queued runs start now.
-            run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg)
+            created_any |= bool(run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg))
             more = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg)
             if not more:
                 break
@@ -201,19 +217,27 @@ class SchedulerJob:
         slots = self.executor.open_slots
         workloads = queueing.queue_ready(
             session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
-            for_update=pg, outcome_folder=self.outcome_folder,
+            for_update=pg, outcome_folder=self.outcome_folder, known_runs=evaluated,
         )
         more_ready = len(workloads) >= slots > 0
+        waiting_for_slots = slots <= 0 and session.scalar(_ANY_SCHEDULED) is not None
         wake_at = evaluation.wake_at if evaluation.wake_at is not None and evaluation.wake_at > now else None
-        dagrun_due = self._next_dagrun_due(session, now)
-        retry_due, retry_overdue = self._next_retry_due(session, now)
+        if full or created_any:
+            self._dagrun_due = self._next_dagrun_due(session, now)
+        if full:
+            # Every running run was looked at: retries anywhere, from the metastore.
+            retry_due = self._next_retry_due(session, now)
+        else:
+            # Only some runs were: what earlier passes asked to be woken for still stands (when
+            # it passes, that pass is full and finds everything again).
+            retry_due = self._deadline if self._deadline is not None and self._deadline > now else None
+        dagrun_due = self._dagrun_due if self._dagrun_due is not None and self._dagrun_due > now else None
         timeout_due = min((at for at in self._run_timeouts.values() if at > now), default=None)
         for candidate in (dagrun_due, retry_due, timeout_due):
             if candidate is not None and (wake_at is None or candidate < wake_at):
                 wake_at = candidate
-        # A retry already due whose run this pass did not look at: look at every run next.
-        sweep_next = sweep_next or (retry_overdue and not full)
-        return PassResult(workloads, stop + evaluation.to_terminate, wake_at, more_ready, callbacks, files_done, sweep_next)
+        return PassResult(workloads, stop + evaluation.to_terminate, wake_at, more_ready, callbacks, files_done, sweep_next,
+                          waiting_for_slots)
 
     def _note_run_timeouts(self, session: Session, runs: list[DagRun]) -> None:
         """Remember when each running run hits its dagrun_timeout, so a pass that does not look
@@ -238,18 +262,14 @@ class SchedulerJob:
             Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.next_dagrun_create_after > now))
 
     @staticmethod
-    def _next_retry_due(session: Session, now: datetime) -> tuple[datetime | None, bool]:
-        """The next future retry or reschedule time, and whether one is already overdue."""
+    def _next_retry_due(session: Session, now: datetime) -> datetime | None:
+        """The next future retry or reschedule time."""
         retry_at = session.scalar(select(func.min(TaskInstance.next_retry_at)).where(
             TaskInstance.state == TIS.UP_FOR_RETRY.value, TaskInstance.next_retry_at > now))
         resched_at = session.scalar(select(func.min(TaskInstance.reschedule_date)).where(
             TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value, TaskInstance.reschedule_date > now))
-        overdue = session.scalar(select(func.count()).select_from(TaskInstance).where(
-            ((TaskInstance.state == TIS.UP_FOR_RETRY.value) & (TaskInstance.next_retry_at <= now))
-            | ((TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value) & (TaskInstance.reschedule_date <= now))
-        ).where(TaskInstance.run_id.in_(select(DagRun.run_id).where(DagRun.state == DagRunState.RUNNING.value))))
         values = [value for value in (retry_at, resched_at) if value is not None]
-        return (min(values) if values else None), bool(overdue)
+        return min(values) if values else None
 
     def _callbacks_for(self, session: Session, evaluation: task_scheduling.EvaluationResult) -> list[CallbackWorkload]:
         """DAG callbacks to start for the runs this pass finished."""
@@ -291,6 +311,8 @@ class SchedulerJob:
         self._dirty.clear()
         self._first_recovery = self._first_recovery and not recover
         self._deadline = result.wake_at
+        self._deadline_mono = (None if result.wake_at is None
+                               else time.monotonic() + (result.wake_at - now).total_seconds())
         if result.sweep_next:
             self._full_sweep = True
         outcomes.remove_outcome_files(result.files_done)
@@ -335,31 +357,45 @@ class SchedulerJob:
         passes = 0
         failures = 0
         events: list[Event] = []
+        result: PassResult | None = None
+        skip_pass = False
+        starts_since: float | None = None  # when the oldest start not yet recorded arrived
         try:
             while not self._stopping:
-                recover = time.monotonic() >= next_recovery or self._recover_now
-                self._recover_now = False
-                try:
-                    result: PassResult | None = self.run_pass(events, recover=recover)
-                except Exception:
-                    failures += 1
-                    result = None
-                    log.exception("Scheduler pass failed (%d in a row); trying again", failures)
+                if skip_pass:
+                    timeout = self._timeout(result, failures, after_launch=False)
+                    if starts_since is not None:
+                        timeout = min(timeout, max(0.0, starts_since + START_RECORD_DELAY - time.monotonic()))
                 else:
-                    failures = 0
-                    events = []
-                    if recover:
-                        next_recovery = time.monotonic() + RECOVERY_EVERY
-                passes += 1
-                if max_passes is not None and passes >= max_passes:
-                    break
-                if until is not None and until():
-                    break
-                timeout = self._timeout(result, failures)
+                    starts_since = None
+                    recover = time.monotonic() >= next_recovery or self._recover_now
+                    self._recover_now = False
+                    try:
+                        result = self.run_pass(events, recover=recover)
+                    except Exception:
+                        failures += 1
+                        result = None
+                        log.exception("Scheduler pass failed (%d in a row); trying again", failures)
+                    else:
+                        failures = 0
+                        events = []
+                        if recover:
+                            next_recovery = time.monotonic() + RECOVERY_EVERY
+                    passes += 1
+                    if max_passes is not None and passes >= max_passes:
+                        break
+                    if until is not None and until():
+                        break
+                    timeout = self._timeout(result, failures)
+                skip_pass = False
                 if self.executor.running_ti_ids:  # beat on time for the tries it runs
                     timeout = min(timeout, max(0.0, last_heartbeat + self.heartbeat_every - time.monotonic()))
                 extra = [self._stop_reader] + ([listener] if listener is not None else [])
+                waited_from = time.monotonic()
                 new_events, readable = self.executor.wait(timeout, extra)
+                # The executor also wakes for its own reasons (a reaped process, a reply to a
+                # launch) that bring no event: those need no pass.
+                woke_early = time.monotonic() - waited_from < timeout - 0.001
                 readable = [fd for fd in readable if fd is not self._stop_reader]
                 events.extend(new_events)
                 if readable and listener is not None:
@@ -373,10 +409,39 @@ class SchedulerJob:
                     except Exception:
                         log.exception("Scheduler heartbeat failed")
                     last_heartbeat = time.monotonic()
+                pass_due = (failures > 0 or bool(readable) or self._full_sweep or self._recover_now
+                            or time.monotonic() >= next_recovery or self._deadline_passed())
+                slot_freed = (result is not None and result.waiting_for_slots and self.executor.open_slots > 0)
+                if not pass_due and not events and woke_early and not slot_freed:
+                    skip_pass = True
+                elif not pass_due and events and all(isinstance(event, TaskStarted) for event in events):
+                    # Tries that only started change no decision: no pass for them. They go
+                    # with the next pass (a finishing try usually brings one soon), or on their
+                    # own after START_RECORD_DELAY.
+                    skip_pass = True
+                    if starts_since is None:
+                        starts_since = time.monotonic()
+                    elif time.monotonic() - starts_since >= START_RECORD_DELAY:
+                        try:
+                            self._record_started(events)
+                        except Exception:
+                            log.exception("Could not record started tries; the next pass does")
+                            skip_pass = False
+                        else:
+                            events = []
+                            starts_since = None
         finally:
             self._shutdown(listener, events)
 
-    def _timeout(self, result: PassResult | None, failures: int) -> float:
+    def _deadline_passed(self) -> bool:
+        # Monotonic, not the clock: the clock is read once per pass (tests count on it).
+        return self._deadline_mono is not None and time.monotonic() >= self._deadline_mono
+
+    def _record_started(self, events: list[Event]) -> None:
+        started = [event for event in events if isinstance(event, TaskStarted)]
+        db_engine.run_in_transaction(self.engine, lambda session: outcomes.record_started(session, started))
+
+    def _timeout(self, result: PassResult | None, failures: int, *, after_launch: bool = True) -> float:
         if result is None:
             return min(MAX_ERROR_BACKOFF, 0.5 * 2 ** min(failures, 6))
         timeout = self.max_loop_interval
@@ -384,7 +449,7 @@ class SchedulerJob:
             timeout = min(timeout, max(0.0, (result.wake_at - self.clock()).total_seconds()))
         if result.more_ready or result.sweep_next:
             return 0.0
-        if result.workloads:
+        if result.workloads and after_launch:
             timeout = min(timeout, 0.05)
         return timeout
 

@@ -14,12 +14,13 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select, update
+from sqlalchemy import bindparam, func, select
+from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
@@ -35,6 +36,8 @@ log = logging.getLogger("tradewind.scheduler")
 
 _HISTORY_STATES = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UP_FOR_RETRY.value, TIS.UPSTREAM_FAILED.value}
 _HISTORY_COLUMNS = [name for name in TaskInstanceColumns.__annotations__ if not name.startswith("_")]
+_HISTORY_KEY = ("dag_id", "run_id", "task_id", "map_index", "try_number")
+_XCOM_KEY = ("dag_id", "run_id", "task_id", "map_index", "key")
 
 
 def outcome_path(folder: Path, ti_id: int, try_number: int) -> Path:
@@ -90,21 +93,54 @@ def stale_outcome_files(session: Session, folder: Path | None) -> list[Path]:
 
 def record_history(session: Session, ti: TaskInstance) -> None:
     """Copy a finished try into task_instance_history (one row per try)."""
-    if ti.try_number <= 0:
-        return
-    exists = session.scalar(select(TaskInstanceHistory.id).where(
-        TaskInstanceHistory.dag_id == ti.dag_id, TaskInstanceHistory.run_id == ti.run_id,
-        TaskInstanceHistory.task_id == ti.task_id, TaskInstanceHistory.map_index == ti.map_index,
-        TaskInstanceHistory.try_number == ti.try_number))
-    values = {name: getattr(ti, name) for name in _HISTORY_COLUMNS}
-    if exists is not None:
-        session.execute(update(TaskInstanceHistory).where(TaskInstanceHistory.id == exists).values(**values))
-        return
-    session.add(TaskInstanceHistory(task_instance_id=ti.id, **values))
+    record_histories(session, [ti])
 
 
-def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason: str, now: datetime, log_folder: Path | None) -> None:
-    """A try that ended without an outcome (process died, heartbeat lost): retry or fail it."""
+def record_histories(session: Session, tis: Iterable[TaskInstance]) -> None:
+    """Copy finished tries into task_instance_history, one row per try (updated when there
+    already is one): one ``INSERT ... ON CONFLICT DO UPDATE`` for the batch."""
+    by_key: dict[tuple[str, str, str, int, int], dict[str, Any]] = {}
+    for ti in tis:
+        if ti.try_number > 0:
+            values = {name: getattr(ti, name) for name in _HISTORY_COLUMNS}
+            values["task_instance_id"] = ti.id
+            by_key[(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)] = values
+    _upsert_many(session, TaskInstanceHistory.__table__, list(by_key.values()), key=_HISTORY_KEY,
+                 update=[name for name in _HISTORY_COLUMNS if name not in _HISTORY_KEY])
+
+
+def write_xcoms(session: Session, pushed: list[dict[str, Any]]) -> None:
+    """Store pushed XComs (``dag_id``, ``run_id``, ``task_id``, ``map_index``, ``key``, ``value``,
+    ``timestamp`` each), replacing values already stored under the same keys."""
+    by_key = {(x["dag_id"], x["run_id"], x["task_id"], x["map_index"], x["key"]): x for x in pushed}
+    _upsert_many(session, XCom.__table__, list(by_key.values()), key=_XCOM_KEY, update=["value", "timestamp"])
+
+
+def _upsert_many(session: Session, table: Any, rows: list[dict[str, Any]], *, key: Sequence[str],
+                 update: Sequence[str]) -> None:
+    """Insert ``rows`` (all with the same columns), updating ``update`` where ``key`` exists."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect.name
+    statement = _upserts.get((table.name, dialect))
+    if statement is None:  # built once: its "excluded" alias costs more than running it
+        insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
+        statement = insert(table)
+        statement = statement.on_conflict_do_update(
+            index_elements=list(key), set_={column: statement.excluded[column] for column in update})
+        _upserts[(table.name, dialect)] = statement
+    session.execute(statement, rows)
+
+
+_upserts: dict[tuple[str, str], Any] = {}
+
+
+def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason: str, now: datetime, log_folder: Path | None,
+             *, history: list[TaskInstance] | None = None) -> None:
+    """A try that ended without an outcome (process died, heartbeat lost): retry or fail it.
+
+    With ``history``, the try is added there for the caller's ``record_histories``.
+    """
     retryable = ti.try_number <= ti.max_tries
     ti.state = (TIS.UP_FOR_RETRY if retryable else TIS.FAILED).value
     ti.end_date = now
@@ -118,7 +154,10 @@ def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason:
             retries.next_retry_at(task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=now)
             if task is not None else now
         )
-    record_history(session, ti)
+    if history is None:
+        record_history(session, ti)
+    else:
+        history.append(ti)
     log.error("Task %s.%s (run %s, try %s) %s: marked %s", ti.dag_id, ti.task_id, ti.run_id, ti.try_number, reason, ti.state)
     if log_folder is not None:
         path = try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
@@ -154,9 +193,14 @@ def _skip_tasks(session: Session, ti: TaskInstance, task_ids: list[str], now: da
 
 def apply_finished(
     session: Session, cache: DagVersionCache, ti: TaskInstance, message: dict[str, Any], now: datetime,
-    to_terminate: list[int] | None = None,
+    to_terminate: list[int] | None = None, *, history: list[TaskInstance] | None = None,
+    xcoms: list[dict[str, Any]] | None = None,
 ) -> None:
-    """Record a try's final message on its task instance (state, times, XComs, skips, history)."""
+    """Record a try's final message on its task instance (state, times, XComs, skips, history).
+
+    With ``history`` and ``xcoms``, the history row and the XComs are added there for the
+    caller to write in one go (``record_histories``, ``write_xcoms``).
+    """
     state = message["state"]
     start = timezone.parse(message["start_date"]) if message.get("start_date") else now
     end = timezone.parse(message["end_date"]) if message.get("end_date") else now
@@ -167,9 +211,12 @@ def apply_finished(
     ti.pid = None
     if message.get("rendered_fields"):
         ti.rendered_fields = message["rendered_fields"]
-    for key, encoded in message.get("xcoms") or []:
-        session.merge(XCom(dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-                           key=key, value=encoded, timestamp=now))
+    pushed = [{"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index,
+               "key": key, "value": encoded, "timestamp": now} for key, encoded in message.get("xcoms") or []]
+    if xcoms is None:
+        write_xcoms(session, pushed)
+    else:
+        xcoms.extend(pushed)
     if state == TIS.UP_FOR_RESCHEDULE.value:
         ti.reschedule_date = timezone.parse(message["reschedule_date"]) if message.get("reschedule_date") else now
         ti.end_date = None
@@ -185,7 +232,32 @@ def apply_finished(
     if skipped:
         _skip_tasks(session, ti, skipped, now, to_terminate)
     if state in _HISTORY_STATES:
-        record_history(session, ti)
+        if history is None:
+            record_history(session, ti)
+        else:
+            history.append(ti)
+
+
+_TI = TaskInstance.__table__
+# Built once: constructing a statement costs about as much as running it.
+_RECORD_STARTED = (
+    _TI.update()
+    .where(_TI.c.id == bindparam("ti"), _TI.c.state == TIS.QUEUED.value)
+    .values(state=TIS.RUNNING.value, pid=bindparam("pid"), hostname=bindparam("host"),
+            start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
+            last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type))
+)
+_EVENT_TIS = select(TaskInstance).where(TaskInstance.id.in_(bindparam("ids", expanding=True)))
+
+
+def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
+    """Mark queued instances whose try started as running (one statement for the batch); the
+    start is their first heartbeat."""
+    params = [{"ti": event.ti_id, "pid": event.pid, "host": event.hostname, "at": event.at} for event in events]
+    if not params:
+        return
+    session.flush()
+    session.execute(_RECORD_STARTED, params)
 
 
 def apply_events(
@@ -199,26 +271,28 @@ def apply_events(
     events = list(events)
     if not events:
         return set()
+    started = [event for event in events if isinstance(event, TaskStarted)]
+    record_started(session, started)
+    events = [event for event in events if not isinstance(event, TaskStarted)]
+    if not events:
+        return set()
     ids = {event.ti_id for event in events}
-    rows = {ti.id: ti for ti in session.scalars(select(TaskInstance).where(TaskInstance.id.in_(ids)))}
+    rows = {ti.id: ti for ti in session.scalars(_EVENT_TIS, {"ids": sorted(ids)})}
     touched: set[tuple[str, str]] = set()
+    history: list[TaskInstance] = []
+    xcoms: list[dict[str, Any]] = []
     for event in events:
         ti = rows.get(event.ti_id)
         if ti is None:
             continue
         touched.add((ti.dag_id, ti.run_id))
-        if isinstance(event, TaskStarted):
-            if ti.state == TIS.QUEUED.value:
-                ti.state = TIS.RUNNING.value
-                ti.pid = event.pid
-                ti.hostname = event.hostname
-                ti.start_date = ti.start_date or event.at
-                ti.last_heartbeat_at = now
-        elif isinstance(event, TaskFinished):
+        if isinstance(event, TaskFinished):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                apply_finished(session, cache, ti, event.message, now, to_terminate)
+                apply_finished(session, cache, ti, event.message, now, to_terminate, history=history, xcoms=xcoms)
         elif isinstance(event, TaskDied):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                fail_try(session, cache, ti, event.reason, now, log_folder)
+                fail_try(session, cache, ti, event.reason, now, log_folder, history=history)
+    write_xcoms(session, xcoms)
+    record_histories(session, history)
     session.flush()
     return touched

@@ -9,18 +9,19 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, func, select, tuple_
+from sqlalchemy import bindparam, delete, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
 from tradewind.executors.workload import TaskWorkload
 from tradewind.runner.log_paths import try_log_path
 from tradewind.runner.runtime import RunInfo
-from tradewind.scheduler import outcomes
+from tradewind.scheduler import outcomes, ti_rows
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -31,31 +32,51 @@ ACTIVE = (TIS.QUEUED.value, TIS.RUNNING.value)
 _warned_pools: set[str] = set()
 
 
+# The statements of every pass, built once (building one costs about as much as running it).
+_TI = TaskInstance.__table__
+_POOL_SIZES = select(SlotPool.pool, SlotPool.slots)
+_USAGE = (
+    select(_TI.c.dag_id, _TI.c.run_id, _TI.c.pool, func.count(), func.sum(_TI.c.pool_slots))
+    .where(_TI.c.state.in_(ACTIVE)).group_by(_TI.c.dag_id, _TI.c.run_id, _TI.c.pool)
+)
+_ACTIVE_PER_TASK = (
+    select(_TI.c.dag_id, _TI.c.task_id, func.count())
+    .where(_TI.c.state.in_(ACTIVE)).group_by(_TI.c.dag_id, _TI.c.task_id)
+)
+_PREVIOUS_SUCCESS = (
+    select(DagRun.data_interval_start, DagRun.data_interval_end, DagRun.start_date)
+    .where(DagRun.dag_id == bindparam("dag_id"), DagRun.state == DagRunState.SUCCESS.value,
+           DagRun.logical_date < bindparam("logical_date", type_=DagRun.__table__.c.logical_date.type))
+    .order_by(DagRun.logical_date.desc()).limit(1)
+)
+_CANDIDATES = (
+    ti_rows.select_rows(ti_rows.QUEUE, _TI.c.state == TIS.SCHEDULED.value)
+    .order_by(_TI.c.priority_weight.desc(), _TI.c.scheduled_dttm, _TI.c.map_index, _TI.c.id)
+    .limit(bindparam("page_size"))
+)
+_RUNS = select(DagRun).where(DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
+                             DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
+_CLEAR_XCOMS = delete(XCom).where(
+    tuple_(XCom.dag_id, XCom.run_id, XCom.task_id, XCom.map_index).in_(bindparam("keys", expanding=True)))
+
+
 def _pool_sizes(session: Session) -> dict[str, int]:
-    return {name: slots for name, slots in session.execute(select(SlotPool.pool, SlotPool.slots))}
+    return {name: slots for name, slots in session.execute(_POOL_SIZES)}
 
 
-def _pool_usage(session: Session) -> Counter[str]:
-    rows = session.execute(
-        select(TaskInstance.pool, func.sum(TaskInstance.pool_slots))
-        .where(TaskInstance.state.in_(ACTIVE)).group_by(TaskInstance.pool)
-    )
-    return Counter({pool: int(used or 0) for pool, used in rows})
-
-
-def _active_per_run(session: Session) -> Counter[tuple[str, str]]:
-    rows = session.execute(
-        select(TaskInstance.dag_id, TaskInstance.run_id, func.count())
-        .where(TaskInstance.state.in_(ACTIVE)).group_by(TaskInstance.dag_id, TaskInstance.run_id)
-    )
-    return Counter({(dag_id, run_id): count for dag_id, run_id, count in rows})
+def _usage(session: Session) -> tuple[Counter[str], Counter[tuple[str, str]]]:
+    """Pool slots used, and instances queued or running per run, in one query."""
+    rows = session.execute(_USAGE)
+    pool_used: Counter[str] = Counter()
+    run_active: Counter[tuple[str, str]] = Counter()
+    for dag_id, run_id, pool, count, slots in rows:
+        pool_used[pool] += int(slots or 0)
+        run_active[(dag_id, run_id)] += count
+    return pool_used, run_active
 
 
 def _active_per_task(session: Session) -> Counter[tuple[str, str]]:
-    rows = session.execute(
-        select(TaskInstance.dag_id, TaskInstance.task_id, func.count())
-        .where(TaskInstance.state.in_(ACTIVE)).group_by(TaskInstance.dag_id, TaskInstance.task_id)
-    )
+    rows = session.execute(_ACTIVE_PER_TASK)
     return Counter({(dag_id, task_id): count for dag_id, task_id, count in rows})
 
 
@@ -66,12 +87,7 @@ def run_info(session: Session, run: DagRun, cache: dict[int, RunInfo]) -> RunInf
         return known
     previous = None
     if run.logical_date is not None:
-        previous = session.execute(
-            select(DagRun.data_interval_start, DagRun.data_interval_end, DagRun.start_date)
-            .where(DagRun.dag_id == run.dag_id, DagRun.state == DagRunState.SUCCESS.value,
-                   DagRun.logical_date < run.logical_date)
-            .order_by(DagRun.logical_date.desc()).limit(1)
-        ).first()
+        previous = session.execute(_PREVIOUS_SUCCESS, {"dag_id": run.dag_id, "logical_date": run.logical_date}).first()
     info = RunInfo(
         dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
         data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
@@ -95,8 +111,11 @@ MAX_PAGES = 8
 def queue_ready(
     session: Session, cache: DagVersionCache, *, slots: int, now: datetime, job_id: int | None,
     log_folder: Path, for_update: bool = False, outcome_folder: Path | None = None,
+    known_runs: Iterable[DagRun] = (),
 ) -> list[TaskWorkload]:
     """Mark up to ``slots`` scheduled instances queued and return their workloads.
+
+    ``known_runs``: runs the caller already read in this transaction (not read again).
 
     Highest ``priority_weight`` first (then the longest waiting, then map index), skipping
     instances whose pool is full, whose run is at ``max_active_tasks`` or whose task is at
@@ -111,35 +130,38 @@ def queue_ready(
     full_pools: set[str] = set()
     full_runs: set[tuple[str, str]] = set()
     seen: set[int] = set()
-    runs: dict[tuple[str, str], DagRun] = {}
+    runs: dict[tuple[str, str], DagRun] = {(run.dag_id, run.run_id): run for run in known_runs}
     run_infos: dict[int, RunInfo] = {}
     workloads: list[TaskWorkload] = []
+    queued_per_task: Counter[tuple[str, str]] = Counter()
+    rows: list[ti_rows.TaskInstanceRow] = []
+    clear_xcoms: list[tuple[str, str, str, int]] = []
+    table = TaskInstance.__table__
+    page_size = min(PAGE_SIZE, max(16, 2 * slots))
+    session.flush()
     for _page in range(MAX_PAGES):
-        query = (
-            select(TaskInstance).where(TaskInstance.state == TIS.SCHEDULED.value)
-            .order_by(TaskInstance.priority_weight.desc(), TaskInstance.scheduled_dttm, TaskInstance.map_index,
-                      TaskInstance.id)
-            .limit(PAGE_SIZE)
-        )
+        # A first page about the size of what can start (most passes need no more); the next
+        # ones full size, so blocked instances never hide runnable ones further down.
+        query = _CANDIDATES
         if full_pools:
-            query = query.where(TaskInstance.pool.not_in(sorted(full_pools)))
+            query = query.where(table.c.pool.not_in(sorted(full_pools)))
         if full_runs:
-            query = query.where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).not_in(sorted(full_runs)))
+            query = query.where(tuple_(table.c.dag_id, table.c.run_id).not_in(sorted(full_runs)))
         if seen:
-            query = query.where(TaskInstance.id.not_in(sorted(seen)))
+            query = query.where(table.c.id.not_in(sorted(seen)))
         if for_update:
             query = query.with_for_update(skip_locked=True)
-        candidates = list(session.scalars(query))
+        candidates = ti_rows.rows_of(ti_rows.QUEUE, session.execute(query, {"page_size": page_size}))
+        rows.extend(candidates)
         if not candidates:
             break
         if pools is None:
             pools = _pool_sizes(session)
-            pool_used = _pool_usage(session)
-            run_active = _active_per_run(session)
+            pool_used, run_active = _usage(session)
         missing = {(ti.dag_id, ti.run_id) for ti in candidates} - set(runs)
         if missing:
-            for run in session.scalars(select(DagRun).where(
-                    DagRun.run_id.in_({key[1] for key in missing}), DagRun.dag_id.in_({key[0] for key in missing}))):
+            for run in session.scalars(_RUNS, {"run_ids": sorted({key[1] for key in missing}),
+                                               "dag_ids": sorted({key[0] for key in missing})}):
                 runs[(run.dag_id, run.run_id)] = run
         for ti in candidates:
             if len(workloads) >= slots:
@@ -161,7 +183,7 @@ def queue_ready(
             dag = version.dag
             task = dag.task_dict.get(ti.task_id)
             if task is None:
-                ti.state = TIS.REMOVED.value
+                ti.state = TIS.REMOVED.value  # type: ignore[misc]
                 continue
             if run_active[run_key] >= dag.max_active_tasks:
                 full_runs.add(run_key)
@@ -180,23 +202,30 @@ def queue_ready(
                 continue
             limit = getattr(task, "max_active_tis_per_dag", None)
             if limit:
-                if task_active is None:
-                    task_active = _active_per_task(session)
+                if task_active is None:  # what this call queued is not written yet: count it here
+                    task_active = _active_per_task(session) + queued_per_task
                 if task_active[(ti.dag_id, ti.task_id)] >= limit:
                     continue
                 task_active[(ti.dag_id, ti.task_id)] += 1
-            workloads.append(_queue(session, ti, task, run, version, now, job_id, log_folder, outcome_folder, run_infos))
+            queued_per_task[(ti.dag_id, ti.task_id)] += 1
+            workloads.append(_queue(session, ti, task, run, version, now, job_id, log_folder, outcome_folder, run_infos,
+                                    clear_xcoms))
             run_active[run_key] += 1
             pool_used[ti.pool] += ti.pool_slots
-        if len(workloads) >= slots or len(candidates) < PAGE_SIZE:
+        if len(workloads) >= slots or len(candidates) < page_size:
             break
-    session.flush()
+        page_size = PAGE_SIZE
+    # A new try starts without the XComs of the one before.
+    for start in range(0, len(clear_xcoms), 500):
+        session.execute(_CLEAR_XCOMS, {"keys": clear_xcoms[start:start + 500]})
+    ti_rows.write_changes(session, rows)
     return workloads
 
 
 def _queue(
-    session: Session, ti: TaskInstance, task: Any, run: DagRun, version: CachedVersion, now: datetime,
+    session: Session, ti: Any, task: Any, run: DagRun, version: CachedVersion, now: datetime,
     job_id: int | None, log_folder: Path, outcome_folder: Path | None, run_infos: dict[int, RunInfo],
+    clear_xcoms: list[tuple[str, str, str, int]],
 ) -> TaskWorkload:
     """Mark one instance queued by ``job_id`` and describe the try to run."""
     continuing_sensor = ti.reschedule_date is not None
@@ -205,9 +234,7 @@ def _queue(
         ti.start_date = None
         if ti.try_number == 1 or ti.max_tries is None:
             ti.max_tries = task.retries
-        session.execute(delete(XCom).where(
-            XCom.dag_id == ti.dag_id, XCom.run_id == ti.run_id, XCom.task_id == ti.task_id,
-            XCom.map_index == ti.map_index))
+        clear_xcoms.append((ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
     ti.state = TIS.QUEUED.value
     ti.queued_dttm = now
     ti.queued_by_job_id = job_id

@@ -163,7 +163,8 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
         limit = version.dag.max_active_runs
         if run.backfill_id is not None:
             backfill = backfills.get(run.backfill_id)
-            if backfill is not None and (backfill.is_paused or backfill.completed_at is not None):
+            # A completed backfill's run is queued again only when cleared: it must start.
+            if backfill is not None and backfill.is_paused and backfill.completed_at is None:
                 continue
             if backfill is not None and backfill.max_active_runs:
                 limit = int(backfill.max_active_runs)

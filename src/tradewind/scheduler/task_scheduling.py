@@ -3,6 +3,9 @@
 Runs are evaluated task by task in topological order, so a skip or an upstream failure
 propagates down the whole graph in one pass. The decisions themselves (trigger rules, run
 state) are the pure functions ``dags test`` uses too.
+
+Every pass reads every task instance of the runs it looks at, so they are read as plain rows
+(``ti_rows``), not ORM objects.
 """
 
 from __future__ import annotations
@@ -12,12 +15,14 @@ import logging
 from collections import defaultdict
 from datetime import datetime
 
-from sqlalchemy import select, tuple_
+from typing import Any
+
+from sqlalchemy import bindparam, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
 from tradewind.exceptions import TradewindError
-from tradewind.scheduler import outcomes, run_state, trigger_rules, xcom_reads
+from tradewind.scheduler import outcomes, run_state, ti_rows, trigger_rules, xcom_reads
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import FINISHED_STATES, DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -49,12 +54,20 @@ class EvaluationResult:
             self.wake_at = at
 
 
-def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str, str], list[TaskInstance]]:
-    grouped: dict[tuple[str, str], list[TaskInstance]] = defaultdict(list)
+_TI = TaskInstance.__table__
+# Built once: building a statement costs about as much as running it.
+_RUN_TIS = ti_rows.select_rows(ti_rows.EVALUATE, tuple_(_TI.c.dag_id, _TI.c.run_id).in_(
+    bindparam("runs", expanding=True)))
+
+
+def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str, str], list[Any]]:
+    """Every task instance of ``runs``, as ``TaskInstanceRow``s by (dag_id, run_id)."""
+    grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
     keys = [(run.dag_id, run.run_id) for run in runs]
+    session.flush()
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        for ti in session.scalars(select(TaskInstance).where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(chunk))):
+        result = session.execute(_RUN_TIS, {"runs": keys[start:start + 500]})
+        for ti in ti_rows.rows_of(ti_rows.EVALUATE, result):
             grouped[(ti.dag_id, ti.run_id)].append(ti)
     return grouped
 
@@ -62,6 +75,7 @@ def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str,
 def evaluate_runs(session: Session, cache: DagVersionCache, runs: list[DagRun], now: datetime) -> EvaluationResult:
     result = EvaluationResult()
     by_run = load_task_instances(session, runs)
+    history: list[int] = []
     for run in runs:
         if run.dag_version_id is None:
             continue
@@ -71,7 +85,13 @@ def evaluate_runs(session: Session, cache: DagVersionCache, runs: list[DagRun], 
             log.exception("Cannot load DAG version %s of run %s of %s; the run waits",
                           run.dag_version_id, run.run_id, run.dag_id)
             continue
-        _evaluate_run(session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result)
+        _evaluate_run(session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result, history)
+    session.flush()
+    ti_rows.write_changes(session, (ti for tis in by_run.values() for ti in tis))
+    for ti_id in history:
+        ti = session.get(TaskInstance, ti_id, populate_existing=True)
+        if ti is not None:
+            outcomes.record_history(session, ti)
     session.flush()
     return result
 
@@ -89,7 +109,8 @@ def _timed_out(run: DagRun, version: CachedVersion, now: datetime) -> bool:
 
 
 def _evaluate_run(
-    session: Session, run: DagRun, version: CachedVersion, tis: list[TaskInstance], now: datetime, result: EvaluationResult
+    session: Session, run: DagRun, version: CachedVersion, tis: list[Any], now: datetime, result: EvaluationResult,
+    history: list[int],
 ) -> None:
     dag = version.dag
     if _timed_out(run, version, now):
@@ -105,7 +126,7 @@ def _evaluate_run(
         return
     if dag.dagrun_timeout is not None and run.start_date is not None:
         result.wake(run.start_date + dag.dagrun_timeout)
-    by_task: dict[str, list[TaskInstance]] = defaultdict(list)
+    by_task: dict[str, list[Any]] = defaultdict(list)
     for ti in tis:
         by_task[ti.task_id].append(ti)
     for task_id, task_tis in by_task.items():
@@ -116,7 +137,7 @@ def _evaluate_run(
     for task_id in version.topological_order:
         task = dag.task_dict[task_id]
         for ti in list(by_task.get(task_id, [])):
-            _evaluate_ti(session, run, version, task, ti, by_task, now, result)
+            _evaluate_ti(session, run, version, task, ti, by_task, now, result, history)
     decided = run_state.decide_run_state(
         [(ti.task_id, TIS(ti.state) if ti.state else None) for tis_ in by_task.values() for ti in tis_],
         set(version.leaf_ids), fail_fast=dag.fail_fast,
@@ -134,8 +155,8 @@ def _evaluate_run(
 
 
 def _evaluate_ti(
-    session: Session, run: DagRun, version: CachedVersion, task: object, ti: TaskInstance,
-    by_task: dict[str, list[TaskInstance]], now: datetime, result: EvaluationResult,
+    session: Session, run: DagRun, version: CachedVersion, task: object, ti: Any,
+    by_task: dict[str, list[Any]], now: datetime, result: EvaluationResult, history: list[int],
 ) -> None:
     state = ti.state
     if state == TIS.UP_FOR_RETRY.value:
@@ -177,7 +198,7 @@ def _evaluate_ti(
         ti.try_number = (ti.try_number or 0) + 1
         ti.start_date = ti.end_date = now
         ti.duration = 0.0
-        outcomes.record_history(session, ti)
+        history.append(ti.id)  # copied once the change is written
         return
     _schedule(ti, now, result)
 
@@ -190,15 +211,15 @@ def _has_callbacks(task: object) -> bool:
     )
 
 
-def _schedule(ti: TaskInstance, now: datetime, result: EvaluationResult) -> None:
+def _schedule(ti: Any, now: datetime, result: EvaluationResult) -> None:
     ti.state = TIS.SCHEDULED.value
     ti.scheduled_dttm = now
     result.scheduled_any = True
 
 
 def _expand(
-    session: Session, run: DagRun, version: CachedVersion, task: object, placeholder: TaskInstance,
-    by_task: dict[str, list[TaskInstance]], now: datetime, result: EvaluationResult,
+    session: Session, run: DagRun, version: CachedVersion, task: object, placeholder: Any,
+    by_task: dict[str, list[Any]], now: datetime, result: EvaluationResult,
 ) -> None:
     dag = version.dag
 
@@ -220,19 +241,21 @@ def _expand(
         return
     placeholder.map_index = 0
     _schedule(placeholder, now, result)
+    copied = session.get(TaskInstance, placeholder.id)  # what every mapped instance gets of the placeholder
+    assert copied is not None
     for index in range(1, count):
         ti = TaskInstance(
             dag_id=placeholder.dag_id, run_id=placeholder.run_id, task_id=placeholder.task_id, map_index=index,
             state=TIS.SCHEDULED.value, scheduled_dttm=now, try_number=0, max_tries=placeholder.max_tries,
-            pool=placeholder.pool, pool_slots=placeholder.pool_slots, priority_weight=placeholder.priority_weight,
-            queue=placeholder.queue, operator=placeholder.operator, dag_version_id=placeholder.dag_version_id,
+            pool=copied.pool, pool_slots=copied.pool_slots, priority_weight=copied.priority_weight,
+            queue=copied.queue, operator=copied.operator, dag_version_id=copied.dag_version_id,
         )
         session.add(ti)
         by_task[placeholder.task_id].append(ti)
     log.info("Mapped task %s of run %s expanded to %d task instances", placeholder.task_id, run.run_id, count)
 
 
-def _past_ok(session: Session, run: DagRun, task: object, ti: TaskInstance) -> bool:
+def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
     """``depends_on_past`` / ``wait_for_downstream``: the previous run's instance must have succeeded."""
     if run.logical_date is None:
         return True

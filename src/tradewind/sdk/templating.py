@@ -39,6 +39,13 @@ def _ts_nodash_with_tz(value: datetime) -> str:
     return value.isoformat().replace("-", "").replace(":", "")
 
 
+#: Jinja extensions of every DAG environment.
+_EXTENSIONS = ("jinja2.ext.do", "jinja2.ext.loopcontrols")
+#: What makes a string a template under the default syntax: a tag or comment, a carriage
+#: return (newlines are normalized) or a trailing newline (dropped, ``keep_trailing_newline``
+#: being off). A string without any renders to itself.
+_TEMPLATE_MARKS = ("{{", "{%", "{#", "\r")
+
 FILTERS = {
     "ds": _ds,
     "ds_nodash": _ds_nodash,
@@ -49,12 +56,14 @@ FILTERS = {
 
 
 def preload() -> None:
-    """Import jinja2 now, in a long-lived parent, so forked task processes find it loaded."""
+    """Import jinja2 (with the extensions every DAG environment loads) now, in a long-lived
+    parent, so forked task processes find it loaded."""
     import jinja2
+    import jinja2.ext
     import jinja2.nativetypes
 
-    jinja2.Environment().from_string("{{ x }}").render(x=1)
-    jinja2.nativetypes.NativeEnvironment().from_string("{{ x }}").render(x=1)
+    jinja2.Environment(extensions=list(_EXTENSIONS)).from_string("{{ x }}").render(x=1)
+    jinja2.nativetypes.NativeEnvironment(extensions=list(_EXTENSIONS)).from_string("{{ x }}").render(x=1)
 
 
 def environment_for(dag: DAG | None) -> Any:
@@ -81,7 +90,7 @@ def environment_for(dag: DAG | None) -> Any:
     options: dict[str, Any] = {
         "loader": jinja2.FileSystemLoader(searchpath or [os.getcwd()]),
         "undefined": jinja2.StrictUndefined,
-        "extensions": ["jinja2.ext.do", "jinja2.ext.loopcontrols"],
+        "extensions": list(_EXTENSIONS),
         "cache_size": 0 if native else 400,
     }
     options.update(extra)
@@ -94,8 +103,13 @@ def environment_for(dag: DAG | None) -> Any:
 
 
 def render_value(value: Any, context: Mapping[str, Any], env: Any, template_ext: tuple[str, ...] = ()) -> Any:
-    """Render a value: strings as templates, containers item by item, XComArgs resolved."""
+    """Render a value: strings as templates, containers item by item, XComArgs resolved.
+
+    ``env`` None keeps strings as they are: only for values ``needs_jinja`` said no to.
+    """
     if isinstance(value, str):
+        if env is None:
+            return value
         if template_ext and value.endswith(template_ext):
             template = env.get_template(value)
         else:
@@ -121,13 +135,49 @@ def render_value(value: Any, context: Mapping[str, Any], env: Any, template_ext:
     return value
 
 
-def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> None:
-    """Render each of ``task.template_fields`` in place."""
-    import jinja2
+def needs_jinja(value: Any, template_ext: tuple[str, ...] = ()) -> bool:
+    """Whether rendering ``value`` with a default-syntax, non-native environment could change a
+    string in it (XComArgs and params resolve without Jinja)."""
+    if isinstance(value, str):
+        return (any(mark in value for mark in _TEMPLATE_MARKS) or value.endswith("\n")
+                or bool(template_ext and value.endswith(template_ext)))
+    if value is None or isinstance(value, (int, float, bytes, XComArg, DagParam)):
+        return False
+    if isinstance(value, (list, tuple, set, frozenset)):
+        return any(needs_jinja(item, template_ext) for item in value)
+    if isinstance(value, dict):
+        return any(needs_jinja(item, template_ext) for item in value.values())
+    nested = getattr(value, "template_fields", None)
+    if nested and not hasattr(value, "execute"):
+        return any(needs_jinja(getattr(value, name, None), template_ext) for name in nested)
+    return False
 
-    env = env or environment_for(task.dag if task.has_dag else None)
+
+def _default_syntax(dag: DAG | None) -> bool:
+    """Whether the DAG's environment renders text without markers to itself (no native mode, no
+    changed delimiters or newline handling)."""
+    return dag is None or (not dag.render_template_as_native_obj and not dag.jinja_environment_kwargs)
+
+
+def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> None:
+    """Render each of ``task.template_fields`` in place.
+
+    Without a given ``env``, when no field holds a template (the common case: plain strings,
+    XComArgs, params), no Jinja environment is built or used.
+    """
     template_ext = tuple(task.template_ext)
     task.prepare_template()
+    if env is None:
+        dag = task.dag if task.has_dag else None
+        fields = [getattr(task, name, None) for name in task.template_fields]
+        if _default_syntax(dag) and not any(needs_jinja(value, template_ext) for value in fields):
+            for name, value in zip(task.template_fields, fields):
+                if value is not None:
+                    setattr(task, name, render_value(value, context, None, template_ext))
+            return
+        env = environment_for(dag)
+    import jinja2
+
     for name in task.template_fields:
         value = getattr(task, name, None)
         if value is None:

@@ -25,6 +25,7 @@ from tradewind.db import migrate as db_migrate
 from tradewind.db.models import Dag, DagRun, DagVersion, ParseImportError
 from tradewind.exceptions import DagNotFound
 from tradewind.scheduler import next_run
+from tradewind.services import dag_versions
 from tradewind.sdk.dag import DAG
 
 
@@ -132,14 +133,15 @@ def get_dag_row(session: Session, dag_id: str) -> Dag:
 
 
 def latest_dag(session: Session, dag_id: str) -> tuple[Dag, DagVersion, DAG]:
-    """The DAG row, its latest version and that version deserialized."""
+    """The DAG row, its latest version and that version deserialized (once per process:
+    ``dag_versions``; the DAG is shared, do not change it)."""
     row = get_dag_row(session, dag_id)
     if row.latest_version_id is None:
         raise DagNotFound(f"DAG {dag_id!r} has no stored version")
-    version = session.get(DagVersion, row.latest_version_id)
+    version = dag_versions.get_version(session, row.latest_version_id)
     if version is None:
         raise DagNotFound(f"DAG {dag_id!r} has no stored version")
-    return row, version, serialization.deserialize_dag(version.serialized_dag)
+    return row, version, dag_versions.dag_of(version)
 
 
 def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) -> DagInfo:

@@ -1,0 +1,237 @@
+"""The main function of a warm launcher: load one DAG version's source once, then fork a task
+process for each try the executor sends, already holding the loaded DAG.
+
+A task process of a big DAG used to spend most of its time executing the DAG file again
+(building every operator, quadratic over a fan-out). A launcher is forked from the scheduler
+process (so user code still never runs in the scheduler itself), loads the pinned source, and
+forks task processes from itself, so each starts with the DAG built.
+
+Protocol, over a ``SOCK_SEQPACKET`` socket pair, one pickled tuple per message (both ends are
+processes of the same Tradewind install, forked from one another):
+
+- launcher → executor, once: ``("ready",)`` after the source loaded, or
+  ``("load_failed", text)``, after which it forks nothing and exits;
+- executor → launcher: ``("launch", workload)`` with the task process's end of its channel
+  attached (``SCM_RIGHTS``); the workload's ``source_code`` is left out (the launcher has it);
+- launcher → executor: ``("started", ti_id, pid, at)`` right after the fork (the process
+  group is set on both sides of the fork first), or ``("launch_failed", ti_id, text)``;
+  ``("exited", pid, status)`` when a task process ended (``os.waitpid``-style status);
+- executor → launcher: ``("reap", pid)`` once the executor has settled that exit. The ended
+  process stays a zombie until then, so its pid (and process group) cannot be reused while
+  the executor may still signal it.
+
+The launcher dies with the executor's process (``PR_SET_PDEATHSIG``), and its task processes
+with it. It exits when the executor closes its end of the socket.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import logging
+import os
+import pickle
+import selectors
+import signal
+import socket
+import sys
+import traceback
+from typing import Any, NoReturn
+
+from tradewind.dag_processing.source_loader import load_dag_from_source
+from tradewind.db import engine as db_engine
+from tradewind.executors.workload import TaskWorkload
+from tradewind.runner import task_process
+from tradewind.runner.parent_death import die_with_parent
+from tradewind.runner.protocol import LineChannel
+from tradewind.sdk import templating, timezone
+
+#: Largest message either side sends (a launch request is a workload without its source).
+MAX_MESSAGE = 128 * 1024
+
+
+def send(sock: socket.socket, message: tuple[Any, ...], fds: list[int] | None = None) -> None:
+    """One message (blocking); raises ``OSError`` when the other end is gone or it is too big."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    if len(data) > MAX_MESSAGE:
+        raise OSError(f"launcher message of {len(data)} bytes is too large")
+    if fds:
+        socket.send_fds(sock, [data], fds)
+    else:
+        sock.send(data)
+
+
+def receive(sock: socket.socket) -> tuple[tuple[Any, ...] | None, list[int]]:
+    """One message and the descriptors attached to it; ``(None, [])`` at the end of the stream."""
+    data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE + 1, 4)
+    if not data:
+        for fd in fds:
+            os.close(fd)
+        return None, []
+    return pickle.loads(data), fds
+
+
+def _quiet_output() -> None:
+    """The launcher's own output goes nowhere: what the DAG file prints at import time belongs
+    to no try, and each task process sends its output to its try's log."""
+    devnull = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(devnull, 1)
+    os.dup2(devnull, 2)
+    os.close(devnull)
+    root = logging.getLogger()
+    for handler in list(root.handlers):
+        root.removeHandler(handler)
+    for name in list(logging.Logger.manager.loggerDict):
+        logger = logging.getLogger(name)
+        logger.handlers.clear()
+        logger.propagate = True
+
+
+def _forget_engines() -> None:
+    """The scheduler's engines were disposed when this process was forked; neither it nor
+    its tries use the metastore, so its forks need not dispose them again (that at-fork hook
+    costs a task process over a millisecond)."""
+    db_engine._engines.clear()  # noqa: SLF001 - no public way to drop the registry yet
+
+
+def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *, parent_pid: int) -> NoReturn:
+    """Load the DAG, then launch task processes until the executor closes ``control``."""
+    code = 0
+    try:
+        # The scheduler's handlers are no business of ours (and must be gone before the
+        # parent-death signal can arrive).
+        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        signal.signal(signal.SIGCHLD, signal.SIG_DFL)
+        os.setpgid(0, 0)  # a Ctrl-C on the terminal is for the scheduler, which stops us
+        die_with_parent(signal.SIGKILL, expected_parent=parent_pid)
+        _forget_engines()
+        _quiet_output()
+        try:
+            dag = load_dag_from_source(source_code, fileloc, dag_id)
+            try:
+                templating.environment_for(dag)  # built once, inherited by every try
+            except Exception:  # the try that renders reports it
+                pass
+        except BaseException as exc:
+            send(control, ("load_failed", f"{type(exc).__name__}: {exc}"))
+            return _exit(0)
+        task_process.prepare_output()
+        # Objects alive now are never collected in the children: keeping the collector off
+        # them keeps their pages shared instead of copied on the first collection.
+        gc.freeze()
+        send(control, ("ready",))
+        _Launcher(control, dag, source_code).loop()
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    _exit(code)
+
+
+def _exit(code: int) -> NoReturn:
+    os._exit(code)
+
+
+class _Launcher:
+    def __init__(self, control: socket.socket, dag: Any, source_code: str) -> None:
+        self.control = control
+        self.dag = dag
+        self.source_code = source_code
+        self.selector = selectors.DefaultSelector()
+        self.pidfds: dict[int, int] = {}  # pid -> pidfd
+
+    def loop(self) -> None:
+        self.selector.register(self.control, selectors.EVENT_READ, None)
+        while True:
+            for key, _mask in self.selector.select():
+                if key.data is None:
+                    message, fds = receive(self.control)
+                    if message is None:
+                        return
+                    self._on_message(message, fds)
+                else:
+                    self._on_exit(key.data)
+
+    def _on_message(self, message: tuple[Any, ...], fds: list[int]) -> None:
+        if message[0] == "reap" and not fds:
+            self._reap(message[1])
+            return
+        if message[0] != "launch" or len(fds) != 1:
+            for fd in fds:
+                os.close(fd)
+            return
+        workload: TaskWorkload = dataclasses.replace(message[1], source_code=self.source_code)
+        channel_fd = fds[0]
+        sys.stdout.flush()  # nothing buffered may be written twice
+        sys.stderr.flush()
+        try:
+            pid = os.fork()
+        except OSError as exc:
+            os.close(channel_fd)
+            send(self.control, ("launch_failed", workload.ti_id, f"{type(exc).__name__}: {exc}"))
+            return
+        if pid == 0:
+            self._become_task(workload, channel_fd)
+        try:
+            os.setpgid(pid, pid)  # also here, so a kill right after the reply reaches the group
+        except OSError:
+            pass
+        os.close(channel_fd)
+        at = timezone.utcnow()
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:  # cannot happen for an unreaped child; reap it blocking then
+            pidfd = None
+        send(self.control, ("started", workload.ti_id, pid, at))
+        if pidfd is None:
+            _pid, status = os.waitpid(pid, 0)
+            send(self.control, ("exited", pid, status))
+            return
+        self.pidfds[pid] = pidfd
+        self.selector.register(pidfd, selectors.EVENT_READ, pid)
+
+    def _become_task(self, workload: TaskWorkload, channel_fd: int) -> NoReturn:
+        launcher_pid = os.getppid()
+        try:
+            os.setpgid(0, 0)
+            self.selector.close()
+            for fd in self.pidfds.values():
+                os.close(fd)
+            self.control.close()
+            channel = LineChannel(socket.socket(fileno=channel_fd))
+            task_process.run(workload, channel, parent_pid=launcher_pid, dag=self.dag, output_prepared=True)
+        finally:
+            os._exit(1)
+
+    def _on_exit(self, pid: int) -> None:
+        """A task process ended: report how, without reaping it yet."""
+        pidfd = self.pidfds[pid]
+        self.selector.unregister(pidfd)
+        try:
+            info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOWAIT)
+        except ChildProcessError:
+            info = None
+        send(self.control, ("exited", pid, _wait_status(info)))
+
+    def _reap(self, pid: int) -> None:
+        pidfd = self.pidfds.pop(pid, None)
+        if pidfd is None:
+            return
+        os.close(pidfd)
+        try:
+            os.waitpid(pid, 0)
+        except ChildProcessError:
+            pass
+
+
+def _wait_status(info: Any) -> int | None:
+    """``os.waitid``'s answer as the status ``os.waitpid`` would give."""
+    if info is None:
+        return None
+    if info.si_code == os.CLD_EXITED:
+        return (info.si_status & 0xFF) << 8
+    if info.si_code == os.CLD_KILLED:
+        return info.si_status & 0x7F
+    if info.si_code == os.CLD_DUMPED:
+        return (info.si_status & 0x7F) | 0x80
+    return None

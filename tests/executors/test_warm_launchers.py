@@ -1,0 +1,244 @@
+"""Warm launchers: tries forked from a process that loaded their DAG version once, with the
+executor's contract unchanged (events, terminate, end) and a direct fork when a launcher
+cannot serve."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tradewind.executors import launchers
+from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.launchers import LauncherPool
+from tradewind.executors.local import LocalExecutor
+from tradewind.executors.workload import TaskWorkload
+from tradewind.runner.runtime import RunInfo
+from tradewind.sdk import timezone
+
+pytestmark = pytest.mark.skipif(not launchers.supported(), reason="warm launchers need Linux pidfds")
+
+SOURCE = textwrap.dedent("""
+    import os, time
+    from tradewind import DAG, PythonOperator
+
+    with open(os.environ["TW_TEST_LOADS"], "a") as handle:
+        handle.write(f"{os.getpid()}\\n")
+
+    def noop():
+        return os.getpid()
+
+    def block():
+        time.sleep(60)
+
+    with DAG("warm", schedule=None) as dag:
+        PythonOperator(task_id="noop", python_callable=noop)
+        PythonOperator(task_id="block", python_callable=block)
+""")
+
+BROKEN = "raise RuntimeError('broken at import')\n"
+
+RUN = RunInfo(dag_id="warm", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
+              data_interval_end=None, run_type="manual", conf={})
+
+
+def _workload(tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **kwargs: Any) -> TaskWorkload:
+    return TaskWorkload(
+        ti_id=ti_id, dag_id="warm", run_id="r1", task_id=task_id, map_index=-1, try_number=1, max_tries=0,
+        fileloc=str(tmp_path / "warm.py"), source_code=source, run=RUN,
+        log_path=str(tmp_path / "logs" / f"{task_id}-{ti_id}.log"), **kwargs,
+    )
+
+
+def _wait_for(executor: LocalExecutor, predicate, timeout: float = 20.0) -> list[Event]:
+    events: list[Event] = []
+    deadline = time.monotonic() + timeout
+    while not predicate(events):
+        assert time.monotonic() < deadline, f"timed out; events so far: {events}"
+        got, _ = executor.wait(0.2, [])
+        events.extend(got)
+    return events
+
+
+def _ended(events: list[Event], count: int = 1) -> bool:
+    return sum(isinstance(e, (TaskFinished, TaskDied)) for e in events) >= count
+
+
+def _parent_of(pid: int) -> int:
+    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+        return int(handle.read().rsplit(")", 1)[1].split()[1])
+
+
+def _alive(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
+            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+@pytest.fixture
+def loads(tmp_path, monkeypatch) -> Path:
+    path = tmp_path / "loads.txt"
+    monkeypatch.setenv("TW_TEST_LOADS", str(path))
+    return path
+
+
+@pytest.fixture
+def executor():
+    executor = LocalExecutor(parallelism=8, kill_grace=0.5)
+    executor.start(lambda message: {"error": "unknown"})
+    yield executor
+    executor.end(grace=0.5)
+
+
+def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(tmp_path, loads, executor) -> None:
+    for ti_id in (1, 2, 3):
+        executor.launch(_workload(tmp_path, ti_id, "noop"))
+    assert executor.running_ti_ids == {1, 2, 3} and executor.open_slots == 5
+    events = _wait_for(executor, lambda evs: _ended(evs, 3) and not executor.running_ti_ids)
+    started = [e for e in events if isinstance(e, TaskStarted)]
+    finished = [e for e in events if isinstance(e, TaskFinished)]
+    assert sorted(e.ti_id for e in started) == [1, 2, 3]
+    assert all(e.message["state"] == "success" for e in finished) and len(finished) == 3
+    (launcher,) = list(executor.launchers)
+    assert loads.read_text().split() == [str(launcher.pid)]  # the source ran once, in the launcher
+    assert {e.pid for e in started} & {os.getpid(), launcher.pid} == set()
+    assert executor.open_slots == 8
+
+
+def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(tmp_path, loads, executor) -> None:
+    executor.launch(_workload(tmp_path, 1, "block"))
+    (started,) = _wait_for(executor, lambda evs: evs)
+    assert isinstance(started, TaskStarted)
+    assert _parent_of(started.pid) == next(iter(executor.launchers)).pid
+    os.kill(started.pid, signal.SIGKILL)
+    before = time.monotonic()
+    events = _wait_for(executor, lambda evs: _ended(evs), timeout=5)
+    assert time.monotonic() - before < 1.0
+    assert events == [TaskDied(1, "the task process was killed by SIGKILL without reporting an outcome")]
+    assert executor.open_slots == 8
+
+
+def test_terminate_right_after_launch_reaches_the_try(tmp_path, loads, executor) -> None:
+    executor.launch(_workload(tmp_path, 1, "block"))
+    executor.terminate(1)  # before the launcher said which pid it has
+    events = _wait_for(executor, lambda evs: _ended(evs), timeout=10)
+    (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
+    if isinstance(ended, TaskFinished):
+        assert ended.message["state"] == "failed"
+
+
+def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_error(tmp_path, loads, executor) -> None:
+    executor.launch(_workload(tmp_path, 1, "noop", source=BROKEN))
+    events = _wait_for(executor, lambda evs: _ended(evs))
+    (finished,) = [e for e in events if isinstance(e, TaskFinished)]
+    assert finished.message["state"] == "failed"
+    assert "broken at import" in finished.message["error"]
+    assert "broken at import" in (tmp_path / "logs" / "noop-1.log").read_text()
+    (started,) = [e for e in events if isinstance(e, TaskStarted)]
+    # The next try of that version is forked here at once, without a launcher.
+    executor.launch(_workload(tmp_path, 2, "noop", source=BROKEN))
+    events = _wait_for(executor, lambda evs: _ended(evs))
+    (started,) = [e for e in events if isinstance(e, TaskStarted)]
+    assert list(executor.launchers) == []
+
+
+def test_a_launcher_killed_under_its_tries_ends_them_and_the_next_try_runs(tmp_path, loads, executor) -> None:
+    executor.launch(_workload(tmp_path, 1, "block"))
+    (started,) = _wait_for(executor, lambda evs: evs)
+    time.sleep(0.2)
+    (launcher,) = list(executor.launchers)
+    os.kill(launcher.pid, signal.SIGKILL)
+    events = _wait_for(executor, lambda evs: _ended(evs), timeout=10)
+    (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
+    if isinstance(ended, TaskFinished):
+        assert ended.message["state"] == "failed"
+    deadline = time.monotonic() + 5
+    while _alive(started.pid):
+        assert time.monotonic() < deadline, "the try outlived its launcher"
+        time.sleep(0.05)
+    executor.launch(_workload(tmp_path, 2, "noop"))
+    events = _wait_for(executor, lambda evs: _ended(evs))
+    assert [e.message["state"] for e in events if isinstance(e, TaskFinished)] == ["success"]
+
+
+def test_idle_and_surplus_launchers_are_stopped(tmp_path, loads) -> None:
+    executor = LocalExecutor(parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3))
+    executor.start(lambda message: {"error": "unknown"})
+    try:
+        executor.launch(_workload(tmp_path, 1, "noop"))
+        _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+        (first,) = list(executor.launchers)
+        executor.launch(_workload(tmp_path, 2, "noop", source=SOURCE + "\n# another version\n"))
+        _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+        assert first not in list(executor.launchers) or first.stopping
+        deadline = time.monotonic() + 5
+        while list(executor.launchers) or _alive(first.pid):
+            assert time.monotonic() < deadline, "idle launchers were not stopped"
+            executor.wait(0.1, [])
+    finally:
+        executor.end(grace=0.5)
+
+
+def test_end_stops_launchers_and_their_tries(tmp_path, loads) -> None:
+    executor = LocalExecutor(parallelism=4, kill_grace=0.5)
+    executor.start(lambda message: {"error": "unknown"})
+    executor.launch(_workload(tmp_path, 1, "block"))
+    (started,) = _wait_for(executor, lambda evs: evs)
+    (launcher,) = list(executor.launchers)
+    events = executor.end(grace=0.5)
+    assert [type(e) for e in events if e.ti_id == 1] in ([TaskFinished], [TaskDied])
+    assert not _alive(started.pid) and not _alive(launcher.pid)
+    assert list(executor.launchers) == [] and executor.running_ti_ids == set()
+
+
+KILLED_PARENT = textwrap.dedent("""
+    import os, sys, time
+    from tradewind.executors.local import LocalExecutor
+    from tradewind.executors.workload import TaskWorkload
+    from tradewind.runner.runtime import RunInfo
+    from tradewind.sdk import timezone
+
+    source, folder = sys.argv[1], sys.argv[2]
+    run = RunInfo(dag_id="warm", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
+                  data_interval_end=None, run_type="manual", conf={})
+    executor = LocalExecutor(parallelism=2)
+    executor.start(lambda message: {})
+    executor.launch(TaskWorkload(ti_id=1, dag_id="warm", run_id="r1", task_id="block", map_index=-1,
+                                 try_number=1, max_tries=0, fileloc=folder + "/warm.py",
+                                 source_code=open(source).read(), run=run, log_path=folder + "/block.log"))
+    while True:
+        events, _ = executor.wait(0.5, [])
+        if events:
+            print(events[0].pid, next(iter(executor.launchers)).pid, flush=True)
+            break
+    time.sleep(60)
+""")
+
+
+def test_launcher_and_tries_die_with_the_executors_process(tmp_path, loads) -> None:
+    source = tmp_path / "source.py"
+    source.write_text(SOURCE)
+    proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
+                            stdout=subprocess.PIPE, text=True)
+    try:
+        line = proc.stdout.readline()  # type: ignore[union-attr]
+        task_pid, launcher_pid = (int(word) for word in line.split())
+        proc.kill()
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while _alive(task_pid) or _alive(launcher_pid):
+            assert time.monotonic() < deadline, "the launcher or its try outlived the executor's process"
+            time.sleep(0.05)
+    finally:
+        proc.kill()
+        proc.wait()
+        proc.stdout.close()  # type: ignore[union-attr]
