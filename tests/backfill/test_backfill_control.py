@@ -70,6 +70,13 @@ def test_dry_run_lists_what_would_happen_and_changes_nothing(harness, cli, gate)
     result = cli("dags", "backfill", "gated", "-s", "2024-01-01", "-e", "2024-01-03", "--dry-run")
     assert "skip (run backfill__2024-01-02T00:00:00+00:00 already exists (success))" in result.output
 
+    # A range reaching past the DAG's start_date or end_date is cut to them.
+    for start, end, first, last in (("2023-12-30", "2024-01-02", "2024-01-01", "2024-01-02"),
+                                    ("2024-06-29", "2024-07-10", "2024-06-29", "2024-06-30")):
+        lines = cli("dags", "backfill", "gated", "-s", start, "-e", end, "--dry-run").output.splitlines()
+        assert [lines[0][:10], lines[-2][:10], lines[-1]] == [first, last, "2 intervals; dry run: nothing was changed"]
+    assert counts(harness) == before
+
 
 NO_SCHEDULE = """
     with DAG("manual", schedule=None, start_date=datetime(2024, 1, 1)) as manual:
@@ -195,6 +202,7 @@ def test_cancel_fails_runs_not_started_and_lets_running_tasks_finish(harness, cl
     assert _states(harness) == ["success"] * 4
 
 
+@pytest.mark.slow
 def test_waiting_command_shows_progress_and_exits_by_the_outcome(harness, gate, tradewind_env, tmp_path) -> None:
     """Without --no-wait the command waits for the scheduler, showing runs done; interrupted or
     hung up, it stops waiting but the backfill goes on."""

@@ -16,6 +16,7 @@ from sqlalchemy import select
 from tradewind.db import engine as db_engine
 from tradewind.db.models import DagRun
 from tradewind.sdk import timezone
+from tradewind.services import dags as dag_service
 from tradewind.services import pools
 
 from . import dags
@@ -57,6 +58,10 @@ def test_runs_start_oldest_first_or_newest_first_with_run_backwards(harness, cli
     _backfill(harness, cli, "ordered", "-s", "2024-01-05", "-e", "2024-01-08", "--max-active-runs", "1", "--run-backwards")
     assert dags.order(journal) == [f"2024-01-0{n}" for n in (1, 2, 3, 4, 8, 7, 6, 5)]
     assert backfills(harness)[-1].run_backwards is True
+    # Re-running days the first backfill made, backwards: the order is the new backfill's.
+    _backfill(harness, cli, "ordered", "-s", "2024-01-01", "-e", "2024-01-04", "--max-active-runs", "1", "--run-backwards",
+              "--reprocess-behavior", "completed")
+    assert dags.order(journal)[8:] == [f"2024-01-0{n}" for n in (4, 3, 2, 1)]
     assert {run.state for run in harness.runs("ordered")} == {"success"}
 
 
@@ -166,11 +171,11 @@ def test_catch_up_on_first_activation_and_on_unpause(harness, tmp_path) -> None:
                      max_active_runs=3, is_paused_upon_creation=paused) as dag:
                 PythonOperator(task_id="t", python_callable=work)
             globals()[dag_id] = dag
+        with DAG("chained", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=True, max_active_runs=3) as chained:
+            PythonOperator(task_id="in_order", python_callable=work, depends_on_past=True)
     """, journal)
     harness.parse()
     now = datetime(2024, 1, 11, 6, tzinfo=UTC)
-    from tradewind.services import dags as dag_service
-
     for dag_id in ("resumed", "latest"):
         db_engine.run_in_transaction(harness.engine, lambda s, d=dag_id: dag_service.set_paused(s, d, False, now=now))
     seen: dict[str, list[int]] = {"fresh": [], "resumed": [], "latest": []}
@@ -180,8 +185,8 @@ def test_catch_up_on_first_activation_and_on_unpause(harness, tmp_path) -> None:
             _running_max(harness, dag_id, counts)
 
     def caught_up() -> bool:
-        return (len(harness.runs("fresh")) == 10 and len(harness.runs("resumed")) == 10
-                and all(run.state == "success" for d in seen for run in harness.runs(d)))
+        return (all(len(harness.runs(d)) == 10 for d in ("fresh", "resumed", "chained"))
+                and all(run.state == "success" for d in (*seen, "chained") for run in harness.runs(d)))
 
     harness.run_until(caught_up, timeout=30, clock=lambda: now, on_pass=sample)
     for dag_id in ("fresh", "resumed"):
@@ -190,6 +195,9 @@ def test_catch_up_on_first_activation_and_on_unpause(harness, tmp_path) -> None:
         assert [run.id for run in runs] == sorted(run.id for run in runs)  # created oldest first
         assert max(seen[dag_id]) == 3  # within max_active_runs
         assert {run.run_type for run in runs} == {"scheduled"}
+    # depends_on_past holds in catch-up order: each day's task ran after the day before had ended.
+    chained = [line.split()[:2] for line in dags.journal_lines(journal) if " in_order " in line]
+    assert chained == [[event, f"2024-01-{n:02d}"] for n in range(1, 11) for event in ("start", "end")]
     (latest,) = harness.runs("latest")
     assert latest.logical_date == day(10)
     assert max(seen["latest"]) <= 1

@@ -121,9 +121,14 @@ def _backfill_order(session: Session, queued: list[DagRun]) -> tuple[dict[int, i
     ids = [run.id for run in queued if run.backfill_id is not None]
     if not ids:
         return {}, {}
-    ordinals = dict(session.execute(
-        select(BackfillDagRun.dag_run_id, BackfillDagRun.sort_ordinal).where(BackfillDagRun.dag_run_id.in_(ids))
-    ).all())
+    # A run re-run by a later backfill is listed by both: its place is in the one it belongs to now.
+    belongs = {run.id: run.backfill_id for run in queued}
+    ordinals = {
+        dag_run_id: ordinal for dag_run_id, backfill_id, ordinal in session.execute(
+            select(BackfillDagRun.dag_run_id, BackfillDagRun.backfill_id, BackfillDagRun.sort_ordinal)
+            .where(BackfillDagRun.dag_run_id.in_(ids)))
+        if belongs.get(dag_run_id) == backfill_id
+    }
     backfills = {
         row.id: row for row in session.scalars(
             select(Backfill).where(Backfill.id.in_({run.backfill_id for run in queued if run.backfill_id is not None})))
