@@ -18,7 +18,7 @@ from tradewind.api.ui.pages_dags import dag_url
 from tradewind.api.ui.routing import UIRoute
 from tradewind.exceptions import InvalidStateTransition, TradewindError
 from tradewind.sdk import timezone
-from tradewind.services import clearing, dag_runs, paging, ui_runs, ui_structure
+from tradewind.services import backfill, clearing, dag_runs, paging, ui_runs, ui_structure
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -40,6 +40,17 @@ def runs_list(
     return templating.render(request, "runs.html", {
         "runs": runs, "total": total, "page": page, "pages": max(1, -(-total // size)), "state": state,
         "dag_id": dag_id, "states": RUN_STATES, "dag_url": dag_url, "section": "browse",
+    })
+
+
+@router.get("/backfills")
+def backfills_list(
+    request: Request, dag_id: str = "",
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+) -> Response:
+    backfills = backfill.list_backfills(session, dag_id.strip() or None)
+    return templating.render(request, "backfills.html", {
+        "backfills": backfills, "dag_id": dag_id, "dag_url": dag_url, "section": "browse",
     })
 
 
