@@ -242,3 +242,27 @@ def test_launcher_and_tries_die_with_the_executors_process(tmp_path, loads) -> N
         proc.kill()
         proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
+
+
+THREADED = SOURCE + textwrap.dedent("""
+    import threading
+    threading.Thread(target=time.sleep, args=(60,), daemon=True).start()
+""")
+
+CONNECTED = SOURCE + textwrap.dedent("""
+    import socket
+    held = socket.socket()
+""")
+
+
+@pytest.mark.parametrize("source", [THREADED, CONNECTED], ids=["threads", "open-socket"])
+def test_a_version_that_leaves_threads_or_connections_is_not_forked_from_a_launcher(tmp_path, loads, executor,
+                                                                                      source) -> None:
+    executor.launch(_workload(tmp_path, 1, "noop", source=source))
+    events = _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+    (finished,) = [e for e in events if isinstance(e, TaskFinished)]
+    assert finished.message["state"] == "success"
+    # Loaded twice: by the launcher, which gave up, and by the try itself.
+    pids = loads.read_text().split()
+    assert len(pids) == 2 and int(pids[1]) == next(e.pid for e in events if isinstance(e, TaskStarted))
+    assert list(executor.launchers) == []

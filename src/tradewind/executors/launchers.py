@@ -199,6 +199,8 @@ class LauncherPool:
     def to_stop(self) -> list[Launcher]:
         """The launchers to stop now: idle too long, too old, or retired and idle."""
         now = time.monotonic()
+        if self._failed:
+            self._failed = {key: until for key, until in self._failed.items() if until > now}
         found = []
         for launcher in self:
             if launcher.busy or launcher.stopping:

@@ -28,7 +28,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
-from tradewind.executors.launchers import Launcher, LauncherPool
+from tradewind.executors.launchers import Launcher, LauncherPool, key_of
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner import callback_process, launcher_process, parent_death, task_process
 from tradewind.runner.protocol import ChannelClosed, LineChannel
@@ -183,7 +183,12 @@ class LocalExecutor(BaseExecutor):
             self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
 
     def launch(self, workload: TaskWorkload) -> None:
-        launcher = self.launchers.for_workload(workload, self._spawn_launcher)
+        try:
+            launcher = self.launchers.for_workload(workload, self._spawn_launcher)
+        except OSError:  # no launcher can start here (no pidfds, no processes left): fork directly
+            log.exception("Could not start a warm launcher; tries are forked directly from now on")
+            self.launchers.enabled = False
+            launcher = None
         if launcher is None or not self._launch_via(launcher, workload):
             self._launch_direct(workload)
 
@@ -236,10 +241,15 @@ class LocalExecutor(BaseExecutor):
                 os._exit(1)
         theirs.close()
         ours.setblocking(False)
-        pidfd = os.pidfd_open(pid)
+        try:
+            pidfd = os.pidfd_open(pid)
+        except OSError:
+            ours.close()  # it exits at the end of its stream
+            os.waitpid(pid, 0)
+            raise
         now = time.monotonic()
-        launcher = Launcher(key=(workload.dag_id, workload.fileloc, workload.source_code), pid=pid, sock=ours,
-                            pidfd=pidfd, created=now, last_used=now)
+        launcher = Launcher(key=key_of(workload), pid=pid, sock=ours, pidfd=pidfd, created=now,
+                            last_used=now)
         self._selector.register(ours, selectors.EVENT_READ, (_CONTROL, launcher))
         self._selector.register(pidfd, selectors.EVENT_READ, (_LAUNCHER_EXIT, launcher))
         log.info("Started %s (version of %s)", launcher.describe(), workload.fileloc)

@@ -35,6 +35,7 @@ import selectors
 import signal
 import socket
 import sys
+import threading
 import traceback
 from typing import Any, NoReturn
 
@@ -94,6 +95,42 @@ def _forget_engines() -> None:
     db_engine._engines.clear()  # noqa: SLF001 - no public way to drop the registry yet
 
 
+def _open_fds() -> set[tuple[int, int, int]]:
+    """What this process has open: (descriptor, device, inode) each, so a descriptor number
+    closed and used again for something new counts as new."""
+    try:
+        listed = [int(name) for name in os.listdir("/proc/self/fd")]
+    except OSError:
+        return set()
+    found = set()
+    for fd in listed:
+        try:
+            info = os.fstat(fd)
+        except OSError:  # the one listdir used, closed since
+            continue
+        found.add((fd, info.st_dev, info.st_ino))
+    return found
+
+
+def _unsafe_to_fork(fds_before: set[tuple[int, int, int]]) -> str | None:
+    """What the DAG file left behind that forked tries would share, or None.
+
+    A try that loads its DAG itself has its own threads and its own files and connections.
+    Forked from here, every try would share the launcher's: a thread's lock may be held
+    forever in the child, and two tries talking over one socket garble it. Such a version's
+    tries load the source themselves, as without a launcher.
+    """
+    try:
+        threads = len(os.listdir("/proc/self/task"))
+    except OSError:
+        threads = threading.active_count()
+    if threads > 1:
+        return "starts threads"
+    if _open_fds() - fds_before:
+        return "leaves files or connections open"
+    return None
+
+
 def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *, parent_pid: int) -> NoReturn:
     """Load the DAG, then launch task processes until the executor closes ``control``."""
     code = 0
@@ -107,6 +144,7 @@ def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *
         die_with_parent(signal.SIGKILL, expected_parent=parent_pid)
         _forget_engines()
         _quiet_output()
+        fds_before = _open_fds()
         try:
             dag = load_dag_from_source(source_code, fileloc, dag_id)
             try:
@@ -116,7 +154,12 @@ def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *
         except BaseException as exc:
             send(control, ("load_failed", f"{type(exc).__name__}: {exc}"))
             return _exit(0)
+        unsafe = _unsafe_to_fork(fds_before)
+        if unsafe:
+            send(control, ("load_failed", f"the DAG file {unsafe} when imported, which its tries must not share"))
+            return _exit(0)
         task_process.prepare_output()
+        task_process.warm_up()
         # Objects alive now are never collected in the children: keeping the collector off
         # them keeps their pages shared instead of copied on the first collection.
         gc.freeze()

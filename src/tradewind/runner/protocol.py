@@ -18,6 +18,11 @@ class ChannelClosed(Exception):  # noqa: N818 - a condition, not a failure of ou
     """The other end went away."""
 
 
+def encode(message: dict[str, Any]) -> bytes:
+    """One message as the line ``LineChannel`` sends."""
+    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+
+
 class LineChannel:
     """JSON lines over a stream socket, blocking or fed from a selector."""
 
@@ -31,7 +36,10 @@ class LineChannel:
     def send(self, message: dict[str, Any], *, timeout: float = 60.0) -> None:
         """Send one message. On a non-blocking socket (the parent's end) the send blocks for at
         most ``timeout`` seconds: a reply larger than the socket buffer must still go out whole."""
-        data = json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
+        self.send_encoded(encode(message), timeout=timeout)
+
+    def send_encoded(self, data: bytes, *, timeout: float = 60.0) -> None:
+        """Send a message already made by ``encode``."""
         previous = self.sock.gettimeout()
         try:
             if previous == 0.0:

@@ -9,7 +9,7 @@ before it could record it.
 
 from __future__ import annotations
 
-import json
+import collections.abc
 import logging
 import os
 import signal
@@ -22,7 +22,7 @@ from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated
 from tradewind.executors.workload import TaskWorkload, outcome_to_message
 from tradewind.operators import supervisor_comms
-from tradewind.runner import task_execution, xcom_codec
+from tradewind.runner import protocol, task_execution, xcom_codec
 from tradewind.runner.masking import MaskingFilter, MaskingStream, is_sensitive_name, masker
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
@@ -126,6 +126,24 @@ def prepare_output() -> None:
             logging.getLogger(name).propagate = True
 
 
+def warm_up() -> None:
+    """Fill, in a warm launcher, the caches each try would otherwise fill itself: a cache
+    written in a forked process copies the memory page it lives on.
+
+    A log record (the first one builds logging's and the clock's formatting state) goes to
+    the launcher's own output, which goes nowhere; abstract base class checks of common
+    types (``isinstance(x, Mapping)`` in every log record with one argument) are cached.
+    """
+    logging.getLogger("tradewind.task").info("warm launcher %d ready: %s", os.getpid(), None)
+    for value in (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset()):
+        for abc in (collections.abc.Mapping, collections.abc.Sequence, collections.abc.Set,
+                    collections.abc.Iterable, collections.abc.Callable):
+            isinstance(value, abc)
+    protocol.encode({"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]})
+    sys.stdout.flush()
+    sys.stderr.flush()
+
+
 def lookups(link: ParentLink) -> tuple[Any, Any]:
     """Variable and connection lookups: the environment first, then the parent's metastore.
 
@@ -173,15 +191,17 @@ def _mask_sensitive_values(data: Any) -> None:
             _mask_sensitive_values(item)
 
 
-def write_outcome(path: str | None, message: dict[str, Any]) -> None:
-    """Write the final message where a restarted scheduler can find it (atomically)."""
+def write_outcome(path: str | None, message: dict[str, Any] | bytes) -> None:
+    """Write the final message (or its ``protocol.encode``-d line) where a restarted scheduler
+    can find it (atomically)."""
     if not path:
         return
+    data = message if isinstance(message, bytes) else protocol.encode(message)
     try:
         os.makedirs(os.path.dirname(path), exist_ok=True)
         partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "w", encoding="utf-8") as handle:
-            json.dump(message, handle, default=str)
+        with open(partial, "wb") as handle:
+            handle.write(data)
         os.replace(partial, path)
     except OSError:
         logging.getLogger("tradewind.task").warning("could not write the outcome file %s", path, exc_info=True)
@@ -209,8 +229,9 @@ def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None 
         store = ParentXComStore(link, workload)
         message = _execute(workload, store, link, dag)
         message["try_number"] = workload.try_number
-        write_outcome(workload.outcome_path, message)
-        channel.send(message)
+        data = protocol.encode(message)  # once, for the file and the parent
+        write_outcome(workload.outcome_path, data)
+        channel.send_encoded(data)
     except BaseException:  # the last line of defence: the parent must hear of the failure
         code = 1
         try:

@@ -7,7 +7,13 @@ orphans (now and then), create and start runs, decide task states, finish runs, 
 tasks; then the queued tasks and the DAG callbacks of finished runs are started.
 
 Most passes look only at the runs an event touched; a pass after a wake-up from outside, a
-passed deadline or an idle interval looks at every running run ("full sweep").
+passed deadline or an idle interval looks at every running run ("full sweep"). Only a full
+pass asks the metastore when runs fall due and retries wait; other passes keep what the last
+one learned (a new due time comes with a wake-up or a passed deadline, which make the next
+pass full). A pass runs for something that can change a decision: a try that ended, a
+wake-up, a deadline, a slot freed while work waits for one. Tries that only started are
+recorded with the next pass (or alone after ``START_RECORD_DELAY``), and the executor's own
+wake-ups (a reaped process, a launcher's reply) run none.
 
 A killed scheduler loses nothing: every decision is committed before it is acted on, a task
 process writes its outcome to a file before reporting it, and a restarted scheduler repairs
@@ -363,7 +369,7 @@ class SchedulerJob:
         try:
             while not self._stopping:
                 if skip_pass:
-                    timeout = self._timeout(result, failures, after_launch=False)
+                    timeout = self._timeout(result, failures, after_pass=False)
                     if starts_since is not None:
                         timeout = min(timeout, max(0.0, starts_since + START_RECORD_DELAY - time.monotonic()))
                 else:
@@ -401,7 +407,7 @@ class SchedulerJob:
                 if readable and listener is not None:
                     wakeup.drain(listener)
                     self._full_sweep = True
-                if not new_events and not readable and timeout >= self.max_loop_interval:
+                if not new_events and not readable and not woke_early and timeout >= self.max_loop_interval:
                     self._full_sweep = True
                 if time.monotonic() - last_heartbeat >= self.heartbeat_every:
                     try:
@@ -441,15 +447,21 @@ class SchedulerJob:
         started = [event for event in events if isinstance(event, TaskStarted)]
         db_engine.run_in_transaction(self.engine, lambda session: outcomes.record_started(session, started))
 
-    def _timeout(self, result: PassResult | None, failures: int, *, after_launch: bool = True) -> float:
+    def _timeout(self, result: PassResult | None, failures: int, *, after_pass: bool = True) -> float:
+        """How long to wait for events: until the next deadline, at most ``max_loop_interval``;
+        not at all when more is ready. Between passes (``after_pass`` false) the clock is not
+        read: the deadline's monotonic time serves."""
         if result is None:
             return min(MAX_ERROR_BACKOFF, 0.5 * 2 ** min(failures, 6))
         timeout = self.max_loop_interval
         if result.wake_at is not None:
-            timeout = min(timeout, max(0.0, (result.wake_at - self.clock()).total_seconds()))
+            if after_pass:
+                timeout = min(timeout, max(0.0, (result.wake_at - self.clock()).total_seconds()))
+            elif self._deadline_mono is not None:
+                timeout = min(timeout, max(0.0, self._deadline_mono - time.monotonic()))
         if result.more_ready or result.sweep_next:
             return 0.0
-        if result.workloads and after_launch:
+        if result.workloads and after_pass:
             timeout = min(timeout, 0.05)
         return timeout
 

@@ -27,7 +27,7 @@ from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
 from tradewind.db.models.task_instance import TaskInstanceColumns
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
 from tradewind.runner.log_paths import try_log_path
-from tradewind.scheduler import retries
+from tradewind.scheduler import retries, ti_rows
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.sdk import timezone
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -122,17 +122,18 @@ def _upsert_many(session: Session, table: Any, rows: list[dict[str, Any]], *, ke
     if not rows:
         return
     dialect = session.get_bind().dialect.name
-    statement = _upserts.get((table.name, dialect))
+    cache_key = (table.name, dialect, tuple(key), tuple(update))
+    statement = _upserts.get(cache_key)
     if statement is None:  # built once: its "excluded" alias costs more than running it
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(table)
         statement = statement.on_conflict_do_update(
             index_elements=list(key), set_={column: statement.excluded[column] for column in update})
-        _upserts[(table.name, dialect)] = statement
+        _upserts[cache_key] = statement
     session.execute(statement, rows)
 
 
-_upserts: dict[tuple[str, str], Any] = {}
+_upserts: dict[tuple[Any, ...], Any] = {}
 
 
 def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason: str, now: datetime, log_folder: Path | None,
@@ -175,12 +176,24 @@ def _task(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
     return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
 
 
-def _skip_tasks(session: Session, ti: TaskInstance, task_ids: list[str], now: datetime, to_terminate: list[int] | None) -> None:
+def _skip_tasks(session: Session, ti: Any, task_ids: list[str], now: datetime, to_terminate: list[int] | None,
+                rows: dict[int, Any] | None = None) -> None:
     """Mark the task instances a branch or short-circuit skipped, as Airflow does: whatever their
     state, so a task that did not wait (trigger rule ``always``) ends skipped as in ``dags test``.
-    Those still queued or running are stopped (their ids go to ``to_terminate``)."""
-    for other in session.scalars(select(TaskInstance).where(
-            TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id, TaskInstance.task_id.in_(task_ids))):
+    Those still queued or running are stopped (their ids go to ``to_terminate``).
+
+    With ``rows`` (``ti_rows`` rows by id, the caller writes them), the skipped instances are
+    changed as rows too, the ones already there included.
+    """
+    if rows is None:
+        others: list[Any] = list(session.scalars(select(TaskInstance).where(
+            TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id, TaskInstance.task_id.in_(task_ids))))
+    else:
+        others = []
+        for found in ti_rows.load(session, ti_rows.SKIP, _TI.c.dag_id == ti.dag_id, _TI.c.run_id == ti.run_id,
+                                  _TI.c.task_id.in_(task_ids)):
+            others.append(rows.setdefault(found.id, found))
+    for other in others:
         if other.id == ti.id or other.state in (TIS.SKIPPED.value, TIS.REMOVED.value):
             continue
         if other.state in (TIS.QUEUED.value, TIS.RUNNING.value) and to_terminate is not None:
@@ -194,12 +207,13 @@ def _skip_tasks(session: Session, ti: TaskInstance, task_ids: list[str], now: da
 def apply_finished(
     session: Session, cache: DagVersionCache, ti: TaskInstance, message: dict[str, Any], now: datetime,
     to_terminate: list[int] | None = None, *, history: list[TaskInstance] | None = None,
-    xcoms: list[dict[str, Any]] | None = None,
+    xcoms: list[dict[str, Any]] | None = None, rows: dict[int, Any] | None = None,
 ) -> None:
     """Record a try's final message on its task instance (state, times, XComs, skips, history).
 
     With ``history`` and ``xcoms``, the history row and the XComs are added there for the
-    caller to write in one go (``record_histories``, ``write_xcoms``).
+    caller to write in one go (``record_histories``, ``write_xcoms``); with ``rows``, ``ti`` is
+    a ``ti_rows`` row and so are the instances a branch skips (added to ``rows``).
     """
     state = message["state"]
     start = timezone.parse(message["start_date"]) if message.get("start_date") else now
@@ -230,7 +244,7 @@ def apply_finished(
         )
     skipped = message.get("skipped_task_ids") or []
     if skipped:
-        _skip_tasks(session, ti, skipped, now, to_terminate)
+        _skip_tasks(session, ti, skipped, now, to_terminate, rows)
     if state in _HISTORY_STATES:
         if history is None:
             record_history(session, ti)
@@ -247,7 +261,6 @@ _RECORD_STARTED = (
             start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
             last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type))
 )
-_EVENT_TIS = select(TaskInstance).where(TaskInstance.id.in_(bindparam("ids", expanding=True)))
 
 
 def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
@@ -277,9 +290,10 @@ def apply_events(
     if not events:
         return set()
     ids = {event.ti_id for event in events}
-    rows = {ti.id: ti for ti in session.scalars(_EVENT_TIS, {"ids": sorted(ids)})}
+    # Plain rows, every column (history copies them all), written back in one statement.
+    rows: dict[int, Any] = {ti.id: ti for ti in ti_rows.load(session, ti_rows.ALL, _TI.c.id.in_(sorted(ids)))}
     touched: set[tuple[str, str]] = set()
-    history: list[TaskInstance] = []
+    history: list[Any] = []
     xcoms: list[dict[str, Any]] = []
     for event in events:
         ti = rows.get(event.ti_id)
@@ -288,11 +302,12 @@ def apply_events(
         touched.add((ti.dag_id, ti.run_id))
         if isinstance(event, TaskFinished):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                apply_finished(session, cache, ti, event.message, now, to_terminate, history=history, xcoms=xcoms)
+                apply_finished(session, cache, ti, event.message, now, to_terminate, history=history, xcoms=xcoms,
+                               rows=rows)
         elif isinstance(event, TaskDied):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
                 fail_try(session, cache, ti, event.reason, now, log_folder, history=history)
+    ti_rows.write_changes(session, list(rows.values()))
     write_xcoms(session, xcoms)
     record_histories(session, history)
-    session.flush()
     return touched

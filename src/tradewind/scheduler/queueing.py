@@ -14,7 +14,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, delete, func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
@@ -56,8 +56,9 @@ _CANDIDATES = (
 )
 _RUNS = select(DagRun).where(DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
                              DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
-_CLEAR_XCOMS = delete(XCom).where(
-    tuple_(XCom.dag_id, XCom.run_id, XCom.task_id, XCom.map_index).in_(bindparam("keys", expanding=True)))
+_XCOM = XCom.__table__
+_CLEAR_XCOMS = _XCOM.delete().where(  # the table's, not the entity's: no ORM session bookkeeping
+    tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index).in_(bindparam("keys", expanding=True)))
 
 
 def _pool_sizes(session: Session) -> dict[str, int]:

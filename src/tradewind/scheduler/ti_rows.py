@@ -18,11 +18,14 @@ from sqlalchemy.sql import ColumnElement
 
 from tradewind.db.models import TaskInstance
 
-#: Every column a row may hold; each query reads only the ones its decisions use.
-COLUMNS = frozenset(name for name in TaskInstance.__table__.c.keys())
+#: Every column, in table order; a row may hold any (each query reads the ones it uses).
+ALL = tuple(TaskInstance.__table__.c.keys())
+COLUMNS = frozenset(ALL)
 #: What deciding a task instance's next state reads.
 EVALUATE = ("id", "dag_id", "run_id", "task_id", "map_index", "state", "try_number", "max_tries", "next_retry_at",
             "reschedule_date")
+#: What a branch skipping instances reads of them.
+SKIP = ("id", "task_id", "state")
 #: What queueing a scheduled instance reads.
 QUEUE = ("id", "dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "pool", "pool_slots",
          "dag_version_id", "reschedule_date", "start_date")

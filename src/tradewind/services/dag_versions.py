@@ -11,7 +11,7 @@ from __future__ import annotations
 import collections
 import threading
 
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session
 
 from tradewind import serialization
 from tradewind.db.models import DagVersion
@@ -25,9 +25,8 @@ _dags: collections.OrderedDict[tuple[str, str], DAG] = collections.OrderedDict()
 
 
 def get_version(session: Session, version_id: int) -> DagVersion | None:
-    """The version row, its serialized DAG and source read only when used."""
-    return session.get(DagVersion, version_id,
-                       options=[defer(DagVersion.serialized_dag), defer(DagVersion.source_code)])
+    """The version row (every column: callers read it after their session ends)."""
+    return session.get(DagVersion, version_id)
 
 
 def dag_of(version: DagVersion) -> DAG:
