@@ -13,7 +13,8 @@ from typing import Any
 
 import pytest
 
-from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
+from tests.executors.process_helpers import wait_for
+from tradewind.executors.base import TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.local import LocalExecutor
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner import xcom_codec
@@ -83,14 +84,6 @@ class Answers:
         return {"error": "unknown"}
 
 
-def _wait_for(executor: LocalExecutor, predicate, timeout: float = 20.0) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while not predicate(events):
-        assert time.monotonic() < deadline, f"timed out; events so far: {events}"
-        got, _ = executor.wait(0.5, [])
-        events.extend(got)
-    return events
 
 
 @pytest.fixture
@@ -108,7 +101,7 @@ def test_a_try_runs_in_a_child_and_reports_its_outcome(tmp_path) -> None:
     try:
         executor.launch(_workload(tmp_path, 1, "add", outcome_path=str(tmp_path / "outcomes" / "1-1.json")))
         assert executor.open_slots == 1 and executor.running_ti_ids == {1}
-        events = _wait_for(executor, lambda evs: any(isinstance(e, TaskFinished) for e in evs))
+        events = wait_for(executor, lambda evs: any(isinstance(e, TaskFinished) for e in evs))
     finally:
         executor.end(grace=0.5)
     started = next(e for e in events if isinstance(e, TaskStarted))
@@ -124,7 +117,7 @@ def test_a_try_runs_in_a_child_and_reports_its_outcome(tmp_path) -> None:
 
 def test_replies_larger_than_the_socket_buffer_arrive_whole(tmp_path, executor) -> None:
     executor.launch(_workload(tmp_path, 6, "big"))
-    events = _wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs))
+    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs))
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success"
     assert finished.message["xcoms"] == [["return_value", xcom_codec.encode(3_000_000)]]
@@ -132,7 +125,7 @@ def test_replies_larger_than_the_socket_buffer_arrive_whole(tmp_path, executor) 
 
 def test_secrets_are_masked_in_the_task_log(tmp_path, executor) -> None:
     executor.launch(_workload(tmp_path, 2, "secret"))
-    _wait_for(executor, lambda evs: any(isinstance(e, TaskFinished) for e in evs))
+    wait_for(executor, lambda evs: any(isinstance(e, TaskFinished) for e in evs))
     log = (tmp_path / "logs" / "secret.log").read_text()
     assert "the password is ***" in log
     assert "connecting with *** and ***" in log
@@ -143,12 +136,12 @@ def test_secrets_are_masked_in_the_task_log(tmp_path, executor) -> None:
 
 def test_a_child_killed_with_sigkill_is_reported_at_once(tmp_path, executor) -> None:
     executor.launch(_workload(tmp_path, 3, "block"))
-    (started,) = _wait_for(executor, lambda evs: evs)
+    (started,) = wait_for(executor, lambda evs: evs)
     assert isinstance(started, TaskStarted)
     time.sleep(0.2)  # let the child get going
     os.kill(started.pid, signal.SIGKILL)
     before = time.monotonic()
-    events = _wait_for(executor, lambda evs: evs, timeout=5)
+    events = wait_for(executor, lambda evs: evs, timeout=5)
     assert time.monotonic() - before < 1.0
     assert events == [TaskDied(3, "the task process was killed by SIGKILL without reporting an outcome")]
     assert executor.open_slots == 2
@@ -156,10 +149,10 @@ def test_a_child_killed_with_sigkill_is_reported_at_once(tmp_path, executor) -> 
 
 def test_terminate_stops_a_try(tmp_path, executor) -> None:
     executor.launch(_workload(tmp_path, 4, "block"))
-    _wait_for(executor, lambda evs: evs)
+    wait_for(executor, lambda evs: evs)
     time.sleep(0.2)
     executor.terminate(4)
-    events = _wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=5)
+    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=5)
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     assert isinstance(ended, TaskFinished) and ended.message["state"] == "failed"
     assert "SIGTERM" in (tmp_path / "logs" / "block.log").read_text()
@@ -171,7 +164,7 @@ def test_children_do_not_keep_the_parents_private_sockets(tmp_path) -> None:
     executor.start(Answers(), private_fds=[private])
     try:
         executor.launch(_workload(tmp_path, 5, "block"))
-        (started,) = _wait_for(executor, lambda evs: evs)
+        (started,) = wait_for(executor, lambda evs: evs)
         time.sleep(0.2)
         inode = os.fstat(private.fileno()).st_ino
         links = [os.readlink(f"/proc/{started.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{started.pid}/fd")]

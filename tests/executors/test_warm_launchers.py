@@ -15,8 +15,9 @@ from typing import Any
 
 import pytest
 
+from tests.executors.process_helpers import alive, parent_of, tries_ended, wait_for
 from tradewind.executors import launchers
-from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.base import TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.launchers import LauncherPool
 from tradewind.executors.local import LocalExecutor
 from tradewind.executors.workload import TaskWorkload
@@ -57,31 +58,12 @@ def _workload(tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **
     )
 
 
-def _wait_for(executor: LocalExecutor, predicate, timeout: float = 20.0) -> list[Event]:
-    events: list[Event] = []
-    deadline = time.monotonic() + timeout
-    while not predicate(events):
-        assert time.monotonic() < deadline, f"timed out; events so far: {events}"
-        got, _ = executor.wait(0.2, [])
-        events.extend(got)
-    return events
 
 
-def _ended(events: list[Event], count: int = 1) -> bool:
-    return sum(isinstance(e, (TaskFinished, TaskDied)) for e in events) >= count
 
 
-def _parent_of(pid: int) -> int:
-    with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-        return int(handle.read().rsplit(")", 1)[1].split()[1])
 
 
-def _alive(pid: int) -> bool:
-    try:
-        with open(f"/proc/{pid}/stat", encoding="ascii") as handle:
-            return handle.read().rsplit(")", 1)[1].split()[0] != "Z"
-    except FileNotFoundError:
-        return False
 
 
 @pytest.fixture
@@ -103,7 +85,7 @@ def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(tmp_p
     for ti_id in (1, 2, 3):
         executor.launch(_workload(tmp_path, ti_id, "noop"))
     assert executor.running_ti_ids == {1, 2, 3} and executor.open_slots == 5
-    events = _wait_for(executor, lambda evs: _ended(evs, 3) and not executor.running_ti_ids)
+    events = wait_for(executor, lambda evs: tries_ended(evs, 3) and not executor.running_ti_ids)
     started = [e for e in events if isinstance(e, TaskStarted)]
     finished = [e for e in events if isinstance(e, TaskFinished)]
     assert sorted(e.ti_id for e in started) == [1, 2, 3]
@@ -116,12 +98,12 @@ def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(tmp_p
 
 def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(tmp_path, loads, executor) -> None:
     executor.launch(_workload(tmp_path, 1, "block"))
-    (started,) = _wait_for(executor, lambda evs: evs)
+    (started,) = wait_for(executor, lambda evs: evs)
     assert isinstance(started, TaskStarted)
-    assert _parent_of(started.pid) == next(iter(executor.launchers)).pid
+    assert parent_of(started.pid) == next(iter(executor.launchers)).pid
     os.kill(started.pid, signal.SIGKILL)
     before = time.monotonic()
-    events = _wait_for(executor, lambda evs: _ended(evs), timeout=5)
+    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=5)
     assert time.monotonic() - before < 1.0
     assert events == [TaskDied(1, "the task process was killed by SIGKILL without reporting an outcome")]
     assert executor.open_slots == 8
@@ -130,7 +112,7 @@ def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(tmp_path
 def test_terminate_right_after_launch_reaches_the_try(tmp_path, loads, executor) -> None:
     executor.launch(_workload(tmp_path, 1, "block"))
     executor.terminate(1)  # before the launcher said which pid it has
-    events = _wait_for(executor, lambda evs: _ended(evs), timeout=10)
+    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     if isinstance(ended, TaskFinished):
         assert ended.message["state"] == "failed"
@@ -138,7 +120,7 @@ def test_terminate_right_after_launch_reaches_the_try(tmp_path, loads, executor)
 
 def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_error(tmp_path, loads, executor) -> None:
     executor.launch(_workload(tmp_path, 1, "noop", source=BROKEN))
-    events = _wait_for(executor, lambda evs: _ended(evs))
+    events = wait_for(executor, lambda evs: tries_ended(evs))
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "failed"
     assert "broken at import" in finished.message["error"]
@@ -146,27 +128,27 @@ def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_erro
     (started,) = [e for e in events if isinstance(e, TaskStarted)]
     # The next try of that version is forked here at once, without a launcher.
     executor.launch(_workload(tmp_path, 2, "noop", source=BROKEN))
-    events = _wait_for(executor, lambda evs: _ended(evs))
+    events = wait_for(executor, lambda evs: tries_ended(evs))
     (started,) = [e for e in events if isinstance(e, TaskStarted)]
     assert list(executor.launchers) == []
 
 
 def test_a_launcher_killed_under_its_tries_ends_them_and_the_next_try_runs(tmp_path, loads, executor) -> None:
     executor.launch(_workload(tmp_path, 1, "block"))
-    (started,) = _wait_for(executor, lambda evs: evs)
+    (started,) = wait_for(executor, lambda evs: evs)
     time.sleep(0.2)
     (launcher,) = list(executor.launchers)
     os.kill(launcher.pid, signal.SIGKILL)
-    events = _wait_for(executor, lambda evs: _ended(evs), timeout=10)
+    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     if isinstance(ended, TaskFinished):
         assert ended.message["state"] == "failed"
     deadline = time.monotonic() + 5
-    while _alive(started.pid):
+    while alive(started.pid):
         assert time.monotonic() < deadline, "the try outlived its launcher"
         time.sleep(0.05)
     executor.launch(_workload(tmp_path, 2, "noop"))
-    events = _wait_for(executor, lambda evs: _ended(evs))
+    events = wait_for(executor, lambda evs: tries_ended(evs))
     assert [e.message["state"] for e in events if isinstance(e, TaskFinished)] == ["success"]
 
 
@@ -175,13 +157,13 @@ def test_idle_and_surplus_launchers_are_stopped(tmp_path, loads) -> None:
     executor.start(lambda message: {"error": "unknown"})
     try:
         executor.launch(_workload(tmp_path, 1, "noop"))
-        _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+        wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
         (first,) = list(executor.launchers)
         executor.launch(_workload(tmp_path, 2, "noop", source=SOURCE + "\n# another version\n"))
-        _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+        wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
         assert first not in list(executor.launchers) or first.stopping
         deadline = time.monotonic() + 5
-        while list(executor.launchers) or _alive(first.pid):
+        while list(executor.launchers) or alive(first.pid):
             assert time.monotonic() < deadline, "idle launchers were not stopped"
             executor.wait(0.1, [])
     finally:
@@ -192,11 +174,11 @@ def test_end_stops_launchers_and_their_tries(tmp_path, loads) -> None:
     executor = LocalExecutor(parallelism=4, kill_grace=0.5)
     executor.start(lambda message: {"error": "unknown"})
     executor.launch(_workload(tmp_path, 1, "block"))
-    (started,) = _wait_for(executor, lambda evs: evs)
+    (started,) = wait_for(executor, lambda evs: evs)
     (launcher,) = list(executor.launchers)
     events = executor.end(grace=0.5)
     assert [type(e) for e in events if e.ti_id == 1] in ([TaskFinished], [TaskDied])
-    assert not _alive(started.pid) and not _alive(launcher.pid)
+    assert not alive(started.pid) and not alive(launcher.pid)
     assert list(executor.launchers) == [] and executor.running_ti_ids == set()
 
 
@@ -235,7 +217,7 @@ def test_launcher_and_tries_die_with_the_executors_process(tmp_path, loads) -> N
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while _alive(task_pid) or _alive(launcher_pid):
+        while alive(task_pid) or alive(launcher_pid):
             assert time.monotonic() < deadline, "the launcher or its try outlived the executor's process"
             time.sleep(0.05)
     finally:
@@ -259,7 +241,7 @@ CONNECTED = SOURCE + textwrap.dedent("""
 def test_a_version_that_leaves_threads_or_connections_is_not_forked_from_a_launcher(tmp_path, loads, executor,
                                                                                       source) -> None:
     executor.launch(_workload(tmp_path, 1, "noop", source=source))
-    events = _wait_for(executor, lambda evs: _ended(evs) and not executor.running_ti_ids)
+    events = wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success"
     # Loaded twice: by the launcher, which gave up, and by the try itself.

@@ -12,13 +12,12 @@ import click
 from tradewind import config
 from tradewind.cli import common
 from tradewind.cli.output import echo_rows, output_option
-from tradewind.dag_processing import dag_bag
 from tradewind.exceptions import ParamValidationError, TradewindError
+from tradewind.runner.env_lookups import environment_connection, environment_variable
+from tradewind.sdk.states import DagRunState
 from tradewind.services import dag_graph
 from tradewind.services import dags as dag_service
 from tradewind.services.dag_test import LocalDagRun, make_run_info
-from tradewind.services.lookups import environment_connection, environment_variable
-from tradewind.sdk.states import DagRunState
 
 
 @click.group("dags")

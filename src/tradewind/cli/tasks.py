@@ -8,13 +8,13 @@ from pathlib import Path
 import click
 
 from tradewind.cli import common
+from tradewind.exceptions import ParamValidationError, TaskNotFound
 from tradewind.runner import task_execution
+from tradewind.runner.env_lookups import environment_connection, environment_variable
 from tradewind.runner.xcom_store import InMemoryXComStore
+from tradewind.sdk.states import TaskInstanceState
 from tradewind.services import dag_graph
 from tradewind.services.dag_test import make_run_info
-from tradewind.services.lookups import environment_connection, environment_variable
-from tradewind.exceptions import ParamValidationError, TaskNotFound
-from tradewind.sdk.states import TaskInstanceState
 
 
 @click.group("tasks")

@@ -68,6 +68,8 @@ class Launcher:
     failed: bool = False
     retired: bool = False
     stopping: bool = False
+    #: Forked by the executor's process (which reaps it), not by the fork server.
+    forked_here: bool = True
     #: Reaped: its descriptors are closed.
     gone: bool = False
     pending: dict[int, Any] = dataclasses.field(default_factory=dict)
@@ -119,9 +121,13 @@ class Launcher:
     def kill(self) -> None:
         """SIGKILL: its tries get SIGTERM (their parent-death signal); what it already sent
         can still be read."""
+        if self.gone:  # reaped, its pidfd closed (that number may name another process now)
+            return
         try:
-            os.kill(self.pid, signal.SIGKILL)
+            signal.pidfd_send_signal(self.pidfd, signal.SIGKILL)
         except ProcessLookupError:
+            pass
+        except OSError:  # its pidfd is closed: it was reaped, there is nothing to kill
             pass
 
     def close_in_child(self) -> None:
@@ -189,6 +195,12 @@ class LauncherPool:
             del self._current[launcher.key]
         if launcher in self._retired:
             self._retired.remove(launcher)
+
+    def retire_all(self, which: Callable[[Launcher], bool]) -> None:
+        """No new tries for these launchers: they stop once their tries ended."""
+        for launcher in list(self._current.values()):
+            if which(launcher):
+                self._retire(launcher)
 
     def _retire(self, launcher: Launcher) -> None:
         if self._current.get(launcher.key) is launcher:

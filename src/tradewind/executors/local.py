@@ -1,9 +1,11 @@
 """``LocalExecutor``: each try in its own OS process, forked from a warm process.
 
 A try is forked by the warm launcher of its DAG version (``executors.launchers``): a process
-forked from this one that has loaded the version's source once, so the try starts with
-Tradewind imported and its DAG built. Where launchers are not available, or one could not load
-the source, the try is forked from this process directly and loads the source itself.
+that has loaded the version's source once, so the try starts with Tradewind imported and its
+DAG built. Launchers are forked by the fork server (``runner.fork_server``), a lean interpreter
+started once, or from this process while that is not ready. Where launchers are not available,
+or one could not load the source, the try is forked from this process directly and loads the
+source itself.
 
 Either way the child never uses the parent's database connections (engines are disposed in
 the child at fork) nor its other file descriptors (sockets of other children, the scheduler's
@@ -27,7 +29,9 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
+from tradewind.executors import fork_server_client
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.fork_server_client import ForkServer, ForkServerError
 from tradewind.executors.launchers import Launcher, LauncherPool, key_of
 from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner import callback_process, launcher_process, parent_death, task_process
@@ -50,6 +54,7 @@ _CHANNEL = "channel"
 _EXIT = "exit"
 _CONTROL = "control"
 _LAUNCHER_EXIT = "launcher-exit"
+_FORK_SERVER = "fork-server"
 #: ``_on_exit`` without a status: wait for the (direct) child and read it.
 _WAIT = object()
 
@@ -102,9 +107,14 @@ class LocalExecutor(BaseExecutor):
     SIGTERM and SIGKILL."""
 
     def __init__(self, parallelism: int = 32, *, timeout_grace: float = HARD_TIMEOUT_GRACE,
-                 kill_grace: float = KILL_GRACE, launchers: LauncherPool | None = None) -> None:
+                 kill_grace: float = KILL_GRACE, launchers: LauncherPool | None = None,
+                 fork_server: bool | None = None) -> None:
         self.parallelism = max(1, parallelism)
         self.launchers = launchers if launchers is not None else LauncherPool()
+        if fork_server is None:
+            fork_server = fork_server_client.supported()
+        self._fork_server = ForkServer() if fork_server and self.launchers.enabled else None
+        self._fork_server_sock: Any = None
         self.timeout_grace = timeout_grace
         self.kill_grace = kill_grace
         self._children: dict[int, _Child] = {}
@@ -125,6 +135,11 @@ class LocalExecutor(BaseExecutor):
     @property
     def open_slots(self) -> int:
         return self.parallelism - len(self._children)
+
+    @property
+    def fork_server(self) -> ForkServer | None:
+        """The fork server launchers come from (None: launchers are forked here)."""
+        return self._fork_server
 
     @property
     def running_ti_ids(self) -> set[int]:
@@ -170,6 +185,8 @@ class LocalExecutor(BaseExecutor):
                     pass
         for launcher in self.launchers:
             launcher.close_in_child()
+        if self._fork_server is not None:
+            self._fork_server.close_in_child()
         for fd in self._private_fds:
             try:
                 fd.close()
@@ -227,8 +244,15 @@ class LocalExecutor(BaseExecutor):
         return True
 
     def _spawn_launcher(self, workload: TaskWorkload) -> Launcher:
-        """Fork a launcher for the workload's DAG version (it loads the source on its own time)."""
+        """A launcher for the workload's DAG version (it loads the source on its own time):
+        from the fork server when it is ready, else forked here."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+        spawned = self._spawn_from_fork_server(workload, theirs)
+        if spawned is not None:
+            theirs.close()
+            ours.setblocking(False)
+            pid, pidfd = spawned
+            return self._add_launcher(workload, pid, ours, pidfd, forked_here=False)
         parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # the launcher: never returns
@@ -247,13 +271,68 @@ class LocalExecutor(BaseExecutor):
             ours.close()  # it exits at the end of its stream
             os.waitpid(pid, 0)
             raise
+        return self._add_launcher(workload, pid, ours, pidfd, forked_here=True)
+
+    def _add_launcher(self, workload: TaskWorkload, pid: int, sock: socket.socket, pidfd: int, *,
+                      forked_here: bool) -> Launcher:
         now = time.monotonic()
-        launcher = Launcher(key=key_of(workload), pid=pid, sock=ours, pidfd=pidfd, created=now,
-                            last_used=now)
-        self._selector.register(ours, selectors.EVENT_READ, (_CONTROL, launcher))
+        launcher = Launcher(key=key_of(workload), pid=pid, sock=sock, pidfd=pidfd, created=now,
+                            last_used=now, forked_here=forked_here)
+        self._selector.register(sock, selectors.EVENT_READ, (_CONTROL, launcher))
         self._selector.register(pidfd, selectors.EVENT_READ, (_LAUNCHER_EXIT, launcher))
-        log.info("Started %s (version of %s)", launcher.describe(), workload.fileloc)
+        log.info("Started %s (version of %s)%s", launcher.describe(), workload.fileloc,
+                 "" if forked_here else " from the fork server")
         return launcher
+
+    # -- the fork server --------------------------------------------------------------------
+    def _spawn_from_fork_server(self, workload: TaskWorkload, theirs: socket.socket) -> tuple[int, int] | None:
+        """(pid, pidfd) of a launcher the fork server started on ``theirs``, or None: fork it
+        here (the server is not ready yet, is starting now, or failed)."""
+        server = self._fork_server
+        if server is None or self._ending:
+            return None
+        if server.can_start():
+            try:
+                self._fork_server_sock = server.start()
+            except OSError:
+                log.exception("Could not start the fork server; launchers are forked by the executor")
+                return None
+            self._selector.register(self._fork_server_sock, selectors.EVENT_READ, (_FORK_SERVER, server))
+            return None
+        if not server.ready:
+            return None
+        try:
+            return server.spawn(workload.fileloc, workload.dag_id, workload.source_code, theirs.fileno())
+        except ForkServerError as exc:
+            log.warning("%s; forking the launcher of %s here", exc, workload.dag_id)
+            if not server.running:
+                self._forget_fork_server()
+            return None
+
+    def _forget_fork_server(self) -> None:
+        """The server stopped: stop watching its socket."""
+        if self._fork_server_sock is not None:
+            try:
+                self._selector.unregister(self._fork_server_sock)
+            except (KeyError, ValueError):
+                pass
+            self._fork_server_sock = None
+
+    def _on_fork_server_readable(self, server: ForkServer) -> None:
+        was_ready = server.ready
+        if server.on_readable():
+            if server.ready and not was_ready:
+                # Launchers forked here meanwhile are heavy: their tries come from lean ones now.
+                self.launchers.retire_all(lambda launcher: launcher.forked_here)
+            return
+        log.warning("The fork server ended; launchers are forked by the executor for a while")
+        self._forget_fork_server()
+        server.stop(failed=True)
+
+    def _stop_fork_server(self) -> None:
+        if self._fork_server is not None:
+            self._forget_fork_server()
+            self._fork_server.stop()
 
     def launch_callback(self, workload: CallbackWorkload) -> None:
         pid, sock = self._fork(callback_process.run, workload)
@@ -298,6 +377,8 @@ class LocalExecutor(BaseExecutor):
             elif kind == _LAUNCHER_EXIT:
                 if not item.gone:
                     launchers_gone.append(item)
+            elif kind == _FORK_SERVER:
+                self._on_fork_server_readable(item)
             elif kind == _EXIT:
                 exited.append(item)
             elif not item.closed:
@@ -399,10 +480,7 @@ class LocalExecutor(BaseExecutor):
             os.close(launcher.pidfd)
         except OSError:
             pass
-        try:
-            _pid, status = os.waitpid(launcher.pid, 0)
-        except ChildProcessError:
-            status = None
+        status = self._launcher_status(launcher)
         self.launchers.discard(launcher)
         if not (launcher.pending or launcher.running):
             if not (launcher.failed or launcher.retired or self._ending) and status is not None and status != 0:
@@ -429,6 +507,18 @@ class LocalExecutor(BaseExecutor):
                 child.kill_at = time.monotonic() + self.kill_grace
         launcher.running.clear()
         return events
+
+    def _launcher_status(self, launcher: Launcher) -> int | None:
+        """Reap a launcher forked here; ask the fork server how one of its launchers ended."""
+        if not launcher.forked_here:
+            if self._fork_server is None:
+                return None
+            return self._fork_server.exit_status(launcher.pid, wait=0.0 if self._ending else fork_server_client.STATUS_WAIT)
+        try:
+            _pid, status = os.waitpid(launcher.pid, 0)
+        except ChildProcessError:
+            status = None
+        return status
 
     def _stop_launcher(self, launcher: Launcher) -> None:
         try:
@@ -610,6 +700,7 @@ class LocalExecutor(BaseExecutor):
         for launcher in list(self.launchers):
             launcher.kill()
             events.extend(self._on_launcher_exit(launcher))
+        self._stop_fork_server()
         for child in self._all_children():  # orphans whose channel is still open
             events.extend(self._finalize(child, None))
         events.extend(self._pending_events)

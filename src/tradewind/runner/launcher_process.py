@@ -40,7 +40,6 @@ import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
-from tradewind.db import engine as db_engine
 from tradewind.executors.workload import TaskWorkload
 from tradewind.runner import task_process
 from tradewind.runner.parent_death import die_with_parent
@@ -89,10 +88,12 @@ def _quiet_output() -> None:
 
 
 def _forget_engines() -> None:
-    """The scheduler's engines were disposed when this process was forked; neither it nor
-    its tries use the metastore, so its forks need not dispose them again (that at-fork hook
-    costs a task process over a millisecond)."""
-    db_engine._engines.clear()  # noqa: SLF001 - no public way to drop the registry yet
+    """Forked from the scheduler, this process has its (disposed) engines; neither it nor its
+    tries use the metastore, so its forks need not dispose them again. Started from the fork
+    server, it never loaded the metastore's modules, and must not (they are heavy)."""
+    engine_module = sys.modules.get("tradewind.db.engine")
+    if engine_module is not None:
+        engine_module.forget_engines()
 
 
 def _open_fds() -> set[tuple[int, int, int]]:
@@ -207,6 +208,7 @@ class _Launcher:
         channel_fd = fds[0]
         sys.stdout.flush()  # nothing buffered may be written twice
         sys.stderr.flush()
+        launcher_pid = os.getpid()  # taken before the fork: the child's getppid() may already be 1
         try:
             pid = os.fork()
         except OSError as exc:
@@ -214,7 +216,7 @@ class _Launcher:
             send(self.control, ("launch_failed", workload.ti_id, f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
-            self._become_task(workload, channel_fd)
+            self._become_task(workload, channel_fd, launcher_pid)
         try:
             os.setpgid(pid, pid)  # also here, so a kill right after the reply reaches the group
         except OSError:
@@ -233,8 +235,7 @@ class _Launcher:
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
 
-    def _become_task(self, workload: TaskWorkload, channel_fd: int) -> NoReturn:
-        launcher_pid = os.getppid()
+    def _become_task(self, workload: TaskWorkload, channel_fd: int, launcher_pid: int) -> NoReturn:
         try:
             os.setpgid(0, 0)
             self.selector.close()

@@ -12,16 +12,7 @@ import re
 import threading
 from typing import Any
 
-MASK = "***"
-SENSITIVE_NAMES = (
-    "password", "passwd", "secret", "authorization", "api_key", "apikey",
-    "access_token", "token", "private_key",
-)
-
-
-def is_sensitive_name(name: str) -> bool:
-    lowered = name.lower()
-    return any(word in lowered for word in SENSITIVE_NAMES)
+from tradewind.sdk.sensitive import MASK
 
 
 class SecretsMasker:

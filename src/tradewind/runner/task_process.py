@@ -19,19 +19,20 @@ import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
-from tradewind.exceptions import TaskTerminated
+from tradewind.exceptions import TaskTerminated, TaskTimeout
 from tradewind.executors.workload import TaskWorkload, outcome_to_message
 from tradewind.operators import supervisor_comms
 from tradewind.runner import protocol, task_execution, xcom_codec
-from tradewind.runner.masking import MaskingFilter, MaskingStream, is_sensitive_name, masker
+from tradewind.runner.env_lookups import environment_connection, environment_variable
+from tradewind.runner.masking import MaskingFilter, MaskingStream, masker
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import timezone
+from tradewind.sdk.connection import Connection
 from tradewind.sdk.dag import DAG
+from tradewind.sdk.sensitive import is_sensitive
 from tradewind.sdk.states import TaskInstanceState as TIS
-from tradewind.services.connections import Connection
-from tradewind.services.lookups import environment_connection, environment_variable
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
 
@@ -88,6 +89,17 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TaskTerminated("the task process received SIGTERM")
 
 
+class TaskLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+    """The try's log handler. Logging swallows whatever is raised while a record is written;
+    a SIGTERM or an ``execution_timeout`` that arrives just then must still stop the task."""
+
+    def handleError(self, record: logging.LogRecord) -> None:  # noqa: N802 - logging's name
+        raised = sys.exc_info()[1]
+        if isinstance(raised, (TaskTerminated, TaskTimeout)):
+            raise raised
+        super().handleError(record)
+
+
 def redirect_output(log_path: str) -> None:
     """Send stdout, stderr and logging of this process to ``log_path`` (appending), masked."""
     point_output_at(log_path)
@@ -114,7 +126,7 @@ def prepare_output() -> None:
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
-    handler = logging.StreamHandler(sys.stderr)
+    handler = TaskLogHandler(sys.stderr)
     handler.setFormatter(logging.Formatter(LOG_FORMAT))
     handler.addFilter(MaskingFilter())
     root.addHandler(handler)
@@ -140,8 +152,35 @@ def warm_up() -> None:
                     collections.abc.Iterable, collections.abc.Callable):
             isinstance(value, abc)
     protocol.encode({"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]})
+    _rehearse_try()
     sys.stdout.flush()
     sys.stderr.flush()
+
+
+def _noop() -> None:
+    return None
+
+
+def _rehearse_try() -> None:
+    """Run one no-op try of a throwaway DAG through the whole path a try takes (context,
+    rendering, execution, outcome message), so the interpreter's specialised bytecode, type
+    caches and lazily built state are in place before tries are forked."""
+    from tradewind.operators.python import PythonOperator
+    from tradewind.runner.runtime import RunInfo
+    from tradewind.runner.xcom_store import InMemoryXComStore
+
+    now = timezone.utcnow()
+    with DAG("__tradewind_rehearsal__", schedule=None) as dag:
+        PythonOperator(task_id="noop", python_callable=_noop)
+    run = RunInfo(dag_id=dag.dag_id, run_id="rehearsal", logical_date=now, data_interval_start=now,
+                  data_interval_end=now, run_type="manual", conf={}, start_date=now)
+    request = task_execution.TryRequest(task=dag.get_task("noop"), run=run, params=dag.params.resolve({}))
+    store = InMemoryXComStore()
+    try:
+        outcome = task_execution.execute_try(request, store)
+        protocol.encode(outcome_to_message(0, outcome, []))
+    except Exception:  # a rehearsal only: a try reports its own problems
+        logging.getLogger("tradewind.task").debug("rehearsal try failed", exc_info=True)
 
 
 def lookups(link: ParentLink) -> tuple[Any, Any]:
@@ -158,7 +197,7 @@ def lookups(link: ParentLink) -> tuple[Any, Any]:
             if "error" in reply:
                 raise RuntimeError(reply["error"])
             value = reply.get("value")
-        if value is not None and is_sensitive_name(key):
+        if value is not None and is_sensitive(key):
             masker.add(value)
         return value
 
@@ -182,7 +221,7 @@ def _mask_sensitive_values(data: Any) -> None:
     """Register the values under sensitive keys (``password``, ``token``, ...) of a connection's extra."""
     if isinstance(data, dict):
         for key, value in data.items():
-            if isinstance(key, str) and is_sensitive_name(key) and isinstance(value, str):
+            if isinstance(key, str) and is_sensitive(key) and isinstance(value, str):
                 masker.add(value)
             else:
                 _mask_sensitive_values(value)

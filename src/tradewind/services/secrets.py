@@ -20,36 +20,11 @@ from sqlalchemy.orm import Session
 from tradewind.config import Settings
 from tradewind.db import models
 from tradewind.exceptions import ConfigError, SecretDecryptionError
+from tradewind.sdk.sensitive import MASK, SENSITIVE_NAMES, is_sensitive
 
 KEY_FILE_NAME = "fernet.key"
 
-#: Airflow's DEFAULT_SENSITIVE_FIELDS: a variable whose key contains one of these (in any
-#: case) is encrypted at rest and masked when shown.
-SENSITIVE_NAMES = frozenset(
-    {
-        "access_token",
-        "api_key",
-        "apikey",
-        "authorization",
-        "keyfile_dict",
-        "passphrase",
-        "passwd",
-        "password",
-        "private_key",
-        "secret",
-        "service_account",
-        "token",
-    }
-)
-
-MASK = "***"
-
-
-def is_sensitive(name: str) -> bool:
-    """Whether a variable key or extra field name should be treated as a secret."""
-    lowered = name.lower()
-    return any(word in lowered for word in SENSITIVE_NAMES)
-
+__all__ = ["MASK", "SENSITIVE_NAMES", "SecretCipher", "is_sensitive"]
 
 class SecretCipher:
     """Encrypts with the first key and decrypts with any, so keys can be rotated."""

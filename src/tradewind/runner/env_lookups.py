@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from collections.abc import Mapping
 
-from tradewind.services.connections import Connection
+from tradewind.sdk.connection import Connection
 
 _VAR_PREFIXES = ("TRADEWIND_VAR_", "AIRFLOW_VAR_")
 _CONN_PREFIXES = ("TRADEWIND_CONN_", "AIRFLOW_CONN_")
