@@ -32,6 +32,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
                         help="PostgreSQL server to create tw_bench on (with --db postgres)")
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per figure (default 3)")
+    parser.add_argument("--warmup", type=int, default=1,
+                        help="unmeasured runs of W1-W4 before the repetitions (default 1; W1's is reported as W1.cold)")
     parser.add_argument("--only", default=",".join(ALL),
                         help=f"comma-separated subset of {','.join(ALL)} (the baseline always runs)")
     parser.add_argument("--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone")
@@ -46,6 +48,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL)})")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
+    if args.warmup < 0:
+        parser.error("--warmup must be 0 or more")
     return args
 
 
@@ -58,7 +62,7 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="tw-bench-"))
     db = BenchDatabase(args.db, args.postgres_url)
-    ctx = workloads.Context(repeat=args.repeat, quick=args.quick,
+    ctx = workloads.Context(repeat=args.repeat, warmup=args.warmup, quick=args.quick,
                             sizes=workloads.Sizes.quick() if args.quick else workloads.Sizes(), db=db, work=work, log=log)
     figures = FigureSet()
     airflow_figures: FigureSet | None = None
@@ -94,9 +98,12 @@ def main(argv: list[str] | None = None) -> int:
         "successive runs on it; triggered in-process through tradewind.services.dag_runs.trigger plus the "
         "scheduler wake-up (what the CLI/API trigger does, minus process start or HTTP).",
         "Rates count every task instance of the run (W2: 200 + start + end) over trigger → done.",
+        f"W1-W4 on both sides: {args.warmup} unmeasured warm-up run(s) of each workload before its repetitions "
+        "(a DAG version's first run starts processes and fills caches); W1's first run is its own line (W1.cold).",
     ]
     meta = {
         "started": report.now_iso(), "duration_s": time.monotonic() - started, "db": args.db, "repeat": args.repeat,
+        "warmup": args.warmup,
         "quick": args.quick, "only": args.selected, "airflow": args.airflow, "git": report.git_revision(RESULTS.parent.parent),
         "machine": report.machine(), "sizes": dataclasses.asdict(ctx.sizes),
         "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),

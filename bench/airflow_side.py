@@ -25,7 +25,7 @@ from bench import procs, startup
 from bench.figures import BenchError, FigureSet
 from bench.harness import clean_environ, health_is_healthy, http_json
 from bench.runs import FINISHED, RunRow, TaskRow, parse_time
-from bench.workloads import Context, RunWorkload, fail, measure_once, record
+from bench.workloads import Context, RunWorkload, fail, measure_once, record, warm_up
 
 AIRFLOW_VERSION = "3.3.2"
 ROOT = Path(__file__).resolve().parent / ".airflow"
@@ -247,6 +247,7 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         runner = AirflowRunner(server, ctx.log)
         for workload in workloads:
             try:
+                warm_up(ctx, runner, workload, figures, workload.airflow_timeout)
                 for rep in range(ctx.repeat):
                     values, raw = measure_once(runner, workload, rep, workload.airflow_timeout)
                     record(figures, workload, values)
