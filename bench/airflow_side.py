@@ -35,6 +35,9 @@ INSTALL_TIMEOUT = 1800.0
 READY_TIMEOUT = 600.0
 PARSE_TIMEOUT = 600.0
 IDLE_SECONDS = 10.0
+#: Tries of one REST call that the server answers with an error (5xx), and the pause between them.
+API_ATTEMPTS = 5
+API_RETRY_DELAY = 1.0
 SETTINGS = [
     ("core", "executor"), ("core", "parallelism"), ("core", "max_active_tasks_per_dag"),
     ("core", "max_active_runs_per_dag"), ("database", "sql_alchemy_conn"), ("core", "dags_are_paused_at_creation"),
@@ -75,6 +78,8 @@ class AirflowStandalone:
         self.proc: subprocess.Popen[bytes] | None = None
         self.token: str | None = None
         self.started = 0.0
+        #: REST calls tried again after a server error (reported under the table).
+        self.retried = 0
 
     def start(self, write_dags: Callable[[Path], None]) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
@@ -133,11 +138,21 @@ class AirflowStandalone:
                          f"(password file {password_file} present: {password_file.exists()})")
 
     def api(self, method: str, path: str, body: Any = None, *, timeout: float = 60.0) -> Any:
-        status, data = http_json(f"{self.base}/api/v2{path}", method=method, body=body, token=self.token,
-                                 timeout=timeout)
-        if not 200 <= status < 300:
-            raise BenchError(f"airflow API {method} {path} answered {status or 'nothing'}: {json.dumps(data)[:500]}")
-        return data
+        """One API call; a server error (SQLite "database is locked" under load, seen with
+        Airflow's defaults) is tried again, up to ``API_ATTEMPTS`` times, as a user would."""
+        for attempt in range(1, API_ATTEMPTS + 1):
+            status, data = http_json(f"{self.base}/api/v2{path}", method=method, body=body, token=self.token,
+                                     timeout=timeout)
+            if 200 <= status < 300:
+                return data
+            if status == 409 and attempt > 1 and method == "POST":
+                return data  # an earlier attempt was stored after all
+            if status < 500 or attempt == API_ATTEMPTS:
+                raise BenchError(f"airflow API {method} {path} answered {status or 'nothing'}"
+                                 f"{f' (attempt {attempt})' if attempt > 1 else ''}: {json.dumps(data)[:500]}")
+            self.retried += 1
+            time.sleep(API_RETRY_DELAY * attempt)
+        raise AssertionError("unreachable")
 
     def paged(self, path: str, key: str) -> list[dict[str, Any]]:
         items: list[dict[str, Any]] = []
@@ -263,6 +278,7 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
     finally:
         server.stop()
         facts["log"] = str(server.log_path)
+        facts["api_retries"] = server.retried
     startup.run_import(ctx, figures, python=str(python), module="airflow")
     try:
         listed = subprocess.run([str(VENV / "bin" / "pip"), "list", "--format", "json"], capture_output=True, text=True,

@@ -148,6 +148,9 @@ def markdown(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None
                      "(run end_date minus the instant before the trigger request), runs triggered through the REST "
                      "API (POST /api/v2/dags/{id}/dagRuns) and task instances read from it. Tradewind's defaults "
                      "match: parallelism 32, 16 active tasks and 16 active runs per DAG, SQLite, local executor.")
+        if facts.get("api_retries"):
+            lines.append(f"Airflow's REST API answered {facts['api_retries']} call(s) with a server error (its SQLite "
+                         "metastore was locked); each was tried again after a pause, up to 5 times.")
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     if plot:
