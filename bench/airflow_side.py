@@ -38,6 +38,10 @@ IDLE_SECONDS = 10.0
 #: Tries of one REST call that the server answers with an error (5xx), and the pause between them.
 API_ATTEMPTS = 5
 API_RETRY_DELAY = 1.0
+#: Seconds between looks at Airflow's health while waiting for runs, and how long its scheduler
+#: may be reported unhealthy before the wait gives up.
+HEALTH_EVERY = 5.0
+SCHEDULER_GONE_AFTER = 30.0
 SETTINGS = [
     ("core", "executor"), ("core", "parallelism"), ("core", "max_active_tasks_per_dag"),
     ("core", "max_active_runs_per_dag"), ("database", "sql_alchemy_conn"), ("core", "dags_are_paused_at_creation"),
@@ -215,8 +219,13 @@ class AirflowRunner:
         deadline, next_note = started + timeout, started + 30.0
         wanted = set(run_ids)
         runs: dict[str, RunRow] = {}
+        unhealthy_since: float | None = None
+        next_health = started + HEALTH_EVERY
         while time.monotonic() < deadline:
             self.server.check_alive(what)
+            if time.monotonic() >= next_health:
+                next_health = time.monotonic() + HEALTH_EVERY
+                unhealthy_since = self._check_scheduler(what, unhealthy_since)
             runs = {item["dag_run_id"]: RunRow(item["dag_run_id"], item["state"], parse_time(item.get("queued_at")),
                                                parse_time(item.get("start_date")), parse_time(item.get("end_date")))
                     for item in self.server.paged(f"/dags/{dag_id}/dagRuns", "dag_runs") if item["dag_run_id"] in wanted}
@@ -229,6 +238,22 @@ class AirflowRunner:
             time.sleep(0.5)
         raise BenchError(f"{what}: timed out after {timeout:g} s waiting for Airflow runs of {dag_id}: "
                          f"{ {run_id: run.state for run_id, run in runs.items()} }")
+
+    def _check_scheduler(self, what: str, unhealthy_since: float | None) -> float | None:
+        """``airflow standalone`` keeps running when its scheduler died (seen: "database is
+        locked" on SQLite): stop waiting once the health endpoint has called the scheduler
+        unhealthy for ``SCHEDULER_GONE_AFTER`` seconds."""
+        _status, body = http_json(f"{self.server.base}/api/v2/monitor/health", timeout=10.0)
+        scheduler = body.get("scheduler", {}) if isinstance(body, dict) else {}
+        if scheduler.get("status") != "unhealthy":
+            return None
+        now = time.monotonic()
+        if unhealthy_since is None:
+            return now
+        if now - unhealthy_since >= SCHEDULER_GONE_AFTER:
+            raise BenchError(f"{what}: Airflow's scheduler stopped (health: unhealthy for {now - unhealthy_since:.0f} s, "
+                             f"last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); see {self.server.log_path}")
+        return unhealthy_since
 
     def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
         items = self.server.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
