@@ -32,10 +32,10 @@ from bench import procs
 from bench.figures import BenchError
 from bench.metastore import BenchDatabase, MetastoreReader
 from bench.runs import RunRow, TaskRow
-from tradewind import config
+from tradewind import config, wakeup
 from tradewind.db import engine as db_engine
 from tradewind.sdk import timezone
-from tradewind.services import dag_runs, db_admin, wakeup
+from tradewind.services import dag_runs, db_admin
 
 BIN = Path(sys.executable).parent
 TRADEWIND = str(BIN / "tradewind")

@@ -18,8 +18,8 @@ from tests.executors.process_helpers import alive, tries_ended, wait_for
 from tradewind.executors import fork_server_client, launchers
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.local import LocalExecutor
-from tradewind.executors.workload import TaskWorkload
 from tradewind.runner.runtime import RunInfo
+from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import timezone
 
 pytestmark = pytest.mark.skipif(not (launchers.supported() and fork_server_client.supported()),
@@ -178,7 +178,7 @@ def test_end_stops_the_server_its_launchers_and_their_tries(tmp_path) -> None:
 KILLED_PARENT = textwrap.dedent("""
     import sys, time
     from tradewind.executors.local import LocalExecutor
-    from tradewind.executors.workload import TaskWorkload
+    from tradewind.runner.workload import TaskWorkload
     from tradewind.runner.runtime import RunInfo
     from tradewind.sdk import timezone
 

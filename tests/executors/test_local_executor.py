@@ -16,9 +16,9 @@ import pytest
 from tests.executors.process_helpers import wait_for
 from tradewind.executors.base import TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.local import LocalExecutor
-from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner import xcom_codec
 from tradewind.runner.runtime import RunInfo
+from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 from tradewind.sdk import timezone
 
 SOURCE = textwrap.dedent("""

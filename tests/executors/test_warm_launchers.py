@@ -20,8 +20,8 @@ from tradewind.executors import launchers
 from tradewind.executors.base import TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.launchers import LauncherPool
 from tradewind.executors.local import LocalExecutor
-from tradewind.executors.workload import TaskWorkload
 from tradewind.runner.runtime import RunInfo
+from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import timezone
 
 pytestmark = pytest.mark.skipif(not launchers.supported(), reason="warm launchers need Linux pidfds")
@@ -185,7 +185,7 @@ def test_end_stops_launchers_and_their_tries(tmp_path, loads) -> None:
 KILLED_PARENT = textwrap.dedent("""
     import os, sys, time
     from tradewind.executors.local import LocalExecutor
-    from tradewind.executors.workload import TaskWorkload
+    from tradewind.runner.workload import TaskWorkload
     from tradewind.runner.runtime import RunInfo
     from tradewind.sdk import timezone
 

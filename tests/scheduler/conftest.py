@@ -23,6 +23,7 @@ from tradewind.executors.local import LocalExecutor
 from tradewind.scheduler.job import SchedulerJob
 from tradewind.sdk import timezone
 from tradewind.services import dag_runs
+from tradewind.services.task_requests import TaskRequestHandler
 
 
 class SchedulerHarness:
@@ -85,7 +86,8 @@ class SchedulerHarness:
     def scheduler(self, *, parallelism: int = 8, clock: Any = timezone.utcnow, timeout_grace: float = 10.0,
                   kill_grace: float = 5.0, **overrides: Any) -> SchedulerJob:
         settings = self.settings.with_values(**overrides) if overrides else self.settings
-        return SchedulerJob(settings, self.engine, LocalExecutor(parallelism, timeout_grace=timeout_grace, kill_grace=kill_grace), clock=clock)
+        return SchedulerJob(settings, self.engine, LocalExecutor(parallelism, timeout_grace=timeout_grace, kill_grace=kill_grace),
+                            request_handler=TaskRequestHandler, clock=clock)
 
     def run_until(
         self, condition: Callable[[], bool], *, timeout: float = 30.0, parallelism: int = 8,

@@ -13,11 +13,12 @@ from sqlalchemy import select
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
 from tradewind.executors.base import BaseExecutor, Event, TaskFinished, TaskStarted
-from tradewind.executors.workload import TaskWorkload
+from tradewind.runner.workload import TaskWorkload
 from tradewind.scheduler import job as job_module
 from tradewind.scheduler import outcomes, ti_rows
 from tradewind.scheduler.job import SchedulerJob
 from tradewind.sdk import timezone
+from tradewind.services.task_requests import TaskRequestHandler
 
 CHAIN = """
     from tradewind import DAG, PythonOperator
@@ -98,7 +99,7 @@ def test_a_pass_runs_for_each_finished_try_and_none_for_starts_or_executor_wakeu
     harness.parse()
     run_id = harness.trigger("chain")
     executor = ScriptedExecutor(run_for=0.2)
-    job = SchedulerJob(harness.settings, harness.engine, executor)
+    job = SchedulerJob(harness.settings, harness.engine, executor, request_handler=TaskRequestHandler)
     passes = _count_passes(job)
     job.run(until=harness.run_finished("chain", run_id))
     assert executor.launched == ["a", "b"]
@@ -115,7 +116,7 @@ def test_a_started_try_is_recorded_running_without_a_pass(harness, monkeypatch) 
     harness.parse()
     run_id = harness.trigger("chain")
     executor = ScriptedExecutor(run_for=60)
-    job = SchedulerJob(harness.settings, harness.engine, executor)
+    job = SchedulerJob(harness.settings, harness.engine, executor, request_handler=TaskRequestHandler)
     passes = _count_passes(job)
     deadline = time.monotonic() + 20
 
@@ -141,7 +142,7 @@ def test_history_and_xcoms_are_upserted(harness, session) -> None:
     harness.write("chain.py", CHAIN)
     harness.parse()
     run_id = harness.trigger("chain")
-    job = SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=0))
+    job = SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=0), request_handler=TaskRequestHandler)
     job.run(until=harness.run_finished("chain", run_id))
 
     def history(s: Any) -> list[tuple[str, int, str | None]]:
@@ -169,7 +170,8 @@ def test_rows_write_back_what_was_assigned_and_refresh_loaded_objects(harness) -
     harness.write("chain.py", CHAIN)
     harness.parse()
     run_id = harness.trigger("chain")
-    SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=60)).run(max_passes=1)
+    SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=60),
+                 request_handler=TaskRequestHandler).run(max_passes=1)
 
     def change(s: Any) -> tuple[str | None, str | None]:
         orm = s.scalar(select(TaskInstance).where(TaskInstance.run_id == run_id, TaskInstance.task_id == "b"))

@@ -19,13 +19,14 @@ from itsdangerous import URLSafeSerializer
 from sqlalchemy import event
 from sqlalchemy.orm import Session
 
+from tradewind import wakeup
 from tradewind.api.permissions import Action, allowed
 from tradewind.api.security import secret_key
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import User
 from tradewind.sdk import timezone
-from tradewind.services import paging, users, wakeup
+from tradewind.services import paging, users
 from tradewind.services.secrets import SecretCipher
 
 

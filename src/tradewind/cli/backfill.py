@@ -9,14 +9,14 @@ from datetime import timedelta
 
 import click
 
-from tradewind import config
+from tradewind import config, wakeup
 from tradewind.cli import common
 from tradewind.cli.dags import dags_group
 from tradewind.cli.output import echo_rows, output_option, user_errors
 from tradewind.db.models import ReprocessBehavior
 from tradewind.sdk import timezone
 from tradewind.services import backfill as backfill_service
-from tradewind.services import db_admin, scheduler_health, wakeup
+from tradewind.services import db_admin, scheduler_health
 
 POLL_SECONDS = 0.5
 

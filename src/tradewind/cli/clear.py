@@ -7,7 +7,7 @@ from datetime import datetime
 
 import click
 
-from tradewind import config
+from tradewind import config, wakeup
 from tradewind.cli import common
 from tradewind.cli.dags import dags_group
 from tradewind.cli.output import user_errors
@@ -15,7 +15,7 @@ from tradewind.cli.tasks import tasks_group
 from tradewind.exceptions import InvalidArgument
 from tradewind.sdk import timezone
 from tradewind.sdk.states import TaskInstanceState
-from tradewind.services import clearing, dag_runs, db_admin, task_instances, wakeup
+from tradewind.services import clearing, dag_runs, db_admin, task_instances
 from tradewind.services import dags as dag_service
 
 

@@ -8,12 +8,12 @@ from typing import Any
 
 import click
 
-from tradewind import config
+from tradewind import config, wakeup
 from tradewind.cli.dags import dags_group
 from tradewind.cli.output import echo_rows, output_option, user_errors
 from tradewind.exceptions import DagRunNotFound, InvalidArgument
 from tradewind.sdk import timezone
-from tradewind.services import cross_dag, dag_runs, dags, db_admin, wakeup
+from tradewind.services import cross_dag, dag_runs, dags, db_admin
 
 
 def _iso(value: object) -> str | None:

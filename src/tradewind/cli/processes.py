@@ -16,12 +16,13 @@ from tradewind import config
 from tradewind.cli import api_server
 from tradewind.cli.output import user_errors
 from tradewind.config import Settings
-from tradewind.exceptions import ConfigError
 from tradewind.dag_processing.manager import DagProcessor
+from tradewind.exceptions import ConfigError
 from tradewind.executors.local import LocalExecutor
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.scheduler.job import SchedulerJob
 from tradewind.services import db_admin, standalone_setup
+from tradewind.services.task_requests import TaskRequestHandler
 
 log = logging.getLogger("tradewind")
 
@@ -38,7 +39,7 @@ def _setup_logging() -> None:
 def _run_scheduler(settings: Settings) -> None:
     engine = db_admin.open_engine(settings)
     executor = LocalExecutor(int(settings.get("core", "parallelism")))
-    job = SchedulerJob(settings, engine, executor)
+    job = SchedulerJob(settings, engine, executor, request_handler=TaskRequestHandler)
 
     def on_signal(signum: int, frame: Any) -> None:
         log.info("Received %s: stopping", signal.Signals(signum).name)

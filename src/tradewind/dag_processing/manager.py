@@ -22,6 +22,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tradewind import wakeup
 from tradewind.config import Settings
 from tradewind.dag_processing import store
 from tradewind.dag_processing.discovery import find_dag_files
@@ -29,7 +30,6 @@ from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagVersion, ParseImportError
 from tradewind.sdk import timezone
-from tradewind.services import wakeup
 
 log = logging.getLogger("tradewind.dag_processor")
 

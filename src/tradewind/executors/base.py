@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Any
 
-from tradewind.executors.workload import CallbackWorkload, TaskWorkload
+from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 
 #: Answers a task process's question (``xcom_get``, ``variable_get``, ...) from the metastore.
 RequestHandler = Callable[[dict[str, Any]], dict[str, Any]]

@@ -25,8 +25,8 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from tradewind.executors.workload import TaskWorkload
 from tradewind.runner import launcher_process
+from tradewind.runner.workload import TaskWorkload
 
 log = logging.getLogger("tradewind.executor")
 

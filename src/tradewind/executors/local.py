@@ -33,9 +33,9 @@ from tradewind.executors import fork_server_client
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.fork_server_client import ForkServer, ForkServerError
 from tradewind.executors.launchers import Launcher, LauncherPool, key_of
-from tradewind.executors.workload import CallbackWorkload, TaskWorkload
 from tradewind.runner import callback_process, launcher_process, parent_death, task_process
 from tradewind.runner.protocol import ChannelClosed, LineChannel
+from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 from tradewind.sdk import templating, timezone
 
 log = logging.getLogger("tradewind.executor")

@@ -18,13 +18,13 @@ from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated
-from tradewind.executors.workload import CallbackWorkload
 from tradewind.operators import supervisor_comms
 from tradewind.runner import context_builder, xcom_codec
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.runtime import RuntimeTaskInstance
 from tradewind.runner.task_process import ParentLink, lookups, redirect_output
+from tradewind.runner.workload import CallbackWorkload
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk.context import Context, current_context
 from tradewind.sdk.dag import DAG

@@ -40,10 +40,10 @@ import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
-from tradewind.executors.workload import TaskWorkload
 from tradewind.runner import task_process
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
+from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import templating, timezone
 
 #: Largest message either side sends (a launch request is a workload without its source).

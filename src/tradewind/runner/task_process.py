@@ -20,13 +20,13 @@ from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated, TaskTimeout
-from tradewind.executors.workload import TaskWorkload, outcome_to_message
 from tradewind.operators import supervisor_comms
 from tradewind.runner import protocol, task_execution, xcom_codec
 from tradewind.runner.env_lookups import environment_connection, environment_variable
 from tradewind.runner.masking import MaskingFilter, MaskingStream, masker
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
+from tradewind.runner.workload import TaskWorkload, outcome_to_message
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import timezone
 from tradewind.sdk.connection import Connection

@@ -1,7 +1,7 @@
 """The scheduler loop: wait for something to happen, then make every decision it allows.
 
 The loop sleeps in the executor's ``wait`` until a task process reports, another process
-wakes it (``services.wakeup``), or the earliest known deadline passes (a due run, a retry, a
+wakes it (``tradewind.wakeup``), or the earliest known deadline passes (a due run, a retry, a
 reschedule, a ``dagrun_timeout``). Each pass is one transaction: apply task outcomes, repair
 orphans (now and then), create and start runs, decide task states, finish runs, queue ready
 tasks; then the queued tasks and the DAG callbacks of finished runs are started.
@@ -37,19 +37,18 @@ from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tradewind import wakeup
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagRun, Job, JobState, JobType, TaskInstance
-from tradewind.executors.base import BaseExecutor, Event, TaskFinished, TaskStarted
-from tradewind.executors.workload import CallbackWorkload, TaskWorkload
+from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskFinished, TaskStarted
 from tradewind.runner.log_paths import callback_log_path
+from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 from tradewind.scheduler import backfill_progress, outcomes, queueing, recovery, run_lifecycle, task_scheduling
 from tradewind.scheduler.dag_cache import DagVersionCache
-from tradewind.scheduler.requests import TaskRequestHandler
 from tradewind.sdk import timezone
 from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
-from tradewind.services import wakeup
 
 log = logging.getLogger("tradewind.scheduler")
 
@@ -61,6 +60,9 @@ MAX_CASCADE = 50
 #: Longest pause after a failed pass.
 MAX_ERROR_BACKOFF = 30.0
 
+
+#: ``(engine, settings, on_runs_changed=..., clock=...) -> RequestHandler``.
+RequestHandlerFactory = Callable[..., RequestHandler]
 
 # Statements of every pass, built once (building one costs about as much as running it).
 _RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
@@ -87,7 +89,11 @@ class SchedulerJob:
     ``clock`` gives "now" for every scheduling decision (inject one in tests).
     """
 
-    def __init__(self, settings: Settings, engine: Engine, executor: BaseExecutor, *, clock: Any = timezone.utcnow) -> None:
+    def __init__(self, settings: Settings, engine: Engine, executor: BaseExecutor, *,
+                 request_handler: RequestHandlerFactory, clock: Any = timezone.utcnow) -> None:
+        """``request_handler`` builds what answers the task processes' requests (XCom,
+        variables, connections, triggering a run): ``services.task_requests.TaskRequestHandler``,
+        passed in because those operations live above the scheduler."""
         self.settings = settings
         self.engine = engine
         self.executor = executor
@@ -100,7 +106,7 @@ class SchedulerJob:
         self.heartbeat_every = float(settings.get("scheduler", "task_heartbeat_interval"))
         self.is_postgres = engine.dialect.name == "postgresql"
         self.job_id: int | None = None
-        self.handler = TaskRequestHandler(engine, settings, on_runs_changed=self._runs_changed, clock=clock)
+        self.handler = request_handler(engine, settings, on_runs_changed=self._runs_changed, clock=clock)
         self._dirty: set[tuple[str, str]] = set()
         self._full_sweep = True
         self._deadline: datetime | None = None

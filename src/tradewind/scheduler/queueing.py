@@ -18,9 +18,9 @@ from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
-from tradewind.executors.workload import TaskWorkload
 from tradewind.runner.log_paths import try_log_path
 from tradewind.runner.runtime import RunInfo
+from tradewind.runner.workload import TaskWorkload
 from tradewind.scheduler import outcomes, ti_rows
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState

@@ -15,12 +15,13 @@ from fastapi.responses import JSONResponse, RedirectResponse, Response
 from sqlalchemy.orm import Session
 from starlette.datastructures import FormData
 
+from tradewind import wakeup
 from tradewind.api import errors
 from tradewind.api.deps import CurrentUser
 from tradewind.api.ui import session as ui_session
 from tradewind.db import engine as db_engine
 from tradewind.exceptions import TradewindError
-from tradewind.services import audit, wakeup
+from tradewind.services import audit
 
 T = TypeVar("T")
 
