@@ -13,6 +13,7 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from tradewind.cli.main import cli
+from tradewind.db.revision import HEAD
 from tradewind.db import engine as db_engine
 
 def _env_for(db_url: str, home: Path) -> dict[str, str]:
@@ -29,12 +30,12 @@ def test_migrate_then_check(db_url: str, tmp_path: Path) -> None:
 
     result = runner.invoke(cli, ["db", "migrate"], env=env)
     assert result.exit_code == 0, result.output
-    assert "is at revision 0001 (latest)" in result.stdout
+    assert f"is at revision {HEAD} (latest)" in result.stdout
     assert runner.invoke(cli, ["db", "migrate"], env=env).exit_code == 0
 
     result = runner.invoke(cli, ["db", "check"], env=env)
     assert result.exit_code == 0, result.output
-    assert "reachable and at revision 0001" in result.stdout
+    assert f"reachable and at revision {HEAD}" in result.stdout
 
 
 def test_check_does_not_create_a_sqlite_file(tmp_path: Path) -> None:
@@ -63,7 +64,7 @@ def test_reset_needs_confirmation(tradewind_env: dict[str, str]) -> None:
 
     result = runner.invoke(cli, ["db", "reset", "--yes"], env=tradewind_env)
     assert result.exit_code == 0, result.output
-    assert "was reset to revision 0001" in result.stdout
+    assert f"was reset to revision {HEAD}" in result.stdout
     assert runner.invoke(cli, ["variables", "get", "keep"], env=tradewind_env).exit_code == 1
 
 

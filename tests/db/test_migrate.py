@@ -127,3 +127,20 @@ def test_migration_files_ship_with_the_package() -> None:
         # .py files of a folder with __init__.py ship as part of that package.
         is_package_module = path.suffix == ".py" and (path.parent / "__init__.py").exists()
         assert is_package_module or any(fnmatch.fnmatch(relative, g) for g in globs), relative
+
+
+def test_upgrading_from_0001_keeps_runs_and_owes_no_callbacks(empty_engine: Engine) -> None:
+    db_migrate.migrate(empty_engine)
+    assert db_migrate.downgrade(empty_engine, "0001").current == "0001"
+    assert "callback_reason" not in {c["name"] for c in inspect(empty_engine).get_columns("dag_run")}
+    with empty_engine.begin() as connection:
+        connection.execute(text("INSERT INTO dag (dag_id, is_paused, is_active, fileloc, has_import_errors) "
+                                "VALUES ('d', false, true, '/d.py', false)"))
+        connection.execute(text("INSERT INTO dag_run (dag_id, run_id, run_type, state, run_after, clear_number, "
+                                "created_at, updated_at) VALUES ('d', 'r1', 'manual', 'success', :at, 0, :at, :at)"),
+                           {"at": "2026-01-01 00:00:00+00:00"})
+    status = db_migrate.migrate(empty_engine)
+    assert status.is_current and status.current == "0002"
+    with empty_engine.connect() as connection:
+        rows = connection.execute(text("SELECT run_id, state, callback_reason, callback_job_id FROM dag_run")).all()
+    assert [tuple(row) for row in rows] == [("r1", "success", None, None)]

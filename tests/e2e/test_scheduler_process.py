@@ -1,6 +1,6 @@
 """The ``tradewind scheduler`` process: killed with SIGKILL mid-run and restarted it loses and
-duplicates nothing; it is woken at once by finishing tasks and triggers and idles without CPU;
-``tasks logs --follow`` tails a running try."""
+duplicates nothing (a DAG callback it was running runs again); it is woken at once by
+finishing tasks and triggers and idles without CPU; ``tasks logs --follow`` tails a running try."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from tradewind.db.models import TaskInstanceHistory
+from tradewind.db.models import DagRun, TaskInstanceHistory
 from tradewind.services import dag_runs
 
 pytestmark = pytest.mark.slow
@@ -79,6 +79,50 @@ def test_scheduler_killed_mid_run_and_restarted_completes_the_run_once(deploymen
     assert sorted(successes) == ["t1", "t2", "t3", "t4"]
     assert ("t2", 1, "up_for_retry") in rows, (rows, lines)  # the try the crash interrupted was retried
     assert lines.count("start t2 1") == 1 and lines.count("start t2 2") == 1
+
+
+CALLBACK = """
+    import os, time
+    from tradewind import DAG, PythonOperator
+
+    def callback(context):
+        with open({journal!r}, "a") as handle:
+            handle.write(f"callback start {{os.getpid()}}\\n")
+        deadline = time.monotonic() + 60
+        while not os.path.exists({go!r}) and time.monotonic() < deadline:
+            time.sleep(0.05)  # the test kills the scheduler meanwhile
+        with open({journal!r}, "a") as handle:
+            handle.write("callback end\\n")
+
+    with DAG("owing", schedule=None, on_success_callback=callback) as dag:
+        PythonOperator(task_id="only", python_callable=lambda: 1)
+"""
+
+
+def test_a_dag_callback_cut_short_by_a_scheduler_kill_runs_after_the_restart(deployment, tmp_path) -> None:
+    wait_for = deployment.wait_for
+    journal = tmp_path / "journal.txt"
+    go = tmp_path / "go"
+    deployment.write("owing.py", CALLBACK.format(journal=str(journal), go=str(go)))
+    deployment.parse()
+    first = deployment.start("scheduler")
+    assert deployment.cli("dags", "trigger", "owing", "--run-id", "owed").returncode == 0
+    wait_for(lambda: journal.exists() and "callback start" in journal.read_text(), 30, "the callback to start")
+    first.send_signal(signal.SIGKILL)
+    first.communicate(timeout=10)
+    time.sleep(0.3)  # the callback got its parent-death signal
+    assert "callback end" not in journal.read_text()
+
+    go.touch()
+    second = deployment.start("scheduler")
+    wait_for(lambda: "callback end" in journal.read_text(), 60, "the owed callback to run after the restart")
+    wait_for(lambda: deployment.read(lambda s: s.execute(select(DagRun.callback_reason).where(
+        DagRun.dag_id == "owing", DagRun.run_id == "owed")).scalar_one()) is None, 10, "the callback to be settled")
+    second.send_signal(signal.SIGTERM)
+    _out, err = second.communicate(timeout=30)
+    assert second.returncode == 0, err
+    lines = journal.read_text().splitlines()
+    assert [line.split()[1] for line in lines] == ["start", "start", "end"], lines  # cut short once, then run whole
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

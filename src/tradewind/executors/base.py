@@ -65,7 +65,18 @@ class BaseExecutor(abc.ABC):
     @abc.abstractmethod
     def launch_callback(self, workload: CallbackWorkload) -> None:
         """Run a DAG-level callback in its own process now. It does not use a slot and reports
-        no event: its outcome goes to its log (and the scheduler's log)."""
+        no event: its outcome goes to its log (and the scheduler's log); that it ended is
+        told by ``take_ended_callbacks``."""
+
+    def take_ended_callbacks(self) -> list[tuple[str, str]]:
+        """(dag_id, run_id) of the DAG callbacks that ended since the last call (not those
+        stopped by ``end``: they did not get to finish)."""
+        return []
+
+    @property
+    def running_callback_runs(self) -> set[tuple[str, str]]:
+        """(dag_id, run_id) of the DAG callbacks running now."""
+        return set()
 
     @property
     @abc.abstractmethod

@@ -119,6 +119,7 @@ class LocalExecutor(BaseExecutor):
         self.kill_grace = kill_grace
         self._children: dict[int, _Child] = {}
         self._callbacks: dict[int, _Child] = {}
+        self._ended_callbacks: list[tuple[str, str]] = []
         self._selector = selectors.DefaultSelector()
         self._handler: RequestHandler | None = None
         self._private_fds: list[Any] = []
@@ -148,6 +149,14 @@ class LocalExecutor(BaseExecutor):
     @property
     def running_callbacks(self) -> int:
         return len(self._callbacks)
+
+    @property
+    def running_callback_runs(self) -> set[tuple[str, str]]:
+        return {(c.callback.dag_id, c.callback.run_id) for c in self._callbacks.values() if c.callback is not None}
+
+    def take_ended_callbacks(self) -> list[tuple[str, str]]:
+        ended, self._ended_callbacks = self._ended_callbacks, []
+        return ended
 
     # -- starting processes -----------------------------------------------------------------
     def _fork(self, target: Any, workload: Any) -> tuple[int, socket.socket]:
@@ -626,6 +635,8 @@ class LocalExecutor(BaseExecutor):
                 reason = describe_status(status)
             return [TaskDied(child.workload.ti_id, reason)]
         self._callbacks.pop(child.pid, None)
+        if child.callback is not None and not self._ending:
+            self._ended_callbacks.append((child.callback.dag_id, child.callback.run_id))
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             log.info("%s finished", child.describe())
         else:

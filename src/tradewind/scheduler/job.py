@@ -33,7 +33,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -108,6 +108,8 @@ class SchedulerJob:
         self.job_id: int | None = None
         self.handler = request_handler(engine, settings, on_runs_changed=self._runs_changed, clock=clock)
         self._dirty: set[tuple[str, str]] = set()
+        #: DAG callbacks that ended, not yet recorded (a failed pass leaves them for the next).
+        self._ended_callbacks: list[tuple[str, str]] = []
         self._full_sweep = True
         self._deadline: datetime | None = None
         self._deadline_mono: float | None = None
@@ -178,10 +180,13 @@ class SchedulerJob:
                 select(DagRun).where(DagRun.id.in_([run.id for run in runs])).with_for_update(skip_locked=True)))
         return runs
 
-    def _pass(self, session: Session, events: list[Event], now: datetime, full: bool, recover: bool) -> PassResult:
+    def _pass(self, session: Session, events: list[Event], now: datetime, full: bool, recover: bool,
+              ended_callbacks: list[tuple[str, str]]) -> PassResult:
         files_done: list[Path] = []
         stop: list[int] = []
+        adopted: list[CallbackWorkload] = []
         touched = outcomes.apply_events(session, self.cache, events, now, self.log_folder, stop)
+        self._clear_callbacks(session, ended_callbacks)
         for event in events:
             if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
                 files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
@@ -194,6 +199,7 @@ class SchedulerJob:
             touched |= repaired.touched
             files_done.extend(repaired.files_done)
             full = full or repaired.fixed > 0
+            adopted = self._adopt_callbacks(session)
         self._dirty |= touched
         pg = self.is_postgres
         # Runs fall due, and queued runs become startable, only with time (a passed deadline
@@ -225,7 +231,7 @@ class SchedulerJob:
         self._note_run_timeouts(session, evaluated)
         if full or any(run.backfill_id is not None for run, _ in evaluation.finished_runs):
             backfill_progress.refresh_all(session, now)
-        callbacks = self._callbacks_for(session, evaluation)
+        callbacks = adopted + self._callbacks_for(session, evaluation)
         slots = self.executor.open_slots
         workloads = queueing.queue_ready(
             session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
@@ -284,7 +290,8 @@ class SchedulerJob:
         return min(values) if values else None
 
     def _callbacks_for(self, session: Session, evaluation: task_scheduling.EvaluationResult) -> list[CallbackWorkload]:
-        """DAG callbacks to start for the runs this pass finished."""
+        """DAG callbacks to start for the runs this pass finished; each is recorded on its run
+        (``callback_reason``) until it ended, so a scheduler that dies first does not lose it."""
         found: list[CallbackWorkload] = []
         infos: dict[int, Any] = {}
         for run, state in evaluation.finished_runs:
@@ -298,14 +305,65 @@ class SchedulerJob:
             if not getattr(version.dag, "has_on_success_callback" if success else "has_on_failure_callback", False):
                 continue
             reason = "success" if success else ("timed_out" if run.id in evaluation.timed_out else "task_failure")
-            ti = _relevant_ti(session, run, success)
-            found.append(CallbackWorkload(
-                dag_id=run.dag_id, run_id=run.run_id, fileloc=version.fileloc, source_code=version.source_code,
-                run=queueing.run_info(session, run, infos), success=success, reason=reason,
-                log_path=str(callback_log_path(self.log_folder, run.dag_id, run.run_id)),
-                ti_task_id=ti.task_id if ti else None, ti_map_index=ti.map_index if ti else -1,
-                ti_try_number=ti.try_number if ti else 0, ti_state=ti.state if ti else None,
-            ))
+            run.callback_reason = reason
+            run.callback_job_id = self.job_id
+            found.append(self._callback_workload(session, run, version, reason, infos))
+        return found
+
+    def _callback_workload(self, session: Session, run: DagRun, version: Any, reason: str,
+                           infos: dict[int, Any]) -> CallbackWorkload:
+        success = reason == "success"
+        ti = _relevant_ti(session, run, success)
+        return CallbackWorkload(
+            dag_id=run.dag_id, run_id=run.run_id, fileloc=version.fileloc, source_code=version.source_code,
+            run=queueing.run_info(session, run, infos), success=success, reason=reason,
+            log_path=str(callback_log_path(self.log_folder, run.dag_id, run.run_id)),
+            ti_task_id=ti.task_id if ti else None, ti_map_index=ti.map_index if ti else -1,
+            ti_try_number=ti.try_number if ti else 0, ti_state=ti.state if ti else None,
+        )
+
+    def _clear_callbacks(self, session: Session, ended: list[tuple[str, str]]) -> None:
+        """The DAG callbacks this job ran for these runs have ended: nothing is owed any more."""
+        for dag_id, run_id in ended:
+            session.execute(update(DagRun).where(
+                DagRun.dag_id == dag_id, DagRun.run_id == run_id, _callback_owner(self.job_id),
+            ).values(callback_reason=None, callback_job_id=None).execution_options(synchronize_session=False))
+
+    def _adopt_callbacks(self, session: Session) -> list[CallbackWorkload]:
+        """DAG callbacks owed by runs whose scheduler is gone: this job runs them now. (Callbacks
+        run at least once: one that finished just before its scheduler died runs again.)
+
+        This job's own owed callbacks that its executor no longer runs have ended (their end
+        comes with the next pass); they are settled here too."""
+        found: list[CallbackWorkload] = []
+        infos: dict[int, Any] = {}
+        running_here = self.executor.running_callback_runs
+        alive: dict[int, bool] = {}
+        for run in session.scalars(select(DagRun).where(DagRun.callback_reason.is_not(None))):
+            owner = run.callback_job_id
+            if owner == self.job_id:
+                if (run.dag_id, run.run_id) not in running_here:
+                    run.callback_reason = run.callback_job_id = None
+                continue
+            if owner is not None:
+                if owner not in alive:
+                    job = session.get(Job, owner)
+                    alive[owner] = job is not None and job.state == JobState.RUNNING.value
+                if alive[owner]:
+                    continue
+            try:
+                version = self.cache.get(session, run.dag_version_id) if run.dag_version_id is not None else None
+            except Exception:
+                version = None
+            if version is None:
+                log.error("DAG run %s of %s owes its %s callback, but its DAG version cannot be read; dropped",
+                          run.run_id, run.dag_id, run.callback_reason)
+                run.callback_reason = run.callback_job_id = None
+                continue
+            log.warning("DAG run %s of %s owed its callback (%s) when its scheduler stopped: running it now",
+                        run.run_id, run.dag_id, run.callback_reason)
+            run.callback_job_id = self.job_id
+            found.append(self._callback_workload(session, run, version, run.callback_reason or "success", infos))
         return found
 
     def run_pass(self, events: list[Event], *, recover: bool = False) -> PassResult:
@@ -315,11 +373,14 @@ class SchedulerJob:
             self._full_sweep = True
         full = self._full_sweep
         self._full_sweep = False
+        ended_callbacks = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
         try:
-            result = db_engine.run_in_transaction(self.engine, lambda session: self._pass(session, events, now, full, recover))
+            result = db_engine.run_in_transaction(
+                self.engine, lambda session: self._pass(session, events, now, full, recover, ended_callbacks))
         except BaseException:
             self._full_sweep = True
             raise
+        self._ended_callbacks = []
         self._dirty.clear()
         self._first_recovery = self._first_recovery and not recover
         self._deadline = result.wake_at
@@ -509,6 +570,10 @@ class SchedulerJob:
                     end.close()
             self._stop_reader = self._stop_writer = None
             log.info("Scheduler stopped")
+
+
+def _callback_owner(job_id: int | None) -> Any:
+    return DagRun.callback_job_id.is_(None) if job_id is None else DagRun.callback_job_id == job_id
 
 
 def _relevant_ti(session: Session, run: DagRun, success: bool) -> TaskInstance | None:

@@ -38,11 +38,17 @@ class DagRun(Base):
     triggered_by: Mapped[str | None] = mapped_column(String(50))
     note: Mapped[str | None] = mapped_column(Text)
     clear_number: Mapped[int] = mapped_column(Integer, default=0)
+    #: A DAG callback the run's end owes ("success", "task_failure" or "timed_out") until it
+    #: has run; ``callback_job_id``: the scheduler job running it. A scheduler that died with
+    #: the callback unfinished leaves both, and another (or its restart) runs it.
+    callback_reason: Mapped[str | None] = mapped_column(String(20))
+    callback_job_id: Mapped[int | None] = mapped_column(Integer)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)
 
     __table_args__ = (
         UniqueConstraint("dag_id", "run_id"),
+        Index("ix_dag_run_callback_reason", "callback_reason"),
         # Also the (dag_id, logical_date) index the scheduler and UI look runs up by.
         UniqueConstraint("dag_id", "logical_date"),
         Index("ix_dag_run_state_dag_id", "state", "dag_id"),
