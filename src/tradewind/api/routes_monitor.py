@@ -6,21 +6,14 @@ from datetime import timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
-from sqlalchemy import select
 
 from tradewind import __version__
 from tradewind.db import engine as db_engine
-from tradewind.db.models import Job, JobState, JobType
+from tradewind.db.models import JobType
 from tradewind.sdk import timezone
+from tradewind.services import scheduler_health
 
 router = APIRouter(prefix="/api/v2", tags=["Monitor"])
-
-
-def _latest_heartbeat(session: Any, job_type: JobType) -> Any:
-    return session.scalar(
-        select(Job.latest_heartbeat).where(Job.job_type == job_type.value, Job.state == JobState.RUNNING.value)
-        .order_by(Job.latest_heartbeat.desc()).limit(1)
-    )
 
 
 @router.get("/monitor/health")
@@ -29,7 +22,7 @@ def health(request: Request) -> dict[str, Any]:
     body: dict[str, Any] = {"metadatabase": {"status": "healthy"}}
     try:
         with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
-            beat = _latest_heartbeat(session, JobType.SCHEDULER)
+            beat = scheduler_health.latest_heartbeat(session, JobType.SCHEDULER)
     except Exception:
         body["metadatabase"]["status"] = "unhealthy"
         beat = None

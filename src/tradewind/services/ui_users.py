@@ -19,7 +19,7 @@ def update_user(
     last_name: str | None, acting_user: str,
 ) -> users.UserInfo:
     row = users.get_user(session, username)
-    role_name = users._check_role(role)
+    role_name = users.check_role(role)
     if username == acting_user and (role_name != row.role or not active):
         raise InvalidArgument("you cannot change your own role or deactivate yourself; ask another admin")
     if row.role == "Admin" and (role_name != "Admin" or not active) and _other_active_admins(session, username) == 0:
@@ -30,7 +30,7 @@ def update_user(
     row.first_name = first_name or None
     row.last_name = last_name or None
     session.flush()
-    return users._info(row)
+    return users.user_info(row)
 
 
 def delete_user(session: Session, username: str, *, acting_user: str) -> None:
@@ -43,7 +43,7 @@ def delete_user(session: Session, username: str, *, acting_user: str) -> None:
 
 
 def get_user_info(session: Session, username: str) -> users.UserInfo:
-    return users._info(users.get_user(session, username))
+    return users.user_info(users.get_user(session, username))
 
 
 def _other_active_admins(session: Session, username: str) -> int:

@@ -36,7 +36,8 @@ class UserInfo:
     last_login: datetime | None
 
 
-def _info(row: User) -> UserInfo:
+def user_info(row: User) -> UserInfo:
+    """A user row as shown (no password hash)."""
     return UserInfo(row.id, row.username, row.email, row.first_name, row.last_name, row.role, row.active,
                     row.created_at, row.last_login)
 
@@ -58,7 +59,8 @@ def generate_password() -> str:
     return secrets.token_urlsafe(12)
 
 
-def _check_role(role: str) -> str:
+def check_role(role: str) -> str:
+    """The built-in role named ``role`` (any case); ``InvalidArgument`` otherwise."""
     for name in BUILTIN_ROLES:
         if name.lower() == role.lower():
             return name
@@ -75,11 +77,11 @@ def create_user(
         raise InvalidArgument("the password must not be empty")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"user {username!r} already exists")
-    row = User(username=username, password_hash=hash_password(password), role=_check_role(role), email=email,
+    row = User(username=username, password_hash=hash_password(password), role=check_role(role), email=email,
                first_name=first_name, last_name=last_name, active=True)
     session.add(row)
     session.flush()
-    return _info(row)
+    return user_info(row)
 
 
 def get_user(session: Session, username: str) -> User:
@@ -90,7 +92,7 @@ def get_user(session: Session, username: str) -> User:
 
 
 def list_users(session: Session) -> list[UserInfo]:
-    return [_info(row) for row in session.scalars(select(User).order_by(User.username))]
+    return [user_info(row) for row in session.scalars(select(User).order_by(User.username))]
 
 
 def delete_user(session: Session, username: str) -> None:
