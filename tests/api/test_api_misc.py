@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 from fastapi import FastAPI
 from fastapi.testclient import TestClient
+
+from tradewind.dag_processing import processor_job
+from tradewind.db import engine as db_engine
+from tradewind.db.models import Job
+from tradewind.sdk import timezone
 
 
 def test_event_logs(client: TestClient, auth, admin: dict[str, str]) -> None:  # type: ignore[no-untyped-def]
@@ -79,6 +85,23 @@ def test_health_and_version(client: TestClient) -> None:
     assert health["metadatabase"] == {"status": "healthy"}
     assert health["scheduler"]["status"] == "unhealthy"
     assert "triggerer" in health
+    assert health["dag_processor"] == {"status": None, "latest_dag_processor_heartbeat": None}  # none has run
+
+
+def test_health_follows_the_dag_processors_heartbeat(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    job_id = processor_job.register(engine)
+    health = client.get("/api/v2/monitor/health").json()["dag_processor"]
+    assert health["status"] == "healthy" and health["latest_dag_processor_heartbeat"]
+
+    def age(session) -> None:  # type: ignore[no-untyped-def]
+        session.get(Job, job_id).latest_heartbeat = timezone.utcnow() - timedelta(minutes=5)
+
+    db_engine.run_in_transaction(engine, age)
+    assert client.get("/api/v2/monitor/health").json()["dag_processor"]["status"] == "unhealthy"
+    processor_job.heartbeat(engine, job_id)
+    assert client.get("/api/v2/monitor/health").json()["dag_processor"]["status"] == "healthy"
+    processor_job.end(engine, job_id)
+    assert client.get("/api/v2/monitor/health").json()["dag_processor"]["status"] is None  # stopped
 
 
 def test_numbers_out_of_range_are_bad_requests(client: TestClient, admin: dict[str, str], make_run) -> None:  # type: ignore[no-untyped-def]

@@ -49,8 +49,10 @@ def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
     assert "SIGTERM" in log.stdout
 
     again = deployment.start("standalone")
-    deployment.wait_for(lambda: deployment.read(lambda s: s.scalar(
-        select(func.count()).select_from(Job).where(Job.state == "running"))) == 1, 30, "the second scheduler to start")
+    running = select(Job.job_type, func.count()).where(Job.state == "running").group_by(Job.job_type)
+    deployment.wait_for(lambda: dict(deployment.read(lambda s: s.execute(running).all()))
+                        == {"scheduler": 1, "dag_processor": 1}, 30,
+                        "the second scheduler and DAG processor to start (the first ones' jobs ended)")
     again.send_signal(signal.SIGINT)
     _out, err = again.communicate(timeout=30)
     assert again.returncode == 0, err

@@ -18,23 +18,37 @@ router = APIRouter(prefix="/api/v2", tags=["Monitor"])
 
 @router.get("/monitor/health")
 def health(request: Request) -> dict[str, Any]:
-    """Metastore reachable; scheduler healthy when its heartbeat is recent."""
+    """Metastore reachable; scheduler and DAG processor healthy when their heartbeat is recent
+    (status null: no such process has run)."""
     body: dict[str, Any] = {"metadatabase": {"status": "healthy"}}
+    settings = request.app.state.settings
+    scheduler_beat = processor_beat = None
     try:
         with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
-            beat = scheduler_health.latest_heartbeat(session, JobType.SCHEDULER)
+            scheduler_beat = scheduler_health.latest_heartbeat(session, JobType.SCHEDULER)
+            processor_beat = scheduler_health.latest_heartbeat(session, JobType.DAG_PROCESSOR)
     except Exception:
         body["metadatabase"]["status"] = "unhealthy"
-        beat = None
-    limit = float(request.app.state.settings.get("scheduler", "heartbeat_timeout"))
-    healthy = beat is not None and timezone.utcnow() - beat < timedelta(seconds=limit)
+    limit = float(settings.get("scheduler", "heartbeat_timeout"))
     body["scheduler"] = {
-        "status": "healthy" if healthy else "unhealthy",
-        "latest_scheduler_heartbeat": beat.isoformat() if beat else None,
+        "status": _status(scheduler_beat, limit, known=True),
+        "latest_scheduler_heartbeat": scheduler_beat.isoformat() if scheduler_beat else None,
     }
     body["triggerer"] = {"status": None, "latest_triggerer_heartbeat": None}
-    body["dag_processor"] = {"status": None, "latest_dag_processor_heartbeat": None}
+    # The processor beats once per scan.
+    processor_limit = limit + float(settings.get("dag_processor", "refresh_interval"))
+    body["dag_processor"] = {
+        "status": _status(processor_beat, processor_limit, known=False),
+        "latest_dag_processor_heartbeat": processor_beat.isoformat() if processor_beat else None,
+    }
     return body
+
+
+def _status(beat: Any, limit: float, *, known: bool) -> str | None:
+    """healthy/unhealthy by the heartbeat's age; without one, unhealthy (``known``) or null."""
+    if beat is None:
+        return "unhealthy" if known else None
+    return "healthy" if timezone.utcnow() - beat < timedelta(seconds=limit) else "unhealthy"
 
 
 @router.get("/version")

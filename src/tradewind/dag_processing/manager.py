@@ -24,7 +24,7 @@ from sqlalchemy.orm import Session
 
 from tradewind import wakeup
 from tradewind.config import Settings
-from tradewind.dag_processing import store
+from tradewind.dag_processing import processor_job, store
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
 from tradewind.db import engine as db_engine
@@ -196,10 +196,16 @@ class DagProcessor:
         return [str(self.folder)] if self.folder.is_dir() else [str(self.folder.parent)]
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
+        """Scan every ``interval`` seconds until ``stop`` is set, beating in the job table."""
         interval = float(self.settings.get("dag_processor", "refresh_interval")) if interval is None else interval
-        while not stop.is_set():
-            try:
-                self.run_once(stop=stop)
-            except Exception:  # one bad scan (a DB hiccup) must not end the processor
-                log.exception("DAG folder scan failed; trying again in %.1f s", interval)
-            stop.wait(interval)
+        job_id = processor_job.register(self.engine)
+        try:
+            while not stop.is_set():
+                try:
+                    self.run_once(stop=stop)
+                except Exception:  # one bad scan (a DB hiccup) must not end the processor
+                    log.exception("DAG folder scan failed; trying again in %.1f s", interval)
+                processor_job.heartbeat(self.engine, job_id)
+                stop.wait(interval)
+        finally:
+            processor_job.end(self.engine, job_id)
