@@ -176,35 +176,33 @@ class ForkServer:
             self._statuses[int(message[1])] = message[2]
 
     def _receive_all(self) -> list[tuple[Any, ...] | None]:
-        messages: list[tuple[Any, ...] | None] = []
+        """What is waiting (None for the end of the stream), without descriptors: only a spawn
+        answer carries one."""
+        found = []
+        for message, fds in self._drain():
+            for fd in fds:
+                os.close(fd)
+            found.append(message)
+        return found
+
+    def _receive_with_fds(self, deadline: float) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
+        """Wait until something arrives (or the deadline), then read it all."""
+        assert self.sock is not None
+        select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
+        return self._drain()
+
+    def _drain(self) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
+        """Every message waiting with its descriptors; ``(None, [])`` ends it at the end of the stream."""
+        found: list[tuple[tuple[Any, ...] | None, list[int]]] = []
         while self.sock is not None:
             try:
                 message, fds = launcher_process.receive(self.sock)
             except BlockingIOError:
                 break
             except OSError:
-                messages.append(None)
-                break
-            for fd in fds:  # only a spawn answer carries one
-                os.close(fd)
-            messages.append(message)
-            if message is None:
-                break
-        return messages
-
-    def _receive_with_fds(self, deadline: float) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
-        """Wait until something arrives (or the deadline), then read it all."""
-        assert self.sock is not None
-        select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
-        found: list[tuple[tuple[Any, ...] | None, list[int]]] = []
-        while True:
-            try:
-                message, fds = launcher_process.receive(self.sock)
-            except BlockingIOError:
-                return found
-            except OSError:
                 found.append((None, []))
-                return found
+                break
             found.append((message, fds))
             if message is None:
-                return found
+                break
+        return found

@@ -50,6 +50,16 @@ def apply(
     return result
 
 
+def apply_and_answer(request: Request, user: CurrentUser, event: str, change: Callable[[Session], Any], *,
+                     back_to: str, ok: str, extra: Mapping[str, Any] | None = None) -> Response:
+    """``apply`` what a form posted, then answer with ``outcome``: ``ok``, or the error."""
+    try:
+        apply(request, user, event, change, extra=extra)
+    except TradewindError as exc:
+        return outcome(request, None, back_to, error=exc)
+    return outcome(request, None, back_to, ok=ok)
+
+
 def read(request: Request, query: Callable[[Session], T]) -> T:
     """A read-only transaction outside the page's own (for handlers that also write)."""
     return db_engine.run_in_transaction(request.app.state.engine, query, readonly=True)

@@ -106,11 +106,8 @@ def variable_delete(
     request: Request, key: str,
     user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
-    try:
-        actions.apply(request, user, "variable_delete", lambda s: variables.delete_variable(s, key), extra={"key": key})
-    except TradewindError as exc:
-        return actions.outcome(request, None, "/variables", error=exc)
-    return actions.outcome(request, None, "/variables", ok=f"Variable {key} deleted.")
+    return actions.apply_and_answer(request, user, "variable_delete", lambda s: variables.delete_variable(s, key),
+                                    extra={"key": key}, back_to="/variables", ok=f"Variable {key} deleted.")
 
 
 # -- connections -------------------------------------------------------------------------------
@@ -199,12 +196,9 @@ def connection_delete(
     request: Request, conn_id: str,
     user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
-    try:
-        actions.apply(request, user, "connection_delete", lambda s: connections.delete_connection(s, conn_id),
-                      extra={"conn_id": conn_id})
-    except TradewindError as exc:
-        return actions.outcome(request, None, "/connections", error=exc)
-    return actions.outcome(request, None, "/connections", ok=f"Connection {conn_id} deleted.")
+    return actions.apply_and_answer(request, user, "connection_delete",
+                                    lambda s: connections.delete_connection(s, conn_id), extra={"conn_id": conn_id},
+                                    back_to="/connections", ok=f"Connection {conn_id} deleted.")
 
 
 # -- pools -------------------------------------------------------------------------------------
@@ -270,8 +264,5 @@ def pool_delete(
     request: Request, name: str,
     user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
-    try:
-        actions.apply(request, user, "pool_delete", lambda s: pools.delete_pool(s, name), extra={"pool": name})
-    except TradewindError as exc:
-        return actions.outcome(request, None, "/pools", error=exc)
-    return actions.outcome(request, None, "/pools", ok=f"Pool {name} deleted.")
+    return actions.apply_and_answer(request, user, "pool_delete", lambda s: pools.delete_pool(s, name),
+                                    extra={"pool": name}, back_to="/pools", ok=f"Pool {name} deleted.")

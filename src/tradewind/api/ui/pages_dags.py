@@ -14,7 +14,7 @@ from starlette.datastructures import FormData
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import actions, formatting, templating, trigger_form
+from tradewind.api.ui import actions, templating, trigger_form
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.routing import UIRoute
 from tradewind.exceptions import TradewindError

@@ -93,12 +93,9 @@ def user_delete(
     request: Request, username: str,
     user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)), form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
-    try:
-        actions.apply(request, user, "user_delete",
-                      lambda s: ui_users.delete_user(s, username, acting_user=user.username), extra={"username": username})
-    except TradewindError as exc:
-        return actions.outcome(request, None, "/users", error=exc)
-    return actions.outcome(request, None, "/users", ok=f"User {username} deleted.")
+    return actions.apply_and_answer(request, user, "user_delete",
+                                    lambda s: ui_users.delete_user(s, username, acting_user=user.username),
+                                    extra={"username": username}, back_to="/users", ok=f"User {username} deleted.")
 
 
 @router.get("/audit-log")
