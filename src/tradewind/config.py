@@ -60,6 +60,9 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
     Option("core", "max_active_runs_per_dag", 16, "Default max_active_runs of a DAG.", int),
     Option("core", "max_active_tasks_per_dag", 16, "Default max_active_tasks of a DAG.", int),
     Option("core", "default_pool_slots", 128, "Slots of default_pool when it is first created.", int),
+    Option("core", "shutdown_grace", 60.0,
+           "Seconds a stopping scheduler lets running tries finish before it terminates them "
+           "(a second SIGTERM or Ctrl-C stops at once; 0: terminate at once).", float),
     Option("database", "url", None, "SQLAlchemy URL of the metastore (default SQLite at $TRADEWIND_HOME/tradewind.db).", secret=True),
     Option("database", "busy_timeout_ms", 30000, "SQLite busy timeout in milliseconds.", int),
     Option("dag_processor", "file_timeout", 30.0, "Seconds one DAG file may take to import.", float),

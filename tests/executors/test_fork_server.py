@@ -4,7 +4,9 @@ process, with the executor's contract unchanged and a fallback when the server i
 from __future__ import annotations
 
 import os
+import select
 import signal
+import socket
 import subprocess
 import sys
 import textwrap
@@ -18,6 +20,7 @@ from tests.executors.process_helpers import alive, tries_ended, wait_for
 from tradewind.executors import fork_server_client, launchers
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.local import LocalExecutor
+from tradewind.runner import fork_server
 from tradewind.runner.runtime import RunInfo
 from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import timezone
@@ -37,9 +40,16 @@ SOURCE = textwrap.dedent("""
     def block():
         time.sleep(60)
 
+    def wait_go():
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.environ["TW_TEST_GO"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return os.getpid()
+
     with DAG("lean", schedule=None) as dag:
         PythonOperator(task_id="modules", python_callable=modules)
         PythonOperator(task_id="block", python_callable=block)
+        PythonOperator(task_id="wait_go", python_callable=wait_go)
 """)
 
 RUN = RunInfo(dag_id="lean", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
@@ -120,23 +130,33 @@ def test_a_lean_launchers_try_killed_with_sigkill_is_reported(tmp_path, executor
     assert events == [TaskDied(2, "the task process was killed by SIGKILL without reporting an outcome")]
 
 
-def test_a_lean_launcher_killed_under_its_try_ends_it_and_the_next_try_runs(tmp_path, executor, caplog) -> None:
-    _run_modules_try(executor, tmp_path, 1)
-    _server_ready(executor)
-    executor.launch(_workload(tmp_path, 2, "block"))
-    (started,) = wait_for(executor, lambda evs: evs)
-    (launcher,) = [launcher for launcher in executor.launchers if not launcher.forked_here]
-    os.kill(launcher.pid, signal.SIGKILL)
-    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
-    (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
-    assert ended.ti_id == 2
-    assert "killed by SIGKILL" in caplog.text  # the server told how its launcher ended
-    deadline = time.monotonic() + 5
-    while alive(started.pid):
-        assert time.monotonic() < deadline, "the try outlived its launcher"
-        time.sleep(0.05)
-    # As for any launcher that died: that version's tries are forked here for a while.
-    assert _run_modules_try(executor, tmp_path, 3)["ppid"] == os.getpid()
+@pytest.mark.parametrize("home", [False, True], ids=["watched-by-channel", "watched-by-beacon"])
+def test_a_lean_launcher_killed_under_its_try_leaves_it_running_and_the_next_try_runs(tmp_path, monkeypatch, caplog,
+                                                                                      home) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    executor = LocalExecutor(parallelism=8, kill_grace=0.5)
+    executor.start(lambda message: {"error": "unknown"}, home=tmp_path if home else None)
+    try:
+        _run_modules_try(executor, tmp_path, 1)
+        _server_ready(executor)
+        executor.launch(_workload(tmp_path, 2, "wait_go"))
+        (started,) = wait_for(executor, lambda evs: evs)
+        (launcher,) = [launcher for launcher in executor.launchers if not launcher.forked_here]
+        os.kill(launcher.pid, signal.SIGKILL)
+        deadline = time.monotonic() + 5
+        while launcher.pid in {l.pid for l in executor.launchers}:
+            assert time.monotonic() < deadline, "the executor did not notice its launcher died"
+            assert not tries_ended(executor.wait(0.05, [])[0])
+        assert "killed by SIGKILL" in caplog.text  # the server told how its launcher ended
+        assert alive(started.pid) and executor.running_ti_ids == {2}  # the try goes on
+        go.touch()
+        events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
+        assert _returned(events) == started.pid  # and its outcome is reported as usual
+        # As for any launcher that died: that version's tries are forked here for a while.
+        assert _run_modules_try(executor, tmp_path, 3)["ppid"] == os.getpid()
+    finally:
+        executor.end(grace=0.5)
 
 
 def test_without_the_server_launchers_are_forked_here_and_tries_still_run(tmp_path, executor) -> None:
@@ -171,7 +191,7 @@ def test_end_stops_the_server_its_launchers_and_their_tries(tmp_path) -> None:
     pids = [launcher.pid for launcher in executor.launchers]
     events = executor.end(grace=0.5)
     assert [type(e) for e in events if e.ti_id == 2] in ([TaskFinished], [TaskDied])
-    assert not any(alive(pid) for pid in [started.pid, server_pid, *pids])
+    assert [pid for pid in [started.pid, server_pid, *pids] if alive(pid)] == [], (started.pid, server_pid, pids)
     assert not server.running and list(executor.launchers) == []
 
 
@@ -209,22 +229,46 @@ KILLED_PARENT = textwrap.dedent("""
 """)
 
 
-def test_server_launchers_and_tries_die_with_the_executors_process(tmp_path) -> None:
+def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on(tmp_path) -> None:
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    task_pid = None
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         pids = [int(word) for word in line.split()]
         assert len(pids) == 3, line
+        task_pid, launcher_pid, server_pid = pids
         proc.kill()
-        proc.wait()
+        _out, err = proc.communicate(timeout=30)
         deadline = time.monotonic() + 10
-        while any(alive(pid) for pid in pids):
-            assert time.monotonic() < deadline, "the server, a launcher or a try outlived the executor's process"
+        while alive(launcher_pid) or alive(server_pid):
+            assert time.monotonic() < deadline, "the server or a launcher outlived the executor's process"
             time.sleep(0.05)
+        assert alive(task_pid), "the try died with its supervisors"
+        assert "Traceback" not in err, err  # the server ended quietly
     finally:
         proc.kill()
         proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
+        proc.stderr.close()  # type: ignore[union-attr]
+        if task_pid is not None and alive(task_pid):
+            os.kill(task_pid, signal.SIGKILL)
+
+
+def test_the_fork_server_ends_quietly_when_the_executor_is_gone() -> None:
+    ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
+    server = subprocess.Popen(fork_server.command(theirs.fileno(), os.getpid()), pass_fds=(theirs.fileno(),),
+                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    theirs.close()
+    try:
+        assert select.select([ours], [], [], 30)[0], "the fork server never said it was ready"
+        ours.close()  # as a killed executor's end: closed with a message unread, so it is reset
+        _out, err = server.communicate(timeout=30)
+    finally:
+        if server.poll() is None:
+            server.kill()
+            server.communicate()
+    assert "Traceback" not in err, err
+    assert server.returncode == 0

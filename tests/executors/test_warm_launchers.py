@@ -39,9 +39,16 @@ SOURCE = textwrap.dedent("""
     def block():
         time.sleep(60)
 
+    def wait_go():
+        deadline = time.monotonic() + 30
+        while not os.path.exists(os.environ["TW_TEST_GO"]) and time.monotonic() < deadline:
+            time.sleep(0.02)
+        return os.getpid()
+
     with DAG("warm", schedule=None) as dag:
         PythonOperator(task_id="noop", python_callable=noop)
         PythonOperator(task_id="block", python_callable=block)
+        PythonOperator(task_id="wait_go", python_callable=wait_go)
 """)
 
 BROKEN = "raise RuntimeError('broken at import')\n"
@@ -133,21 +140,25 @@ def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_erro
     assert list(executor.launchers) == []
 
 
-def test_a_launcher_killed_under_its_tries_ends_them_and_the_next_try_runs(tmp_path, loads, executor) -> None:
-    executor.launch(_workload(tmp_path, 1, "block"))
-    (started,) = wait_for(executor, lambda evs: evs)
-    time.sleep(0.2)
+def test_a_launcher_killed_under_its_tries_leaves_them_running_and_the_next_try_runs(tmp_path, loads, monkeypatch,
+                                                                                      executor) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    executor.launch(_workload(tmp_path, 1, "wait_go"))
+    executor.launch(_workload(tmp_path, 2, "wait_go"))
+    started = [e for e in wait_for(executor, lambda evs: len(evs) == 2) if isinstance(e, TaskStarted)]
     (launcher,) = list(executor.launchers)
     os.kill(launcher.pid, signal.SIGKILL)
-    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
-    (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
-    if isinstance(ended, TaskFinished):
-        assert ended.message["state"] == "failed"
     deadline = time.monotonic() + 5
-    while alive(started.pid):
-        assert time.monotonic() < deadline, "the try outlived its launcher"
-        time.sleep(0.05)
-    executor.launch(_workload(tmp_path, 2, "noop"))
+    while list(executor.launchers):
+        assert time.monotonic() < deadline, "the executor did not notice its launcher died"
+        assert not tries_ended(executor.wait(0.05, [])[0])
+    assert all(alive(e.pid) for e in started) and executor.running_ti_ids == {1, 2}
+    go.touch()
+    events = wait_for(executor, lambda evs: tries_ended(evs, 2), timeout=10)
+    finished = {e.ti_id: e.message for e in events if isinstance(e, TaskFinished)}
+    assert {ti_id: message["state"] for ti_id, message in finished.items()} == {1: "success", 2: "success"}
+    executor.launch(_workload(tmp_path, 3, "noop"))
     events = wait_for(executor, lambda evs: tries_ended(evs))
     assert [e.message["state"] for e in events if isinstance(e, TaskFinished)] == ["success"]
 
@@ -206,24 +217,28 @@ KILLED_PARENT = textwrap.dedent("""
 """)
 
 
-def test_launcher_and_tries_die_with_the_executors_process(tmp_path, loads) -> None:
+def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(tmp_path, loads) -> None:
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
                             stdout=subprocess.PIPE, text=True)
+    task_pid = None
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
         task_pid, launcher_pid = (int(word) for word in line.split())
         proc.kill()
         proc.wait()
         deadline = time.monotonic() + 10
-        while alive(task_pid) or alive(launcher_pid):
-            assert time.monotonic() < deadline, "the launcher or its try outlived the executor's process"
+        while alive(launcher_pid):
+            assert time.monotonic() < deadline, "the launcher outlived the executor's process"
             time.sleep(0.05)
+        assert alive(task_pid), "the try died with its launcher"
     finally:
         proc.kill()
         proc.wait()
         proc.stdout.close()  # type: ignore[union-attr]
+        if task_pid is not None and alive(task_pid):
+            os.kill(task_pid, signal.SIGKILL)
 
 
 THREADED = SOURCE + textwrap.dedent("""

@@ -20,7 +20,7 @@ from tradewind.dag_processing.manager import DagProcessor
 from tradewind.exceptions import ConfigError
 from tradewind.executors.local import LocalExecutor
 from tradewind.runner.parent_death import die_with_parent
-from tradewind.scheduler.job import SchedulerJob
+from tradewind.scheduler.job import SchedulerJob, SchedulerPhase
 from tradewind.services import db_admin, standalone_setup
 from tradewind.services.task_requests import TaskRequestHandler
 
@@ -42,7 +42,9 @@ def _run_scheduler(settings: Settings) -> None:
     job = SchedulerJob(settings, engine, executor, request_handler=TaskRequestHandler)
 
     def on_signal(signum: int, frame: Any) -> None:
-        log.info("Received %s: stopping", signal.Signals(signum).name)
+        again = job.phase is not SchedulerPhase.RUNNING
+        log.info("Received %s: %s", signal.Signals(signum).name,
+                 "stopping now" if again else "stopping (again to stop at once)")
         job.stop()
 
     signal.signal(signal.SIGINT, on_signal)

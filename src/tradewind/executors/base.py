@@ -10,8 +10,10 @@ import abc
 import dataclasses
 from collections.abc import Callable, Sequence
 from datetime import datetime
+from pathlib import Path
 from typing import Any
 
+from tradewind.runner.process_identity import ProcessIdentity
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 
 #: Answers a task process's question (``xcom_get``, ``variable_get``, ...) from the metastore.
@@ -51,12 +53,36 @@ class BaseExecutor(abc.ABC):
     parallelism: int
 
     @abc.abstractmethod
-    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = ()) -> None:
+    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = (),
+              home: Path | None = None) -> None:
         """Get ready; ``request_handler`` answers task processes' questions.
 
         ``private_fds`` are file objects of the caller (a listening socket, say) that the
-        processes the executor starts must not keep open.
+        processes the executor starts must not keep open. ``home``: the Tradewind home whose
+        tries this executor runs; tries of a home outlive their executor and can be adopted
+        by the next one (``orphans``, ``adopt``). Without it, nothing is adopted.
         """
+
+    # -- tries that outlived their executor (an executor that cannot adopt finds none) -------
+    def orphans(self) -> dict[tuple[int, int], ProcessIdentity]:
+        """Tries of this executor's home, on this host, whose process runs but which no
+        executor here supervises: (ti_id, try_number) -> the process."""
+        return {}
+
+    def adopt(self, ti_id: int, try_number: int, identity: ProcessIdentity, *, outcome_path: str | None,
+              label: str, time_left: float | None = None) -> bool:
+        """Supervise a try another executor started: from now on its end is reported like that
+        of a try started here (its outcome read from ``outcome_path``), it counts as running
+        and can be terminated. ``time_left``: seconds until its ``execution_timeout``. False
+        when its process has ended meanwhile (then nothing changed)."""
+        return False
+
+    def disown(self, identity: ProcessIdentity, reason: str) -> None:
+        """Stop (SIGTERM) a try's process that nobody wants any more (found by ``orphans``)."""
+
+    def release(self, ti_id: int) -> None:
+        """Stop supervising a try that another scheduler took over; it is not stopped, and its
+        end is not reported here."""
 
     @abc.abstractmethod
     def launch(self, workload: TaskWorkload) -> None:

@@ -84,14 +84,15 @@ class ForkServer:
             self._note(message)
         return True
 
-    def spawn(self, fileloc: str, dag_id: str, source_code: str, launcher_fd: int) -> tuple[int, int]:
-        """A new launcher on ``launcher_fd``: (pid, pidfd). ``ForkServerError`` when the server
-        could not; it is then stopped (``failed_at`` set)."""
+    def spawn(self, fileloc: str, dag_id: str, source_code: str, launcher_fd: int, *,
+              home_key: str | None = None) -> tuple[int, int]:
+        """A new launcher on ``launcher_fd`` (its tries get ``home_key``): (pid, pidfd).
+        ``ForkServerError`` when the server could not; it is then stopped (``failed_at`` set)."""
         assert self.sock is not None
         source_fd = os.memfd_create("tradewind-dag-source", os.MFD_CLOEXEC)
         try:
             os.write(source_fd, source_code.encode("utf-8"))
-            launcher_process.send(self.sock, ("spawn", fileloc, dag_id), [launcher_fd, source_fd])
+            launcher_process.send(self.sock, ("spawn", fileloc, dag_id, home_key), [launcher_fd, source_fd])
         except OSError as exc:
             self._fail(f"could not send it a request: {exc}")
         finally:

@@ -7,33 +7,54 @@ started once, or from this process while that is not ready. Where launchers are 
 or one could not load the source, the try is forked from this process directly and loads the
 source itself.
 
-Either way the child never uses the parent's database connections (engines are disposed in
-the child at fork) nor its other file descriptors (sockets of other children, the scheduler's
-wake-up socket); it talks to this process over a socket pair. The end of a try is noticed from
-its pidfd (direct children) or its launcher's report (which reaps it and sends the exit
-status), so a task killed with SIGKILL is reported at once. This process enforces
-``execution_timeout`` as a backstop to the child's own alarm, by killing the process group.
+Either way the child never uses the parent's database connections nor its other file
+descriptors (they point at /dev/null in the child); it talks to this process over a socket
+pair. The end of a try is noticed from its pidfd (direct children) or its launcher's report
+(which reaps it and sends the exit status), so a task killed with SIGKILL is reported at
+once. This process enforces ``execution_timeout`` as a backstop to the child's own alarm, by
+killing the process group.
 
-DAG callbacks are forked directly (``launch_callback``), outside ``parallelism``.
+**Tries outlive their supervisors.** The fork server and the launchers die with this process;
+the tries do not (``runner.beacons``). A try whose launcher died goes on talking over its
+channel and is watched through a pidfd. A try whose scheduler died goes on alone, writes its
+outcome file, and is adopted by the next executor of the same home (``adopt``, decided by the
+scheduler's recovery from ``orphans``): watched through a pidfd, its outcome read from its
+file, its questions answered once it reconnects to the home's supervisor socket, which this
+executor holds (``executors.supervision``). Only ``terminate`` and ``end`` stop a try.
+
+DAG callbacks are forked directly (``launch_callback``), outside ``parallelism``; they still
+die with this process (a callback cut short runs again, see ``scheduler.job``).
 """
 
 from __future__ import annotations
 
-import dataclasses
 import logging
 import os
+import select
 import selectors
 import signal
 import socket
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from pathlib import Path
 from typing import Any
 
-from tradewind.executors import fork_server_client
+from tradewind.executors import fork_server_client, supervision
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.children import (
+    Child,
+    ChildKind,
+    describe_status,
+    exit_text,
+    kill_group,
+    open_pidfd,
+    redirect_inherited_fds,
+    signal_through_pidfd,
+)
 from tradewind.executors.fork_server_client import ForkServer, ForkServerError
 from tradewind.executors.launchers import Launcher, LauncherPool, key_of
-from tradewind.runner import callback_process, launcher_process, parent_death, task_process
+from tradewind.runner import beacons, callback_process, launcher_process, outcome_files, parent_death, task_process
+from tradewind.runner.process_identity import ProcessIdentity
 from tradewind.runner.protocol import ChannelClosed, LineChannel
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 from tradewind.sdk import templating, timezone
@@ -55,50 +76,10 @@ _EXIT = "exit"
 _CONTROL = "control"
 _LAUNCHER_EXIT = "launcher-exit"
 _FORK_SERVER = "fork-server"
+_SUPERVISOR = "supervisor"
+_HELLO = "hello"
 #: ``_on_exit`` without a status: wait for the (direct) child and read it.
 _WAIT = object()
-
-
-@dataclasses.dataclass(eq=False)
-class _Child:
-    """A task or callback process. ``pid`` is None while its launcher has not reported it
-    started; ``launcher`` is set for tries forked by one, None for direct children (and for
-    tries whose launcher died: those end when their channel closes)."""
-
-    pid: int | None
-    channel: LineChannel
-    started: float
-    workload: TaskWorkload | None = None
-    callback: CallbackWorkload | None = None
-    pidfd: int | None = None
-    finished: bool = False
-    kill_at: float | None = None
-    terminate_at: float | None = None
-    closed: bool = False
-    launcher: Launcher | None = None
-    launched: bool = False
-    #: SIGTERM asked for before the pid was known: sent when it is.
-    term_pending: bool = False
-
-    @property
-    def direct(self) -> bool:
-        return not self.launched
-
-    def describe(self) -> str:
-        if self.workload is not None:
-            return self.workload.describe()
-        assert self.callback is not None
-        return self.callback.describe()
-
-
-def _open_pidfd(pid: int) -> int | None:
-    opener = getattr(os, "pidfd_open", None)
-    if opener is None:
-        return None
-    try:
-        return int(opener(pid))
-    except OSError:
-        return None
 
 
 class LocalExecutor(BaseExecutor):
@@ -117,8 +98,11 @@ class LocalExecutor(BaseExecutor):
         self._fork_server_sock: Any = None
         self.timeout_grace = timeout_grace
         self.kill_grace = kill_grace
-        self._children: dict[int, _Child] = {}
-        self._callbacks: dict[int, _Child] = {}
+        self._children: dict[int, Child] = {}
+        self._callbacks: dict[int, Child] = {}
+        self._guests: set[Child] = set()
+        self._released: set[Child] = set()
+        self._hellos: set[supervision.PendingHello] = set()
         self._ended_callbacks: list[tuple[str, str]] = []
         self._selector = selectors.DefaultSelector()
         self._handler: RequestHandler | None = None
@@ -126,12 +110,19 @@ class LocalExecutor(BaseExecutor):
         self._hostname = socket.gethostname()
         self._pending_events: list[Event] = []
         self._ending = False
+        self._home_key: str | None = None
+        self._supervisor: supervision.SupervisorSocket | None = None
 
-    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = ()) -> None:
+    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = (),
+              home: Path | None = None) -> None:
         self._handler = request_handler
         self._private_fds = list(private_fds)
         templating.preload()
         parent_death.preload()
+        if home is not None and beacons.supported() and hasattr(os, "pidfd_open"):
+            self._home_key = beacons.home_key(home)
+            self._supervisor = supervision.SupervisorSocket(self._home_key)
+            self._listen()
 
     @property
     def open_slots(self) -> int:
@@ -159,16 +150,15 @@ class LocalExecutor(BaseExecutor):
         return ended
 
     # -- starting processes -----------------------------------------------------------------
-    def _fork(self, target: Any, workload: Any) -> tuple[int, socket.socket]:
+    def _fork(self, run_child: Callable[[LineChannel], Any]) -> tuple[int, socket.socket]:
         parent_sock, child_sock = socket.socketpair()
-        parent_pid = os.getpid()
         pid = os.fork()
         if pid == 0:  # the child: never returns
             try:
                 os.setpgid(0, 0)
                 parent_sock.close()
-                self._close_inherited()
-                target(workload, LineChannel(child_sock), parent_pid=parent_pid)
+                self._close_inherited(keep=child_sock.fileno())
+                run_child(LineChannel(child_sock))
             finally:
                 os._exit(1)
         try:
@@ -179,14 +169,15 @@ class LocalExecutor(BaseExecutor):
         parent_sock.setblocking(False)
         return pid, parent_sock
 
-    def _close_inherited(self) -> None:
+    def _close_inherited(self, *, keep: int) -> None:
         """In a new child: drop the parent's descriptors it has no business holding."""
         try:
             self._selector.close()
         except OSError:
             pass
-        for child in [*self._children.values(), *self._callbacks.values()]:
-            child.channel.close()
+        for child in self._watched():
+            if child.channel is not None:
+                child.channel.close()
             if child.pidfd is not None:
                 try:
                     os.close(child.pidfd)
@@ -196,15 +187,24 @@ class LocalExecutor(BaseExecutor):
             launcher.close_in_child()
         if self._fork_server is not None:
             self._fork_server.close_in_child()
+        if self._supervisor is not None:
+            self._supervisor.close()
+        for hello in self._hellos:
+            hello.channel.close()
         for fd in self._private_fds:
             try:
                 fd.close()
             except OSError:
                 pass
+        redirect_inherited_fds({keep})
 
-    def _register(self, child: _Child) -> None:
+    def _watched(self) -> list[Child]:
+        return [*self._children.values(), *self._callbacks.values(), *self._guests, *self._released]
+
+    def _register(self, child: Child) -> None:
+        assert child.channel is not None and child.pid is not None
         self._selector.register(child.channel.sock, selectors.EVENT_READ, (_CHANNEL, child))
-        child.pidfd = _open_pidfd(child.pid)
+        child.pidfd = open_pidfd(child.pid)
         if child.pidfd is not None:
             self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
 
@@ -219,14 +219,16 @@ class LocalExecutor(BaseExecutor):
             self._launch_direct(workload)
 
     def _launch_direct(self, workload: TaskWorkload, started: float | None = None) -> None:
-        pid, sock = self._fork(task_process.run, workload)
-        child = _Child(pid, LineChannel(sock), time.monotonic() if started is None else started, workload=workload)
+        home_key = self._home_key
+        pid, sock = self._fork(lambda channel: task_process.run(workload, channel, home_key=home_key))
+        child = Child.for_try(ChildKind.DIRECT, pid, LineChannel(sock),
+                              time.monotonic() if started is None else started, workload)
         self._set_time_limit(child)
         self._children[workload.ti_id] = child
         self._register(child)
         self._pending_events.append(TaskStarted(workload.ti_id, pid, self._hostname, timezone.utcnow()))
 
-    def _set_time_limit(self, child: _Child) -> None:
+    def _set_time_limit(self, child: Child) -> None:
         if child.workload is not None and child.workload.execution_timeout:
             child.terminate_at = child.started + child.workload.execution_timeout + self.timeout_grace
 
@@ -244,8 +246,8 @@ class LocalExecutor(BaseExecutor):
         finally:
             child_sock.close()
         parent_sock.setblocking(False)
-        child = _Child(None, LineChannel(parent_sock), time.monotonic(), workload=workload, launcher=launcher,
-                       launched=True)
+        child = Child.for_try(ChildKind.LAUNCHED, None, LineChannel(parent_sock), time.monotonic(), workload)
+        child.launcher = launcher
         self._set_time_limit(child)
         self._children[workload.ti_id] = child
         launcher.pending[workload.ti_id] = child
@@ -267,9 +269,9 @@ class LocalExecutor(BaseExecutor):
         if pid == 0:  # the launcher: never returns
             try:
                 ours.close()
-                self._close_inherited()
+                self._close_inherited(keep=theirs.fileno())
                 launcher_process.serve(theirs, workload.fileloc, workload.source_code, workload.dag_id,
-                                       parent_pid=parent_pid)
+                                       parent_pid=parent_pid, home_key=self._home_key)
             finally:
                 os._exit(1)
         theirs.close()
@@ -311,7 +313,8 @@ class LocalExecutor(BaseExecutor):
         if not server.ready:
             return None
         try:
-            return server.spawn(workload.fileloc, workload.dag_id, workload.source_code, theirs.fileno())
+            return server.spawn(workload.fileloc, workload.dag_id, workload.source_code, theirs.fileno(),
+                                home_key=self._home_key)
         except ForkServerError as exc:
             log.warning("%s; forking the launcher of %s here", exc, workload.dag_id)
             if not server.running:
@@ -321,10 +324,7 @@ class LocalExecutor(BaseExecutor):
     def _forget_fork_server(self) -> None:
         """The server stopped: stop watching its socket."""
         if self._fork_server_sock is not None:
-            try:
-                self._selector.unregister(self._fork_server_sock)
-            except (KeyError, ValueError):
-                pass
+            self._unregister(self._fork_server_sock)
             self._fork_server_sock = None
 
     def _on_fork_server_readable(self, server: ForkServer) -> None:
@@ -344,12 +344,119 @@ class LocalExecutor(BaseExecutor):
             self._fork_server.stop()
 
     def launch_callback(self, workload: CallbackWorkload) -> None:
-        pid, sock = self._fork(callback_process.run, workload)
-        child = _Child(pid, LineChannel(sock), time.monotonic(), callback=workload)
+        parent_pid = os.getpid()
+        pid, sock = self._fork(lambda channel: callback_process.run(workload, channel, parent_pid=parent_pid))
+        child = Child(ChildKind.DIRECT, pid, LineChannel(sock), time.monotonic(), callback=workload)
         child.terminate_at = child.started + CALLBACK_TIMEOUT
         self._callbacks[pid] = child
         self._register(child)
         log.info("Started %s in process %d", workload.describe(), pid)
+
+    # -- adoption ---------------------------------------------------------------------------
+    def orphans(self) -> dict[tuple[int, int], ProcessIdentity]:
+        if self._home_key is None:
+            return {}
+        self._listen()  # another executor of this home may have held the socket until now
+        mine = {child.pid for child in self._watched() if child.pid is not None}
+        return {key: identity for key, identity in beacons.live_tries(self._home_key).items()
+                if identity.pid not in mine}
+
+    def adopt(self, ti_id: int, try_number: int, identity: ProcessIdentity, *, outcome_path: str | None,
+              label: str, time_left: float | None = None) -> bool:
+        child = self._children.get(ti_id)
+        if child is not None:
+            return child.pid == identity.pid and child.try_number == try_number
+        pidfd = identity.open_pidfd()
+        if pidfd is None:
+            return False
+        child = Child(ChildKind.ADOPTED, identity.pid, None, time.monotonic(), ti_id=ti_id, try_number=try_number,
+                      outcome_path=outcome_path, label=label, pidfd=pidfd)
+        if time_left is not None:
+            child.terminate_at = child.started + max(0.0, time_left) + self.timeout_grace
+        self._children[ti_id] = child
+        self._selector.register(pidfd, selectors.EVENT_READ, (_EXIT, child))
+        for guest in list(self._guests):  # it reconnected before it was adopted
+            if guest.ti_id == ti_id and guest.pid == identity.pid and guest.channel is not None:
+                self._guests.discard(guest)
+                self._unregister(guest.channel.sock)
+                self._attach(child, guest.channel)
+        log.info("Adopted %s (process %d), started by an executor that is gone", label, identity.pid)
+        return True
+
+    def disown(self, identity: ProcessIdentity, reason: str) -> None:
+        pidfd = identity.open_pidfd()
+        if pidfd is None:
+            return
+        try:
+            log.warning("Stopping process %d: %s", identity.pid, reason)
+            signal_through_pidfd(pidfd, identity.pid, signal.SIGTERM)
+        finally:
+            os.close(pidfd)
+
+    def release(self, ti_id: int) -> None:
+        child = self._children.pop(ti_id, None)
+        if child is None:
+            return
+        log.warning("%s was taken over by another scheduler: no longer supervised here", child.describe())
+        child.released = True
+        child.kill_at = child.terminate_at = None
+        self._close_channel(child)  # its questions go to the home's supervisor socket now
+        if child.kind is ChildKind.ADOPTED or (child.kind is ChildKind.ORPHANED and child.pidfd is None):
+            self._finalize(child, None)
+        else:
+            self._released.add(child)  # reaped when it ends, silently
+
+    def _listen(self) -> None:
+        if self._supervisor is not None and self._supervisor.sock is None and self._supervisor.listen():
+            self._selector.register(self._supervisor.sock, selectors.EVENT_READ, (_SUPERVISOR, self._supervisor))
+
+    def _attach(self, child: Child, channel: LineChannel) -> None:
+        child.channel = channel
+        self._selector.register(channel.sock, selectors.EVENT_READ, (_CHANNEL, child))
+
+    def _on_hello(self, hello: supervision.PendingHello) -> None:
+        """A try that lost its scheduler says which it is: take it, as adopted or as a guest."""
+        try:
+            message = supervision.read_hello(hello)
+        except (ChannelClosed, ValueError):
+            message, claim = None, "unreadable"
+        else:
+            if message is None:
+                return
+            assert self._home_key is not None
+            claim = supervision.check_claim(self._home_key, hello, message)
+        self._hellos.discard(hello)
+        self._unregister(hello.channel.sock)
+        if isinstance(claim, str):
+            log.warning("Refused a connection on the supervisor socket: %s", claim)
+            try:
+                hello.channel.send({"error": claim})
+            except ChannelClosed:
+                pass
+            hello.channel.close()
+            return
+        try:
+            hello.channel.send({"op": "resumed", "pid": os.getpid()})
+        except ChannelClosed:
+            hello.channel.close()
+            return
+        child = self._children.get(claim.ti_id)
+        if child is not None and child.kind is ChildKind.ADOPTED and child.pid == claim.identity.pid \
+                and child.channel is None:
+            self._attach(child, claim.channel)
+            log.info("%s reconnected", child.describe())
+            return
+        guest = Child(ChildKind.GUEST, claim.identity.pid, None, time.monotonic(), ti_id=claim.ti_id,
+                      try_number=claim.try_number, label=f"try {claim.try_number} of task instance {claim.ti_id}")
+        self._guests.add(guest)
+        self._attach(guest, claim.channel)
+
+    def _expire_hellos(self) -> None:
+        now = time.monotonic()
+        for hello in [hello for hello in self._hellos if now >= hello.deadline]:
+            self._hellos.discard(hello)
+            self._unregister(hello.channel.sock)
+            hello.channel.close()
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
@@ -361,7 +468,7 @@ class LocalExecutor(BaseExecutor):
         try:
             if events:
                 timeout = 0
-            if any(self._needs_polling(child) for child in self._all_children()):
+            if any(self._needs_polling(child) for child in [*self._all_children(), *self._released]):
                 timeout = 0.002 if timeout is None else min(timeout, 0.002)
             deadline = self._next_deadline()
             if deadline is not None:
@@ -372,7 +479,7 @@ class LocalExecutor(BaseExecutor):
             for key in extra_keys:
                 self._selector.unregister(key.fileobj)
         readable_extra = []
-        exited: list[_Child] = []
+        exited: list[Child] = []
         launchers_gone: list[Launcher] = []
         # Launchers first: a try's "started" comes before what the try itself sent.
         for key, _mask in sorted(ready, key=lambda item: item[0].data is None or item[0].data[0] != _CONTROL):
@@ -390,23 +497,32 @@ class LocalExecutor(BaseExecutor):
                 self._on_fork_server_readable(item)
             elif kind == _EXIT:
                 exited.append(item)
-            elif not item.closed:
+            elif kind == _SUPERVISOR:
+                for hello in item.accept_all():
+                    self._hellos.add(hello)
+                    self._selector.register(hello.channel.sock, selectors.EVENT_READ, (_HELLO, hello))
+            elif kind == _HELLO:
+                if item in self._hellos:
+                    self._on_hello(item)
+            elif item.channel is not None:
                 events.extend(self._on_readable(item))
         for child in exited:
             events.extend(self._on_exit(child))
         for launcher in launchers_gone:
             events.extend(self._on_launcher_exit(launcher))
-        for child in [c for c in self._all_children() if self._needs_polling(c)]:
+        for child in [c for c in [*self._all_children(), *self._released] if self._needs_polling(c)]:
             events.extend(self._try_reap(child))
         self._enforce_timeouts()
+        if self._hellos:
+            self._expire_hellos()
         for launcher in self.launchers.to_stop():
             self._stop_launcher(launcher)
         return events, readable_extra
 
     @staticmethod
-    def _needs_polling(child: _Child) -> bool:
+    def _needs_polling(child: Child) -> bool:
         """A direct child without a pidfd whose channel closed: reaped by polling."""
-        return child.direct and child.closed and child.pidfd is None
+        return child.kind is ChildKind.DIRECT and child.closed and child.pidfd is None
 
     # -- launchers --------------------------------------------------------------------------
     def _on_launcher_readable(self, launcher: Launcher) -> list[Event]:
@@ -446,7 +562,7 @@ class LocalExecutor(BaseExecutor):
             if child.term_pending:
                 child.term_pending = False
                 kill_group(pid, signal.SIGTERM)
-            return [TaskStarted(ti_id, pid, self._hostname, at)]
+            return [] if child.released else [TaskStarted(ti_id, pid, self._hostname, at)]
         elif kind == "exited":
             child = launcher.running.pop(message[1], None)
             events = self._on_exit(child, message[2]) if child is not None else []
@@ -454,11 +570,12 @@ class LocalExecutor(BaseExecutor):
             return events
         return []
 
-    def _relaunch_direct(self, launcher: Launcher, child: _Child) -> None:
+    def _relaunch_direct(self, launcher: Launcher, child: Child) -> None:
         """A try its launcher never forked: fork it here instead (its slot is kept)."""
         assert child.workload is not None
         launcher.pending.pop(child.workload.ti_id, None)
         self._close_channel(child)
+        child.ended = True
         self._children.pop(child.workload.ti_id, None)
         if self._ending:  # never started: it stays queued, and the scheduler's shutdown requeues it
             return
@@ -479,10 +596,7 @@ class LocalExecutor(BaseExecutor):
             for message in messages:
                 events.extend(self._on_launcher_message(launcher, message))
         for fd in (launcher.sock, launcher.pidfd):
-            try:
-                self._selector.unregister(fd)
-            except (KeyError, ValueError):
-                pass
+            self._unregister(fd)
         if not launcher.stopping:
             launcher.stop()
         try:
@@ -493,27 +607,32 @@ class LocalExecutor(BaseExecutor):
         self.launchers.discard(launcher)
         if not (launcher.pending or launcher.running):
             if not (launcher.failed or launcher.retired or self._ending) and status is not None and status != 0:
-                log.warning("%s ended (%s)", launcher.describe(), _exit_text(status))
+                log.warning("%s ended (%s)", launcher.describe(), exit_text(status))
             return events
-        log.warning("%s died (%s) with %d tries to start and %d running", launcher.describe(), _exit_text(status),
-                    len(launcher.pending), len(launcher.running))
+        log.warning("%s died (%s) with %d tries to start and %d running; the running ones go on",
+                    launcher.describe(), exit_text(status), len(launcher.pending), len(launcher.running))
         self.launchers.note_failed(launcher)
         for child in list(launcher.pending.values()):
+            launcher.pending.pop(child.ti_id, None)
             if launcher.loading:  # it forked nothing: its tries start here
                 self._relaunch_direct(launcher, child)
                 continue
-            # It may have forked the try and died before saying so: the try cannot run again.
-            assert child.workload is not None
-            launcher.pending.pop(child.workload.ti_id, None)
-            child.launcher = None
-            events.extend(self._finalize(child, None, reason="its launcher died before it started"))
-        for child in list(launcher.running.values()):
-            # Orphaned tries got SIGTERM with their launcher; they end when their channel closes.
-            child.launcher = None
+            # It may have forked the try and died before saying so: the try's channel tells.
+            child.kind, child.launcher = ChildKind.ORPHANED, None
             if child.closed:
-                events.extend(self._finalize(child, None))
-            elif child.kill_at is None:
-                child.kill_at = time.monotonic() + self.kill_grace
+                events.extend(self._finalize(child, None, reason="its launcher died before it started"))
+        # Its running tries go on: watched through a pidfd when their beacon names their
+        # process, else through their channel, whose end is theirs.
+        identities = beacons.scan(self._home_key) if self._home_key is not None and launcher.running else []
+        for child in list(launcher.running.values()):
+            child.kind, child.launcher = ChildKind.ORPHANED, None
+            for ti_id, try_number, identity in identities:
+                if (ti_id, try_number, identity.pid) == (child.ti_id, child.try_number, child.pid):
+                    child.pidfd = identity.open_pidfd()
+                    if child.pidfd is not None:
+                        self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
+            if child.closed:
+                events.extend(self._on_exit(child, None))  # it ended with (or before) its launcher
         launcher.running.clear()
         return events
 
@@ -530,23 +649,22 @@ class LocalExecutor(BaseExecutor):
         return status
 
     def _stop_launcher(self, launcher: Launcher) -> None:
-        try:
-            self._selector.unregister(launcher.sock)
-        except (KeyError, ValueError):
-            pass
+        self._unregister(launcher.sock)
         launcher.stop()
 
-    def _all_children(self) -> list[_Child]:
+    def _all_children(self) -> list[Child]:
         return [*self._children.values(), *self._callbacks.values()]
 
-    def _handle(self, child: _Child, messages: list[dict[str, Any]]) -> list[Event]:
+    # -- a process's messages and end ---------------------------------------------------------
+    def _handle(self, child: Child, messages: list[dict[str, Any]]) -> list[Event]:
         events: list[Event] = []
         for message in messages:
             op = message.get("op")
             if op == "done":
-                if child.workload is not None and not child.finished:
+                if child.is_try and not child.finished and not child.released:
                     child.finished = True
-                    events.append(TaskFinished(child.workload.ti_id, message))
+                    assert child.ti_id is not None
+                    events.append(TaskFinished(child.ti_id, message))
                 continue
             if self._handler is None:
                 reply: dict[str, Any] = {"error": "no request handler"}
@@ -556,7 +674,7 @@ class LocalExecutor(BaseExecutor):
                 except Exception as exc:  # a failed lookup must not take the scheduler down
                     log.exception("Answering %r for %s failed", op, child.describe())
                     reply = {"error": f"{type(exc).__name__}: {exc}"}
-            if child.closed:
+            if child.channel is None:
                 continue
             try:
                 child.channel.send(reply)
@@ -564,31 +682,42 @@ class LocalExecutor(BaseExecutor):
                 pass
         return events
 
-    def _on_readable(self, child: _Child) -> list[Event]:
+    def _on_readable(self, child: Child) -> list[Event]:
+        assert child.channel is not None
         try:
             messages = child.channel.receive_available()
         except (ChannelClosed, ValueError):
             self._close_channel(child)
-            if child.launched:  # its launcher reports the exit; without one, this is the end
-                return self._finalize(child, None) if child.launcher is None and child.pid is not None else []
-            return self._try_reap(child) if child.pidfd is None else []
+            if child.kind is ChildKind.DIRECT:
+                return self._try_reap(child) if child.pidfd is None else []
+            if child.kind is ChildKind.LAUNCHED:  # its launcher reports the exit
+                return []
+            if child.kind is ChildKind.GUEST:
+                return self._finalize(child, None)
+            if child.pidfd is None:  # an orphan whose beacon was not found: the channel tells its end
+                reason = None if child.pid is not None else "its launcher died before it started"
+                return self._finalize(child, None, reason=reason)
+            return []  # adopted or orphaned: its pidfd tells when it ends
         return self._handle(child, messages)
 
-    def _close_channel(self, child: _Child) -> None:
-        if child.closed:
+    def _close_channel(self, child: Child) -> None:
+        if child.channel is None:
             return
-        child.closed = True
+        self._unregister(child.channel.sock)
+        child.channel.close()
+        child.channel = None
+
+    def _unregister(self, fileobj: Any) -> None:
         try:
-            self._selector.unregister(child.channel.sock)
+            self._selector.unregister(fileobj)
         except (KeyError, ValueError):
             pass
-        child.channel.close()
 
-    def _on_exit(self, child: _Child, status: Any = _WAIT) -> list[Event]:
+    def _on_exit(self, child: Child, status: Any = _WAIT) -> list[Event]:
         """The process ended (its pidfd is readable, or its launcher reaped it with ``status``):
-        read what it sent last, then reap it."""
+        read what it sent last, then reap it (a direct child) and settle it."""
         events: list[Event] = []
-        if not child.closed:
+        if child.channel is not None:
             try:
                 messages, _eof = child.channel.drain()
             except ValueError:
@@ -596,15 +725,17 @@ class LocalExecutor(BaseExecutor):
             events.extend(self._handle(child, messages))
             self._close_channel(child)
         if status is _WAIT:
-            assert child.pid is not None
-            try:
-                _pid, status = os.waitpid(child.pid, 0)
-            except ChildProcessError:
-                status = None
+            status = None
+            if child.kind is ChildKind.DIRECT:
+                assert child.pid is not None
+                try:
+                    _pid, status = os.waitpid(child.pid, 0)
+                except ChildProcessError:
+                    status = None
         events.extend(self._finalize(child, status))
         return events
 
-    def _try_reap(self, child: _Child) -> list[Event]:
+    def _try_reap(self, child: Child) -> list[Event]:
         """Without a pidfd: collect the exit status if the process is gone."""
         assert child.pid is not None
         try:
@@ -615,32 +746,45 @@ class LocalExecutor(BaseExecutor):
             return []
         return self._finalize(child, status)
 
-    def _finalize(self, child: _Child, status: int | None, *, reason: str | None = None) -> list[Event]:
+    def _finalize(self, child: Child, status: int | None, *, reason: str | None = None) -> list[Event]:
+        if child.ended:
+            return []
+        child.ended = True
         self._close_channel(child)
         if child.pidfd is not None:
-            try:
-                self._selector.unregister(child.pidfd)
-            except (KeyError, ValueError):
-                pass
+            self._unregister(child.pidfd)
             try:
                 os.close(child.pidfd)
             except OSError:
                 pass
             child.pidfd = None
-        if child.workload is not None:
-            self._children.pop(child.workload.ti_id, None)
+        if child.released:
+            self._released.discard(child)
+            return []
+        if child.kind is ChildKind.GUEST:
+            self._guests.discard(child)
+            return []
+        if child.is_try:
+            assert child.ti_id is not None
+            self._children.pop(child.ti_id, None)
             if child.finished:
                 return []
+            message = outcome_files.read(child.outcome_path, child.ti_id, child.try_number)
+            if message is not None:  # it could not tell us, but left its outcome behind
+                return [TaskFinished(child.ti_id, message)]
             if reason is None:
                 reason = describe_status(status)
-            return [TaskDied(child.workload.ti_id, reason)]
-        self._callbacks.pop(child.pid, None)
+                if status is None and child.kind in (ChildKind.ADOPTED, ChildKind.ORPHANED):
+                    reason += f" (it was {child.kind.value}, so its exit status is unknown)"
+            return [TaskDied(child.ti_id, reason)]
+        if child.pid is not None:
+            self._callbacks.pop(child.pid, None)
         if child.callback is not None and not self._ending:
             self._ended_callbacks.append((child.callback.dag_id, child.callback.run_id))
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             log.info("%s finished", child.describe())
         else:
-            log.warning("%s failed (%s); see %s", child.describe(), _exit_text(status),
+            log.warning("%s failed (%s); see %s", child.describe(), exit_text(status),
                         child.callback.log_path if child.callback else "its log")
         return []
 
@@ -652,13 +796,18 @@ class LocalExecutor(BaseExecutor):
                 deadlines.append(child.kill_at)
             elif child.terminate_at is not None:
                 deadlines.append(child.terminate_at)
+        for hello in self._hellos:
+            deadlines.append(hello.deadline)
         return min(deadlines, default=None)
 
-    def _signal(self, child: _Child, sig: int) -> None:
+    def _signal(self, child: Child, sig: int) -> None:
         """Signal the try's process group. Before its launcher reported the pid, a SIGTERM waits
         for the pid, and a SIGKILL goes to the launcher, which has stopped answering."""
         if child.pid is not None:
-            kill_group(child.pid, sig)
+            if child.pidfd is not None and child.kind in (ChildKind.ADOPTED, ChildKind.ORPHANED):
+                signal_through_pidfd(child.pidfd, child.pid, sig)
+            else:
+                kill_group(child.pid, sig)
         elif sig == signal.SIGTERM:
             child.term_pending = True
         elif child.launcher is not None:
@@ -699,52 +848,33 @@ class LocalExecutor(BaseExecutor):
             events.extend(got)
         for child in self._all_children():
             if child.pid is not None:
-                kill_group(child.pid, signal.SIGKILL)
-        for child in [c for c in self._all_children() if c.direct]:
+                self._signal(child, signal.SIGKILL)
+        for child in [c for c in self._all_children() if c.kind is ChildKind.DIRECT]:
             events.extend(self._on_exit(child))
-        # Launchers report the ends of the tries they forked; then they go too.
+        # Launchers report the ends of the tries they forked, pidfds those of the others.
         deadline = time.monotonic() + END_REPORT_WAIT
-        while self._all_children() and any(c.launcher is not None for c in self._all_children()) \
+        while any(c.launcher is not None or c.pidfd is not None for c in self._all_children()) \
                 and time.monotonic() < deadline:
             got, _ = self.wait(0.05, [])
             events.extend(got)
-        for launcher in list(self.launchers):
+        stopping = [launcher for launcher in self.launchers if not launcher.gone]
+        for launcher in stopping:
             launcher.kill()
+        deadline = time.monotonic() + END_REPORT_WAIT
+        for launcher in stopping:  # gone before this returns, so nothing of ours outlives ``end``
+            select.select([launcher.pidfd], [], [], max(0.0, deadline - time.monotonic()))
             events.extend(self._on_launcher_exit(launcher))
         self._stop_fork_server()
-        for child in self._all_children():  # orphans whose channel is still open
+        for child in [*self._all_children(), *self._guests, *self._released]:  # those whose end did not show
             events.extend(self._finalize(child, None))
+        for hello in self._hellos:
+            hello.channel.close()
+        self._hellos.clear()
+        if self._supervisor is not None:
+            self._supervisor.close()
         events.extend(self._pending_events)
         self._pending_events = []
         self._selector.close()
         self._selector = selectors.DefaultSelector()
         self._ending = False
         return events
-
-
-def kill_group(pid: int, sig: int) -> None:
-    """Signal the process group of ``pid`` (the task and what it started), or just ``pid``."""
-    try:
-        os.killpg(pid, sig)
-    except (ProcessLookupError, PermissionError):
-        try:
-            os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
-
-
-def _exit_text(status: int | None) -> str:
-    if status is None:
-        return "exit status unknown"
-    if os.WIFSIGNALED(status):
-        return f"killed by {signal.Signals(os.WTERMSIG(status)).name}"
-    return f"exit code {os.WEXITSTATUS(status)}"
-
-
-def describe_status(status: int | None) -> str:
-    if status is None:
-        return "the task process ended without reporting"
-    if os.WIFSIGNALED(status):
-        name = signal.Signals(os.WTERMSIG(status)).name
-        return f"the task process was killed by {name} without reporting an outcome"
-    return f"the task process exited with code {os.WEXITSTATUS(status)} without reporting an outcome"

@@ -23,7 +23,8 @@ from tradewind.runner import context_builder, xcom_codec
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.runtime import RuntimeTaskInstance
-from tradewind.runner.task_process import ParentLink, lookups, redirect_output
+from tradewind.runner.parent_link import ParentLink
+from tradewind.runner.task_process import lookups, redirect_output
 from tradewind.runner.workload import CallbackWorkload
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk.context import Context, current_context

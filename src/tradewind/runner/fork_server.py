@@ -11,15 +11,17 @@ The executor starts it as a new interpreter (``python -c ...``, with the executo
 first argument. Messages are pickled tuples, as ``launcher_process`` sends them:
 
 - server → executor, once: ``("ready",)`` when the modules are imported and warm;
-- executor → server: ``("spawn", fileloc, dag_id)`` with two descriptors attached: the
-  launcher's end of its control socket, and a memfd holding the DAG version's source (UTF-8);
+- executor → server: ``("spawn", fileloc, dag_id, home_key)`` with two descriptors attached:
+  the launcher's end of its control socket, and a memfd holding the DAG version's source
+  (UTF-8); ``home_key`` goes to the launcher's tries (``runner.beacons``);
 - server → executor, in order: ``("spawned", pid)`` with a pidfd of the new launcher attached
   (a pidfd cannot point at a later process that reuses the pid), or ``("spawn_failed", text)``;
 - server → executor: ``("exited", pid, status)`` once a launcher ended (``os.waitpid``-style
   status); it is reaped then.
 
-It dies with the executor (``PR_SET_PDEATHSIG``), its launchers with it, and it exits when
-the executor closes its end of the socket.
+It dies with the executor (``PR_SET_PDEATHSIG``), its launchers with it (the tries they
+forked go on), and it exits when the executor closes its end of the socket. An executor that
+died first (its end reset) ends it quietly: that is no error of the server's.
 """
 
 from __future__ import annotations
@@ -65,6 +67,8 @@ def main(control_fd: int, parent_pid: int) -> NoReturn:
         gc.freeze()  # pages of what is loaded now stay shared with every launcher and try
         launcher_process.send(control, ("ready",))
         _ForkServer(control).loop()
+    except ConnectionError:  # the executor died first: a quiet end
+        pass
     except BaseException:  # noqa: BLE001 - the last line: say why, then go
         traceback.print_exc()
         code = 1
@@ -81,21 +85,24 @@ class _ForkServer:
         self.selector.register(self.control, selectors.EVENT_READ, None)
         while True:
             for key, _mask in self.selector.select():
-                if key.data is None:
-                    message, fds = launcher_process.receive(self.control)
-                    if message is None:
-                        return
-                    self._on_message(message, fds)
-                else:
-                    self._on_exit(key.data)
+                try:
+                    if key.data is None:
+                        message, fds = launcher_process.receive(self.control)
+                        if message is None:
+                            return
+                        self._on_message(message, fds)
+                    else:
+                        self._on_exit(key.data)
+                except ConnectionError:  # the executor died: its end of the socket was reset
+                    return
 
     def _on_message(self, message: tuple[object, ...], fds: list[int]) -> None:
-        if message[0] != "spawn" or len(message) != 3 or len(fds) != 2:
+        if message[0] != "spawn" or len(message) != 4 or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             launcher_process.send(self.control, ("spawn_failed", f"unexpected request {message[0]!r}"))
             return
-        _kind, fileloc, dag_id = message
+        _kind, fileloc, dag_id, home_key = message
         launcher_fd, source_fd = fds
         try:
             source = _read_all(source_fd).decode("utf-8")
@@ -113,20 +120,23 @@ class _ForkServer:
             launcher_process.send(self.control, ("spawn_failed", f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
-            self._become_launcher(launcher_fd, str(fileloc), source, str(dag_id), server_pid)
+            self._become_launcher(launcher_fd, str(fileloc), source, str(dag_id), server_pid,
+                                  str(home_key) if home_key else None)
         os.close(launcher_fd)
         pidfd = os.pidfd_open(pid)
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         launcher_process.send(self.control, ("spawned", pid), [pidfd])
 
-    def _become_launcher(self, launcher_fd: int, fileloc: str, source: str, dag_id: str, server_pid: int) -> NoReturn:
+    def _become_launcher(self, launcher_fd: int, fileloc: str, source: str, dag_id: str, server_pid: int,
+                         home_key: str | None) -> NoReturn:
         try:
             self.selector.close()
             for fd in self.pidfds.values():
                 os.close(fd)
             self.control.close()
-            launcher_process.serve(socket.socket(fileno=launcher_fd), fileloc, source, dag_id, parent_pid=server_pid)
+            launcher_process.serve(socket.socket(fileno=launcher_fd), fileloc, source, dag_id, parent_pid=server_pid,
+                                   home_key=home_key)
         finally:
             os._exit(1)
 

@@ -20,8 +20,10 @@ processes of the same Tradewind install, forked from one another):
   process stays a zombie until then, so its pid (and process group) cannot be reused while
   the executor may still signal it.
 
-The launcher dies with the executor's process (``PR_SET_PDEATHSIG``), and its task processes
-with it. It exits when the executor closes its end of the socket.
+The launcher dies with the process that started it (``PR_SET_PDEATHSIG``), but its task
+processes do not: they go on as orphans, still connected to the executor by their channels,
+and are found again by their beacons (``runner.beacons``) if the executor died too. The
+launcher exits when the executor closes its end of the socket.
 """
 
 from __future__ import annotations
@@ -132,8 +134,10 @@ def _unsafe_to_fork(fds_before: set[tuple[int, int, int]]) -> str | None:
     return None
 
 
-def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *, parent_pid: int) -> NoReturn:
-    """Load the DAG, then launch task processes until the executor closes ``control``."""
+def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *, parent_pid: int,
+          home_key: str | None = None) -> NoReturn:
+    """Load the DAG, then launch task processes until the executor closes ``control``.
+    ``home_key``: passed to each task process (``task_process.run``)."""
     code = 0
     try:
         # The scheduler's handlers are no business of ours (and must be gone before the
@@ -165,7 +169,7 @@ def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *
         # them keeps their pages shared instead of copied on the first collection.
         gc.freeze()
         send(control, ("ready",))
-        _Launcher(control, dag, source_code).loop()
+        _Launcher(control, dag, source_code, home_key).loop()
     except BaseException:
         traceback.print_exc()
         code = 1
@@ -177,8 +181,9 @@ def _exit(code: int) -> NoReturn:
 
 
 class _Launcher:
-    def __init__(self, control: socket.socket, dag: Any, source_code: str) -> None:
+    def __init__(self, control: socket.socket, dag: Any, source_code: str, home_key: str | None) -> None:
         self.control = control
+        self.home_key = home_key
         self.dag = dag
         self.source_code = source_code
         self.selector = selectors.DefaultSelector()
@@ -189,12 +194,21 @@ class _Launcher:
         while True:
             for key, _mask in self.selector.select():
                 if key.data is None:
-                    message, fds = receive(self.control)
+                    try:
+                        message, fds = receive(self.control)
+                    except OSError:  # the executor died (its end was reset): nothing left to do
+                        return
                     if message is None:
                         return
-                    self._on_message(message, fds)
+                    try:
+                        self._on_message(message, fds)
+                    except ConnectionError:  # the executor is gone: so is our reason to be
+                        return
                 else:
-                    self._on_exit(key.data)
+                    try:
+                        self._on_exit(key.data)
+                    except ConnectionError:
+                        return
 
     def _on_message(self, message: tuple[Any, ...], fds: list[int]) -> None:
         if message[0] == "reap" and not fds:
@@ -208,7 +222,6 @@ class _Launcher:
         channel_fd = fds[0]
         sys.stdout.flush()  # nothing buffered may be written twice
         sys.stderr.flush()
-        launcher_pid = os.getpid()  # taken before the fork: the child's getppid() may already be 1
         try:
             pid = os.fork()
         except OSError as exc:
@@ -216,7 +229,7 @@ class _Launcher:
             send(self.control, ("launch_failed", workload.ti_id, f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
-            self._become_task(workload, channel_fd, launcher_pid)
+            self._become_task(workload, channel_fd)
         try:
             os.setpgid(pid, pid)  # also here, so a kill right after the reply reaches the group
         except OSError:
@@ -235,7 +248,7 @@ class _Launcher:
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
 
-    def _become_task(self, workload: TaskWorkload, channel_fd: int, launcher_pid: int) -> NoReturn:
+    def _become_task(self, workload: TaskWorkload, channel_fd: int) -> NoReturn:
         try:
             os.setpgid(0, 0)
             self.selector.close()
@@ -243,7 +256,7 @@ class _Launcher:
                 os.close(fd)
             self.control.close()
             channel = LineChannel(socket.socket(fileno=channel_fd))
-            task_process.run(workload, channel, parent_pid=launcher_pid, dag=self.dag, output_prepared=True)
+            task_process.run(workload, channel, dag=self.dag, output_prepared=True, home_key=self.home_key)
         finally:
             os._exit(1)
 

@@ -109,7 +109,10 @@ class LineChannel:
                 line = bytes(self._buffer[:end])
                 del self._buffer[: end + 1]
                 return json.loads(line)
-            chunk = self.sock.recv(1 << 16)
+            try:
+                chunk = self.sock.recv(1 << 16)
+            except OSError as exc:
+                raise ChannelClosed(str(exc)) from exc
             if not chunk:
                 raise ChannelClosed("end of stream")
             self._buffer.extend(chunk)

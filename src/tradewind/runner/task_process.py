@@ -5,6 +5,11 @@ try's log file, loads the pinned DAG version's source, and talks to its parent o
 ``LineChannel`` for everything that lives in the metastore. Its final message is also written
 to the workload's ``outcome_path`` first, so an outcome is not lost when the parent is killed
 before it could record it.
+
+The process does not die with its parent: a scheduler that crashes (or a fork server or warm
+launcher that does) must not cost the try. Before anything else it holds its beacon
+(``runner.beacons``), by which a restarted scheduler of the same home finds and adopts it;
+questions asked while no scheduler runs wait for one (``runner.parent_link``).
 """
 
 from __future__ import annotations
@@ -14,17 +19,16 @@ import logging
 import os
 import signal
 import sys
-import threading
 import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated, TaskTimeout
 from tradewind.operators import supervisor_comms
-from tradewind.runner import protocol, task_execution, xcom_codec
+from tradewind.runner import beacons, outcome_files, protocol, task_execution, xcom_codec
 from tradewind.runner.env_lookups import environment_connection, environment_variable
 from tradewind.runner.masking import MaskingFilter, MaskingStream, masker
-from tradewind.runner.parent_death import die_with_parent
+from tradewind.runner.parent_link import ParentLink, Resume
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import TaskWorkload, outcome_to_message
 from tradewind.runner.xcom_store import MISSING, XComStore
@@ -35,26 +39,6 @@ from tradewind.sdk.sensitive import is_sensitive
 from tradewind.sdk.states import TaskInstanceState as TIS
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
-
-
-class ParentLink:
-    """Questions to the parent over the channel: one at a time, each answered in order."""
-
-    def __init__(self, channel: LineChannel) -> None:
-        self.channel = channel
-        self._lock = threading.Lock()
-
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The raw reply (which may be ``{"error": ...}``)."""
-        with self._lock:
-            self.channel.send(message)
-            return self.channel.receive()
-
-    def ask_or_raise(self, message: dict[str, Any]) -> dict[str, Any]:
-        reply = self.ask(message)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply
 
 
 class ParentXComStore(XComStore):
@@ -233,52 +217,51 @@ def _mask_sensitive_values(data: Any) -> None:
 def write_outcome(path: str | None, message: dict[str, Any] | bytes) -> None:
     """Write the final message (or its ``protocol.encode``-d line) where a restarted scheduler
     can find it (atomically)."""
-    if not path:
-        return
-    data = message if isinstance(message, bytes) else protocol.encode(message)
-    try:
-        os.makedirs(os.path.dirname(path), exist_ok=True)
-        partial = f"{path}.{os.getpid()}.tmp"
-        with open(partial, "wb") as handle:
-            handle.write(data)
-        os.replace(partial, path)
-    except OSError:
-        logging.getLogger("tradewind.task").warning("could not write the outcome file %s", path, exc_info=True)
+    outcome_files.write(path, message if isinstance(message, bytes) else protocol.encode(message))
 
 
-def run(workload: TaskWorkload, channel: LineChannel, *, parent_pid: int | None = None,
-        dag: DAG | None = None, output_prepared: bool = False) -> NoReturn:
+#: This try's beacon, held until the process ends (the kernel then drops it).
+_beacon: Any = None
+
+
+def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None, output_prepared: bool = False,
+        home_key: str | None = None) -> NoReturn:
     """Run the try and exit the process; never returns.
 
     ``dag``: the workload's DAG, already loaded from its source (by a warm launcher); loaded
     here when None. ``output_prepared``: ``prepare_output`` already ran in the process this
-    one was forked from.
+    one was forked from. ``home_key``: the key of the Tradewind home whose schedulers may
+    adopt this try (``runner.beacons``); None: it cannot be adopted.
     """
+    global _beacon
     code = 0
+    link: ParentLink | None = None
     try:
-        die_with_parent(expected_parent=parent_pid)
+        _beacon = beacons.hold(home_key, workload.ti_id, workload.try_number)
         signal.signal(signal.SIGTERM, _on_sigterm)
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         if output_prepared:
             point_output_at(workload.log_path)
         else:
             redirect_output(workload.log_path)
-        link = ParentLink(channel)
+        resume = Resume(home_key, workload.ti_id, workload.try_number) if _beacon is not None and home_key else None
+        link = ParentLink(channel, resume=resume)
         supervisor_comms.install(link.ask)
         store = ParentXComStore(link, workload)
         message = _execute(workload, store, link, dag)
         message["try_number"] = workload.try_number
         data = protocol.encode(message)  # once, for the file and the parent
         write_outcome(workload.outcome_path, data)
-        channel.send_encoded(data)
+        link.send_final(data)
     except BaseException:  # the last line of defence: the parent must hear of the failure
         code = 1
         try:
             traceback.print_exc()
             now = timezone.utcnow().isoformat()
-            channel.send({"op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number,
-                          "state": TIS.FAILED.value, "start_date": now, "end_date": now,
-                          "error": "the task process failed", "xcoms": []})
+            failure = {"op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number,
+                       "state": TIS.FAILED.value, "start_date": now, "end_date": now,
+                       "error": "the task process failed", "xcoms": []}
+            (link.channel if link is not None else channel).send(failure)
         except BaseException:
             pass
     finally:

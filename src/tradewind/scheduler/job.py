@@ -16,14 +16,21 @@ recorded with the next pass (or alone after ``START_RECORD_DELAY``), and the exe
 wake-ups (a reaped process, a launcher's reply) run none.
 
 A killed scheduler loses nothing: every decision is committed before it is acted on, a task
-process writes its outcome to a file before reporting it, and a restarted scheduler repairs
-what the dead one left running (``scheduler.recovery``). A pass that fails (the database is
-away, say) is logged and tried again with the same events; the loop does not die of it.
+process writes its outcome to a file before reporting it, tries outlive their scheduler, and a
+restarted scheduler adopts the tries still running and repairs what the dead one left
+(``scheduler.recovery``). A pass that fails (the database is away, say) is logged and tried
+again with the same events; the loop does not die of it.
+
+A stop costs no healthy work either (``SchedulerPhase``): asked to stop (SIGTERM, Ctrl-C), the
+scheduler starts no more tries but goes on applying the outcomes of those running for up to
+``core.shutdown_grace`` seconds; asked again, or once the grace is over, it terminates the
+tries still running and records them failed.
 """
 
 from __future__ import annotations
 
 import dataclasses
+import enum
 import logging
 import os
 import socket
@@ -68,6 +75,15 @@ RequestHandlerFactory = Callable[..., RequestHandler]
 _RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
 _RUNNING_RUNS_OF = _RUNNING_RUNS.where(DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
 _ANY_SCHEDULED = select(TaskInstance.id).where(TaskInstance.state == TIS.SCHEDULED.value).limit(1)
+
+
+class SchedulerPhase(enum.Enum):
+    #: Starting tries as they become ready.
+    RUNNING = "running"
+    #: Asked to stop: no new tries; running ones finish (within the grace) and are recorded.
+    DRAINING = "draining"
+    #: Stopping now: tries still running are terminated and recorded failed.
+    STOPPING = "stopping"
 
 
 @dataclasses.dataclass
@@ -115,7 +131,9 @@ class SchedulerJob:
         self._deadline_mono: float | None = None
         #: When the next DAG run falls due (known from the last full pass or run creation).
         self._dagrun_due: datetime | None = None
-        self._stopping = False
+        self.shutdown_grace = float(settings.get("core", "shutdown_grace"))
+        self._phase = SchedulerPhase.RUNNING
+        self._drain_until = 0.0
         self._first_recovery = True
         self._recover_now = False
         self._run_timeouts: dict[int, datetime] = {}
@@ -143,26 +161,33 @@ class SchedulerJob:
         from outside (marked failed or success, cleared) while they ran, as Airflow does."""
         running = sorted(self.executor.running_ti_ids)
 
-        def beat(session: Session) -> list[int]:
+        def beat(session: Session) -> tuple[list[int], list[int]]:
             now = self.clock()
             job = session.get(Job, self.job_id)
             if job is not None:
                 job.latest_heartbeat = now
                 job.state = JobState.RUNNING.value
             stale: list[int] = []
+            taken: list[int] = []
             for start in range(0, len(running), 500):
                 chunk = running[start:start + 500]
                 rows = session.execute(select(TaskInstance.id, TaskInstance.state, TaskInstance.queued_by_job_id)
                                        .where(TaskInstance.id.in_(chunk))).all()
-                stale.extend(ti_id for ti_id, state, owner in rows
-                             if state not in (TIS.QUEUED.value, TIS.RUNNING.value) or owner != self.job_id)
+                for ti_id, state, owner in rows:
+                    if state not in (TIS.QUEUED.value, TIS.RUNNING.value):
+                        stale.append(ti_id)
+                    elif owner != self.job_id:
+                        taken.append(ti_id)
                 session.query(TaskInstance).filter(TaskInstance.id.in_(chunk)).update(
                     {TaskInstance.last_heartbeat_at: now}, synchronize_session=False)
-            return stale
+            return stale, taken
 
-        for ti_id in db_engine.run_in_transaction(self.engine, beat):
+        stale, taken = db_engine.run_in_transaction(self.engine, beat)
+        for ti_id in stale:
             log.warning("Task instance %s was changed from outside while it ran: stopping its process", ti_id)
             self.executor.terminate(ti_id)
+        for ti_id in taken:  # another scheduler took this job for dead and adopted the try
+            self.executor.release(ti_id)
 
     # -- one pass -------------------------------------------------------------------------
     def _running_runs(self, session: Session, full: bool, extra: list[DagRun]) -> list[DagRun]:
@@ -181,7 +206,7 @@ class SchedulerJob:
         return runs
 
     def _pass(self, session: Session, events: list[Event], now: datetime, full: bool, recover: bool,
-              ended_callbacks: list[tuple[str, str]]) -> PassResult:
+              ended_callbacks: list[tuple[str, str]], draining: bool) -> PassResult:
         files_done: list[Path] = []
         stop: list[int] = []
         adopted: list[CallbackWorkload] = []
@@ -193,7 +218,7 @@ class SchedulerJob:
         if recover:
             repaired = recovery.reset_orphans(
                 session, self.cache, my_job_id=self.job_id or 0, now=now, timeout=self.heartbeat_timeout,
-                running_here=self.executor.running_ti_ids, log_folder=self.log_folder,
+                executor=self.executor, log_folder=self.log_folder,
                 outcome_folder=self.outcome_folder, sweep_outcome_files=self._first_recovery,
             )
             touched |= repaired.touched
@@ -232,13 +257,13 @@ class SchedulerJob:
         if full or any(run.backfill_id is not None for run, _ in evaluation.finished_runs):
             backfill_progress.refresh_all(session, now)
         callbacks = adopted + self._callbacks_for(session, evaluation)
-        slots = self.executor.open_slots
+        slots = 0 if draining else self.executor.open_slots
         workloads = queueing.queue_ready(
             session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
             for_update=pg, outcome_folder=self.outcome_folder, known_runs=evaluated,
         )
         more_ready = len(workloads) >= slots > 0
-        waiting_for_slots = slots <= 0 and session.scalar(_ANY_SCHEDULED) is not None
+        waiting_for_slots = not draining and slots <= 0 and session.scalar(_ANY_SCHEDULED) is not None
         wake_at = evaluation.wake_at if evaluation.wake_at is not None and evaluation.wake_at > now else None
         if full or created_any:
             self._dagrun_due = self._next_dagrun_due(session, now)
@@ -374,9 +399,10 @@ class SchedulerJob:
         full = self._full_sweep
         self._full_sweep = False
         ended_callbacks = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
+        draining = self._phase is not SchedulerPhase.RUNNING
         try:
             result = db_engine.run_in_transaction(
-                self.engine, lambda session: self._pass(session, events, now, full, recover, ended_callbacks))
+                self.engine, lambda session: self._pass(session, events, now, full, recover, ended_callbacks, draining))
         except BaseException:
             self._full_sweep = True
             raise
@@ -405,9 +431,19 @@ class SchedulerJob:
         return result
 
     # -- the loop -------------------------------------------------------------------------
+    @property
+    def phase(self) -> SchedulerPhase:
+        return self._phase
+
     def stop(self) -> None:
-        """Ask the loop to end after the current pass (safe to call from a signal handler)."""
-        self._stopping = True
+        """Ask the loop to end (safe to call from a signal handler). The first call starts no
+        more tries and lets the running ones finish for up to ``core.shutdown_grace`` seconds;
+        a second call (or a grace of 0) ends the loop after the current pass, terminating them."""
+        if self._phase is SchedulerPhase.RUNNING and self.shutdown_grace > 0:
+            self._drain_until = time.monotonic() + self.shutdown_grace
+            self._phase = SchedulerPhase.DRAINING
+        else:
+            self._phase = SchedulerPhase.STOPPING
         writer = self._stop_writer
         if writer is not None:
             try:
@@ -424,7 +460,7 @@ class SchedulerJob:
         self._stop_reader.setblocking(False)
         self._stop_writer.setblocking(False)
         private = [self._stop_reader, self._stop_writer] + ([listener] if listener is not None else [])
-        self.executor.start(self.handler, private_fds=private)
+        self.executor.start(self.handler, private_fds=private, home=self.settings.home)
         last_heartbeat = time.monotonic()
         next_recovery = 0.0
         passes = 0
@@ -433,15 +469,28 @@ class SchedulerJob:
         result: PassResult | None = None
         skip_pass = False
         starts_since: float | None = None  # when the oldest start not yet recorded arrived
+        drain_noted = False
         try:
-            while not self._stopping:
+            while self._phase is not SchedulerPhase.STOPPING:
+                if self._phase is SchedulerPhase.DRAINING:
+                    if not drain_noted:
+                        drain_noted = True
+                        log.info("Scheduler stopping: no new tries; waiting up to %g s for %d running task(s) "
+                                 "to finish (stop again to terminate them now)", self.shutdown_grace,
+                                 len(self.executor.running_ti_ids))
+                    if not (self.executor.running_ti_ids or self.executor.running_callback_runs):
+                        break
+                    if time.monotonic() >= self._drain_until:
+                        log.warning("Scheduler stopping: the shutdown grace of %g s is over", self.shutdown_grace)
+                        break
                 if skip_pass:
                     timeout = self._timeout(result, failures, after_pass=False)
                     if starts_since is not None:
                         timeout = min(timeout, max(0.0, starts_since + START_RECORD_DELAY - time.monotonic()))
                 else:
                     starts_since = None
-                    recover = time.monotonic() >= next_recovery or self._recover_now
+                    recover = ((time.monotonic() >= next_recovery or self._recover_now)
+                               and self._phase is SchedulerPhase.RUNNING)
                     self._recover_now = False
                     try:
                         result = self.run_pass(events, recover=recover)
@@ -463,12 +512,16 @@ class SchedulerJob:
                 skip_pass = False
                 if self.executor.running_ti_ids:  # beat on time for the tries it runs
                     timeout = min(timeout, max(0.0, last_heartbeat + self.heartbeat_every - time.monotonic()))
+                if self._phase is SchedulerPhase.DRAINING:
+                    timeout = min(timeout, max(0.0, self._drain_until - time.monotonic()))
                 extra = [self._stop_reader] + ([listener] if listener is not None else [])
                 waited_from = time.monotonic()
                 new_events, readable = self.executor.wait(timeout, extra)
                 # The executor also wakes for its own reasons (a reaped process, a reply to a
                 # launch) that bring no event: those need no pass.
                 woke_early = time.monotonic() - waited_from < timeout - 0.001
+                if self._stop_reader in readable:
+                    wakeup.drain(self._stop_reader)
                 readable = [fd for fd in readable if fd is not self._stop_reader]
                 events.extend(new_events)
                 if readable and listener is not None:
@@ -483,7 +536,8 @@ class SchedulerJob:
                         log.exception("Scheduler heartbeat failed")
                     last_heartbeat = time.monotonic()
                 pass_due = (failures > 0 or bool(readable) or self._full_sweep or self._recover_now
-                            or time.monotonic() >= next_recovery or self._deadline_passed())
+                            or (time.monotonic() >= next_recovery and self._phase is SchedulerPhase.RUNNING)
+                            or self._deadline_passed())
                 slot_freed = (result is not None and result.waiting_for_slots and self.executor.open_slots > 0)
                 if not pass_due and not events and woke_early and not slot_freed:
                     skip_pass = True

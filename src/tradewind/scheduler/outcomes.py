@@ -11,7 +11,6 @@ finds for instances still marked running, so a finished try is never run again.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from collections.abc import Iterable, Sequence
@@ -26,6 +25,7 @@ from sqlalchemy.orm import Session
 from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
 from tradewind.db.models.task_instance import TaskInstanceColumns
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
+from tradewind.runner import outcome_files
 from tradewind.runner.log_paths import try_log_path
 from tradewind.scheduler import retries, ti_rows
 from tradewind.scheduler.dag_cache import DagVersionCache
@@ -41,21 +41,14 @@ _XCOM_KEY = ("dag_id", "run_id", "task_id", "map_index", "key")
 
 
 def outcome_path(folder: Path, ti_id: int, try_number: int) -> Path:
-    return folder / f"{ti_id}-{try_number}.json"
+    return outcome_files.path_for(folder, ti_id, try_number)
 
 
 def read_outcome(folder: Path | None, ti_id: int, try_number: int) -> dict[str, Any] | None:
     """The final message a try left behind, or None."""
     if folder is None:
         return None
-    path = outcome_path(folder, ti_id, try_number)
-    try:
-        message = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return None
-    if not isinstance(message, dict) or message.get("ti_id") != ti_id or message.get("try_number") != try_number:
-        return None
-    return message
+    return outcome_files.read(outcome_path(folder, ti_id, try_number), ti_id, try_number)
 
 
 def remove_outcome_files(paths: Iterable[Path]) -> None:
@@ -150,7 +143,7 @@ def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason:
     ti.pid = None
     ti.reschedule_date = None
     if retryable:
-        task = _task(session, cache, ti)
+        task = task_of(session, cache, ti)
         ti.next_retry_at = (
             retries.next_retry_at(task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=now)
             if task is not None else now
@@ -170,7 +163,8 @@ def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason:
             pass
 
 
-def _task(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
+def task_of(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
+    """The task of the DAG version ``ti`` runs (None when unknown)."""
     if ti.dag_version_id is None:
         return None
     return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
@@ -237,7 +231,7 @@ def apply_finished(
         return
     ti.reschedule_date = None
     if state == TIS.UP_FOR_RETRY.value:
-        task = _task(session, cache, ti)
+        task = task_of(session, cache, ti)
         ti.next_retry_at = (
             retries.next_retry_at(task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=end)
             if task is not None else end
