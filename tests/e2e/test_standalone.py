@@ -1,10 +1,13 @@
 """``tradewind standalone``: migrates, creates ``admin`` once, runs everything in one process
-tree on SQLite, and stops cleanly on Ctrl-C (SIGINT), terminating running tasks."""
+tree on SQLite, and stops cleanly on Ctrl-C (SIGINT): running tasks may finish, and a second
+Ctrl-C terminates them at once."""
 
 from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import time
 
 import pytest
 from sqlalchemy import func, select
@@ -38,8 +41,14 @@ def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
                         30, "the task to run (standalone's DAGs start unpaused)")
     running_pids = _children(standalone.pid)
     standalone.send_signal(signal.SIGINT)
+    with pytest.raises(subprocess.TimeoutExpired):  # it lets the running task finish (it would, in 60 s)
+        standalone.wait(timeout=2)
+    stopped_at = time.monotonic()
+    standalone.send_signal(signal.SIGINT)  # the second Ctrl-C stops at once
     _out, err = standalone.communicate(timeout=30)
+    assert time.monotonic() - stopped_at < 15
     assert standalone.returncode == 0, err
+    assert "stopping now" in err
     assert err.count(password) == 1  # printed once
     for pid in running_pids:
         assert not os.path.exists(f"/proc/{pid}") or _zombie(pid), "a child outlived standalone"

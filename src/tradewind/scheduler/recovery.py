@@ -8,7 +8,8 @@ container reuses pids). Its instances are settled here, and a restart costs no h
   adopted: this scheduler's executor supervises it from now on, and the instance keeps its
   try number;
 - a try that finished meanwhile and left its outcome file gets that outcome;
-- an instance queued but never started goes back to scheduled;
+- an instance queued but never started goes back to scheduled (a try that opened its log
+  did start, recorded or not);
 - any other try really died without an outcome: it failed (retried if it has retries left).
 
 A try on another host cannot be seen from here: its instance is failed once its job's
@@ -127,7 +128,7 @@ def reset_orphans(
             result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]
             log.warning("Task %s.%s (run %s, try %s) finished while its scheduler was down: recorded %s",
                         ti.dag_id, ti.task_id, ti.run_id, ti.try_number, ti.state)
-        elif ti.state == TIS.QUEUED.value:
+        elif ti.state == TIS.QUEUED.value and not _left_a_log(ti, log_folder):
             ti.state = TIS.SCHEDULED.value
             if ti.reschedule_date is None:
                 ti.try_number = max(0, (ti.try_number or 1) - 1)
@@ -143,6 +144,15 @@ def reset_orphans(
     if sweep_outcome_files:
         result.files_done.extend(outcomes.stale_outcome_files(session, outcome_folder))
     return result
+
+
+def _left_a_log(ti: TaskInstance, log_folder: Path | None) -> bool:
+    """Whether the queued try of ``ti`` started (a task process opens its log first thing)
+    although its start was never recorded: then it used its try. A sensor continuing after a
+    reschedule keeps its try number, and its earlier pokes' log: it is not counted."""
+    if log_folder is None or ti.reschedule_date is not None or not ti.try_number:
+        return False
+    return try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number).exists()
 
 
 def _adopt(session: Session, cache: DagVersionCache, ti: TaskInstance, identity: ProcessIdentity,
