@@ -15,6 +15,7 @@ import pytest
 
 from tests.executors.process_helpers import wait_for
 from tradewind.executors.base import TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.launchers import LauncherPool
 from tradewind.executors.local import LocalExecutor
 from tradewind.runner import xcom_codec
 from tradewind.runner.runtime import RunInfo
@@ -173,6 +174,26 @@ def test_children_do_not_keep_the_parents_private_sockets(tmp_path) -> None:
         executor.end(grace=0.5)
         private.close()
         other.close()
+
+
+def test_a_directly_forked_try_holds_none_of_the_parents_descriptors(tmp_path) -> None:
+    # A try outlives its scheduler: were it to hold the scheduler's metastore connection, a
+    # killed scheduler's transaction (and its locks) would stay open on the server.
+    connection, server_end = socket.socketpair()
+    executor = LocalExecutor(parallelism=2, launchers=LauncherPool(enabled=False))
+    executor.start(Answers())
+    try:
+        executor.launch(_workload(tmp_path, 5, "block"))
+        (started,) = wait_for(executor, lambda evs: evs)
+        time.sleep(0.2)
+        links = [os.readlink(f"/proc/{started.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{started.pid}/fd")]
+        for sock in (connection, server_end):
+            assert f"socket:[{os.fstat(sock.fileno()).st_ino}]" not in links
+        assert sum(link.startswith("socket:") for link in links) == 1, links  # its channel
+    finally:
+        executor.end(grace=0.5)
+        connection.close()
+        server_end.close()
 
 
 def test_dag_callback_runs_in_its_own_process(tmp_path, monkeypatch, executor) -> None:

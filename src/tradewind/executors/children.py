@@ -17,6 +17,10 @@ from typing import Any
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 
+#: What a descriptor registered with the executor's selector belongs to (with the ``Child``).
+CHANNEL = "channel"
+EXIT = "exit"
+
 
 class ChildKind(enum.Enum):
     #: Forked by the executor's process: reaped there (its pidfd says when it ended).

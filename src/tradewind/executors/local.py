@@ -3,9 +3,9 @@
 A try is forked by the warm launcher of its DAG version (``executors.launchers``): a process
 that has loaded the version's source once, so the try starts with Tradewind imported and its
 DAG built. Launchers are forked by the fork server (``runner.fork_server``), a lean interpreter
-started once, or from this process while that is not ready. Where launchers are not available,
-or one could not load the source, the try is forked from this process directly and loads the
-source itself.
+started once, or from this process while that is not ready (``executors.local_launchers``).
+Where launchers are not available, or one could not load the source, the try is forked from
+this process directly and loads the source itself.
 
 Either way the child never uses the parent's database connections nor its other file
 descriptors (they point at /dev/null in the child); it talks to this process over a socket
@@ -20,7 +20,7 @@ channel and is watched through a pidfd. A try whose scheduler died goes on alone
 outcome file, and is adopted by the next executor of the same home (``adopt``, decided by the
 scheduler's recovery from ``orphans``): watched through a pidfd, its outcome read from its
 file, its questions answered once it reconnects to the home's supervisor socket, which this
-executor holds (``executors.supervision``). Only ``terminate`` and ``end`` stop a try.
+executor holds (``executors.local_adoption``). Only ``terminate`` and ``end`` stop a try.
 
 DAG callbacks are forked directly (``launch_callback``), outside ``parallelism``; they still
 die with this process (a callback cut short runs again, see ``scheduler.job``).
@@ -42,6 +42,8 @@ from typing import Any
 from tradewind.executors import fork_server_client, supervision
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
 from tradewind.executors.children import (
+    CHANNEL,
+    EXIT,
     Child,
     ChildKind,
     describe_status,
@@ -51,10 +53,11 @@ from tradewind.executors.children import (
     redirect_inherited_fds,
     signal_through_pidfd,
 )
-from tradewind.executors.fork_server_client import ForkServer, ForkServerError
-from tradewind.executors.launchers import Launcher, LauncherPool, key_of
-from tradewind.runner import beacons, callback_process, launcher_process, outcome_files, parent_death, task_process
-from tradewind.runner.process_identity import ProcessIdentity
+from tradewind.executors.fork_server_client import ForkServer
+from tradewind.executors.launchers import Launcher, LauncherPool
+from tradewind.executors.local_adoption import HELLO, SUPERVISOR, AdoptionSide
+from tradewind.executors.local_launchers import CONTROL, FORK_SERVER, LAUNCHER_EXIT, LauncherSide
+from tradewind.runner import beacons, callback_process, outcome_files, parent_death, task_process
 from tradewind.runner.protocol import ChannelClosed, LineChannel
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 from tradewind.sdk import templating, timezone
@@ -71,18 +74,11 @@ CALLBACK_TIMEOUT = 300.0
 #: Seconds to wait for launchers' reports of tries killed at the end.
 END_REPORT_WAIT = 2.0
 
-_CHANNEL = "channel"
-_EXIT = "exit"
-_CONTROL = "control"
-_LAUNCHER_EXIT = "launcher-exit"
-_FORK_SERVER = "fork-server"
-_SUPERVISOR = "supervisor"
-_HELLO = "hello"
 #: ``_on_exit`` without a status: wait for the (direct) child and read it.
 _WAIT = object()
 
 
-class LocalExecutor(BaseExecutor):
+class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
     """``parallelism`` tries at once; ``timeout_grace`` seconds past ``execution_timeout`` before
     the parent terminates a task whose own alarm did not end it; ``kill_grace`` seconds between
     SIGTERM and SIGKILL."""
@@ -203,10 +199,10 @@ class LocalExecutor(BaseExecutor):
 
     def _register(self, child: Child) -> None:
         assert child.channel is not None and child.pid is not None
-        self._selector.register(child.channel.sock, selectors.EVENT_READ, (_CHANNEL, child))
+        self._selector.register(child.channel.sock, selectors.EVENT_READ, (CHANNEL, child))
         child.pidfd = open_pidfd(child.pid)
         if child.pidfd is not None:
-            self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
+            self._selector.register(child.pidfd, selectors.EVENT_READ, (EXIT, child))
 
     def launch(self, workload: TaskWorkload) -> None:
         try:
@@ -232,117 +228,6 @@ class LocalExecutor(BaseExecutor):
         if child.workload is not None and child.workload.execution_timeout:
             child.terminate_at = child.started + child.workload.execution_timeout + self.timeout_grace
 
-    def _launch_via(self, launcher: Launcher, workload: TaskWorkload) -> bool:
-        """Send the try to its launcher; False when it cannot take it (fork it directly then)."""
-        parent_sock, child_sock = socket.socketpair()
-        try:
-            launcher.send_launch(workload, child_sock.fileno())
-        except OSError as exc:
-            parent_sock.close()
-            if not isinstance(exc, BlockingIOError) and "too large" not in str(exc):
-                log.warning("%s does not take tries (%s); forking them directly", launcher.describe(), exc)
-                self.launchers.note_failed(launcher)
-            return False
-        finally:
-            child_sock.close()
-        parent_sock.setblocking(False)
-        child = Child.for_try(ChildKind.LAUNCHED, None, LineChannel(parent_sock), time.monotonic(), workload)
-        child.launcher = launcher
-        self._set_time_limit(child)
-        self._children[workload.ti_id] = child
-        launcher.pending[workload.ti_id] = child
-        self._selector.register(parent_sock, selectors.EVENT_READ, (_CHANNEL, child))
-        return True
-
-    def _spawn_launcher(self, workload: TaskWorkload) -> Launcher:
-        """A launcher for the workload's DAG version (it loads the source on its own time):
-        from the fork server when it is ready, else forked here."""
-        ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-        spawned = self._spawn_from_fork_server(workload, theirs)
-        if spawned is not None:
-            theirs.close()
-            ours.setblocking(False)
-            pid, pidfd = spawned
-            return self._add_launcher(workload, pid, ours, pidfd, forked_here=False)
-        parent_pid = os.getpid()
-        pid = os.fork()
-        if pid == 0:  # the launcher: never returns
-            try:
-                ours.close()
-                self._close_inherited(keep=theirs.fileno())
-                launcher_process.serve(theirs, workload.fileloc, workload.source_code, workload.dag_id,
-                                       parent_pid=parent_pid, home_key=self._home_key)
-            finally:
-                os._exit(1)
-        theirs.close()
-        ours.setblocking(False)
-        try:
-            pidfd = os.pidfd_open(pid)
-        except OSError:
-            ours.close()  # it exits at the end of its stream
-            os.waitpid(pid, 0)
-            raise
-        return self._add_launcher(workload, pid, ours, pidfd, forked_here=True)
-
-    def _add_launcher(self, workload: TaskWorkload, pid: int, sock: socket.socket, pidfd: int, *,
-                      forked_here: bool) -> Launcher:
-        now = time.monotonic()
-        launcher = Launcher(key=key_of(workload), pid=pid, sock=sock, pidfd=pidfd, created=now,
-                            last_used=now, forked_here=forked_here)
-        self._selector.register(sock, selectors.EVENT_READ, (_CONTROL, launcher))
-        self._selector.register(pidfd, selectors.EVENT_READ, (_LAUNCHER_EXIT, launcher))
-        log.info("Started %s (version of %s)%s", launcher.describe(), workload.fileloc,
-                 "" if forked_here else " from the fork server")
-        return launcher
-
-    # -- the fork server --------------------------------------------------------------------
-    def _spawn_from_fork_server(self, workload: TaskWorkload, theirs: socket.socket) -> tuple[int, int] | None:
-        """(pid, pidfd) of a launcher the fork server started on ``theirs``, or None: fork it
-        here (the server is not ready yet, is starting now, or failed)."""
-        server = self._fork_server
-        if server is None or self._ending:
-            return None
-        if server.can_start():
-            try:
-                self._fork_server_sock = server.start()
-            except OSError:
-                log.exception("Could not start the fork server; launchers are forked by the executor")
-                return None
-            self._selector.register(self._fork_server_sock, selectors.EVENT_READ, (_FORK_SERVER, server))
-            return None
-        if not server.ready:
-            return None
-        try:
-            return server.spawn(workload.fileloc, workload.dag_id, workload.source_code, theirs.fileno(),
-                                home_key=self._home_key)
-        except ForkServerError as exc:
-            log.warning("%s; forking the launcher of %s here", exc, workload.dag_id)
-            if not server.running:
-                self._forget_fork_server()
-            return None
-
-    def _forget_fork_server(self) -> None:
-        """The server stopped: stop watching its socket."""
-        if self._fork_server_sock is not None:
-            self._unregister(self._fork_server_sock)
-            self._fork_server_sock = None
-
-    def _on_fork_server_readable(self, server: ForkServer) -> None:
-        was_ready = server.ready
-        if server.on_readable():
-            if server.ready and not was_ready:
-                # Launchers forked here meanwhile are heavy: their tries come from lean ones now.
-                self.launchers.retire_all(lambda launcher: launcher.forked_here)
-            return
-        log.warning("The fork server ended; launchers are forked by the executor for a while")
-        self._forget_fork_server()
-        server.stop(failed=True)
-
-    def _stop_fork_server(self) -> None:
-        if self._fork_server is not None:
-            self._forget_fork_server()
-            self._fork_server.stop()
-
     def launch_callback(self, workload: CallbackWorkload) -> None:
         parent_pid = os.getpid()
         pid, sock = self._fork(lambda channel: callback_process.run(workload, channel, parent_pid=parent_pid))
@@ -351,112 +236,6 @@ class LocalExecutor(BaseExecutor):
         self._callbacks[pid] = child
         self._register(child)
         log.info("Started %s in process %d", workload.describe(), pid)
-
-    # -- adoption ---------------------------------------------------------------------------
-    def orphans(self) -> dict[tuple[int, int], ProcessIdentity]:
-        if self._home_key is None:
-            return {}
-        self._listen()  # another executor of this home may have held the socket until now
-        mine = {child.pid for child in self._watched() if child.pid is not None}
-        return {key: identity for key, identity in beacons.live_tries(self._home_key).items()
-                if identity.pid not in mine}
-
-    def adopt(self, ti_id: int, try_number: int, identity: ProcessIdentity, *, outcome_path: str | None,
-              label: str, time_left: float | None = None) -> bool:
-        child = self._children.get(ti_id)
-        if child is not None:
-            return child.pid == identity.pid and child.try_number == try_number
-        pidfd = identity.open_pidfd()
-        if pidfd is None:
-            return False
-        child = Child(ChildKind.ADOPTED, identity.pid, None, time.monotonic(), ti_id=ti_id, try_number=try_number,
-                      outcome_path=outcome_path, label=label, pidfd=pidfd)
-        if time_left is not None:
-            child.terminate_at = child.started + max(0.0, time_left) + self.timeout_grace
-        self._children[ti_id] = child
-        self._selector.register(pidfd, selectors.EVENT_READ, (_EXIT, child))
-        for guest in list(self._guests):  # it reconnected before it was adopted
-            if guest.ti_id == ti_id and guest.pid == identity.pid and guest.channel is not None:
-                self._guests.discard(guest)
-                self._unregister(guest.channel.sock)
-                self._attach(child, guest.channel)
-        log.info("Adopted %s (process %d), started by an executor that is gone", label, identity.pid)
-        return True
-
-    def disown(self, identity: ProcessIdentity, reason: str) -> None:
-        pidfd = identity.open_pidfd()
-        if pidfd is None:
-            return
-        try:
-            log.warning("Stopping process %d: %s", identity.pid, reason)
-            signal_through_pidfd(pidfd, identity.pid, signal.SIGTERM)
-        finally:
-            os.close(pidfd)
-
-    def release(self, ti_id: int) -> None:
-        child = self._children.pop(ti_id, None)
-        if child is None:
-            return
-        log.warning("%s was taken over by another scheduler: no longer supervised here", child.describe())
-        child.released = True
-        child.kill_at = child.terminate_at = None
-        self._close_channel(child)  # its questions go to the home's supervisor socket now
-        if child.kind is ChildKind.ADOPTED or (child.kind is ChildKind.ORPHANED and child.pidfd is None):
-            self._finalize(child, None)
-        else:
-            self._released.add(child)  # reaped when it ends, silently
-
-    def _listen(self) -> None:
-        if self._supervisor is not None and self._supervisor.sock is None and self._supervisor.listen():
-            self._selector.register(self._supervisor.sock, selectors.EVENT_READ, (_SUPERVISOR, self._supervisor))
-
-    def _attach(self, child: Child, channel: LineChannel) -> None:
-        child.channel = channel
-        self._selector.register(channel.sock, selectors.EVENT_READ, (_CHANNEL, child))
-
-    def _on_hello(self, hello: supervision.PendingHello) -> None:
-        """A try that lost its scheduler says which it is: take it, as adopted or as a guest."""
-        try:
-            message = supervision.read_hello(hello)
-        except (ChannelClosed, ValueError):
-            message, claim = None, "unreadable"
-        else:
-            if message is None:
-                return
-            assert self._home_key is not None
-            claim = supervision.check_claim(self._home_key, hello, message)
-        self._hellos.discard(hello)
-        self._unregister(hello.channel.sock)
-        if isinstance(claim, str):
-            log.warning("Refused a connection on the supervisor socket: %s", claim)
-            try:
-                hello.channel.send({"error": claim})
-            except ChannelClosed:
-                pass
-            hello.channel.close()
-            return
-        try:
-            hello.channel.send({"op": "resumed", "pid": os.getpid()})
-        except ChannelClosed:
-            hello.channel.close()
-            return
-        child = self._children.get(claim.ti_id)
-        if child is not None and child.kind is ChildKind.ADOPTED and child.pid == claim.identity.pid \
-                and child.channel is None:
-            self._attach(child, claim.channel)
-            log.info("%s reconnected", child.describe())
-            return
-        guest = Child(ChildKind.GUEST, claim.identity.pid, None, time.monotonic(), ti_id=claim.ti_id,
-                      try_number=claim.try_number, label=f"try {claim.try_number} of task instance {claim.ti_id}")
-        self._guests.add(guest)
-        self._attach(guest, claim.channel)
-
-    def _expire_hellos(self) -> None:
-        now = time.monotonic()
-        for hello in [hello for hello in self._hellos if now >= hello.deadline]:
-            self._hellos.discard(hello)
-            self._unregister(hello.channel.sock)
-            hello.channel.close()
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
@@ -482,26 +261,26 @@ class LocalExecutor(BaseExecutor):
         exited: list[Child] = []
         launchers_gone: list[Launcher] = []
         # Launchers first: a try's "started" comes before what the try itself sent.
-        for key, _mask in sorted(ready, key=lambda item: item[0].data is None or item[0].data[0] != _CONTROL):
+        for key, _mask in sorted(ready, key=lambda item: item[0].data is None or item[0].data[0] != CONTROL):
             if key.data is None:
                 readable_extra.append(key.fileobj)
                 continue
             kind, item = key.data
-            if kind == _CONTROL:
+            if kind == CONTROL:
                 if not item.stopping and not item.gone:
                     events.extend(self._on_launcher_readable(item))
-            elif kind == _LAUNCHER_EXIT:
+            elif kind == LAUNCHER_EXIT:
                 if not item.gone:
                     launchers_gone.append(item)
-            elif kind == _FORK_SERVER:
+            elif kind == FORK_SERVER:
                 self._on_fork_server_readable(item)
-            elif kind == _EXIT:
+            elif kind == EXIT:
                 exited.append(item)
-            elif kind == _SUPERVISOR:
+            elif kind == SUPERVISOR:
                 for hello in item.accept_all():
                     self._hellos.add(hello)
-                    self._selector.register(hello.channel.sock, selectors.EVENT_READ, (_HELLO, hello))
-            elif kind == _HELLO:
+                    self._selector.register(hello.channel.sock, selectors.EVENT_READ, (HELLO, hello))
+            elif kind == HELLO:
                 if item in self._hellos:
                     self._on_hello(item)
             elif item.channel is not None:
@@ -523,134 +302,6 @@ class LocalExecutor(BaseExecutor):
     def _needs_polling(child: Child) -> bool:
         """A direct child without a pidfd whose channel closed: reaped by polling."""
         return child.kind is ChildKind.DIRECT and child.closed and child.pidfd is None
-
-    # -- launchers --------------------------------------------------------------------------
-    def _on_launcher_readable(self, launcher: Launcher) -> list[Event]:
-        messages, closed = launcher.receive_all()
-        events: list[Event] = []
-        for message in messages:
-            events.extend(self._on_launcher_message(launcher, message))
-        if closed and not launcher.stopping:
-            # It died (its pidfd says so too); take it down now, so no try waits on it.
-            events.extend(self._on_launcher_exit(launcher))
-        return events
-
-    def _on_launcher_message(self, launcher: Launcher, message: tuple[Any, ...]) -> list[Event]:
-        kind = message[0]
-        if kind == "ready":
-            launcher.loading = False
-        elif kind == "load_failed":
-            log.warning("%s could not load the DAG version (%s); its tries load it themselves",
-                        launcher.describe(), message[1])
-            launcher.loading = False
-            self.launchers.note_failed(launcher)
-            for child in list(launcher.pending.values()):
-                self._relaunch_direct(launcher, child)
-        elif kind == "launch_failed":
-            child = launcher.pending.get(message[1])
-            if child is not None:
-                log.warning("%s could not fork %s (%s); forking it directly", launcher.describe(),
-                            child.describe(), message[2])
-                self._relaunch_direct(launcher, child)
-        elif kind == "started":
-            _kind, ti_id, pid, at = message
-            child = launcher.pending.pop(ti_id, None)
-            if child is None:
-                return []
-            child.pid = pid
-            launcher.running[pid] = child
-            if child.term_pending:
-                child.term_pending = False
-                kill_group(pid, signal.SIGTERM)
-            return [] if child.released else [TaskStarted(ti_id, pid, self._hostname, at)]
-        elif kind == "exited":
-            child = launcher.running.pop(message[1], None)
-            events = self._on_exit(child, message[2]) if child is not None else []
-            launcher.send_reap(message[1])
-            return events
-        return []
-
-    def _relaunch_direct(self, launcher: Launcher, child: Child) -> None:
-        """A try its launcher never forked: fork it here instead (its slot is kept)."""
-        assert child.workload is not None
-        launcher.pending.pop(child.workload.ti_id, None)
-        self._close_channel(child)
-        child.ended = True
-        self._children.pop(child.workload.ti_id, None)
-        if self._ending:  # never started: it stays queued, and the scheduler's shutdown requeues it
-            return
-        try:
-            self._launch_direct(child.workload, started=child.started)
-        except Exception as exc:  # fork failed: the try ends here, the scheduler retries or fails it
-            log.exception("Could not start %s", child.workload.describe())
-            self._pending_events.append(TaskDied(child.workload.ti_id, f"the task process could not start: {exc}"))
-
-    def _on_launcher_exit(self, launcher: Launcher) -> list[Event]:
-        """The launcher process ended: reap it, and settle the tries it had."""
-        if launcher.gone:
-            return []
-        launcher.gone = True
-        events: list[Event] = []
-        if not launcher.stopping:
-            messages, _closed = launcher.receive_all()
-            for message in messages:
-                events.extend(self._on_launcher_message(launcher, message))
-        for fd in (launcher.sock, launcher.pidfd):
-            self._unregister(fd)
-        if not launcher.stopping:
-            launcher.stop()
-        try:
-            os.close(launcher.pidfd)
-        except OSError:
-            pass
-        status = self._launcher_status(launcher)
-        self.launchers.discard(launcher)
-        if not (launcher.pending or launcher.running):
-            if not (launcher.failed or launcher.retired or self._ending) and status is not None and status != 0:
-                log.warning("%s ended (%s)", launcher.describe(), exit_text(status))
-            return events
-        log.warning("%s died (%s) with %d tries to start and %d running; the running ones go on",
-                    launcher.describe(), exit_text(status), len(launcher.pending), len(launcher.running))
-        self.launchers.note_failed(launcher)
-        for child in list(launcher.pending.values()):
-            launcher.pending.pop(child.ti_id, None)
-            if launcher.loading:  # it forked nothing: its tries start here
-                self._relaunch_direct(launcher, child)
-                continue
-            # It may have forked the try and died before saying so: the try's channel tells.
-            child.kind, child.launcher = ChildKind.ORPHANED, None
-            if child.closed:
-                events.extend(self._finalize(child, None, reason="its launcher died before it started"))
-        # Its running tries go on: watched through a pidfd when their beacon names their
-        # process, else through their channel, whose end is theirs.
-        identities = beacons.scan(self._home_key) if self._home_key is not None and launcher.running else []
-        for child in list(launcher.running.values()):
-            child.kind, child.launcher = ChildKind.ORPHANED, None
-            for ti_id, try_number, identity in identities:
-                if (ti_id, try_number, identity.pid) == (child.ti_id, child.try_number, child.pid):
-                    child.pidfd = identity.open_pidfd()
-                    if child.pidfd is not None:
-                        self._selector.register(child.pidfd, selectors.EVENT_READ, (_EXIT, child))
-            if child.closed:
-                events.extend(self._on_exit(child, None))  # it ended with (or before) its launcher
-        launcher.running.clear()
-        return events
-
-    def _launcher_status(self, launcher: Launcher) -> int | None:
-        """Reap a launcher forked here; ask the fork server how one of its launchers ended."""
-        if not launcher.forked_here:
-            if self._fork_server is None:
-                return None
-            return self._fork_server.exit_status(launcher.pid, wait=0.0 if self._ending else fork_server_client.STATUS_WAIT)
-        try:
-            _pid, status = os.waitpid(launcher.pid, 0)
-        except ChildProcessError:
-            status = None
-        return status
-
-    def _stop_launcher(self, launcher: Launcher) -> None:
-        self._unregister(launcher.sock)
-        launcher.stop()
 
     def _all_children(self) -> list[Child]:
         return [*self._children.values(), *self._callbacks.values()]

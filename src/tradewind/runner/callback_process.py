@@ -21,9 +21,9 @@ from tradewind.exceptions import TaskTerminated
 from tradewind.operators import supervisor_comms
 from tradewind.runner import context_builder, xcom_codec
 from tradewind.runner.parent_death import die_with_parent
+from tradewind.runner.parent_link import ParentLink
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.runtime import RuntimeTaskInstance
-from tradewind.runner.parent_link import ParentLink
 from tradewind.runner.task_process import lookups, redirect_output
 from tradewind.runner.workload import CallbackWorkload
 from tradewind.runner.xcom_store import MISSING, XComStore
