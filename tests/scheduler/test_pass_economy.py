@@ -40,7 +40,7 @@ class ScriptedExecutor(BaseExecutor):
         self.fresh: list[int] = []
         self.launched: list[str] = []
 
-    def start(self, request_handler: Any, *, private_fds: Any = ()) -> None:
+    def start(self, request_handler: Any, *, private_fds: Any = (), home: Any = None) -> None:
         pass
 
     def launch(self, workload: TaskWorkload) -> None:

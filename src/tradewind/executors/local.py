@@ -367,6 +367,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
     def _on_exit(self, child: Child, status: Any = _WAIT) -> list[Event]:
         """The process ended (its pidfd is readable, or its launcher reaped it with ``status``):
         read what it sent last, then reap it (a direct child) and settle it."""
+        if child.ended:
+            return []
         events: list[Event] = []
         if child.channel is not None:
             try:
