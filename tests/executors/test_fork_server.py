@@ -3,6 +3,7 @@ process, with the executor's contract unchanged and a fallback when the server i
 
 from __future__ import annotations
 
+import json
 import os
 import select
 import signal
@@ -74,7 +75,6 @@ def _returned(events: list[Event]) -> dict[str, Any]:
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success", finished.message
     (value,) = [value for key, value in finished.message["xcoms"] if key == "return_value"]
-    import json
     return json.loads(value)
 
 
@@ -212,12 +212,13 @@ KILLED_PARENT = textwrap.dedent("""
         executor.launch(TaskWorkload(ti_id=ti_id, dag_id="lean", run_id="r1", task_id=task_id, map_index=-1,
                                      try_number=1, max_tries=0, fileloc=folder + "/lean.py",
                                      source_code=open(source).read() + version, run=run,
-                                     log_path=folder + f"/{task_id}-{ti_id}.log"))
+                                     log_path=folder + f"/{task_id}-{ti_id}.log",
+                                     outcome_path=folder + f"/outcomes/{ti_id}-1.json"))
 
     launch(1, "modules", "")  # starts the server
     while not executor.fork_server.ready or executor.running_ti_ids:
         executor.wait(0.05, [])
-    launch(2, "block", "# v2")
+    launch(2, "wait_go", "# v2")
     while True:
         events, _ = executor.wait(0.5, [])
         started = [e for e in events if e.ti_id == 2]
@@ -233,7 +234,8 @@ def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
     proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            env={**os.environ, "TW_TEST_GO": str(tmp_path / "go")})
     task_pid = None
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -246,8 +248,13 @@ def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on
         while alive(launcher_pid) or alive(server_pid):
             assert time.monotonic() < deadline, "the server or a launcher outlived the executor's process"
             time.sleep(0.05)
-        assert alive(task_pid), "the try died with its supervisors"
         assert "Traceback" not in err, err  # the server ended quietly
+        (tmp_path / "go").touch()  # the try goes on to its end, and leaves its outcome
+        outcome = tmp_path / "outcomes" / "2-1.json"
+        while not outcome.exists():
+            assert time.monotonic() < deadline + 20, "the try died with its supervisors"
+            time.sleep(0.05)
+        assert json.loads(outcome.read_text())["state"] == "success"
     finally:
         proc.kill()
         proc.wait()

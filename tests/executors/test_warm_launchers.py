@@ -4,6 +4,7 @@ cannot serve."""
 
 from __future__ import annotations
 
+import json
 import os
 import signal
 import subprocess
@@ -205,9 +206,10 @@ KILLED_PARENT = textwrap.dedent("""
                   data_interval_end=None, run_type="manual", conf={})
     executor = LocalExecutor(parallelism=2)
     executor.start(lambda message: {})
-    executor.launch(TaskWorkload(ti_id=1, dag_id="warm", run_id="r1", task_id="block", map_index=-1,
+    executor.launch(TaskWorkload(ti_id=1, dag_id="warm", run_id="r1", task_id="wait_go", map_index=-1,
                                  try_number=1, max_tries=0, fileloc=folder + "/warm.py",
-                                 source_code=open(source).read(), run=run, log_path=folder + "/block.log"))
+                                 source_code=open(source).read(), run=run, log_path=folder + "/wait_go.log",
+                                 outcome_path=folder + "/outcomes/1-1.json"))
     while True:
         events, _ = executor.wait(0.5, [])
         if events:
@@ -217,9 +219,10 @@ KILLED_PARENT = textwrap.dedent("""
 """)
 
 
-def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(tmp_path, loads) -> None:
+def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(tmp_path, loads, monkeypatch) -> None:
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
+    monkeypatch.setenv("TW_TEST_GO", str(tmp_path / "go"))
     proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
                             stdout=subprocess.PIPE, text=True)
     task_pid = None
@@ -232,7 +235,12 @@ def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(tmp_pa
         while alive(launcher_pid):
             assert time.monotonic() < deadline, "the launcher outlived the executor's process"
             time.sleep(0.05)
-        assert alive(task_pid), "the try died with its launcher"
+        (tmp_path / "go").touch()  # the try goes on to its end, and leaves its outcome
+        outcome = tmp_path / "outcomes" / "1-1.json"
+        while not outcome.exists():
+            assert time.monotonic() < deadline + 20, "the try died with its launcher"
+            time.sleep(0.05)
+        assert json.loads(outcome.read_text())["state"] == "success"
     finally:
         proc.kill()
         proc.wait()
