@@ -119,7 +119,7 @@ class Launcher:
             pass
 
     def kill(self) -> None:
-        """SIGKILL: its tries get SIGTERM (their parent-death signal); what it already sent
+        """SIGKILL: its tries go on (orphaned, still on their channels); what it already sent
         can still be read."""
         if self.gone:  # reaped, its pidfd closed (that number may name another process now)
             return

@@ -1,4 +1,9 @@
-"""Tie a child process's life to its parent's (Linux ``PR_SET_PDEATHSIG``)."""
+"""Tie a child process's life to its parent's (Linux ``PR_SET_PDEATHSIG``).
+
+For helpers that are no use without their parent: the fork server, warm launchers, DAG
+callback processes and the children of ``standalone``. Never for a try: a try outlives its
+supervisors and is adopted (``runner.beacons``).
+"""
 
 from __future__ import annotations
 
@@ -9,7 +14,7 @@ from typing import Any
 
 _PR_SET_PDEATHSIG = 1
 
-#: libc, opened once per process tree: opening it in every forked task costs a millisecond.
+#: libc, opened once per process tree: opening it in every forked child costs a millisecond.
 _libc: Any = None
 
 

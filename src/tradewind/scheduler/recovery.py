@@ -183,6 +183,7 @@ def _adopt(session: Session, cache: DagVersionCache, ti: TaskInstance, identity:
     if log_folder is not None:
         path = try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
         try:
+            path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as handle:
                 handle.write(f"[{now.isoformat()}] WARNING - The scheduler running this try stopped; "
                              f"scheduler job {my_job_id} (process {os.getpid()}) took it over\n")
