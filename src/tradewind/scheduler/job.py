@@ -40,7 +40,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select, update
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -49,9 +49,16 @@ from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagRun, Job, JobState, JobType, TaskInstance
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskFinished, TaskStarted
-from tradewind.runner.log_paths import callback_log_path
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
-from tradewind.scheduler import backfill_progress, outcomes, queueing, recovery, run_lifecycle, task_scheduling
+from tradewind.scheduler import (
+    backfill_progress,
+    dag_callbacks,
+    outcomes,
+    queueing,
+    recovery,
+    run_lifecycle,
+    task_scheduling,
+)
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.sdk import timezone
 from tradewind.sdk.states import DagRunState
@@ -211,7 +218,7 @@ class SchedulerJob:
         stop: list[int] = []
         adopted: list[CallbackWorkload] = []
         touched = outcomes.apply_events(session, self.cache, events, now, self.log_folder, stop)
-        self._clear_callbacks(session, ended_callbacks)
+        dag_callbacks.settle_ended(session, ended_callbacks, job_id=self.job_id)
         for event in events:
             if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
                 files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
@@ -224,7 +231,8 @@ class SchedulerJob:
             touched |= repaired.touched
             files_done.extend(repaired.files_done)
             full = full or repaired.fixed > 0
-            adopted = self._adopt_callbacks(session)
+            adopted = dag_callbacks.adopt_owed(session, self.cache, job_id=self.job_id, log_folder=self.log_folder,
+                                               running_here=self.executor.running_callback_runs)
         self._dirty |= touched
         pg = self.is_postgres
         # Runs fall due, and queued runs become startable, only with time (a passed deadline
@@ -256,7 +264,8 @@ class SchedulerJob:
         self._note_run_timeouts(session, evaluated)
         if full or any(run.backfill_id is not None for run, _ in evaluation.finished_runs):
             backfill_progress.refresh_all(session, now)
-        callbacks = adopted + self._callbacks_for(session, evaluation)
+        callbacks = adopted + dag_callbacks.owed_by_finished_runs(session, self.cache, evaluation, job_id=self.job_id,
+                                                                  log_folder=self.log_folder)
         slots = 0 if draining else self.executor.open_slots
         workloads = queueing.queue_ready(
             session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
@@ -313,83 +322,6 @@ class SchedulerJob:
             TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value, TaskInstance.reschedule_date > now))
         values = [value for value in (retry_at, resched_at) if value is not None]
         return min(values) if values else None
-
-    def _callbacks_for(self, session: Session, evaluation: task_scheduling.EvaluationResult) -> list[CallbackWorkload]:
-        """DAG callbacks to start for the runs this pass finished; each is recorded on its run
-        (``callback_reason``) until it ended, so a scheduler that dies first does not lose it."""
-        found: list[CallbackWorkload] = []
-        infos: dict[int, Any] = {}
-        for run, state in evaluation.finished_runs:
-            if run.dag_version_id is None:
-                continue
-            try:
-                version = self.cache.get(session, run.dag_version_id)
-            except Exception:
-                continue
-            success = state is DagRunState.SUCCESS
-            if not getattr(version.dag, "has_on_success_callback" if success else "has_on_failure_callback", False):
-                continue
-            reason = "success" if success else ("timed_out" if run.id in evaluation.timed_out else "task_failure")
-            run.callback_reason = reason
-            run.callback_job_id = self.job_id
-            found.append(self._callback_workload(session, run, version, reason, infos))
-        return found
-
-    def _callback_workload(self, session: Session, run: DagRun, version: Any, reason: str,
-                           infos: dict[int, Any]) -> CallbackWorkload:
-        success = reason == "success"
-        ti = _relevant_ti(session, run, success)
-        return CallbackWorkload(
-            dag_id=run.dag_id, run_id=run.run_id, fileloc=version.fileloc, source_code=version.source_code,
-            run=queueing.run_info(session, run, infos), success=success, reason=reason,
-            log_path=str(callback_log_path(self.log_folder, run.dag_id, run.run_id)),
-            ti_task_id=ti.task_id if ti else None, ti_map_index=ti.map_index if ti else -1,
-            ti_try_number=ti.try_number if ti else 0, ti_state=ti.state if ti else None,
-        )
-
-    def _clear_callbacks(self, session: Session, ended: list[tuple[str, str]]) -> None:
-        """The DAG callbacks this job ran for these runs have ended: nothing is owed any more."""
-        for dag_id, run_id in ended:
-            session.execute(update(DagRun).where(
-                DagRun.dag_id == dag_id, DagRun.run_id == run_id, _callback_owner(self.job_id),
-            ).values(callback_reason=None, callback_job_id=None).execution_options(synchronize_session=False))
-
-    def _adopt_callbacks(self, session: Session) -> list[CallbackWorkload]:
-        """DAG callbacks owed by runs whose scheduler is gone: this job runs them now. (Callbacks
-        run at least once: one that finished just before its scheduler died runs again.)
-
-        This job's own owed callbacks that its executor no longer runs have ended (their end
-        comes with the next pass); they are settled here too."""
-        found: list[CallbackWorkload] = []
-        infos: dict[int, Any] = {}
-        running_here = self.executor.running_callback_runs
-        alive: dict[int, bool] = {}
-        for run in session.scalars(select(DagRun).where(DagRun.callback_reason.is_not(None))):
-            owner = run.callback_job_id
-            if owner == self.job_id:
-                if (run.dag_id, run.run_id) not in running_here:
-                    run.callback_reason = run.callback_job_id = None
-                continue
-            if owner is not None:
-                if owner not in alive:
-                    job = session.get(Job, owner)
-                    alive[owner] = job is not None and job.state == JobState.RUNNING.value
-                if alive[owner]:
-                    continue
-            try:
-                version = self.cache.get(session, run.dag_version_id) if run.dag_version_id is not None else None
-            except Exception:
-                version = None
-            if version is None:
-                log.error("DAG run %s of %s owes its %s callback, but its DAG version cannot be read; dropped",
-                          run.run_id, run.dag_id, run.callback_reason)
-                run.callback_reason = run.callback_job_id = None
-                continue
-            log.warning("DAG run %s of %s owed its callback (%s) when its scheduler stopped: running it now",
-                        run.run_id, run.dag_id, run.callback_reason)
-            run.callback_job_id = self.job_id
-            found.append(self._callback_workload(session, run, version, run.callback_reason or "success", infos))
-        return found
 
     def run_pass(self, events: list[Event], *, recover: bool = False) -> PassResult:
         """One pass over ``events``; raises when its transaction fails (nothing was applied then)."""
@@ -624,21 +556,3 @@ class SchedulerJob:
                     end.close()
             self._stop_reader = self._stop_writer = None
             log.info("Scheduler stopped")
-
-
-def _callback_owner(job_id: int | None) -> Any:
-    return DagRun.callback_job_id.is_(None) if job_id is None else DagRun.callback_job_id == job_id
-
-
-def _relevant_ti(session: Session, run: DagRun, success: bool) -> TaskInstance | None:
-    """The task instance a DAG callback's context shows: the last failed one, else the last one."""
-    tis = list(session.scalars(select(TaskInstance).where(
-        TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)))
-    if not tis:
-        return None
-    never = datetime.min.replace(tzinfo=timezone.UTC)
-    if not success:
-        failed = [ti for ti in tis if ti.state == TIS.FAILED.value] or [ti for ti in tis if ti.state == TIS.UPSTREAM_FAILED.value]
-        if failed:
-            return max(failed, key=lambda ti: (ti.end_date or never, ti.id))
-    return max(tis, key=lambda ti: (ti.end_date or never, ti.id))
