@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import time
 
@@ -24,10 +25,21 @@ LONG = """
 """
 
 
-def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _standalone_env(deployment) -> dict[str, str]:
+    """Standalone's own SQLite under $TRADEWIND_HOME, its own pause default, a free port."""
     env = {key: value for key, value in deployment.env.items()
            if key not in ("TRADEWIND__DATABASE__URL", "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION")}
-    deployment.env = env  # standalone's own SQLite under $TRADEWIND_HOME, its own pause default
+    return {**env, "TRADEWIND__API__HOST": "127.0.0.1", "TRADEWIND__API__PORT": str(_free_port())}
+
+
+def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
+    deployment.env = _standalone_env(deployment)
     deployment.write("long.py", LONG)
     password_file = deployment.home / "standalone_admin_password.txt"
 
@@ -67,6 +79,73 @@ def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
     assert again.returncode == 0, err
     assert password not in err and "password" not in err  # the admin exists: no new password
     assert password_file.read_text().strip() == password
+
+
+CRASHY = """
+    import os, time
+    from tradewind import DAG, PythonOperator
+
+    def work(ti, run_id):
+        with open({journal!r}, "a") as handle:
+            handle.write(f"start {{run_id}} {{ti.task_id}} {{ti.try_number}} {{os.getpid()}}\\n")
+        time.sleep(4)
+        with open({journal!r}, "a") as handle:
+            handle.write(f"end {{run_id}} {{ti.task_id}} {{ti.try_number}} {{os.getpid()}}\\n")
+        return run_id
+
+    with DAG("crashy", schedule=None) as dag:  # no retries: a lost try would fail its run
+        for n in range(3):
+            PythonOperator(task_id=f"w{{n}}", python_callable=work)
+"""
+
+
+def test_standalone_killed_with_sigkill_and_restarted_loses_no_try(deployment, tmp_path) -> None:
+    deployment.env = _standalone_env(deployment)
+    journal = tmp_path / "journal.txt"
+    deployment.write("crashy.py", CRASHY.format(journal=str(journal)))
+
+    def lines() -> list[list[str]]:
+        return [line.split() for line in journal.read_text().splitlines()] if journal.exists() else []
+
+    first = deployment.start("standalone")
+    try:
+        deployment.wait_for(lambda: deployment.cli("dags", "trigger", "crashy", "--run-id", "r0").returncode == 0, 60,
+                            "the DAG to be parsed and triggered")
+        for n in (1, 2):
+            assert deployment.cli("dags", "trigger", "crashy", "--run-id", f"r{n}").returncode == 0
+        deployment.wait_for(lambda: sum(words[0] == "start" for words in lines()) == 9, 60, "nine tries to start")
+        first.send_signal(signal.SIGKILL)
+        first.communicate(timeout=30)
+        host, port = deployment.env["TRADEWIND__API__HOST"], int(deployment.env["TRADEWIND__API__PORT"])
+        deployment.wait_for(lambda: _port_free(host, port), 30, "the API server to be gone")
+
+        again = deployment.start("standalone")
+        for n in range(3):
+            deployment.wait_for(lambda n=n: (s := deployment.states("crashy", f"r{n}")) and s["state"] in (
+                "success", "failed"), 60, f"run r{n} to finish after the restart")
+        again.send_signal(signal.SIGINT)
+        _out, err = again.communicate(timeout=60)
+        assert again.returncode == 0, err
+    finally:
+        for words in lines():
+            if os.path.exists(f"/proc/{words[4]}") and not _zombie(int(words[4])):
+                os.kill(int(words[4]), signal.SIGKILL)
+    for n in range(3):
+        states = deployment.states("crashy", f"r{n}")
+        assert states["state"] == "success", states
+        assert {task["try_number"] for task in states["tasks"].values()} == {1}
+    done = sorted(" ".join(words[:4]) for words in lines())
+    assert done == sorted(f"{kind} r{n} w{m} 1" for kind in ("start", "end") for n in range(3) for m in range(3))
+
+
+def _port_free(host: str, port: int) -> bool:
+    with socket.socket() as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind((host, port))
+        except OSError:
+            return False
+        return True
 
 
 def _children(pid: int) -> list[int]:
