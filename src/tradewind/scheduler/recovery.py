@@ -160,7 +160,8 @@ def _adopt(session: Session, cache: DagVersionCache, ti: TaskInstance, identity:
            outcome_folder: Path | None) -> bool:
     """Have the executor supervise the live try of ``ti``; record that on the instance."""
     hostname = socket.gethostname()
-    if ti.hostname not in (None, hostname) or (ti.pid is not None and ti.pid != identity.pid):
+    recorded = ti.state == TIS.RUNNING.value  # a queued row's host and pid are its previous try's
+    if recorded and (ti.hostname not in (None, hostname) or (ti.pid is not None and ti.pid != identity.pid)):
         return False  # not the process this instance recorded: not ours to take
     started = ti.start_date or identity.started_at() or now
     time_left = None
