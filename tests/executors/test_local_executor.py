@@ -3,6 +3,7 @@ asks its parent for what lives in the metastore, and is noticed at once when it 
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import signal
 import socket
@@ -157,6 +158,20 @@ def test_terminate_stops_a_try(tmp_path, executor) -> None:
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     assert isinstance(ended, TaskFinished) and ended.message["state"] == "failed"
     assert "SIGTERM" in (tmp_path / "logs" / "block.log").read_text()
+
+
+def test_a_try_stopped_before_its_task_began_is_up_for_retry_when_it_has_retries_left(tmp_path, executor) -> None:
+    log_fifo = tmp_path / "stuck.log"
+    os.mkfifo(log_fifo)  # opening its log blocks: the try is stopped while it sets itself up
+    workload = dataclasses.replace(_workload(tmp_path, 7, "add"), max_tries=1, log_path=str(log_fifo),
+                                   outcome_path=str(tmp_path / "outcomes" / "7-1.json"))
+    executor.launch(workload)
+    wait_for(executor, lambda evs: evs)
+    time.sleep(0.3)
+    executor.terminate(7)
+    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=10)
+    (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
+    assert isinstance(ended, TaskFinished) and ended.message["state"] == "up_for_retry"
 
 
 def test_children_do_not_keep_the_parents_private_sockets(tmp_path) -> None:

@@ -236,6 +236,7 @@ def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None,
     global _beacon
     code = 0
     link: ParentLink | None = None
+    reported = False
     try:
         _beacon = beacons.hold(home_key, workload.ti_id, workload.try_number)
         signal.signal(signal.SIGTERM, _on_sigterm)
@@ -249,21 +250,28 @@ def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None,
         supervisor_comms.install(link.ask)
         store = ParentXComStore(link, workload)
         message = _execute(workload, store, link, dag)
+        # The outcome is decided: a SIGTERM now has nothing left to stop, and must not cut its
+        # report short (the process ends in a moment; a SIGKILL still would end it).
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        reported = True
         message["try_number"] = workload.try_number
         data = protocol.encode(message)  # once, for the file and the parent
         write_outcome(workload.outcome_path, data)
         link.send_final(data)
     except BaseException:  # the last line of defence: the parent must hear of the failure
         code = 1
-        try:
-            traceback.print_exc()
-            now = timezone.utcnow().isoformat()
-            failure = {"op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number,
-                       "state": TIS.FAILED.value, "start_date": now, "end_date": now,
-                       "error": "the task process failed", "xcoms": []}
-            (link.channel if link is not None else channel).send(failure)
-        except BaseException:
-            pass
+        if not reported:  # (once it was decided, the outcome file tells the parent what it missed)
+            try:
+                traceback.print_exc()
+                now = timezone.utcnow().isoformat()
+                state = TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
+                failure = protocol.encode({
+                    "op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number, "state": state.value,
+                    "start_date": now, "end_date": now, "error": "the task process failed", "xcoms": []})
+                write_outcome(workload.outcome_path, failure)
+                (link.channel if link is not None else channel).send_encoded(failure)
+            except BaseException:
+                pass
     finally:
         try:
             sys.stdout.flush()
