@@ -36,6 +36,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (exc.ConnectionNotFound, 404),
     (exc.PoolNotFound, 404),
     (exc.AlreadyExists, 409),
+    (exc.ValueTooLarge, 413),
     (exc.ParamValidationError, 400),
     (exc.InvalidArgument, 400),
     (exc.InvalidStateTransition, 400),

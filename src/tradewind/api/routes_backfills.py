@@ -2,8 +2,9 @@
 and cancel one. Reading takes the Viewer role; changing, the User role (Airflow's).
 
 As in Airflow, input the backfill cannot accept (a range outside the DAG's dates, a DAG
-without a periodic schedule, conf its params refuse, ...) answers 422; a backfill already
-completed or cancelled answers 409 to pause, unpause and cancel.
+without a periodic schedule, conf its params refuse, ...) answers 422, in the shape the
+document declares for 422 (a list of errors, each with ``loc``, ``msg`` and ``type``); a
+backfill already completed or cancelled answers 409 to pause, unpause and cancel.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
 
 from tradewind.api import deps
 from tradewind.api.deps import ApiSession, OrderBy, PageParams, Reader, Runner
@@ -23,7 +25,7 @@ from tradewind.api.schemas.backfills import (
     DryRunBackfillResponse,
 )
 from tradewind.db.models import ReprocessBehavior
-from tradewind.exceptions import InvalidArgument, ParamValidationError
+from tradewind.exceptions import InvalidArgument, ParamValidationError, ValueTooLarge
 from tradewind.sdk import timezone
 from tradewind.services import audit, backfill
 
@@ -37,8 +39,10 @@ def _unprocessable(action: Callable[[], T]) -> T:
     """``action()``, its refusal of the request's values turned into Airflow's 422."""
     try:
         return action()
+    except ValueTooLarge:
+        raise
     except (InvalidArgument, ParamValidationError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]) from None
 
 
 @router.get("", response_model=BackfillCollectionResponse)

@@ -66,7 +66,7 @@ class ParentXComStore(XComStore):
         self.pushed: dict[str, str] = {}
 
     def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
-        self.pushed[key] = xcom_codec.encode(value)
+        self.pushed[key] = xcom_codec.encode(value, key=key)
 
     def _own(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> bool:
         w = self.workload

@@ -23,7 +23,7 @@ if TYPE_CHECKING:
     from tradewind.sdk.dag import DAG
     from tradewind.sdk.task_group import TaskGroup
 
-KEY_REGEX = re.compile(r"^[\w.-]+$")
+KEY_REGEX = re.compile(r"[\w.-]+")  # the whole id must match (fullmatch)
 MAX_ID_LENGTH = 250
 
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
@@ -75,7 +75,7 @@ def validate_key(kind: str, value: Any) -> str:
         raise InvalidIdError(f"{kind} must be a non-empty string, got {value!r}")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidIdError(f"{kind} {value!r} is longer than {MAX_ID_LENGTH} characters")
-    if not KEY_REGEX.match(value):
+    if not KEY_REGEX.fullmatch(value):
         raise InvalidIdError(
             f"{kind} {value!r} is invalid: use only letters, digits, underscores, dashes and dots"
         )

@@ -25,7 +25,7 @@ from tradewind.services.secrets import MASK, SecretCipher
 
 __all__ = ["EXTRA_KEY", "Connection", "ConnectionInfo", "parse_port"]
 
-_CONN_ID = re.compile(r"^[\w.\-#!@$%^&*()\[\]{}:]+$")
+_CONN_ID = re.compile(r"[\w.\-#!@$%^&*()\[\]{}:]+")  # the whole id must match (fullmatch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +119,7 @@ def list_connections(session: Session) -> list[ConnectionInfo]:
 
 def validate_conn_id(conn_id: str) -> None:
     """``InvalidArgument`` unless ``conn_id`` is 1-250 characters without spaces or slashes."""
-    if not conn_id or len(conn_id) > ID_LEN or not _CONN_ID.match(conn_id):
+    if not conn_id or len(conn_id) > ID_LEN or not _CONN_ID.fullmatch(conn_id):
         raise InvalidArgument(
             f"invalid conn_id {conn_id!r}: use 1-{ID_LEN} letters, digits and ._-#!@$%^&*()[]{{}}:"
         )

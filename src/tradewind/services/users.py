@@ -16,7 +16,7 @@ from tradewind.db.models import BUILTIN_ROLES, User
 from tradewind.exceptions import AlreadyExists, InvalidArgument, TradewindError
 
 _hasher = PasswordHasher()
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,256}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,256}")  # the whole name must match (fullmatch)
 
 
 class UserNotFound(TradewindError):
@@ -71,7 +71,7 @@ def create_user(
     session: Session, *, username: str, password: str, role: str, email: str | None = None,
     first_name: str | None = None, last_name: str | None = None,
 ) -> UserInfo:
-    if not _USERNAME.match(username or ""):
+    if not _USERNAME.fullmatch(username or ""):
         raise InvalidArgument(f"invalid username {username!r}: use letters, digits and . _ @ + -")
     if not password:
         raise InvalidArgument("the password must not be empty")
