@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session
 
 from tradewind import wakeup
 from tradewind.api.permissions import Action, allowed
+from tradewind.api.schemas.common import IsoDatetime
 from tradewind.api.security import secret_key
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
@@ -212,7 +213,7 @@ def range_query(name: str) -> Callable[..., paging.Range]:
 
     dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(f"{name}_{bound}", inspect.Parameter.KEYWORD_ONLY, default=Query(None),
-                          annotation=datetime | None)
+                          annotation=IsoDatetime | None)
         for bound in ("gte", "gt", "lte", "lt")
     ])
     dependency.__name__ = f"{name}_range"
