@@ -56,7 +56,9 @@ def test_token_endpoint(client: TestClient) -> None:
 # (method, path, body, the least role allowed)
 MATRIX: list[tuple[str, str, dict | None, str]] = [
     ("GET", "/api/v2/dags", None, "Viewer"),
-    ("GET", "/api/v2/variables", None, "Viewer"),
+    ("GET", "/api/v2/variables", None, "Op"),
+    ("GET", "/api/v2/connections", None, "Op"),
+    ("GET", "/api/v2/pools", None, "Viewer"),
     ("PATCH", "/api/v2/dags/api_example?update_mask=is_paused", {"is_paused": False}, "User"),
     ("POST", "/api/v2/dags/api_example/dagRuns", {"dag_run_id": "perm"}, "User"),
     ("POST", "/api/v2/dags/api_example/clearTaskInstances", {"dry_run": True}, "User"),

@@ -55,7 +55,7 @@ def list_backfills(
     return BackfillCollectionResponse(backfills=[BackfillResponse.of(i) for i in infos], total_entries=total)
 
 
-@router.post("", response_model=BackfillResponse)
+@router.post("", response_model=BackfillResponse, responses={404: {"description": "No such DAG"}})
 def create_backfill(body: BackfillPostBody, request: Request, session: ApiSession, user: Runner) -> BackfillResponse:
     """Store a backfill and queue a run for each interval; the scheduler runs them."""
     info, _planned = _unprocessable(lambda: backfill.create(
@@ -69,7 +69,7 @@ def create_backfill(body: BackfillPostBody, request: Request, session: ApiSessio
     return BackfillResponse.of(info)
 
 
-@router.post("/dry_run", response_model=DryRunBackfillCollectionResponse)
+@router.post("/dry_run", response_model=DryRunBackfillCollectionResponse, responses={404: {"description": "No such DAG"}})
 def create_backfill_dry_run(body: BackfillPostBody, session: ApiSession, user: Runner) -> DryRunBackfillCollectionResponse:
     """The logical dates a backfill with this body would run (create or re-run); changes nothing."""
     planned = _unprocessable(lambda: backfill.preview(
