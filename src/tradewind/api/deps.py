@@ -123,11 +123,10 @@ def api_user(request: Request, session: ApiSession) -> CurrentUser:
     in by the cookie alone must also carry the session's CSRF token in ``X-CSRF-Token``
     (as the UI's scripts do); API clients use bearer tokens and need none.
     """
-    token = _bearer(request)
-    user = token_user(request, session, token) if token is not None else session_user(request, session)
+    user = user_from_request(request, session)
     if user is None:
         raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    if token is None and request.method not in SAFE_METHODS and not csrf_header_matches(request):
+    if _bearer(request) is None and request.method not in SAFE_METHODS and not csrf_header_matches(request):
         raise HTTPException(status_code=403, detail=(
             "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
             "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"))

@@ -2,9 +2,10 @@
 
 The UI signs people in with the signed session cookie: it holds the secret of a server-side
 session (``user_session``), so signing out, a new password, a role change or a deactivation
-ends it. ``tradewind.api.deps`` resolves it, for pages and for the REST API. Every form carries ``csrf_token``; every UI POST
-checks it against the token kept in the session (or the ``X-CSRF-Token`` header, for the few
-``fetch`` calls), so another site cannot make a signed-in browser change anything.
+ends it. ``tradewind.api.deps`` resolves it, for pages and for the REST API. Every form
+carries ``csrf_token``; every UI POST checks it against the token kept in the session (or the
+``X-CSRF-Token`` header, for the few ``fetch`` calls), so another site cannot make a
+signed-in browser change anything.
 """
 
 from __future__ import annotations
