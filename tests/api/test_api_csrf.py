@@ -17,7 +17,8 @@ from tests.ui.helpers import csrf_of, token as csrf_token_of
 def op_browser(app: FastAPI) -> Iterator[TestClient]:
     with TestClient(app, follow_redirects=False) as browser:
         form = csrf_of(browser.get("/login").text)
-        assert browser.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": form}).status_code == 303
+        signed_in = browser.post("/login", data={"username": "op", "password": PASSWORD, "csrf_token": form})
+        assert signed_in.status_code == 303
         yield browser
 
 

@@ -153,7 +153,8 @@ def test_upgrading_from_0002_gives_each_user_its_own_session_stamp(empty_engine:
     with empty_engine.begin() as connection:
         for name in ("ada", "bob"):
             connection.execute(text("INSERT INTO \"user\" (username, active, role, created_at, failed_login_count) "
-                                    "VALUES (:name, true, 'Admin', :at, 0)"), {"name": name, "at": "2026-01-01 00:00:00+00:00"})
+                                    "VALUES (:name, true, 'Admin', :at, 0)"),
+                               {"name": name, "at": "2026-01-01 00:00:00+00:00"})
     assert db_migrate.migrate(empty_engine).is_current
     with empty_engine.connect() as connection:
         stamps = connection.execute(text('SELECT session_stamp FROM "user"')).scalars().all()

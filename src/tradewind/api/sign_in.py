@@ -70,7 +70,8 @@ def check_password(engine: Engine, username: str, password: str, open_ui_session
 def _limiter(state: State) -> anyio.CapacityLimiter:
     """The app's limiter for the running event loop (a test client may start several loops)."""
     loop = asyncio.get_running_loop()
-    found: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = getattr(state, "tradewind_sign_in_limiter", None)
+    found: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = getattr(
+        state, "tradewind_sign_in_limiter", None)
     if found is None or found[0] is not loop:
         found = (loop, anyio.CapacityLimiter(CHECKS_AT_ONCE))
         state.tradewind_sign_in_limiter = found
