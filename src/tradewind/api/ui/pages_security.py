@@ -18,7 +18,8 @@ from tradewind.api.ui.pages_dags import dag_url
 from tradewind.api.ui.routing import UIRoute
 from tradewind.db.models import BUILTIN_ROLES
 from tradewind.exceptions import TradewindError
-from tradewind.services import audit, paging, ui_users, users
+from tradewind.sdk import timezone
+from tradewind.services import audit, paging, ui_users, user_sessions, users
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -67,24 +68,32 @@ def user_save(
     typed["active"] = actions.field(form, "active") in _TRUE
     password = actions.field(form, "password")
 
-    def save(s: Session) -> None:
+    def save(s: Session) -> str | None:
         if original is None:
             users.create_user(s, username=typed["username"], password=password, role=typed["role"],
                               email=typed["email"] or None, first_name=typed["first_name"] or None,
                               last_name=typed["last_name"] or None)
-            return
+            return None
         ui_users.update_user(s, original, role=typed["role"], active=typed["active"], email=typed["email"],
                              first_name=typed["first_name"], last_name=typed["last_name"], acting_user=user.username)
-        if password:
-            users.reset_password(s, original, password)
+        if not password:
+            return None
+        users.reset_password(s, original, password)
+        if original != user.username:
+            return None
+        # A new password ends every session of its user; the browser that set it stays signed in.
+        return user_sessions.start(s, users.get_user(s, original).id, timezone.utcnow())
 
     name = original or typed["username"]
     try:
-        actions.apply(request, user, "user_create" if original is None else "user_edit", save,
-                      extra={"username": name, "role": typed["role"], "password_changed": bool(password)})
+        own_new_session = actions.apply(request, user, "user_create" if original is None else "user_edit", save,
+                                        extra={"username": name, "role": typed["role"],
+                                               "password_changed": bool(password)})
     except TradewindError as exc:
         return _render(request, "user_form.html", {"form": typed, "original": original, "error": str(exc)},
                        status_code=400)
+    if own_new_session is not None:
+        ui_session.rotate(request, own_new_session)
     return actions.outcome(request, None, "/users", ok=f"User {name} saved.")
 
 
