@@ -46,7 +46,10 @@ schema = schemathesis.openapi.from_dict(_document(), config=FUZZ_CONFIG)
 
 
 @pytest.fixture(scope="module")
-def fuzz_app(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, password_hash: str) -> Iterator[FastAPI]:
+def fuzz_app(
+    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, password_hash: str,
+) -> Iterator[tuple[FastAPI, dict[str, str]]]:
+    """The app, and the headers of its Admin."""
     home = tmp_path_factory.mktemp("fuzz")
     shutil.copyfile(_sqlite_template, home / "tradewind.db")
     shutil.copytree(DAGS, home / "dags")
@@ -56,15 +59,19 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, p
     engine = db_engine.create_engine(url, busy_timeout_ms=5000)
     DagProcessor(settings_, engine).run_once()
 
-    def fill(session: Any) -> None:
-        session.add(User(username="admin", password_hash=password_hash, role="Admin", active=True))
+    def fill(session: Any) -> str:
+        admin = User(username="admin", password_hash=password_hash, role="Admin", active=True)
+        session.add(admin)
         for run_id in ("r1", "r2"):
             dag_runs.trigger(session, "api_example", run_id=run_id, now=timezone.utcnow())
         run_lifecycle.start_queued_runs(session, DagVersionCache(), timezone.utcnow())
+        session.flush()
+        return str(admin.session_stamp)
 
-    db_engine.run_in_transaction(engine, fill)
+    stamp = db_engine.run_in_transaction(engine, fill)
+    app = create_app(settings_, engine)
     try:
-        yield create_app(settings_, engine)
+        yield app, {"Authorization": f"Bearer {app.state.tokens.issue('admin', stamp)}"}
     finally:
         engine.dispose()
 
@@ -72,9 +79,9 @@ def fuzz_app(tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, p
 @schema.parametrize()
 @settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
           phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
-def test_answers_match_the_document(case: Any, fuzz_app: FastAPI) -> None:
-    admin = {"Authorization": f"Bearer {fuzz_app.state.tokens.issue('admin')}"}
-    case.call_and_validate(app=fuzz_app, headers=admin, checks=[
+def test_answers_match_the_document(case: Any, fuzz_app: tuple[FastAPI, dict[str, str]]) -> None:
+    app, admin = fuzz_app
+    case.call_and_validate(app=app, headers=admin, checks=[
         checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
         checks.response_headers_conformance, checks.response_schema_conformance,
     ])

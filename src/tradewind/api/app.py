@@ -11,7 +11,7 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Scope
 
 from tradewind import __version__
-from tradewind.api import errors, middleware, openapi_errors, routes_auth, routes_monitor
+from tradewind.api import deps, errors, middleware, openapi_errors, routes_auth, routes_monitor
 from tradewind.api import ui
 from tradewind.api import (
     routes_backfills,
@@ -53,7 +53,7 @@ def _has_credentials(tokens: TokenSigner) -> Callable[[Scope], bool]:
         scheme, _, token = connection.headers.get("authorization", "").partition(" ")
         if scheme.lower() == "bearer" and token.strip():
             return tokens.verify(token.strip()) is not None
-        return "session" in scope and bool(connection.session.get("username"))
+        return "session" in scope and isinstance(connection.session.get(deps.SESSION_ID_KEY), str)
 
     return check
 
