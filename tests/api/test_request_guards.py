@@ -15,19 +15,19 @@ from sqlalchemy.engine import Engine
 
 from tradewind import config
 from tradewind.api.app import create_app
+from tests.api.conftest import PASSWORD
+from tests.ui.helpers import csrf_of
+from tests.ui.helpers import token as csrf_token_of
 from tradewind.services import task_logs
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 
 LIMIT = 10_000
-PASSWORD = "correct horse"  # of the users of tests/api/conftest.py
 
 
 def sign_in(client: TestClient, username: str) -> None:
-    page = client.get("/login").text
-    csrf = page.split('name="csrf_token" value="', 1)[1].split('"', 1)[0]
-    answer = client.post("/login", data={"username": username, "password": PASSWORD, "csrf_token": csrf},
-                         follow_redirects=False)
+    answer = client.post("/login", follow_redirects=False, data={
+        "username": username, "password": PASSWORD, "csrf_token": csrf_of(client.get("/login").text)})
     assert answer.status_code == 303, answer.text
 
 
@@ -129,8 +129,9 @@ def test_limit_applies_to_pages_too(small_app: FastAPI) -> None:
 
 def test_signed_in_session_passes_the_gate(client: TestClient) -> None:
     sign_in(client, "op")
-    answer = client.post("/api/v2/pools", json={"name": "from_session", "slots": 2})
-    assert answer.status_code != 401, answer.text
+    answer = client.post("/api/v2/pools", json={"name": "from_session", "slots": 2},
+                         headers={"X-CSRF-Token": csrf_token_of(client)})
+    assert answer.status_code == 201, answer.text
 
 
 def _responses(client: TestClient, admin: dict[str, str], settings: config.Settings) -> Iterator[tuple[str, Any]]:

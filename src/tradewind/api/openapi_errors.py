@@ -4,10 +4,10 @@ FastAPI declares only the success answer and 422. Each operation here also decla
 error answers it can give, with Airflow's body (``HTTPExceptionResponse``: ``{"detail": ...}``),
 derived from the route itself so a new route cannot forget them:
 
-- 400 for every operation (a value the service refuses);
+- 400 for operations that take parameters or a body (a value the service refuses);
 - 401 and 403 for routes that need a signed-in user (``deps.api_user``);
 - 404 for routes with path parameters (the DAG, run, variable, ... named is not there);
-- 409 for routes that change something (it exists already, or is busy);
+- 409 for signed-in routes that change something (it exists already, or is busy);
 - 413 for routes that take a body (over ``[api] max_body_bytes``, or a value over its cap).
 """
 
@@ -46,14 +46,16 @@ def needs_user(route: Any) -> bool:
     return any(sub.call is deps.api_user for sub in _dependencies(route.dependant))
 
 
-def error_statuses(route: Any, method: str) -> list[int]:
-    """The error statuses ``method`` on ``route`` can answer, besides 422."""
-    statuses = [400]
-    if needs_user(route):
+def error_statuses(route: Any, method: str, operation: dict[str, Any]) -> list[int]:
+    """The error statuses ``method`` on ``route`` (``operation`` in the document) can answer,
+    besides 422."""
+    statuses = [400] if operation.get("parameters") or "requestBody" in operation else []
+    signed_in = needs_user(route)
+    if signed_in:
         statuses += [401, 403]
     if "{" in route.path_format:
         statuses.append(404)
-    if method != "GET":
+    if signed_in and method != "GET":
         statuses.append(409)
     if route.body_field is not None:
         statuses.append(413)
@@ -71,7 +73,8 @@ def _with_errors(document: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
                 continue
             responses = operation.setdefault("responses", {})
             declared = {int(code) for code in route.responses if str(code).isdigit()}
-            for status in sorted(set(error_statuses(route, method)) | {c for c in declared if 400 <= c < 500 and c != 422}):
+            explicit = {code for code in declared if 400 <= code < 500 and code != 422}
+            for status in sorted(set(error_statuses(route, method, operation)) | explicit):
                 answer = responses.setdefault(str(status), {"description": DESCRIPTIONS.get(status, "Error")})
                 answer.setdefault("content", {"application/json": {"schema": REF}})
             operation["responses"] = dict(sorted(responses.items()))
