@@ -29,6 +29,6 @@ def allowed_methods(app: FastAPI, path: str) -> list[str]:
     methods: set[str] = set()
     for route in served_routes(app):
         path_format, route_methods = getattr(route, "path_format", None), getattr(route, "methods", None)
-        if path_format and route_methods and compile_path(path_format)[0].match(path):
+        if path_format and route_methods and compile_path(path_format)[0].fullmatch(path):
             methods |= set(route_methods)
     return sorted(methods)
