@@ -38,6 +38,23 @@ def grouped_dag(dag_id: str = "ui_groups", *, version: int = 1) -> DAG:
     return dag
 
 
+def nested_dag() -> DAG:
+    with DAG("nested", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("outer"):
+            with TaskGroup("inner"):
+                a = EmptyOperator(task_id="a")
+                b = EmptyOperator(task_id="b")
+            c = EmptyOperator(task_id="c")
+        with TaskGroup("side"):
+            d = EmptyOperator(task_id="d")
+        end = EmptyOperator(task_id="end")
+        start >> [a, b, d]
+        a >> c
+        [b, c, d] >> end
+    return dag
+
+
 def plain_dag(dag_id: str = "ui_plain", tags: tuple[str, ...] = ("ui",)) -> DAG:
     with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), tags=list(tags)) as dag:
         EmptyOperator(task_id="only")
