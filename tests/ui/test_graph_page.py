@@ -29,7 +29,7 @@ from tradewind.services import db_admin, users
 
 from . import big_dags, headless
 from .big_dags import RUN_ID, big_dag
-from .helpers import ALL_OK, grouped_dag, nested_dag
+from .helpers import ALL_OK, grouped_dag, loop_dag, nested_dag
 
 TRADEWIND = str(Path(sys.executable).parent / "tradewind")
 #: What one task may cost the graph page of a big DAG: the HTML, the structure and the run's
@@ -134,6 +134,7 @@ def _seed(session: Session, folder: Path) -> None:
                             state_of=lambda index, task_id: SMALL_STATES.get(task_id),
                             mapped={"each": ["success", "upstream_failed", "upstream_failed"]})
     big_dags.store_with_run(session, nested_dag(), folder, run_state="success", state_of=lambda *_: "success")
+    big_dags.store_with_run(session, loop_dag(), folder, run_state="success", state_of=lambda *_: "success")
     for kind in big_dags.SHAPES:
         big_dags.store_with_run(session, big_dag(kind, BIG), folder)
 
@@ -287,6 +288,18 @@ def test_groups_open_and_close_in_the_page(graph_server: str, signed_in: Callabl
     headless.shot(page, "graph_groups_open")
     page.click("#graph-collapse-all")
     expect(page.locator('g.box')).to_have_count(0)
+    page.close()
+
+
+@pytest.mark.slow
+def test_a_cycle_made_by_closing_a_group_is_drawn(graph_server: str, signed_in: Callable[[], Page]) -> None:
+    page = _open_graph(signed_in, graph_server, "loop")
+    drawn = _drawn(page)
+    assert drawn["nodes"] == {"g": ["group", "success"], "b": ["task", "success"]}
+    assert sorted(drawn["edges"]) == [["b", "g"], ["g", "b"]]
+    page.locator('g.gnode[data-node="g"] a').click()
+    expect(page.locator('g.gnode[data-node="g.c"]')).to_have_count(1)
+    assert sorted(_drawn(page)["edges"]) == [["b", "g.c"], ["g.a", "b"]] and _geometry_problems(page) == []
     page.close()
 
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -131,17 +130,10 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
     return cells
 
 
-def group_members(shape: DagShape) -> dict[str, tuple[str, ...]]:
-    """Every task id inside each group of a shape."""
-    return {group.group_id: group.task_ids for group in shape.groups.values()}
-
-
-def add_group_cells(groups: Mapping[str, Sequence[str]], cells: dict[str, dict[str, GridCell]],
-                    run_ids: list[str]) -> None:
-    """Give each group (id -> the task ids inside it) the summary cell of its tasks in each run."""
-    for group_id, task_ids in groups.items():
+def add_group_cells(shape: DagShape, cells: dict[str, dict[str, GridCell]], run_ids: list[str]) -> None:
+    for group in shape.groups.values():
         for run_id in run_ids:
-            members = [cells[t][run_id] for t in task_ids if run_id in cells.get(t, {})]
+            members = [cells[t][run_id] for t in group.task_ids if run_id in cells.get(t, {})]
             if not members:
                 continue
             states: Counter[str] = Counter()
@@ -151,7 +143,7 @@ def add_group_cells(groups: Mapping[str, Sequence[str]], cells: dict[str, dict[s
                 else:
                     states[member.state or "none"] += 1
             state = summary_state(None if s == "none" else s for s in states)
-            cells.setdefault(group_id, {})[run_id] = GridCell(state, 0, dict(states), 0)
+            cells.setdefault(group.group_id, {})[run_id] = GridCell(state, 0, dict(states), 0)
 
 
 def grid(session: Session, dag_id: str, *, limit: int = 25, offset: int = 0) -> Grid:
@@ -165,7 +157,7 @@ def grid(session: Session, dag_id: str, *, limit: int = 25, offset: int = 0) -> 
     # Tasks an older version had and the newest lacks still get a row, after the rest.
     gone = sorted(task_id for task_id in cells if task_id not in shape.tasks)
     rows.extend(TreeRow("task", task_id, task_id, 0, None) for task_id in gone)
-    add_group_cells(group_members(shape), cells, run_ids)
+    add_group_cells(shape, cells, run_ids)
     total = session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
     return Grid(dag_id, shape, tuple(rows), tuple(runs), dict(cells), total, offset, limit)
 
@@ -181,20 +173,3 @@ def grid_json(grid_data: Grid) -> dict[str, Any]:
             for node_id, by_run in grid_data.cells.items()
         },
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class RunStates:
-    """A run's state and every task's and group's summary state (graph and run pages poll this)."""
-
-    run_id: str
-    state: str
-    nodes: dict[str, GridCell]
-
-
-def run_states(session: Session, dag_id: str, run_id: str, groups: Mapping[str, Sequence[str]]) -> RunStates:
-    """The run's state and its cells; ``groups`` maps each group id to the task ids inside it."""
-    state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-    cells = task_cells(session, dag_id, [run_id]) if state is not None else {}
-    add_group_cells(groups, cells, [run_id])
-    return RunStates(run_id, state or "", {node: by_run[run_id] for node, by_run in cells.items() if run_id in by_run})

@@ -94,7 +94,7 @@ def run_states(
     states = ui_graph.run_states(session, dag_id, run_id)
     body = {
         "run_id": run_id, "state": states.state,
-        "nodes": {node: [cell.state, cell.count] for node, cell in states.nodes.items()},
+        "nodes": states.nodes,
     }
     return json_answers.json_answer(request, body)
 
