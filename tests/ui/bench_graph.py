@@ -7,7 +7,11 @@ median of the next ones, and the bytes the page needs: the HTML plus what its sc
 at once (the structure and the run's states), as sent (gzip-compressed where the server
 compresses).
 
+With ``--browser``, the same pages are also opened in headless Chromium against a real
+``tradewind api-server``: the time from navigation until the graph is drawn.
+
     .venv/bin/python tests/ui/bench_graph.py
+    .venv/bin/python tests/ui/bench_graph.py --browser
     .venv/bin/python tests/ui/bench_graph.py --db postgresql://postgres@127.0.0.1:5432/tw_bench
 """
 
@@ -15,8 +19,10 @@ from __future__ import annotations
 
 import argparse
 import html
+import os
 import re
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
@@ -27,7 +33,7 @@ from fastapi.testclient import TestClient
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[2]))
 
-from tests.ui import big_dags  # noqa: E402
+from tests.ui import big_dags, headless  # noqa: E402
 from tests.ui.big_dags import RUN_ID, SHAPES, big_dag  # noqa: E402
 from tradewind import config  # noqa: E402
 from tradewind.api.app import create_app  # noqa: E402
@@ -68,10 +74,47 @@ def fetch_page(client: TestClient, dag_id: str) -> tuple[float, int]:
     return (time.perf_counter() - started) * 1000, size
 
 
+def browser_times(url: str, home: Path, dag_ids: list[str], repeat: int) -> None:
+    """Milliseconds from navigation to the drawn graph, in Chromium, first view and median."""
+    from playwright.sync_api import sync_playwright
+
+    env = {**os.environ, "TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url}
+    port = headless.free_port()
+    base = f"http://127.0.0.1:{port}"
+    api = subprocess.Popen([str(Path(sys.executable).parent / "tradewind"), "api-server", "--host", "127.0.0.1",
+                            "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        headless.wait_for(f"{base}/api/v2/monitor/health", time.monotonic() + 30, api)
+        with sync_playwright() as playwright:
+            browser = playwright.chromium.launch(executable_path=headless.chromium_path(), args=headless.CHROMIUM_ARGS)
+            page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
+            page.goto(base + "/login")
+            page.fill("#username", "admin")
+            page.fill("#password", "admin")
+            page.click("button[type=submit]")
+            page.wait_for_selector("#dag-table")
+            print(f"\n{'DAG':14} {'first ms':>9} {'median ms':>10}   (navigation to drawn graph, Chromium)")
+            for dag_id in dag_ids:
+                times = []
+                for _ in range(repeat + 1):
+                    page.goto(f"{base}/dags/{dag_id}/graph?run_id={quote(RUN_ID, safe='')}", timeout=120_000)
+                    ready = page.locator("#graph[data-ready=true]")
+                    if ready.count() == 0 and page.locator("#graph[data-graph]").count():
+                        ready.wait_for(timeout=120_000)
+                    times.append(page.evaluate(
+                        "() => Number(document.getElementById('graph').dataset.drawnMs) || "
+                        "performance.getEntriesByType('navigation')[0].loadEventEnd"))
+                print(f"{dag_id:14} {times[0]:9.0f} {statistics.median(times[1:]):10.0f}")
+            browser.close()
+    finally:
+        headless.stop(api)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", help="database URL (default: SQLite in a temp dir)")
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--browser", action="store_true", help="also time the pages in headless Chromium")
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
@@ -82,12 +125,14 @@ def main() -> None:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
             client.post("/login", data={"username": "admin", "password": "admin", "csrf_token": token})
-            print(f"{'DAG':14} {'first ms':>9} {'median ms':>10} {'bytes':>10}")
+            print(f"{'DAG':14} {'first ms':>9} {'median ms':>10} {'bytes':>10}   (server, in process)")
             for dag_id in dag_ids:
                 first, size = fetch_page(client, dag_id)
                 times = [fetch_page(client, dag_id)[0] for _ in range(args.repeat)]
                 print(f"{dag_id:14} {first:9.0f} {statistics.median(times):10.0f} {size:10,d}")
         app.state.engine.dispose()
+        if args.browser:
+            browser_times(url, home, dag_ids, max(2, args.repeat // 2))
 
 
 if __name__ == "__main__":

@@ -233,8 +233,7 @@
   function setAll(flag) {
     open.fill(flag);
     relayout(null);
-    fit();
-    if (!flag || fitScale() < 0.6) { firstView(); }
+    firstView();
   }
 
   function find(text) {
@@ -333,10 +332,9 @@
       var node = event.target.closest && event.target.closest("g.gnode");
       scene.querySelectorAll("path.edge.lit").forEach(function (p) { p.classList.remove("lit"); });
       if (!node) { return; }
-      var id = node.getAttribute("data-node");
-      scene.querySelectorAll("path.edge").forEach(function (p) {
-        if (p.getAttribute("data-source") === id || p.getAttribute("data-target") === id) { p.classList.add("lit"); }
-      });
+      var id = CSS.escape(node.getAttribute("data-node"));
+      scene.querySelectorAll('path.edge[data-source="' + id + '"], path.edge[data-target="' + id + '"]')
+        .forEach(function (p) { p.classList.add("lit"); });
     });
     wrap.addEventListener("keydown", function (event) {
       if (event.target !== wrap) { return; }
@@ -384,7 +382,7 @@
     firstView();
     render(true);
     if (first) { paint(first); }
-    say("");
+    say(model.T ? "" : "This DAG has no tasks.");
     wrap.setAttribute("data-drawn-ms", String(Math.round(performance.now())));
     wrap.setAttribute("data-ready", "true");
     listen();
