@@ -6,6 +6,7 @@ Screenshots are saved under ``tests/artifacts/``.
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
@@ -22,10 +23,10 @@ from sqlalchemy import update
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
-from tradewind import config
+from tradewind import config, serialization
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance
-from tradewind.services import db_admin, users
+from tradewind.services import db_admin, ui_graph, users
 
 from . import big_dags, headless
 from .big_dags import RUN_ID, big_dag
@@ -94,6 +95,23 @@ def test_graph_json_is_compressed_and_revalidated(client: TestClient, login: Cal
     assert int(first.headers["content-length"]) < len(plain.content) / 3
     again = client.get("/dags/fan_200/graph.json", headers={"If-None-Match": first.headers["etag"]})
     assert again.status_code == 304 and again.content == b""
+
+
+def test_a_stored_dag_that_is_not_whole_is_drawn_or_refused_clearly() -> None:
+    data = serialization.serialize_dag(nested_dag())
+    del data["task_group"]["children"][1]  # "outer" and its tasks
+    data["task_group"]["children"].append("start")  # named twice
+    document = ui_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
+    tasks, edges, children = decode(json.loads(document.body))
+    assert len(tasks) == 6 and len(edges) == 7
+    assert children[""] == ["start", "side", "end", "outer.inner.a", "outer.inner.b", "outer.c"]
+    data["tasks"][0] = {"downstream_task_ids": []}
+    with pytest.raises(serialization.SerializationError, match="cannot read the tasks of stored DAG 'nested'"):
+        ui_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
+    with pytest.raises(serialization.SerializationError, match="not valid JSON"):
+        ui_graph.build_document("nested", 1, 1, "hash", "{")
+    with pytest.raises(serialization.SerializationError, match="layout version"):
+        ui_graph.build_document("nested", 1, 1, "hash", json.dumps({**data, "__version": 99}))
 
 
 def test_a_missing_dag_or_version_is_a_clear_404(client: TestClient, login: Callable[[str], str]) -> None:

@@ -82,36 +82,50 @@ def graph_of_version(session: Session, version_id: int) -> GraphDocument:
 
 
 def build_document(dag_id: str, version_id: int, version_number: int, content_hash: str, text: str) -> GraphDocument:
-    """The document of one serialized DAG (the text ``serialization.dumps`` wrote)."""
+    """The document of one serialized DAG (the text ``serialization.dumps`` wrote).
+
+    Raises ``SerializationError`` when the text is not such a DAG. A task the group tree
+    leaves out is drawn at the top level, and one it names twice is drawn once.
+    """
     data = _load(dag_id, text)
+    try:
+        return _document(data, dag_id, version_id, version_number, content_hash)
+    except (KeyError, TypeError, AttributeError, ValueError) as exc:
+        raise serialization.SerializationError(f"cannot read the tasks of stored DAG {dag_id!r}: {exc!r}") from exc
+
+
+def _document(data: dict[str, Any], dag_id: str, version_id: int, version_number: int,
+              content_hash: str) -> GraphDocument:
     tasks: list[list[Any]] = []
     index: dict[str, int] = {}
     operators: dict[str, int] = {}
-    for task in data.get("tasks", ()):
-        task_id = task["task_id"]
+    for task in data.get("tasks") or ():
+        task_id = str(task["task_id"])
         operator = str(task.get("operator_name") or task.get("task_type") or "")
         index[task_id] = len(tasks)
         tasks.append([task_id, operators.setdefault(operator, len(operators)), 1 if task.get("is_mapped") else 0])
     edges: list[int] = []
-    for task in data.get("tasks", ()):
-        source = index[task["task_id"]]
-        for downstream in sorted(task.get("downstream_task_ids", ())):
+    for task in data.get("tasks") or ():
+        source = index[str(task["task_id"])]
+        for downstream in sorted(task.get("downstream_task_ids") or ()):
             if downstream in index:
                 edges += (source, index[downstream])
     groups: list[dict[str, Any]] = []
     members: dict[str, tuple[str, ...]] = {}
+    placed: set[str] = set()
 
     def children_of(node: Mapping[str, Any]) -> tuple[list[int], list[str]]:
         """Child numbers of a group node, and every task id below it."""
         numbers: list[int] = []
         below: list[str] = []
-        for child in node.get("children", ()):
+        for child in node.get("children") or ():
             if isinstance(child, str):
-                if child in index:
+                if child in index and child not in placed:
+                    placed.add(child)
                     numbers.append(index[child])
                     below.append(child)
                 continue
-            group = {"id": str(child.get("group_id")), "tooltip": child.get("tooltip") or "", "children": []}
+            group = {"id": str(child["group_id"]), "tooltip": child.get("tooltip") or "", "children": []}
             numbers.append(-len(groups) - 1)
             groups.append(group)
             group["children"], inside = children_of(child)
@@ -119,7 +133,8 @@ def build_document(dag_id: str, version_id: int, version_number: int, content_ha
             below.extend(inside)
         return numbers, below
 
-    root, _ = children_of(data.get("task_group") or {"children": list(index)})
+    root, _ = children_of(data.get("task_group") or {})
+    root += [index[task_id] for task_id in index if task_id not in placed]
     body = json.dumps(
         {"dag_id": dag_id, "version": version_number, "operators": list(operators), "tasks": tasks,
          "groups": groups, "root": root, "edges": edges},
