@@ -222,7 +222,7 @@
     if (!(g >= 0)) { return; }
     if (drawing.shown[g]) {  // closing a group closes the groups inside it too
       for (var h = 0; h < model.G; h++) {
-        if (h === g || model.groups[h].id.lastIndexOf(id + ".", 0) === 0) { open[h] = 0; }
+        for (var a = h; a >= 0; a = model.groupParent[a]) { if (a === g) { open[h] = 0; break; } }
       }
     } else {
       open[g] = 1;
@@ -237,13 +237,13 @@
   }
 
   function find(text) {
-    text = text.trim().toLowerCase();
+    text = text.trim();
     if (!text) { return; }
-    var key = model.byId[text];
-    if (key === undefined || key >= model.T) {
+    var key = model.byId[text], lower = text.toLowerCase();
+    if (key === undefined || key >= model.T) {  // else the first task whose id holds the text
       key = undefined;
       for (var i = 0; i < model.T; i++) {
-        if (model.tasks[i].id.toLowerCase().indexOf(text) >= 0) { key = i; break; }
+        if (model.tasks[i].id.toLowerCase().indexOf(lower) >= 0) { key = i; break; }
       }
     }
     var input = document.getElementById("graph-find-input");
