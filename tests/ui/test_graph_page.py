@@ -360,6 +360,30 @@ def test_a_5000_task_graph_loads_little_and_draws_what_is_in_view(graph_server: 
 
 
 @pytest.mark.slow
+def test_dragging_pans_and_the_wheel_zooms(graph_server: str, signed_in: Callable[[], Page]) -> None:
+    page = _open_graph(signed_in, graph_server, f"chain_{BIG}")
+    box = page.locator("#graph").bounding_box()
+    assert box is not None
+    later = page.locator('g.gnode[data-node="step_00030"]')
+    expect(later).to_have_count(0)  # far outside the view: not in the page
+    start = page.locator('g.gnode[data-node="step_00001"]').bounding_box()
+    assert start is not None
+    page.mouse.move(start["x"] + 20, start["y"] + 10)  # a drag that starts on a task pans, not opens it
+    page.mouse.down()
+    for step in range(1, 11):
+        page.mouse.move(start["x"] + 20 - 300 * step, start["y"] + 10, steps=2)
+    page.mouse.up()
+    expect(later).to_be_in_viewport()
+    assert "/graph" in page.url
+    page.mouse.move(box["x"] + box["width"] / 2, box["y"] + box["height"] / 2)
+    for _ in range(8):
+        page.mouse.wheel(0, 400)
+    expect(page.locator("#graph g.gnode.far").first).to_be_visible()  # far out: boxes without text
+    assert page.locator("#graph g.gnode").count() > 30
+    page.close()
+
+
+@pytest.mark.slow
 def test_states_follow_the_run_while_it_runs(graph_home: dict[str, str], graph_server: str,
                                              signed_in: Callable[[], Page]) -> None:
     page = _open_graph(signed_in, graph_server, f"chain_{BIG}")
