@@ -36,6 +36,8 @@ def serialize_field(name: str, value: Any) -> Any:
     cut (a cut secret would no longer match).
     """
     shown = secrets_masker.redact(_plain(value, 0), name)
+    if shown is None or isinstance(shown, (bool, int, float)):
+        return shown
     text = shown if isinstance(shown, str) else json.dumps(shown, ensure_ascii=False)
     if len(text) > MAX_LENGTH:
         return text[:MAX_LENGTH] + "..."

@@ -112,7 +112,9 @@ class SecretsMasker:
             return MASK
         if isinstance(value, str):
             return MASK if hidden else self.redact_text(value)
-        if isinstance(value, Mapping):
+        if value is None or isinstance(value, (int, float)):  # the common leaves, before the ABC checks
+            return MASK if hidden and value is not None else value
+        if isinstance(value, (dict, Mapping)):
             return {
                 self.redact_text(key) if isinstance(key, str) else key:
                     self._redact(item, hidden or (isinstance(key, str) and is_sensitive(key)), depth + 1)
