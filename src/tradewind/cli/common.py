@@ -17,6 +17,7 @@ from tradewind import config
 from tradewind.dag_processing import dag_bag
 from tradewind.exceptions import TradewindError
 from tradewind.runner.log_context import TaskLabelFilter
+from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
 
@@ -91,18 +92,22 @@ def parse_date(raw: str | None, name: str = "LOGICAL_DATE") -> Any:
 def task_logging(stream: Any) -> Iterator[logging.Handler]:
     """Print task and run logs to ``stream`` as they come, until the block ends.
 
-    The handler is removed afterwards, so commands run in one process (tests, ``CliRunner``)
-    do not keep writing to the streams of earlier commands.
+    As in a scheduled try's log, the secrets the tasks read (or gave ``mask_secret``) are
+    masked, in log records and in what tasks print. The handler is removed afterwards, so
+    commands run in one process (tests, ``CliRunner``) do not keep writing to the streams of
+    earlier commands.
     """
     handler = logging.StreamHandler(stream)
     handler.addFilter(TaskLabelFilter())
+    handler.addFilter(MaskingFilter())
     handler.setFormatter(logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s"))
     root = logging.getLogger("tradewind")
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        yield handler
+        with contextlib.redirect_stdout(MaskingStream(sys.stdout)), contextlib.redirect_stderr(MaskingStream(sys.stderr)):
+            yield handler
     finally:
         handler.flush()
         root.removeHandler(handler)
