@@ -2,7 +2,7 @@
 tests of its invariants; the figures of every run are printed at the end of the session.
 
 Environment:
-    CHAOS_DURATION  seconds of kills per backend (default 20; ``make chaos``: 300)
+    CHAOS_DURATION  seconds of kills per backend (default 25; ``make chaos``: 300)
     CHAOS_SEED      replay the kills and triggers of an earlier run (printed by every run)
     CHAOS_WORKDIR   keep the runs' files (DAGs, records, logs, evidence.json) in this folder
                     (otherwise they are kept in /tmp/tradewind-chaos-* only when an invariant failed)
@@ -29,7 +29,7 @@ import pytest
 from tests.chaos import invariants
 
 ROOT = Path(__file__).resolve().parents[2]
-DURATION = float(os.environ.get("CHAOS_DURATION") or 20)
+DURATION = float(os.environ.get("CHAOS_DURATION") or 25)
 SETTLE_TIMEOUT = 120.0
 #: Longest a whole run may take: start-up, kills, settling, stop, and the machine being busy.
 RUN_TIMEOUT = DURATION + SETTLE_TIMEOUT + 240

@@ -42,11 +42,11 @@ from tradewind.cli.main import cli
 KILL_WEIGHTS = {"scheduler": 3.0, "scheduler_term": 1.0, "dag_processor": 1.5, "fork_server": 1.0,
                 "launcher": 2.0, "try": 4.5}
 #: Seconds before a killed scheduler or DAG processor is started again (uniform).
-RESTART_DELAY = (0.1, 2.5)
+RESTART_DELAY = (0.1, 2.0)
 #: Seconds a scheduler or DAG processor runs before it may be killed again (uniform, per start).
-MIN_UPTIME = (0.3, 5.0)
+MIN_UPTIME = (0.3, 3.0)
 #: Longest a drawn kind of victim is waited for (none may exist: the scheduler is restarting).
-KIND_PATIENCE = 4.0
+KIND_PATIENCE = 5.0
 #: Longest a scheduler may take to stop after SIGTERM before it counts as hung.
 STOP_TIMEOUT = 60.0
 TICK = 0.05
@@ -59,7 +59,7 @@ class Options:
     db_url: str | None = None
     seed: int = 0
     #: Seconds of killing.
-    duration: float = 20.0
+    duration: float = 25.0
     #: Mean seconds between kills.
     kill_interval: float = 1.2
     #: Runs triggered at once at the start; then one every ``trigger_interval`` s on average.
@@ -105,9 +105,8 @@ class ChaosRun:
         self.leftovers: list[dict[str, Any]] = []
         self.settling = False
         self.stopping = False
-        self._plan = list(KILL_WEIGHTS)
+        self._plan = self._first_rounds()
         self._pending_kind: str | None = None
-        self.rng.shuffle(self._plan)
         self._stop_triggers = threading.Event()
         self.t0 = time.time()
 
@@ -186,6 +185,15 @@ class ChaosRun:
             return [proc] if proc is not None and proc.alive else []
         return sorted((proc for pid, proc in self.tree.procs.items() if self.kinds.get(pid) == kind and proc.alive),
                       key=lambda proc: proc.identity)
+
+    def _first_rounds(self) -> list[str]:
+        """Every kind of victim once, in random order, the two scheduler kinds apart (after
+        each, what runs below the scheduler is gone for a while): popped from the end."""
+        below = [kind for kind in KILL_WEIGHTS if kind not in ("scheduler", "scheduler_term")]
+        self.rng.shuffle(below)
+        first, second = self.rng.sample(["scheduler", "scheduler_term"], 2)
+        half = len(below) // 2
+        return [*below[:half], first, *below[half:], second][::-1]
 
     def _next_kind(self) -> str:
         if self._plan:

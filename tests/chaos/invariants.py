@@ -12,9 +12,9 @@ process below it in the moment between the snapshot and the kill (``RACE_WINDOW`
 - ``no_try_ran_twice``: no try number executed by two processes (a sensor in reschedule
   mode pokes in a new process each time: for it, no try completed twice), and no execution of
   a try number beyond the instance's;
-- ``no_rerun_after_scheduler_death``: the same, where the earlier run of the try was cut short
-  by its scheduler's death (kept apart: one known way for it to happen is a try whose start
-  the scheduler had not yet recorded when it died).
+- ``no_rerun_after_scheduler_death``: the same, where a scheduler was killed or stopped between
+  one run of the try and the next (kept apart: it happens when the scheduler dies before it
+  recorded the try's start, or its end).
 - ``no_success_lost``: an execution that completed its work (``done``) and was hit by no kill
   is recorded success; every success recorded was earned by an execution that completed.
 - ``retries_honoured``: no try is recorded failed while it had retries left (a killed try is
@@ -185,28 +185,30 @@ class Analysis:
                 for ti in self.tis if ti["state"] not in FINAL_TI_STATES]
 
     def _duplicates(self) -> tuple[list[str], list[str]]:
-        """Tries run twice: (those whose earlier runs were not cut short by a scheduler's death,
-        those whose earlier runs were)."""
+        """Tries run twice: (those without, those with a scheduler killed or stopped between
+        each run and the next)."""
         others, after_scheduler_death = [], []
         for key, executions in sorted(self.executions.items()):
-            problems, earlier = [], []
+            problems = []
             if len(executions) > 1 and not self._reschedule_sensor(key):
                 problems.append(f"executed by {len(executions)} processes")
-                earlier = executions[:-1]
             completed = [e for e in executions if "done" in e.events]
             if len(completed) > 1:
                 problems.append(f"completed {len(completed)} times")
-                earlier = earlier or completed[:-1]
             instance = self.instances.get(key[:4])
             if instance is not None and key[4] > instance["try_number"]:
                 problems.append(f"ran, but the instance is at try {instance['try_number']} ({instance['state']})")
-                earlier = earlier or executions
             if not problems:
                 continue
             text = f"{_name(key)} {' and '.join(problems)}: " + "; ".join(self.describe(e) for e in executions)
-            cut_short = all(any(kill.kind in SCHEDULER_KINDS for kill in self.hits(e)) for e in earlier)
-            (after_scheduler_death if cut_short else others).append(text)
+            runs = sorted(executions, key=lambda e: e.at)
+            restarted = all(self._scheduler_died_between(before, after) for before, after in zip(runs, runs[1:]))
+            (after_scheduler_death if restarted and len(runs) > 1 else others).append(text)
         return others, after_scheduler_death
+
+    def _scheduler_died_between(self, before: Execution, after: Execution) -> bool:
+        return any(kill.kind in SCHEDULER_KINDS and before.at - RACE_WINDOW <= kill.t_kill <= after.at
+                   for kill in self.kills)
 
     def no_try_ran_twice(self) -> list[str]:
         return self._duplicates()[0]

@@ -185,9 +185,9 @@ def test_a_try_run_again_after_its_scheduler_died_is_told_apart() -> None:
     evidence = _clean()
     evidence["records"].insert(1, _record("start", "extract", 1, 300, 0.5))
     evidence["records"].sort(key=lambda record: record["at"])
-    evidence["kills"] = [_kill("scheduler", 0.8, [(1, 10), (300, 3000)])]
+    evidence["kills"] = [_kill("try", 0.5, [(300, 3000)]), _kill("scheduler", 0.8, [(1, 10)])]
     found = _violations(evidence)
     assert found["no_try_ran_twice"] == []
     assert "executed by 2 processes" in found["no_rerun_after_scheduler_death"][0]
-    evidence["kills"][0]["kind"] = "try"
+    evidence["kills"][1]["t_kill"] = T0 + 1.5  # the scheduler died after the second run began
     assert _violations(evidence)["no_try_ran_twice"]
