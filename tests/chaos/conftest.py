@@ -1,19 +1,10 @@
 """One chaos run per backend (``tests.chaos.driver`` in a process of its own), shared by the
 tests of its invariants; the figures of every run are printed at the end of the session.
-
-Environment:
-    CHAOS_DURATION  seconds of kills per backend (default 25; ``make chaos``: 300)
-    CHAOS_SEED      replay the kills and triggers of an earlier run (printed by every run)
-    CHAOS_WORKDIR   keep the runs' files (DAGs, records, logs, evidence.json) in this folder
-                    (otherwise they are kept in /tmp/tradewind-chaos-* only when an invariant failed)
-    CHAOS_ADOPTION  1: a restarted scheduler adopts running tries, so no healthy try may fail
-"""
+Its settings come from the environment (``settings``)."""
 
 from __future__ import annotations
 
 import json
-import os
-import random
 import shutil
 import signal
 import subprocess
@@ -27,18 +18,22 @@ from typing import Any
 import pytest
 
 from tests.chaos import invariants
+from tests.chaos.settings import DURATION, KNOWN_TO_FAIL, RUN_TIMEOUT, SEED, SETTLE_TIMEOUT, WORKDIR
 
 ROOT = Path(__file__).resolve().parents[2]
-DURATION = float(os.environ.get("CHAOS_DURATION") or 25)
-SETTLE_TIMEOUT = 120.0
-#: Longest a whole run may take: start-up, kills, settling, stop, and the machine being busy.
-RUN_TIMEOUT = DURATION + SETTLE_TIMEOUT + 240
-SEED = int(os.environ.get("CHAOS_SEED") or random.SystemRandom().randrange(1, 1_000_000))
-
-#: Invariants whose tests are marked xfail: their violations alone do not keep a run's files.
-KNOWN_TO_FAIL = frozenset({"no_healthy_try_failed", "retries_honoured", "no_rerun_after_scheduler_death"})
 
 _reports: list[dict[str, Any]] = []
+
+
+def _end(driver: subprocess.Popen[bytes]) -> None:
+    """Stop the driver (it kills what it started on SIGTERM, then exits), at last with SIGKILL."""
+    if driver.poll() is None:
+        driver.send_signal(signal.SIGTERM)
+        try:
+            driver.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            driver.kill()
+            driver.wait()
 
 
 def _run_driver(backend: str, workdir: Path, db_url: str | None) -> dict[str, Any]:
@@ -53,14 +48,10 @@ def _run_driver(backend: str, workdir: Path, db_url: str | None) -> dict[str, An
         try:
             driver.wait(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            driver.send_signal(signal.SIGTERM)  # it kills what it started, then exits
-            try:
-                driver.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                driver.kill()
-                driver.wait()
             return {"backend": backend, "seed": SEED,
                     "error": f"the chaos run took longer than {RUN_TIMEOUT:.0f} s; see {log_path}"}
+        finally:  # also when the session is interrupted or times out meanwhile
+            _end(driver)
     try:
         report: dict[str, Any] = json.loads((workdir / "report.json").read_text())
     except (OSError, ValueError) as exc:
@@ -73,9 +64,8 @@ def _run_driver(backend: str, workdir: Path, db_url: str | None) -> dict[str, An
 @pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def chaos_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     backend = str(request.param)
-    keep = os.environ.get("CHAOS_WORKDIR")
-    if keep:
-        workdir = Path(keep) / f"{time.strftime('%Y%m%d-%H%M%S')}-{backend}"
+    if WORKDIR:
+        workdir = Path(WORKDIR) / f"{time.strftime('%Y%m%d-%H%M%S')}-{backend}"
     else:  # not under pytest's base folder: other sessions on the machine rotate it away
         workdir = Path(tempfile.mkdtemp(prefix=f"tradewind-chaos-{backend}-"))
     db_url = None
@@ -90,7 +80,7 @@ def chaos_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             server.drop_database(db_url)
     _reports.append(report)
     yield report
-    if not keep and "error" not in report and not any(
+    if not WORKDIR and "error" not in report and not any(
             found for name, found in report["violations"].items() if name not in KNOWN_TO_FAIL):
         shutil.rmtree(workdir, ignore_errors=True)
         report["workdir"] = None

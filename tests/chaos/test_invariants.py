@@ -152,8 +152,9 @@ def test_processes_that_died_alone_stopped_badly_or_stayed_are_unclean() -> None
 
 
 @pytest.mark.parametrize(("kind", "healthy"), [("scheduler", True), ("scheduler_term", True), ("try", False),
-                                               ("launcher", False), ("fork_server", False)])
-def test_a_try_lost_with_its_scheduler_was_healthy_one_killed_itself_was_not(kind: str, healthy: bool) -> None:
+                                               ("launcher", True), ("fork_server", True)])
+def test_a_try_lost_with_its_scheduler_or_launcher_was_healthy_one_killed_itself_was_not(kind: str,
+                                                                                        healthy: bool) -> None:
     evidence = _clean()
     _retried(evidence)
     evidence["kills"] = [_kill(kind, 2.0, [(100, 1000)])]
@@ -167,10 +168,10 @@ def test_a_try_lost_with_its_scheduler_was_healthy_one_killed_itself_was_not(kin
 def test_a_try_forked_by_the_victim_just_after_the_snapshot_is_hit_too() -> None:
     evidence = _clean()
     _retried(evidence)
-    evidence["kills"] = [_kill("launcher", 1.0, [(50, 500)])]  # the try (ppid 50) started 1.0 s in, unseen
+    evidence["kills"] = [_kill("try", 1.0, [(50, 500)])]  # the try (ppid 50) started 1.0 s in, unseen
     assert _violations(evidence)["no_healthy_try_failed"] == []
     late = copy.deepcopy(evidence)
-    late["kills"] = [_kill("launcher", 1.0 - invariants.RACE_WINDOW - 0.5, [(50, 500)])]
+    late["kills"] = [_kill("try", 1.0 - invariants.RACE_WINDOW - 0.5, [(50, 500)])]
     assert _violations(late)["no_healthy_try_failed"]
 
 
