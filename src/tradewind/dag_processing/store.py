@@ -57,6 +57,8 @@ class StoreSummary:
     errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     #: Files that define a DAG id another file owns; worth parsing again once that changes.
     conflicted: set[str] = dataclasses.field(default_factory=set)
+    #: The DAG ids each file stored (its rows now point at it), by file name.
+    stored_by_file: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def add(self, other: StoreSummary) -> None:
         self.dags_seen += other.dags_seen
@@ -65,6 +67,8 @@ class StoreSummary:
         self.deactivated += other.deactivated
         self.errors.extend(other.errors)
         self.conflicted |= other.conflicted
+        for filename, dag_ids in other.stored_by_file.items():
+            self.stored_by_file.setdefault(filename, set()).update(dag_ids)
 
 
 def version_hash(serialized: str, source: str) -> str:
@@ -268,6 +272,7 @@ def store_files(
     for result, dag_id, serialized, digest in to_store:
         row, version_id, filename = batch.rows[dag_id], batch.versions[(dag_id, digest)], str(result.path)
         stored.add(dag_id)
+        summary.stored_by_file.setdefault(filename, set()).add(dag_id)
         summary.dags_seen += 1
         unchanged = (row.latest_version_id == version_id and row.fileloc == filename and row.is_active
                      and row.next_dagrun_create_after is not None)
