@@ -24,8 +24,11 @@ import os
 import socket
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -35,8 +38,10 @@ from tradewind.config import Settings
 from tradewind.dag_processing import processor_job, store
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
+from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagVersion, ParseImportError
+from tradewind.exceptions import MetastoreError
 from tradewind.sdk import timezone
 
 log = logging.getLogger("tradewind.dag_processor")
@@ -175,19 +180,7 @@ class DagProcessor:
         now = timezone.utcnow()
         present = {str(path) for path in files}
 
-        def is_live(fileloc: str) -> bool:
-            if fileloc.startswith(self._prefix):
-                return fileloc in present
-            return os.path.exists(fileloc)
-
-        def write(session: Session) -> store.StoreSummary:
-            sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
-            total = store.store_files(session, parsed, sources, paused_by_default=self.paused_by_default,
-                                      now=now, is_live=is_live)
-            total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
-            return total
-
-        stored = db_engine.run_in_transaction(self.engine, write)
+        stored = self._store(parsed, contents, present, now)
         self._remember(parsed, contents, present, stored)
         summary.dags_seen = stored.dags_seen
         summary.versions_added = stored.versions_added
@@ -202,6 +195,55 @@ class DagProcessor:
                      len(parsed), len(files), summary.seconds, stored.dags_seen, stored.versions_added,
                      stored.import_errors)
         return summary
+
+    def _store(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
+               now: datetime) -> store.StoreSummary:
+        """Store a scan's results in one transaction. When the metastore refuses the batch for
+        what is in it (a value too long for its column), file by file: a file it cannot take
+        fails alone, with an import error saying so, instead of every scan failing."""
+        sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
+
+        def is_live(fileloc: str) -> bool:
+            if fileloc.startswith(self._prefix):
+                return fileloc in present
+            return os.path.exists(fileloc)
+
+        def write(batch: list[ParsedFile], *, deactivate: bool) -> Callable[[Session], store.StoreSummary]:
+            def apply(session: Session) -> store.StoreSummary:
+                total = store.store_files(session, batch, sources, paused_by_default=self.paused_by_default,
+                                          now=now, is_live=is_live)
+                if deactivate:
+                    total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
+                return total
+            return apply
+
+        try:
+            return db_engine.run_in_transaction(self.engine, write(parsed, deactivate=True))
+        except MetastoreError as exc:
+            if not parsed or not _refused_content(exc):
+                raise
+            log.warning("The metastore refused this scan's results (%s): storing them file by file", exc)
+        total = store.StoreSummary()
+        for result in parsed:
+            try:
+                total.add(db_engine.run_in_transaction(self.engine, write([result], deactivate=False)))
+                continue
+            except MetastoreError as exc:
+                if not _refused_content(exc):
+                    raise
+                refused = exc
+            problem = ImportProblem(str(result.path), f"the DAGs of this file cannot be stored: {refused}", "")
+            try:
+                total.add(db_engine.run_in_transaction(
+                    self.engine, write([ParsedFile(result.path, {}, [problem], result.duration)], deactivate=False)))
+            except MetastoreError as exc:
+                if not _refused_content(exc):
+                    raise
+                log.error("Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
+                          result.path, exc)
+        total.deactivated += db_engine.run_in_transaction(
+            self.engine, lambda session: store.deactivate_missing_files(session, present, self._prefix))
+        return total
 
     def _remember(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
                   stored: store.StoreSummary) -> None:
@@ -248,6 +290,11 @@ class DagProcessor:
             if listener is not None:
                 listener.close()
             processor_job.end(self.engine, job_id)
+
+
+def _refused_content(exc: MetastoreError) -> bool:
+    """Whether the metastore refused what was written (not a lost connection or a lock)."""
+    return isinstance(exc.__cause__, (sqlalchemy_exc.DataError, sqlalchemy_exc.IntegrityError))
 
 
 #: How often the pause between scans looks for a wake-up.

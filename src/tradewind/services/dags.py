@@ -19,6 +19,7 @@ from tradewind import serialization
 from tradewind.config import Settings
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import parse_files
+from tradewind.dag_processing import importer
 from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db import migrate as db_migrate
@@ -155,8 +156,10 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) ->
 
 
 def list_import_errors(session: Session) -> list[ImportErrorInfo]:
+    """Every import error, each at most ``importer.MAX_STORED_CHARS`` long (also one stored
+    before errors were bounded): every DAG list page carries them all."""
     rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename))
-    return [ImportErrorInfo(row.id, row.filename, row.timestamp, row.stacktrace or "") for row in rows]
+    return [ImportErrorInfo(row.id, row.filename, row.timestamp, importer.bounded(row.stacktrace or "")) for row in rows]
 
 
 def last_run(session: Session, dag_id: str) -> DagRun | None:
