@@ -96,3 +96,12 @@ def test_a_defining_file_that_aborts_is_reported_with_exit_2(tmp_path: Path, fol
                 "the file (doomed.py, line 6)") in done.stderr
         assert f"Error: DAG 'doomed' not found in {folder}" in done.stderr
         assert done.stdout == ""
+
+
+def test_dags_list_cuts_a_huge_import_error(tmp_path: Path, folder: Path) -> None:
+    (folder / "loud.py").write_text("from tradewind import DAG\nraise ValueError('w' * 1_000_000)\n")
+    listed = tradewind(tmp_path, "dags", "list", "--dags-folder", str(folder))
+    assert listed.returncode == 0, listed.stderr[:2000]
+    [line] = [line for line in listed.stderr.splitlines() if "loud.py" in line]
+    assert line.startswith(f"Import error in {folder / 'loud.py'}: ValueError: www") and len(line) < 1200
+    assert line.endswith("characters cut]")

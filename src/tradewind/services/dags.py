@@ -104,7 +104,8 @@ def _file_info(dag: DAG, fileloc: str) -> DagInfo:
 
 def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[ImportProblem]]:
     """The DAGs of the files in ``folder`` (or of that one file), by importing them in child
-    processes with the DAG processor's time limit; and the problems of the files that failed."""
+    processes with the DAG processor's time limit; and the problems of the files that failed,
+    bounded as stored import errors are."""
     paths = find_dag_files(folder)
     results = parse_files(
         paths, timeout=float(settings.get("dag_processor", "file_timeout")),
@@ -115,7 +116,9 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
     found: dict[str, DagInfo] = {}
     problems: list[ImportProblem] = []
     for result in sorted(results, key=lambda r: str(r.path)):
-        problems.extend(result.problems)
+        problems.extend(dataclasses.replace(problem, message=importer.cut_line(problem.message),
+                                            traceback=importer.bounded(problem.traceback))
+                        for problem in result.problems)
         for dag_id, serialized in result.dags.items():
             if dag_id in found:
                 problems.append(ImportProblem(
