@@ -224,7 +224,7 @@ class DagProcessor:
                 raise
             log.warning("The metastore refused this scan's results (%s): storing them file by file", exc)
         total = store.StoreSummary()
-        for result in parsed:
+        for result in sorted(parsed, key=lambda result: str(result.path)):  # the first path keeps a shared id
             try:
                 total.add(db_engine.run_in_transaction(self.engine, write([result], deactivate=False)))
                 continue
