@@ -167,3 +167,16 @@ def test_an_import_error_stored_before_the_bound_is_listed_cut(engine: Engine) -
     assert len(error.stacktrace) <= importer.MAX_LINE_CHARS and error.stacktrace.startswith("zzz")
     page = db_engine.run_in_transaction(engine, lambda session: ui_dag_list.dag_list(session), readonly=True)
     assert [e.stacktrace for e in page.import_errors] == [error.stacktrace]
+
+
+def test_the_dag_list_carries_the_first_import_errors_and_their_count(engine: Engine) -> None:
+    def add(session: Session) -> None:
+        for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7):
+            session.add(ParseImportError(filename=f"/dags/broken_{number:03}.py", stacktrace="ValueError: x",
+                                         timestamp=timezone.utcnow()))
+
+    db_engine.run_in_transaction(engine, add)
+    page = db_engine.run_in_transaction(engine, lambda session: ui_dag_list.dag_list(session), readonly=True)
+    assert page.import_error_count == ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7
+    assert [e.filename for e in page.import_errors] == [
+        f"/dags/broken_{number:03}.py" for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS)]

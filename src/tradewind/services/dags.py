@@ -158,11 +158,15 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) ->
     return _info(row)
 
 
-def list_import_errors(session: Session) -> list[ImportErrorInfo]:
-    """Every import error, each at most ``importer.MAX_STORED_CHARS`` long (also one stored
-    before errors were bounded): every DAG list page carries them all."""
-    rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename))
+def list_import_errors(session: Session, *, limit: int | None = None) -> list[ImportErrorInfo]:
+    """Import errors by file name (the first ``limit``), each at most
+    ``importer.MAX_STORED_CHARS`` long, also one stored before errors were bounded."""
+    rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename).limit(limit))
     return [ImportErrorInfo(row.id, row.filename, row.timestamp, importer.bounded(row.stacktrace or "")) for row in rows]
+
+
+def count_import_errors(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ParseImportError)) or 0
 
 
 def last_run(session: Session, dag_id: str) -> DagRun | None:
