@@ -44,7 +44,7 @@ from typing import Any
 import tradewind
 from tradewind import serialization
 from tradewind.dag_processing.importer import DagFileTimeout, ImportProblem, import_dag_file
-from tradewind.runner.parent_death import die_with_parent
+from tradewind.runner import parent_death
 from tradewind.sdk import definition_context
 
 log = logging.getLogger("tradewind.dag_processor")
@@ -148,7 +148,7 @@ def _child_main(
         os.setpgid(0, 0)  # the parent does the same, whichever runs first
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         signal.signal(signal.SIGTERM, _kill_own_group)
-        die_with_parent(signal.SIGTERM, expected_parent=parent)
+        parent_death.die_with_parent(signal.SIGTERM, expected_parent=parent)
         _redirect_output(log_path)
         for entry in reversed([str(Path(path).parent), *sys_path]):
             if entry not in sys.path:
@@ -227,6 +227,7 @@ def warm_up() -> None:
     if _warmed_up:
         return
     _warmed_up = True
+    parent_death.preload()
     try:
         warm_up_dag()
     except Exception:  # an optimisation only: children then simply do the work themselves
