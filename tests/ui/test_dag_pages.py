@@ -105,6 +105,20 @@ def test_import_errors_are_shown_with_file_and_traceback(client: TestClient, log
     assert "/dags/broken.py" in page and "No module named &#39;nope&#39;" in page
 
 
+def test_the_dag_list_shows_the_first_import_errors_cut_and_counts_them_all(
+    client: TestClient, login: Callable[[str], str], engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(ParseImportError.__table__.insert(), [
+            {"filename": f"/dags/broken_{number:03}.py", "timestamp": NOW, "stacktrace": "q" * 1_000_000}
+            for number in range(60)])
+    login("Viewer")
+    page = client.get("/dags").text
+    assert "60 DAG files could not be imported" in page and "The first 50 by file name" in page
+    assert "/dags/broken_049.py" in page and "/dags/broken_050.py" not in page
+    assert len(page) < 200_000  # not 60 MB
+
+
 def test_grid_has_runs_tasks_groups_and_mapped_counts(client: TestClient, login: Callable[[str], str],
                                                       seeded: dict[str, str]) -> None:
     login("Viewer")
