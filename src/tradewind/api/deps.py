@@ -181,6 +181,13 @@ def wake_scheduler_after_commit(request: Request, session: Session) -> None:
     event.listen(session, "after_commit", lambda _session: wakeup.notify(home), once=True)
 
 
+def wake_dag_processor_after_commit(request: Request, session: Session) -> None:
+    """Tell the DAG processor to scan now (a deleted DAG's file), once this request's
+    transaction has committed."""
+    home = request.app.state.settings.home
+    event.listen(session, "after_commit", lambda _session: wakeup.notify(home, wakeup.DAG_PROCESSOR), once=True)
+
+
 def page_params(
     limit: Annotated[int | None, Query(ge=0)] = None, offset: Annotated[int | None, Query(ge=0)] = None
 ) -> paging.Page:

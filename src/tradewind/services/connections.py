@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.exceptions import AlreadyExists, ConnectionNotFound, InvalidArgument
+from tradewind.sdk import secrets_masker
 from tradewind.sdk.connection import EXTRA_KEY, Connection, parse_port
 from tradewind.services import paging
 from tradewind.services.secrets import MASK, SecretCipher
@@ -204,10 +205,9 @@ def update_connection(session: Session, conn_id: str, changes: Mapping[str, Any]
 
 
 def _merge_masked_extra(extra: str | None, current: Connection) -> str | None:
-    if not extra:
+    """``extra`` with the ``***`` that stand for hidden stored values (at any depth) restored."""
+    if not extra or MASK not in extra:
         return extra
     given = json.loads(extra)
-    if not any(value == MASK for value in given.values()):
-        return extra
-    stored = current.extra_dejson
-    return json.dumps({key: (stored.get(key) if value == MASK and key in stored else value) for key, value in given.items()})
+    merged = secrets_masker.restore_hidden(given, current.extra_dejson)
+    return extra if merged == given else json.dumps(merged)

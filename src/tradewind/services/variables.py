@@ -20,6 +20,7 @@ from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.db.upsert import upsert
 from tradewind.exceptions import AlreadyExists, InvalidArgument, VariableNotFound
+from tradewind.sdk import secrets_masker
 from tradewind.services import input_limits, paging
 from tradewind.services.secrets import MASK, SecretCipher, is_sensitive
 
@@ -210,8 +211,8 @@ ORDER_COLUMNS: Mapping[str, Any] = {
 
 
 def masked_value(key: str, value: str | None) -> str | None:
-    """The value as Airflow shows it: ``***`` for a sensitive key; in a JSON object value, the
-    values of sensitive top-level keys are masked too."""
+    """The value as Airflow shows it: ``***`` for a sensitive key; in a JSON value, the values
+    under sensitive keys, at any depth, are masked too."""
     if value is None:
         return None
     if is_sensitive(key):
@@ -220,9 +221,8 @@ def masked_value(key: str, value: str | None) -> str | None:
         parsed = json.loads(value)
     except (json.JSONDecodeError, ValueError):
         return value
-    if not isinstance(parsed, dict) or not any(is_sensitive(str(name)) for name in parsed):
-        return value
-    return json.dumps({name: (MASK if is_sensitive(str(name)) else item) for name, item in parsed.items()})
+    hidden = secrets_masker.hide_sensitive_keys(parsed)
+    return value if hidden == parsed else json.dumps(hidden)
 
 
 def _entry(row: models.Variable, cipher: SecretCipher) -> VariableEntry:
