@@ -16,14 +16,15 @@ EXTRA = {"auth": {"api_token": "nested-token-1", "user": "robot"}, "clients": [{
 
 
 def test_nested_connection_extra_is_masked_and_kept_on_update(client: TestClient, auth, engine: Engine) -> None:  # type: ignore[no-untyped-def]
-    op, viewer = auth("Op"), auth("Viewer")
+    op = auth("Op")  # as in Airflow, only Ops (and Admins) read connections and variables
     body = {"connection_id": "nested", "conn_type": "http", "password": "top-password", "extra": json.dumps(EXTRA)}
     assert client.post("/api/v2/connections", json=body, headers=op).status_code == 201
-    shown = client.get("/api/v2/connections/nested", headers=viewer)
+    assert client.get("/api/v2/connections/nested", headers=auth("Viewer")).status_code == 403
+    shown = client.get("/api/v2/connections/nested", headers=op)
     assert shown.status_code == 200
     assert json.loads(shown.json()["extra"]) == {"auth": {"api_token": "***", "user": "robot"},
                                                  "clients": [{"client_secret": "***"}]}
-    listed = client.get("/api/v2/connections", headers=viewer).text
+    listed = client.get("/api/v2/connections", headers=op).text
     for text in (shown.text, listed):
         assert "nested-token-1" not in text and "nested-secret-2" not in text and "top-password" not in text
 
@@ -39,7 +40,7 @@ def test_nested_connection_extra_is_masked_and_kept_on_update(client: TestClient
 
     variable = {"key": "service_config", "value": json.dumps({"region": "eu", "auth": {"password": "var-nested-pw"}})}
     assert client.post("/api/v2/variables", json=variable, headers=op).status_code == 201
-    value = client.get("/api/v2/variables/service_config", headers=viewer).json()["value"]
+    value = client.get("/api/v2/variables/service_config", headers=op).json()["value"]
     assert json.loads(value) == {"region": "eu", "auth": {"password": "***"}}
 
     events = client.get("/api/v2/eventLogs", headers=auth("Admin"))
