@@ -1,5 +1,6 @@
-"""Admin pages: variables, connections and pools. Everyone reads (secrets masked); Op and
-Admin change them."""
+"""Admin pages: variables, connections and pools. Variables and connections are read and
+changed by Op and Admin only (as the REST API and Airflow's roles have it; secrets masked even
+then); everyone reads pools, Op and Admin change them."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _render(request: Request, user: CurrentUser, template: str, context: dict[st
 @router.get("/variables")
 def variable_list(
     request: Request, q: str = "", page: int = 1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session),
 ) -> Response:
     page = max(1, page)
     entries, total = variables.list_variables_page(
@@ -128,7 +129,7 @@ class ConnectionForm:
 @router.get("/connections")
 def connection_list(
     request: Request, q: str = "",
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session),
 ) -> Response:
     found = [c for c in connections.list_connections(session) if q.strip().lower() in c.conn_id.lower()]
     return _render(request, user, "connections.html", {"connections": found, "q": q})
