@@ -40,7 +40,7 @@ def _run_choice(session: Session, dag_id: str, run_id: str | None) -> tuple[str 
 @router.get("/dags/{dag_id}")
 def grid_page(
     request: Request, dag_id: str, limit: int = 25, offset: int = 0,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     if limit not in GRID_SIZES:
         limit = 25
@@ -52,7 +52,7 @@ def grid_page(
 @router.get("/dags/{dag_id}/grid.json")
 def grid_json(
     dag_id: str, limit: int = 25, offset: int = 0,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
     return JSONResponse(ui_grid.grid_json(data), headers={"Cache-Control": "no-store"})
@@ -61,7 +61,7 @@ def grid_json(
 @router.get("/dags/{dag_id}/graph")
 def graph_page(
     request: Request, dag_id: str, run_id: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     """The page around the graph: the browser fetches ``graph.json`` and lays it out itself,
     so the page is as small for 5,000 tasks as for five."""
@@ -77,7 +77,7 @@ def graph_page(
 @router.get("/dags/{dag_id}/graph.json")
 def graph_json(
     request: Request, dag_id: str, run_id: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     """The structure of the version the run used (see ``services.ui_graph``); it never changes,
     so a browser that holds it gets a 304."""
@@ -89,7 +89,7 @@ def graph_json(
 @router.get("/dags/{dag_id}/runs/{run_id}/states.json")
 def run_states(
     request: Request, dag_id: str, run_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     states = ui_graph.run_states(session, dag_id, run_id)
     body = {
@@ -102,7 +102,7 @@ def run_states(
 @router.get("/dags/{dag_id}/calendar")
 def calendar_page(
     request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     data = ui_runs.calendar(session, dag_id, templating.ui_zone(request))
     return dag_page(request, session, user, dag_id, "calendar", "dag_calendar.html", {"calendar": data})
@@ -111,7 +111,7 @@ def calendar_page(
 @router.get("/dags/{dag_id}/gantt")
 def gantt_page(
     request: Request, dag_id: str, run_id: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     run_id, runs = _run_choice(session, dag_id, run_id)
     chart = None
@@ -127,7 +127,7 @@ def gantt_page(
 @router.get("/dags/{dag_id}/code")
 def code_page(
     request: Request, dag_id: str, run_id: str | None = None, version: int | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     versions = ui_structure.versions(session, dag_id)
     if version is None:
@@ -143,7 +143,7 @@ def code_page(
 @router.get("/dags/{dag_id}/details")
 def details_page(
     request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     shape = ui_structure.latest_shape(session, dag_id)
     versions = ui_structure.versions(session, dag_id)

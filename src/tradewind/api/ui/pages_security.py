@@ -35,7 +35,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 @router.get("/users")
 def user_list(
     request: Request, user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)),
-    session: Session = Depends(ui_session.read_session),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     return _render(request, "users.html", {"users": users.list_users(session)})
 
@@ -49,7 +49,7 @@ def user_new(request: Request, user: CurrentUser = Depends(ui_session.can(Action
 @router.get("/users/{username}/edit")
 def user_edit(
     request: Request, username: str,
-    user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     info = ui_users.get_user_info(session, username)
     form = {"username": info.username, "role": info.role, "email": info.email or "", "first_name": info.first_name or "",
@@ -110,7 +110,7 @@ def user_delete(
 @router.get("/audit-log")
 def audit_log(
     request: Request, dag_id: str = "", event: str = "", owner: str = "", page: int = 1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     page = max(1, page)
     where = audit.EventFilter(dag_id_pattern=dag_id.strip() or None, event_pattern=event.strip() or None,

@@ -85,7 +85,11 @@ async def csrf_form(request: Request) -> FormData:
 
 
 def read_session(request: Request) -> Iterator[Session]:
-    """A read-only transaction for one page (plain ``BEGIN`` on SQLite: never waits for writers)."""
+    """A read-only transaction for one page (plain ``BEGIN`` on SQLite: never waits for writers).
+
+    Pages depend on it with ``scope="function"``: the transaction (on PostgreSQL, the pool's
+    connection) ends when the handler returns, not after a slow client took the whole response.
+    """
     with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
         yield session
 
@@ -97,7 +101,7 @@ def _next_url(request: Request) -> str:
     return path
 
 
-def page_user(request: Request, session: Session = Depends(read_session)) -> CurrentUser:
+def page_user(request: Request, session: Session = Depends(read_session, scope="function")) -> CurrentUser:
     """The signed-in user, or ``LoginRequired`` (answered with a redirect to ``/login``)."""
     user = deps.user_from_request(request, session)
     if user is None:
