@@ -5,7 +5,7 @@ BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
 
-.PHONY: run test test-fast bench bench-deps bench-airflow install clean
+.PHONY: run test test-fast chaos bench bench-deps bench-airflow install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -26,6 +26,11 @@ test: $(STAMP)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
+
+# The long chaos run (`make test` runs a short one): CHAOS_DURATION seconds of kills per backend
+# (default 300); CHAOS_SEED replays a run; CHAOS_WORKDIR keeps its files. See tests/chaos.
+chaos: $(STAMP)
+	CHAOS_DURATION=$${CHAOS_DURATION:-300} $(BIN)/python -m pytest tests/chaos $(PYTEST_ARGS)
 
 # The bench's plot needs matplotlib: a bench-only tool, installed into the venv on first use.
 bench-deps: $(STAMP)

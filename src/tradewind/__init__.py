@@ -16,6 +16,7 @@ from tradewind.sdk.context import Context, get_current_context
 from tradewind.sdk.dag import DAG, dag
 from tradewind.sdk.dependencies import chain, cross_downstream
 from tradewind.sdk.param import Param
+from tradewind.sdk.secrets_masker import mask_secret
 from tradewind.sdk.states import DagRunState, TaskInstanceState
 from tradewind.sdk.task_group import TaskGroup
 from tradewind.sdk.trigger_rule import TriggerRule
@@ -57,6 +58,7 @@ __all__ = [
     "cross_downstream",
     "dag",
     "get_current_context",
+    "mask_secret",
     "task",
     "task_group",
 ]

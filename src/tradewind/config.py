@@ -29,6 +29,13 @@ def _parse_bool(raw: str) -> bool:
     raise ValueError(f"expected true or false, got {raw!r}")
 
 
+def _positive_int(raw: str) -> int:
+    value = int(raw)
+    if value <= 0:
+        raise ValueError(f"expected a whole number above 0, got {raw!r}")
+    return value
+
+
 @dataclasses.dataclass(frozen=True)
 class Option:
     """One declared setting."""
@@ -76,6 +83,8 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
     Option("api", "port", 8080, "Port the API server listens on.", int),
     Option("api", "secret_key", None, "Key signing sessions and tokens (generated under $TRADEWIND_HOME when unset).", secret=True),
     Option("api", "access_token_expiration", 86400, "Seconds an API access token stays valid.", int),
+    Option("api", "max_body_bytes", 4 * 1024 * 1024,
+           "Largest request body the API server reads, in bytes; a larger one is answered 413.", _positive_int),
     Option("webserver", "default_ui_timezone", "UTC", "Zone the UI shows times in, e.g. Asia/Seoul."),
 )
 

@@ -92,6 +92,10 @@ class InvalidArgument(TradewindError):
     """An argument given by the user is not valid."""
 
 
+class ValueTooLarge(InvalidArgument):
+    """A value given by the user is larger than Tradewind stores."""
+
+
 class AlreadyExists(TradewindError):
     """The object already exists."""
 

@@ -1,8 +1,9 @@
-"""Wake the scheduler at once after a change it should act on (a trigger, a clear, a pause).
+"""Wake the scheduler at once after a change it should act on (a trigger, a clear, a pause),
+or the DAG processor after one it should (a deleted DAG whose file is still there).
 
-A datagram to an abstract Unix socket named after ``$TRADEWIND_HOME``: no file, no port, and
-a lost datagram costs only latency, because the scheduler also looks on its own every few
-seconds.
+A datagram to an abstract Unix socket named after ``$TRADEWIND_HOME`` and the role: no file,
+no port, and a lost datagram costs only latency, because both also look on their own every
+few seconds.
 """
 
 from __future__ import annotations
@@ -13,23 +14,38 @@ import sys
 from pathlib import Path
 
 
-def address(home: Path) -> str:
+SCHEDULER = "scheduler"
+DAG_PROCESSOR = "dag-processor"
+
+
+def address(home: Path, role: str = SCHEDULER) -> str:
     digest = hashlib.sha1(str(home.expanduser().resolve()).encode()).hexdigest()[:20]
-    return f"\0tradewind-scheduler-{digest}"
+    return f"\0tradewind-{role}-{digest}"
 
 
-def open_listener(home: Path) -> socket.socket | None:
-    """The scheduler's end; None when another scheduler already listens (or no Linux)."""
+def open_listener(home: Path, role: str = SCHEDULER) -> socket.socket | None:
+    """The listening end of ``role``; None when another process of that role already
+    listens (or no Linux)."""
     if not sys.platform.startswith("linux"):
         return None
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
     try:
-        sock.bind(address(home))
+        sock.bind(address(home, role))
     except OSError:
         sock.close()
         return None
     sock.setblocking(False)
     return sock
+
+
+def received(sock: socket.socket) -> bool:
+    """Whether a wake-up came since the last look (all of them are taken)."""
+    try:
+        sock.recv(64)
+    except (BlockingIOError, OSError):
+        return False
+    drain(sock)
+    return True
 
 
 def drain(sock: socket.socket) -> None:
@@ -40,12 +56,12 @@ def drain(sock: socket.socket) -> None:
             return
 
 
-def notify(home: Path) -> None:
-    """Best effort: tell a scheduler of this home to look now."""
+def notify(home: Path, role: str = SCHEDULER) -> None:
+    """Best effort: tell a process of ``role`` (the scheduler) of this home to look now."""
     if not sys.platform.startswith("linux"):
         return
     try:
         with socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM) as sock:
-            sock.sendto(b"!", address(home))
+            sock.sendto(b"!", address(home, role))
     except OSError:
         pass

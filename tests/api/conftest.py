@@ -74,10 +74,18 @@ def client(app: FastAPI) -> Iterator[TestClient]:
         yield test_client
 
 
+def issue_token(app: FastAPI, engine: Engine, username: str) -> str:
+    """A bearer token of ``username`` as ``POST /auth/token`` would issue it (without argon2)."""
+    stamp = db_engine.run_in_transaction(
+        engine, lambda s: s.scalar(select(User.session_stamp).where(User.username == username)), readonly=True)
+    assert stamp is not None, f"no user {username}"
+    return str(app.state.tokens.issue(username, stamp))
+
+
 @pytest.fixture
-def auth(app: FastAPI) -> Callable[[str], dict[str, str]]:
+def auth(app: FastAPI, engine: Engine) -> Callable[[str], dict[str, str]]:
     def headers(role: str) -> dict[str, str]:
-        return {"Authorization": f"Bearer {app.state.tokens.issue(role.lower())}"}
+        return {"Authorization": f"Bearer {issue_token(app, engine, role.lower())}"}
 
     return headers
 

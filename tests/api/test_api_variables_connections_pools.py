@@ -26,7 +26,9 @@ def test_variables(client: TestClient, auth, engine: Engine) -> None:  # type: i
     assert config["value"] == '{"host": "h", "api_key": "***"}'
     assert client.post(url, json={"key": "greeting", "value": "again"}, headers=op).status_code == 409
 
-    listed = client.get(f"{url}?order_by=key", headers=auth("Viewer")).json()
+    # Variables hold secrets: as in Airflow, Ops read them, Viewers and Users do not.
+    assert client.get(url, headers=auth("User")).status_code == 403
+    listed = client.get(f"{url}?order_by=key", headers=op).json()
     assert [v["key"] for v in listed["variables"]] == ["db_password", "greeting", "settings"]
     assert listed["total_entries"] == 3
     assert client.get(f"{url}?variable_key_pattern=GREET", headers=op).json()["total_entries"] == 1
@@ -67,7 +69,8 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
     assert "pw" not in created.text and "t0p" not in created.text
     assert client.post(url, json=body, headers=op).status_code == 409
     assert client.get(url, headers=op).json()["connections"] == [shown]
-    assert client.get(f"{url}/warehouse", headers=auth("Viewer")).json() == shown
+    assert client.get(f"{url}/warehouse", headers=op).json() == shown
+    assert client.get(f"{url}/warehouse", headers=auth("Viewer")).status_code == 403
 
     # Sending back what GET showed keeps the secrets; only the port changes.
     patched = client.patch(f"{url}/warehouse", json={**shown, "port": 6543}, headers=op)

@@ -6,9 +6,14 @@ checks that the same problems reach the metastore.
 
 from __future__ import annotations
 
+import os
+import signal
+import subprocess
+import sys
 import textwrap
 import threading
 import time
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -194,3 +199,129 @@ def test_stop_abandons_running_children(tmp_path: Path) -> None:
     results = file_parsing.parse_files([quick, sleeper], timeout=30, parallelism=1, stop=StopAfter(1.0))
     assert [r.path for r in results] == [quick]
     assert time.monotonic() - started < 5
+
+
+# -- processes a DAG file starts -----------------------------------------------------------------
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting for a parent that does not reap it counts as dead)."""
+    try:
+        with open(f"/proc/{pid}/stat") as stat:
+            return stat.read().rsplit(")", 1)[1].split()[0] != "Z"
+    except FileNotFoundError:
+        return False
+
+
+def _gone_within(pids: list[int], seconds: float) -> bool:
+    deadline = time.monotonic() + seconds
+    while any(_alive(pid) for pid in pids):
+        if time.monotonic() > deadline:
+            return False
+        time.sleep(0.05)
+    return True
+
+
+def _pids(path: Path) -> list[int]:
+    return [int(line) for line in path.read_text().split()] if path.exists() else []
+
+
+@pytest.fixture
+def pid_file(tmp_path: Path) -> Iterator[Path]:
+    """Where the DAG files of these tests write the pids they start; what is left is killed."""
+    path = tmp_path / "pids.txt"
+    yield path
+    for pid in _pids(path):
+        if _alive(pid):
+            os.kill(pid, signal.SIGKILL)
+
+
+def _spawner(pid_file: Path, then: str = "") -> str:
+    """A DAG file that leaves two processes behind: a subprocess and a bare fork."""
+    return dag_source("spawner", extra=textwrap.dedent(f"""\
+        import os, subprocess, time
+        child = subprocess.Popen(["sleep", "300"])
+        forked = os.fork()
+        if forked == 0:
+            time.sleep(300)
+            os._exit(0)
+        with open({str(pid_file)!r}, "a") as pids:
+            pids.write(f"{{child.pid}}\\n{{forked}}\\n{{os.getpid()}}\\n")
+        """) + then)
+
+
+def test_processes_a_file_starts_are_killed_once_it_is_parsed(tmp_path: Path, pid_file: Path) -> None:
+    path = write(tmp_path / "spawner.py", _spawner(pid_file))
+    result = parse([path])["spawner.py"]
+    assert result.problems == [] and list(result.dags) == ["spawner"]
+    pids = _pids(pid_file)
+    assert len(pids) == 3
+    assert _gone_within(pids, 5), "the processes the DAG file started outlived its parse"
+
+
+def test_processes_a_hanging_file_starts_are_killed_with_it(tmp_path: Path, pid_file: Path) -> None:
+    stubborn = "\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass\n"
+    path = write(tmp_path / "spawner.py", _spawner(pid_file, then=stubborn))
+    [problem] = file_parsing.parse_files([path], timeout=1.0, parallelism=1, log_folder=tmp_path / "logs")[0].problems
+    assert "did not stop; it was killed" in problem.message
+    pids = _pids(pid_file)
+    assert len(pids) == 3 and _gone_within(pids, 5)
+
+
+def test_a_crash_is_reported_at_once_even_when_a_forked_process_holds_the_pipe(tmp_path: Path, pid_file: Path) -> None:
+    path = write(tmp_path / "spawner.py", _spawner(pid_file, then="os.abort()\n"))
+    started = time.monotonic()
+    [problem] = file_parsing.parse_files([path], timeout=20.0, parallelism=1)[0].problems
+    assert "killed by signal SIGABRT" in problem.message, problem.message
+    assert time.monotonic() - started < 10  # not the 20 s time limit
+    assert _gone_within(_pids(pid_file), 5)
+
+
+def test_a_forked_process_that_exits_is_not_taken_for_the_file(tmp_path: Path) -> None:
+    path = write(tmp_path / "forks.py", dag_source("forks", extra=textwrap.dedent("""\
+        import os
+        worker = os.fork()
+        if worker == 0:
+            os._exit(0)
+        os.waitpid(worker, 0)
+        """)))
+    result = parse([path])["forks.py"]
+    assert result.problems == [] and list(result.dags) == ["forks"]
+
+
+@pytest.mark.slow
+def test_a_parse_ends_with_the_process_that_started_it(tmp_path: Path, pid_file: Path) -> None:
+    path = write(tmp_path / "spawner.py", _spawner(pid_file, then="time.sleep(300)\n"))
+    script = ("from pathlib import Path\nfrom tradewind.dag_processing import file_parsing\n"
+              f"file_parsing.parse_files([Path({str(path)!r})], timeout=120, parallelism=1)\n")
+    parent = subprocess.Popen([sys.executable, "-c", script])
+    try:
+        deadline = time.monotonic() + 30
+        while len(_pids(pid_file)) < 3:
+            assert parent.poll() is None and time.monotonic() < deadline, "the file was not imported"
+            time.sleep(0.05)
+    finally:
+        parent.kill()  # as the OOM killer would: no chance to clean up
+        parent.wait()
+    assert _gone_within(_pids(pid_file), 5), "the parse and what the file started outlived the parent"
+
+
+class InterruptWhen(threading.Event):
+    """Raises ``KeyboardInterrupt`` (a Ctrl-C in a command) once ``condition()`` holds."""
+
+    def __init__(self, condition: Callable[[], bool]) -> None:
+        super().__init__()
+        self.condition = condition
+
+    def is_set(self) -> bool:
+        if self.condition():
+            raise KeyboardInterrupt
+        return False
+
+
+def test_an_interrupted_parse_leaves_no_process_behind(tmp_path: Path, pid_file: Path) -> None:
+    path = write(tmp_path / "spawner.py", _spawner(pid_file, then="time.sleep(300)\n"))
+    with pytest.raises(KeyboardInterrupt):
+        file_parsing.parse_files([path], timeout=120, parallelism=1,
+                                 stop=InterruptWhen(lambda: len(_pids(pid_file)) == 3))
+    assert _gone_within(_pids(pid_file), 5)

@@ -7,10 +7,11 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from sqlalchemy.engine import Engine
 
 from tradewind.cli.main import cli
 
-from .helpers import dag_source, write
+from .helpers import dag_source, stored, write
 
 HEADER = "from tradewind import DAG  # a DAG file\n"
 
@@ -117,3 +118,23 @@ def test_file_timeout_comes_from_the_environment(tradewind_env: dict[str, str], 
     code, out, err = invoke(env, "dags", "reserialize")
     assert code == 0 and "1 DAGs, 1 new versions, 1 files with import errors" in out
     assert "hangs.py: Timeout: the file took longer than 1 s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)" in err
+
+
+def test_dags_delete_asks_first_and_the_dag_comes_back_from_its_file(
+    tradewind_env: dict[str, str], home_folder: Path, engine: Engine,
+) -> None:
+    write(home_folder / "doomed.py", dag_source("doomed"))
+    invoke(tradewind_env, "dags", "reserialize")
+
+    refused = CliRunner().invoke(cli, ["dags", "delete", "doomed"], env=tradewind_env, input="n\n")
+    assert refused.exit_code == 1 and "Aborted" in refused.stderr
+    assert stored(engine).active == {"doomed"}
+
+    code, out, err = invoke(tradewind_env, "dags", "delete", "doomed", "--yes")
+    assert (code, out.strip()) == (0, "Deleted DAG doomed"), err
+    assert stored(engine).dags == {}  # gone from the metastore ...
+    code, _, err = invoke(tradewind_env, "dags", "delete", "doomed", "--yes")
+    assert code == 1 and "DAG 'doomed' not found" in err
+
+    code, out, _ = invoke(tradewind_env, "dags", "reserialize")  # ... until the folder is parsed again
+    assert "1 DAGs, 1 new versions" in out

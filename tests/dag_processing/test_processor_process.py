@@ -105,3 +105,30 @@ def test_sigterm_during_a_slow_import_stops_at_once(
     elapsed, err = _stop(process, within=5)
     assert process.returncode == 0, err
     assert elapsed < 5, f"took {elapsed:.1f} s to stop (the file timeout is 60 s)"
+
+
+@pytest.mark.parametrize("backend", ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)], indirect=True)
+def test_a_dag_deleted_by_the_cli_is_back_at_once_while_its_file_stays(
+    start_processor: object, engine: Engine, tradewind_env: dict[str, str], tmp_path: Path,
+) -> None:
+    folder = Path(tradewind_env["TRADEWIND_HOME"]) / "dags"
+    write(folder / "kept.py", dag_source("kept"))
+    write(folder / "again.py", dag_source("again", tasks=3))
+    process = start_processor(refresh_interval="120")  # type: ignore[operator]
+    _wait_for(lambda: stored(engine).active == {"kept", "again"}, "the first scan", process)
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("TRADEWIND")} | tradewind_env
+    deleted = subprocess.run([*_console_script(), "dags", "delete", "again", "--yes"], env=env, cwd=tmp_path,
+                             capture_output=True, text=True, timeout=60)
+    assert deleted.returncode == 0, deleted.stderr
+    assert deleted.stdout.strip() == "Deleted DAG again"
+    started = time.monotonic()
+    # Woken by the delete: long before the next scan is due (120 s).
+    _wait_for(lambda: "again" in stored(engine).active, "the deleted DAG to be stored again", process, timeout=20)
+    waited = time.monotonic() - started
+    state = stored(engine)
+    assert state.dags["again"].versions == 1 and state.dags["kept"].versions == 1
+    elapsed, err = _stop(process, within=5)
+    assert process.returncode == 0, err
+    assert "is no longer in the metastore: parsing the file again" in err
+    print(f"deleted DAG stored again {waited:.2f} s after the delete command returned")

@@ -140,7 +140,23 @@ def test_upgrading_from_0001_keeps_runs_and_owes_no_callbacks(empty_engine: Engi
                                 "created_at, updated_at) VALUES ('d', 'r1', 'manual', 'success', :at, 0, :at, :at)"),
                            {"at": "2026-01-01 00:00:00+00:00"})
     status = db_migrate.migrate(empty_engine)
-    assert status.is_current and status.current == "0002"
+    assert status.is_current and status.current == db_migrate.head_revision()
     with empty_engine.connect() as connection:
         rows = connection.execute(text("SELECT run_id, state, callback_reason, callback_job_id FROM dag_run")).all()
     assert [tuple(row) for row in rows] == [("r1", "success", None, None)]
+
+
+def test_upgrading_from_0002_gives_each_user_its_own_session_stamp(empty_engine: Engine) -> None:
+    db_migrate.migrate(empty_engine)
+    assert db_migrate.downgrade(empty_engine, "0002").current == "0002"
+    assert "user_session" not in _tables(empty_engine)
+    with empty_engine.begin() as connection:
+        for name in ("ada", "bob"):
+            connection.execute(text("INSERT INTO \"user\" (username, active, role, created_at, failed_login_count) "
+                                    "VALUES (:name, true, 'Admin', :at, 0)"),
+                               {"name": name, "at": "2026-01-01 00:00:00+00:00"})
+    assert db_migrate.migrate(empty_engine).is_current
+    with empty_engine.connect() as connection:
+        stamps = connection.execute(text('SELECT session_stamp FROM "user"')).scalars().all()
+    assert len(stamps) == 2 and len(set(stamps)) == 2 and all(len(stamp) == 32 for stamp in stamps)
+    assert "user_session" in _tables(empty_engine)

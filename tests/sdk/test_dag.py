@@ -162,7 +162,7 @@ def test_start_date_zone() -> None:
     [
         ({"dag_id": "has space"}, InvalidIdError, "dag_id 'has space' is invalid"),
         ({"dag_id": ""}, InvalidIdError, "non-empty"),
-        ({"dag_id": "x" * 251}, InvalidIdError, "longer than 250"),
+        ({"dag_id": "x" * 251}, InvalidIdError, "of 251 characters is longer than the 250 allowed"),
         ({"dag_id": "d", "max_active_runs": 0}, DagDefinitionError, "max_active_runs must be a positive integer"),
         ({"dag_id": "d", "tags": [""]}, DagDefinitionError, "tags must be non-empty strings"),
         ({"dag_id": "d", "dagrun_timeout": "1h"}, DagDefinitionError, "dagrun_timeout must be a timedelta"),

@@ -84,6 +84,25 @@ def test_masked_hides_password_and_sensitive_extra() -> None:
     assert "pw" not in repr(conn)
 
 
+def test_masked_hides_sensitive_extra_keys_at_any_depth() -> None:
+    extra = {"auth": {"api_token": "nested-token", "user": "u"}, "clients": [{"client_secret": "s"}], "n": 1}
+    shown = Connection("c", "http", extra=json.dumps(extra)).masked()
+    assert shown.extra_dejson == {"auth": {"api_token": "***", "user": "u"}, "clients": [{"client_secret": "***"}], "n": 1}
+    assert "nested-token" not in shown.get_uri()
+    plain = '{"timeout":  3}'  # nothing to hide: the text is kept as written
+    assert Connection("c", "http", extra=plain).masked().extra == plain
+
+
+def test_update_with_a_masked_extra_keeps_the_hidden_values(session: Session, cipher: SecretCipher) -> None:
+    extra = {"auth": {"api_token": "nested-token", "user": "u"}, "token": "top-token", "note": "n"}
+    connections.add_connection(session, Connection("api", "http", extra=json.dumps(extra)), cipher=cipher)
+    shown = connections.get_connection(session, "api", cipher=cipher).masked().extra_dejson
+    edited = {**shown, "auth": {**shown["auth"], "user": "new-user"}, "note": "***"}
+    connections.update_connection(session, "api", {"extra": json.dumps(edited)}, cipher=cipher)
+    stored = connections.get_connection(session, "api", cipher=cipher).extra_dejson
+    assert stored == {"auth": {"api_token": "nested-token", "user": "new-user"}, "token": "top-token", "note": "***"}
+
+
 def test_add_get_list_delete(session: Session, cipher: SecretCipher) -> None:
     conn = Connection("pg", "postgres", host="h", schema="db", login="u", password="pw", port=5432,
                       extra='{"sslmode": "require"}', description="main db")

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 from cryptography.fernet import Fernet
 from sqlalchemy import select
@@ -126,3 +128,12 @@ def test_import_policies_for_existing_keys(session: Session, cipher: SecretCiphe
 def test_parse_import_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         variables.parse_import(text, source="vars.json")
+
+
+def test_masked_value_hides_sensitive_keys_at_any_depth() -> None:
+    assert variables.masked_value("db_password", "x") == "***"
+    nested = json.dumps({"host": "h", "auth": {"api_key": "k", "user": "u"}, "tokens": ["t1", "t2"]})
+    assert json.loads(variables.masked_value("config", nested)) == {
+        "host": "h", "auth": {"api_key": "***", "user": "u"}, "tokens": ["***", "***"]}
+    assert variables.masked_value("plain", '{"a":  1}') == '{"a":  1}'
+    assert variables.masked_value("plain", "not json") == "not json"

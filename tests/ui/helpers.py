@@ -38,6 +38,34 @@ def grouped_dag(dag_id: str = "ui_groups", *, version: int = 1) -> DAG:
     return dag
 
 
+def nested_dag() -> DAG:
+    with DAG("nested", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        start = EmptyOperator(task_id="start")
+        with TaskGroup("outer"):
+            with TaskGroup("inner"):
+                a = EmptyOperator(task_id="a")
+                b = EmptyOperator(task_id="b")
+            c = EmptyOperator(task_id="c")
+        with TaskGroup("side"):
+            d = EmptyOperator(task_id="d")
+        end = EmptyOperator(task_id="end")
+        start >> [a, b, d]
+        a >> c
+        [b, c, d] >> end
+    return dag
+
+
+def loop_dag() -> DAG:
+    """``g.a >> b >> g.c``: closing ``g`` makes the cycle ``g -> b -> g``."""
+    with DAG("loop", schedule=None, start_date=datetime(2024, 1, 1)) as dag:
+        with TaskGroup("g"):
+            a = EmptyOperator(task_id="a")
+            c = EmptyOperator(task_id="c")
+        b = EmptyOperator(task_id="b")
+        a >> b >> c
+    return dag
+
+
 def plain_dag(dag_id: str = "ui_plain", tags: tuple[str, ...] = ("ui",)) -> DAG:
     with DAG(dag_id, schedule=None, start_date=datetime(2024, 1, 1), tags=list(tags)) as dag:
         EmptyOperator(task_id="only")

@@ -105,3 +105,19 @@ def test_audit_log_page_filters(client: TestClient, login: Callable[[str], str])
     assert "pool_create" in page and "variable_create" in page and "op_user" in page
     only_pools = client.get("/audit-log?event=pool").text
     assert "pool_create" in only_pools and "variable_create" not in only_pools
+
+
+def test_variables_and_connections_pages_are_for_ops(client: TestClient, login: Callable[[str], str]) -> None:
+    """As the REST API and Airflow's roles have it: a Viewer or User reads neither."""
+    for role in ("Viewer", "User"):
+        client.cookies.clear()
+        login(role)
+        assert client.get("/variables").status_code == 403
+        assert client.get("/connections").status_code == 403
+        assert client.get("/pools").status_code == 200
+        assert 'href="/variables"' not in client.get("/pools").text
+    client.cookies.clear()
+    login("Op")
+    assert client.get("/variables").status_code == 200
+    assert client.get("/connections").status_code == 200
+    assert 'href="/variables"' in client.get("/pools").text

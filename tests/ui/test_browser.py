@@ -8,13 +8,9 @@ from __future__ import annotations
 
 import os
 import re
-import shutil
-import signal
-import socket
 import subprocess
 import sys
 import time
-import urllib.request
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -24,55 +20,18 @@ from playwright.sync_api import expect, sync_playwright
 from tradewind import config
 from tradewind.services import db_admin, users
 
+from . import headless
+
 pytestmark = pytest.mark.slow
 
 DAGS = Path(__file__).parent / "dags"
-ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
 TRADEWIND = str(Path(sys.executable).parent / "tradewind")
-CHROMIUM_ARGS = ["--no-sandbox", "--headless=new", "--disable-gpu", "--no-first-run",
-                 "--disable-background-networking", "--disable-component-update", "--disable-sync"]
 RUN_DEADLINE = 60.0
 
 
 @pytest.fixture
 def chromium() -> str:
-    """The Debian chromium browser: skipped without it, failed without it when ``CI=true``."""
-    path = shutil.which("chromium")
-    if path is None:
-        reason = "the chromium browser is not installed (Debian: apt-get install chromium)"
-        if os.environ.get("CI", "").lower() in {"true", "1"}:
-            pytest.fail(reason)
-        pytest.skip(reason)
-    return path
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
-
-
-def _wait_for(url: str, deadline: float, process: subprocess.Popen[bytes]) -> None:
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise AssertionError(f"the api-server exited with {process.returncode}")
-        try:
-            with urllib.request.urlopen(url, timeout=1) as response:
-                if response.status == 200:
-                    return
-        except OSError:
-            time.sleep(0.1)
-    raise AssertionError(f"{url} did not answer in time")
-
-
-def _stop(process: subprocess.Popen[bytes]) -> None:
-    if process.poll() is None:
-        process.send_signal(signal.SIGTERM)
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait(timeout=5)
+    return headless.chromium_path()
 
 
 @pytest.fixture
@@ -91,22 +50,17 @@ def server(tmp_path: Path) -> Iterator[str]:
         users.create_user(session, username="viewer", password="viewer-pw", role="Viewer")  # type: ignore[arg-type]
 
     db_admin.run(settings, create_users)
-    port = _free_port()
+    port = headless.free_port()
     with (tmp_path / "api.log").open("wb") as api_log, (tmp_path / "scheduler.log").open("wb") as scheduler_log:
         api = subprocess.Popen([TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env,
                                stdout=api_log, stderr=subprocess.STDOUT)
         scheduler = subprocess.Popen([TRADEWIND, "scheduler"], env=env, stdout=scheduler_log, stderr=subprocess.STDOUT)
         try:
-            _wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", time.monotonic() + 30, api)
+            headless.wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", time.monotonic() + 30, api)
             yield f"http://127.0.0.1:{port}"
         finally:
-            _stop(api)
-            _stop(scheduler)
-
-
-def _shot(page: object, name: str) -> None:
-    ARTIFACTS.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(ARTIFACTS / f"ui_{name}.png"), full_page=True)  # type: ignore[attr-defined]
+            headless.stop(api)
+            headless.stop(scheduler)
 
 
 def _sign_in(page: object, base: str, username: str, password: str) -> None:
@@ -120,7 +74,7 @@ def _sign_in(page: object, base: str, username: str, password: str) -> None:
 
 def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> None:
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium, args=CHROMIUM_ARGS)
+        browser = playwright.chromium.launch(executable_path=chromium, args=headless.CHROMIUM_ARGS)
         try:
             context = browser.new_context(viewport={"width": 1400, "height": 900})
             context.set_default_timeout(15_000)
@@ -159,7 +113,7 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             expect(page.locator("#log")).to_contain_text("tick 8", timeout=RUN_DEADLINE * 1000)
             expect(page.locator("#follow")).to_be_hidden(timeout=RUN_DEADLINE * 1000)
             expect(page.locator("#ti-state")).to_have_text("success")
-            _shot(page, "task_log_followed")
+            headless.shot(page, "task_log_followed")
             page.go_back()
 
             # The grid turns green without a reload.
@@ -169,7 +123,7 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             page.click("#expand-all")
             expect(page.locator(f'.cell[data-node="work.greet"][data-run="{run_id}"]')).to_have_attribute(
                 "data-state", "success")
-            _shot(page, "grid")
+            headless.shot(page, "grid")
 
             # The graph of that run, with the group expanded, coloured by state.
             page.click("#tab-graph")
@@ -177,20 +131,20 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             page.locator('g.gnode[data-node="work"] a').click()
             greet = page.locator('g.gnode[data-node="work.greet"]')
             expect(greet).to_have_attribute("data-state", "success")
-            _shot(page, "graph")
+            headless.shot(page, "graph")
 
             # A task's log.
             greet.locator("a").click()
             page.wait_for_url(re.compile(r"/tasks/work\.greet"))
             expect(page.locator("#log")).to_contain_text("hello from the browser test")
-            _shot(page, "task_log")
+            headless.shot(page, "task_log")
 
             for name, path in [("gantt", "/dags/ui_e2e/gantt"), ("run", "/dags/ui_e2e/runs/" + run_id),
                                ("code", "/dags/ui_e2e/code"), ("trigger_form", "/dags/ui_e2e_params/trigger"),
                                ("audit_log", "/audit-log"), ("pools", "/pools"), ("dags", "/dags")]:
                 page.goto(server + path)
                 page.wait_for_load_state("networkidle")
-                _shot(page, name)
+                headless.shot(page, name)
             expect(page.locator("body")).to_contain_text("ui_e2e")
 
             # Sign out.
@@ -207,7 +161,7 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
             refused = page.request.post(server + "/dags/ui_e2e/trigger", form={"csrf_token": csrf or ""})
             assert refused.status == 403
-            _shot(page, "viewer_dag")
+            headless.shot(page, "viewer_dag")
             assert errors == []
         finally:
             browser.close()

@@ -34,15 +34,17 @@ def test_every_page_answers_200_to_every_role(
     login(role)
     run = quote(seeded["failed"], safe="")
     pages = [
-        "/dags", "/runs", "/audit-log", "/variables", "/connections", "/pools",
+        "/dags", "/runs", "/audit-log", "/pools",
         "/dags/ui_groups", "/dags/ui_groups/graph", "/dags/ui_groups/graph?expanded=*", "/dags/ui_groups/calendar",
         "/dags/ui_groups/gantt", "/dags/ui_groups/code", "/dags/ui_groups/details", f"/dags/ui_groups/runs/{run}",
         f"/dags/ui_groups/runs/{run}/tasks/etl.load", f"/dags/ui_groups/runs/{run}/tasks/each?map_index=1",
-        "/dags/ui_groups/grid.json", f"/dags/ui_groups/runs/{run}/states.json", f"/dags/ui_groups/graph.svg?run_id={run}",
+        "/dags/ui_groups/grid.json", f"/dags/ui_groups/runs/{run}/states.json", f"/dags/ui_groups/graph.json?run_id={run}",
     ]
     for path in pages:
         response = client.get(path)
         assert response.status_code == 200, (path, response.text[:400])
+    for ops_only in ("/variables", "/connections"):  # they hold secrets: Op and Admin only
+        assert client.get(ops_only).status_code == (200 if role in ("Op", "Admin") else 403)
     users_page = client.get("/users")
     assert users_page.status_code == (200 if role == "Admin" else 403)
 
@@ -105,6 +107,20 @@ def test_import_errors_are_shown_with_file_and_traceback(client: TestClient, log
     assert "/dags/broken.py" in page and "No module named &#39;nope&#39;" in page
 
 
+def test_the_dag_list_shows_the_first_import_errors_cut_and_counts_them_all(
+    client: TestClient, login: Callable[[str], str], engine: Engine,
+) -> None:
+    with engine.begin() as conn:
+        conn.execute(ParseImportError.__table__.insert(), [
+            {"filename": f"/dags/broken_{number:03}.py", "timestamp": NOW, "stacktrace": "q" * 1_000_000}
+            for number in range(60)])
+    login("Viewer")
+    page = client.get("/dags").text
+    assert "60 DAG files could not be imported" in page and "The first 50 by file name" in page
+    assert "/dags/broken_049.py" in page and "/dags/broken_050.py" not in page
+    assert len(page) < 200_000  # not 60 MB
+
+
 def test_grid_has_runs_tasks_groups_and_mapped_counts(client: TestClient, login: Callable[[str], str],
                                                       seeded: dict[str, str]) -> None:
     login("Viewer")
@@ -126,13 +142,14 @@ def test_grid_has_runs_tasks_groups_and_mapped_counts(client: TestClient, login:
 def test_graph_and_code_are_those_of_the_version_the_run_used(client: TestClient, login: Callable[[str], str],
                                                               seeded: dict[str, str]) -> None:
     login("Viewer")
-    old = client.get(f"/dags/ui_groups/graph?run_id={quote(seeded['first'], safe='')}").text
-    new = client.get(f"/dags/ui_groups/graph?run_id={quote(seeded['failed'], safe='')}").text
-    assert 'data-node="audit"' not in old and "Version v1" in old
-    assert 'data-node="audit"' in new and "Version v2" in new
-    assert 'data-node="etl"' in old and 'data-node="etl.extract"' not in old  # groups start collapsed
-    expanded = client.get(f"/dags/ui_groups/graph?run_id={quote(seeded['first'], safe='')}&expanded=etl").text
-    assert 'data-node="etl.extract"' in expanded and 'data-group="etl"' in expanded
+    first, failed = quote(seeded["first"], safe=""), quote(seeded["failed"], safe="")
+    old = client.get(f"/dags/ui_groups/graph.json?run_id={first}").json()
+    new = client.get(f"/dags/ui_groups/graph.json?run_id={failed}").json()
+    assert [t[0] for t in old["tasks"]] == ["start", "etl.extract", "etl.load", "each", "end"] and old["version"] == 1
+    assert [t[0] for t in new["tasks"]][-1] == "audit" and new["version"] == 2
+    assert "Version v1" in client.get(f"/dags/ui_groups/graph?run_id={first}").text
+    page = client.get(f"/dags/ui_groups/graph?run_id={failed}").text
+    assert "Version v2" in page and f'data-graph="/dags/ui_groups/graph.json?run_id={failed}"' in page
     code_old = client.get(f"/dags/ui_groups/code?run_id={quote(seeded['first'], safe='')}").text
     assert "version one" in code_old and "version two" not in code_old
     assert "version two" in client.get("/dags/ui_groups/code").text
@@ -143,10 +160,12 @@ def test_graph_state_colours_come_from_the_run(client: TestClient, login: Callab
                                                seeded: dict[str, str]) -> None:
     login("Viewer")
     run = quote(seeded["failed"], safe="")
-    page = client.get(f"/dags/ui_groups/graph?run_id={run}&expanded=etl").text
-    assert re.search(r'data-node="etl.load" data-state="failed"', page)
+    page = client.get(f"/dags/ui_groups/graph?run_id={run}").text
+    assert f'data-states="/dags/ui_groups/runs/{seeded["failed"]}/states.json"' in page
+    assert 'id="run-state" data-state="failed"' in page
     states = client.get(f"/dags/ui_groups/runs/{run}/states.json").json()
     assert states["state"] == "failed"
+    assert states["nodes"]["etl.load"] == ["failed", 0]
     assert states["nodes"]["etl"] == ["failed", 0]
     assert states["nodes"]["each"] == ["upstream_failed", 3]
 

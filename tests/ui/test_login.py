@@ -8,7 +8,7 @@ from collections.abc import Callable
 import pytest
 from fastapi.testclient import TestClient
 
-from tradewind.api import routes_auth
+from tradewind.api.sign_in import FAILED_LOGIN_DELAY
 
 from .helpers import PASSWORD, csrf_of, sign_in, token
 
@@ -64,7 +64,7 @@ def test_wrong_password_is_refused_slowly(client: TestClient, make_user: Callabl
     form = csrf_of(client.get("/login").text)
     started = time.monotonic()
     response = client.post("/login", data={"username": name, "password": "nope", "csrf_token": form})
-    assert time.monotonic() - started >= routes_auth.FAILED_LOGIN_DELAY
+    assert time.monotonic() - started >= FAILED_LOGIN_DELAY
     assert response.status_code == 401
     assert "Invalid username or password" in response.text
     assert client.get("/dags").status_code == 303

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from fastapi import FastAPI
 from sqlalchemy.engine import Engine
 from starlette.middleware.sessions import SessionMiddleware
+from starlette.requests import HTTPConnection
+from starlette.types import ASGIApp, Scope
 
 from tradewind import __version__
-from tradewind.api import errors, routes_auth, routes_monitor
+from tradewind.api import deps, errors, middleware, openapi_errors, routes_auth, routes_monitor
 from tradewind.api import ui
 from tradewind.api import (
     routes_backfills,
@@ -33,9 +37,30 @@ from tradewind.services import db_admin
 SESSION_COOKIE = "tradewind_session"
 
 
+class TradewindApp(FastAPI):
+    """FastAPI whose every response, a server error's included, carries the security headers."""
+
+    def build_middleware_stack(self) -> ASGIApp:
+        return middleware.SecurityHeadersMiddleware(super().build_middleware_stack())
+
+
+def _has_credentials(tokens: TokenSigner) -> Callable[[Scope], bool]:
+    """Whether a request names a user the way ``deps.api_user`` reads it: a valid bearer token,
+    else a signed-in session. The routes still check that the user exists and may act."""
+
+    def check(scope: Scope) -> bool:
+        connection = HTTPConnection(scope)
+        scheme, _, token = connection.headers.get("authorization", "").partition(" ")
+        if scheme.lower() == "bearer" and token.strip():
+            return tokens.verify(token.strip()) is not None
+        return "session" in scope and isinstance(connection.session.get(deps.SESSION_ID_KEY), str)
+
+    return check
+
+
 def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     """Build the app. ``engine`` defaults to the metastore named by ``settings``."""
-    app = FastAPI(
+    app = TradewindApp(
         title="Tradewind API",
         version=__version__,
         description="Apache Airflow 3 compatible REST API of Tradewind.",
@@ -47,6 +72,9 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine if engine is not None else db_admin.open_engine(settings)
     app.state.tokens = TokenSigner(key, int(settings.get("api", "access_token_expiration")))
+    # The last added runs first: the session is read, then credentials checked, then the body limited.
+    app.add_middleware(middleware.BodyLimitMiddleware, max_bytes=int(settings.get("api", "max_body_bytes")))
+    app.add_middleware(middleware.ApiAuthGateMiddleware, authenticated=_has_credentials(app.state.tokens))
     app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE, same_site="lax",
                        https_only=False, max_age=14 * 24 * 3600)
     errors.install(app)
@@ -60,4 +88,5 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.include_router(routes_backfills.router)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
+    openapi_errors.declare(app)
     return app

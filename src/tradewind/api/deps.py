@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import base64
 import dataclasses
+import hmac
 import inspect
 from collections.abc import Callable, Iterator
 from datetime import datetime
@@ -21,12 +22,13 @@ from sqlalchemy.orm import Session
 
 from tradewind import wakeup
 from tradewind.api.permissions import Action, allowed
+from tradewind.api.schemas.common import IsoDatetime
 from tradewind.api.security import secret_key
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.db.models import User
 from tradewind.sdk import timezone
-from tradewind.services import paging, users
+from tradewind.services import paging, user_sessions, users
 from tradewind.services.secrets import SecretCipher
 
 
@@ -39,6 +41,14 @@ class CurrentUser:
         return allowed(self.role, action)
 
 
+#: Key of the UI session cookie that holds the secret of the server-side session.
+SESSION_ID_KEY = "session_id"
+#: Key of the cookie's CSRF token, and the header that scripts send it in.
+CSRF_SESSION_KEY = "csrf_token"
+CSRF_HEADER = "x-csrf-token"
+SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
+
+
 def _bearer(request: Request) -> str | None:
     header = request.headers.get("authorization", "")
     scheme, _, token = header.partition(" ")
@@ -47,22 +57,47 @@ def _bearer(request: Request) -> str | None:
     return None
 
 
-def user_from_request(request: Request, session: Session) -> CurrentUser | None:
-    username: str | None = None
-    token = _bearer(request)
-    if token is not None:
-        username = request.app.state.tokens.verify(token)
-    elif "session" in request.scope:
-        username = request.session.get("username")
-    if not username:
+def token_user(request: Request, session: Session, token: str) -> CurrentUser | None:
+    """The active user a bearer token names, if the token's session stamp is still theirs."""
+    claims = request.app.state.tokens.verify(token)
+    if claims is None:
         return None
     try:
-        row: User = users.get_user(session, username)
+        row: User = users.get_user(session, claims.username)
     except users.UserNotFound:
         return None
-    if not row.active:
+    if not row.active or not hmac.compare_digest(row.session_stamp, claims.session_stamp):
         return None
     return CurrentUser(row.username, row.role)
+
+
+def session_user(request: Request, session: Session) -> CurrentUser | None:
+    """The user signed in by the UI session cookie; a cookie whose session ended loses its id."""
+    if "session" not in request.scope:
+        return None
+    secret = request.session.get(SESSION_ID_KEY)
+    if not isinstance(secret, str):
+        return None
+    row = user_sessions.user_of(session, secret, timezone.utcnow())
+    if row is None:
+        request.session.pop(SESSION_ID_KEY, None)
+        return None
+    return CurrentUser(row.username, row.role)
+
+
+def user_from_request(request: Request, session: Session) -> CurrentUser | None:
+    """The user of a bearer token when the request has one, else of the UI session cookie."""
+    token = _bearer(request)
+    if token is not None:
+        return token_user(request, session, token)
+    return session_user(request, session)
+
+
+def csrf_header_matches(request: Request) -> bool:
+    """Whether the request's ``X-CSRF-Token`` header is its UI session's CSRF token."""
+    expected = request.session.get(CSRF_SESSION_KEY) if "session" in request.scope else None
+    sent = request.headers.get(CSRF_HEADER)
+    return bool(expected and sent and hmac.compare_digest(str(expected), sent))
 
 
 # -- REST API dependencies --------------------------------------------------------------------
@@ -83,10 +118,19 @@ ApiSession = Annotated[Session, Depends(get_api_session, scope="function")]
 
 
 def api_user(request: Request, session: ApiSession) -> CurrentUser:
-    """The user named by the bearer token (or the UI session cookie), or 401."""
+    """The user named by the bearer token (or the UI session cookie), or 401.
+
+    A browser sends the cookie with requests another site makes it send, so a change signed
+    in by the cookie alone must also carry the session's CSRF token in ``X-CSRF-Token``
+    (as the UI's scripts do); API clients use bearer tokens and need none.
+    """
     user = user_from_request(request, session)
     if user is None:
         raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
+    if _bearer(request) is None and request.method not in SAFE_METHODS and not csrf_header_matches(request):
+        raise HTTPException(status_code=403, detail=(
+            "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
+            "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"))
     return user
 
 
@@ -135,6 +179,13 @@ def wake_scheduler_after_commit(request: Request, session: Session) -> None:
     """Tell the scheduler to look now, once this request's transaction has committed."""
     home = request.app.state.settings.home
     event.listen(session, "after_commit", lambda _session: wakeup.notify(home), once=True)
+
+
+def wake_dag_processor_after_commit(request: Request, session: Session) -> None:
+    """Tell the DAG processor to scan now (a deleted DAG's file), once this request's
+    transaction has committed."""
+    home = request.app.state.settings.home
+    event.listen(session, "after_commit", lambda _session: wakeup.notify(home, wakeup.DAG_PROCESSOR), once=True)
 
 
 def page_params(
@@ -212,7 +263,7 @@ def range_query(name: str) -> Callable[..., paging.Range]:
 
     dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
         inspect.Parameter(f"{name}_{bound}", inspect.Parameter.KEYWORD_ONLY, default=Query(None),
-                          annotation=datetime | None)
+                          annotation=IsoDatetime | None)
         for bound in ("gte", "gt", "lte", "lt")
     ])
     dependency.__name__ = f"{name}_range"

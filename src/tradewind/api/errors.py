@@ -11,6 +11,7 @@ from sqlalchemy.exc import DataError, IntegrityError, OperationalError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from tradewind import exceptions as exc
+from tradewind.api import route_table
 from tradewind.db import engine as db_engine
 from tradewind.services import audit, backfill, clearing, dag_metadata, dag_runs, task_instances, users, xcoms
 
@@ -35,6 +36,7 @@ STATUS_BY_ERROR: list[tuple[type[BaseException], int]] = [
     (exc.ConnectionNotFound, 404),
     (exc.PoolNotFound, 404),
     (exc.AlreadyExists, 409),
+    (exc.ValueTooLarge, 413),
     (exc.ParamValidationError, 400),
     (exc.InvalidArgument, 400),
     (exc.InvalidStateTransition, 400),
@@ -90,7 +92,11 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=getattr(error, "headers", None))
+        headers = dict(getattr(error, "headers", None) or {})
+        if error.status_code == 405:
+            # Every method of the path, not only those of the first route that matched it.
+            headers["Allow"] = ", ".join(route_table.allowed_methods(request.app, request.url.path))
+        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers or None)
 
 
 def _safe(value: object) -> object:

@@ -2,8 +2,9 @@
 and cancel one. Reading takes the Viewer role; changing, the User role (Airflow's).
 
 As in Airflow, input the backfill cannot accept (a range outside the DAG's dates, a DAG
-without a periodic schedule, conf its params refuse, ...) answers 422; a backfill already
-completed or cancelled answers 409 to pause, unpause and cancel.
+without a periodic schedule, conf its params refuse, ...) answers 422, in the shape the
+document declares for 422 (a list of errors, each with ``loc``, ``msg`` and ``type``); a
+backfill already completed or cancelled answers 409 to pause, unpause and cancel.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Annotated, TypeVar
 
-from fastapi import APIRouter, HTTPException, Path, Request
+from fastapi import APIRouter, Path, Request
+from fastapi.exceptions import RequestValidationError
 
 from tradewind.api import deps
 from tradewind.api.deps import ApiSession, OrderBy, PageParams, Reader, Runner
@@ -23,7 +25,7 @@ from tradewind.api.schemas.backfills import (
     DryRunBackfillResponse,
 )
 from tradewind.db.models import ReprocessBehavior
-from tradewind.exceptions import InvalidArgument, ParamValidationError
+from tradewind.exceptions import InvalidArgument, ParamValidationError, ValueTooLarge
 from tradewind.sdk import timezone
 from tradewind.services import audit, backfill
 
@@ -37,8 +39,10 @@ def _unprocessable(action: Callable[[], T]) -> T:
     """``action()``, its refusal of the request's values turned into Airflow's 422."""
     try:
         return action()
+    except ValueTooLarge:
+        raise
     except (InvalidArgument, ParamValidationError) as exc:
-        raise HTTPException(status_code=422, detail=str(exc)) from None
+        raise RequestValidationError([{"type": "value_error", "loc": ("body",), "msg": str(exc), "input": None}]) from None
 
 
 @router.get("", response_model=BackfillCollectionResponse)
@@ -51,7 +55,7 @@ def list_backfills(
     return BackfillCollectionResponse(backfills=[BackfillResponse.of(i) for i in infos], total_entries=total)
 
 
-@router.post("", response_model=BackfillResponse)
+@router.post("", response_model=BackfillResponse, responses={404: {"description": "No such DAG"}})
 def create_backfill(body: BackfillPostBody, request: Request, session: ApiSession, user: Runner) -> BackfillResponse:
     """Store a backfill and queue a run for each interval; the scheduler runs them."""
     info, _planned = _unprocessable(lambda: backfill.create(
@@ -65,7 +69,7 @@ def create_backfill(body: BackfillPostBody, request: Request, session: ApiSessio
     return BackfillResponse.of(info)
 
 
-@router.post("/dry_run", response_model=DryRunBackfillCollectionResponse)
+@router.post("/dry_run", response_model=DryRunBackfillCollectionResponse, responses={404: {"description": "No such DAG"}})
 def create_backfill_dry_run(body: BackfillPostBody, session: ApiSession, user: Runner) -> DryRunBackfillCollectionResponse:
     """The logical dates a backfill with this body would run (create or re-run); changes nothing."""
     planned = _unprocessable(lambda: backfill.preview(

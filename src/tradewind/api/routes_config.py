@@ -34,7 +34,8 @@ def _answer(request: Request, found: Config) -> Config | Response:
     return found
 
 
-@router.get("", response_model=Config, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
+@router.get("", response_model=Config, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+                                                   404: {"description": "No such section"}})
 def get_config(request: Request, user: ConfigEditor, section: str | None = None) -> Config | Response:
     return _answer(request, _config(request, section))
 

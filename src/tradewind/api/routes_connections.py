@@ -1,4 +1,6 @@
-"""``/api/v2/connections``: passwords are never returned; ``***`` sent back keeps a secret."""
+"""``/api/v2/connections``: passwords are never returned; ``***`` sent back keeps a secret.
+
+Ops only, reading included (Airflow's roles: connections hold secrets)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from tradewind.api import deps
-from tradewind.api.deps import ApiSession, ConfigEditor, OrderBy, PageParams, Reader
+from tradewind.api.deps import ApiSession, ConfigEditor, OrderBy, PageParams
 from tradewind.api.schemas.connections import ConnectionBody, ConnectionCollectionResponse, ConnectionResponse
 from tradewind.services import audit, connections
 from tradewind.services.secrets import SecretCipher
@@ -27,7 +29,7 @@ def _no_teams(team_name: str | None) -> None:
 
 @router.get("", response_model=ConnectionCollectionResponse)
 def get_connections(
-    session: ApiSession, user: Reader, cipher: Cipher, page: PageParams, order_by: OrderBy = None,
+    session: ApiSession, user: ConfigEditor, cipher: Cipher, page: PageParams, order_by: OrderBy = None,
     connection_id_pattern: str | None = None, connection_id_prefix_pattern: str | None = None,
 ) -> ConnectionCollectionResponse:
     found, total = connections.list_connections_page(
@@ -37,7 +39,7 @@ def get_connections(
 
 
 @router.get("/{connection_id}", response_model=ConnectionResponse)
-def get_connection(connection_id: str, session: ApiSession, user: Reader, cipher: Cipher) -> ConnectionResponse:
+def get_connection(connection_id: str, session: ApiSession, user: ConfigEditor, cipher: Cipher) -> ConnectionResponse:
     return ConnectionResponse.of(connections.get_connection(session, connection_id, cipher=cipher))
 
 

@@ -113,9 +113,11 @@ def patch_dags(
 
 
 @router.delete("/dags/{dag_id}", status_code=204, response_class=Response)
-def delete_dag(dag_id: str, session: ApiSession, user: Runner) -> Response:
-    """Delete the DAG's metadata (runs, task instances, versions); 409 while tasks run."""
+def delete_dag(dag_id: str, request: Request, session: ApiSession, user: Runner) -> Response:
+    """Delete the DAG's metadata (runs, task instances, versions); 409 while tasks run.
+    A DAG whose file is still in the DAG folder is stored again at once, as a new DAG."""
     dag_metadata.delete_dag(session, dag_id)
+    deps.wake_dag_processor_after_commit(request, session)
     audit.record(session, "delete_dag", owner=user.username, dag_id=dag_id)
     return Response(status_code=204)
 

@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from tradewind.api import deps
 from tradewind.api.deps import ApiSession, OrderBy, PageParams, Reader
+from tradewind.api.schemas.common import IsoDatetime
 from tradewind.api.schemas.monitoring import EventLogCollectionResponse, EventLogResponse
 from tradewind.sdk import timezone
 from tradewind.services import audit
@@ -24,8 +24,8 @@ def get_event_logs(
     session: ApiSession, user: Reader, page: PageParams, order_by: OrderBy = None, dag_id: str | None = None,
     task_id: str | None = None, run_id: str | None = None, map_index: int | None = None,
     try_number: int | None = None, owner: str | None = None, event: str | None = None,
-    excluded_events: ListQuery = None, included_events: ListQuery = None, before: datetime | None = None,
-    after: datetime | None = None, dag_id_pattern: str | None = None, task_id_pattern: str | None = None,
+    excluded_events: ListQuery = None, included_events: ListQuery = None, before: IsoDatetime | None = None,
+    after: IsoDatetime | None = None, dag_id_pattern: str | None = None, task_id_pattern: str | None = None,
     run_id_pattern: str | None = None, owner_pattern: str | None = None, event_pattern: str | None = None,
 ) -> EventLogCollectionResponse:
     """Audit entries, newest first unless ``order_by`` says otherwise."""

@@ -8,16 +8,17 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from tradewind import __version__
+from tradewind.api import deps
 from tradewind.db import engine as db_engine
 from tradewind.db.models import JobType
 from tradewind.sdk import timezone
 from tradewind.services import scheduler_health
 
-router = APIRouter(prefix="/api/v2", tags=["Monitor"])
+router = APIRouter(prefix="/api/v2", tags=["Monitor"], generate_unique_id_function=deps.operation_id)
 
 
 @router.get("/monitor/health")
-def health(request: Request) -> dict[str, Any]:
+def get_health(request: Request) -> dict[str, Any]:
     """Metastore reachable; scheduler and DAG processor healthy when their heartbeat is recent
     (status null: no such process has run)."""
     body: dict[str, Any] = {"metadatabase": {"status": "healthy"}}
@@ -52,5 +53,5 @@ def _status(beat: Any, limit: float, *, known: bool) -> str | None:
 
 
 @router.get("/version")
-def version() -> dict[str, Any]:
+def get_version() -> dict[str, Any]:
     return {"version": __version__, "git_version": None}

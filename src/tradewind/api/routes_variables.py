@@ -1,4 +1,6 @@
-"""``/api/v2/variables``: values of sensitive variables are masked as Airflow masks them."""
+"""``/api/v2/variables``: values of sensitive variables are masked as Airflow masks them.
+
+Ops only, reading included (Airflow's roles: variables hold secrets)."""
 
 from __future__ import annotations
 
@@ -7,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Depends, HTTPException, Query, Response
 
 from tradewind.api import deps
-from tradewind.api.deps import ApiSession, ConfigEditor, OrderBy, PageParams, Reader
+from tradewind.api.deps import ApiSession, ConfigEditor, OrderBy, PageParams
 from tradewind.api.schemas.variables import VariableBody, VariableCollectionResponse, VariableResponse
 from tradewind.services import audit, variables
 from tradewind.services.secrets import SecretCipher
@@ -25,7 +27,7 @@ def _no_teams(team_name: str | None) -> None:
 
 @router.get("", response_model=VariableCollectionResponse)
 def get_variables(
-    session: ApiSession, user: Reader, cipher: Cipher, page: PageParams, order_by: OrderBy = None,
+    session: ApiSession, user: ConfigEditor, cipher: Cipher, page: PageParams, order_by: OrderBy = None,
     variable_key_pattern: str | None = None, variable_key_prefix_pattern: str | None = None,
 ) -> VariableCollectionResponse:
     entries, total = variables.list_variables_page(
@@ -35,7 +37,7 @@ def get_variables(
 
 
 @router.get("/{variable_key}", response_model=VariableResponse)
-def get_variable(variable_key: str, session: ApiSession, user: Reader, cipher: Cipher) -> VariableResponse:
+def get_variable(variable_key: str, session: ApiSession, user: ConfigEditor, cipher: Cipher) -> VariableResponse:
     return VariableResponse.of(variables.get_entry(session, variable_key, cipher=cipher))
 
 

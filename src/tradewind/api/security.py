@@ -2,10 +2,13 @@
 
 Bearer tokens (``POST /auth/token``) and the UI session cookie are signed with the same key:
 ``[api] secret_key``, or a key generated once and kept in ``$TRADEWIND_HOME/api_secret.key``.
+A token names its user and carries the user's ``session_stamp`` at issue: the API refuses it
+once the stamp changed (new password, role, deactivation) or the user is gone.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import os
 import secrets
 from pathlib import Path
@@ -38,6 +41,14 @@ def secret_key(settings: Settings) -> str:
     return key
 
 
+@dataclasses.dataclass(frozen=True)
+class TokenClaims:
+    """Who a valid token names, and the session stamp it was issued with."""
+
+    username: str
+    session_stamp: str
+
+
 class TokenSigner:
     """Issues and checks access tokens that name a user and expire."""
 
@@ -45,15 +56,15 @@ class TokenSigner:
         self._serializer = URLSafeTimedSerializer(key, salt=TOKEN_SALT)
         self.max_age = max_age
 
-    def issue(self, username: str) -> str:
-        return self._serializer.dumps({"sub": username})
+    def issue(self, username: str, session_stamp: str) -> str:
+        return self._serializer.dumps({"sub": username, "stamp": session_stamp})
 
-    def verify(self, token: str) -> str | None:
-        """The username, or None when the token is invalid or expired."""
+    def verify(self, token: str) -> TokenClaims | None:
+        """The token's claims, or None when it is invalid, expired or from before stamps."""
         try:
             data: Any = self._serializer.loads(token, max_age=self.max_age)
         except (SignatureExpired, BadSignature):
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("sub"), str):
+        if not isinstance(data, dict) or not isinstance(data.get("sub"), str) or not isinstance(data.get("stamp"), str):
             return None
-        return data["sub"]
+        return TokenClaims(data["sub"], data["stamp"])

@@ -8,6 +8,10 @@ from tradewind import config
 from tradewind.cli.output import user_errors
 from tradewind.config import Settings
 
+#: Seconds a SIGTERM waits for requests under way before it cancels them: a stop must not
+#: depend on how many clients are waiting for an answer.
+GRACEFUL_SHUTDOWN_SECONDS = 10
+
 
 def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") -> None:
     """Run the ASGI app with uvicorn until interrupted."""
@@ -16,7 +20,8 @@ def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") 
 
     from tradewind.api.app import create_app
 
-    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False)
+    uvicorn.run(create_app(settings), host=host, port=port, log_level=log_level, access_log=False,
+                timeout_graceful_shutdown=GRACEFUL_SHUTDOWN_SECONDS)
 
 
 @click.command("api-server")

@@ -14,9 +14,10 @@ from typing import Any, TypeVar
 import click
 
 from tradewind import config
-from tradewind.dag_processing import dag_bag
+from tradewind.dag_processing import dag_bag, importer
 from tradewind.exceptions import TradewindError
 from tradewind.runner.log_context import TaskLabelFilter
+from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
 
@@ -39,17 +40,21 @@ def resolve_dags_folder(option: Path | None) -> Path:
 
 
 def load_dag_or_exit(dag_id: str, folder: Path) -> DAG:
-    """The DAG, or an error on stderr naming what went wrong and exit code 2."""
+    """The DAG, imported here from the one file that defines it (``dag_bag.load_dag``: the
+    folder's other files are imported in child processes), or an error on stderr naming what
+    went wrong and exit code 2."""
     if not folder.exists():
         fail(f"DAG folder {folder} does not exist", EXIT_LOAD_ERROR)
-    dag, bag = dag_bag.load_dag(folder, dag_id)
+    settings = config.load()
+    dag, bag = dag_bag.load_dag(folder, dag_id, timeout=float(settings.get("dag_processor", "file_timeout")),
+                                parallelism=int(settings.get("dag_processor", "parsing_processes")))
     if dag is not None:
         return dag
     relevant = [p for p in bag.problems if dag_id in p.traceback or dag_id in p.message or _mentions(p.filename, dag_id)]
     for problem in relevant or bag.problems:
-        click.echo(f"Error in {problem.filename}: {problem.message}", err=True)
+        click.echo(f"Error in {problem.filename}: {importer.cut_line(problem.message)}", err=True)
         if problem.traceback and problem.traceback.strip() != problem.message:
-            click.echo(problem.traceback.rstrip(), err=True)
+            click.echo(importer.bounded(problem.traceback.rstrip()), err=True)
     fail(f"DAG {dag_id!r} not found in {folder} ({bag.files_read} DAG files read)", EXIT_LOAD_ERROR)
     raise AssertionError("unreachable")
 
@@ -91,18 +96,22 @@ def parse_date(raw: str | None, name: str = "LOGICAL_DATE") -> Any:
 def task_logging(stream: Any) -> Iterator[logging.Handler]:
     """Print task and run logs to ``stream`` as they come, until the block ends.
 
-    The handler is removed afterwards, so commands run in one process (tests, ``CliRunner``)
-    do not keep writing to the streams of earlier commands.
+    As in a scheduled try's log, the secrets the tasks read (or gave ``mask_secret``) are
+    masked, in log records and in what tasks print. The handler is removed afterwards, so
+    commands run in one process (tests, ``CliRunner``) do not keep writing to the streams of
+    earlier commands.
     """
     handler = logging.StreamHandler(stream)
     handler.addFilter(TaskLabelFilter())
+    handler.addFilter(MaskingFilter())
     handler.setFormatter(logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s"))
     root = logging.getLogger("tradewind")
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        yield handler
+        with contextlib.redirect_stdout(MaskingStream(sys.stdout)), contextlib.redirect_stderr(MaskingStream(sys.stderr)):
+            yield handler
     finally:
         handler.flush()
         root.removeHandler(handler)

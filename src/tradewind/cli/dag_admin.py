@@ -13,7 +13,7 @@ from tradewind.cli.dags import dags_group
 from tradewind.cli.output import echo_rows, output_option, user_errors
 from tradewind.exceptions import DagRunNotFound, InvalidArgument
 from tradewind.sdk import timezone
-from tradewind.services import cross_dag, dag_runs, dags, db_admin
+from tradewind.services import cross_dag, dag_metadata, dag_runs, dags, db_admin
 
 
 def _iso(value: object) -> str | None:
@@ -87,6 +87,24 @@ def pause_command(dag_id: str) -> None:
 def unpause_command(dag_id: str) -> None:
     """Unpause a DAG: scheduled runs resume (catching up if catchup=True)."""
     _set_paused(dag_id, False)
+
+
+@dags_group.command("delete")
+@click.argument("dag_id")
+@click.option("--yes", "-y", is_flag=True, help="Do not ask for confirmation.")
+@user_errors
+def delete_command(dag_id: str, yes: bool) -> None:
+    """Delete a DAG's records: runs, task instances, XComs, versions. Refused while its tasks run.
+
+    The DAG file is left alone: while it is in the DAG folder, the DAG processor stores the DAG
+    again at once, as a new DAG without runs.
+    """
+    if not yes:
+        click.confirm(f"This deletes every record of DAG {dag_id}. Proceed?", abort=True)
+    settings = config.load()
+    db_admin.run(settings, lambda s: dag_metadata.delete_dag(s, dag_id))
+    wakeup.notify(settings.home, wakeup.DAG_PROCESSOR)
+    click.echo(f"Deleted DAG {dag_id}")
 
 
 @dags_group.command("list-runs")

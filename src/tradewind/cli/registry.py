@@ -38,6 +38,7 @@ COMMANDS: dict[str, Entry] = {
     "dags": Entry("dags", "dags_group", "Work with DAGs.", {
         "backfill": "backfill",
         "clear": "clear",
+        "delete": "dag_admin",
         "list-import-errors": "dag_parsing",
         "list-runs": "dag_admin",
         "mark-failed": "clear",

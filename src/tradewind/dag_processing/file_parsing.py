@@ -11,6 +11,13 @@ folder>.log``, replaced at each parse of the file. Time limit: ``SIGALRM`` raise
 ``DagFileTimeout`` in the child at ``timeout``, so the import error shows the line the file
 was stuck on; a child that does not stop then is killed ``grace`` seconds later. An
 interpreter crash (segfault, abort) is described from ``faulthandler``'s report in the log.
+
+Processes a file starts while it is imported (a ``subprocess.Popen``, an ``os.fork``) do not
+outlive its parse: each child leads its own process group, and the whole group is killed
+once the child answered, at its time limit, when the parse is stopped, and when the parent
+dies (the child gets ``SIGTERM`` then, and kills its group). What this cannot reach is a
+process that leaves the group on purpose (a daemon that calls ``setsid``): a DAG file that
+does so at import is beyond what a parse can clean up without containers or cgroups.
 """
 
 from __future__ import annotations
@@ -37,6 +44,7 @@ from typing import Any
 import tradewind
 from tradewind import serialization
 from tradewind.dag_processing.importer import DagFileTimeout, ImportProblem, import_dag_file
+from tradewind.runner import parent_death
 from tradewind.sdk import definition_context
 
 log = logging.getLogger("tradewind.dag_processor")
@@ -123,18 +131,32 @@ def _exit_problem(path: str, code: Any) -> dict[str, Any]:
     return _problem_dict(path, f"the file called os._exit({code!r}) while being imported{where}", formatted, line)
 
 
-def _child_main(path: str, conn: Connection, log_path: str, timeout: float, sys_path: Sequence[str]) -> None:
+def _kill_own_group(signum: int, frame: Any) -> None:
+    """The child's ``SIGTERM``: end the processes the file started with it (its group)."""
+    if os.getpgrp() == os.getpid():
+        os.killpg(os.getpid(), signal.SIGKILL)
+    os.kill(os.getpid(), signal.SIGKILL)
+
+
+def _child_main(
+    path: str, conn: Connection, log_path: str, timeout: float, sys_path: Sequence[str], parent: int,
+) -> None:
     """Runs in the child: import, serialize, send, exit."""
     real_exit = os._exit
+    me = os.getpid()
     try:
+        os.setpgid(0, 0)  # the parent does the same, whichever runs first
         signal.signal(signal.SIGINT, signal.SIG_IGN)
-        signal.signal(signal.SIGTERM, signal.SIG_DFL)
+        signal.signal(signal.SIGTERM, _kill_own_group)
+        parent_death.die_with_parent(signal.SIGTERM, expected_parent=parent)
         _redirect_output(log_path)
         for entry in reversed([str(Path(path).parent), *sys_path]):
             if entry not in sys.path:
                 sys.path.insert(0, entry)
 
         def exit_during_import(code: int) -> None:
+            if os.getpid() != me:  # a process the file forked: not the file's own exit
+                real_exit(code)
             conn.send({"dags": {}, "problems": [_exit_problem(path, code)]})
             _flush_output()
             real_exit(code)
@@ -205,6 +227,7 @@ def warm_up() -> None:
     if _warmed_up:
         return
     _warmed_up = True
+    parent_death.preload()
     try:
         warm_up_dag()
     except Exception:  # an optimisation only: children then simply do the work themselves
@@ -218,6 +241,14 @@ class _Running:
     conn: Connection
     started: float
     log_path: Path
+    #: Readable once the child ended. A pidfd where there are pidfds (Linux): the process's
+    #: own ``sentinel`` is a pipe that processes the file forked hold open too.
+    ended: Any
+
+    def close(self) -> None:
+        self.conn.close()
+        if isinstance(self.ended, int):
+            os.close(self.ended)
 
 
 def _describe_exit(code: int | None) -> str:
@@ -269,16 +300,53 @@ def _failed(item: _Running, message: str, formatted: str, line: int | None, dura
     return ParsedFile(item.path, {}, [ImportProblem(str(item.path), message, formatted, line)], duration)
 
 
-def _collect(item: _Running, now: float) -> ParsedFile:
+def _start(context: Any, path: Path, log_path: Path, timeout: float, sys_path: Sequence[str]) -> _Running:
+    receiver, sender = context.Pipe(duplex=False)
+    process = context.Process(
+        target=_child_main, args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid()),
+        daemon=True,
+    )
+    process.start()
     try:
-        payload = item.conn.recv()
+        os.setpgid(process.pid, process.pid)  # the child does the same, whichever runs first
+    except OSError:  # it already did (or already exited)
+        pass
+    sender.close()
+    try:
+        ended: Any = os.pidfd_open(process.pid)
+    except (AttributeError, OSError):
+        ended = process.sentinel
+    return _Running(path, process, receiver, time.monotonic(), log_path, ended)
+
+
+def _kill_group(item: _Running) -> None:
+    """Kill the child and every process of its group (what the file started). The group's id
+    is the child's pid, which the kernel gives no other process while the child or any
+    member of its group exists."""
+    try:  # a child that ended and is not reaped yet keeps its own exit code
+        os.killpg(item.process.pid, signal.SIGKILL)
+    except (ProcessLookupError, PermissionError):
+        pass
+    if item.process.exitcode is None:  # not in its group (setpgid failed)
+        item.process.kill()
+
+
+def _collect(item: _Running, now: float, *, exited: bool) -> ParsedFile:
+    """The child's answer. ``exited``: the child ended, maybe without answering (a process it
+    forked can still hold the pipe open, so the pipe's end alone does not tell)."""
+    if exited:  # what it sent is in the pipe already; its group cannot add to it once killed
+        _kill_group(item)
+    payload = None
+    try:
+        if not exited or item.conn.poll():
+            payload = item.conn.recv()
     except (EOFError, OSError):
         payload = None
-    item.conn.close()
-    item.process.join(timeout=5)
-    if item.process.is_alive():
-        item.process.kill()
-        item.process.join()
+    if payload is None and not exited:  # the pipe closed: the child is ending, let it finish
+        multiprocessing.connection.wait([item.ended], timeout=5)
+    _kill_group(item)
+    item.process.join()
+    item.close()
     duration = now - item.started
     if payload is None:
         report, line = _crash_report(item.log_path, item.path.resolve())
@@ -290,9 +358,9 @@ def _collect(item: _Running, now: float) -> ParsedFile:
 
 
 def _kill(item: _Running) -> None:
-    item.process.kill()
+    _kill_group(item)
     item.process.join()
-    item.conn.close()
+    item.close()
 
 
 def parse_files(
@@ -323,35 +391,36 @@ def parse_files(
     results: list[ParsedFile] = []
     parallelism = max(1, parallelism)
     deadline_after = timeout + grace_period(timeout)
-    while pending or running:
-        if stop is not None and stop.is_set():
-            for item in running:
-                _kill(item)
-            break
-        while pending and len(running) < parallelism:
-            path = pending.pop()
-            receiver, sender = context.Pipe(duplex=False)
-            log_path = log_path_for(log_folder, path, folder)
-            process = context.Process(
-                target=_child_main, args=(str(path), sender, str(log_path), timeout, list(sys_path)), daemon=True,
-            )
-            process.start()
-            sender.close()
-            running.append(_Running(path, process, receiver, time.monotonic(), log_path))
-        now = time.monotonic()
-        wait_for = min(max(0.0, r.started + deadline_after - now) for r in running)
-        if stop is not None:
-            wait_for = min(wait_for, 0.2)
-        ready = multiprocessing.connection.wait([r.conn for r in running], timeout=wait_for)
-        now = time.monotonic()
-        for item in list(running):
-            if item.conn in ready:
-                results.append(_collect(item, now))
-                running.remove(item)
-            elif now - item.started >= deadline_after:
-                _kill(item)
-                message = (f"Timeout: the file took longer than {timeout:g} s to import "
-                           "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT) and did not stop; it was killed")
-                results.append(_failed(item, message, "", None, now - item.started))
-                running.remove(item)
+    try:
+        while pending or running:
+            if stop is not None and stop.is_set():
+                break
+            while pending and len(running) < parallelism:
+                path = pending.pop()
+                running.append(_start(context, path, log_path_for(log_folder, path, folder), timeout, sys_path))
+            now = time.monotonic()
+            wait_for = min(max(0.0, r.started + deadline_after - now) for r in running)
+            if stop is not None:
+                wait_for = min(wait_for, 0.2)
+            ready = set(multiprocessing.connection.wait(
+                [r.conn for r in running] + [r.ended for r in running], timeout=wait_for))
+            _collect_ready(running, ready, results, time.monotonic(), timeout, deadline_after)
+    finally:  # stopped, or interrupted (Ctrl-C in a command): no child outlives the call
+        for item in running:
+            _kill(item)
     return results
+
+
+def _collect_ready(running: list[_Running], ready: set[Any], results: list[ParsedFile], now: float,
+                   timeout: float, deadline_after: float) -> None:
+    """Move the children that answered, ended or ran out of time from ``running`` to ``results``."""
+    for item in list(running):
+        if item.conn in ready or item.ended in ready:
+            results.append(_collect(item, now, exited=item.conn not in ready))
+            running.remove(item)
+        elif now - item.started >= deadline_after:
+            _kill(item)
+            message = (f"Timeout: the file took longer than {timeout:g} s to import "
+                       "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT) and did not stop; it was killed")
+            results.append(_failed(item, message, "", None, now - item.started))
+            running.remove(item)

@@ -21,6 +21,44 @@ from tradewind.sdk import definition_context
 from tradewind.sdk.dag import DAG
 
 
+#: Most characters of the import error stored for one file, and of one line in it. A DAG
+#: file decides what its errors say (a 1 MB id, an exception with a 1 MB message, a traceback
+#: showing a 1 MB line), and every DAG list carries every import error; a real traceback is a
+#: few thousand characters.
+MAX_STORED_CHARS = 16_000
+MAX_LINE_CHARS = 1_000
+
+
+def cut_line(line: str, limit: int = MAX_LINE_CHARS) -> str:
+    """``line`` cut to ``limit`` characters, ending with how many were cut."""
+    if len(line) <= limit:
+        return line
+    marker = f" [… {len(line):,} characters cut]"
+    keep = max(0, limit - len(marker))
+    return line[:keep] + f" [… {len(line) - keep:,} characters cut]"
+
+
+def bounded(text: str, limit: int = MAX_STORED_CHARS, line_limit: int = MAX_LINE_CHARS) -> str:
+    """``text`` with each line cut to ``line_limit`` characters and the whole to ``limit``.
+
+    A long text keeps its start (the message) and its end (a traceback's innermost frames and
+    exception), cut at line ends, with a line saying how much was cut between them.
+    """
+    lines = text.split("\n")
+    if len(text) <= limit and all(len(line) <= line_limit for line in lines):
+        return text
+    text = "\n".join(cut_line(line, line_limit) for line in lines)
+    if len(text) <= limit:
+        return text
+    budget = max(0, limit - len(f"\n[… {len(text):,} characters cut …]\n"))
+    head, tail = text[:budget * 2 // 3], text[len(text) - (budget - budget * 2 // 3):]
+    if "\n" in head:
+        head = head[:head.rindex("\n")]
+    if "\n" in tail:
+        tail = tail[tail.index("\n") + 1:]
+    return f"{head}\n[… {len(text) - len(head) - len(tail):,} characters cut …]\n{tail}"
+
+
 @dataclasses.dataclass(frozen=True)
 class ImportProblem:
     """Why (part of) a DAG file could not be loaded."""

@@ -6,6 +6,13 @@ from what the metastore already holds: a file whose text equals the source store
 DAGs' latest versions (and that has no import error) is not imported again either. What that
 misses, a changed helper module that a DAG file imports, ``run_once(force=True)``
 (``tradewind dags reserialize``) picks up.
+
+The file, not the metastore, is the source of truth: a DAG deleted from the metastore
+(``DELETE /api/v2/dags/{dag_id}``, ``tradewind dags delete``) while its file stays is stored
+again, as a new DAG, at the next scan. Each scan compares the DAGs each unchanged file stored
+with the metastore's active DAGs, and a new processor does not trust a file whose DAGs were
+marked unparsed (``last_parsed_time`` cleared) by a delete. A delete also wakes the processor
+(``wakeup``), so the DAG comes back at once rather than at the next ``refresh_interval``.
 """
 
 from __future__ import annotations
@@ -14,10 +21,14 @@ import dataclasses
 import hashlib
 import logging
 import os
+import socket
 import threading
 import time
+from collections.abc import Callable
+from datetime import datetime
 from pathlib import Path
 
+from sqlalchemy import exc as sqlalchemy_exc
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -27,8 +38,10 @@ from tradewind.config import Settings
 from tradewind.dag_processing import processor_job, store
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
+from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagVersion, ParseImportError
+from tradewind.exceptions import MetastoreError
 from tradewind.sdk import timezone
 
 log = logging.getLogger("tradewind.dag_processor")
@@ -39,6 +52,9 @@ class _Known:
     mtime_ns: int
     size: int
     digest: str
+    #: The DAG ids the file stored at its last parse: when one of them is no longer an active
+    #: DAG of this file in the metastore (deleted), the file is parsed again.
+    dag_ids: frozenset[str] = frozenset()
 
 
 @dataclasses.dataclass
@@ -80,25 +96,47 @@ class DagProcessor:
     def _seed(self) -> None:
         """Take the files the metastore is up to date with as known (see the module doc)."""
 
-        def read(session: Session) -> dict[str, set[str]]:
+        def read(session: Session) -> dict[str, tuple[set[str], set[str]]]:
             query = (
-                select(Dag.fileloc, DagVersion.source_code)
+                select(Dag.fileloc, Dag.dag_id, Dag.last_parsed_time, DagVersion.source_code)
                 .join(DagVersion, DagVersion.id == Dag.latest_version_id)
                 .where(Dag.is_active.is_(True), Dag.has_import_errors.is_(False),
                        Dag.fileloc.startswith(self._prefix, autoescape=True))
             )
-            digests: dict[str, set[str]] = {}
-            for fileloc, source in session.execute(query):
-                digests.setdefault(fileloc, set()).add(_digest((source or "").encode("utf-8")))
+            files: dict[str, tuple[set[str], set[str]]] = {}
+            unparsed: set[str] = set()
+            for fileloc, dag_id, parsed_at, source in session.execute(query):
+                digests, dag_ids = files.setdefault(fileloc, (set(), set()))
+                digests.add(_digest((source or "").encode("utf-8")))
+                dag_ids.add(dag_id)
+                if parsed_at is None:  # a DAG of the file was deleted: see the module doc
+                    unparsed.add(fileloc)
             for filename in session.scalars(select(ParseImportError.filename).where(
                     ParseImportError.filename.startswith(self._prefix, autoescape=True))):
-                digests.pop(filename, None)
-            return digests
+                unparsed.add(filename)
+            return {fileloc: found for fileloc, found in files.items() if fileloc not in unparsed}
 
-        for fileloc, digests in db_engine.run_in_transaction(self.engine, read, readonly=True).items():
+        for fileloc, (digests, dag_ids) in db_engine.run_in_transaction(self.engine, read, readonly=True).items():
             if len(digests) == 1:  # all DAGs of the file stored from the same text
-                self._known.setdefault(Path(fileloc), _Known(-1, -1, digests.pop()))
+                self._known.setdefault(Path(fileloc), _Known(-1, -1, digests.pop(), frozenset(dag_ids)))
         self._seeded = True
+
+    def _forget_deleted(self) -> None:
+        """Take as changed the files one of whose DAGs is no longer stored as theirs."""
+        if not any(known.dag_ids for known in self._known.values()):
+            return
+
+        def read(session: Session) -> set[tuple[str, str]]:
+            query = select(Dag.dag_id, Dag.fileloc).where(
+                Dag.is_active.is_(True), Dag.fileloc.startswith(self._prefix, autoescape=True))
+            return {(dag_id, fileloc) for dag_id, fileloc in session.execute(query)}
+
+        active = db_engine.run_in_transaction(self.engine, read, readonly=True)
+        for path, known in list(self._known.items()):
+            name = str(path)
+            if any((dag_id, name) not in active for dag_id in known.dag_ids):
+                log.info("A DAG of %s is no longer in the metastore: parsing the file again", name)
+                del self._known[path]
 
     def _changed(self, files: list[Path]) -> tuple[list[Path], dict[Path, tuple[int, int, bytes]]]:
         changed: list[Path] = []
@@ -130,6 +168,8 @@ class DagProcessor:
             self._known.clear()
         elif not self._seeded:
             self._seed()
+        else:
+            self._forget_deleted()
         files = find_dag_files(self.folder) if self.folder.exists() else []
         changed, contents = self._changed(files)
         parsed = parse_files(
@@ -140,19 +180,7 @@ class DagProcessor:
         now = timezone.utcnow()
         present = {str(path) for path in files}
 
-        def is_live(fileloc: str) -> bool:
-            if fileloc.startswith(self._prefix):
-                return fileloc in present
-            return os.path.exists(fileloc)
-
-        def write(session: Session) -> store.StoreSummary:
-            sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
-            total = store.store_files(session, parsed, sources, paused_by_default=self.paused_by_default,
-                                      now=now, is_live=is_live)
-            total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
-            return total
-
-        stored = db_engine.run_in_transaction(self.engine, write)
+        stored = self._store(parsed, contents, present, now)
         self._remember(parsed, contents, present, stored)
         summary.dags_seen = stored.dags_seen
         summary.versions_added = stored.versions_added
@@ -168,6 +196,55 @@ class DagProcessor:
                      stored.import_errors)
         return summary
 
+    def _store(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
+               now: datetime) -> store.StoreSummary:
+        """Store a scan's results in one transaction. When the metastore refuses the batch for
+        what is in it (a value too long for its column), file by file: a file it cannot take
+        fails alone, with an import error saying so, instead of every scan failing."""
+        sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
+
+        def is_live(fileloc: str) -> bool:
+            if fileloc.startswith(self._prefix):
+                return fileloc in present
+            return os.path.exists(fileloc)
+
+        def write(batch: list[ParsedFile], *, deactivate: bool) -> Callable[[Session], store.StoreSummary]:
+            def apply(session: Session) -> store.StoreSummary:
+                total = store.store_files(session, batch, sources, paused_by_default=self.paused_by_default,
+                                          now=now, is_live=is_live)
+                if deactivate:
+                    total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
+                return total
+            return apply
+
+        try:
+            return db_engine.run_in_transaction(self.engine, write(parsed, deactivate=True))
+        except MetastoreError as exc:
+            if not parsed or not _refused_content(exc):
+                raise
+            log.warning("The metastore refused this scan's results (%s): storing them file by file", exc)
+        total = store.StoreSummary()
+        for result in sorted(parsed, key=lambda result: str(result.path)):  # the first path keeps a shared id
+            try:
+                total.add(db_engine.run_in_transaction(self.engine, write([result], deactivate=False)))
+                continue
+            except MetastoreError as exc:
+                if not _refused_content(exc):
+                    raise
+                refused = exc
+            problem = ImportProblem(str(result.path), f"the DAGs of this file cannot be stored: {refused}", "")
+            try:
+                total.add(db_engine.run_in_transaction(
+                    self.engine, write([ParsedFile(result.path, {}, [problem], result.duration)], deactivate=False)))
+            except MetastoreError as exc:
+                if not _refused_content(exc):
+                    raise
+                log.error("Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
+                          result.path, exc)
+        total.deactivated += db_engine.run_in_transaction(
+            self.engine, lambda session: store.deactivate_missing_files(session, present, self._prefix))
+        return total
+
     def _remember(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
                   stored: store.StoreSummary) -> None:
         for result in parsed:
@@ -177,7 +254,8 @@ class DagProcessor:
             except OSError:
                 unchanged_since = False
             if unchanged_since:  # edited while it was imported: parse it again next time
-                self._known[result.path] = _Known(mtime_ns, size, _digest(data))
+                dag_ids = frozenset(stored.stored_by_file.get(str(result.path), ()))
+                self._known[result.path] = _Known(mtime_ns, size, _digest(data), dag_ids)
             else:
                 self._known.pop(result.path, None)
         for path in list(self._known):
@@ -198,6 +276,7 @@ class DagProcessor:
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         """Scan every ``interval`` seconds until ``stop`` is set, beating in the job table."""
         interval = float(self.settings.get("dag_processor", "refresh_interval")) if interval is None else interval
+        listener = wakeup.open_listener(self.settings.home, wakeup.DAG_PROCESSOR)
         job_id = processor_job.register(self.engine)
         try:
             while not stop.is_set():
@@ -206,6 +285,28 @@ class DagProcessor:
                 except Exception:  # one bad scan (a DB hiccup) must not end the processor
                     log.exception("DAG folder scan failed; trying again in %.1f s", interval)
                 processor_job.heartbeat(self.engine, job_id)
-                stop.wait(interval)
+                _pause(stop, listener, interval)
         finally:
+            if listener is not None:
+                listener.close()
             processor_job.end(self.engine, job_id)
+
+
+def _refused_content(exc: MetastoreError) -> bool:
+    """Whether the metastore refused what was written (not a lost connection or a lock)."""
+    return isinstance(exc.__cause__, (sqlalchemy_exc.DataError, sqlalchemy_exc.IntegrityError))
+
+
+#: How often the pause between scans looks for a wake-up.
+_WAKE_CHECK = 0.2
+
+
+def _pause(stop: threading.Event, listener: socket.socket | None, seconds: float) -> None:
+    """Wait ``seconds``, less when ``stop`` is set or a wake-up (a deleted DAG) arrives."""
+    if listener is None:
+        stop.wait(seconds)
+        return
+    deadline = time.monotonic() + seconds
+    while not stop.wait(max(0.0, min(deadline - time.monotonic(), _WAKE_CHECK))):
+        if wakeup.received(listener) or time.monotonic() >= deadline:
+            return

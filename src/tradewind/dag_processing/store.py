@@ -32,8 +32,10 @@ from sqlalchemy import ColumnElement, delete, func, select
 from sqlalchemy.orm import Session, selectinload
 
 from tradewind import serialization
+from tradewind.dag_processing import importer
 from tradewind.dag_processing.file_parsing import ParsedFile
 from tradewind.dag_processing.importer import ImportProblem
+from tradewind.db.base import ID_LEN
 from tradewind.db.models import Dag, DagTag, DagVersion, ParseImportError
 from tradewind.db.upsert import upsert
 from tradewind.scheduler import next_run
@@ -57,6 +59,8 @@ class StoreSummary:
     errors: list[tuple[str, str]] = dataclasses.field(default_factory=list)
     #: Files that define a DAG id another file owns; worth parsing again once that changes.
     conflicted: set[str] = dataclasses.field(default_factory=set)
+    #: The DAG ids each file stored (its rows now point at it), by file name.
+    stored_by_file: dict[str, set[str]] = dataclasses.field(default_factory=dict)
 
     def add(self, other: StoreSummary) -> None:
         self.dags_seen += other.dags_seen
@@ -65,6 +69,8 @@ class StoreSummary:
         self.deactivated += other.deactivated
         self.errors.extend(other.errors)
         self.conflicted |= other.conflicted
+        for filename, dag_ids in other.stored_by_file.items():
+            self.stored_by_file.setdefault(filename, set()).update(dag_ids)
 
 
 def version_hash(serialized: str, source: str) -> str:
@@ -72,13 +78,21 @@ def version_hash(serialized: str, source: str) -> str:
 
 
 def _format_problems(problems: list[ImportProblem]) -> str:
+    """The stored text of a file's import error, bounded (``importer.bounded``)."""
     parts = []
     for problem in problems:
         text = problem.message
         if problem.traceback and problem.traceback.strip() and problem.traceback.strip() != problem.message:
             text += "\n" + problem.traceback.rstrip()
         parts.append(text)
-    return "\n\n".join(parts)
+    return importer.bounded("\n\n".join(parts))
+
+
+def _fit(value: str | None, column: Any) -> str | None:
+    """A display value derived from the DAG (its owners, its schedule's summary) cut to what
+    its column holds: a DAG of 400 tasks with 400 owners must not fail the whole batch."""
+    length = column.type.length
+    return importer.cut_line(value, length) if value is not None and length else value
 
 
 def _definition_line(serialized: str) -> int | None:
@@ -109,9 +123,9 @@ def _update_row(session: Session, row: Dag, dag: DAG, version_id: int, fileloc: 
     previous_version_id = row.latest_version_id
     row.fileloc = fileloc
     row.is_active = True
-    row.owners = dag.owner
+    row.owners = _fit(dag.owner, Dag.__table__.c.owners)
     row.description = dag.description
-    row.timetable_summary = dag.timetable.summary
+    row.timetable_summary = _fit(dag.timetable.summary, Dag.__table__.c.timetable_summary)
     row.max_active_runs = dag.max_active_runs
     row.max_active_tasks = dag.max_active_tasks
     row.has_import_errors = False
@@ -192,6 +206,37 @@ def _owners(parsed: Sequence[ParsedFile], batch: _Batch, is_live: Callable[[str]
     return owners
 
 
+_Entry = tuple[ParsedFile, str, str, str]  # (file, dag_id, serialized, digest)
+
+
+def _needs_update(batch: _Batch, dag_id: str, digest: str, filename: str) -> bool:
+    """Whether the DAG's row changes (and so its serialized form must be read)."""
+    row, version_id = batch.rows.get(dag_id), batch.versions.get((dag_id, digest))
+    return not (row is not None and version_id is not None and row.latest_version_id == version_id
+                and row.fileloc == filename and row.is_active and row.next_dagrun_create_after is not None)
+
+
+def _readable(to_store: list[_Entry], batch: _Batch, problems: dict[str, list[ImportProblem]],
+              ) -> tuple[list[_Entry], dict[str, DAG]]:
+    """Deserialize the DAGs whose rows change. One that cannot be read back (a file changed
+    a DAG after it was validated) becomes a problem of its file instead of failing the batch."""
+    kept: list[_Entry] = []
+    deserialized: dict[str, DAG] = {}
+    for entry in to_store:
+        result, dag_id, serialized, digest = entry
+        filename = str(result.path)
+        if _needs_update(batch, dag_id, digest, filename):
+            try:
+                deserialized[dag_id] = serialization.deserialize_dag(serialized)
+            except serialization.SerializationError as exc:
+                line = _definition_line(serialized)
+                problems[filename].append(ImportProblem(
+                    filename, importer.cut_line(f"DAG {dag_id!r} cannot be stored: {exc}"), "", line, dag_id))
+                continue
+        kept.append(entry)
+    return kept, deserialized
+
+
 def store_files(
     session: Session,
     parsed: Sequence[ParsedFile],
@@ -215,12 +260,17 @@ def store_files(
     batch = _Batch.load(session, {dag_id for result in parsed for dag_id in result.dags}, filenames)
     owners = _owners(parsed, batch, is_live)
 
-    to_store: list[tuple[ParsedFile, str, str, str]] = []  # (file, dag_id, serialized, digest)
+    to_store: list[_Entry] = []
     problems: dict[str, list[ImportProblem]] = {}
     for result in parsed:
         filename = str(result.path)
         problems[filename] = list(result.problems)
         for dag_id, serialized in result.dags.items():
+            if len(dag_id) > ID_LEN:  # the DAG validates its id; a file can change it after
+                problems[filename].append(ImportProblem(
+                    filename, f"DAG id of {len(dag_id)} characters is longer than the {ID_LEN} allowed: "
+                    f"{importer.cut_line(repr(dag_id), 60)}", "", None, None))
+                continue
             owner = owners[dag_id]
             if owner != filename:
                 where = owner if owner is not None else batch.rows[dag_id].fileloc
@@ -232,13 +282,13 @@ def store_files(
                 continue
             to_store.append((result, dag_id, serialized, version_hash(serialized, sources[result.path])))
     batch.load_versions(session, {(dag_id, digest) for _, dag_id, _, digest in to_store})
+    to_store, deserialized = _readable(to_store, batch, problems)
 
     # New DAG rows first, then new versions, then the rows point at their versions: three
     # flushes for the whole batch, in the order the foreign keys need.
-    deserialized: dict[str, DAG] = {}
     for _, dag_id, serialized, _ in to_store:
         if dag_id not in batch.rows:
-            dag = deserialized[dag_id] = serialization.deserialize_dag(serialized)
+            dag = deserialized[dag_id]
             paused = dag.is_paused_upon_creation if dag.is_paused_upon_creation is not None else paused_by_default
             batch.rows[dag_id] = Dag(dag_id=dag_id, is_paused=paused, is_active=True, tags=[])
             session.add(batch.rows[dag_id])
@@ -268,15 +318,13 @@ def store_files(
     for result, dag_id, serialized, digest in to_store:
         row, version_id, filename = batch.rows[dag_id], batch.versions[(dag_id, digest)], str(result.path)
         stored.add(dag_id)
+        summary.stored_by_file.setdefault(filename, set()).add(dag_id)
         summary.dags_seen += 1
-        unchanged = (row.latest_version_id == version_id and row.fileloc == filename and row.is_active
-                     and row.next_dagrun_create_after is not None)
-        if unchanged:
+        if not _needs_update(batch, dag_id, digest, filename):
             row.has_import_errors = False
             row.last_parsed_time = now
             continue
-        dag = deserialized.get(dag_id) or serialization.deserialize_dag(serialized)
-        _update_row(session, row, dag, version_id, filename, now)
+        _update_row(session, row, deserialized[dag_id], version_id, filename, now)
 
     if not complete:
         return summary
@@ -299,7 +347,8 @@ def store_files(
                    {"filename": filename, "stacktrace": _format_problems(file_problems), "timestamp": now},
                    key=["filename"], update=["stacktrace", "timestamp"])
             summary.import_errors += 1
-            summary.errors.append((filename, file_problems[0].message.splitlines()[0] if file_problems[0].message else ""))
+            first_line = file_problems[0].message.splitlines()[0] if file_problems[0].message else ""
+            summary.errors.append((filename, importer.cut_line(first_line)))
     clean = [str(result.path) for result in parsed if not problems[str(result.path)]]
     for condition in _in(ParseImportError.filename, clean):
         session.execute(delete(ParseImportError).where(condition))

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from tradewind.runner import masking
 from tradewind.runner.runtime import RunInfo, RuntimeTaskInstance
 from tradewind.sdk import macros
 from tradewind.sdk.context import ConnectionAccessor, Context, VariableAccessor
@@ -22,6 +23,24 @@ def _no_connection(conn_id: str) -> Any:
     return None
 
 
+def _masking_variable_lookup(lookup: VariableLookup) -> VariableLookup:
+    def variable(key: str) -> str | None:
+        value = lookup(key)
+        masking.mask_variable(key, value)
+        return value
+
+    return variable
+
+
+def _masking_connection_lookup(lookup: ConnectionLookup) -> ConnectionLookup:
+    def connection(conn_id: str) -> Any:
+        found = lookup(conn_id)
+        masking.mask_connection(found)
+        return found
+
+    return connection
+
+
 def build_context(
     *,
     ti: RuntimeTaskInstance,
@@ -31,7 +50,12 @@ def build_context(
     connection_lookup: ConnectionLookup = _no_connection,
     test_mode: bool = False,
 ) -> Context:
-    """Everything a template or a callable may ask for by name."""
+    """Everything a template or a callable may ask for by name.
+
+    Every variable and connection read through it registers its secrets with the masker,
+    whatever the lookups are (the parent's metastore, the environment), so the try's log and
+    rendered fields hide them.
+    """
     task = ti.task
     logical_date = run.logical_date
     context = Context(
@@ -50,8 +74,8 @@ def build_context(
         prev_data_interval_end_success=run.prev_data_interval_end_success,
         prev_start_date_success=run.prev_start_date_success,
         macros=macros,
-        var=VariableAccessor(variable_lookup),
-        conn=ConnectionAccessor(connection_lookup),
+        var=VariableAccessor(_masking_variable_lookup(variable_lookup)),
+        conn=ConnectionAccessor(_masking_connection_lookup(connection_lookup)),
         test_mode=test_mode,
         map_index=ti.map_index,
         try_number=ti.try_number,

@@ -1,58 +1,64 @@
-"""Hide secrets in task logs: connection passwords and sensitive variables become ``***``.
+"""Hide secrets in what a try shows: its log (records and stdout/stderr) and what it reads.
 
-Values are registered as the task looks them up; every log record and every write to
-stdout/stderr of the task process passes through the same replacement.
+The values hidden are those of the process's one ``secrets_masker.masker``: the secrets a try
+looked up (``mask_variable``, ``mask_connection``) and those user code gave ``mask_secret``.
+Rendered template fields are redacted by the same masker (``rendered_fields``).
 """
 
 from __future__ import annotations
 
 import io
+import json
 import logging
-import re
-import threading
 from typing import Any
+from urllib.parse import quote
 
-from tradewind.sdk.sensitive import MASK
+from tradewind.sdk.secrets_masker import masker
+from tradewind.sdk.sensitive import is_sensitive
 
 
-class SecretsMasker:
-    """The set of secret strings of this process and a compiled pattern for them."""
-
-    def __init__(self) -> None:
-        self._secrets: set[str] = set()
-        self._pattern: re.Pattern[str] | None = None
-        self._lock = threading.Lock()
-
-    def add(self, secret: Any) -> None:
-        if not isinstance(secret, str) or len(secret) < 3:
+def mask_variable(key: str, value: str | None) -> None:
+    """Register what a variable read reveals: all of a sensitive variable's value, and in a
+    JSON value the values under sensitive keys (Airflow masks a variable by its key)."""
+    if not value:
+        return
+    if is_sensitive(key):
+        masker.add(value)
+    if value.lstrip()[:1] in ("{", "["):
+        try:
+            parsed = json.loads(value)
+        except ValueError:
             return
-        with self._lock:
-            if secret in self._secrets:
-                return
-            self._secrets.add(secret)
-            ordered = sorted(self._secrets, key=len, reverse=True)
-            self._pattern = re.compile("|".join(re.escape(s) for s in ordered))
-
-    def redact(self, text: str) -> str:
-        pattern = self._pattern
-        return pattern.sub(MASK, text) if pattern is not None else text
+        masker.add(parsed, key)
 
 
-masker = SecretsMasker()
+def mask_connection(conn: Any) -> None:
+    """Register a connection's password (also as it appears URL-quoted in ``get_uri()``), its
+    whole extra text and the values under the sensitive keys of its extra (Airflow's rules)."""
+    if conn is None:
+        return
+    password = getattr(conn, "password", None)
+    if isinstance(password, str) and password:
+        masker.add(password)
+        masker.add(quote(password, safe="*"))
+    extra = getattr(conn, "extra", None)
+    if isinstance(extra, str) and extra:
+        masker.add(extra)
+        masker.add(conn.extra_dejson)
 
 
 class MaskingFilter(logging.Filter):
     """Redacts the formatted message of every record."""
 
     def filter(self, record: logging.LogRecord) -> bool:
-        if masker._pattern is None:
+        if not masker.active:
             return True
         message = record.getMessage()
-        redacted = masker.redact(message)
+        redacted = masker.redact_text(message)
         if redacted != message or record.exc_info:
             record.msg, record.args = redacted, None
             if record.exc_info:
-                record.exc_text = masker.redact(logging.Formatter().formatException(record.exc_info))
+                record.exc_text = masker.redact_text(logging.Formatter().formatException(record.exc_info))
                 record.exc_info = None
         return True
 
@@ -64,7 +70,7 @@ class MaskingStream(io.TextIOBase):
         self._wrapped = wrapped
 
     def write(self, text: str) -> int:
-        self._wrapped.write(masker.redact(text))
+        self._wrapped.write(masker.redact_text(text))
         return len(text)
 
     def flush(self) -> None:
@@ -101,7 +107,7 @@ class MaskingBinaryStream(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         text = bytes(data).decode(self._encoding, errors="surrogateescape")
-        self._wrapped.write(masker.redact(text).encode(self._encoding, errors="surrogateescape"))
+        self._wrapped.write(masker.redact_text(text).encode(self._encoding, errors="surrogateescape"))
         return len(data)
 
     def flush(self) -> None:

@@ -15,12 +15,13 @@ from datetime import datetime
 from typing import Any
 
 from tradewind.exceptions import FailTask, RescheduleTask, SkipTask, TaskTerminated, TaskTimeout
-from tradewind.runner import context_builder, log_context
+from tradewind.runner import context_builder, log_context, rendered_fields
 from tradewind.runner.runtime import RunInfo, RuntimeTaskInstance
 from tradewind.runner.timeout import execution_timeout
 from tradewind.runner.xcom_store import XComStore
 from tradewind.sdk import param, timezone
 from tradewind.sdk.context import Context, current_context
+from tradewind.sdk.secrets_masker import masker
 from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.sdk.xcom_arg import RETURN_VALUE_KEY
 
@@ -38,7 +39,8 @@ class TryOutcome:
     traceback: str | None = None
     reschedule_date: datetime | None = None
     skipped_task_ids: list[str] = dataclasses.field(default_factory=list)
-    rendered_fields: dict[str, str] = dataclasses.field(default_factory=dict)
+    #: Template fields as rendered (JSON values), secrets masked (``runner.rendered_fields``).
+    rendered_fields: dict[str, Any] = dataclasses.field(default_factory=dict)
 
     @property
     def duration(self) -> float:
@@ -115,13 +117,8 @@ def _check_mapped_over(task: Any, value: Any) -> None:
         )
 
 
-def _rendered(operator: Any) -> dict[str, str]:
-    fields: dict[str, str] = {}
-    for name in operator.template_fields:
-        value = getattr(operator, name, None)
-        text = value if isinstance(value, str) else repr(value)
-        fields[name] = text if len(text) <= 4096 else text[:4096] + "..."
-    return fields
+def _masked_text(text: str | None) -> str | None:
+    return masker.redact_text(text) if text else text
 
 
 def execute_try(
@@ -208,10 +205,11 @@ def _execute(
             state = TIS.FAILED
         context.setdefault("exception", exc)
     end = timezone.utcnow()
+    # Masked last: a secret registered while the task ran is hidden too.
     outcome = TryOutcome(
-        state=state, start_date=start, end_date=end, error=error, traceback=trace,
+        state=state, start_date=start, end_date=end, error=_masked_text(error), traceback=_masked_text(trace),
         reschedule_date=reschedule_date, skipped_task_ids=list(ti.skipped_task_ids),
-        rendered_fields=_rendered(operator) if operator is not task else {},
+        rendered_fields=rendered_fields.serialize(operator) if operator is not task else {},
     )
     _finish(operator, context, outcome, label, request)
     return outcome

@@ -27,7 +27,7 @@ from tradewind.exceptions import TaskTerminated, TaskTimeout
 from tradewind.operators import supervisor_comms
 from tradewind.runner import beacons, outcome_files, protocol, task_execution, xcom_codec
 from tradewind.runner.env_lookups import environment_connection, environment_variable
-from tradewind.runner.masking import MaskingFilter, MaskingStream, masker
+from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.runner.parent_link import ParentLink, Resume
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import TaskWorkload, outcome_to_message
@@ -35,7 +35,6 @@ from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import timezone
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.sensitive import is_sensitive
 from tradewind.sdk.states import TaskInstanceState as TIS
 
 LOG_FORMAT = "[%(asctime)s] {%(filename)s:%(lineno)d} %(levelname)s - %(message)s"
@@ -50,7 +49,7 @@ class ParentXComStore(XComStore):
         self.pushed: dict[str, str] = {}
 
     def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
-        self.pushed[key] = xcom_codec.encode(value)
+        self.pushed[key] = xcom_codec.encode(value, key=key)
 
     def _own(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> bool:
         w = self.workload
@@ -170,8 +169,7 @@ def _rehearse_try() -> None:
 def lookups(link: ParentLink) -> tuple[Any, Any]:
     """Variable and connection lookups: the environment first, then the parent's metastore.
 
-    Connection passwords and values of variables with sensitive names are registered with the
-    masker, so they never reach the log in clear.
+    (``context_builder.build_context`` registers the secrets they return with the masker.)
     """
 
     def variable(key: str) -> str | None:
@@ -181,8 +179,6 @@ def lookups(link: ParentLink) -> tuple[Any, Any]:
             if "error" in reply:
                 raise RuntimeError(reply["error"])
             value = reply.get("value")
-        if value is not None and is_sensitive(key):
-            masker.add(value)
         return value
 
     def connection(conn_id: str) -> Any:
@@ -193,25 +189,9 @@ def lookups(link: ParentLink) -> tuple[Any, Any]:
                 raise RuntimeError(reply["error"])
             data = reply.get("connection")
             found = Connection(**data) if data else None
-        if found is not None:
-            masker.add(found.password)
-            _mask_sensitive_values(found.extra_dejson)
         return found
 
     return variable, connection
-
-
-def _mask_sensitive_values(data: Any) -> None:
-    """Register the values under sensitive keys (``password``, ``token``, ...) of a connection's extra."""
-    if isinstance(data, dict):
-        for key, value in data.items():
-            if isinstance(key, str) and is_sensitive(key) and isinstance(value, str):
-                masker.add(value)
-            else:
-                _mask_sensitive_values(value)
-    elif isinstance(data, list):
-        for item in data:
-            _mask_sensitive_values(item)
 
 
 def write_outcome(path: str | None, message: dict[str, Any] | bytes) -> None:

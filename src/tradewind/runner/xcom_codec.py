@@ -14,6 +14,9 @@ from typing import Any
 from tradewind.exceptions import TradewindError
 
 _TAG = "__tw_type__"
+#: Largest XCom value, in bytes of its JSON text: XCom carries small results between tasks;
+#: larger data belongs in files or object storage, with a reference in XCom.
+MAX_VALUE_BYTES = 16 * 1024 * 1024
 
 
 class XComValueError(TradewindError):
@@ -70,9 +73,16 @@ def _decode(value: Any) -> Any:
     return value
 
 
-def encode(value: Any) -> str:
-    """JSON text of an XCom value; raises ``XComValueError`` for unsupported types."""
-    return json.dumps(_encode(value), separators=(",", ":"), allow_nan=True)
+def encode(value: Any, *, key: str | None = None) -> str:
+    """JSON text of an XCom value; raises ``XComValueError`` for unsupported types and for a
+    value over ``MAX_VALUE_BYTES`` (``key`` names it in the message)."""
+    text = json.dumps(_encode(value), separators=(",", ":"), allow_nan=True)
+    if len(text) > MAX_VALUE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+        size = len(text.encode("utf-8", "surrogatepass")) / 2**20
+        raise XComValueError(
+            f"XCom value{f' of key {key!r}' if key is not None else ''} is {size:.1f} MiB as JSON, over the limit "
+            f"of {MAX_VALUE_BYTES // 2**20} MiB: pass large data through files or object storage and push a reference")
+    return text
 
 
 def decode(text: str) -> Any:

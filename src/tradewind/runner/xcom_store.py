@@ -43,7 +43,7 @@ class InMemoryXComStore(XComStore):
         self._lock = threading.Lock()
 
     def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
-        encoded = xcom_codec.encode(value)
+        encoded = xcom_codec.encode(value, key=key)
         with self._lock:
             self._values[(dag_id, run_id, task_id, map_index, key)] = encoded
 

@@ -13,7 +13,8 @@ from typing import Any
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
 from tradewind.exceptions import InvalidArgument
-from tradewind.sdk.sensitive import MASK, is_sensitive
+from tradewind.sdk import secrets_masker
+from tradewind.sdk.sensitive import MASK
 
 #: Query parameter that carries a non-flat extra verbatim in a URI (Airflow's name).
 EXTRA_KEY = "__extra__"
@@ -119,10 +120,17 @@ class Connection:
         return uri
 
     def masked(self) -> Connection:
-        """A copy safe to show: password and sensitive extra fields replaced by ``***``."""
+        """A copy safe to show: the password, and in the extra the values under sensitive keys
+        at any depth (``{"auth": {"api_token": ...}}``), replaced by ``***``."""
         extra = self.extra
-        if self.extra_dejson:
-            extra = json.dumps({k: (MASK if is_sensitive(k) else v) for k, v in self.extra_dejson.items()})
+        if extra:
+            try:
+                parsed = json.loads(extra)
+            except json.JSONDecodeError:
+                parsed = None  # not JSON: nothing has a name to go by
+            hidden = secrets_masker.hide_sensitive_keys(parsed)
+            if hidden != parsed:
+                extra = json.dumps(hidden)
         password = MASK if self.password is not None else None
         return dataclasses.replace(self, password=password, extra=extra)
 

@@ -13,7 +13,7 @@ from tradewind.exceptions import CycleError, DagDefinitionError, DuplicateTaskId
 from tradewind.sdk import definition_context, timezone
 from tradewind.sdk.param import DagParam, Param, ParamsDict
 from tradewind.sdk.task_group import TaskGroup
-from tradewind.sdk.task_node import caller_location, validate_key
+from tradewind.sdk.task_node import caller_location, short_repr, validate_key
 
 if TYPE_CHECKING:
     from tradewind.sdk.task_node import TaskNode
@@ -249,7 +249,8 @@ def _check_tags(dag_id: str, tags: Iterable[str] | None) -> list[str]:
     result: list[str] = []
     for tag in tags or []:
         if not isinstance(tag, str) or not tag or len(tag) > 100:
-            raise DagDefinitionError(f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got {tag!r}")
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got {short_repr(tag)}")
         if tag not in result:
             result.append(tag)
     return result

@@ -19,7 +19,7 @@ from tradewind.sdk import definition_context
 from tradewind.sdk.mapped import OperatorPartial
 from tradewind.sdk.xcom_arg import XComArg
 
-_SUFFIX = re.compile(r"__(\d+)$")
+_SUFFIX = re.compile(r"__(\d+)\Z")
 
 
 def infer_multiple_outputs(function: Callable[..., Any]) -> bool:

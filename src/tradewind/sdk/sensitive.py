@@ -3,6 +3,8 @@ masking in task logs (so what is hidden in one place is hidden in all)."""
 
 from __future__ import annotations
 
+import re
+
 #: Airflow's DEFAULT_SENSITIVE_FIELDS: a variable key or connection extra field containing one
 #: of these (in any case) is a secret.
 SENSITIVE_NAMES = frozenset(
@@ -26,7 +28,9 @@ SENSITIVE_NAMES = frozenset(
 MASK = "***"
 
 
+_ANY_SENSITIVE_NAME = re.compile("|".join(re.escape(word) for word in sorted(SENSITIVE_NAMES)))
+
+
 def is_sensitive(name: str) -> bool:
     """Whether a variable key or extra field name should be treated as a secret."""
-    lowered = name.lower()
-    return any(word in lowered for word in SENSITIVE_NAMES)
+    return _ANY_SENSITIVE_NAME.search(name.lower()) is not None

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import inspect
 import re
+import reprlib
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
@@ -23,8 +24,20 @@ if TYPE_CHECKING:
     from tradewind.sdk.dag import DAG
     from tradewind.sdk.task_group import TaskGroup
 
-KEY_REGEX = re.compile(r"^[\w.-]+$")
+KEY_REGEX = re.compile(r"[\w.-]+")  # the whole id must match (fullmatch)
 MAX_ID_LENGTH = 250
+
+#: Shows at most a line of any value in an error message: an absurd id (a 1 MB string, a huge
+#: list) must not make an absurd message, which the DAG processor would store and show.
+_SHORT = reprlib.Repr()
+_SHORT.maxstring = _SHORT.maxother = 60
+_SHORT.maxlist = _SHORT.maxtuple = _SHORT.maxdict = _SHORT.maxset = _SHORT.maxfrozenset = 2
+_SHORT.maxlevel = 2
+
+
+def short_repr(value: Any) -> str:
+    """``repr(value)``, cut to about a line."""
+    return _SHORT.repr(value)
 
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
@@ -72,10 +85,11 @@ BASE_DEFAULTS: dict[str, Any] = {
 def validate_key(kind: str, value: Any) -> str:
     """Ids of DAGs, tasks and groups: letters, digits, ``_``, ``-`` and ``.``, at most 250."""
     if not isinstance(value, str) or not value:
-        raise InvalidIdError(f"{kind} must be a non-empty string, got {value!r}")
+        raise InvalidIdError(f"{kind} must be a non-empty string, got {short_repr(value)}")
     if len(value) > MAX_ID_LENGTH:
-        raise InvalidIdError(f"{kind} {value!r} is longer than {MAX_ID_LENGTH} characters")
-    if not KEY_REGEX.match(value):
+        raise InvalidIdError(
+            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: {short_repr(value)}")
+    if not KEY_REGEX.fullmatch(value):
         raise InvalidIdError(
             f"{kind} {value!r} is invalid: use only letters, digits, underscores, dashes and dots"
         )

@@ -30,7 +30,7 @@ from tradewind.scheduler import backfill_progress
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.states import DagRunState, DagRunType
-from tradewind.services import clearing, dag_metadata, paging
+from tradewind.services import clearing, dag_metadata, input_limits, paging
 from tradewind.services import dags as dag_service
 
 FINISHED_RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
@@ -117,6 +117,7 @@ def _validate_range(dag: DAG, start: datetime, end: datetime) -> tuple[datetime,
 
 
 def _validate_options(dag: DAG, conf: dict[str, Any], max_active_runs: int | None, run_backwards: bool) -> None:
+    input_limits.check_conf_size("dag_run_conf", conf)
     try:
         dag.params.resolve(conf)
     except ParamValidationError as exc:

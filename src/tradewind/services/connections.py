@@ -19,13 +19,14 @@ from sqlalchemy.orm import Session
 from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.exceptions import AlreadyExists, ConnectionNotFound, InvalidArgument
+from tradewind.sdk import secrets_masker
 from tradewind.sdk.connection import EXTRA_KEY, Connection, parse_port
 from tradewind.services import paging
 from tradewind.services.secrets import MASK, SecretCipher
 
 __all__ = ["EXTRA_KEY", "Connection", "ConnectionInfo", "parse_port"]
 
-_CONN_ID = re.compile(r"^[\w.\-#!@$%^&*()\[\]{}:]+$")
+_CONN_ID = re.compile(r"[\w.\-#!@$%^&*()\[\]{}:]+")  # the whole id must match (fullmatch)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -119,7 +120,7 @@ def list_connections(session: Session) -> list[ConnectionInfo]:
 
 def validate_conn_id(conn_id: str) -> None:
     """``InvalidArgument`` unless ``conn_id`` is 1-250 characters without spaces or slashes."""
-    if not conn_id or len(conn_id) > ID_LEN or not _CONN_ID.match(conn_id):
+    if not conn_id or len(conn_id) > ID_LEN or not _CONN_ID.fullmatch(conn_id):
         raise InvalidArgument(
             f"invalid conn_id {conn_id!r}: use 1-{ID_LEN} letters, digits and ._-#!@$%^&*()[]{{}}:"
         )
@@ -204,10 +205,9 @@ def update_connection(session: Session, conn_id: str, changes: Mapping[str, Any]
 
 
 def _merge_masked_extra(extra: str | None, current: Connection) -> str | None:
-    if not extra:
+    """``extra`` with the ``***`` that stand for hidden stored values (at any depth) restored."""
+    if not extra or MASK not in extra:
         return extra
     given = json.loads(extra)
-    if not any(value == MASK for value in given.values()):
-        return extra
-    stored = current.extra_dejson
-    return json.dumps({key: (stored.get(key) if value == MASK and key in stored else value) for key, value in given.items()})
+    merged = secrets_masker.restore_hidden(given, current.extra_dejson)
+    return extra if merged == given else json.dumps(merged)

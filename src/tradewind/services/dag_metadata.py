@@ -256,10 +256,14 @@ def active_runs_count(session: Session, dag_id: str) -> int:
 def delete_dag(session: Session, dag_id: str) -> None:
     """Delete a DAG's metadata: runs, task instances, XComs, versions, tags (not the audit log).
 
-    Refused while any of its task instances is queued or running. The DAG file is left alone,
-    so the DAG processor stores the DAG again when it next reads a change to the file.
+    Refused while any of its task instances is queued or running. The DAG file is left alone:
+    while it is in the DAG folder, the DAG processor stores the DAG again at its next scan, as
+    a new DAG, as Airflow does. The other DAGs of the same file are marked unparsed (no
+    ``last_parsed_time``) so that a processor started later parses the file again too; the
+    caller wakes a running one (``wakeup.DAG_PROCESSOR``) once this has committed.
     """
-    dag_service.get_dag_row(session, dag_id)
+    row = dag_service.get_dag_row(session, dag_id)
+    fileloc = row.fileloc
     busy = session.scalar(
         select(func.count()).select_from(TaskInstance)
         .where(TaskInstance.dag_id == dag_id, TaskInstance.state.in_(("queued", "running")))
@@ -276,6 +280,8 @@ def delete_dag(session: Session, dag_id: str) -> None:
     session.execute(delete(DagVersion).where(DagVersion.dag_id == dag_id))
     session.execute(delete(DagTag).where(DagTag.dag_id == dag_id))
     session.execute(delete(Dag).where(Dag.dag_id == dag_id))
+    if fileloc is not None:
+        session.execute(update(Dag).where(Dag.fileloc == fileloc).values(last_parsed_time=None))
     session.expire_all()
 
 

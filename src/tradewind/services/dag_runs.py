@@ -23,9 +23,8 @@ from tradewind.exceptions import (
 from tradewind.sdk import timezone
 from tradewind.sdk.states import DagRunState, DagRunType
 from tradewind.sdk.states import TaskInstanceState as TIS
-from tradewind.sdk.task_node import KEY_REGEX
 from tradewind.services import dags as dag_service
-from tradewind.services import paging
+from tradewind.services import input_limits, paging
 
 
 class InvalidRunRequest(TradewindError):
@@ -33,7 +32,7 @@ class InvalidRunRequest(TradewindError):
 
 
 #: Airflow's default ``allowed_run_id_pattern``: what a run id given by a user may contain.
-RUN_ID_PATTERN = re.compile(r"^[A-Za-z0-9_.~:+-]+$")
+RUN_ID_PATTERN = re.compile(r"[A-Za-z0-9_.~:+-]+")  # the whole id must match (fullmatch)
 MAX_RUN_ID_LENGTH = 250
 
 
@@ -84,6 +83,8 @@ def trigger(
     interval is ``data_interval`` or what the timetable infers for the logical date.
     """
     conf = dict(conf or {})
+    input_limits.check_conf_size("conf", conf)
+    input_limits.check_note(note)
     row, version, dag = dag_service.latest_dag(session, dag_id)
     try:
         dag.params.resolve(conf)
@@ -108,7 +109,7 @@ def trigger(
             interval = dag.timetable.infer_manual_data_interval(run_after=logical)
             start, end = interval.start, interval.end
         run_id = run_id or DagRunType.MANUAL.generate_run_id(logical.isoformat())
-    if not RUN_ID_PATTERN.match(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
+    if not RUN_ID_PATTERN.fullmatch(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
         raise InvalidRunRequest(
             f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, digits and . _ ~ : + -")
     if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is not None:
@@ -310,6 +311,7 @@ def finish_ti(ti: TaskInstance, state: str, now: datetime) -> None:
 
 
 def set_run_note(session: Session, dag_id: str, run_id: str, note: str | None) -> DagRun:
+    input_limits.check_note(note)
     run = get_run(session, dag_id, run_id)
     run.note = note
     session.flush()

@@ -19,6 +19,7 @@ from tradewind import serialization
 from tradewind.config import Settings
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import parse_files
+from tradewind.dag_processing import importer
 from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db import migrate as db_migrate
@@ -103,7 +104,8 @@ def _file_info(dag: DAG, fileloc: str) -> DagInfo:
 
 def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[ImportProblem]]:
     """The DAGs of the files in ``folder`` (or of that one file), by importing them in child
-    processes with the DAG processor's time limit; and the problems of the files that failed."""
+    processes with the DAG processor's time limit; and the problems of the files that failed,
+    bounded as stored import errors are."""
     paths = find_dag_files(folder)
     results = parse_files(
         paths, timeout=float(settings.get("dag_processor", "file_timeout")),
@@ -114,7 +116,9 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
     found: dict[str, DagInfo] = {}
     problems: list[ImportProblem] = []
     for result in sorted(results, key=lambda r: str(r.path)):
-        problems.extend(result.problems)
+        problems.extend(dataclasses.replace(problem, message=importer.cut_line(problem.message),
+                                            traceback=importer.bounded(problem.traceback))
+                        for problem in result.problems)
         for dag_id, serialized in result.dags.items():
             if dag_id in found:
                 problems.append(ImportProblem(
@@ -154,9 +158,15 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) ->
     return _info(row)
 
 
-def list_import_errors(session: Session) -> list[ImportErrorInfo]:
-    rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename))
-    return [ImportErrorInfo(row.id, row.filename, row.timestamp, row.stacktrace or "") for row in rows]
+def list_import_errors(session: Session, *, limit: int | None = None) -> list[ImportErrorInfo]:
+    """Import errors by file name (the first ``limit``), each at most
+    ``importer.MAX_STORED_CHARS`` long, also one stored before errors were bounded."""
+    rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename).limit(limit))
+    return [ImportErrorInfo(row.id, row.filename, row.timestamp, importer.bounded(row.stacktrace or "")) for row in rows]
+
+
+def count_import_errors(session: Session) -> int:
+    return session.scalar(select(func.count()).select_from(ParseImportError)) or 0
 
 
 def last_run(session: Session, dag_id: str) -> DagRun | None:

@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from tradewind.db import models
 from tradewind.db.upsert import upsert
 from tradewind.exceptions import AlreadyExists, InvalidArgument, PoolNotFound
-from tradewind.services import paging
+from tradewind.services import input_limits, paging
 
 DEFAULT_POOL = models.DEFAULT_POOL_NAME
 _NAME_LEN = 256
@@ -41,8 +41,7 @@ def set_pool(
     include_deferred: bool = False,
 ) -> PoolInfo:
     """Create pool ``name`` or change its slots, description and include_deferred."""
-    if not name or name != name.strip() or len(name) > _NAME_LEN:
-        raise InvalidArgument(f"invalid pool name {name!r}: 1-{_NAME_LEN} characters, no surrounding spaces")
+    input_limits.check_name("pool name", name, _NAME_LEN)
     slots = parse_slots(slots)
     values = {"pool": name, "slots": slots, "description": description, "include_deferred": include_deferred}
     upsert(session, models.SlotPool, values, key=["pool"], update=["slots", "description", "include_deferred"])
@@ -180,8 +179,7 @@ def update_pool(session: Session, name: str, changes: Mapping[str, Any]) -> Pool
     if name == DEFAULT_POOL and (new_name != name or "description" in changes and changes["description"] != row.description):
         raise InvalidArgument("Only slots and included_deferred can be modified on Default Pool")
     if new_name != name:
-        if not new_name or new_name != new_name.strip() or len(new_name) > _NAME_LEN:
-            raise InvalidArgument(f"invalid pool name {new_name!r}: 1-{_NAME_LEN} characters, no surrounding spaces")
+        input_limits.check_name("pool name", new_name, _NAME_LEN)
         if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == new_name)) is not None:
             raise AlreadyExists(f"Pool with name: `{new_name}` already exists")
         row.pool = new_name

@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 from tradewind.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceHistory
 from tradewind.exceptions import InvalidStateTransition, TaskNotFound, TradewindError
 from tradewind.sdk.states import TaskInstanceState as TIS
-from tradewind.services import clearing, dag_metadata, dag_runs, paging
+from tradewind.services import clearing, dag_metadata, dag_runs, input_limits, paging
 from tradewind.services import dags as dag_service
 
 MARKABLE_STATES = (TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value)
@@ -314,6 +314,7 @@ def _clear_failed_downstream(session: Session, dag: Any, marked: Sequence[TaskIn
 
 
 def set_note(session: Session, dag_id: str, run_id: str, task_id: str, note: str | None, *, map_index: int = -1) -> TaskInstance:
+    input_limits.check_note(note)
     ti = get(session, dag_id, run_id, task_id, map_index)
     ti.note = note
     session.flush()

@@ -22,6 +22,9 @@ from tradewind.services import ui_structure
 
 RECENT_RUNS = 10
 MAX_PAGE_SIZE = 1000
+#: Import errors every DAG list page shows (each bounded, see ``importer.bounded``); all of
+#: them are at ``/api/v2/importErrors`` and ``tradewind dags list-import-errors``.
+MAX_LISTED_IMPORT_ERRORS = 50
 
 
 @dataclasses.dataclass(frozen=True)
@@ -72,7 +75,9 @@ class DagListPage:
     page_size: int
     counts: dict[str, int]  # all / active / paused, under the search and tag filters
     all_tags: tuple[str, ...]
+    #: The first ``MAX_LISTED_IMPORT_ERRORS`` import errors, and how many there are.
     import_errors: tuple[dag_service.ImportErrorInfo, ...]
+    import_error_count: int
 
     @property
     def pages(self) -> int:
@@ -191,7 +196,8 @@ def dag_list(
     ))
     return DagListPage(
         items=tuple(items), total=total, page=page, page_size=page_size, counts=counts, all_tags=all_tags,
-        import_errors=tuple(dag_service.list_import_errors(session)),
+        import_errors=tuple(dag_service.list_import_errors(session, limit=MAX_LISTED_IMPORT_ERRORS)),
+        import_error_count=dag_service.count_import_errors(session),
     )
 
 

@@ -173,19 +173,3 @@ def grid_json(grid_data: Grid) -> dict[str, Any]:
             for node_id, by_run in grid_data.cells.items()
         },
     }
-
-
-@dataclasses.dataclass(frozen=True)
-class RunStates:
-    """A run's state and every task's and group's summary state (graph and run pages poll this)."""
-
-    run_id: str
-    state: str
-    nodes: dict[str, GridCell]
-
-
-def run_states(session: Session, dag_id: str, run_id: str, shape: DagShape) -> RunStates:
-    state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
-    cells = task_cells(session, dag_id, [run_id]) if state is not None else {}
-    add_group_cells(shape, cells, [run_id])
-    return RunStates(run_id, state or "", {node: by_run[run_id] for node, by_run in cells.items() if run_id in by_run})

@@ -133,7 +133,9 @@ class DagShape:
         return self.groups[node_id].parent_id
 
 
-class _Lru:
+class LruCache:
+    """A small thread-safe LRU of values keyed by ``(version id, content hash)``."""
+
     def __init__(self, size: int) -> None:
         self._items: collections.OrderedDict[tuple[int, str], Any] = collections.OrderedDict()
         self._size = size
@@ -154,8 +156,8 @@ class _Lru:
                 self._items.popitem(last=False)
 
 
-_shapes = _Lru(_CACHE_SIZE)
-_schedules = _Lru(20_000)
+_shapes = LruCache(_CACHE_SIZE)
+_schedules = LruCache(20_000)
 
 
 def _relative(child_id: str, parent_id: str | None) -> str:
@@ -265,13 +267,18 @@ def latest_shape(session: Session, dag_id: str) -> DagShape:
     return shape_of_version(session, latest_version_id(session, dag_id))
 
 
-def shape_for_run(session: Session, dag_id: str, run_id: str | None) -> DagShape:
-    """The version a run ran with; the latest version when no run is named or it was not pinned."""
+def version_for_run(session: Session, dag_id: str, run_id: str | None) -> int:
+    """Id of the version a run ran with; the latest version when no run is named or it was not pinned."""
     if run_id:
         version_id = session.scalar(select(DagRun.dag_version_id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
         if version_id is not None:
-            return shape_of_version(session, version_id)
-    return latest_shape(session, dag_id)
+            return int(version_id)
+    return latest_version_id(session, dag_id)
+
+
+def shape_for_run(session: Session, dag_id: str, run_id: str | None) -> DagShape:
+    """The shape of the version a run ran with (see ``version_for_run``)."""
+    return shape_of_version(session, version_for_run(session, dag_id, run_id))
 
 
 @dataclasses.dataclass(frozen=True)

@@ -1,7 +1,8 @@
 """Changing a user from the admin page: role, active flag, name and email.
 
 ``tradewind.services.users`` creates, deletes and resets passwords; this adds the edit the
-users page needs, with the rule that an admin cannot lock themselves out.
+users page needs, with the rule that an admin cannot lock themselves out. A new role or a
+deactivation ends the user's sessions and tokens: whoever holds them signs in again.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.db.models import User
 from tradewind.exceptions import InvalidArgument
-from tradewind.services import users
+from tradewind.services import user_sessions, users
 
 
 def update_user(
@@ -24,6 +25,8 @@ def update_user(
         raise InvalidArgument("you cannot change your own role or deactivate yourself; ask another admin")
     if row.role == "Admin" and (role_name != "Admin" or not active) and _other_active_admins(session, username) == 0:
         raise InvalidArgument(f"{username} is the last active admin")
+    if role_name != row.role or (row.active and not active):
+        user_sessions.end_all(session, row)
     row.role = role_name
     row.active = active
     row.email = email or None

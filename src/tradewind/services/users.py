@@ -1,8 +1,13 @@
-"""Users of the UI and API: create, list, delete, reset passwords (argon2 hashes only)."""
+"""Users of the UI and API: create, list, delete, reset passwords (argon2 hashes only).
+
+A new password and a deletion end the user's UI sessions and bearer tokens
+(``user_sessions.end_all``).
+"""
 
 from __future__ import annotations
 
 import dataclasses
+import functools
 import re
 import secrets
 from datetime import datetime
@@ -14,9 +19,10 @@ from sqlalchemy.orm import Session
 
 from tradewind.db.models import BUILTIN_ROLES, User
 from tradewind.exceptions import AlreadyExists, InvalidArgument, TradewindError
+from tradewind.services import user_sessions
 
 _hasher = PasswordHasher()
-_USERNAME = re.compile(r"^[A-Za-z0-9_.@+-]{1,256}$")
+_USERNAME = re.compile(r"[A-Za-z0-9_.@+-]{1,256}")  # the whole name must match (fullmatch)
 
 
 class UserNotFound(TradewindError):
@@ -46,6 +52,17 @@ def hash_password(password: str) -> str:
     return _hasher.hash(password)
 
 
+def dummy_hash() -> str:
+    """A hash of a random password made like real ones: checking a password against it costs
+    what checking a real user's does, so the time of an answer does not tell who exists."""
+    return _dummy_hash_of(_hasher)
+
+
+@functools.lru_cache(maxsize=1)
+def _dummy_hash_of(hasher: PasswordHasher) -> str:
+    return hasher.hash(secrets.token_urlsafe(16))
+
+
 def verify_password(password_hash: str | None, password: str) -> bool:
     if not password_hash:
         return False
@@ -71,7 +88,7 @@ def create_user(
     session: Session, *, username: str, password: str, role: str, email: str | None = None,
     first_name: str | None = None, last_name: str | None = None,
 ) -> UserInfo:
-    if not _USERNAME.match(username or ""):
+    if not _USERNAME.fullmatch(username or ""):
         raise InvalidArgument(f"invalid username {username!r}: use letters, digits and . _ @ + -")
     if not password:
         raise InvalidArgument("the password must not be empty")
@@ -96,7 +113,9 @@ def list_users(session: Session) -> list[UserInfo]:
 
 
 def delete_user(session: Session, username: str) -> None:
-    session.delete(get_user(session, username))
+    row = get_user(session, username)
+    user_sessions.end_all(session, row)
+    session.delete(row)
 
 
 def reset_password(session: Session, username: str, password: str) -> None:
@@ -105,6 +124,7 @@ def reset_password(session: Session, username: str, password: str) -> None:
     row = get_user(session, username)
     row.password_hash = hash_password(password)
     row.failed_login_count = 0
+    user_sessions.end_all(session, row)
 
 
 def has_user(session: Session, username: str) -> bool:

@@ -20,7 +20,8 @@ from tradewind.db import models
 from tradewind.db.base import ID_LEN
 from tradewind.db.upsert import upsert
 from tradewind.exceptions import AlreadyExists, InvalidArgument, VariableNotFound
-from tradewind.services import paging
+from tradewind.sdk import secrets_masker
+from tradewind.services import input_limits, paging
 from tradewind.services.secrets import MASK, SecretCipher, is_sensitive
 
 #: Marks "no default given" (None is a legitimate default).
@@ -92,6 +93,7 @@ def set_variable(
         text = value
     else:
         text = json.dumps(value)
+    input_limits.check_text_size(f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES)
     encrypted = is_sensitive(key)
     values: dict[str, Any] = {
         "key": key,
@@ -181,10 +183,9 @@ def _plaintext(row: models.Variable, cipher: SecretCipher) -> str | None:
 
 
 def _validate_key(key: str) -> None:
-    if not key or key != key.strip():
-        raise InvalidArgument(f"invalid variable key {key!r}: it must be non-empty without surrounding spaces")
     if len(key) > ID_LEN:
         raise InvalidArgument(f"variable key is longer than {ID_LEN} characters: {key[:40]}...")
+    input_limits.check_name("variable key", key, ID_LEN)
 
 
 # -- the REST API's view: pages, single entries, masking -------------------------------------
@@ -210,8 +211,8 @@ ORDER_COLUMNS: Mapping[str, Any] = {
 
 
 def masked_value(key: str, value: str | None) -> str | None:
-    """The value as Airflow shows it: ``***`` for a sensitive key; in a JSON object value, the
-    values of sensitive top-level keys are masked too."""
+    """The value as Airflow shows it: ``***`` for a sensitive key; in a JSON value, the values
+    under sensitive keys, at any depth, are masked too."""
     if value is None:
         return None
     if is_sensitive(key):
@@ -220,9 +221,8 @@ def masked_value(key: str, value: str | None) -> str | None:
         parsed = json.loads(value)
     except (json.JSONDecodeError, ValueError):
         return value
-    if not isinstance(parsed, dict) or not any(is_sensitive(str(name)) for name in parsed):
-        return value
-    return json.dumps({name: (MASK if is_sensitive(str(name)) else item) for name, item in parsed.items()})
+    hidden = secrets_masker.hide_sensitive_keys(parsed)
+    return value if hidden == parsed else json.dumps(hidden)
 
 
 def _entry(row: models.Variable, cipher: SecretCipher) -> VariableEntry:
@@ -269,6 +269,7 @@ def update_variable(
         raise VariableNotFound(f"The Variable with key: `{key}` was not found")
     if value is not MISSING:
         text = value if isinstance(value, str) else json.dumps(value)
+        input_limits.check_text_size(f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES)
         encrypted = is_sensitive(key)
         row.val = cipher.encrypt(text) if encrypted else text
         row.is_encrypted = encrypted

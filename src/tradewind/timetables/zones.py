@@ -16,7 +16,7 @@ from tradewind.exceptions import DagDefinitionError
 __all__ = ["UTC", "coerce_utc", "parse_timezone", "timezone_name"]
 
 _UTC_NAMES = frozenset({"UTC", "Z", "ETC/UTC", "ETC/UCT", "UCT", "ZULU", "ETC/ZULU", "GMT", "ETC/GMT"})
-_OFFSET = re.compile(r"^([+-])(\d{2}):(\d{2})$")
+_OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
 
 
 def coerce_utc(value: datetime) -> datetime:
@@ -73,7 +73,7 @@ def _zone_from_name(name: str) -> tzinfo:
     text = name.strip()
     if text.upper() in _UTC_NAMES:
         return UTC
-    match = _OFFSET.match(text)
+    match = _OFFSET.fullmatch(text)
     if match:
         sign, hours, minutes = match.groups()
         offset = timedelta(hours=int(hours), minutes=int(minutes))

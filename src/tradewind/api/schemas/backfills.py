@@ -11,7 +11,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from tradewind.api.schemas.common import RequestBody
+from tradewind.api.schemas.common import IsoDatetime, RequestBody
 from tradewind.services import backfill
 
 ReprocessBehaviorValue = Literal["none", "failed", "completed"]
@@ -70,8 +70,8 @@ class BackfillPostBody(RequestBody):
     client always sends one: 10 unless told otherwise, as in Airflow)."""
 
     dag_id: str
-    from_date: datetime
-    to_date: datetime
+    from_date: IsoDatetime
+    to_date: IsoDatetime
     run_backwards: bool = False
     dag_run_conf: dict[str, Any] = Field(default_factory=dict)
     reprocess_behavior: ReprocessBehaviorValue = "none"

@@ -2,16 +2,35 @@
 
 from __future__ import annotations
 
+import re
 import uuid
 from datetime import datetime, timedelta
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, BeforeValidator, ConfigDict, Field
 
 from tradewind.db.models import DagVersion
 from tradewind.services import dag_metadata
 
 #: Airflow 3's name for the bundle of DAGs read from the DAG folder.
 BUNDLE_NAME = "dags-folder"
+
+
+_NUMBER = re.compile(r"\s*[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\s*")
+
+
+def _iso_text(value: Any) -> Any:
+    """Only ISO 8601 text is a datetime, as in Airflow: pydantic alone would take a number, or
+    text such as ``0.5``, as seconds since 1970."""
+    if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.fullmatch(value)):
+        return value
+    raise ValueError(f"expected an ISO 8601 date-time such as 2024-01-31T12:00:00+00:00, got {value!r}")
+
+
+#: A datetime of a query parameter or request body; without a zone it is taken as UTC.
+IsoDatetime = Annotated[datetime, BeforeValidator(_iso_text)]
+#: A datetime of a request body that must carry its zone.
+IsoAwareDatetime = Annotated[AwareDatetime, BeforeValidator(_iso_text)]
 
 
 class RequestBody(BaseModel):

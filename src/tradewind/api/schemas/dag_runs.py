@@ -6,9 +6,9 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any, Literal
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_validator
 
-from tradewind.api.schemas.common import DagVersionResponse, RequestBody
+from tradewind.api.schemas.common import DagVersionResponse, IsoAwareDatetime, RequestBody
 from tradewind.db.models import DagRun, DagVersion
 
 #: ``triggered_by`` values the client knows; others are shown as null.
@@ -79,10 +79,10 @@ class TriggerDAGRunPostBody(BaseModel):
     model_config = ConfigDict(extra="ignore")
 
     dag_run_id: str | None = Field(None, max_length=250)
-    logical_date: AwareDatetime | None = None
-    data_interval_start: AwareDatetime | None = None
-    data_interval_end: AwareDatetime | None = None
-    run_after: AwareDatetime | None = None
+    logical_date: IsoAwareDatetime | None = None
+    data_interval_start: IsoAwareDatetime | None = None
+    data_interval_end: IsoAwareDatetime | None = None
+    run_after: IsoAwareDatetime | None = None
     conf: dict[str, Any] | None = None
     note: str | None = Field(None, max_length=1000)
     partition_key: str | None = None
@@ -113,22 +113,22 @@ class DAGRunsBatchBody(RequestBody):
     page_limit: int = Field(100, ge=0)
     dag_ids: list[str] | None = None
     states: list[Literal["queued", "running", "success", "failed"] | None] | None = None
-    run_after_gte: AwareDatetime | None = None
-    run_after_gt: AwareDatetime | None = None
-    run_after_lte: AwareDatetime | None = None
-    run_after_lt: AwareDatetime | None = None
-    logical_date_gte: AwareDatetime | None = None
-    logical_date_gt: AwareDatetime | None = None
-    logical_date_lte: AwareDatetime | None = None
-    logical_date_lt: AwareDatetime | None = None
-    start_date_gte: AwareDatetime | None = None
-    start_date_gt: AwareDatetime | None = None
-    start_date_lte: AwareDatetime | None = None
-    start_date_lt: AwareDatetime | None = None
-    end_date_gte: AwareDatetime | None = None
-    end_date_gt: AwareDatetime | None = None
-    end_date_lte: AwareDatetime | None = None
-    end_date_lt: AwareDatetime | None = None
+    run_after_gte: IsoAwareDatetime | None = None
+    run_after_gt: IsoAwareDatetime | None = None
+    run_after_lte: IsoAwareDatetime | None = None
+    run_after_lt: IsoAwareDatetime | None = None
+    logical_date_gte: IsoAwareDatetime | None = None
+    logical_date_gt: IsoAwareDatetime | None = None
+    logical_date_lte: IsoAwareDatetime | None = None
+    logical_date_lt: IsoAwareDatetime | None = None
+    start_date_gte: IsoAwareDatetime | None = None
+    start_date_gt: IsoAwareDatetime | None = None
+    start_date_lte: IsoAwareDatetime | None = None
+    start_date_lt: IsoAwareDatetime | None = None
+    end_date_gte: IsoAwareDatetime | None = None
+    end_date_gt: IsoAwareDatetime | None = None
+    end_date_lte: IsoAwareDatetime | None = None
+    end_date_lt: IsoAwareDatetime | None = None
     duration_gte: float | None = None
     duration_gt: float | None = None
     duration_lte: float | None = None

@@ -7,9 +7,9 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import AwareDatetime, BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, field_validator
 
-from tradewind.api.schemas.common import DagVersionResponse, RequestBody, row_uuid
+from tradewind.api.schemas.common import DagVersionResponse, IsoAwareDatetime, RequestBody, row_uuid
 from tradewind.db.models import TaskInstance
 from tradewind.services import task_instances
 
@@ -133,8 +133,8 @@ class TaskInstanceHistoryCollectionResponse(BaseModel):
 
 class ClearTaskInstancesBody(RequestBody):
     dry_run: bool = True
-    start_date: AwareDatetime | None = None
-    end_date: AwareDatetime | None = None
+    start_date: IsoAwareDatetime | None = None
+    end_date: IsoAwareDatetime | None = None
     only_failed: bool = True
     only_running: bool = False
     reset_dag_runs: bool = True

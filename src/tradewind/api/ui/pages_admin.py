@@ -1,5 +1,6 @@
-"""Admin pages: variables, connections and pools. Everyone reads (secrets masked); Op and
-Admin change them."""
+"""Admin pages: variables, connections and pools. Variables and connections are read and
+changed by Op and Admin only (as the REST API and Airflow's roles have it; secrets masked even
+then); everyone reads pools, Op and Admin change them."""
 
 from __future__ import annotations
 
@@ -39,7 +40,7 @@ def _render(request: Request, user: CurrentUser, template: str, context: dict[st
 @router.get("/variables")
 def variable_list(
     request: Request, q: str = "", page: int = 1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     page = max(1, page)
     entries, total = variables.list_variables_page(
@@ -61,7 +62,7 @@ def variable_new(request: Request, user: CurrentUser = Depends(ui_session.can(Ac
 @router.get("/variables/{key}/edit")
 def variable_edit(
     request: Request, key: str,
-    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     entry = variables.get_entry(session, key, cipher=_cipher(request))
     sensitive = entry.masked_value == MASK
@@ -128,7 +129,7 @@ class ConnectionForm:
 @router.get("/connections")
 def connection_list(
     request: Request, q: str = "",
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     found = [c for c in connections.list_connections(session) if q.strip().lower() in c.conn_id.lower()]
     return _render(request, user, "connections.html", {"connections": found, "q": q})
@@ -142,7 +143,7 @@ def connection_new(request: Request, user: CurrentUser = Depends(ui_session.can(
 @router.get("/connections/{conn_id}/edit")
 def connection_edit(
     request: Request, conn_id: str,
-    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     shown = connections.get_connection(session, conn_id, cipher=_cipher(request)).masked()
     form = ConnectionForm(
@@ -206,7 +207,7 @@ def connection_delete(
 @router.get("/pools")
 def pool_list(
     request: Request, user: CurrentUser = Depends(ui_session.page_user),
-    session: Session = Depends(ui_session.read_session),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     return _render(request, user, "pools.html", {"pools": pools.usage(session, pools.list_pools(session)),
                                                  "default_pool": pools.DEFAULT_POOL})
@@ -221,7 +222,7 @@ def pool_new(request: Request, user: CurrentUser = Depends(ui_session.can(Action
 @router.get("/pools/{name}/edit")
 def pool_edit(
     request: Request, name: str,
-    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.EDIT_CONFIG)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     info = pools.get_pool(session, name)
     form = {"pool": info.pool, "slots": str(info.slots), "description": info.description or "",

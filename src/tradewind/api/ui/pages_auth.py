@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
@@ -10,12 +9,13 @@ from fastapi.responses import RedirectResponse
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import FormData
 
-from tradewind.api import routes_auth
+from tradewind.api import deps, sign_in
 from tradewind.api.deps import CurrentUser
 from tradewind.api.ui import actions, formatting, templating
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.routing import UIRoute
 from tradewind.db import engine as db_engine
+from tradewind.services import user_sessions
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -34,7 +34,8 @@ def favicon() -> Response:
 @router.get("/login")
 def login_form(request: Request, next: str = "/") -> Response:
     next_url = ui_session.safe_next(next)
-    if request.session.get("username"):
+    if deps.SESSION_ID_KEY in request.session and db_engine.run_in_transaction(
+            request.app.state.engine, lambda s: deps.session_user(request, s), readonly=True):
         return RedirectResponse(next_url, status_code=303)
     return _login_page(request, next_url=next_url)
 
@@ -50,20 +51,20 @@ async def login(request: Request) -> Response:
         return _login_page(request, next_url=next_url, username=username, status_code=400,
                            error="The sign-in form had expired. Please sign in again.")
     password = actions.field(form, "password")
-    engine = request.app.state.engine
-    ok = bool(username and password) and await run_in_threadpool(
-        db_engine.run_in_transaction, engine, lambda s: routes_auth.authenticate(s, username, password)
-    )
-    if not ok:
-        await asyncio.sleep(routes_auth.FAILED_LOGIN_DELAY)  # slows down password guessing
+    signed_in = await sign_in.sign_in(request.app.state, username, password, open_ui_session=True)
+    if signed_in is None or signed_in.ui_session_secret is None:
         return _login_page(request, next_url=next_url, username=username, status_code=401,
                            error="Invalid username or password.")
-    ui_session.rotate(request, username)
+    ui_session.rotate(request, signed_in.ui_session_secret)
     return RedirectResponse(next_url, status_code=303)
 
 
 @router.post("/logout")
 async def logout(request: Request, form: FormData = Depends(ui_session.csrf_form)) -> Response:
+    secret = request.session.get(deps.SESSION_ID_KEY)
+    if isinstance(secret, str):
+        await run_in_threadpool(db_engine.run_in_transaction, request.app.state.engine,
+                                lambda s: user_sessions.end(s, secret))
     ui_session.rotate(request, None)
     ui_session.flash(request, "ok", "You have been signed out.")
     return RedirectResponse("/login", status_code=303)

@@ -5,16 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Depends, Request, Response
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import JSONResponse
 from sqlalchemy.orm import Session
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import graph_layout, highlight, templating
+from tradewind.api.ui import highlight, json_answers, templating
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.pages_dags import dag_url, scheduler_warning
 from tradewind.api.ui.routing import UIRoute
-from tradewind.services import ui_dag_list, ui_grid, ui_runs, ui_structure
+from tradewind.services import ui_dag_list, ui_graph, ui_grid, ui_runs, ui_structure
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -40,7 +40,7 @@ def _run_choice(session: Session, dag_id: str, run_id: str | None) -> tuple[str 
 @router.get("/dags/{dag_id}")
 def grid_page(
     request: Request, dag_id: str, limit: int = 25, offset: int = 0,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     if limit not in GRID_SIZES:
         limit = 25
@@ -52,79 +52,57 @@ def grid_page(
 @router.get("/dags/{dag_id}/grid.json")
 def grid_json(
     dag_id: str, limit: int = 25, offset: int = 0,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
     return JSONResponse(ui_grid.grid_json(data), headers={"Cache-Control": "no-store"})
 
 
-def _expanded(raw: str | None, shape: ui_structure.DagShape) -> list[str]:
-    if raw is None:
-        return []
-    if raw == "*":
-        return list(shape.groups)
-    return [g for g in raw.split(",") if g in shape.groups]
-
-
-def _graph_context(session: Session, dag_id: str, run_id: str | None, expanded: str | None) -> dict[str, Any]:
-    shape = ui_structure.shape_for_run(session, dag_id, run_id)
-    open_groups = _expanded(expanded, shape)
-    drawing = graph_layout.layout(shape, open_groups)
-    states = ui_grid.run_states(session, dag_id, run_id, shape) if run_id else None
-    collapse = {box.group_id: ",".join(g for g in open_groups if not _inside(shape, g, box.group_id))
-                for box in drawing.boxes}
-    return {"shape": shape, "layout": drawing, "expanded": open_groups, "states": states, "run_id": run_id,
-            "collapse": collapse}
-
-
-def _inside(shape: ui_structure.DagShape, group_id: str, outer: str) -> bool:
-    """True when ``group_id`` is ``outer`` or nested in it."""
-    current: str | None = group_id
-    while current:
-        if current == outer:
-            return True
-        current = shape.groups[current].parent_id
-    return False
-
-
 @router.get("/dags/{dag_id}/graph")
 def graph_page(
-    request: Request, dag_id: str, run_id: str | None = None, expanded: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    request: Request, dag_id: str, run_id: str | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
+    """The page around the graph: the browser fetches ``graph.json`` and lays it out itself,
+    so the page is as small for 5,000 tasks as for five."""
     run_id, runs = _run_choice(session, dag_id, run_id)
-    context = _graph_context(session, dag_id, run_id, expanded)
-    return dag_page(request, session, user, dag_id, "graph", "dag_graph.html", {**context, "runs": runs})
+    document = ui_graph.graph_for_run(session, dag_id, run_id)
+    run_state = next((run.state for run in runs if run.run_id == run_id), None)
+    return dag_page(request, session, user, dag_id, "graph", "dag_graph.html", {
+        "graph": document, "runs": runs, "run_id": run_id, "run_state": run_state,
+        "has_groups": bool(document.group_members),
+    })
 
 
-@router.get("/dags/{dag_id}/graph.svg")
-def graph_fragment(
-    dag_id: str, run_id: str | None = None, expanded: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+@router.get("/dags/{dag_id}/graph.json")
+def graph_json(
+    request: Request, dag_id: str, run_id: str | None = None,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    context = _graph_context(session, dag_id, run_id, expanded)
-    html = templating.render_fragment("_graph_svg.html", {**context, "dag_id": dag_id, "dag_url": dag_url})
-    return HTMLResponse(html, headers={"Cache-Control": "no-store"})
+    """The structure of the version the run used (see ``services.ui_graph``); it never changes,
+    so a browser that holds it gets a 304."""
+    document = ui_graph.graph_for_run(session, dag_id, run_id)
+    return json_answers.bytes_answer(request, document.body, document.gzipped, etag=document.etag,
+                                     cache_control="private, no-cache")
 
 
 @router.get("/dags/{dag_id}/runs/{run_id}/states.json")
 def run_states(
-    dag_id: str, run_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    request: Request, dag_id: str, run_id: str,
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    shape = ui_structure.shape_for_run(session, dag_id, run_id)
-    states = ui_grid.run_states(session, dag_id, run_id, shape)
+    states = ui_graph.run_states(session, dag_id, run_id)
     body = {
         "run_id": run_id, "state": states.state,
-        "nodes": {node: [cell.state, cell.count] for node, cell in states.nodes.items()},
+        "nodes": states.nodes,
     }
-    return JSONResponse(body, headers={"Cache-Control": "no-store"})
+    return json_answers.json_answer(request, body)
 
 
 @router.get("/dags/{dag_id}/calendar")
 def calendar_page(
     request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     data = ui_runs.calendar(session, dag_id, templating.ui_zone(request))
     return dag_page(request, session, user, dag_id, "calendar", "dag_calendar.html", {"calendar": data})
@@ -133,7 +111,7 @@ def calendar_page(
 @router.get("/dags/{dag_id}/gantt")
 def gantt_page(
     request: Request, dag_id: str, run_id: str | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     run_id, runs = _run_choice(session, dag_id, run_id)
     chart = None
@@ -149,7 +127,7 @@ def gantt_page(
 @router.get("/dags/{dag_id}/code")
 def code_page(
     request: Request, dag_id: str, run_id: str | None = None, version: int | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     versions = ui_structure.versions(session, dag_id)
     if version is None:
@@ -165,7 +143,7 @@ def code_page(
 @router.get("/dags/{dag_id}/details")
 def details_page(
     request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     shape = ui_structure.latest_shape(session, dag_id)
     versions = ui_structure.versions(session, dag_id)

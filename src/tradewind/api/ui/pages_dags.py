@@ -80,7 +80,7 @@ def dag_list(
     page: int = 1,
     page_size: int = 50,
     user: CurrentUser = Depends(ui_session.page_user),
-    session: Session = Depends(ui_session.read_session),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     if status not in {"all", "active", "paused"}:
         status = "all"
@@ -99,7 +99,7 @@ def dag_list(
 @router.get("/dags/recent.json")
 def recent_json(
     request: Request, ids: str = "",
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     """The DAG list's poll: recent runs of the DAGs on the page (at most 100)."""
     dag_ids = [dag_id for dag_id in ids.split(",") if dag_id][:100]
@@ -131,7 +131,7 @@ def pause(
 def trigger_page(
     request: Request, dag_id: str,
     user: CurrentUser = Depends(ui_session.can(Action.RUN)),
-    session: Session = Depends(ui_session.read_session),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     shape = ui_structure.latest_shape(session, dag_id)
     return _trigger_page(request, shape, trigger_form.TriggerForm.defaults(shape))

@@ -28,7 +28,7 @@ RUN_STATES = ("queued", "running", "success", "failed")
 @router.get("/runs")
 def runs_list(
     request: Request, state: str = "", dag_id: str = "", page: int = 1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     size = 50
     page = max(1, page)
@@ -46,7 +46,7 @@ def runs_list(
 @router.get("/backfills")
 def backfills_list(
     request: Request, dag_id: str = "",
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     backfills = backfill.list_backfills(session, dag_id.strip() or None)
     return templating.render(request, "backfills.html", {
@@ -57,7 +57,7 @@ def backfills_list(
 @router.get("/dags/{dag_id}/runs/{run_id}")
 def run_page(
     request: Request, dag_id: str, run_id: str,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     run = ui_runs.run_details(session, dag_id, run_id)
     shape = ui_structure.shape_for_run(session, dag_id, run_id)

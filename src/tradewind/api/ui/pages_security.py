@@ -18,7 +18,8 @@ from tradewind.api.ui.pages_dags import dag_url
 from tradewind.api.ui.routing import UIRoute
 from tradewind.db.models import BUILTIN_ROLES
 from tradewind.exceptions import TradewindError
-from tradewind.services import audit, paging, ui_users, users
+from tradewind.sdk import timezone
+from tradewind.services import audit, paging, ui_users, user_sessions, users
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -34,7 +35,7 @@ def _render(request: Request, template: str, context: dict[str, Any], status_cod
 @router.get("/users")
 def user_list(
     request: Request, user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)),
-    session: Session = Depends(ui_session.read_session),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     return _render(request, "users.html", {"users": users.list_users(session)})
 
@@ -48,7 +49,7 @@ def user_new(request: Request, user: CurrentUser = Depends(ui_session.can(Action
 @router.get("/users/{username}/edit")
 def user_edit(
     request: Request, username: str,
-    user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     info = ui_users.get_user_info(session, username)
     form = {"username": info.username, "role": info.role, "email": info.email or "", "first_name": info.first_name or "",
@@ -67,24 +68,32 @@ def user_save(
     typed["active"] = actions.field(form, "active") in _TRUE
     password = actions.field(form, "password")
 
-    def save(s: Session) -> None:
+    def save(s: Session) -> str | None:
         if original is None:
             users.create_user(s, username=typed["username"], password=password, role=typed["role"],
                               email=typed["email"] or None, first_name=typed["first_name"] or None,
                               last_name=typed["last_name"] or None)
-            return
+            return None
         ui_users.update_user(s, original, role=typed["role"], active=typed["active"], email=typed["email"],
                              first_name=typed["first_name"], last_name=typed["last_name"], acting_user=user.username)
-        if password:
-            users.reset_password(s, original, password)
+        if not password:
+            return None
+        users.reset_password(s, original, password)
+        if original != user.username:
+            return None
+        # A new password ends every session of its user; the browser that set it stays signed in.
+        return user_sessions.start(s, users.get_user(s, original).id, timezone.utcnow())
 
     name = original or typed["username"]
     try:
-        actions.apply(request, user, "user_create" if original is None else "user_edit", save,
-                      extra={"username": name, "role": typed["role"], "password_changed": bool(password)})
+        own_new_session = actions.apply(request, user, "user_create" if original is None else "user_edit", save,
+                                        extra={"username": name, "role": typed["role"],
+                                               "password_changed": bool(password)})
     except TradewindError as exc:
         return _render(request, "user_form.html", {"form": typed, "original": original, "error": str(exc)},
                        status_code=400)
+    if own_new_session is not None:
+        ui_session.rotate(request, own_new_session)
     return actions.outcome(request, None, "/users", ok=f"User {name} saved.")
 
 
@@ -101,7 +110,7 @@ def user_delete(
 @router.get("/audit-log")
 def audit_log(
     request: Request, dag_id: str = "", event: str = "", owner: str = "", page: int = 1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     page = max(1, page)
     where = audit.EventFilter(dag_id_pattern=dag_id.strip() or None, event_pattern=event.strip() or None,

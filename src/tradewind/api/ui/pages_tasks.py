@@ -37,7 +37,7 @@ def ti_url(dag_id: str, run_id: str, task_id: str, map_index: int = -1, **params
 @router.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}")
 def task_page(
     request: Request, dag_id: str, run_id: str, task_id: str, map_index: int = -1, try_number: int | None = None,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     ti = ui_task_instances.task_instance(session, dag_id, run_id, task_id, map_index)
     shape = ui_structure.shape_for_run(session, dag_id, run_id)
@@ -56,7 +56,7 @@ def task_page(
 @router.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/log.json")
 def log_json(
     request: Request, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1, offset: int = 0,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     ti = task_instances.get(session, dag_id, run_id, task_id, map_index)
     over = task_instances.try_is_over(ti, try_number)
@@ -71,7 +71,7 @@ def log_json(
 @router.get("/dags/{dag_id}/runs/{run_id}/tasks/{task_id}/log.txt")
 def log_text(
     request: Request, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1,
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session),
+    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     task_instances.get(session, dag_id, run_id, task_id, map_index)
     path = task_logs.log_path(request.app.state.settings.log_folder, dag_id, run_id, task_id, map_index, try_number)

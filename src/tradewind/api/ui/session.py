@@ -1,9 +1,11 @@
 """Who is signed in to the UI, what they may do, and the CSRF token of their session.
 
-The UI signs people in with the signed session cookie (``request.session["username"]``),
-which ``tradewind.api.deps`` also accepts. Every form carries ``csrf_token``; every UI POST
-checks it against the token kept in the session (or the ``X-CSRF-Token`` header, for the few
-``fetch`` calls), so another site cannot make a signed-in browser change anything.
+The UI signs people in with the signed session cookie: it holds the secret of a server-side
+session (``user_session``), so signing out, a new password, a role change or a deactivation
+ends it. ``tradewind.api.deps`` resolves it, for pages and for the REST API. Every form
+carries ``csrf_token``; every UI POST checks it against the token kept in the session (or the
+``X-CSRF-Token`` header, for the few ``fetch`` calls), so another site cannot make a
+signed-in browser change anything.
 """
 
 from __future__ import annotations
@@ -22,9 +24,9 @@ from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
 from tradewind.db import engine as db_engine
 
-CSRF_SESSION_KEY = "csrf_token"
+CSRF_SESSION_KEY = deps.CSRF_SESSION_KEY
 CSRF_FIELD = "csrf_token"
-CSRF_HEADER = "x-csrf-token"
+CSRF_HEADER = deps.CSRF_HEADER
 
 
 class LoginRequired(Exception):
@@ -52,12 +54,13 @@ def csrf_token(request: Request) -> str:
     return str(token)
 
 
-def rotate(request: Request, username: str | None) -> None:
-    """A fresh session for a sign-in or sign-out: nothing of the old one is kept but the zone."""
+def rotate(request: Request, session_secret: str | None) -> None:
+    """A fresh cookie for a sign-in (the new session's secret) or a sign-out (None): nothing of
+    the old one is kept but the zone."""
     zone = request.session.get("timezone")
     request.session.clear()
-    if username is not None:
-        request.session["username"] = username
+    if session_secret is not None:
+        request.session[deps.SESSION_ID_KEY] = session_secret
     if zone:
         request.session["timezone"] = zone
     request.session[CSRF_SESSION_KEY] = secrets.token_urlsafe(32)
@@ -82,7 +85,11 @@ async def csrf_form(request: Request) -> FormData:
 
 
 def read_session(request: Request) -> Iterator[Session]:
-    """A read-only transaction for one page (plain ``BEGIN`` on SQLite: never waits for writers)."""
+    """A read-only transaction for one page (plain ``BEGIN`` on SQLite: never waits for writers).
+
+    Pages depend on it with ``scope="function"``: the transaction (on PostgreSQL, the pool's
+    connection) ends when the handler returns, not after a slow client took the whole response.
+    """
     with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
         yield session
 
@@ -94,7 +101,7 @@ def _next_url(request: Request) -> str:
     return path
 
 
-def page_user(request: Request, session: Session = Depends(read_session)) -> CurrentUser:
+def page_user(request: Request, session: Session = Depends(read_session, scope="function")) -> CurrentUser:
     """The signed-in user, or ``LoginRequired`` (answered with a redirect to ``/login``)."""
     user = deps.user_from_request(request, session)
     if user is None:

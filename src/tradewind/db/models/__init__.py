@@ -5,7 +5,7 @@ Importing this package registers every table on ``tradewind.db.base.Base.metadat
 
 from __future__ import annotations
 
-from tradewind.db.models.auth import BUILTIN_ROLES, Role, User
+from tradewind.db.models.auth import BUILTIN_ROLES, Role, User, UserSession
 from tradewind.db.models.backfill import Backfill, BackfillDagRun, ReprocessBehavior
 from tradewind.db.models.connection import ConnectionRow
 from tradewind.db.models.dag import Dag, DagTag, DagVersion
@@ -40,6 +40,7 @@ __all__ = [
     "TaskInstance",
     "TaskInstanceHistory",
     "User",
+    "UserSession",
     "Variable",
     "XCom",
 ]

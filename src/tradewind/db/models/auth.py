@@ -1,8 +1,9 @@
-"""Users and roles of the API server and UI."""
+"""Users and roles of the API server and UI, and the UI's server-side sessions."""
 
 from __future__ import annotations
 
 import datetime as dt
+import secrets
 
 from sqlalchemy import Boolean, ForeignKey, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
@@ -12,6 +13,11 @@ from tradewind.db.types import UtcDateTime, utcnow
 
 #: Roles seeded by the initial migration, most to least privileged (Airflow's names).
 BUILTIN_ROLES: tuple[str, ...] = ("Admin", "Op", "User", "Viewer")
+
+
+def new_session_stamp() -> str:
+    """A fresh random ``User.session_stamp``."""
+    return secrets.token_hex(16)
 
 
 class Role(Base):
@@ -40,3 +46,20 @@ class User(Base):
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     last_login: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     failed_login_count: Mapped[int] = mapped_column(Integer, default=0)
+    # Bearer tokens carry the stamp they were issued with and are refused once it changes: a
+    # new password, role or deactivation replaces it. Random rather than a counter, so a user
+    # deleted and created again under the same name (and, on SQLite, maybe the same id)
+    # cannot be reached by the old user's tokens.
+    session_stamp: Mapped[str] = mapped_column(String(32), default=new_session_stamp)
+
+
+class UserSession(Base):
+    """One signed-in UI browser. The cookie holds a random secret; this row holds its SHA-256,
+    so signing out (deleting the row) ends a cookie that may have been copied."""
+
+    __tablename__ = "user_session"
+
+    id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("user.id", ondelete="CASCADE"), index=True)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    expires_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, index=True)
