@@ -164,6 +164,20 @@ def test_a_launcher_killed_under_its_tries_leaves_them_running_and_the_next_try_
     assert [e.message["state"] for e in events if isinstance(e, TaskFinished)] == ["success"]
 
 
+def test_a_try_whose_launcher_died_before_forking_it_starts_here(tmp_path, loads, executor) -> None:
+    executor.launch(_workload(tmp_path, 1, "noop"))
+    wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
+    (launcher,) = list(executor.launchers)
+    os.kill(launcher.pid, signal.SIGSTOP)  # it cannot take the next try off its socket...
+    executor.launch(_workload(tmp_path, 2, "noop"))
+    os.kill(launcher.pid, signal.SIGKILL)  # ...and dies with it there
+    events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
+    (finished,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
+    assert isinstance(finished, TaskFinished) and finished.message["state"] == "success"
+    (started,) = [e for e in events if isinstance(e, TaskStarted)]
+    assert loads.read_text().split() == [str(launcher.pid), str(started.pid)]  # forked here, it loaded the source
+
+
 def test_idle_and_surplus_launchers_are_stopped(tmp_path, loads) -> None:
     executor = LocalExecutor(parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3))
     executor.start(lambda message: {"error": "unknown"})

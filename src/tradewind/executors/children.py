@@ -54,6 +54,8 @@ class Child:
     workload: TaskWorkload | None = None
     callback: CallbackWorkload | None = None
     pidfd: int | None = None
+    #: It said something over its channel (so it started).
+    heard: bool = False
     #: Its outcome was reported.
     finished: bool = False
     #: Settled: it reports no more events (a released try: none at all).

@@ -309,6 +309,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
     # -- a process's messages and end ---------------------------------------------------------
     def _handle(self, child: Child, messages: list[dict[str, Any]]) -> list[Event]:
         events: list[Event] = []
+        if messages:
+            child.heard = True
         for message in messages:
             op = message.get("op")
             if op == "done":
@@ -345,9 +347,10 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
                 return []
             if child.kind is ChildKind.GUEST:
                 return self._finalize(child, None)
+            if child.pid is None:  # sent to a launcher that died before it said it forked it
+                return self._lost_before_start(child)
             if child.pidfd is None:  # an orphan whose beacon was not found: the channel tells its end
-                reason = None if child.pid is not None else "its launcher died before it started"
-                return self._finalize(child, None, reason=reason)
+                return self._finalize(child, None)
             return []  # adopted or orphaned: its pidfd tells when it ends
         return self._handle(child, messages)
 

@@ -29,7 +29,7 @@ from tradewind.executors.children import (
 )
 from tradewind.executors.fork_server_client import ForkServer, ForkServerError
 from tradewind.executors.launchers import Launcher, LauncherPool, key_of
-from tradewind.runner import beacons, launcher_process
+from tradewind.runner import beacons, launcher_process, outcome_files
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import TaskWorkload
 
@@ -219,10 +219,11 @@ class LauncherSide:
             return events
         return []
 
-    def _relaunch_direct(self, launcher: Launcher, child: Child) -> None:
+    def _relaunch_direct(self, launcher: Launcher | None, child: Child) -> None:
         """A try its launcher never forked: fork it here instead (its slot is kept)."""
         assert child.workload is not None
-        launcher.pending.pop(child.workload.ti_id, None)
+        if launcher is not None:
+            launcher.pending.pop(child.workload.ti_id, None)
         self._close_channel(child)
         child.ended = True
         self._children.pop(child.workload.ti_id, None)
@@ -233,6 +234,19 @@ class LauncherSide:
         except Exception as exc:  # fork failed: the try ends here, the scheduler retries or fails it
             log.exception("Could not start %s", child.workload.describe())
             self._pending_events.append(TaskDied(child.workload.ti_id, f"the task process could not start: {exc}"))
+
+    def _lost_before_start(self, child: Child) -> list[Event]:
+        """A try sent to a launcher that died before it said it forked it, whose channel
+        closed without a word: if it cannot have run (no log of it, or a sensor's poke, which
+        may run again), it starts here; else it died early, and its try is used."""
+        workload = child.workload
+        if workload is not None and not child.heard and not self._ending \
+                and outcome_files.read(child.outcome_path, workload.ti_id, workload.try_number) is None \
+                and (workload.sensor_start_date is not None or not os.path.exists(workload.log_path)):
+            log.warning("%s never started (its launcher died first): starting it here", child.describe())
+            self._relaunch_direct(None, child)
+            return []
+        return self._finalize(child, None, reason="its launcher died before it said it started it")
 
     def _on_launcher_exit(self, launcher: Launcher) -> list[Event]:
         """The launcher process ended: reap it, and settle the tries it had."""
@@ -269,7 +283,7 @@ class LauncherSide:
             # It may have forked the try and died before saying so: the try's channel tells.
             child.kind, child.launcher = ChildKind.ORPHANED, None
             if child.closed:
-                events.extend(self._finalize(child, None, reason="its launcher died before it started"))
+                events.extend(self._lost_before_start(child))
         # Its running tries go on: watched through a pidfd when their beacon names their
         # process, else through their channel, whose end is theirs.
         identities = beacons.scan(self._home_key) if self._home_key is not None and launcher.running else []
