@@ -27,19 +27,40 @@ ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "startup")
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
     parser = argparse.ArgumentParser(prog="python -m bench", description=__doc__.splitlines()[0])
-    parser.add_argument("--db", choices=("sqlite", "postgres"), default="sqlite",
-                        help="metastore: a SQLite file per fresh home (default), or PostgreSQL database tw_bench")
-    parser.add_argument("--postgres-url", default="postgresql://postgres@127.0.0.1:5432/test",
-                        help="PostgreSQL server to create tw_bench on (with --db postgres)")
+    parser.add_argument(
+        "--db",
+        choices=("sqlite", "postgres"),
+        default="sqlite",
+        help="metastore: a SQLite file per fresh home (default), or PostgreSQL database tw_bench",
+    )
+    parser.add_argument(
+        "--postgres-url",
+        default="postgresql://postgres@127.0.0.1:5432/test",
+        help="PostgreSQL server to create tw_bench on (with --db postgres)",
+    )
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per figure (default 3)")
-    parser.add_argument("--warmup", type=int, default=1,
-                        help="unmeasured runs of W1-W4 before the repetitions (default 1; W1's is reported as W1.cold)")
-    parser.add_argument("--only", default=",".join(ALL),
-                        help=f"comma-separated subset of {','.join(ALL)} (the baseline always runs)")
-    parser.add_argument("--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone")
-    parser.add_argument("--quick", action="store_true",
-                        help="reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke tests")
-    parser.add_argument("--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})")
+    parser.add_argument(
+        "--warmup",
+        type=int,
+        default=1,
+        help="unmeasured runs of W1-W4 before the repetitions (default 1; W1's is reported as W1.cold)",
+    )
+    parser.add_argument(
+        "--only",
+        default=",".join(ALL),
+        help=f"comma-separated subset of {','.join(ALL)} (the baseline always runs)",
+    )
+    parser.add_argument(
+        "--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone"
+    )
+    parser.add_argument(
+        "--quick",
+        action="store_true",
+        help="reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke tests",
+    )
+    parser.add_argument(
+        "--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})"
+    )
     parser.add_argument("--keep", action="store_true", help="keep the scratch homes and logs")
     args = parser.parse_args(argv)
     args.selected = [item.strip() for item in args.only.split(",") if item.strip()]
@@ -54,7 +75,9 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
 
 
 def log(message: str) -> None:
-    print(f"[bench {dt.datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True)
+    print(
+        f"[bench {dt.datetime.now().strftime('%H:%M:%S')}] {message}", file=sys.stderr, flush=True
+    )
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -62,8 +85,15 @@ def main(argv: list[str] | None = None) -> int:
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="tw-bench-"))
     db = BenchDatabase(args.db, args.postgres_url)
-    ctx = workloads.Context(repeat=args.repeat, warmup=args.warmup, quick=args.quick,
-                            sizes=workloads.Sizes.quick() if args.quick else workloads.Sizes(), db=db, work=work, log=log)
+    ctx = workloads.Context(
+        repeat=args.repeat,
+        warmup=args.warmup,
+        quick=args.quick,
+        sizes=workloads.Sizes.quick() if args.quick else workloads.Sizes(),
+        db=db,
+        work=work,
+        log=log,
+    )
     figures = FigureSet()
     airflow_figures: FigureSet | None = None
     airflow_facts: dict | None = None
@@ -102,19 +132,30 @@ def main(argv: list[str] | None = None) -> int:
         "(a DAG version's first run starts processes and fills caches); W1's first run is its own line (W1.cold).",
     ]
     meta = {
-        "started": report.now_iso(), "duration_s": time.monotonic() - started, "db": args.db, "repeat": args.repeat,
+        "started": report.now_iso(),
+        "duration_s": time.monotonic() - started,
+        "db": args.db,
+        "repeat": args.repeat,
         "warmup": args.warmup,
-        "quick": args.quick, "only": args.selected, "airflow": args.airflow, "git": report.git_revision(RESULTS.parent.parent),
-        "machine": report.machine(), "sizes": dataclasses.asdict(ctx.sizes),
+        "quick": args.quick,
+        "only": args.selected,
+        "airflow": args.airflow,
+        "git": report.git_revision(RESULTS.parent.parent),
+        "machine": report.machine(),
+        "sizes": dataclasses.asdict(ctx.sizes),
         "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
     }
     stem = "latest" if args.db == "sqlite" else f"latest-{args.db}"
-    plot = plot_start_delays(ctx.raw, args.out / f"start_delays{'' if args.db == 'sqlite' else '-' + args.db}.png")
+    plot = plot_start_delays(
+        ctx.raw, args.out / f"start_delays{'' if args.db == 'sqlite' else '-' + args.db}.png"
+    )
     if plot is None and any(key in args.selected for key in ("W1", "W2")):
         ctx.notes.append("plot skipped: matplotlib is not installed (make bench installs it)")
     data = report.results_json(meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes)
     report.write_json(args.out / f"{stem}.json", data)
-    report.write_json(args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data)
+    report.write_json(
+        args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data
+    )
     markdown = report.markdown(meta, figures, airflow_figures, airflow_facts, ctx.notes, plot)
     (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)

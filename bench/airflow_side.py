@@ -43,12 +43,20 @@ API_RETRY_DELAY = 1.0
 HEALTH_EVERY = 5.0
 SCHEDULER_GONE_AFTER = 30.0
 SETTINGS = [
-    ("core", "executor"), ("core", "parallelism"), ("core", "max_active_tasks_per_dag"),
-    ("core", "max_active_runs_per_dag"), ("database", "sql_alchemy_conn"), ("core", "dags_are_paused_at_creation"),
-    ("core", "load_examples"), ("dag_processor", "refresh_interval"), ("scheduler", "scheduler_heartbeat_sec"),
+    ("core", "executor"),
+    ("core", "parallelism"),
+    ("core", "max_active_tasks_per_dag"),
+    ("core", "max_active_runs_per_dag"),
+    ("database", "sql_alchemy_conn"),
+    ("core", "dags_are_paused_at_creation"),
+    ("core", "load_examples"),
+    ("dag_processor", "refresh_interval"),
+    ("scheduler", "scheduler_heartbeat_sec"),
 ]
-SETTINGS_PROBE = ("import json; from airflow.configuration import conf; "
-                  "print(json.dumps({f'{s}.{k}': conf.get(s, k, fallback=None) for s, k in %r}))")
+SETTINGS_PROBE = (
+    "import json; from airflow.configuration import conf; "
+    "print(json.dumps({f'{s}.{k}': conf.get(s, k, fallback=None) for s, k in %r}))"
+)
 
 
 def ensure_installed(log: Callable[[str], None]) -> Path:
@@ -59,13 +67,20 @@ def ensure_installed(log: Callable[[str], None]) -> Path:
         return python
     log(f"installing apache-airflow=={AIRFLOW_VERSION} into {VENV} (takes a minute or two)")
     shutil.rmtree(VENV, ignore_errors=True)
-    made = procs.run_timed([sys.executable, "-m", "venv", str(VENV)], timeout=300, what="python -m venv for Airflow")
+    made = procs.run_timed(
+        [sys.executable, "-m", "venv", str(VENV)], timeout=300, what="python -m venv for Airflow"
+    )
     if made.returncode != 0:
         raise BenchError(f"could not create {VENV}: {made.stderr.strip()}")
-    done = procs.run_timed([str(VENV / "bin" / "pip"), "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}"],
-                           timeout=INSTALL_TIMEOUT, what=f"pip install apache-airflow=={AIRFLOW_VERSION}")
+    done = procs.run_timed(
+        [str(VENV / "bin" / "pip"), "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}"],
+        timeout=INSTALL_TIMEOUT,
+        what=f"pip install apache-airflow=={AIRFLOW_VERSION}",
+    )
     if done.returncode != 0:
-        raise BenchError(f"pip install apache-airflow=={AIRFLOW_VERSION} failed: {done.stderr.strip()[-800:]}")
+        raise BenchError(
+            f"pip install apache-airflow=={AIRFLOW_VERSION} failed: {done.stderr.strip()[-800:]}"
+        )
     stamp.write_text(AIRFLOW_VERSION + "\n")
     return python
 
@@ -91,25 +106,32 @@ class AirflowStandalone:
         write_dags(self.home / "dags")
         self.log_path.unlink(missing_ok=True)
         env = clean_environ()
-        env["PATH"] = f"{VENV / 'bin'}:{env.get('PATH', '')}"  # standalone spawns `airflow ...` by name
+        env["PATH"] = (
+            f"{VENV / 'bin'}:{env.get('PATH', '')}"  # standalone spawns `airflow ...` by name
+        )
         env.pop("VIRTUAL_ENV", None)
-        env.update({
-            "AIRFLOW_HOME": str(self.home),
-            "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
-            "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
-            "AIRFLOW__API__PORT": str(self.port),
-            "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{self.port}/execution/",
-        })
+        env.update(
+            {
+                "AIRFLOW_HOME": str(self.home),
+                "AIRFLOW__CORE__DAGS_FOLDER": str(self.home / "dags"),
+                "AIRFLOW__CORE__LOAD_EXAMPLES": "False",
+                "AIRFLOW__API__PORT": str(self.port),
+                "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{self.port}/execution/",
+            }
+        )
         self.env = env
         self.started = time.monotonic()
-        self.proc = procs.start_session([str(VENV / "bin" / "airflow"), "standalone"], env=env,
-                                        log_path=self.log_path, cwd=ROOT)
+        self.proc = procs.start_session(
+            [str(VENV / "bin" / "airflow"), "standalone"], env=env, log_path=self.log_path, cwd=ROOT
+        )
 
     def check_alive(self, what: str) -> None:
         if self.proc is None or self.proc.poll() is not None:
             code = None if self.proc is None else self.proc.returncode
-            raise BenchError(f"{what}: airflow standalone exited (code {code}); last lines of {self.log_path}:\n"
-                             f"{procs.tail(self.log_path)}")
+            raise BenchError(
+                f"{what}: airflow standalone exited (code {code}); last lines of {self.log_path}:\n"
+                f"{procs.tail(self.log_path)}"
+            )
 
     def wait_healthy(self, timeout: float = READY_TIMEOUT) -> float:
         deadline = self.started + timeout
@@ -119,8 +141,10 @@ class AirflowStandalone:
             if status == 200 and health_is_healthy(body):
                 return time.monotonic() - self.started
             time.sleep(0.1)
-        raise BenchError(f"airflow standalone not healthy after {timeout:g} s; see {self.log_path}:\n"
-                         f"{procs.tail(self.log_path)}")
+        raise BenchError(
+            f"airflow standalone not healthy after {timeout:g} s; see {self.log_path}:\n"
+            f"{procs.tail(self.log_path)}"
+        )
 
     def login(self, timeout: float = 120.0) -> None:
         password_file = self.home / "simple_auth_manager_passwords.json.generated"
@@ -132,28 +156,40 @@ class AirflowStandalone:
                 except (ValueError, KeyError):
                     password = None
                 if password:
-                    status, body = http_json(f"{self.base}/auth/token", method="POST",
-                                             body={"username": "admin", "password": password})
+                    status, body = http_json(
+                        f"{self.base}/auth/token",
+                        method="POST",
+                        body={"username": "admin", "password": password},
+                    )
                     if status in (200, 201) and body and body.get("access_token"):
                         self.token = body["access_token"]
                         return
             time.sleep(0.5)
-        raise BenchError(f"airflow: no token from {self.base}/auth/token within {timeout:g} s "
-                         f"(password file {password_file} present: {password_file.exists()})")
+        raise BenchError(
+            f"airflow: no token from {self.base}/auth/token within {timeout:g} s "
+            f"(password file {password_file} present: {password_file.exists()})"
+        )
 
     def api(self, method: str, path: str, body: Any = None, *, timeout: float = 60.0) -> Any:
         """One API call; a server error (SQLite "database is locked" under load, seen with
         Airflow's defaults) is tried again, up to ``API_ATTEMPTS`` times, as a user would."""
         for attempt in range(1, API_ATTEMPTS + 1):
-            status, data = http_json(f"{self.base}/api/v2{path}", method=method, body=body, token=self.token,
-                                     timeout=timeout)
+            status, data = http_json(
+                f"{self.base}/api/v2{path}",
+                method=method,
+                body=body,
+                token=self.token,
+                timeout=timeout,
+            )
             if 200 <= status < 300:
                 return data
             if status == 409 and attempt > 1 and method == "POST":
                 return data  # an earlier attempt was stored after all
             if status < 500 or attempt == API_ATTEMPTS:
-                raise BenchError(f"airflow API {method} {path} answered {status or 'nothing'}"
-                                 f"{f' (attempt {attempt})' if attempt > 1 else ''}: {json.dumps(data)[:500]}")
+                raise BenchError(
+                    f"airflow API {method} {path} answered {status or 'nothing'}"
+                    f"{f' (attempt {attempt})' if attempt > 1 else ''}: {json.dumps(data)[:500]}"
+                )
             self.retried += 1
             time.sleep(API_RETRY_DELAY * attempt)
         raise AssertionError("unreachable")
@@ -180,18 +216,28 @@ class AirflowStandalone:
                     self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
                 return parsed
             time.sleep(1.0)
-        raise BenchError(f"airflow: DAGs {sorted(dag_ids - seen)} not parsed within {timeout:g} s; see "
-                         f"{self.home / 'logs' / 'dag_processor'}")
+        raise BenchError(
+            f"airflow: DAGs {sorted(dag_ids - seen)} not parsed within {timeout:g} s; see "
+            f"{self.home / 'logs' / 'dag_processor'}"
+        )
 
     def settings(self) -> dict[str, Any]:
-        done = procs.run_timed([str(VENV / "bin" / "python"), "-c", SETTINGS_PROBE % (SETTINGS,)], env=self.env,
-                               timeout=120, what="airflow settings probe")
+        done = procs.run_timed(
+            [str(VENV / "bin" / "python"), "-c", SETTINGS_PROBE % (SETTINGS,)],
+            env=self.env,
+            timeout=120,
+            what="airflow settings probe",
+        )
         if done.returncode != 0:
             return {"error": done.stderr.strip()[-300:]}
         return json.loads(done.stdout.strip().splitlines()[-1])
 
     def memory(self) -> procs.Memory:
-        return procs.memory_of(procs.session_pids(self.proc.pid)) if self.proc else procs.Memory(0, 0, 0)
+        return (
+            procs.memory_of(procs.session_pids(self.proc.pid))
+            if self.proc
+            else procs.Memory(0, 0, 0)
+        )
 
     def cpu_seconds(self) -> float:
         return procs.cpu_seconds(procs.session_pids(self.proc.pid)) if self.proc else 0.0
@@ -212,9 +258,15 @@ class AirflowRunner:
         self.log = log
 
     def trigger(self, dag_id: str, run_id: str, logical_date: dt.datetime) -> None:
-        self.server.api("POST", f"/dags/{dag_id}/dagRuns", {"dag_run_id": run_id, "logical_date": logical_date.isoformat()})
+        self.server.api(
+            "POST",
+            f"/dags/{dag_id}/dagRuns",
+            {"dag_run_id": run_id, "logical_date": logical_date.isoformat()},
+        )
 
-    def wait_runs(self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str) -> dict[str, RunRow]:
+    def wait_runs(
+        self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str
+    ) -> dict[str, RunRow]:
         started = time.monotonic()
         deadline, next_note = started + timeout, started + 30.0
         wanted = set(run_ids)
@@ -226,18 +278,30 @@ class AirflowRunner:
             if time.monotonic() >= next_health:
                 next_health = time.monotonic() + HEALTH_EVERY
                 unhealthy_since = self._check_scheduler(what, unhealthy_since)
-            runs = {item["dag_run_id"]: RunRow(item["dag_run_id"], item["state"], parse_time(item.get("queued_at")),
-                                               parse_time(item.get("start_date")), parse_time(item.get("end_date")))
-                    for item in self.server.paged(f"/dags/{dag_id}/dagRuns", "dag_runs") if item["dag_run_id"] in wanted}
+            runs = {
+                item["dag_run_id"]: RunRow(
+                    item["dag_run_id"],
+                    item["state"],
+                    parse_time(item.get("queued_at")),
+                    parse_time(item.get("start_date")),
+                    parse_time(item.get("end_date")),
+                )
+                for item in self.server.paged(f"/dags/{dag_id}/dagRuns", "dag_runs")
+                if item["dag_run_id"] in wanted
+            }
             if len(runs) == len(wanted) and all(run.state in FINISHED for run in runs.values()):
                 return runs
             if time.monotonic() > next_note:
-                self.log(f"{what}: still waiting after {time.monotonic() - started:.0f} s "
-                         f"(limit {timeout:g} s): {sorted(run.state for run in runs.values())}")
+                self.log(
+                    f"{what}: still waiting after {time.monotonic() - started:.0f} s "
+                    f"(limit {timeout:g} s): {sorted(run.state for run in runs.values())}"
+                )
                 next_note += 30.0
             time.sleep(0.5)
-        raise BenchError(f"{what}: timed out after {timeout:g} s waiting for Airflow runs of {dag_id}: "
-                         f"{ {run_id: run.state for run_id, run in runs.items()} }")
+        raise BenchError(
+            f"{what}: timed out after {timeout:g} s waiting for Airflow runs of {dag_id}: "
+            f"{ {run_id: run.state for run_id, run in runs.items()} }"
+        )
 
     def _check_scheduler(self, what: str, unhealthy_since: float | None) -> float | None:
         """``airflow standalone`` keeps running when its scheduler died (seen: "database is
@@ -251,14 +315,25 @@ class AirflowRunner:
         if unhealthy_since is None:
             return now
         if now - unhealthy_since >= SCHEDULER_GONE_AFTER:
-            raise BenchError(f"{what}: Airflow's scheduler stopped (health: unhealthy for {now - unhealthy_since:.0f} s, "
-                             f"last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); see {self.server.log_path}")
+            raise BenchError(
+                f"{what}: Airflow's scheduler stopped (health: unhealthy for {now - unhealthy_since:.0f} s, "
+                f"last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); see {self.server.log_path}"
+            )
         return unhealthy_since
 
     def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
-        items = self.server.paged(f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances")
-        return [TaskRow(item["task_id"], item["state"], parse_time(item.get("start_date")),
-                        parse_time(item.get("end_date"))) for item in items]
+        items = self.server.paged(
+            f"/dags/{dag_id}/dagRuns/{run_id}/taskInstances", "task_instances"
+        )
+        return [
+            TaskRow(
+                item["task_id"],
+                item["state"],
+                parse_time(item.get("start_date")),
+                parse_time(item.get("end_date")),
+            )
+            for item in items
+        ]
 
 
 def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) -> dict[str, Any]:
@@ -267,7 +342,9 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
     python = ensure_installed(ctx.log)
     server = AirflowStandalone()
     try:
-        server.start(lambda folder: [workload.dag.write(folder, "airflow") for workload in workloads])
+        server.start(
+            lambda folder: [workload.dag.write(folder, "airflow") for workload in workloads]
+        )
         ready = server.wait_healthy()
         figures.add("startup.ready", "Start-up: standalone launch → healthy", "s", ready)
         ctx.log(f"airflow healthy after {ready:.1f} s")
@@ -277,12 +354,19 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         idle = 2.0 if ctx.quick else IDLE_SECONDS
         cpu_before = server.cpu_seconds()
         time.sleep(idle)
-        figures.add("startup.idle_cpu", "Idle CPU", "% of a core", (server.cpu_seconds() - cpu_before) / idle * 100)
+        figures.add(
+            "startup.idle_cpu",
+            "Idle CPU",
+            "% of a core",
+            (server.cpu_seconds() - cpu_before) / idle * 100,
+        )
         memory = server.memory()
         figures.add("startup.rss", "Idle memory RSS", "MiB", memory.rss_mib)
         figures.add("startup.pss", "Idle memory PSS", "MiB", memory.pss_mib)
         figures.add("startup.processes", "Idle processes", "processes", memory.processes)
-        ctx.log(f"airflow idle: {memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB")
+        ctx.log(
+            f"airflow idle: {memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB"
+        )
         facts["settings"] = server.settings()
         runner = AirflowRunner(server, ctx.log)
         for workload in workloads:
@@ -292,8 +376,10 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
                     values, raw = measure_once(runner, workload, rep, workload.airflow_timeout)
                     record(figures, workload, values)
                     ctx.keep_raw("airflow", workload.key, raw)
-                    ctx.log(f"airflow {workload.key} {rep + 1}/{ctx.repeat}: "
-                            + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+                    ctx.log(
+                        f"airflow {workload.key} {rep + 1}/{ctx.repeat}: "
+                        + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+                    )
             except BenchError as exc:
                 ctx.log(f"airflow {workload.key} FAILED: {exc}")
                 fail(figures, workload, str(exc).splitlines()[0])
@@ -306,11 +392,25 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         facts["api_retries"] = server.retried
     startup.run_import(ctx, figures, python=str(python), module="airflow")
     try:
-        listed = subprocess.run([str(VENV / "bin" / "pip"), "list", "--format", "json"], capture_output=True, text=True,
-                                timeout=120, check=True)
-        names = [item["name"] for item in json.loads(listed.stdout) if item["name"] not in {"pip", "setuptools", "wheel"}]
-        figures.add("startup.packages", "Packages installed", "packages", len(names),
-                    notes="pip list of the Airflow venv, without pip/setuptools/wheel")
+        listed = subprocess.run(
+            [str(VENV / "bin" / "pip"), "list", "--format", "json"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+            check=True,
+        )
+        names = [
+            item["name"]
+            for item in json.loads(listed.stdout)
+            if item["name"] not in {"pip", "setuptools", "wheel"}
+        ]
+        figures.add(
+            "startup.packages",
+            "Packages installed",
+            "packages",
+            len(names),
+            notes="pip list of the Airflow venv, without pip/setuptools/wheel",
+        )
     except (subprocess.SubprocessError, ValueError) as exc:
         ctx.log(f"airflow package count failed: {exc}")
     return facts

@@ -15,7 +15,7 @@ TEMPLATES = Path(__file__).parent / "dags"
 IMPORTS = {
     "tradewind": "from tradewind import DAG, BashOperator, task",
     "airflow": "from airflow.sdk import DAG, task\n"
-               "from airflow.providers.standard.operators.bash import BashOperator",
+    "from airflow.providers.standard.operators.bash import BashOperator",
 }
 
 
@@ -31,7 +31,8 @@ class DagFile:
     def render(self, flavour: str) -> str:
         text = (TEMPLATES / f"{self.template}.py.tmpl").read_text(encoding="utf-8")
         return string.Template(text).substitute(
-            imports=IMPORTS[flavour], dag_id=self.dag_id, n=self.n, workload=self.workload)
+            imports=IMPORTS[flavour], dag_id=self.dag_id, n=self.n, workload=self.workload
+        )
 
     def write(self, folder: Path, flavour: str) -> Path:
         folder.mkdir(parents=True, exist_ok=True)

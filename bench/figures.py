@@ -83,18 +83,33 @@ class Figure:
 
     def to_json(self) -> dict[str, Any]:
         return {
-            "key": self.key, "label": self.label, "unit": self.unit, "values": self.values,
-            "median": self.median, "min": self.min, "max": self.max,
-            "target": None if self.target is None else {"op": self.target.op, "limit": self.target.limit},
-            "target_met": self.met(), "notes": self.notes, "error": self.error,
+            "key": self.key,
+            "label": self.label,
+            "unit": self.unit,
+            "values": self.values,
+            "median": self.median,
+            "min": self.min,
+            "max": self.max,
+            "target": None
+            if self.target is None
+            else {"op": self.target.op, "limit": self.target.limit},
+            "target_met": self.met(),
+            "notes": self.notes,
+            "error": self.error,
         }
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Figure:
         target = data.get("target")
-        return cls(key=data["key"], label=data["label"], unit=data["unit"], values=list(data["values"]),
-                   target=Target(target["op"], target["limit"]) if target else None,
-                   notes=data.get("notes", ""), error=data.get("error"))
+        return cls(
+            key=data["key"],
+            label=data["label"],
+            unit=data["unit"],
+            values=list(data["values"]),
+            target=Target(target["op"], target["limit"]) if target else None,
+            notes=data.get("notes", ""),
+            error=data.get("error"),
+        )
 
 
 def speedup(tradewind: Figure, airflow: Figure) -> float | None:
@@ -111,8 +126,16 @@ class FigureSet:
     def __init__(self) -> None:
         self._figures: dict[str, Figure] = {}
 
-    def add(self, key: str, label: str, unit: str, value: float | None = None, *,
-            target: Target | None = None, notes: str = "") -> Figure:
+    def add(
+        self,
+        key: str,
+        label: str,
+        unit: str,
+        value: float | None = None,
+        *,
+        target: Target | None = None,
+        notes: str = "",
+    ) -> Figure:
         figure = self._figures.get(key)
         if figure is None:
             figure = self._figures[key] = Figure(key, label, unit, target=target, notes=notes)
@@ -122,7 +145,9 @@ class FigureSet:
             figure.notes = notes
         return figure
 
-    def fail(self, key: str, label: str, unit: str, error: str, *, target: Target | None = None) -> Figure:
+    def fail(
+        self, key: str, label: str, unit: str, error: str, *, target: Target | None = None
+    ) -> Figure:
         figure = self.add(key, label, unit, target=target)
         figure.error = error
         return figure

@@ -45,11 +45,17 @@ HEALTH_GRACE = 5.0
 
 def clean_environ() -> dict[str, str]:
     """This process's environment without any Tradewind or Airflow settings."""
-    return {k: v for k, v in os.environ.items()
-            if not k.startswith(("TRADEWIND__", "AIRFLOW__")) and k not in {"TRADEWIND_HOME", "AIRFLOW_HOME"}}
+    return {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("TRADEWIND__", "AIRFLOW__"))
+        and k not in {"TRADEWIND_HOME", "AIRFLOW_HOME"}
+    }
 
 
-def tradewind_env(home: Path, dags_folder: Path, db: BenchDatabase, *, api_port: int | None = None) -> dict[str, str]:
+def tradewind_env(
+    home: Path, dags_folder: Path, db: BenchDatabase, *, api_port: int | None = None
+) -> dict[str, str]:
     env = clean_environ()
     env["TRADEWIND_HOME"] = str(home)
     env["TRADEWIND__CORE__DAGS_FOLDER"] = str(dags_folder)
@@ -59,8 +65,14 @@ def tradewind_env(home: Path, dags_folder: Path, db: BenchDatabase, *, api_port:
     return env
 
 
-def http_json(url: str, *, method: str = "GET", body: Any = None, token: str | None = None,
-              timeout: float = 5.0) -> tuple[int, Any]:
+def http_json(
+    url: str,
+    *,
+    method: str = "GET",
+    body: Any = None,
+    token: str | None = None,
+    timeout: float = 5.0,
+) -> tuple[int, Any]:
     """(status, parsed JSON or None); status 0 when nothing answered."""
     data = None if body is None else json.dumps(body).encode()
     request = urllib.request.Request(url, data=data, method=method)
@@ -86,7 +98,9 @@ def http_json(url: str, *, method: str = "GET", body: Any = None, token: str | N
 def health_is_healthy(body: Any) -> bool:
     """Airflow's shape, which Tradewind keeps: metastore and scheduler both healthy."""
     try:
-        return body["metadatabase"]["status"] == "healthy" and body["scheduler"]["status"] == "healthy"
+        return (
+            body["metadatabase"]["status"] == "healthy" and body["scheduler"]["status"] == "healthy"
+        )
     except (KeyError, TypeError):
         return False
 
@@ -121,7 +135,9 @@ class Standalone:
         url = self.env.get("TRADEWIND__DATABASE__URL") or f"sqlite:///{self.home / 'tradewind.db'}"
         self.reader = MetastoreReader(url)
         self.started = time.monotonic()
-        self.proc = procs.start_session([TRADEWIND, "standalone"], env=self.env, log_path=self.log_path, cwd=self.home)
+        self.proc = procs.start_session(
+            [TRADEWIND, "standalone"], env=self.env, log_path=self.log_path, cwd=self.home
+        )
 
     def _health(self) -> bool | None:
         """True healthy, False answered unhealthy, None no answer."""
@@ -133,10 +149,14 @@ class Standalone:
     def check_alive(self, what: str) -> None:
         assert self.proc is not None
         if self.proc.poll() is not None:
-            raise BenchError(f"{what}: tradewind standalone exited with code {self.proc.returncode}; "
-                             f"last lines of {self.log_path}:\n{procs.tail(self.log_path)}")
+            raise BenchError(
+                f"{what}: tradewind standalone exited with code {self.proc.returncode}; "
+                f"last lines of {self.log_path}:\n{procs.tail(self.log_path)}"
+            )
 
-    def wait_ready(self, expected_dags: set[str], *, timeout: float = 60.0, what: str = "standalone") -> Ready:
+    def wait_ready(
+        self, expected_dags: set[str], *, timeout: float = 60.0, what: str = "standalone"
+    ) -> Ready:
         """Wait until healthy (or, without the endpoint, scheduler up) and the DAGs stored."""
         assert self.reader is not None
         deadline = self.started + timeout
@@ -158,16 +178,22 @@ class Standalone:
                 return Ready(healthy_at - self.started, "health endpoint", dags_at - self.started)
             if db_ready_at is not None and cls.health_supported is not True:
                 listening = procs.port_open(self.port)
-                if cls.health_supported is False or (not listening and now - db_ready_at > HEALTH_GRACE):
+                if cls.health_supported is False or (
+                    not listening and now - db_ready_at > HEALTH_GRACE
+                ):
                     cls.health_supported = False
-                    return Ready(db_ready_at - self.started, "scheduler job row + DAGs stored (no health endpoint)",
-                                 dags_at - self.started if dags_at else None)
+                    return Ready(
+                        db_ready_at - self.started,
+                        "scheduler job row + DAGs stored (no health endpoint)",
+                        dags_at - self.started if dags_at else None,
+                    )
             if now > deadline:
                 raise BenchError(
                     f"{what}: tradewind standalone not ready after {timeout:g} s (health answered: "
                     f"{healthy_at is not None}, scheduler row: {self.reader.scheduler_running()}, DAGs stored: "
                     f"{sorted(self.reader.active_dag_ids())} of {sorted(expected_dags)}); log {self.log_path}:\n"
-                    f"{procs.tail(self.log_path)}")
+                    f"{procs.tail(self.log_path)}"
+                )
             time.sleep(0.01)
 
     def memory(self) -> procs.Memory:
@@ -217,20 +243,40 @@ class TradewindRunner:
                 return
             except (TypeError, AttributeError) as exc:
                 self.trigger_mode = f"cli (service call failed: {exc})"
-        done = procs.run_timed([TRADEWIND, "dags", "trigger", dag_id, "--run-id", run_id,
-                                "--logical-date", logical_date.isoformat()],
-                               env=self.standalone.env, timeout=60, what=f"tradewind dags trigger {dag_id}")
+        done = procs.run_timed(
+            [
+                TRADEWIND,
+                "dags",
+                "trigger",
+                dag_id,
+                "--run-id",
+                run_id,
+                "--logical-date",
+                logical_date.isoformat(),
+            ],
+            env=self.standalone.env,
+            timeout=60,
+            what=f"tradewind dags trigger {dag_id}",
+        )
         if done.returncode != 0:
             raise BenchError(f"tradewind dags trigger {dag_id} failed: {done.stderr.strip()}")
 
     def _trigger_service(self, dag_id: str, run_id: str, logical_date: dt.datetime) -> None:
-        db_engine.run_in_transaction(self._engine, lambda session: dag_runs.trigger(
-            session, dag_id, run_id=run_id, logical_date=logical_date, now=timezone.utcnow()))
+        db_engine.run_in_transaction(
+            self._engine,
+            lambda session: dag_runs.trigger(
+                session, dag_id, run_id=run_id, logical_date=logical_date, now=timezone.utcnow()
+            ),
+        )
         wakeup.notify(self._settings.home)
 
-    def wait_runs(self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str) -> dict[str, RunRow]:
+    def wait_runs(
+        self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str
+    ) -> dict[str, RunRow]:
         assert self.reader is not None
-        return self.reader.wait_runs(dag_id, run_ids, timeout, what, check=self.standalone.check_alive)
+        return self.reader.wait_runs(
+            dag_id, run_ids, timeout, what, check=self.standalone.check_alive
+        )
 
     def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
         assert self.reader is not None

@@ -39,7 +39,9 @@ class BenchDatabase:
         self._admin(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
         self._admin(f'CREATE DATABASE "{POSTGRES_DATABASE}" TEMPLATE template0')
         self._created = True
-        url = make_url(self.server_url).set(drivername="postgresql+psycopg", database=POSTGRES_DATABASE)
+        url = make_url(self.server_url).set(
+            drivername="postgresql+psycopg", database=POSTGRES_DATABASE
+        )
         return url.render_as_string(hide_password=False)
 
     def env(self, home: Path) -> dict[str, str]:
@@ -54,7 +56,11 @@ class BenchDatabase:
             self._created = False
 
     def _admin(self, statement: str) -> None:
-        plain = make_url(self.server_url).set(drivername="postgresql").render_as_string(hide_password=False)
+        plain = (
+            make_url(self.server_url)
+            .set(drivername="postgresql")
+            .render_as_string(hide_password=False)
+        )
         try:
             with psycopg.connect(plain, autocommit=True, connect_timeout=10) as conn:
                 conn.execute(statement)  # type: ignore[arg-type]
@@ -98,35 +104,63 @@ class MetastoreReader:
             return None  # not migrated yet, or busy: the caller polls again
 
     def scheduler_running(self) -> bool:
-        rows = self._rows("SELECT count(*) FROM job WHERE job_type = 'scheduler' AND state = 'running' "
-                          "AND latest_heartbeat IS NOT NULL")
+        rows = self._rows(
+            "SELECT count(*) FROM job WHERE job_type = 'scheduler' AND state = 'running' "
+            "AND latest_heartbeat IS NOT NULL"
+        )
         return bool(rows and rows[0][0])
 
     def active_dag_ids(self) -> set[str]:
-        rows = self._rows("SELECT dag_id FROM dag WHERE is_active = :yes AND latest_version_id IS NOT NULL", yes=True)
+        rows = self._rows(
+            "SELECT dag_id FROM dag WHERE is_active = :yes AND latest_version_id IS NOT NULL",
+            yes=True,
+        )
         return {row[0] for row in rows or []}
 
     def runs(self, dag_id: str, run_ids: Sequence[str]) -> dict[str, RunRow]:
         rows = self._rows(
             "SELECT run_id, state, queued_at, start_date, end_date FROM dag_run "
-            "WHERE dag_id = :dag_id AND run_id IN :run_ids", dag_id=dag_id, run_ids=list(run_ids))
-        return {row[0]: RunRow(row[0], row[1], parse_time(row[2]), parse_time(row[3]), parse_time(row[4]))
-                for row in rows or []}
+            "WHERE dag_id = :dag_id AND run_id IN :run_ids",
+            dag_id=dag_id,
+            run_ids=list(run_ids),
+        )
+        return {
+            row[0]: RunRow(
+                row[0], row[1], parse_time(row[2]), parse_time(row[3]), parse_time(row[4])
+            )
+            for row in rows or []
+        }
 
     def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
         rows = self._rows(
             "SELECT task_id, state, start_date, end_date FROM task_instance "
-            "WHERE dag_id = :dag_id AND run_id = :run_id ORDER BY task_id", dag_id=dag_id, run_id=run_id)
-        return [TaskRow(row[0], row[1], parse_time(row[2]), parse_time(row[3])) for row in rows or []]
+            "WHERE dag_id = :dag_id AND run_id = :run_id ORDER BY task_id",
+            dag_id=dag_id,
+            run_id=run_id,
+        )
+        return [
+            TaskRow(row[0], row[1], parse_time(row[2]), parse_time(row[3])) for row in rows or []
+        ]
 
     def task_state_counts(self, dag_id: str, run_ids: Sequence[str]) -> dict[str, int]:
         rows = self._rows(
             "SELECT coalesce(state, 'none'), count(*) FROM task_instance "
-            "WHERE dag_id = :dag_id AND run_id IN :run_ids GROUP BY state", dag_id=dag_id, run_ids=list(run_ids))
+            "WHERE dag_id = :dag_id AND run_id IN :run_ids GROUP BY state",
+            dag_id=dag_id,
+            run_ids=list(run_ids),
+        )
         return {row[0]: int(row[1]) for row in rows or []}
 
-    def wait_runs(self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str,
-                  *, poll: float = 0.02, check: Callable[[str], None] | None = None) -> dict[str, RunRow]:
+    def wait_runs(
+        self,
+        dag_id: str,
+        run_ids: Sequence[str],
+        timeout: float,
+        what: str,
+        *,
+        poll: float = 0.02,
+        check: Callable[[str], None] | None = None,
+    ) -> dict[str, RunRow]:
         """Poll until every run finished; ``check(what)`` may raise (say, the server died)."""
         deadline = time.monotonic() + timeout
         runs: dict[str, RunRow] = {}
@@ -140,4 +174,5 @@ class MetastoreReader:
         states = {run_id: run.state for run_id, run in runs.items()}
         raise BenchError(
             f"{what}: timed out after {timeout:g} s waiting for {len(run_ids)} run(s) of {dag_id} to finish; "
-            f"run states {states or 'none found'}; task states {self.task_state_counts(dag_id, run_ids)}")
+            f"run states {states or 'none found'}; task states {self.task_state_counts(dag_id, run_ids)}"
+        )

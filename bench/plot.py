@@ -30,12 +30,24 @@ def plot_start_delays(raw: dict[str, dict[str, list[dict[str, Any]]]], path: Pat
         color = COLORS.get(side, "tab:gray")
         for rep, data in enumerate(workloads.get("W1", [])):
             hops = data.get("hops_ms", [])
-            hops_ax.plot(range(1, len(hops) + 1), hops, marker="o", markersize=3, color=color, alpha=0.8,
-                         label=f"{side}" if rep == 0 else None)
+            hops_ax.plot(
+                range(1, len(hops) + 1),
+                hops,
+                marker="o",
+                markersize=3,
+                color=color,
+                alpha=0.8,
+                label=f"{side}" if rep == 0 else None,
+            )
         for rep, data in enumerate(workloads.get("W2", [])):
             delays = data.get("start_delays_ms", [])
-            fan_ax.plot(range(1, len(delays) + 1), delays, color=color, alpha=0.8,
-                        label=f"{side}" if rep == 0 else None)
+            fan_ax.plot(
+                range(1, len(delays) + 1),
+                delays,
+                color=color,
+                alpha=0.8,
+                label=f"{side}" if rep == 0 else None,
+            )
     hops_ax.set_title("W1 chain: each hop (upstream end → downstream start)")
     hops_ax.set_xlabel("downstream task (position in the chain)")
     hops_ax.set_ylabel("delay (ms)")

@@ -41,7 +41,7 @@ def _stat_fields(pid: int) -> list[str] | None:
     except OSError:
         return None
     # The command name may hold spaces and parentheses: fields start after the last ')'.
-    return raw[raw.rindex(")") + 2:].split()
+    return raw[raw.rindex(")") + 2 :].split()
 
 
 def session_pids(sid: int) -> list[int]:
@@ -106,11 +106,20 @@ def cpu_seconds(pids: Sequence[int]) -> float:
     return total / ticks
 
 
-def start_session(argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path) -> subprocess.Popen[bytes]:
+def start_session(
+    argv: Sequence[str], *, env: Mapping[str, str], log_path: Path, cwd: Path
+) -> subprocess.Popen[bytes]:
     log_path.parent.mkdir(parents=True, exist_ok=True)
     with log_path.open("ab") as log:
-        return subprocess.Popen(list(argv), env=dict(env), cwd=cwd, stdout=log, stderr=subprocess.STDOUT,
-                                stdin=subprocess.DEVNULL, start_new_session=True)
+        return subprocess.Popen(
+            list(argv),
+            env=dict(env),
+            cwd=cwd,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
+        )
 
 
 def stop_session(proc: subprocess.Popen[bytes], *, grace: float = 20.0) -> float:
@@ -149,13 +158,26 @@ class Timed:
     stderr: str
 
 
-def run_timed(argv: Sequence[str], *, env: Mapping[str, str] | None = None, timeout: float,
-              cwd: Path | None = None, what: str = "") -> Timed:
+def run_timed(
+    argv: Sequence[str],
+    *,
+    env: Mapping[str, str] | None = None,
+    timeout: float,
+    cwd: Path | None = None,
+    what: str = "",
+) -> Timed:
     """Run a command to completion and time it (wall clock, process start to exit)."""
     started = time.perf_counter()
     try:
-        done = subprocess.run(list(argv), env=None if env is None else dict(env), cwd=cwd, capture_output=True,
-                              text=True, timeout=timeout, stdin=subprocess.DEVNULL)
+        done = subprocess.run(
+            list(argv),
+            env=None if env is None else dict(env),
+            cwd=cwd,
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            stdin=subprocess.DEVNULL,
+        )
     except subprocess.TimeoutExpired as exc:
         raise BenchError(f"{what or argv[0]}: no exit within {timeout:g} s (timed out)") from exc
     return Timed(time.perf_counter() - started, done.returncode, done.stdout, done.stderr)

@@ -23,8 +23,11 @@ AIRFLOW_TARGETS = ("W1.wall", "W1.hop_median", "W2.wall", "W2.rate")
 
 
 def machine() -> dict[str, Any]:
-    info: dict[str, Any] = {"cores": os.cpu_count(), "platform": platform.platform(),
-                            "python": platform.python_version()}
+    info: dict[str, Any] = {
+        "cores": os.cpu_count(),
+        "platform": platform.platform(),
+        "python": platform.python_version(),
+    }
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
             if line.startswith("model name"):
@@ -40,10 +43,20 @@ def machine() -> dict[str, Any]:
 
 def git_revision(root: Path) -> str:
     try:
-        rev = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=root, capture_output=True, text=True,
-                             timeout=10).stdout.strip()
-        dirty = subprocess.run(["git", "status", "--porcelain", "--untracked-files=no"], cwd=root,
-                               capture_output=True, text=True, timeout=10).stdout.strip()
+        rev = subprocess.run(
+            ["git", "rev-parse", "--short", "HEAD"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
+        dirty = subprocess.run(
+            ["git", "status", "--porcelain", "--untracked-files=no"],
+            cwd=root,
+            capture_output=True,
+            text=True,
+            timeout=10,
+        ).stdout.strip()
     except (OSError, subprocess.SubprocessError):
         return "unknown"
     return f"{rev}{' + uncommitted changes' if dirty else ''}" if rev else "unknown"
@@ -80,21 +93,34 @@ def write_json(path: Path, data: dict[str, Any]) -> None:
     path.write_text(json.dumps(data, indent=2, default=str) + "\n", encoding="utf-8")
 
 
-def results_json(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None, airflow_facts: dict[str, Any] | None,
-                 raw: dict[str, Any], notes: list[str]) -> dict[str, Any]:
+def results_json(
+    meta: dict[str, Any],
+    figures: FigureSet,
+    airflow: FigureSet | None,
+    airflow_facts: dict[str, Any] | None,
+    raw: dict[str, Any],
+    notes: list[str],
+) -> dict[str, Any]:
     return {
         "meta": meta,
         "ok": all(figure.ok for figure in figures),
         "tradewind": [figure.to_json() for figure in figures],
-        "airflow": None if airflow is None else {"facts": airflow_facts,
-                                                 "figures": [figure.to_json() for figure in airflow]},
+        "airflow": None
+        if airflow is None
+        else {"facts": airflow_facts, "figures": [figure.to_json() for figure in airflow]},
         "notes": notes,
         "raw": raw,
     }
 
 
-def markdown(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None, airflow_facts: dict[str, Any] | None,
-             notes: list[str], plot: str | None) -> str:
+def markdown(
+    meta: dict[str, Any],
+    figures: FigureSet,
+    airflow: FigureSet | None,
+    airflow_facts: dict[str, Any] | None,
+    notes: list[str],
+    plot: str | None,
+) -> str:
     baseline = figures.get("baseline.each")
     base_s = baseline.seconds_each() if baseline is not None else None
     m = meta["machine"]
@@ -106,15 +132,18 @@ def markdown(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None
         f"repetitions {meta['repeat']}{' · QUICK (reduced sizes)' if meta['quick'] else ''} · "
         f"`{meta['command']}`",
         "",
-        "Median of the repetitions, with min and max. \"≈ py starts\" is the median divided by the run's "
+        'Median of the repetitions, with min and max. "≈ py starts" is the median divided by the run\'s '
         "baseline, one bare `python -c pass` (for a rate: the time per task); it survives a noisy machine "
         "better than seconds do.",
         "",
     ]
     header = ["Figure", "Tradewind (median)", "min", "max", "≈ py starts", "Target", "Met"]
     if airflow is not None:
-        header += [f"Airflow {airflow_facts.get('version', '') if airflow_facts else ''} (median)",
-                   "Tradewind better by", "≥ 20×"]
+        header += [
+            f"Airflow {airflow_facts.get('version', '') if airflow_facts else ''} (median)",
+            "Tradewind better by",
+            "≥ 20×",
+        ]
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     footnotes: list[str] = []
     for figure in figures:
@@ -129,11 +158,17 @@ def markdown(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None
     failed = [f for f in figures if f.error]
     lines += ["", "## Targets", ""]
     if missed:
-        lines += [f"- Missed: {f.label} = {fmt(f.median, f.unit)} (target {f.target.describe(f.unit)})"
-                  for f in missed if f.target is not None]
+        lines += [
+            f"- Missed: {f.label} = {fmt(f.median, f.unit)} (target {f.target.describe(f.unit)})"
+            for f in missed
+            if f.target is not None
+        ]
     met = [f for f in figures if f.met() is True]
-    lines += [f"- Met: {f.label} = {fmt(f.median, f.unit)} (target {f.target.describe(f.unit)})"
-              for f in met if f.target is not None]
+    lines += [
+        f"- Met: {f.label} = {fmt(f.median, f.unit)} (target {f.target.describe(f.unit)})"
+        for f in met
+        if f.target is not None
+    ]
     if failed:
         lines += ["", "Failed to measure:"] + [f"- {f.label}: {f.error}" for f in failed]
     if airflow is not None:
@@ -142,19 +177,29 @@ def markdown(meta: dict[str, Any], figures: FigureSet, airflow: FigureSet | None
         if facts.get("error"):
             lines.append(f"Airflow run stopped early: {facts['error']} (log: {facts.get('log')}).")
         settings = facts.get("settings") or {}
-        lines.append(f"Apache Airflow {facts.get('version')} `airflow standalone`, its defaults: "
-                     + ", ".join(f"{k} = `{v}`" for k, v in settings.items()) + ". "
-                     "Same DAG files (only the imports differ), same trigger → done definition "
-                     "(run end_date minus the instant before the trigger request), runs triggered through the REST "
-                     "API (POST /api/v2/dags/{id}/dagRuns) and task instances read from it. Tradewind's defaults "
-                     "match: parallelism 32, 16 active tasks and 16 active runs per DAG, SQLite, local executor.")
+        lines.append(
+            f"Apache Airflow {facts.get('version')} `airflow standalone`, its defaults: "
+            + ", ".join(f"{k} = `{v}`" for k, v in settings.items())
+            + ". "
+            "Same DAG files (only the imports differ), same trigger → done definition "
+            "(run end_date minus the instant before the trigger request), runs triggered through the REST "
+            "API (POST /api/v2/dags/{id}/dagRuns) and task instances read from it. Tradewind's defaults "
+            "match: parallelism 32, 16 active tasks and 16 active runs per DAG, SQLite, local executor."
+        )
         if facts.get("api_retries"):
-            lines.append(f"Airflow's REST API answered {facts['api_retries']} call(s) with a server error (its SQLite "
-                         "metastore was locked); each was tried again after a pause, up to 5 times.")
+            lines.append(
+                f"Airflow's REST API answered {facts['api_retries']} call(s) with a server error (its SQLite "
+                "metastore was locked); each was tried again after a pause, up to 5 times."
+            )
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     if plot:
-        lines += ["", "## Per-task start delays (W1 hops, W2 fan-out)", "", f"![per-task start delays]({plot})"]
+        lines += [
+            "",
+            "## Per-task start delays (W1 hops, W2 fan-out)",
+            "",
+            f"![per-task start delays]({plot})",
+        ]
     return "\n".join(lines) + "\n"
 
 
@@ -163,10 +208,15 @@ def _row(figure: Figure, base_s: float | None, airflow: FigureSet | None) -> lis
         cells = [figure.label, f"FAILED: {figure.error[:120]}", "", "", "", "", "❌"]
     else:
         each = figure.seconds_each()
-        cells = [figure.label, f"**{fmt(figure.median, figure.unit)}**",
-                 fmt(figure.min, figure.unit), fmt(figure.max, figure.unit),
-                 f"{each / base_s:.1f}" if each is not None and base_s else "—",
-                 figure.target.describe(figure.unit) if figure.target else "", _met(figure.met())]
+        cells = [
+            figure.label,
+            f"**{fmt(figure.median, figure.unit)}**",
+            fmt(figure.min, figure.unit),
+            fmt(figure.max, figure.unit),
+            f"{each / base_s:.1f}" if each is not None and base_s else "—",
+            figure.target.describe(figure.unit) if figure.target else "",
+            _met(figure.met()),
+        ]
     if airflow is not None:
         other = airflow.get(figure.key)
         if other is None:
@@ -175,11 +225,19 @@ def _row(figure: Figure, base_s: float | None, airflow: FigureSet | None) -> lis
             cells += [f"FAILED: {other.error[:120]}", "", ""]
         else:
             factor = speedup(figure, other)
-            verdict = _met(factor >= AIRFLOW_FACTOR) if factor is not None and figure.key in AIRFLOW_TARGETS else ""
-            cells += [fmt(other.median, other.unit) + f" ({fmt(other.min, other.unit)}–{fmt(other.max, other.unit)})",
-                      _ratio(factor), verdict]
+            verdict = (
+                _met(factor >= AIRFLOW_FACTOR)
+                if factor is not None and figure.key in AIRFLOW_TARGETS
+                else ""
+            )
+            cells += [
+                fmt(other.median, other.unit)
+                + f" ({fmt(other.min, other.unit)}–{fmt(other.max, other.unit)})",
+                _ratio(factor),
+                verdict,
+            ]
     return cells
 
 
 def now_iso() -> str:
-    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%d %H:%M UTC")
+    return dt.datetime.now(dt.UTC).strftime("%Y-%m-%d %H:%M UTC")

@@ -38,7 +38,9 @@ class DagRunner(Protocol):
     def trigger(self, dag_id: str, run_id: str, logical_date: dt.datetime) -> None:
         """Create a manual run and have the scheduler start it as soon as it can."""
 
-    def wait_runs(self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str) -> dict[str, RunRow]:
+    def wait_runs(
+        self, dag_id: str, run_ids: Sequence[str], timeout: float, what: str
+    ) -> dict[str, RunRow]:
         """Block until every run is success or failed; ``BenchError`` after ``timeout`` s."""
 
     def task_rows(self, dag_id: str, run_id: str) -> list[TaskRow]:
@@ -54,9 +56,9 @@ def parse_time(value: object) -> dt.datetime | None:
     else:
         parsed = dt.datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
-        return parsed.replace(tzinfo=dt.timezone.utc)
-    return parsed.astimezone(dt.timezone.utc)
+        return parsed.replace(tzinfo=dt.UTC)
+    return parsed.astimezone(dt.UTC)
 
 
 def utcnow() -> dt.datetime:
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

@@ -19,7 +19,9 @@ from bench.workloads import Context
 
 ROOT = Path(__file__).resolve().parent.parent
 IDLE_SECONDS = 6.0
-IMPORT_PROBE = "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+IMPORT_PROBE = (
+    "import time; t = time.perf_counter(); import {module}; print(time.perf_counter() - t)"
+)
 
 
 def run_baseline(ctx: Context, figures: FigureSet, python: str = sys.executable) -> None:
@@ -30,7 +32,9 @@ def run_baseline(ctx: Context, figures: FigureSet, python: str = sys.executable)
         for _ in range(n):
             subprocess.run([python, "-c", "pass"], check=True)
         total = time.perf_counter() - started
-        figures.add("baseline.total", f"Baseline: {n} × `python -c pass`, one after another", "s", total)
+        figures.add(
+            "baseline.total", f"Baseline: {n} × `python -c pass`, one after another", "s", total
+        )
         figures.add("baseline.each", "Baseline: one `python -c pass`", "ms", total / n * 1000)
         ctx.log(f"baseline {rep + 1}: {n} interpreters in {total:.2f} s")
 
@@ -39,11 +43,22 @@ def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
     """Launch → ready, then resident memory of the whole process tree once idle."""
     labels = {
         "startup.ready": ("Start-up: `tradewind standalone` launch → healthy", "s", Target("<", 3)),
-        "startup.rss": (f"Idle memory: RSS summed over all standalone processes ({IDLE_SECONDS:g} s idle)", "MiB",
-                        Target("<", 250)),
-        "startup.pss": ("Idle memory: PSS (shared pages split) over all standalone processes", "MiB", None),
+        "startup.rss": (
+            f"Idle memory: RSS summed over all standalone processes ({IDLE_SECONDS:g} s idle)",
+            "MiB",
+            Target("<", 250),
+        ),
+        "startup.pss": (
+            "Idle memory: PSS (shared pages split) over all standalone processes",
+            "MiB",
+            None,
+        ),
         "startup.processes": ("Idle standalone: number of processes", "processes", None),
-        "startup.idle_cpu": ("Idle standalone: CPU used while idle (all processes)", "% of a core", None),
+        "startup.idle_cpu": (
+            "Idle standalone: CPU used while idle (all processes)",
+            "% of a core",
+            None,
+        ),
     }
     idle = 2.0 if ctx.quick else IDLE_SECONDS
     try:
@@ -51,7 +66,9 @@ def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
             home = ctx.work / "startup-home"
             shutil.rmtree(home, ignore_errors=True)
             dags = home / "dags"
-            DagFile("startup", "bench_w1_chain", "chain", ctx.sizes.w1_tasks).write(dags, "tradewind")
+            DagFile("startup", "bench_w1_chain", "chain", ctx.sizes.w1_tasks).write(
+                dags, "tradewind"
+            )
             standalone = Standalone(home, dags, ctx.db)
             try:
                 standalone.start()
@@ -62,15 +79,27 @@ def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
                 memory = standalone.memory()
             finally:
                 standalone.stop()
-            figures.add("startup.ready", *labels["startup.ready"][:2], ready.seconds, target=labels["startup.ready"][2],
-                        notes=f"ready = {ready.method}; fresh home, 1 DAG file, migration included")
-            figures.add("startup.rss", *labels["startup.rss"][:2], memory.rss_mib, target=labels["startup.rss"][2])
+            figures.add(
+                "startup.ready",
+                *labels["startup.ready"][:2],
+                ready.seconds,
+                target=labels["startup.ready"][2],
+                notes=f"ready = {ready.method}; fresh home, 1 DAG file, migration included",
+            )
+            figures.add(
+                "startup.rss",
+                *labels["startup.rss"][:2],
+                memory.rss_mib,
+                target=labels["startup.rss"][2],
+            )
             figures.add("startup.pss", *labels["startup.pss"][:2], memory.pss_mib)
             figures.add("startup.processes", *labels["startup.processes"][:2], memory.processes)
             figures.add("startup.idle_cpu", *labels["startup.idle_cpu"][:2], cpu_used / idle * 100)
-            ctx.log(f"start-up {rep + 1}/{ctx.repeat}: ready {ready.seconds:.2f} s ({ready.method}), "
-                    f"{memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB, "
-                    f"idle CPU {cpu_used / idle * 100:.1f}%")
+            ctx.log(
+                f"start-up {rep + 1}/{ctx.repeat}: ready {ready.seconds:.2f} s ({ready.method}), "
+                f"{memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB, "
+                f"idle CPU {cpu_used / idle * 100:.1f}%"
+            )
     except BenchError as exc:
         ctx.log(f"start-up FAILED: {exc}")
         for key, (label, unit, target) in labels.items():
@@ -78,20 +107,35 @@ def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
 
 
 def import_seconds(python: str, module: str) -> float:
-    done = subprocess.run([python, "-c", IMPORT_PROBE.format(module=module)], capture_output=True, text=True,
-                          timeout=120)
+    done = subprocess.run(
+        [python, "-c", IMPORT_PROBE.format(module=module)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     if done.returncode != 0:
         raise BenchError(f"import {module} failed: {done.stderr.strip()[-300:]}")
     return float(done.stdout.strip().splitlines()[-1])
 
 
-def run_import(ctx: Context, figures: FigureSet, *, python: str = sys.executable, module: str = "tradewind",
-               key: str = "startup.import") -> None:
+def run_import(
+    ctx: Context,
+    figures: FigureSet,
+    *,
+    python: str = sys.executable,
+    module: str = "tradewind",
+    key: str = "startup.import",
+) -> None:
     label = f"`import {module}` (in a new interpreter)"
     try:
         for _ in range(max(ctx.repeat, 5)):
-            figures.add(key, label, "ms", import_seconds(python, module) * 1000,
-                        target=Target("<", 150) if module == "tradewind" else None)
+            figures.add(
+                key,
+                label,
+                "ms",
+                import_seconds(python, module) * 1000,
+                target=Target("<", 150) if module == "tradewind" else None,
+            )
     except (BenchError, subprocess.TimeoutExpired) as exc:
         figures.fail(key, label, "ms", str(exc))
 
@@ -103,17 +147,32 @@ def count_installed(ctx: Context, figures: FigureSet) -> None:
     shutil.rmtree(venv, ignore_errors=True)
     report = ctx.work / "pip-report.json"
     try:
-        made = procs.run_timed([sys.executable, "-m", "venv", str(venv)], timeout=120, what="python -m venv")
+        made = procs.run_timed(
+            [sys.executable, "-m", "venv", str(venv)], timeout=120, what="python -m venv"
+        )
         if made.returncode != 0:
             raise BenchError(f"python -m venv failed: {made.stderr.strip()}")
-        done = procs.run_timed([str(venv / "bin" / "pip"), "install", "--quiet", "--report", str(report), str(ROOT)],
-                               timeout=900, what="pip install tradewind")
+        done = procs.run_timed(
+            [str(venv / "bin" / "pip"), "install", "--quiet", "--report", str(report), str(ROOT)],
+            timeout=900,
+            what="pip install tradewind",
+        )
         if done.returncode != 0:
             raise BenchError(f"pip install failed: {done.stderr.strip()[-500:]}")
-        installed = sorted(item["metadata"]["name"] for item in json.loads(report.read_text())["install"])
-        figures.add("startup.packages", label, "packages", len(installed), target=Target("<", 40),
-                    notes=f"includes tradewind itself; install took {done.seconds:.0f} s")
-        ctx.notes.append(f"`pip install tradewind` installed {len(installed)}: {', '.join(installed)}")
+        installed = sorted(
+            item["metadata"]["name"] for item in json.loads(report.read_text())["install"]
+        )
+        figures.add(
+            "startup.packages",
+            label,
+            "packages",
+            len(installed),
+            target=Target("<", 40),
+            notes=f"includes tradewind itself; install took {done.seconds:.0f} s",
+        )
+        ctx.notes.append(
+            f"`pip install tradewind` installed {len(installed)}: {', '.join(installed)}"
+        )
         ctx.log(f"packages: {len(installed)}")
     except BenchError as exc:
         figures.fail("startup.packages", label, "packages", str(exc), target=Target("<", 40))

@@ -92,16 +92,23 @@ def _only(runs: dict[str, RunRow]) -> RunRow:
     return next(iter(runs.values()))
 
 
-def _analyze_chain(t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]) -> Analysis:
+def _analyze_chain(
+    t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]
+) -> Analysis:
     run = _only(runs)
     rows = sorted(tasks[run.run_id], key=lambda row: row.task_id)
     hops = [_seconds(b.start_date, a.end_date) * 1000 for a, b in zip(rows, rows[1:])]
-    values = {"W1.wall": _seconds(run.end_date, t0), "W1.hop_median": statistics.median(hops),
-              "W1.first_start": _seconds(rows[0].start_date, t0) * 1000}
+    values = {
+        "W1.wall": _seconds(run.end_date, t0),
+        "W1.hop_median": statistics.median(hops),
+        "W1.first_start": _seconds(rows[0].start_date, t0) * 1000,
+    }
     return values, {"hops_ms": hops, "task_ids": [row.task_id for row in rows[1:]]}
 
 
-def _analyze_fanout(t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]) -> Analysis:
+def _analyze_fanout(
+    t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]
+) -> Analysis:
     run = _only(runs)
     rows = tasks[run.run_id]
     start = next(row for row in rows if row.task_id == "start")
@@ -111,41 +118,97 @@ def _analyze_fanout(t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, l
     return {"W2.wall": wall, "W2.rate": len(rows) / wall}, {"start_delays_ms": delays}
 
 
-def _analyze_bash(t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]) -> Analysis:
+def _analyze_bash(
+    t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]
+) -> Analysis:
     run = _only(runs)
     wall = _seconds(run.end_date, t0)
     return {"W3.wall": wall, "W3.rate": len(tasks[run.run_id]) / wall}, {}
 
 
-def _analyze_many_runs(t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]) -> Analysis:
+def _analyze_many_runs(
+    t0: dt.datetime, runs: dict[str, RunRow], tasks: dict[str, list[TaskRow]]
+) -> Analysis:
     ends = [run.end_date for run in runs.values()]
     wall = _seconds(max(end for end in ends if end is not None), t0)
-    return {"W4.wall": wall}, {"run_walls_s": sorted(_seconds(run.end_date, t0) for run in runs.values())}
+    return {"W4.wall": wall}, {
+        "run_walls_s": sorted(_seconds(run.end_date, t0) for run in runs.values())
+    }
 
 
 def run_workloads(sizes: Sizes) -> list[RunWorkload]:
     s = sizes
     return [
-        RunWorkload("W1", DagFile("W1", "bench_w1_chain", "chain", s.w1_tasks), 1, 60, 600, {
-            "W1.wall": (f"W1 chain ({s.w1_tasks} tasks): trigger → done", "s", None),
-            "W1.hop_median": ("W1 chain: median hop (upstream end → downstream start)", "ms", Target("<", 20)),
-            "W1.first_start": ("W1 chain: trigger → first task start", "ms", None),
-            "W1.cold": ("W1 chain: the first run after start-up (the warm-up, not a repetition): trigger → done",
-                        "s", None),
-        }, _analyze_chain),
-        RunWorkload("W2", DagFile("W2", "bench_w2_fanout", "fanout", s.w2_tasks), 1, 180, 2400, {
-            "W2.wall": (f"W2 fan-out (start → {s.w2_tasks} → end): trigger → done", "s", None),
-            "W2.rate": ("W2 fan-out: task instances per second", "tasks/s", Target(">=", 200)),
-        }, _analyze_fanout),
-        RunWorkload("W3", DagFile("W3", "bench_w3_bash", "bash", s.w3_tasks), 1, 120, 1200, {
-            "W3.wall": (f"W3 bash ({s.w3_tasks} parallel `echo hi`): trigger → done", "s", None),
-            "W3.rate": ("W3 bash: task instances per second", "tasks/s", None),
-        }, _analyze_bash),
-        RunWorkload("W4", DagFile("W4", "bench_w4_runs", "chain", s.w4_tasks), s.w4_runs, 120, 1800, {
-            "W4.wall": (f"W4 {s.w4_runs} runs of a {s.w4_tasks}-task chain at once: until all succeeded",
-                        "s", Target("<", 2)),
-            "W4.trigger": (f"W4: triggering the {s.w4_runs} runs, back to back (part of the figure above)", "s", None),
-        }, _analyze_many_runs),
+        RunWorkload(
+            "W1",
+            DagFile("W1", "bench_w1_chain", "chain", s.w1_tasks),
+            1,
+            60,
+            600,
+            {
+                "W1.wall": (f"W1 chain ({s.w1_tasks} tasks): trigger → done", "s", None),
+                "W1.hop_median": (
+                    "W1 chain: median hop (upstream end → downstream start)",
+                    "ms",
+                    Target("<", 20),
+                ),
+                "W1.first_start": ("W1 chain: trigger → first task start", "ms", None),
+                "W1.cold": (
+                    "W1 chain: the first run after start-up (the warm-up, not a repetition): trigger → done",
+                    "s",
+                    None,
+                ),
+            },
+            _analyze_chain,
+        ),
+        RunWorkload(
+            "W2",
+            DagFile("W2", "bench_w2_fanout", "fanout", s.w2_tasks),
+            1,
+            180,
+            2400,
+            {
+                "W2.wall": (f"W2 fan-out (start → {s.w2_tasks} → end): trigger → done", "s", None),
+                "W2.rate": ("W2 fan-out: task instances per second", "tasks/s", Target(">=", 200)),
+            },
+            _analyze_fanout,
+        ),
+        RunWorkload(
+            "W3",
+            DagFile("W3", "bench_w3_bash", "bash", s.w3_tasks),
+            1,
+            120,
+            1200,
+            {
+                "W3.wall": (
+                    f"W3 bash ({s.w3_tasks} parallel `echo hi`): trigger → done",
+                    "s",
+                    None,
+                ),
+                "W3.rate": ("W3 bash: task instances per second", "tasks/s", None),
+            },
+            _analyze_bash,
+        ),
+        RunWorkload(
+            "W4",
+            DagFile("W4", "bench_w4_runs", "chain", s.w4_tasks),
+            s.w4_runs,
+            120,
+            1800,
+            {
+                "W4.wall": (
+                    f"W4 {s.w4_runs} runs of a {s.w4_tasks}-task chain at once: until all succeeded",
+                    "s",
+                    Target("<", 2),
+                ),
+                "W4.trigger": (
+                    f"W4: triggering the {s.w4_runs} runs, back to back (part of the figure above)",
+                    "s",
+                    None,
+                ),
+            },
+            _analyze_many_runs,
+        ),
     ]
 
 
@@ -153,7 +216,7 @@ def measure_once(runner: DagRunner, workload: RunWorkload, rep: int, timeout: fl
     """One repetition: trigger the runs back to back, wait, read the rows, compute."""
     dag_id = workload.dag.dag_id
     run_ids = [f"bench_{workload.key}_{rep}_{i}" for i in range(workload.runs)]
-    base = dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc) + dt.timedelta(days=rep)
+    base = dt.datetime(2024, 1, 1, tzinfo=dt.UTC) + dt.timedelta(days=rep)
     what = f"{runner.name} {workload.key} repetition {rep + 1}"
     t0 = utcnow()
     for i, run_id in enumerate(run_ids):
@@ -173,14 +236,20 @@ def measure_once(runner: DagRunner, workload: RunWorkload, rep: int, timeout: fl
     return values, raw
 
 
-def warm_up(ctx: Context, runner: DagRunner, workload: RunWorkload, figures: FigureSet, timeout: float) -> None:
+def warm_up(
+    ctx: Context, runner: DagRunner, workload: RunWorkload, figures: FigureSet, timeout: float
+) -> None:
     """``ctx.warmup`` runs before the repetitions, not counted; W1's first is kept as W1.cold."""
     for index in range(ctx.warmup):
-        values, _raw = measure_once(runner, workload, 500 + index, timeout)  # its own run ids and dates
+        values, _raw = measure_once(
+            runner, workload, 500 + index, timeout
+        )  # its own run ids and dates
         if index == 0 and f"{workload.key}.cold" in workload.figures:
             record(figures, workload, {f"{workload.key}.cold": values[f"{workload.key}.wall"]})
-        ctx.log(f"{runner.name} {workload.key} warm-up {index + 1}/{ctx.warmup}: "
-                + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+        ctx.log(
+            f"{runner.name} {workload.key} warm-up {index + 1}/{ctx.warmup}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+        )
 
 
 def record(figures: FigureSet, workload: RunWorkload, values: dict[str, float]) -> None:
@@ -211,11 +280,15 @@ def run_tradewind(ctx: Context, workload: RunWorkload, figures: FigureSet) -> No
             values, raw = measure_once(runner, workload, rep, workload.timeout)
             record(figures, workload, values)
             ctx.keep_raw("tradewind", workload.key, raw)
-            ctx.log(f"tradewind {workload.key} {rep + 1}/{ctx.repeat}: "
-                    + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+            ctx.log(
+                f"tradewind {workload.key} {rep + 1}/{ctx.repeat}: "
+                + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+            )
         if runner.trigger_mode != "service":
             for key in workload.figures:
-                figures.add(key, *workload.figures[key][:2]).notes = f"trigger via {runner.trigger_mode}"
+                figures.add(
+                    key, *workload.figures[key][:2]
+                ).notes = f"trigger via {runner.trigger_mode}"
     except BenchError as exc:
         ctx.log(f"tradewind {workload.key} FAILED: {exc}")
         fail(figures, workload, str(exc).splitlines()[0])
@@ -225,14 +298,18 @@ def run_tradewind(ctx: Context, workload: RunWorkload, figures: FigureSet) -> No
         standalone.stop()
 
 
-_PARSED = re.compile(r"Parsed (\d+) files in ([\d.]+) s: (\d+) DAGs, (\d+) new versions, (\d+) files with import errors")
+_PARSED = re.compile(
+    r"Parsed (\d+) files in ([\d.]+) s: (\d+) DAGs, (\d+) new versions, (\d+) files with import errors"
+)
 
 
 def _reserialize(env: dict[str, str], what: str) -> tuple[float, float, int, int, int]:
     done = procs.run_timed([TRADEWIND, "dags", "reserialize"], env=env, timeout=300, what=what)
     match = _PARSED.search(done.stdout)
     if done.returncode != 0 or match is None:
-        raise BenchError(f"{what}: exit {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}")
+        raise BenchError(
+            f"{what}: exit {done.returncode}: {(done.stderr or done.stdout).strip()[-500:]}"
+        )
     return done.seconds, float(match[2]), int(match[3]), int(match[4]), int(match[5])
 
 
@@ -266,14 +343,27 @@ def run_parse(ctx: Context, figures: FigureSet) -> None:
     again, nothing new stored)."""
     n, tasks = ctx.sizes.w5_files, ctx.sizes.w5_tasks
     labels: dict[str, tuple[str, str, Target | None]] = {
-        "W5.parse": (f"W5 parse {n} files × {tasks} tasks: until all stored (`dags reserialize`, whole command)",
-                     "s", Target("<", 10)),
+        "W5.parse": (
+            f"W5 parse {n} files × {tasks} tasks: until all stored (`dags reserialize`, whole command)",
+            "s",
+            Target("<", 10),
+        ),
         "W5.parse_inner": ("W5 parse: processor's own time (inside that command)", "s", None),
-        "W5.reparse": ("W5 unchanged re-parse: a fresh DAG processor's scan (whole process, mostly imports)", "s",
-                       None),
-        "W5.reparse_inner": ("W5 unchanged re-parse: the processor's scan itself", "s", Target("<", 1)),
-        "W5.reimport": ("W5 forced re-parse of the unchanged files (`dags reserialize` again, whole command)",
-                        "s", None),
+        "W5.reparse": (
+            "W5 unchanged re-parse: a fresh DAG processor's scan (whole process, mostly imports)",
+            "s",
+            None,
+        ),
+        "W5.reparse_inner": (
+            "W5 unchanged re-parse: the processor's scan itself",
+            "s",
+            Target("<", 1),
+        ),
+        "W5.reimport": (
+            "W5 forced re-parse of the unchanged files (`dags reserialize` again, whole command)",
+            "s",
+            None,
+        ),
         "W5.reimport_inner": ("W5 forced re-parse: processor's own time", "s", None),
     }
 
@@ -289,28 +379,38 @@ def run_parse(ctx: Context, figures: FigureSet) -> None:
             for i in range(n):
                 DagFile("W5", f"bench_w5_{i:03d}", "chain", tasks).write(dags, "tradewind")
             env = tradewind_env(home, dags, ctx.db)
-            migrated = procs.run_timed([TRADEWIND, "db", "migrate"], env=env, timeout=120, what="tradewind db migrate")
+            migrated = procs.run_timed(
+                [TRADEWIND, "db", "migrate"], env=env, timeout=120, what="tradewind db migrate"
+            )
             if migrated.returncode != 0:
                 raise BenchError(f"tradewind db migrate failed: {migrated.stderr.strip()[-500:]}")
             wall, inner, dags_seen, added, errors = _reserialize(env, "W5 first parse")
             if dags_seen != n or added != n or errors:
-                raise BenchError(f"W5 first parse stored {dags_seen} DAGs ({added} new versions, {errors} errors), "
-                                 f"expected {n}")
+                raise BenchError(
+                    f"W5 first parse stored {dags_seen} DAGs ({added} new versions, {errors} errors), "
+                    f"expected {n}"
+                )
             add("W5.parse", wall)
             add("W5.parse_inner", inner)
             scan_wall, scan = _scan(env, "W5 unchanged re-parse (processor scan)")
             if scan["versions_added"]:
-                raise BenchError(f"W5 scan of unchanged files stored {scan['versions_added']} new versions")
+                raise BenchError(
+                    f"W5 scan of unchanged files stored {scan['versions_added']} new versions"
+                )
             add("W5.reparse", scan_wall)
             add("W5.reparse_inner", scan["seconds"])
             wall2, inner2, dags_seen, added, errors = _reserialize(env, "W5 forced re-parse")
             if dags_seen != n or added != 0:
-                raise BenchError(f"W5 forced re-parse of unchanged files stored {added} new versions (expected 0)")
+                raise BenchError(
+                    f"W5 forced re-parse of unchanged files stored {added} new versions (expected 0)"
+                )
             add("W5.reimport", wall2)
             add("W5.reimport_inner", inner2)
-            ctx.log(f"tradewind W5 {rep + 1}/{ctx.repeat}: parse {wall:.2f} s (inner {inner:.2f}), unchanged scan "
-                    f"{scan_wall:.2f} s (inner {scan['seconds']:.2f}, {scan['files_parsed']} files imported), "
-                    f"forced re-parse {wall2:.2f} s (inner {inner2:.2f})")
+            ctx.log(
+                f"tradewind W5 {rep + 1}/{ctx.repeat}: parse {wall:.2f} s (inner {inner:.2f}), unchanged scan "
+                f"{scan_wall:.2f} s (inner {scan['seconds']:.2f}, {scan['files_parsed']} files imported), "
+                f"forced re-parse {wall2:.2f} s (inner {inner2:.2f})"
+            )
     except BenchError as exc:
         ctx.log(f"tradewind W5 FAILED: {exc}")
         for key, (label, unit, target) in labels.items():
@@ -327,10 +427,25 @@ def run_dags_test(ctx: Context, figures: FigureSet) -> None:
     env = tradewind_env(home, dags, ctx.db)
     try:
         for rep in range(ctx.repeat):
-            done = procs.run_timed([TRADEWIND, "dags", "test", "bench_w1_chain", "--dags-folder", str(dags), "-o", "json"],
-                                   env=env, timeout=120, what="tradewind dags test")
+            done = procs.run_timed(
+                [
+                    TRADEWIND,
+                    "dags",
+                    "test",
+                    "bench_w1_chain",
+                    "--dags-folder",
+                    str(dags),
+                    "-o",
+                    "json",
+                ],
+                env=env,
+                timeout=120,
+                what="tradewind dags test",
+            )
             if done.returncode != 0:
-                raise BenchError(f"tradewind dags test exited {done.returncode}: {done.stderr.strip()[-500:]}")
+                raise BenchError(
+                    f"tradewind dags test exited {done.returncode}: {done.stderr.strip()[-500:]}"
+                )
             figures.add("W6.wall", *label, done.seconds, target=Target("<", 1))
             ctx.log(f"tradewind W6 {rep + 1}/{ctx.repeat}: {done.seconds:.3f} s")
             time.sleep(0.2)

@@ -24,7 +24,11 @@ with DAG(
     tags=["example", "bash", "sensor"],
     template_searchpath=[os.path.join(os.path.dirname(os.path.abspath(__file__)), "scripts")],
     user_defined_macros={"report_name": "orders daily"},
-    params={"out_dir": Param(os.path.join(tempfile.gettempdir(), "tradewind_example_exports"), type="string")},
+    params={
+        "out_dir": Param(
+            os.path.join(tempfile.gettempdir(), "tradewind_example_exports"), type="string"
+        )
+    },
     default_args={"owner": "ops", "retries": 2, "retry_delay": timedelta(seconds=30)},
 ) as dag:
     export = BashOperator(

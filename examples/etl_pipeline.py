@@ -16,7 +16,8 @@ from datetime import datetime, timedelta
 from tradewind import DAG, task
 
 WAREHOUSE = os.environ.get(
-    "TRADEWIND_EXAMPLE_WAREHOUSE", os.path.join(tempfile.gettempdir(), "tradewind_example_warehouse.db")
+    "TRADEWIND_EXAMPLE_WAREHOUSE",
+    os.path.join(tempfile.gettempdir(), "tradewind_example_warehouse.db"),
 )
 
 with DAG(
@@ -34,14 +35,21 @@ with DAG(
         """Pretend to read the day's orders from an operational system."""
         rng = random.Random(data_interval_start.isoformat())
         return [
-            {"order_id": f"{data_interval_start:%Y%m%d}-{n}", "customer_id": rng.randint(1, 5), "amount": round(rng.uniform(5, 500), 2)}
+            {
+                "order_id": f"{data_interval_start:%Y%m%d}-{n}",
+                "customer_id": rng.randint(1, 5),
+                "amount": round(rng.uniform(5, 500), 2),
+            }
             for n in range(rng.randint(3, 8))
         ]
 
     @task
     def extract_customers() -> dict[str, str]:
         """Pretend to read the customer directory."""
-        return {str(n): name for n, name in enumerate(["Ada", "Grace", "Linus", "Guido", "Barbara"], start=1)}
+        return {
+            str(n): name
+            for n, name in enumerate(["Ada", "Grace", "Linus", "Guido", "Barbara"], start=1)
+        }
 
     @task
     def transform(orders: list[dict], customers: dict[str, str]) -> list[dict]:
@@ -56,7 +64,9 @@ with DAG(
     def load(rows: list[dict], ds=None) -> int:
         """Replace the interval's rows in the warehouse (idempotent)."""
         with sqlite3.connect(WAREHOUSE) as connection:
-            connection.execute("CREATE TABLE IF NOT EXISTS daily_totals (ds TEXT, customer TEXT, total REAL)")
+            connection.execute(
+                "CREATE TABLE IF NOT EXISTS daily_totals (ds TEXT, customer TEXT, total REAL)"
+            )
             connection.execute("DELETE FROM daily_totals WHERE ds = ?", (ds,))
             connection.executemany(
                 "INSERT INTO daily_totals (ds, customer, total) VALUES (?, ?, ?)",

@@ -29,7 +29,11 @@ LANDING = os.environ.get(
     start_date=datetime(2024, 1, 1),
     catchup=False,
     tags=["example", "mapping", "branching"],
-    params={"min_rows": Param(5, type="integer", minimum=0, description="Fewest rows a day may have to be published.")},
+    params={
+        "min_rows": Param(
+            5, type="integer", minimum=0, description="Fewest rows a day may have to be published."
+        )
+    },
     default_args={"owner": "data-eng", "retries": 1, "retry_delay": timedelta(seconds=10)},
 )
 def file_batch_taskflow():
@@ -54,7 +58,11 @@ def file_batch_taskflow():
     def parse(path: str) -> dict:
         with open(path, newline="") as handle:
             rows = list(csv.DictReader(handle))
-        return {"file": os.path.basename(path), "rows": len(rows), "quantity": sum(int(r["quantity"]) for r in rows)}
+        return {
+            "file": os.path.basename(path),
+            "rows": len(rows),
+            "quantity": sum(int(r["quantity"]) for r in rows),
+        }
 
     @task
     def summarize(stats: list[dict]) -> dict:

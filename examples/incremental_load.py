@@ -35,7 +35,10 @@ def seed_source(path: str = SOURCE_DB) -> None:
             rng = random.Random(2024)
             start = datetime(2024, 1, 1)
             rows = [
-                ((start + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%S+00:00"), round(rng.uniform(1, 100), 2))
+                (
+                    (start + timedelta(hours=hour)).strftime("%Y-%m-%dT%H:%M:%S+00:00"),
+                    round(rng.uniform(1, 100), 2),
+                )
                 for hour in range(366 * 24)
             ]
             connection.executemany("INSERT INTO orders (created_at, amount) VALUES (?, ?)", rows)
@@ -57,8 +60,12 @@ def copy_interval(templates_dict: dict[str, str], **_: object) -> int:
         target.execute(
             "CREATE TABLE IF NOT EXISTS orders_copy (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, amount REAL NOT NULL)"
         )
-        target.execute("DELETE FROM orders_copy WHERE created_at >= ? AND created_at < ?", (start, end))
-        target.executemany("INSERT INTO orders_copy (id, created_at, amount) VALUES (?, ?, ?)", rows)
+        target.execute(
+            "DELETE FROM orders_copy WHERE created_at >= ? AND created_at < ?", (start, end)
+        )
+        target.executemany(
+            "INSERT INTO orders_copy (id, created_at, amount) VALUES (?, ?, ?)", rows
+        )
     print(f"copied {len(rows)} rows for [{start}, {end})")
     return len(rows)
 
@@ -86,6 +93,8 @@ with DAG(
     def check_count(copied: int, data_interval_start=None) -> None:
         """A day of hourly orders has 24 rows."""
         if copied != 24:
-            raise ValueError(f"expected 24 rows for {data_interval_start:%Y-%m-%d}, copied {copied}")
+            raise ValueError(
+                f"expected 24 rows for {data_interval_start:%Y-%m-%d}, copied {copied}"
+            )
 
     check_count(copy.output)

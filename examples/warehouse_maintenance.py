@@ -46,23 +46,36 @@ with DAG(
     for table in TABLES:
         with TaskGroup(table, tooltip=f"maintain {table}") as group:
             vacuum = PythonOperator(
-                task_id="vacuum", python_callable=maintain, op_kwargs={"table": table, "action": "vacuum"}
+                task_id="vacuum",
+                python_callable=maintain,
+                op_kwargs={"table": table, "action": "vacuum"},
             )
             analyze = PythonOperator(
-                task_id="analyze", python_callable=maintain, op_kwargs={"table": table, "action": "analyze"}
+                task_id="analyze",
+                python_callable=maintain,
+                op_kwargs={"table": table, "action": "analyze"},
             )
             vacuum >> analyze
         groups.append(group)
 
     is_month_start = ShortCircuitOperator(
-        task_id="is_month_start", python_callable=first_day_of_month, ignore_downstream_trigger_rules=False
+        task_id="is_month_start",
+        python_callable=first_day_of_month,
+        ignore_downstream_trigger_rules=False,
     )
-    prune = BashOperator(task_id="prune_partitions", bash_command="echo 'pruning partitions older than {{ macros.ds_add(ds, -90) }}'")
+    prune = BashOperator(
+        task_id="prune_partitions",
+        bash_command="echo 'pruning partitions older than {{ macros.ds_add(ds, -90) }}'",
+    )
     done = EmptyOperator(task_id="done", trigger_rule="none_failed")
     alert = BashOperator(
-        task_id="alert_on_failure", bash_command="echo 'maintenance failed for {{ ds }}' >&2", trigger_rule="one_failed"
+        task_id="alert_on_failure",
+        bash_command="echo 'maintenance failed for {{ ds }}' >&2",
+        trigger_rule="one_failed",
     )
-    release_lock = BashOperator(task_id="release_lock", bash_command="echo 'lock released'", trigger_rule="all_done")
+    release_lock = BashOperator(
+        task_id="release_lock", bash_command="echo 'lock released'", trigger_rule="all_done"
+    )
 
     chain(take_lock, groups, is_month_start, prune, done)
     groups >> alert

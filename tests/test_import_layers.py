@@ -14,12 +14,19 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "tradewind"
 #: layers): a module may import parts of a lower rank, and anything within its own part.
 RANKS = {
     "exceptions": 0,
-    "config": 1, "timetables": 1, "wakeup": 1,
+    "config": 1,
+    "timetables": 1,
+    "wakeup": 1,
     "sdk": 2,
-    "operators": 3, "sensors": 4, "decorators": 5, "__init__": 6,
+    "operators": 3,
+    "sensors": 4,
+    "decorators": 5,
+    "__init__": 6,
     # Loading a DAG file: what task processes use, below the metastore.
-    "serialization": 7, "dag_processing.importer": 7,
-    "db": 8, "dag_processing.source_loader": 8,
+    "serialization": 7,
+    "dag_processing.importer": 7,
+    "db": 8,
+    "dag_processing.source_loader": 8,
     "runner": 9,
     "executors": 10,
     "scheduler": 11,
@@ -53,14 +60,30 @@ def _imports(path: Path) -> list[tuple[int, str]]:
     """(line, imported tradewind module) of every import in the file, at any depth."""
     found = []
     for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
-        if isinstance(node, ast.ImportFrom) and node.level == 0 and node.module and node.module.split(".")[0] == "tradewind":
-            if node.module == "tradewind":  # a module of the package, or a name its __init__ defines
-                found.extend((node.lineno, f"tradewind.{alias.name}" if _is_module(alias.name) else "tradewind")
-                             for alias in node.names)
+        if (
+            isinstance(node, ast.ImportFrom)
+            and node.level == 0
+            and node.module
+            and node.module.split(".")[0] == "tradewind"
+        ):
+            if (
+                node.module == "tradewind"
+            ):  # a module of the package, or a name its __init__ defines
+                found.extend(
+                    (
+                        node.lineno,
+                        f"tradewind.{alias.name}" if _is_module(alias.name) else "tradewind",
+                    )
+                    for alias in node.names
+                )
             else:
                 found.append((node.lineno, node.module))
         elif isinstance(node, ast.Import):
-            found.extend((node.lineno, alias.name) for alias in node.names if alias.name.split(".")[0] == "tradewind")
+            found.extend(
+                (node.lineno, alias.name)
+                for alias in node.names
+                if alias.name.split(".")[0] == "tradewind"
+            )
     return found
 
 
@@ -79,8 +102,10 @@ def _upward_imports() -> list[str]:
             if target not in RANKS:
                 wrong.append(f"{module}:{line} imports {imported} (part {target!r} has no rank)")
             elif RANKS[target] >= RANKS[part]:
-                wrong.append(f"{module}:{line} imports {imported}: {target} (rank {RANKS[target]}) "
-                             f"is not below {part} (rank {RANKS[part]})")
+                wrong.append(
+                    f"{module}:{line} imports {imported}: {target} (rank {RANKS[target]}) "
+                    f"is not below {part} (rank {RANKS[part]})"
+                )
     return wrong
 
 
@@ -95,7 +120,9 @@ def test_the_check_notices_an_upward_import(tmp_path, monkeypatch) -> None:
     (fake / "sdk" / "__init__.py").write_text("")
     (fake / "sdk" / "dag.py").write_text("def f():\n    from tradewind.db import models\n")
     monkeypatch.setitem(globals(), "PACKAGE", fake)
-    assert _upward_imports() == ["tradewind.sdk.dag:2 imports tradewind.db: db (rank 8) is not below sdk (rank 2)"]
+    assert _upward_imports() == [
+        "tradewind.sdk.dag:2 imports tradewind.db: db (rank 8) is not below sdk (rank 2)"
+    ]
 
 
 @pytest.mark.parametrize("part", sorted(RANKS))

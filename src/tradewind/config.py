@@ -57,35 +57,89 @@ def _options(*options: Option) -> dict[tuple[str, str], Option]:
 
 
 OPTIONS: dict[tuple[str, str], Option] = _options(
-    Option("core", "dags_folder", None, "Folder scanned for DAG files (default $TRADEWIND_HOME/dags)."),
+    Option(
+        "core", "dags_folder", None, "Folder scanned for DAG files (default $TRADEWIND_HOME/dags)."
+    ),
     Option("core", "parallelism", 32, "Most task instances running at once per scheduler.", int),
     Option("core", "dags_are_paused_at_creation", True, "New DAGs start paused.", _parse_bool),
-    Option("core", "fernet_key", None, "Fernet key for secrets at rest (generated under $TRADEWIND_HOME when unset).", secret=True),
+    Option(
+        "core",
+        "fernet_key",
+        None,
+        "Fernet key for secrets at rest (generated under $TRADEWIND_HOME when unset).",
+        secret=True,
+    ),
     Option("core", "executor", "LocalExecutor", "LocalExecutor or DistributedExecutor."),
     Option("core", "default_timezone", "UTC", "Zone for naive datetimes in DAG files."),
     Option("core", "load_examples", False, "Also load the bundled example DAGs.", _parse_bool),
     Option("core", "max_active_runs_per_dag", 16, "Default max_active_runs of a DAG.", int),
     Option("core", "max_active_tasks_per_dag", 16, "Default max_active_tasks of a DAG.", int),
-    Option("core", "default_pool_slots", 128, "Slots of default_pool when it is first created.", int),
-    Option("core", "shutdown_grace", 60.0,
-           "Seconds a stopping scheduler lets running tries finish before it terminates them "
-           "(a second SIGTERM or Ctrl-C stops at once; 0: terminate at once).", float),
-    Option("database", "url", None, "SQLAlchemy URL of the metastore (default SQLite at $TRADEWIND_HOME/tradewind.db).", secret=True),
+    Option(
+        "core", "default_pool_slots", 128, "Slots of default_pool when it is first created.", int
+    ),
+    Option(
+        "core",
+        "shutdown_grace",
+        60.0,
+        "Seconds a stopping scheduler lets running tries finish before it terminates them "
+        "(a second SIGTERM or Ctrl-C stops at once; 0: terminate at once).",
+        float,
+    ),
+    Option(
+        "database",
+        "url",
+        None,
+        "SQLAlchemy URL of the metastore (default SQLite at $TRADEWIND_HOME/tradewind.db).",
+        secret=True,
+    ),
     Option("database", "busy_timeout_ms", 30000, "SQLite busy timeout in milliseconds.", int),
-    Option("dag_processor", "file_timeout", 30.0, "Seconds one DAG file may take to import.", float),
+    Option(
+        "dag_processor", "file_timeout", 30.0, "Seconds one DAG file may take to import.", float
+    ),
     Option("dag_processor", "parsing_processes", 2, "DAG files imported in parallel.", int),
-    Option("dag_processor", "refresh_interval", 5.0, "Seconds between scans of the DAG folder.", float),
-    Option("scheduler", "heartbeat_timeout", 30.0, "Seconds without heartbeat before a running task is declared dead.", float),
+    Option(
+        "dag_processor", "refresh_interval", 5.0, "Seconds between scans of the DAG folder.", float
+    ),
+    Option(
+        "scheduler",
+        "heartbeat_timeout",
+        30.0,
+        "Seconds without heartbeat before a running task is declared dead.",
+        float,
+    ),
     Option("scheduler", "task_heartbeat_interval", 5.0, "Seconds between task heartbeats.", float),
-    Option("scheduler", "max_loop_interval", 5.0, "Longest the scheduler sleeps when nothing wakes it.", float),
-    Option("logging", "base_log_folder", None, "Folder of task logs (default $TRADEWIND_HOME/logs)."),
+    Option(
+        "scheduler",
+        "max_loop_interval",
+        5.0,
+        "Longest the scheduler sleeps when nothing wakes it.",
+        float,
+    ),
+    Option(
+        "logging", "base_log_folder", None, "Folder of task logs (default $TRADEWIND_HOME/logs)."
+    ),
     Option("api", "host", "0.0.0.0", "Address the API server listens on."),
     Option("api", "port", 8080, "Port the API server listens on.", int),
-    Option("api", "secret_key", None, "Key signing sessions and tokens (generated under $TRADEWIND_HOME when unset).", secret=True),
-    Option("api", "access_token_expiration", 86400, "Seconds an API access token stays valid.", int),
-    Option("api", "max_body_bytes", 4 * 1024 * 1024,
-           "Largest request body the API server reads, in bytes; a larger one is answered 413.", _positive_int),
-    Option("webserver", "default_ui_timezone", "UTC", "Zone the UI shows times in, e.g. Asia/Seoul."),
+    Option(
+        "api",
+        "secret_key",
+        None,
+        "Key signing sessions and tokens (generated under $TRADEWIND_HOME when unset).",
+        secret=True,
+    ),
+    Option(
+        "api", "access_token_expiration", 86400, "Seconds an API access token stays valid.", int
+    ),
+    Option(
+        "api",
+        "max_body_bytes",
+        4 * 1024 * 1024,
+        "Largest request body the API server reads, in bytes; a larger one is answered 413.",
+        _positive_int,
+    ),
+    Option(
+        "webserver", "default_ui_timezone", "UTC", "Zone the UI shows times in, e.g. Asia/Seoul."
+    ),
 )
 
 
@@ -155,7 +209,8 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
         values[(section, key)] = value
         sources[(section, key)] = source
     unknown = sorted(
-        name for name in environ
+        name
+        for name in environ
         if name.startswith(ENV_PREFIX) and _key_of(name) not in OPTIONS and name.count("__") == 2
     )
     if unknown:
@@ -172,7 +227,9 @@ def _parse(option: Option, raw: str, where: str) -> Any:
     try:
         return option.parse(raw)
     except ValueError as exc:
-        raise ConfigError(f"{where}: invalid value for [{option.section}] {option.key}: {exc}") from exc
+        raise ConfigError(
+            f"{where}: invalid value for [{option.section}] {option.key}: {exc}"
+        ) from exc
 
 
 def _read_toml(path: Path) -> dict[str, dict[str, Any]]:

@@ -10,7 +10,11 @@ from collections.abc import Callable
 from typing import Any
 
 from tradewind.operators.bash import DecoratedBashOperator
-from tradewind.operators.python import DecoratedBranchOperator, DecoratedPythonOperator, DecoratedShortCircuitOperator
+from tradewind.operators.python import (
+    DecoratedBranchOperator,
+    DecoratedPythonOperator,
+    DecoratedShortCircuitOperator,
+)
 from tradewind.sdk.decorators import make_task_decorator
 from tradewind.sdk.task_group import task_group
 from tradewind.sensors.python import DecoratedSensorOperator

@@ -13,7 +13,6 @@ import socket
 import sys
 from pathlib import Path
 
-
 SCHEDULER = "scheduler"
 DAG_PROCESSOR = "dag-processor"
 

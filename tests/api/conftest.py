@@ -62,7 +62,9 @@ def app(api_settings: config.Settings, engine: Engine, password_hash: str) -> Fa
 
     def add_users(session: Any) -> None:
         for role in ROLES:
-            session.add(User(username=role.lower(), password_hash=password_hash, role=role, active=True))
+            session.add(
+                User(username=role.lower(), password_hash=password_hash, role=role, active=True)
+            )
 
     db_engine.run_in_transaction(engine, add_users)
     return create_app(api_settings, engine)
@@ -77,7 +79,10 @@ def client(app: FastAPI) -> Iterator[TestClient]:
 def issue_token(app: FastAPI, engine: Engine, username: str) -> str:
     """A bearer token of ``username`` as ``POST /auth/token`` would issue it (without argon2)."""
     stamp = db_engine.run_in_transaction(
-        engine, lambda s: s.scalar(select(User.session_stamp).where(User.username == username)), readonly=True)
+        engine,
+        lambda s: s.scalar(select(User.session_stamp).where(User.username == username)),
+        readonly=True,
+    )
     assert stamp is not None, f"no user {username}"
     return str(app.state.tokens.issue(username, stamp))
 
@@ -110,11 +115,18 @@ def make_run(app: FastAPI, engine: Engine) -> Callable[..., str]:
 
 @pytest.fixture
 def set_ti(engine: Engine) -> Callable[..., None]:
-    def update(run_id: str, task_id: str, dag_id: str = "api_example", map_index: int = -1, **values: Any) -> None:
+    def update(
+        run_id: str, task_id: str, dag_id: str = "api_example", map_index: int = -1, **values: Any
+    ) -> None:
         def change(session: Any) -> None:
-            ti = session.scalar(select(TaskInstance).where(
-                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
-                TaskInstance.map_index == map_index))
+            ti = session.scalar(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id == task_id,
+                    TaskInstance.map_index == map_index,
+                )
+            )
             assert ti is not None, (run_id, task_id, map_index)
             for name, value in values.items():
                 setattr(ti, name, value)

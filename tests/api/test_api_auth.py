@@ -14,11 +14,10 @@ from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
+from tests.api.conftest import PASSWORD
 from tradewind.api import sign_in
 from tradewind.db import engine as db_engine
 from tradewind.db.models import User
-
-from tests.api.conftest import PASSWORD
 
 OPEN_PATHS = {"/api/v2/monitor/health", "/api/v2/version", "/api/v2/openapi.json", "/api/v2/docs"}
 
@@ -41,9 +40,14 @@ def test_every_api_route_needs_a_token(app: FastAPI, client: TestClient) -> None
 
 
 def test_bad_and_unknown_tokens_are_refused(app: FastAPI, client: TestClient) -> None:
-    assert client.get("/api/v2/dags", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    assert (
+        client.get("/api/v2/dags", headers={"Authorization": "Bearer nonsense"}).status_code == 401
+    )
     stranger = app.state.tokens.issue("nobody", "0" * 32)
-    assert client.get("/api/v2/dags", headers={"Authorization": f"Bearer {stranger}"}).status_code == 401
+    assert (
+        client.get("/api/v2/dags", headers={"Authorization": f"Bearer {stranger}"}).status_code
+        == 401
+    )
     assert client.get("/api/v2/monitor/health").status_code == 200
     assert client.get("/api/v2/version").json()["version"]
 
@@ -52,8 +56,13 @@ def test_token_endpoint(client: TestClient) -> None:
     response = client.post("/auth/token", json={"username": "viewer", "password": "correct horse"})
     assert response.status_code == 201
     token = response.json()["access_token"]
-    assert client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"}).status_code == 200
-    assert client.post("/auth/token", json={"username": "viewer", "password": "wrong"}).status_code == 401
+    assert (
+        client.get("/api/v2/dags", headers={"Authorization": f"Bearer {token}"}).status_code == 200
+    )
+    assert (
+        client.post("/auth/token", json={"username": "viewer", "password": "wrong"}).status_code
+        == 401
+    )
     assert client.post("/auth/token", json={"username": "viewer"}).status_code == 422
 
 
@@ -89,20 +98,29 @@ def test_role_permissions(client: TestClient, auth: Callable[[str], dict[str, st
                     break  # created once; the next role would get a conflict
 
 
-def test_failed_token_requests_are_counted_and_a_good_one_resets_the_count(client: TestClient, engine: Engine) -> None:
+def test_failed_token_requests_are_counted_and_a_good_one_resets_the_count(
+    client: TestClient, engine: Engine
+) -> None:
     for _ in range(2):
-        assert client.post("/auth/token", json={"username": "viewer", "password": "wrong"}).status_code == 401
+        assert (
+            client.post("/auth/token", json={"username": "viewer", "password": "wrong"}).status_code
+            == 401
+        )
 
     def failures(session: Any) -> int:
         return session.scalar(select(User.failed_login_count).where(User.username == "viewer"))
 
     assert db_engine.run_in_transaction(engine, failures, readonly=True) == 2
-    assert client.post("/auth/token", json={"username": "viewer", "password": PASSWORD}).status_code == 201
+    assert (
+        client.post("/auth/token", json={"username": "viewer", "password": PASSWORD}).status_code
+        == 201
+    )
     assert db_engine.run_in_transaction(engine, failures, readonly=True) == 0
 
 
 def test_token_answers_take_as_long_for_unknown_users_as_for_wrong_passwords(
-    client: TestClient, monkeypatch: pytest.MonkeyPatch,
+    client: TestClient,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """Unknown names are checked against a dummy argon2 hash: timing does not tell who exists.
     The fixed delay is taken out so that the password check is what is compared."""
@@ -110,7 +128,10 @@ def test_token_answers_take_as_long_for_unknown_users_as_for_wrong_passwords(
 
     def seconds(username: str) -> float:
         started = time.perf_counter()
-        assert client.post("/auth/token", json={"username": username, "password": "wrong"}).status_code == 401
+        assert (
+            client.post("/auth/token", json={"username": username, "password": "wrong"}).status_code
+            == 401
+        )
         return time.perf_counter() - started
 
     seconds("viewer"), seconds("ghost")  # warm-up: the dummy hash is made on first use

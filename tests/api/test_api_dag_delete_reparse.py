@@ -14,7 +14,10 @@ from tradewind.dag_processing.manager import DagProcessor
 
 
 def test_a_deleted_dag_wakes_the_processor_and_comes_back_new(
-    client: TestClient, admin: dict[str, str], api_settings: config.Settings, engine: Engine,
+    client: TestClient,
+    admin: dict[str, str],
+    api_settings: config.Settings,
+    engine: Engine,
     make_run: Callable[..., str],
 ) -> None:
     make_run("api_mapped")

@@ -43,7 +43,10 @@ def test_list_dags_with_filters_order_and_pages(client: TestClient, admin: dict[
 
     bad = client.get("/api/v2/dags?order_by=nonsense", headers=admin)
     assert bad.status_code == 400
-    assert bad.json()["detail"] == "Ordering with 'nonsense' is disallowed or the attribute does not exist on the model"
+    assert (
+        bad.json()["detail"]
+        == "Ordering with 'nonsense' is disallowed or the attribute does not exist on the model"
+    )
     assert client.get("/api/v2/dags?limit=-1", headers=admin).status_code == 422
     assert client.get("/api/v2/dags?paused=maybe", headers=admin).status_code == 422
 
@@ -65,34 +68,71 @@ def test_get_dag_and_details(client: TestClient, admin: dict[str, str]) -> None:
 
 def test_pause_and_unpause(client: TestClient, admin: dict[str, str], engine: Engine) -> None:
     def next_run() -> object:
-        return db_engine.run_in_transaction(engine, lambda s: s.get(Dag, "api_example").next_dagrun_create_after)
+        return db_engine.run_in_transaction(
+            engine, lambda s: s.get(Dag, "api_example").next_dagrun_create_after
+        )
 
-    response = client.patch("/api/v2/dags/api_example?update_mask=is_paused", json={"is_paused": False}, headers=admin)
+    response = client.patch(
+        "/api/v2/dags/api_example?update_mask=is_paused", json={"is_paused": False}, headers=admin
+    )
     assert response.status_code == 200 and response.json()["is_paused"] is False
     assert next_run() is not None
-    assert client.patch("/api/v2/dags/api_example", json={"is_paused": True}, headers=admin).json()["is_paused"] is True
+    assert (
+        client.patch("/api/v2/dags/api_example", json={"is_paused": True}, headers=admin).json()[
+            "is_paused"
+        ]
+        is True
+    )
 
-    bad_mask = client.patch("/api/v2/dags/api_example?update_mask=description", json={"is_paused": True}, headers=admin)
+    bad_mask = client.patch(
+        "/api/v2/dags/api_example?update_mask=description", json={"is_paused": True}, headers=admin
+    )
     assert bad_mask.status_code == 400
     assert bad_mask.json()["detail"] == "Only `is_paused` field can be updated through the REST API"
-    assert client.patch("/api/v2/dags/api_example", json={"is_paused": "sometimes"}, headers=admin).status_code == 422
+    assert (
+        client.patch(
+            "/api/v2/dags/api_example", json={"is_paused": "sometimes"}, headers=admin
+        ).status_code
+        == 422
+    )
     assert client.patch("/api/v2/dags/api_example", json={}, headers=admin).status_code == 422
-    assert client.patch("/api/v2/dags/api_example", content=b"{not json", headers={
-        **admin, "Content-Type": "application/json"}).status_code == 422
-    assert client.patch("/api/v2/dags/nope", json={"is_paused": True}, headers=admin).status_code == 404
+    assert (
+        client.patch(
+            "/api/v2/dags/api_example",
+            content=b"{not json",
+            headers={**admin, "Content-Type": "application/json"},
+        ).status_code
+        == 422
+    )
+    assert (
+        client.patch("/api/v2/dags/nope", json={"is_paused": True}, headers=admin).status_code
+        == 404
+    )
 
-    many = client.patch("/api/v2/dags?dag_id_pattern=~", json={"is_paused": False}, headers=admin).json()
+    many = client.patch(
+        "/api/v2/dags?dag_id_pattern=~", json={"is_paused": False}, headers=admin
+    ).json()
     assert many["total_entries"] == 2 and all(not d["is_paused"] for d in many["dags"])
     nothing = client.patch("/api/v2/dags", json={"is_paused": True}, headers=admin).json()
     assert nothing == {"dags": [], "total_entries": 0}
-    events = db_engine.run_in_transaction(engine, lambda s: [
-        (row.event, row.dag_id, row.owner) for row in s.scalars(select(Log).order_by(Log.id))])
-    assert events[:2] == [("patch_dag", "api_example", "admin"), ("patch_dag", "api_example", "admin")]
+    events = db_engine.run_in_transaction(
+        engine,
+        lambda s: [
+            (row.event, row.dag_id, row.owner) for row in s.scalars(select(Log).order_by(Log.id))
+        ],
+    )
+    assert events[:2] == [
+        ("patch_dag", "api_example", "admin"),
+        ("patch_dag", "api_example", "admin"),
+    ]
     assert ("patch_dags", "api_mapped", "admin") in events
 
 
 def test_delete_dag(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
 ) -> None:
     run_id = make_run("api_mapped")
     set_ti(run_id, "numbers", dag_id="api_mapped", state="running", try_number=1)
@@ -111,12 +151,22 @@ def test_tasks(client: TestClient, admin: dict[str, str]) -> None:
     assert [t["task_id"] for t in tasks["tasks"]] == ["extract", "load", "transform"]
     load = client.get("/api/v2/dags/api_example/tasks/load", headers=admin).json()
     assert load["operator_name"] == "BashOperator" and load["retries"] == 1
-    assert load["retry_delay"] == {"__type": "TimeDelta", "days": 0, "seconds": 1, "microseconds": 0}
+    assert load["retry_delay"] == {
+        "__type": "TimeDelta",
+        "days": 0,
+        "seconds": 1,
+        "microseconds": 0,
+    }
     assert load["template_fields"] and load["class_ref"]["class_name"] == "BashOperator"
-    assert client.get("/api/v2/dags/api_example/tasks/extract", headers=admin).json()["downstream_task_ids"] == ["transform"]
+    assert client.get("/api/v2/dags/api_example/tasks/extract", headers=admin).json()[
+        "downstream_task_ids"
+    ] == ["transform"]
     reverse = client.get("/api/v2/dags/api_example/tasks?order_by=-task_id", headers=admin).json()
     assert [t["task_id"] for t in reverse["tasks"]] == ["transform", "load", "extract"]
-    assert client.get("/api/v2/dags/api_example/tasks?order_by=bogus", headers=admin).status_code == 400
+    assert (
+        client.get("/api/v2/dags/api_example/tasks?order_by=bogus", headers=admin).status_code
+        == 400
+    )
     assert client.get("/api/v2/dags/api_example/tasks/nope", headers=admin).status_code == 404
     mapped = client.get("/api/v2/dags/api_mapped/tasks/double", headers=admin).json()
     assert mapped["is_mapped"] is True
@@ -127,8 +177,14 @@ def test_sources_versions_and_tags(client: TestClient, admin: dict[str, str]) ->
     assert source["version_number"] == 1 and 'DAG(\n    "api_example"' in source["content"]
     text = client.get("/api/v2/dagSources/api_example", headers={**admin, "Accept": "text/plain"})
     assert text.headers["content-type"].startswith("text/plain") and text.text == source["content"]
-    assert client.get("/api/v2/dagSources/api_example?version_number=1", headers=admin).status_code == 200
-    assert client.get("/api/v2/dagSources/api_example?version_number=7", headers=admin).status_code == 404
+    assert (
+        client.get("/api/v2/dagSources/api_example?version_number=1", headers=admin).status_code
+        == 200
+    )
+    assert (
+        client.get("/api/v2/dagSources/api_example?version_number=7", headers=admin).status_code
+        == 404
+    )
     assert client.get("/api/v2/dagSources/nope", headers=admin).status_code == 404
 
     versions = client.get("/api/v2/dags/api_example/dagVersions", headers=admin).json()
@@ -141,7 +197,9 @@ def test_sources_versions_and_tags(client: TestClient, admin: dict[str, str]) ->
 
     tags = client.get("/api/v2/dagTags", headers=admin).json()
     assert tags == {"tags": ["api", "example", "mapped"], "total_entries": 3}
-    assert client.get("/api/v2/dagTags?tag_name_pattern=ex&order_by=-name", headers=admin).json()["tags"] == ["example"]
+    assert client.get("/api/v2/dagTags?tag_name_pattern=ex&order_by=-name", headers=admin).json()[
+        "tags"
+    ] == ["example"]
 
 
 def test_import_errors(client: TestClient, admin: dict[str, str]) -> None:
@@ -149,6 +207,14 @@ def test_import_errors(client: TestClient, admin: dict[str, str]) -> None:
     assert errors["total_entries"] == 1
     error = errors["import_errors"][0]
     assert error["filename"].endswith("broken.py") and "broken on purpose" in error["stack_trace"]
-    assert client.get(f"/api/v2/importErrors/{error['import_error_id']}", headers=admin).json() == error
+    assert (
+        client.get(f"/api/v2/importErrors/{error['import_error_id']}", headers=admin).json()
+        == error
+    )
     assert client.get("/api/v2/importErrors/999", headers=admin).status_code == 404
-    assert client.get("/api/v2/importErrors?filename_pattern=nothing", headers=admin).json()["total_entries"] == 0
+    assert (
+        client.get("/api/v2/importErrors?filename_pattern=nothing", headers=admin).json()[
+            "total_entries"
+        ]
+        == 0
+    )

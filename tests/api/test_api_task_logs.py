@@ -26,7 +26,10 @@ def _write(settings: Settings, try_number: int, text: str, *, append: bool = Fal
 
 
 def test_finished_try_log(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
     api_settings: Settings,
 ) -> None:
     make_run(run_id="r1")
@@ -36,24 +39,36 @@ def test_finished_try_log(
     body = client.get(f"{URL}/1", headers=admin).json()
     assert body["continuation_token"] is None
     assert body["content"] == [
-        {"event": "Task started", "level": "info", "timestamp": "2024-05-01T12:00:00.123000+00:00",
-         "filename": "task_process.py", "lineno": 140},
+        {
+            "event": "Task started",
+            "level": "info",
+            "timestamp": "2024-05-01T12:00:00.123000+00:00",
+            "filename": "task_process.py",
+            "lineno": 140,
+        },
         {"event": "hello from print", "timestamp": None},
     ]
     text = client.get(f"{URL}/1", headers={**admin, "Accept": "text/plain"})
     assert text.text == "\n".join(LINES) + "\n" and "Airflow-Continuation-Token" not in text.headers
     ndjson = client.get(f"{URL}/1", headers={**admin, "Accept": "application/x-ndjson"})
-    assert [json.loads(line)["event"] for line in ndjson.text.splitlines()] == ["Task started", "hello from print"]
+    assert [json.loads(line)["event"] for line in ndjson.text.splitlines()] == [
+        "Task started",
+        "hello from print",
+    ]
 
     assert client.get(f"{URL}/2", headers=admin).status_code == 404
     assert client.get(f"{URL}/0", headers=admin).status_code == 422
     assert client.get(f"{URL}/1?map_index=2", headers=admin).status_code == 404
     assert client.get(f"{URL}/1?token=forged", headers=admin).json() == {
-        "detail": "Bad Signature. Please use only the tokens provided by the API."}
+        "detail": "Bad Signature. Please use only the tokens provided by the API."
+    }
 
 
 def test_missing_log_file(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
 ) -> None:
     make_run(run_id="r1")
     set_ti("r1", "load", state="failed", try_number=1)
@@ -62,7 +77,10 @@ def test_missing_log_file(
 
 
 def test_follow_a_running_try(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
     api_settings: Settings,
 ) -> None:
     make_run(run_id="r1")
@@ -81,22 +99,36 @@ def test_follow_a_running_try(
 
     set_ti("r1", "load", state="success")
     _write(api_settings, 1, "last words", append=True)
-    last = client.get(f"{URL}/1", params={"token": second["continuation_token"]}, headers=admin).json()
-    assert [m["event"] for m in last["content"]] == ["last words"] and last["continuation_token"] is None
+    last = client.get(
+        f"{URL}/1", params={"token": second["continuation_token"]}, headers=admin
+    ).json()
+    assert [m["event"] for m in last["content"]] == ["last words"] and last[
+        "continuation_token"
+    ] is None
 
-    text = client.get(f"{URL}/1", params={"token": token}, headers={**admin, "Accept": "text/plain"})
+    text = client.get(
+        f"{URL}/1", params={"token": token}, headers={**admin, "Accept": "text/plain"}
+    )
     assert text.text == "half a line\nmore\nlast words"
-    whole = client.get(f"{URL}/1", params={"token": token, "full_content": "true"}, headers=admin).json()
+    whole = client.get(
+        f"{URL}/1", params={"token": token, "full_content": "true"}, headers=admin
+    ).json()
     assert len(whole["content"]) == 4
 
     set_ti("r1", "transform", state="running", try_number=1)
-    other = client.get("/api/v2/dags/api_example/dagRuns/r1/taskInstances/transform/logs/1",
-                       params={"token": token}, headers=admin)
+    other = client.get(
+        "/api/v2/dags/api_example/dagRuns/r1/taskInstances/transform/logs/1",
+        params={"token": token},
+        headers=admin,
+    )
     assert other.status_code == 400 and "another task instance" in other.json()["detail"]
 
 
 def test_queued_try_has_no_log_yet(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
 ) -> None:
     make_run(run_id="r1")
     set_ti("r1", "load", state="queued", try_number=1)

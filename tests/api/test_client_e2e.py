@@ -60,15 +60,24 @@ def server(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
         DagProcessor(settings, engine).run_once()
     finally:
         engine.dispose()
-    subprocess.run([TRADEWIND, "users", "create", "-u", "ada", "-p", "pw", "-r", "User"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [TRADEWIND, "users", "create", "-u", "ada", "-p", "pw", "-r", "User"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     logs = {name: (tmp_path / f"{name}.log").open("w") for name in ("api-server", "scheduler")}
     processes = {
-        "api-server": subprocess.Popen([TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                                       stdout=logs["api-server"], stderr=subprocess.STDOUT),
-        "scheduler": subprocess.Popen([TRADEWIND, "scheduler"], env=env, stdout=logs["scheduler"],
-                                      stderr=subprocess.STDOUT),
+        "api-server": subprocess.Popen(
+            [TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=logs["api-server"],
+            stderr=subprocess.STDOUT,
+        ),
+        "scheduler": subprocess.Popen(
+            [TRADEWIND, "scheduler"], env=env, stdout=logs["scheduler"], stderr=subprocess.STDOUT
+        ),
     }
     url = f"http://127.0.0.1:{port}"
 
@@ -100,8 +109,10 @@ def server(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
 
 def _token(url: str) -> str:
     request = urllib.request.Request(
-        f"{url}/auth/token", data=json.dumps({"username": "ada", "password": "pw"}).encode(),
-        headers={"Content-Type": "application/json"})
+        f"{url}/auth/token",
+        data=json.dumps({"username": "ada", "password": "pw"}).encode(),
+        headers={"Content-Type": "application/json"},
+    )
     with urllib.request.urlopen(request) as answer:
         return str(json.load(answer)["access_token"])
 
@@ -115,17 +126,30 @@ def test_airflow_client_runs_a_dag(server: str) -> None:
 
         assert ac.VersionApi(api_client).get_version().version
         listed = dags.get_dags()
-        assert [dag.dag_id for dag in listed.dags] == ["api_example", "api_mapped"] and listed.total_entries == 2
+        assert [dag.dag_id for dag in listed.dags] == [
+            "api_example",
+            "api_mapped",
+        ] and listed.total_entries == 2
         assert dags.get_dag_details("api_example").params["n"]["value"] == 1
         assert [task.task_id for task in ac.TaskApi(api_client).get_tasks("api_example").tasks] == [
-            "extract", "load", "transform"]
+            "extract",
+            "load",
+            "transform",
+        ]
         assert "api_example" in ac.DagSourceApi(api_client).get_dag_source("api_example").content
         assert ac.ImportErrorApi(api_client).get_import_errors().total_entries == 1
 
-        assert dags.patch_dag("api_example", ac.DAGPatchBody(is_paused=False), update_mask=["is_paused"]).is_paused is False
+        assert (
+            dags.patch_dag(
+                "api_example", ac.DAGPatchBody(is_paused=False), update_mask=["is_paused"]
+            ).is_paused
+            is False
+        )
         with pytest.raises(ac.exceptions.BadRequestException, match="param 'n'"):
             runs.trigger_dag_run("api_example", ac.TriggerDAGRunPostBody(conf={"n": 0}))
-        run = runs.trigger_dag_run("api_example", ac.TriggerDAGRunPostBody(conf={"n": 2}, note="from the client"))
+        run = runs.trigger_dag_run(
+            "api_example", ac.TriggerDAGRunPostBody(conf={"n": 2}, note="from the client")
+        )
         assert run.state == "queued" and run.note == "from the client"
 
         def finished() -> Any:
@@ -136,23 +160,36 @@ def test_airflow_client_runs_a_dag(server: str) -> None:
         assert done.state == "success", done
         tis = instances.get_task_instances("api_example", run.dag_run_id)
         assert sorted((ti.task_id, ti.state, ti.try_number) for ti in tis.task_instances) == [
-            ("extract", "success", 1), ("load", "success", 1), ("transform", "success", 1)]
+            ("extract", "success", 1),
+            ("load", "success", 1),
+            ("transform", "success", 1),
+        ]
         log = instances.get_log("api_example", run.dag_run_id, "load", 1)
         events = [message.event for message in log.content.actual_instance]
         assert "loading" in events and "done" in events and log.continuation_token is None
-        entry = ac.XComApi(api_client).get_xcom_entry("api_example", "transform", run.dag_run_id, "return_value")
+        entry = ac.XComApi(api_client).get_xcom_entry(
+            "api_example", "transform", run.dag_run_id, "return_value"
+        )
         assert entry.actual_instance.value == 6
 
-        cleared = runs.clear_dag_run("api_example", run.dag_run_id, ac.DAGRunClearBody(dry_run=False))
+        cleared = runs.clear_dag_run(
+            "api_example", run.dag_run_id, ac.DAGRunClearBody(dry_run=False)
+        )
         assert cleared.actual_instance.state == "queued"
         again = _wait_for("the cleared run to finish", finished)
         assert again.state == "success"
         tries = instances.get_task_instance_tries("api_example", run.dag_run_id, "load")
-        assert [(t.try_number, t.state) for t in tries.task_instances] == [(1, "success"), (2, "success")]
+        assert [(t.try_number, t.state) for t in tries.task_instances] == [
+            (1, "success"),
+            (2, "success"),
+        ]
         assert instances.get_task_instance("api_example", run.dag_run_id, "load").try_number == 2
 
         audit = ac.EventLogApi(api_client).get_event_logs(order_by=["id"])
         assert [(e.event, e.owner) for e in audit.event_logs] == [
-            ("patch_dag", "ada"), ("trigger_dag_run", "ada"), ("clear_dag_run", "ada")]
+            ("patch_dag", "ada"),
+            ("trigger_dag_run", "ada"),
+            ("clear_dag_run", "ada"),
+        ]
         with pytest.raises(ac.exceptions.ForbiddenException):
             ac.VariableApi(api_client).post_variable(ac.VariableBody(key="k", value="v"))

@@ -5,6 +5,7 @@ the CLI and DAG files, and never stored beside the id without it."""
 from __future__ import annotations
 
 from collections.abc import Callable
+
 import pytest
 from click.testing import CliRunner, Result
 from fastapi.testclient import TestClient
@@ -41,7 +42,10 @@ def _stored(engine: Engine, column: object) -> list[str]:
 @ON_SQLITE
 @pytest.mark.parametrize("suffix", BAD_SUFFIXES, ids=repr)
 def test_rest_refuses_ids_with_control_characters(
-    client: TestClient, admin: dict[str, str], engine: Engine, suffix: str,
+    client: TestClient,
+    admin: dict[str, str],
+    engine: Engine,
+    suffix: str,
 ) -> None:
     runs = "/api/v2/dags/api_example/dagRuns"
     assert client.post(runs, json={"dag_run_id": "r1"}, headers=admin).status_code == 200
@@ -60,14 +64,19 @@ def test_rest_refuses_ids_with_control_characters(
     assert _stored(engine, SlotPool.pool) == ["default_pool"]
     assert _stored(engine, ConnectionRow.conn_id) == []
     # Renames too.
-    assert client.post("/api/v2/pools", json={"name": "p", "slots": 1}, headers=admin).status_code == 201
+    assert (
+        client.post("/api/v2/pools", json={"name": "p", "slots": 1}, headers=admin).status_code
+        == 201
+    )
     renamed = client.patch("/api/v2/pools/p", json={"pool": "p" + suffix}, headers=admin)
     assert renamed.status_code == 400 and "pool name" in renamed.json()["detail"]
 
 
 @ON_SQLITE
 def test_rest_lookups_of_ids_with_a_trailing_newline_find_nothing(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
 ) -> None:
     make_run(run_id="r1")
     assert client.get("/api/v2/dags/api_example%0A", headers=admin).status_code == 404
@@ -78,7 +87,10 @@ def test_rest_lookups_of_ids_with_a_trailing_newline_find_nothing(
 @ON_SQLITE
 @pytest.mark.parametrize("suffix", ["\n", "\x1b"], ids=repr)
 def test_cli_refuses_ids_with_control_characters(
-    run_cli: Callable[..., Result], client: TestClient, engine: Engine, suffix: str,
+    run_cli: Callable[..., Result],
+    client: TestClient,
+    engine: Engine,
+    suffix: str,
 ) -> None:
     assert run_cli("dags", "trigger", "api_example", "-r", "r1").exit_code == 0
     cases = [
@@ -112,7 +124,10 @@ def test_sdk_refuses_ids_with_a_trailing_newline(kind: str) -> None:
 
 @ON_SQLITE
 def test_dag_file_with_a_trailing_newline_id_is_an_import_error(
-    client: TestClient, admin: dict[str, str], api_settings: config.Settings, engine: Engine,
+    client: TestClient,
+    admin: dict[str, str],
+    api_settings: config.Settings,
+    engine: Engine,
 ) -> None:
     (api_settings.dags_folder / "newline_ids.py").write_text(
         "from datetime import datetime\n"
@@ -121,7 +136,8 @@ def test_dag_file_with_a_trailing_newline_id_is_an_import_error(
         "    EmptyOperator(task_id='t')\n"
         "with DAG('newline_task', schedule=None, start_date=datetime(2024, 1, 1)):\n"
         "    EmptyOperator(task_id='t\\n')\n",
-        encoding="utf-8")
+        encoding="utf-8",
+    )
     DagProcessor(api_settings, engine).run_once()
     dag_ids = [dag["dag_id"] for dag in client.get("/api/v2/dags", headers=admin).json()["dags"]]
     assert not any(dag_id.startswith("newline_") for dag_id in dag_ids), dag_ids
@@ -131,11 +147,18 @@ def test_dag_file_with_a_trailing_newline_id_is_an_import_error(
 
 
 @ON_SQLITE
-def test_ids_without_control_characters_still_work(client: TestClient, admin: dict[str, str]) -> None:
-    created = client.post("/api/v2/dags/api_example/dagRuns", json={"dag_run_id": "manual__2024-01-01T00:00:00+00:00"},
-                          headers=admin)
+def test_ids_without_control_characters_still_work(
+    client: TestClient, admin: dict[str, str]
+) -> None:
+    created = client.post(
+        "/api/v2/dags/api_example/dagRuns",
+        json={"dag_run_id": "manual__2024-01-01T00:00:00+00:00"},
+        headers=admin,
+    )
     assert created.status_code == 200, created.text
-    for url, body in [("/api/v2/variables", {"key": "a.b-c_d:e f", "value": "v"}),
-                      ("/api/v2/pools", {"name": "pool one", "slots": 1}),
-                      ("/api/v2/connections", {"connection_id": "my-conn.1", "conn_type": "http"})]:
+    for url, body in [
+        ("/api/v2/variables", {"key": "a.b-c_d:e f", "value": "v"}),
+        ("/api/v2/pools", {"name": "pool one", "slots": 1}),
+        ("/api/v2/connections", {"connection_id": "my-conn.1", "conn_type": "http"}),
+    ]:
         assert client.post(url, json=body, headers=admin).status_code == 201, (url, body)

@@ -43,53 +43,96 @@ def _count(engine: Engine, model: type) -> int:
 
 
 @ON_SQLITE
-def test_the_fifty_megabyte_variable_is_refused_unread(client: TestClient, admin: dict[str, str], engine: Engine) -> None:
-    answer = client.post("/api/v2/variables", json={"key": "big", "value": "x" * (50 * MIB)}, headers=admin)
+def test_the_fifty_megabyte_variable_is_refused_unread(
+    client: TestClient, admin: dict[str, str], engine: Engine
+) -> None:
+    answer = client.post(
+        "/api/v2/variables", json={"key": "big", "value": "x" * (50 * MIB)}, headers=admin
+    )
     assert answer.status_code == 413
-    assert answer.json() == {"detail": "Request body too large: the limit is 4194304 bytes ([api] max_body_bytes)"}
+    assert answer.json() == {
+        "detail": "Request body too large: the limit is 4194304 bytes ([api] max_body_bytes)"
+    }
     assert _count(engine, Variable) == 0
 
 
 @ON_SQLITE
-def test_variable_value_over_its_cap(client: TestClient, admin: dict[str, str], engine: Engine,
-                                     run_cli: Callable[..., Result]) -> None:
+def test_variable_value_over_its_cap(
+    client: TestClient, admin: dict[str, str], engine: Engine, run_cli: Callable[..., Result]
+) -> None:
     answer = client.post("/api/v2/variables", json={"key": "big", "value": OVER}, headers=admin)
     assert answer.status_code == 413
     assert answer.json() == {
-        "detail": "the value of variable 'big' is 1,048,577 bytes, over the limit of 1,048,576 bytes (1 MiB)"}
-    structured = client.post("/api/v2/variables", json={"key": "big", "value": {"rows": [OVER]}}, headers=admin)
+        "detail": "the value of variable 'big' is 1,048,577 bytes, over the limit of 1,048,576 bytes (1 MiB)"
+    }
+    structured = client.post(
+        "/api/v2/variables", json={"key": "big", "value": {"rows": [OVER]}}, headers=admin
+    )
     assert structured.status_code == 413
-    assert client.post("/api/v2/variables", json={"key": "big", "value": "small"}, headers=admin).status_code == 201
-    patched = client.patch("/api/v2/variables/big", json={"key": "big", "value": OVER}, headers=admin)
+    assert (
+        client.post(
+            "/api/v2/variables", json={"key": "big", "value": "small"}, headers=admin
+        ).status_code
+        == 201
+    )
+    patched = client.patch(
+        "/api/v2/variables/big", json={"key": "big", "value": OVER}, headers=admin
+    )
     assert patched.status_code == 413 and "variable 'big'" in patched.json()["detail"]
     assert client.get("/api/v2/variables/big", headers=admin).json()["value"] == "small"
-    at_cap = client.patch("/api/v2/variables/big", json={"key": "big", "value": "é" * (MIB // 2)}, headers=admin)
+    at_cap = client.patch(
+        "/api/v2/variables/big", json={"key": "big", "value": "é" * (MIB // 2)}, headers=admin
+    )
     assert at_cap.status_code == 200, at_cap.text
     result = run_cli("variables", "set", "cli_big", OVER)
     assert result.exit_code != 0
-    assert "the value of variable 'cli_big' is 1,048,577 bytes, over the limit of 1,048,576 bytes" in result.stderr
+    assert (
+        "the value of variable 'cli_big' is 1,048,577 bytes, over the limit of 1,048,576 bytes"
+        in result.stderr
+    )
     assert _count(engine, Variable) == 1
 
 
 @ON_SQLITE
-def test_run_conf_over_its_cap(client: TestClient, admin: dict[str, str], engine: Engine,
-                               run_cli: Callable[..., Result]) -> None:
-    answer = client.post("/api/v2/dags/api_example/dagRuns", json={"conf": {"n": 1, "blob": OVER}}, headers=admin)
+def test_run_conf_over_its_cap(
+    client: TestClient, admin: dict[str, str], engine: Engine, run_cli: Callable[..., Result]
+) -> None:
+    answer = client.post(
+        "/api/v2/dags/api_example/dagRuns", json={"conf": {"n": 1, "blob": OVER}}, headers=admin
+    )
     assert answer.status_code == 413
     assert answer.json()["detail"].startswith("conf is 1,048,5")
     assert answer.json()["detail"].endswith("bytes, over the limit of 1,048,576 bytes (1 MiB)")
     result = run_cli("dags", "trigger", "api_example", "-c", '{"blob": "' + OVER + '"}')
-    assert result.exit_code != 0 and "conf is 1,048,5" in result.stderr and "over the limit" in result.stderr
-    backfill = client.post("/api/v2/backfills", headers=admin, json={
-        "dag_id": "api_example", "from_date": "2024-01-01T00:00:00Z", "to_date": "2024-01-02T00:00:00Z",
-        "dag_run_conf": {"blob": OVER}})
-    assert backfill.status_code == 413 and backfill.json()["detail"].startswith("dag_run_conf is 1,048,5")
+    assert (
+        result.exit_code != 0
+        and "conf is 1,048,5" in result.stderr
+        and "over the limit" in result.stderr
+    )
+    backfill = client.post(
+        "/api/v2/backfills",
+        headers=admin,
+        json={
+            "dag_id": "api_example",
+            "from_date": "2024-01-01T00:00:00Z",
+            "to_date": "2024-01-02T00:00:00Z",
+            "dag_run_conf": {"blob": OVER},
+        },
+    )
+    assert backfill.status_code == 413 and backfill.json()["detail"].startswith(
+        "dag_run_conf is 1,048,5"
+    )
     assert _count(engine, DagRun) == 0
 
 
 @ON_SQLITE
-def test_notes_over_airflows_limit(client: TestClient, admin: dict[str, str], engine: Engine,
-                                   make_run: Callable[..., str], run_url: Callable[..., str]) -> None:
+def test_notes_over_airflows_limit(
+    client: TestClient,
+    admin: dict[str, str],
+    engine: Engine,
+    make_run: Callable[..., str],
+    run_url: Callable[..., str],
+) -> None:
     run_id = make_run(run_id="r1")
     long_note = "n" * 1001
     for method, url, body in [
@@ -101,18 +144,28 @@ def test_notes_over_airflows_limit(client: TestClient, admin: dict[str, str], en
         assert answer.status_code == 422, (url, answer.text)
         [error] = answer.json()["detail"]
         assert error["loc"] == ["body", "note"] and "1000" in error["msg"], error
-    with pytest.raises(ValueTooLarge, match="note is 1001 characters, over the limit of 1000 characters"):
-        db_engine.run_in_transaction(engine, lambda s: dag_runs.set_run_note(s, "api_example", run_id, long_note))
+    with pytest.raises(
+        ValueTooLarge, match="note is 1001 characters, over the limit of 1000 characters"
+    ):
+        db_engine.run_in_transaction(
+            engine, lambda s: dag_runs.set_run_note(s, "api_example", run_id, long_note)
+        )
     with pytest.raises(ValueTooLarge, match="note is 1001 characters"):
         db_engine.run_in_transaction(
-            engine, lambda s: task_instances.set_note(s, "api_example", run_id, "load", long_note))
-    assert client.patch(run_url(run_id), json={"note": "n" * 1000}, headers=admin).status_code == 200
+            engine, lambda s: task_instances.set_note(s, "api_example", run_id, "load", long_note)
+        )
+    assert (
+        client.patch(run_url(run_id), json={"note": "n" * 1000}, headers=admin).status_code == 200
+    )
 
 
 def test_xcom_value_over_its_cap() -> None:
     big = "x" * (xcom_codec.MAX_VALUE_BYTES + 1)
-    with pytest.raises(xcom_codec.XComValueError, match=r"XCom value of key 'rows' is 16\.0 MiB as JSON, over the "
-                                                          r"limit of 16 MiB"):
+    with pytest.raises(
+        xcom_codec.XComValueError,
+        match=r"XCom value of key 'rows' is 16\.0 MiB as JSON, over the "
+        r"limit of 16 MiB",
+    ):
         InMemoryXComStore().set("d", "r", "t", -1, "rows", big)
     assert input_limits.XCOM_VALUE_BYTES == xcom_codec.MAX_VALUE_BYTES
     store = InMemoryXComStore()

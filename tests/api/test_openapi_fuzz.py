@@ -35,7 +35,9 @@ DAGS = Path(__file__).parent / "dags"
 def _document() -> dict[str, Any]:
     """The OpenAPI document, from an app that is never sent a request (every app's document is
     the same; the requests go to ``fuzz_app``)."""
-    settings_ = config.load({"TRADEWIND_HOME": "/nonexistent"}).with_values(api__secret_key="document only")
+    settings_ = config.load({"TRADEWIND_HOME": "/nonexistent"}).with_values(
+        api__secret_key="document only"
+    )
     return create_app(settings_, engine=sqlalchemy.create_engine("sqlite://")).openapi()
 
 
@@ -47,15 +49,22 @@ schema = schemathesis.openapi.from_dict(_document(), config=FUZZ_CONFIG)
 
 @pytest.fixture(scope="module")
 def fuzz_app(
-    tmp_path_factory: pytest.TempPathFactory, _sqlite_template: Path, password_hash: str,
+    tmp_path_factory: pytest.TempPathFactory,
+    _sqlite_template: Path,
+    password_hash: str,
 ) -> Iterator[tuple[FastAPI, dict[str, str]]]:
     """The app, and the headers of its Admin."""
     home = tmp_path_factory.mktemp("fuzz")
     shutil.copyfile(_sqlite_template, home / "tradewind.db")
     shutil.copytree(DAGS, home / "dags")
     url = f"sqlite:///{home / 'tradewind.db'}"
-    settings_ = config.load({"TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url,
-                             "TRADEWIND__CORE__DAGS_FOLDER": str(home / "dags")})
+    settings_ = config.load(
+        {
+            "TRADEWIND_HOME": str(home),
+            "TRADEWIND__DATABASE__URL": url,
+            "TRADEWIND__CORE__DAGS_FOLDER": str(home / "dags"),
+        }
+    )
     engine = db_engine.create_engine(url, busy_timeout_ms=5000)
     DagProcessor(settings_, engine).run_once()
 
@@ -77,11 +86,24 @@ def fuzz_app(
 
 
 @schema.parametrize()
-@settings(max_examples=EXAMPLES_PER_OPERATION, deadline=None, database=None, derandomize=True,
-          phases=[Phase.explicit, Phase.generate], suppress_health_check=list(HealthCheck))
+@settings(
+    max_examples=EXAMPLES_PER_OPERATION,
+    deadline=None,
+    database=None,
+    derandomize=True,
+    phases=[Phase.explicit, Phase.generate],
+    suppress_health_check=list(HealthCheck),
+)
 def test_answers_match_the_document(case: Any, fuzz_app: tuple[FastAPI, dict[str, str]]) -> None:
     app, admin = fuzz_app
-    case.call_and_validate(app=app, headers=admin, checks=[
-        checks.not_a_server_error, checks.status_code_conformance, checks.content_type_conformance,
-        checks.response_headers_conformance, checks.response_schema_conformance,
-    ])
+    case.call_and_validate(
+        app=app,
+        headers=admin,
+        checks=[
+            checks.not_a_server_error,
+            checks.status_code_conformance,
+            checks.content_type_conformance,
+            checks.response_headers_conformance,
+            checks.response_schema_conformance,
+        ],
+    )

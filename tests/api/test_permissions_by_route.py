@@ -10,9 +10,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from fastapi.testclient import TestClient
-
 from fastapi import FastAPI
+from fastapi.testclient import TestClient
 
 from tradewind.api import permissions, route_table
 
@@ -21,39 +20,69 @@ pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 ROLES = ("Viewer", "User", "Op", "Admin")
 #: A value for each path parameter that names something the fixtures made.
 PATH_VALUES = {
-    "dag_id": "api_example", "dag_run_id": "r1", "task_id": "load", "map_index": "0", "try_number": "1",
-    "task_try_number": "1", "version_number": "1", "variable_key": "k", "connection_id": "c",
-    "pool_name": "default_pool", "import_error_id": "1", "event_log_id": "1", "backfill_id": "1",
-    "section": "core", "option": "parallelism", "xcom_key": "return_value",
+    "dag_id": "api_example",
+    "dag_run_id": "r1",
+    "task_id": "load",
+    "map_index": "0",
+    "try_number": "1",
+    "task_try_number": "1",
+    "version_number": "1",
+    "variable_key": "k",
+    "connection_id": "c",
+    "pool_name": "default_pool",
+    "import_error_id": "1",
+    "event_log_id": "1",
+    "backfill_id": "1",
+    "section": "core",
+    "option": "parallelism",
+    "xcom_key": "return_value",
 }
 
 
 def _operations(app: FastAPI, document: dict[str, Any]) -> list[tuple[str, str, str, bool]]:
     """(name of the handler, method, URL, takes a body) of every operation of the document."""
-    names = {(method, route.path_format): route.name for route in route_table.api_routes(app) for method in route.methods}
+    names = {
+        (method, route.path_format): route.name
+        for route in route_table.api_routes(app)
+        for method in route.methods
+    }
     found = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
+
             def value(match: re.Match[str]) -> str:
                 name = match[1]
-                assert name in PATH_VALUES, f"{path}: give the path parameter {name!r} a value in PATH_VALUES"
+                assert name in PATH_VALUES, (
+                    f"{path}: give the path parameter {name!r} a value in PATH_VALUES"
+                )
                 return PATH_VALUES[name]
 
-            found.append((names[(method.upper(), path)], method.upper(), re.sub(r"\{(\w+)\}", value, path),
-                          "requestBody" in operation))
+            found.append(
+                (
+                    names[(method.upper(), path)],
+                    method.upper(),
+                    re.sub(r"\{(\w+)\}", value, path),
+                    "requestBody" in operation,
+                )
+            )
     return found
 
 
 def test_every_operation_is_in_the_permission_table(app: FastAPI, client: TestClient) -> None:
     operations = {op for op, *_ in _operations(app, client.get("/api/v2/openapi.json").json())}
     missing = sorted(operations - set(permissions.OPERATION_ACTIONS))
-    assert not missing, f"add these operations to OPERATION_ACTIONS in api/permissions.py: {missing}"
+    assert not missing, (
+        f"add these operations to OPERATION_ACTIONS in api/permissions.py: {missing}"
+    )
     stale = sorted(set(permissions.OPERATION_ACTIONS) - operations)
     assert not stale, f"OPERATION_ACTIONS lists operations the API does not have: {stale}"
 
 
 def test_each_role_gets_what_airflows_roles_allow(
-    app: FastAPI, client: TestClient, auth: Callable[[str], dict[str, str]], make_run: Callable[..., str],
+    app: FastAPI,
+    client: TestClient,
+    auth: Callable[[str], dict[str, str]],
+    make_run: Callable[..., str],
 ) -> None:
     make_run(run_id="r1")
     operations = _operations(app, client.get("/api/v2/openapi.json").json())
@@ -63,7 +92,9 @@ def test_each_role_gets_what_airflows_roles_allow(
     # not that it would matter for 401 and 403, which are decided before the route runs.
     for operation_id, method, url, has_body in sorted(operations, key=lambda o: o[1] != "GET"):
         if operation_id not in permissions.OPERATION_ACTIONS:
-            wrong.append(f"{method} {url}: {operation_id} is not in OPERATION_ACTIONS (api/permissions.py)")
+            wrong.append(
+                f"{method} {url}: {operation_id} is not in OPERATION_ACTIONS (api/permissions.py)"
+            )
             continue
         action = permissions.OPERATION_ACTIONS[operation_id]
         body = {} if has_body else None
@@ -80,6 +111,8 @@ def test_each_role_gets_what_airflows_roles_allow(
             else:
                 expected, ok = "403", status == 403
             if not ok:
-                wrong.append(f"{method} {url} ({operation_id}, needs {action}) as {role or 'nobody'}: "
-                             f"{status}, expected {expected}")
+                wrong.append(
+                    f"{method} {url} ({operation_id}, needs {action}) as {role or 'nobody'}: "
+                    f"{status}, expected {expected}"
+                )
     assert not wrong, "\n".join(wrong)

@@ -13,11 +13,11 @@ from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
-from tradewind import config
-from tradewind.api.app import create_app
 from tests.api.conftest import PASSWORD
 from tests.ui.helpers import csrf_of
 from tests.ui.helpers import token as csrf_token_of
+from tradewind import config
+from tradewind.api.app import create_app
 from tradewind.services import task_logs
 
 pytestmark = pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
@@ -26,8 +26,15 @@ LIMIT = 10_000
 
 
 def sign_in(client: TestClient, username: str) -> None:
-    answer = client.post("/login", follow_redirects=False, data={
-        "username": username, "password": PASSWORD, "csrf_token": csrf_of(client.get("/login").text)})
+    answer = client.post(
+        "/login",
+        follow_redirects=False,
+        data={
+            "username": username,
+            "password": PASSWORD,
+            "csrf_token": csrf_of(client.get("/login").text),
+        },
+    )
     assert answer.status_code == 303, answer.text
 
 
@@ -41,33 +48,50 @@ class Call:
     """One request sent straight to the ASGI app: the body in ``chunks``, none of them sent
     before the app asks for it, so ``chunks_read`` tells how much of the body it read."""
 
-    def __init__(self, app: FastAPI, method: str, path: str, headers: dict[str, str], chunks: list[bytes]) -> None:
+    def __init__(
+        self, app: FastAPI, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> None:
         self.chunks_read = 0
         self.status = 0
         self.headers: dict[str, str] = {}
         self.body = b""
         asyncio.run(self._run(app, method, path, headers, chunks))
 
-    async def _run(self, app: FastAPI, method: str, path: str, headers: dict[str, str], chunks: list[bytes]) -> None:
+    async def _run(
+        self, app: FastAPI, method: str, path: str, headers: dict[str, str], chunks: list[bytes]
+    ) -> None:
         scope = {
-            "type": "http", "asgi": {"version": "3.0"}, "http_version": "1.1", "method": method, "scheme": "http",
-            "path": path, "raw_path": path.encode(), "query_string": b"", "root_path": "",
+            "type": "http",
+            "asgi": {"version": "3.0"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": path,
+            "raw_path": path.encode(),
+            "query_string": b"",
+            "root_path": "",
             "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
-            "client": ("127.0.0.1", 1234), "server": ("127.0.0.1", 80),
+            "client": ("127.0.0.1", 1234),
+            "server": ("127.0.0.1", 80),
         }
 
         async def receive() -> dict[str, Any]:
             if self.chunks_read < len(chunks):
                 self.chunks_read += 1
-                return {"type": "http.request", "body": chunks[self.chunks_read - 1],
-                        "more_body": self.chunks_read < len(chunks)}
+                return {
+                    "type": "http.request",
+                    "body": chunks[self.chunks_read - 1],
+                    "more_body": self.chunks_read < len(chunks),
+                }
             await asyncio.sleep(3600)  # the client sent everything; only a disconnect would come
             return {"type": "http.disconnect"}
 
         async def send(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start":
                 self.status = message["status"]
-                self.headers = {k.decode().lower(): v.decode() for k, v in message.get("headers", [])}
+                self.headers = {
+                    k.decode().lower(): v.decode() for k, v in message.get("headers", [])
+                }
             elif message["type"] == "http.response.body":
                 self.body += message.get("body", b"")
 
@@ -75,48 +99,84 @@ class Call:
 
 
 def test_body_over_the_limit_by_content_length_is_413_unread(
-    small_app: FastAPI, auth: Callable[[str], dict[str, str]],
+    small_app: FastAPI,
+    auth: Callable[[str], dict[str, str]],
 ) -> None:
     chunks = [b"x" * 4096] * 10
-    call = Call(small_app, "POST", "/api/v2/variables",
-                {**auth("Admin"), "content-type": "application/json", "content-length": str(40960)}, chunks)
+    call = Call(
+        small_app,
+        "POST",
+        "/api/v2/variables",
+        {**auth("Admin"), "content-type": "application/json", "content-length": str(40960)},
+        chunks,
+    )
     assert call.status == 413
     assert call.chunks_read == 0
     assert call.headers["content-type"] == "application/json"
-    assert b'"detail"' in call.body and b"10000 bytes" in call.body and b"max_body_bytes" in call.body
+    assert (
+        b'"detail"' in call.body and b"10000 bytes" in call.body and b"max_body_bytes" in call.body
+    )
 
 
 def test_streamed_body_over_the_limit_is_413_read_no_further(
-    small_app: FastAPI, auth: Callable[[str], dict[str, str]],
+    small_app: FastAPI,
+    auth: Callable[[str], dict[str, str]],
 ) -> None:
     chunks = [b"x" * 4096] * 50  # 200 kB in chunks of 4 kB, no Content-Length
-    call = Call(small_app, "POST", "/api/v2/variables",
-                {**auth("Admin"), "content-type": "application/json", "transfer-encoding": "chunked"}, chunks)
+    call = Call(
+        small_app,
+        "POST",
+        "/api/v2/variables",
+        {**auth("Admin"), "content-type": "application/json", "transfer-encoding": "chunked"},
+        chunks,
+    )
     assert call.status == 413, call.body
     assert call.chunks_read == 3  # the chunk that passed 10 kB was the last one read
     assert b"10000 bytes" in call.body
 
 
 def test_streamed_body_within_the_limit_is_served(
-    small_app: FastAPI, auth: Callable[[str], dict[str, str]],
+    small_app: FastAPI,
+    auth: Callable[[str], dict[str, str]],
 ) -> None:
     body = b'{"key": "streamed", "value": "' + b"v" * 5000 + b'"}'
-    chunks = [body[i:i + 1000] for i in range(0, len(body), 1000)]
-    call = Call(small_app, "POST", "/api/v2/variables",
-                {**auth("Admin"), "content-type": "application/json", "transfer-encoding": "chunked"}, chunks)
+    chunks = [body[i : i + 1000] for i in range(0, len(body), 1000)]
+    call = Call(
+        small_app,
+        "POST",
+        "/api/v2/variables",
+        {**auth("Admin"), "content-type": "application/json", "transfer-encoding": "chunked"},
+        chunks,
+    )
     assert call.status == 201, call.body
 
 
 def test_unauthenticated_body_is_401_unread(app: FastAPI) -> None:
     chunks = [b'{"key": "k", "value": "v"}']
-    for headers in ({}, {"authorization": "Bearer forged"}, {"authorization": "Basic YWRtaW46eA=="}):
-        call = Call(app, "POST", "/api/v2/variables",
-                    {**headers, "content-type": "application/json", "content-length": str(len(chunks[0]))}, chunks)
+    for headers in (
+        {},
+        {"authorization": "Bearer forged"},
+        {"authorization": "Basic YWRtaW46eA=="},
+    ):
+        call = Call(
+            app,
+            "POST",
+            "/api/v2/variables",
+            {**headers, "content-type": "application/json", "content-length": str(len(chunks[0]))},
+            chunks,
+        )
         assert (call.status, call.chunks_read) == (401, 0), headers
-        assert call.body == b'{"detail": "Not authenticated"}' and call.headers["www-authenticate"] == "Bearer"
-    huge = Call(app, "PATCH", "/api/v2/variables/k", {"content-length": str(400 * 1024 * 1024)}, [b"x"])
+        assert (
+            call.body == b'{"detail": "Not authenticated"}'
+            and call.headers["www-authenticate"] == "Bearer"
+        )
+    huge = Call(
+        app, "PATCH", "/api/v2/variables/k", {"content-length": str(400 * 1024 * 1024)}, [b"x"]
+    )
     assert (huge.status, huge.chunks_read) == (401, 0)
-    streamed = Call(app, "POST", "/api/v2/variables", {"transfer-encoding": "chunked"}, [b"x" * 1000] * 5)
+    streamed = Call(
+        app, "POST", "/api/v2/variables", {"transfer-encoding": "chunked"}, [b"x" * 1000] * 5
+    )
     assert (streamed.status, streamed.chunks_read) == (401, 0)
 
 
@@ -129,12 +189,17 @@ def test_limit_applies_to_pages_too(small_app: FastAPI) -> None:
 
 def test_signed_in_session_passes_the_gate(client: TestClient) -> None:
     sign_in(client, "op")
-    answer = client.post("/api/v2/pools", json={"name": "from_session", "slots": 2},
-                         headers={"X-CSRF-Token": csrf_token_of(client)})
+    answer = client.post(
+        "/api/v2/pools",
+        json={"name": "from_session", "slots": 2},
+        headers={"X-CSRF-Token": csrf_token_of(client)},
+    )
     assert answer.status_code == 201, answer.text
 
 
-def _responses(client: TestClient, admin: dict[str, str], settings: config.Settings) -> Iterator[tuple[str, Any]]:
+def _responses(
+    client: TestClient, admin: dict[str, str], settings: config.Settings
+) -> Iterator[tuple[str, Any]]:
     log = task_logs.log_path(settings.log_folder, "api_example", "r1", "load", -1, 1)
     log.parent.mkdir(parents=True, exist_ok=True)
     log.write_text("<html><script>alert(1)</script>\n", encoding="utf-8")
@@ -152,7 +217,10 @@ def _responses(client: TestClient, admin: dict[str, str], settings: config.Setti
 
 
 def test_every_response_says_nosniff(
-    client: TestClient, admin: dict[str, str], make_run: Callable[..., str], set_ti: Callable[..., None],
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+    set_ti: Callable[..., None],
     api_settings: config.Settings,
 ) -> None:
     make_run(run_id="r1")
@@ -175,14 +243,19 @@ def test_server_error_says_nosniff(app: FastAPI, admin: dict[str, str]) -> None:
     assert answer.headers.get("x-content-type-options") == "nosniff"
 
 
-@pytest.mark.parametrize(("path", "methods"), [
-    ("/api/v2/variables", {"GET", "POST"}),
-    ("/api/v2/variables/some_key", {"GET", "PATCH", "DELETE"}),
-    ("/api/v2/dags/api_example/dagRuns", {"GET", "POST"}),
-    ("/api/v2/backfills/1/pause", {"PUT"}),
-    ("/api/v2/version", {"GET"}),
-])
-def test_options_is_405_with_allow(client: TestClient, admin: dict[str, str], path: str, methods: set[str]) -> None:
+@pytest.mark.parametrize(
+    ("path", "methods"),
+    [
+        ("/api/v2/variables", {"GET", "POST"}),
+        ("/api/v2/variables/some_key", {"GET", "PATCH", "DELETE"}),
+        ("/api/v2/dags/api_example/dagRuns", {"GET", "POST"}),
+        ("/api/v2/backfills/1/pause", {"PUT"}),
+        ("/api/v2/version", {"GET"}),
+    ],
+)
+def test_options_is_405_with_allow(
+    client: TestClient, admin: dict[str, str], path: str, methods: set[str]
+) -> None:
     answer = client.options(path, headers=admin)
     assert answer.status_code == 405
     assert set(answer.headers["allow"].split(", ")) == methods

@@ -50,12 +50,20 @@ class Server:
 @pytest.fixture
 def server(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
     env = {**os.environ, **tradewind_env, "TRADEWIND__API__MAX_BODY_BYTES": str(1024 * 1024)}
-    subprocess.run([TRADEWIND, "users", "create", "-u", "ada", "-p", "pw", "-r", "Admin"], env=env, check=True,
-                   capture_output=True)
+    subprocess.run(
+        [TRADEWIND, "users", "create", "-u", "ada", "-p", "pw", "-r", "Admin"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     port = _free_port()
     log = (tmp_path / "api-server.log").open("w")
-    process = subprocess.Popen([TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 30
@@ -63,8 +71,10 @@ def server(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[Server]:
             assert process.poll() is None, (tmp_path / "api-server.log").read_text()
             try:
                 request = urllib.request.Request(
-                    f"{url}/auth/token", data=json.dumps({"username": "ada", "password": "pw"}).encode(),
-                    headers={"Content-Type": "application/json"})
+                    f"{url}/auth/token",
+                    data=json.dumps({"username": "ada", "password": "pw"}).encode(),
+                    headers={"Content-Type": "application/json"},
+                )
                 with urllib.request.urlopen(request, timeout=2) as answer:
                     token = str(json.load(answer)["access_token"])
                 break
@@ -92,7 +102,11 @@ def _send_huge(port: int, headers: dict[str, str], *, chunked: bool) -> tuple[st
         head["Transfer-Encoding"] = "chunked"
     else:
         head["Content-Length"] = str(BODY_BYTES)
-    request = "POST /api/v2/variables HTTP/1.1\r\n" + "".join(f"{k}: {v}\r\n" for k, v in head.items()) + "\r\n"
+    request = (
+        "POST /api/v2/variables HTTP/1.1\r\n"
+        + "".join(f"{k}: {v}\r\n" for k, v in head.items())
+        + "\r\n"
+    )
     piece = (f"{len(CHUNK):x}\r\n".encode() + CHUNK + b"\r\n") if chunked else CHUNK
     started = time.monotonic()
     sent = 0
@@ -102,7 +116,9 @@ def _send_huge(port: int, headers: dict[str, str], *, chunked: bool) -> tuple[st
         sock.setblocking(False)
         pending = memoryview(b"")
         while time.monotonic() - started < 30:
-            readable, writable, _ = select.select([sock], [sock] if sent < BODY_BYTES else [], [], 1.0)
+            readable, writable, _ = select.select(
+                [sock], [sock] if sent < BODY_BYTES else [], [], 1.0
+            )
             if readable:
                 try:
                     data = sock.recv(65536)
@@ -133,8 +149,10 @@ def test_stranger_with_a_huge_body_gets_401_fast(server: Server, chunked: bool) 
     before = _peak_memory(server.process.pid)
     status, sent, seconds = _send_huge(server.port, {}, chunked=chunked)
     grown = _peak_memory(server.process.pid) - before
-    print(f"\n401 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
-          f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB")
+    print(
+        f"\n401 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
+        f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
+    )
     assert status.split(" ")[1:2] == ["401"], status
     assert seconds < 5
     assert sent < BODY_BYTES / 4
@@ -144,10 +162,14 @@ def test_stranger_with_a_huge_body_gets_401_fast(server: Server, chunked: bool) 
 @pytest.mark.parametrize("chunked", [False, True], ids=["content-length", "chunked"])
 def test_user_with_a_body_over_the_limit_gets_413_fast(server: Server, chunked: bool) -> None:
     before = _peak_memory(server.process.pid)
-    status, sent, seconds = _send_huge(server.port, {"Authorization": f"Bearer {server.token}"}, chunked=chunked)
+    status, sent, seconds = _send_huge(
+        server.port, {"Authorization": f"Bearer {server.token}"}, chunked=chunked
+    )
     grown = _peak_memory(server.process.pid) - before
-    print(f"\n413 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
-          f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB")
+    print(
+        f"\n413 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
+        f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
+    )
     assert status.split(" ")[1:2] == ["413"], status
     assert seconds < 5
     assert sent < BODY_BYTES / 4

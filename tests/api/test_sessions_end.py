@@ -12,13 +12,13 @@ from fastapi.testclient import TestClient
 from sqlalchemy import func, select
 from sqlalchemy.engine import Engine
 
+from tests.api.conftest import PASSWORD
+from tests.ui.helpers import csrf_of
+from tests.ui.helpers import token as csrf_token_of
 from tradewind.api.app import SESSION_COOKIE
 from tradewind.cli.main import cli
 from tradewind.db import engine as db_engine
 from tradewind.db.models import UserSession
-
-from tests.api.conftest import PASSWORD
-from tests.ui.helpers import csrf_of, token as csrf_token_of
 
 
 @pytest.fixture
@@ -38,7 +38,9 @@ def browser(app: FastAPI, browsers: list[TestClient]) -> TestClient:
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> TestClient:
     form = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": form})
+    response = client.post(
+        "/login", data={"username": username, "password": password, "csrf_token": form}
+    )
     assert response.status_code == 303, response.text
     return client
 
@@ -64,9 +66,16 @@ def cli_run(tradewind_env: dict[str, str], *args: str) -> None:
     assert result.exit_code == 0, result.output
 
 
-def edit_user(admin: TestClient, username: str, role: str, *, active: bool = True, password: str = "") -> None:
-    data = {"csrf_token": csrf_token_of(admin), "original": username, "username": username, "role": role,
-            "password": password}
+def edit_user(
+    admin: TestClient, username: str, role: str, *, active: bool = True, password: str = ""
+) -> None:
+    data = {
+        "csrf_token": csrf_token_of(admin),
+        "original": username,
+        "username": username,
+        "role": role,
+        "password": password,
+    }
     if active:
         data["active"] = "on"
     response = admin.post("/users", data=data)
@@ -75,7 +84,10 @@ def edit_user(admin: TestClient, username: str, role: str, *, active: bool = Tru
 
 
 def test_reset_password_with_the_cli_ends_tokens_and_sessions(
-    app: FastAPI, client: TestClient, browsers: list[TestClient], tradewind_env: dict[str, str],
+    app: FastAPI,
+    client: TestClient,
+    browsers: list[TestClient],
+    tradewind_env: dict[str, str],
 ) -> None:
     token = new_token(client, "op")
     ui = sign_in(browser(app, browsers), "op")
@@ -87,12 +99,16 @@ def test_reset_password_with_the_cli_ends_tokens_and_sessions(
     assert token_status(client, token) == 401
     assert not signed_in(ui)
     assert token_status(client, other) == 200  # other users keep theirs
-    assert client.post("/auth/token", json={"username": "op", "password": PASSWORD}).status_code == 401
+    assert (
+        client.post("/auth/token", json={"username": "op", "password": PASSWORD}).status_code == 401
+    )
     assert token_status(client, new_token(client, "op", "new secret")) == 200
 
 
 def test_reset_password_in_the_ui_ends_the_users_tokens_and_sessions_but_not_the_admins(
-    app: FastAPI, client: TestClient, browsers: list[TestClient],
+    app: FastAPI,
+    client: TestClient,
+    browsers: list[TestClient],
 ) -> None:
     admin = sign_in(browser(app, browsers), "admin")
     admin_token = new_token(client, "admin")
@@ -113,7 +129,11 @@ def test_reset_password_in_the_ui_ends_the_users_tokens_and_sessions_but_not_the
 
 @pytest.mark.parametrize("how", ["cli", "ui"])
 def test_deleting_a_user_ends_tokens_and_sessions_even_for_a_new_user_of_the_same_name(
-    app: FastAPI, client: TestClient, browsers: list[TestClient], tradewind_env: dict[str, str], engine: Engine,
+    app: FastAPI,
+    client: TestClient,
+    browsers: list[TestClient],
+    tradewind_env: dict[str, str],
+    engine: Engine,
     how: str,
 ) -> None:
     token = new_token(client, "viewer")
@@ -122,11 +142,17 @@ def test_deleting_a_user_ends_tokens_and_sessions_even_for_a_new_user_of_the_sam
         cli_run(tradewind_env, "users", "delete", "-u", "viewer")
     else:
         admin = sign_in(browser(app, browsers), "admin")
-        assert admin.post("/users/viewer/delete", data={"csrf_token": csrf_token_of(admin)}).status_code == 303
+        assert (
+            admin.post(
+                "/users/viewer/delete", data={"csrf_token": csrf_token_of(admin)}
+            ).status_code
+            == 303
+        )
         assert "deleted" in admin.get("/users").text
     assert token_status(client, token) == 401 and not signed_in(ui)
-    sessions = db_engine.run_in_transaction(engine, lambda s: s.scalar(select(func.count()).select_from(UserSession)),
-                                            readonly=True)
+    sessions = db_engine.run_in_transaction(
+        engine, lambda s: s.scalar(select(func.count()).select_from(UserSession)), readonly=True
+    )
     assert sessions == (0 if how == "cli" else 1)  # only the admin's browser is left
 
     cli_run(tradewind_env, "users", "create", "-u", "viewer", "-p", PASSWORD, "-r", "Admin")
@@ -134,7 +160,9 @@ def test_deleting_a_user_ends_tokens_and_sessions_even_for_a_new_user_of_the_sam
 
 
 def test_a_role_change_ends_tokens_and_sessions_and_the_new_role_applies_at_once(
-    app: FastAPI, client: TestClient, browsers: list[TestClient],
+    app: FastAPI,
+    client: TestClient,
+    browsers: list[TestClient],
 ) -> None:
     admin = sign_in(browser(app, browsers), "admin")
     token = new_token(client, "op")
@@ -152,21 +180,28 @@ def test_a_role_change_ends_tokens_and_sessions_and_the_new_role_applies_at_once
 
 
 def test_deactivation_ends_tokens_and_sessions_for_good(
-    app: FastAPI, client: TestClient, browsers: list[TestClient],
+    app: FastAPI,
+    client: TestClient,
+    browsers: list[TestClient],
 ) -> None:
     admin = sign_in(browser(app, browsers), "admin")
     token = new_token(client, "user")
     ui = sign_in(browser(app, browsers), "user")
     edit_user(admin, "user", "User", active=False)
     assert token_status(client, token) == 401 and not signed_in(ui)
-    assert client.post("/auth/token", json={"username": "user", "password": PASSWORD}).status_code == 401
+    assert (
+        client.post("/auth/token", json={"username": "user", "password": PASSWORD}).status_code
+        == 401
+    )
     edit_user(admin, "user", "User", active=True)
     assert token_status(client, token) == 401 and not signed_in(ui)
     assert token_status(client, new_token(client, "user")) == 200
 
 
 def test_a_cookie_replayed_after_sign_out_signs_nobody_in(
-    app: FastAPI, browsers: list[TestClient], engine: Engine,
+    app: FastAPI,
+    browsers: list[TestClient],
+    engine: Engine,
 ) -> None:
     ui = sign_in(browser(app, browsers), "viewer")
     stolen = ui.cookies.get(SESSION_COOKIE)
@@ -180,7 +215,9 @@ def test_a_cookie_replayed_after_sign_out_signs_nobody_in(
     replay.cookies.set(SESSION_COOKIE, stolen)
     assert not signed_in(replay)
     assert replay.get("/api/v2/dags").status_code == 401
-    assert replay.get("/login").status_code == 200  # the form, not a redirect to a page that refuses
+    assert (
+        replay.get("/login").status_code == 200
+    )  # the form, not a redirect to a page that refuses
     assert signed_in(other_browser)  # signing out one browser leaves the others signed in
 
     def sessions(session: object) -> int:
@@ -189,7 +226,9 @@ def test_a_cookie_replayed_after_sign_out_signs_nobody_in(
     assert db_engine.run_in_transaction(engine, sessions, readonly=True) == 1
 
 
-def test_tokens_from_before_session_stamps_and_forged_stamps_are_refused(app: FastAPI, client: TestClient) -> None:
+def test_tokens_from_before_session_stamps_and_forged_stamps_are_refused(
+    app: FastAPI, client: TestClient
+) -> None:
     signer = app.state.tokens
     legacy = signer._serializer.dumps({"sub": "viewer"})  # what tokens held before stamps
     assert token_status(client, legacy) == 401

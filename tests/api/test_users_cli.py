@@ -23,22 +23,43 @@ def run(tradewind_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 def test_users_commands(run, engine) -> None:  # type: ignore[no-untyped-def]
-    created = run("users", "create", "--username", "ada", "--password", "pw1", "--role", "admin",
-                  "--email", "ada@example.com", "--firstname", "Ada", "--lastname", "Lovelace")
+    created = run(
+        "users",
+        "create",
+        "--username",
+        "ada",
+        "--password",
+        "pw1",
+        "--role",
+        "admin",
+        "--email",
+        "ada@example.com",
+        "--firstname",
+        "Ada",
+        "--lastname",
+        "Lovelace",
+    )
     assert (created.exit_code, created.stdout) == (0, "User ada created with role Admin\n")
     prompted = run("users", "create", "-u", "bob", "-r", "Viewer", input="pw2\npw2\n")
     assert prompted.exit_code == 0, prompted.output
     rows = json.loads(run("users", "list", "-o", "json").stdout)
     assert [(r["username"], r["role"], r["email"], r["first_name"]) for r in rows] == [
-        ("ada", "Admin", "ada@example.com", "Ada"), ("bob", "Viewer", None, None)]
+        ("ada", "Admin", "ada@example.com", "Ada"),
+        ("bob", "Viewer", None, None),
+    ]
     assert "password" not in json.dumps(rows)
 
     def check(username: str, password: str) -> bool:
         return db_engine.run_in_transaction(
-            engine, lambda s: users.verify_password(users.get_user(s, username).password_hash, password))
+            engine,
+            lambda s: users.verify_password(users.get_user(s, username).password_hash, password),
+        )
 
     assert check("bob", "pw2")
-    assert run("users", "reset-password", "-u", "bob", "-p", "new").stdout == "Password of user bob reset\n"
+    assert (
+        run("users", "reset-password", "-u", "bob", "-p", "new").stdout
+        == "Password of user bob reset\n"
+    )
     assert check("bob", "new") and not check("bob", "pw2")
     generated = run("users", "reset-password", "-u", "bob", "--use-random-password")
     secret = generated.stdout.splitlines()[-1].removeprefix("Password: ")
@@ -57,4 +78,10 @@ def test_users_commands(run, engine) -> None:  # type: ignore[no-untyped-def]
     missing = run("users", "delete", "-u", "bob")
     assert (missing.exit_code, missing.stderr) == (1, "Error: user 'bob' does not exist\n")
     assert [r["username"] for r in json.loads(run("users", "list", "-o", "json").stdout)] == ["ada"]
-    assert run("users", "list").stdout.splitlines()[0].split()[:5] == ["id", "|", "username", "|", "email"]
+    assert run("users", "list").stdout.splitlines()[0].split()[:5] == [
+        "id",
+        "|",
+        "username",
+        "|",
+        "email",
+    ]

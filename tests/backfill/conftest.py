@@ -13,9 +13,9 @@ from collections.abc import Callable
 
 import pytest
 from click.testing import CliRunner, Result
-
 from e2e.conftest import Deployment, deployment  # noqa: F401  (fixtures re-exported)
 from scheduler.conftest import SchedulerHarness, harness  # noqa: F401
+
 from tradewind.cli.main import cli as tradewind_cli
 
 

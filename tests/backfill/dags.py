@@ -7,7 +7,7 @@ import textwrap
 from pathlib import Path
 from typing import Any
 
-HEADER = '''
+HEADER = """
 import os, time
 from datetime import datetime, timedelta
 from tradewind import DAG, BashOperator, EmptyOperator, PythonOperator
@@ -30,7 +30,7 @@ def work(ti, logical_date, params):
     print(f"worked on {{logical_date:%Y-%m-%d}}, try {{ti.try_number}}")
     with open(JOURNAL, "a") as handle:
         handle.write(f"end {{logical_date:%Y-%m-%d}} {{ti.task_id}} {{ti.try_number}}\\n")
-'''
+"""
 
 
 def write(harness: Any, name: str, body: str, journal: Path, sleep: float = 0.0) -> None:

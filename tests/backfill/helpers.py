@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import func, select
 
 from tradewind.db.models import Backfill, BackfillDagRun, DagRun, TaskInstance
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def day(n: int, month: int = 1) -> datetime:
@@ -40,9 +40,12 @@ def backfill_done(harness: Any, backfill_id: int | None = None) -> Callable[[], 
 
 def counts(harness: Any) -> dict[str, int]:
     """Rows in the tables a backfill writes to."""
+
     def read(session: Any) -> dict[str, int]:
-        return {model.__tablename__: session.scalar(select(func.count()).select_from(model))
-                for model in (Backfill, BackfillDagRun, DagRun, TaskInstance)}
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model))
+            for model in (Backfill, BackfillDagRun, DagRun, TaskInstance)
+        }
 
     return harness.read(read)
 

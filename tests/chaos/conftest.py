@@ -37,31 +37,54 @@ def _end(driver: subprocess.Popen[bytes]) -> None:
 
 
 def _run_driver(backend: str, workdir: Path, db_url: str | None) -> dict[str, Any]:
-    command = [sys.executable, "-m", "tests.chaos.driver", "--backend", backend, "--workdir", str(workdir),
-               "--seed", str(SEED), "--duration", str(DURATION), "--settle-timeout", str(SETTLE_TIMEOUT)]
+    command = [
+        sys.executable,
+        "-m",
+        "tests.chaos.driver",
+        "--backend",
+        backend,
+        "--workdir",
+        str(workdir),
+        "--seed",
+        str(SEED),
+        "--duration",
+        str(DURATION),
+        "--settle-timeout",
+        str(SETTLE_TIMEOUT),
+    ]
     if db_url is not None:
         command += ["--db-url", db_url]
     workdir.mkdir(parents=True, exist_ok=True)
     log_path = workdir / "driver.log"
     with log_path.open("wb") as log:
-        driver = subprocess.Popen(command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+        driver = subprocess.Popen(
+            command, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
         try:
             driver.wait(timeout=RUN_TIMEOUT)
         except subprocess.TimeoutExpired:
-            return {"backend": backend, "seed": SEED,
-                    "error": f"the chaos run took longer than {RUN_TIMEOUT:.0f} s; see {log_path}"}
+            return {
+                "backend": backend,
+                "seed": SEED,
+                "error": f"the chaos run took longer than {RUN_TIMEOUT:.0f} s; see {log_path}",
+            }
         finally:  # also when the session is interrupted or times out meanwhile
             _end(driver)
     try:
         report: dict[str, Any] = json.loads((workdir / "report.json").read_text())
     except (OSError, ValueError) as exc:
-        return {"backend": backend, "seed": SEED,
-                "error": f"no report ({exc}); the driver exited with {driver.returncode}; see {log_path}"}
+        return {
+            "backend": backend,
+            "seed": SEED,
+            "error": f"no report ({exc}); the driver exited with {driver.returncode}; see {log_path}",
+        }
     report.setdefault("workdir", str(workdir))
     return report
 
 
-@pytest.fixture(scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(
+    scope="module", params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+)
 def chaos_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
     backend = str(request.param)
     if WORKDIR:
@@ -80,15 +103,22 @@ def chaos_report(request: pytest.FixtureRequest) -> Iterator[dict[str, Any]]:
             server.drop_database(db_url)
     _reports.append(report)
     yield report
-    if not WORKDIR and "error" not in report and not any(
-            found for name, found in report["violations"].items() if name not in KNOWN_TO_FAIL):
+    if (
+        not WORKDIR
+        and "error" not in report
+        and not any(
+            found for name, found in report["violations"].items() if name not in KNOWN_TO_FAIL
+        )
+    ):
         shutil.rmtree(workdir, ignore_errors=True)
         report["workdir"] = None
 
 
 def pytest_terminal_summary(terminalreporter: Any) -> None:
     for report in _reports:
-        terminalreporter.write_sep("-", f"chaos figures ({report.get('backend')}, seed {report.get('seed')})")
+        terminalreporter.write_sep(
+            "-", f"chaos figures ({report.get('backend')}, seed {report.get('seed')})"
+        )
         terminalreporter.write_line(invariants.summary(report))
         if report.get("workdir"):
             terminalreporter.write_line(f"  files: {report['workdir']}")

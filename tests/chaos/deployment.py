@@ -66,11 +66,24 @@ class Started:
         return self.status is None
 
     def to_json(self) -> dict[str, Any]:
-        return {"role": self.role, "number": self.number, "pid": self.pid, "start": self.identity[1],
-                "log": str(self.log_path), "started_at": self.started_at, "ended_at": self.ended_at,
-                "ended_by": self.ended_by, "exit": describe_status(self.status),
-                "exit_code": None if self.status is None else (
-                    -os.WTERMSIG(self.status) if os.WIFSIGNALED(self.status) else os.WEXITSTATUS(self.status))}
+        return {
+            "role": self.role,
+            "number": self.number,
+            "pid": self.pid,
+            "start": self.identity[1],
+            "log": str(self.log_path),
+            "started_at": self.started_at,
+            "ended_at": self.ended_at,
+            "ended_by": self.ended_by,
+            "exit": describe_status(self.status),
+            "exit_code": None
+            if self.status is None
+            else (
+                -os.WTERMSIG(self.status)
+                if os.WIFSIGNALED(self.status)
+                else os.WEXITSTATUS(self.status)
+            ),
+        }
 
 
 class Deployment:
@@ -90,8 +103,14 @@ class Deployment:
         self._numbers[role] = number
         log_path = self.log_folder / f"{role}-{number}.log"
         with log_path.open("wb") as log:
-            popen = subprocess.Popen([TRADEWIND, *args], env=self.env, stdin=subprocess.DEVNULL, stdout=log,
-                                     stderr=subprocess.STDOUT, start_new_session=True)
+            popen = subprocess.Popen(
+                [TRADEWIND, *args],
+                env=self.env,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                start_new_session=True,
+            )
         proc = process_tree.read(popen.pid)
         identity = (popen.pid, proc.start if proc is not None else -1)
         started = Started(role, number, popen, identity, log_path, time.time())
@@ -132,8 +151,9 @@ class Deployment:
                 continue
             started.status = status
             started.ended_at = time.time()
-            started.popen.returncode = (-os.WTERMSIG(status) if os.WIFSIGNALED(status)
-                                        else os.WEXITSTATUS(status))
+            started.popen.returncode = (
+                -os.WTERMSIG(status) if os.WIFSIGNALED(status) else os.WEXITSTATUS(status)
+            )
 
     def running(self, role: str) -> Started | None:
         for started in reversed(self.started):

@@ -39,8 +39,14 @@ from tests.chaos.deployment import Deployment, Started, become_subreaper
 from tradewind.cli.main import cli
 
 #: Relative odds of each kind of victim (each kind is hit at least once first, in random order).
-KILL_WEIGHTS = {"scheduler": 3.0, "scheduler_term": 1.0, "dag_processor": 1.5, "fork_server": 1.0,
-                "launcher": 2.0, "try": 4.5}
+KILL_WEIGHTS = {
+    "scheduler": 3.0,
+    "scheduler_term": 1.0,
+    "dag_processor": 1.5,
+    "fork_server": 1.0,
+    "launcher": 2.0,
+    "try": 4.5,
+}
 #: Seconds before a killed scheduler or DAG processor is started again (uniform).
 RESTART_DELAY = (0.1, 2.0)
 #: Seconds a scheduler or DAG processor runs before it may be killed again (uniform, per start).
@@ -123,8 +129,10 @@ class ChaosRun:
                 continue
             last = next((s for s in reversed(self.deployment.started) if s.role == role), None)
             if last is not None and last.ended_by is None and last.pid not in self.noted_exits:
-                self.anomalies.append(f"{role}-{last.number} (pid {last.pid}) ended by itself: "
-                                      f"{last.to_json()['exit']}; see {last.log_path}")
+                self.anomalies.append(
+                    f"{role}-{last.number} (pid {last.pid}) ended by itself: "
+                    f"{last.to_json()['exit']}; see {last.log_path}"
+                )
                 self.noted_exits.add(last.pid)
             ended_at = last.ended_at if last is not None and last.ended_at is not None else 0.0
             delay = 0.0 if self.settling else self.restart_delay.get(role, 1.0)
@@ -133,8 +141,10 @@ class ChaosRun:
         for started in self.deployment.started:
             sent = self.term_sent.get(started.pid)
             if started.running and sent is not None and now - sent > STOP_TIMEOUT:
-                self.anomalies.append(f"{started.role}-{started.number} (pid {started.pid}) did not stop within "
-                                      f"{STOP_TIMEOUT:.0f} s of SIGTERM; killed; see {started.log_path}")
+                self.anomalies.append(
+                    f"{started.role}-{started.number} (pid {started.pid}) did not stop within "
+                    f"{STOP_TIMEOUT:.0f} s of SIGTERM; killed; see {started.log_path}"
+                )
                 self.deployment.signal(started, signal.SIGKILL, "kill")
                 del self.term_sent[started.pid]
 
@@ -162,8 +172,10 @@ class ChaosRun:
             known["last"] = now
             queue.extend(tree.kids.get(pid, []))
         self.kinds = kinds
-        self.max_tries = max(self.max_tries, sum(1 for pid, kind in kinds.items()
-                                                 if kind == "try" and tree.procs[pid].alive))
+        self.max_tries = max(
+            self.max_tries,
+            sum(1 for pid, kind in kinds.items() if kind == "try" and tree.procs[pid].alive),
+        )
 
     def tick(self) -> None:
         self.deployment.reap()
@@ -183,8 +195,14 @@ class ChaosRun:
                 return []
             proc = self.tree.procs.get(started.pid)
             return [proc] if proc is not None and proc.alive else []
-        return sorted((proc for pid, proc in self.tree.procs.items() if self.kinds.get(pid) == kind and proc.alive),
-                      key=lambda proc: proc.identity)
+        return sorted(
+            (
+                proc
+                for pid, proc in self.tree.procs.items()
+                if self.kinds.get(pid) == kind and proc.alive
+            ),
+            key=lambda proc: proc.identity,
+        )
 
     def _first_rounds(self) -> list[str]:
         """Every kind of victim once, in random order, the two scheduler kinds apart (after
@@ -215,7 +233,10 @@ class ChaosRun:
             self.skipped_kills[kind] += 1
             if not any(kill["kind"] == kind for kill in self.kills):
                 self._plan.insert(0, kind)  # a kind never hit yet comes again later
-            print(f"[{time.time() - self.t0:7.2f}] no {kind} to kill for {KIND_PATIENCE:.0f} s", flush=True)
+            print(
+                f"[{time.time() - self.t0:7.2f}] no {kind} to kill for {KIND_PATIENCE:.0f} s",
+                flush=True,
+            )
             return True
         self._pending_kind = None
         self._kill(kind, candidates)
@@ -226,8 +247,14 @@ class ChaosRun:
         tree = process_tree.snapshot(os.getpid())
         t_snap = time.time()
         kinds = self.kinds
-        subtree = [[proc.pid, proc.start, kinds.get(proc.pid, "?")] for proc in tree.below(victim.pid)]
-        role = {"scheduler": "scheduler", "scheduler_term": "scheduler", "dag_processor": "dag_processor"}.get(kind)
+        subtree = [
+            [proc.pid, proc.start, kinds.get(proc.pid, "?")] for proc in tree.below(victim.pid)
+        ]
+        role = {
+            "scheduler": "scheduler",
+            "scheduler_term": "scheduler",
+            "dag_processor": "dag_processor",
+        }.get(kind)
         delivered = True
         if role is not None:
             started = self.deployment.running(role)
@@ -243,9 +270,19 @@ class ChaosRun:
         if not delivered:
             self.skipped_kills[kind] += 1
             return
-        self.kills.append({"kind": kind, "victim": [victim.pid, victim.start], "t_snap": t_snap,
-                           "t_kill": time.time(), "subtree": subtree})
-        print(f"[{time.time() - self.t0:7.2f}] killed {kind} {victim.pid} ({len(subtree) - 1} below it)", flush=True)
+        self.kills.append(
+            {
+                "kind": kind,
+                "victim": [victim.pid, victim.start],
+                "t_snap": t_snap,
+                "t_kill": time.time(),
+                "subtree": subtree,
+            }
+        )
+        print(
+            f"[{time.time() - self.t0:7.2f}] killed {kind} {victim.pid} ({len(subtree) - 1} below it)",
+            flush=True,
+        )
 
     # -- triggering -----------------------------------------------------------------------------
     def trigger(self, dag_id: str, number: int) -> None:
@@ -255,22 +292,35 @@ class ChaosRun:
         began = time.time()
         error = None
         try:
-            cli.main(args=["dags", "trigger", dag_id, "--run-id", run_id], prog_name="tradewind",
-                     standalone_mode=False)
+            cli.main(
+                args=["dags", "trigger", dag_id, "--run-id", run_id],
+                prog_name="tradewind",
+                standalone_mode=False,
+            )
         except click.ClickException as exc:
             error = exc.format_message()
         except SystemExit as exc:
             error = None if exc.code in (0, None) else f"exit {exc.code}"
         except Exception as exc:  # noqa: BLE001 - recorded as evidence
             error = f"{type(exc).__name__}: {exc}"
-        self.triggers.append({"dag_id": dag_id, "run_id": run_id, "ok": error is None, "error": error,
-                              "at": began, "seconds": time.time() - began})
+        self.triggers.append(
+            {
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "ok": error is None,
+                "error": error,
+                "at": began,
+                "seconds": time.time() - began,
+            }
+        )
 
     def _trigger_loop(self) -> None:
         number = 0
         for number in range(self.options.burst):
             self.trigger(workload.TRIGGERED[number % len(workload.TRIGGERED)], number)
-        while not self._stop_triggers.wait(self.trigger_rng.expovariate(1 / self.options.trigger_interval)):
+        while not self._stop_triggers.wait(
+            self.trigger_rng.expovariate(1 / self.options.trigger_interval)
+        ):
             number += 1
             self.trigger(self.trigger_rng.choice(workload.TRIGGERED), number)
 
@@ -282,8 +332,11 @@ class ChaosRun:
     # -- phases ---------------------------------------------------------------------------------
     def run(self) -> dict[str, Any]:
         options = self.options
-        print(f"chaos: backend {options.backend}, seed {options.seed} (CHAOS_SEED={options.seed} replays it), "
-              f"{options.duration:.0f} s of kills, workdir {options.workdir}", flush=True)
+        print(
+            f"chaos: backend {options.backend}, seed {options.seed} (CHAOS_SEED={options.seed} replays it), "
+            f"{options.duration:.0f} s of kills, workdir {options.workdir}",
+            flush=True,
+        )
         become_subreaper()
         os.environ.update(self.env)
         workload.write_dags(self.dags, self.records, time.time())
@@ -294,7 +347,11 @@ class ChaosRun:
         try:
             self._start("dag_processor")
             self._start("scheduler")
-            self._wait(lambda: self.metastore.dag_ids() >= set(workload.SPECS), 120, "the DAGs to be parsed")
+            self._wait(
+                lambda: self.metastore.dag_ids() >= set(workload.SPECS),
+                120,
+                "the DAGs to be parsed",
+            )
             self.phases["startup"] = time.time() - self.t0
             self._chaos()
             self._settle()
@@ -323,8 +380,13 @@ class ChaosRun:
         triggers.start()
         next_kill = began + self.rng.expovariate(1 / self.options.kill_interval)
         # New DAG versions now and then: at 30 % and 60 % of the time, and every minute.
-        times = sorted({0.3 * self.options.duration, 0.6 * self.options.duration,
-                        *range(60, int(self.options.duration), 60)})
+        times = sorted(
+            {
+                0.3 * self.options.duration,
+                0.6 * self.options.duration,
+                *range(60, int(self.options.duration), 60),
+            }
+        )
         bumps = [(began + at, ("chaos_chain", "chaos_fan")[n % 2]) for n, at in enumerate(times)]
         while time.time() < end:
             self.tick()
@@ -354,7 +416,9 @@ class ChaosRun:
                 next_look = time.time() + 0.5
             time.sleep(TICK)
         else:
-            self.anomalies.append(f"not settled {self.options.settle_timeout:.0f} s after the last kill")
+            self.anomalies.append(
+                f"not settled {self.options.settle_timeout:.0f} s after the last kill"
+            )
         self.phases["settle"] = time.time() - began
 
     def _stop(self) -> None:
@@ -366,9 +430,15 @@ class ChaosRun:
                 self.deployment.signal(started, signal.SIGTERM, "stop")
                 self.term_sent[started.pid] = time.time()
         for started in list(self.deployment.started):
-            if started.running and started.ended_by == "stop" and not self.deployment.wait_ended(started, STOP_TIMEOUT):
-                self.anomalies.append(f"{started.role}-{started.number} did not stop within {STOP_TIMEOUT:.0f} s "
-                                      f"of SIGTERM at the end; see {started.log_path}")
+            if (
+                started.running
+                and started.ended_by == "stop"
+                and not self.deployment.wait_ended(started, STOP_TIMEOUT)
+            ):
+                self.anomalies.append(
+                    f"{started.role}-{started.number} did not stop within {STOP_TIMEOUT:.0f} s "
+                    f"of SIGTERM at the end; see {started.log_path}"
+                )
         deadline = time.time() + 5
         while time.time() < deadline:
             self.deployment.reap()
@@ -376,9 +446,15 @@ class ChaosRun:
                 break
             time.sleep(0.1)
         self._observe()
-        self.leftovers = [{"pid": proc.pid, "kind": self.kinds.get(proc.pid, "?"),
-                           "cmdline": process_tree.cmdline(proc.pid)[:200]}
-                          for proc in self.tree.procs.values() if proc.alive]
+        self.leftovers = [
+            {
+                "pid": proc.pid,
+                "kind": self.kinds.get(proc.pid, "?"),
+                "cmdline": process_tree.cmdline(proc.pid)[:200],
+            }
+            for proc in self.tree.procs.values()
+            if proc.alive
+        ]
         self.deployment.kill_everything()
         self.phases["stop"] = time.time() - began
 
@@ -411,14 +487,22 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--backend", choices=("sqlite", "postgres"), required=True)
     parser.add_argument("--workdir", type=Path, required=True)
-    parser.add_argument("--db-url", default=None, help="metastore URL (PostgreSQL); default SQLite in the home")
+    parser.add_argument(
+        "--db-url", default=None, help="metastore URL (PostgreSQL); default SQLite in the home"
+    )
     parser.add_argument("--seed", type=int, default=None)
     parser.add_argument("--duration", type=float, default=Options.duration)
     parser.add_argument("--settle-timeout", type=float, default=Options.settle_timeout)
     args = parser.parse_args(argv)
     seed = args.seed if args.seed is not None else random.SystemRandom().randrange(1, 1_000_000)
-    options = Options(backend=args.backend, workdir=args.workdir.resolve(), db_url=args.db_url, seed=seed,
-                      duration=args.duration, settle_timeout=args.settle_timeout)
+    options = Options(
+        backend=args.backend,
+        workdir=args.workdir.resolve(),
+        db_url=args.db_url,
+        seed=seed,
+        duration=args.duration,
+        settle_timeout=args.settle_timeout,
+    )
     options.workdir.mkdir(parents=True, exist_ok=True)
     chaos = ChaosRun(options)
 
@@ -430,8 +514,12 @@ def main(argv: list[str] | None = None) -> int:
         chaos.run()
     except BaseException:
         traceback.print_exc()
-        (options.workdir / "report.json").write_text(json.dumps({
-            "error": traceback.format_exc(), "seed": seed, "backend": options.backend}, indent=1))
+        (options.workdir / "report.json").write_text(
+            json.dumps(
+                {"error": traceback.format_exc(), "seed": seed, "backend": options.backend},
+                indent=1,
+            )
+        )
         return 2
     finally:
         chaos.deployment.kill_everything()

@@ -40,8 +40,17 @@ import sys
 from pathlib import Path
 from typing import Any
 
-INVARIANTS = ("runs_finished", "nothing_stuck", "no_try_ran_twice", "no_rerun_after_scheduler_death", "no_success_lost",
-              "retries_honoured", "results_correct", "processes_clean", "no_healthy_try_failed")
+INVARIANTS = (
+    "runs_finished",
+    "nothing_stuck",
+    "no_try_ran_twice",
+    "no_rerun_after_scheduler_death",
+    "no_success_lost",
+    "retries_honoured",
+    "results_correct",
+    "processes_clean",
+    "no_healthy_try_failed",
+)
 #: Kills of a scheduler (SIGKILL, or a stop with SIGTERM).
 SCHEDULER_KINDS = frozenset({"scheduler", "scheduler_term"})
 #: Victims whose tries may fail: only the try's own process (its scheduler, fork server and
@@ -77,11 +86,20 @@ class Kill:
     def hits(self, execution: Execution) -> bool:
         if (execution.pid, execution.start) in self.below:
             return True
-        return execution.ppid in self.pids and self.t_snap - 0.05 <= execution.at <= self.t_kill + RACE_WINDOW
+        return (
+            execution.ppid in self.pids
+            and self.t_snap - 0.05 <= execution.at <= self.t_kill + RACE_WINDOW
+        )
 
 
 def _key(row: dict[str, Any]) -> TryKey:
-    return (row["dag_id"], row["run_id"], row["task_id"], int(row["map_index"]), int(row["try_number"]))
+    return (
+        row["dag_id"],
+        row["run_id"],
+        row["task_id"],
+        int(row["map_index"]),
+        int(row["try_number"]),
+    )
 
 
 def _name(key: tuple[Any, ...]) -> str:
@@ -97,9 +115,17 @@ class Analysis:
         self.specs: dict[str, dict[str, Any]] = evidence["specs"]
         self.runs: list[dict[str, Any]] = evidence["runs"]
         self.tis: list[dict[str, Any]] = evidence["tis"]
-        self.kills = [Kill(k["kind"], k["victim"][0], k["t_snap"], k["t_kill"],
-                           frozenset((p, s) for p, s, *_ in k["subtree"]), frozenset(p for p, *_ in k["subtree"]))
-                      for k in evidence["kills"]]
+        self.kills = [
+            Kill(
+                k["kind"],
+                k["victim"][0],
+                k["t_snap"],
+                k["t_kill"],
+                frozenset((p, s) for p, s, *_ in k["subtree"]),
+                frozenset(p for p, *_ in k["subtree"]),
+            )
+            for k in evidence["kills"]
+        ]
         self.executions: dict[TryKey, list[Execution]] = collections.defaultdict(list)
         by_identity: dict[tuple[TryKey, int, int], Execution] = {}
         for record in sorted(evidence["records"], key=lambda r: r["at"]):
@@ -107,7 +133,8 @@ class Analysis:
             found = by_identity.get((key, record["pid"], record["start"]))
             if found is None:
                 found = by_identity[(key, record["pid"], record["start"])] = Execution(
-                    key, record["pid"], record["start"], record["ppid"], record["at"])
+                    key, record["pid"], record["start"], record["ppid"], record["at"]
+                )
                 self.executions[key].append(found)
             found.events.append(record["event"])
         self.instances = {_key(ti)[:4]: ti for ti in self.tis}
@@ -126,7 +153,11 @@ class Analysis:
 
     def describe(self, execution: Execution) -> str:
         hits = self.hits(execution)
-        hit = f", hit by {', '.join(f'{k.kind} kill {self._rel(k.t_kill)}' for k in hits)}" if hits else ""
+        hit = (
+            f", hit by {', '.join(f'{k.kind} kill {self._rel(k.t_kill)}' for k in hits)}"
+            if hits
+            else ""
+        )
         return f"pid {execution.pid} from {self._rel(execution.at)} ({' '.join(execution.events)}{hit})"
 
     def _reschedule_sensor(self, key: TryKey) -> bool:
@@ -143,7 +174,9 @@ class Analysis:
             elif run["state"] not in FINAL_RUN_STATES:
                 found.append(f"{name} is still {run['state']}")
             elif run["state"] != spec["run_state"] and not self._failed_with_retries_left(run):
-                found.append(f"{name} ended {run['state']}, expected {spec['run_state']}: {self._why_failed(run)}")
+                found.append(
+                    f"{name} ended {run['state']}, expected {spec['run_state']}: {self._why_failed(run)}"
+                )
         present = {(run["dag_id"], run["run_id"]) for run in self.runs}
         asked = {(t["dag_id"], t["run_id"]) for t in self.evidence["triggers"] if t["ok"]}
         for dag_id, run_id in sorted(asked - present):
@@ -152,12 +185,18 @@ class Analysis:
             if run["run_type"] == "manual" and (run["dag_id"], run["run_id"]) not in asked:
                 found.append(f"run {run['dag_id']}/{run['run_id']} was never triggered")
         for dag_id, spec in self.specs.items():
-            made = sum(1 for run in self.runs if run["dag_id"] == dag_id and run["run_type"] == "scheduled")
+            made = sum(
+                1 for run in self.runs if run["dag_id"] == dag_id and run["run_type"] == "scheduled"
+            )
             if made != spec["scheduled_runs"]:
-                found.append(f"{dag_id} has {made} scheduled runs, expected {spec['scheduled_runs']}")
+                found.append(
+                    f"{dag_id} has {made} scheduled runs, expected {spec['scheduled_runs']}"
+                )
         return found
 
-    def _failed_with_retries_left(self, run: dict[str, Any] | None = None) -> list[tuple[TryKey, dict[str, Any]]]:
+    def _failed_with_retries_left(
+        self, run: dict[str, Any] | None = None
+    ) -> list[tuple[TryKey, dict[str, Any]]]:
         """Tries recorded failed although their instance had retries left (of one run, or all)."""
         found = []
         for key, state in sorted(self.outcomes.items()):
@@ -169,22 +208,33 @@ class Analysis:
         return found
 
     def _why_failed(self, run: dict[str, Any]) -> str:
-        failed = [ti for ti in self.tis if (ti["dag_id"], ti["run_id"]) == (run["dag_id"], run["run_id"])
-                  and ti["state"] == "failed"]
+        failed = [
+            ti
+            for ti in self.tis
+            if (ti["dag_id"], ti["run_id"]) == (run["dag_id"], run["run_id"])
+            and ti["state"] == "failed"
+        ]
         parts = []
         for ti in failed:
             tries = []
             for number in range(1, ti["try_number"] + 1):
                 key = _key({**ti, "try_number": number})
                 executions = self.executions.get(key, [])
-                tries.append(f"try {number} {self.outcomes.get(key)}: "
-                             + ("; ".join(self.describe(e) for e in executions) or "no record"))
-            parts.append(f"{_name(_key(ti)[:4])} failed after {ti['try_number']} tries ({' | '.join(tries)})")
+                tries.append(
+                    f"try {number} {self.outcomes.get(key)}: "
+                    + ("; ".join(self.describe(e) for e in executions) or "no record")
+                )
+            parts.append(
+                f"{_name(_key(ti)[:4])} failed after {ti['try_number']} tries ({' | '.join(tries)})"
+            )
         return "; ".join(parts) or "no failed task instance"
 
     def nothing_stuck(self) -> list[str]:
-        return [f"{_name(_key(ti)[:4])} left {ti['state'] or 'without a state'} at try {ti['try_number']}"
-                for ti in self.tis if ti["state"] not in FINAL_TI_STATES]
+        return [
+            f"{_name(_key(ti)[:4])} left {ti['state'] or 'without a state'} at try {ti['try_number']}"
+            for ti in self.tis
+            if ti["state"] not in FINAL_TI_STATES
+        ]
 
     def _duplicates(self) -> tuple[list[str], list[str]]:
         """Tries run twice: (those without, those with a scheduler killed or stopped between
@@ -199,18 +249,26 @@ class Analysis:
                 problems.append(f"completed {len(completed)} times")
             instance = self.instances.get(key[:4])
             if instance is not None and key[4] > instance["try_number"]:
-                problems.append(f"ran, but the instance is at try {instance['try_number']} ({instance['state']})")
+                problems.append(
+                    f"ran, but the instance is at try {instance['try_number']} ({instance['state']})"
+                )
             if not problems:
                 continue
-            text = f"{_name(key)} {' and '.join(problems)}: " + "; ".join(self.describe(e) for e in executions)
+            text = f"{_name(key)} {' and '.join(problems)}: " + "; ".join(
+                self.describe(e) for e in executions
+            )
             runs = sorted(executions, key=lambda e: e.at)
-            restarted = all(self._scheduler_died_between(before, after) for before, after in zip(runs, runs[1:]))
+            restarted = all(
+                self._scheduler_died_between(before, after) for before, after in zip(runs, runs[1:])
+            )
             (after_scheduler_death if restarted and len(runs) > 1 else others).append(text)
         return others, after_scheduler_death
 
     def _scheduler_died_between(self, before: Execution, after: Execution) -> bool:
-        return any(kill.kind in SCHEDULER_KINDS and before.at - RACE_WINDOW <= kill.t_kill <= after.at
-                   for kill in self.kills)
+        return any(
+            kill.kind in SCHEDULER_KINDS and before.at - RACE_WINDOW <= kill.t_kill <= after.at
+            for kill in self.kills
+        )
 
     def no_try_ran_twice(self) -> list[str]:
         return self._duplicates()[0]
@@ -222,23 +280,45 @@ class Analysis:
         found = []
         for key, executions in sorted(self.executions.items()):
             for execution in executions:
-                if "done" in execution.events and not self.hits(execution) and self.outcomes.get(key) != "success":
-                    found.append(f"{_name(key)} completed its work untouched by any kill but is recorded "
-                                 f"{self.outcomes.get(key)}: {self.describe(execution)}")
+                if (
+                    "done" in execution.events
+                    and not self.hits(execution)
+                    and self.outcomes.get(key) != "success"
+                ):
+                    found.append(
+                        f"{_name(key)} completed its work untouched by any kill but is recorded "
+                        f"{self.outcomes.get(key)}: {self.describe(execution)}"
+                    )
         for key, state in sorted(self.outcomes.items()):
-            if state == "success" and not any("done" in e.events for e in self.executions.get(key, [])):
-                found.append(f"{_name(key)} is recorded success, but no execution of it completed: "
-                             + ("; ".join(self.describe(e) for e in self.executions.get(key, [])) or "none ran"))
+            if state == "success" and not any(
+                "done" in e.events for e in self.executions.get(key, [])
+            ):
+                found.append(
+                    f"{_name(key)} is recorded success, but no execution of it completed: "
+                    + (
+                        "; ".join(self.describe(e) for e in self.executions.get(key, []))
+                        or "none ran"
+                    )
+                )
         return found
 
     def retries_honoured(self) -> list[str]:
-        return [f"{_name(key)} is recorded failed with {instance['max_tries'] - key[4] + 1} retries left: "
-                + ("; ".join(self.describe(e) for e in self.executions.get(key, [])) or "no execution recorded")
-                for key, instance in self._failed_with_retries_left()]
+        return [
+            f"{_name(key)} is recorded failed with {instance['max_tries'] - key[4] + 1} retries left: "
+            + (
+                "; ".join(self.describe(e) for e in self.executions.get(key, []))
+                or "no execution recorded"
+            )
+            for key, instance in self._failed_with_retries_left()
+        ]
 
     def results_correct(self) -> list[str]:
-        found = [f"{_name(key)} got a wrong input: {self.describe(e)}"
-                 for key, executions in sorted(self.executions.items()) for e in executions if "bad" in e.events]
+        found = [
+            f"{_name(key)} got a wrong input: {self.describe(e)}"
+            for key, executions in sorted(self.executions.items())
+            for e in executions
+            if "bad" in e.events
+        ]
         by_run: dict[tuple[str, str], list[dict[str, Any]]] = collections.defaultdict(list)
         for ti in self.tis:
             by_run[(ti["dag_id"], ti["run_id"])].append(ti)
@@ -251,24 +331,35 @@ class Analysis:
                 instances = [ti for ti in tis if ti["task_id"] == task_id]
                 expected_count = spec["map_counts"].get(task_id, 1)
                 if len(instances) != expected_count:
-                    found.append(f"run {run['dag_id']}/{run['run_id']} has {len(instances)} instances of "
-                                 f"{task_id}, expected {expected_count}")
+                    found.append(
+                        f"run {run['dag_id']}/{run['run_id']} has {len(instances)} instances of "
+                        f"{task_id}, expected {expected_count}"
+                    )
                 for ti in instances:
                     if ti["state"] != state:
-                        found.append(f"{_name(_key(ti)[:4])} ended {ti['state']}, expected {state} "
-                                     f"(the run ended {run['state']})")
+                        found.append(
+                            f"{_name(_key(ti)[:4])} ended {ti['state']}, expected {state} "
+                            f"(the run ended {run['state']})"
+                        )
         return found
 
     def processes_clean(self) -> list[str]:
         found = list(self.evidence["anomalies"])
         for process in self.evidence["processes"]:
             if process["ended_by"] == "stop" and process["exit_code"] != 0:
-                found.append(f"{process['role']}-{process['number']} exited with {process['exit']} when stopped "
-                             f"with SIGTERM; see {process['log']}")
-        found += [f"still running after the stop: {p['kind']} pid {p['pid']}: {p['cmdline']}"
-                  for p in self.evidence["leftovers"]]
-        found += [f"trigger of {t['dag_id']}/{t['run_id']} failed after {t['seconds']:.1f} s: {t['error']}"
-                  for t in self.evidence["triggers"] if not t["ok"]]
+                found.append(
+                    f"{process['role']}-{process['number']} exited with {process['exit']} when stopped "
+                    f"with SIGTERM; see {process['log']}"
+                )
+        found += [
+            f"still running after the stop: {p['kind']} pid {p['pid']}: {p['cmdline']}"
+            for p in self.evidence["leftovers"]
+        ]
+        found += [
+            f"trigger of {t['dag_id']}/{t['run_id']} failed after {t['seconds']:.1f} s: {t['error']}"
+            for t in self.evidence["triggers"]
+            if not t["ok"]
+        ]
         found += [f"torn record line: {line}" for line in self.evidence["torn_records"]]
         return found
 
@@ -283,7 +374,10 @@ class Analysis:
                 continue
             outcome = self.outcomes.get(key)
             if outcome != "success":
-                found.append(f"{_name(key)} ended {outcome}: " + "; ".join(self.describe(e) for e in executions))
+                found.append(
+                    f"{_name(key)} ended {outcome}: "
+                    + "; ".join(self.describe(e) for e in executions)
+                )
         return found
 
     # -- figures ---------------------------------------------------------------------------------
@@ -298,12 +392,20 @@ class Analysis:
         phases = dict(evidence["phases"])
         triggers = evidence["triggers"]
         return {
-            "backend": evidence["backend"], "seed": evidence["seed"],
-            "seconds": {**{k: round(v, 1) for k, v in phases.items()}, "total": round(sum(phases.values()), 1)},
-            "kills": dict(collections.Counter(k.kind for k in self.kills)), "kills_total": len(self.kills),
+            "backend": evidence["backend"],
+            "seed": evidence["seed"],
+            "seconds": {
+                **{k: round(v, 1) for k, v in phases.items()},
+                "total": round(sum(phases.values()), 1),
+            },
+            "kills": dict(collections.Counter(k.kind for k in self.kills)),
+            "kills_total": len(self.kills),
             "kills_skipped_no_victim": evidence["skipped_kills"],
-            "restarts": {role: roles[role] - 1 for role in ("scheduler", "dag_processor") if roles[role]},
-            "runs": len(self.runs), "runs_by_state": dict(collections.Counter(r["state"] for r in self.runs)),
+            "restarts": {
+                role: roles[role] - 1 for role in ("scheduler", "dag_processor") if roles[role]
+            },
+            "runs": len(self.runs),
+            "runs_by_state": dict(collections.Counter(r["state"] for r in self.runs)),
             "task_instances": len(self.tis),
             "task_instances_by_state": dict(collections.Counter(str(t["state"]) for t in self.tis)),
             "try_executions": len(executions),
@@ -312,24 +414,38 @@ class Analysis:
             "failures_on_purpose": sum(1 for e in executions if "fail" in e.events),
             "executions_hit_by_kills": dict(hit_by),
             "healthy_tries_failed": len(violations["no_healthy_try_failed"]),
-            "triggers": {"ok": sum(1 for t in triggers if t["ok"]), "failed": sum(1 for t in triggers if not t["ok"]),
-                         "slowest_s": round(max((t["seconds"] for t in triggers), default=0.0), 2)},
+            "triggers": {
+                "ok": sum(1 for t in triggers if t["ok"]),
+                "failed": sum(1 for t in triggers if not t["ok"]),
+                "slowest_s": round(max((t["seconds"] for t in triggers), default=0.0), 2),
+            },
             "max_concurrent_tries": evidence["observed"]["max_concurrent_tries"],
             "processes_seen": evidence["observed"]["processes_seen"],
             "orphans_reaped": evidence["orphan_exits"],
-            "tracebacks_in_logs": {f"{p['role']}-{p['number']}": p["tracebacks"]
-                                   for p in evidence["processes"] if p.get("tracebacks")},
+            "tracebacks_in_logs": {
+                f"{p['role']}-{p['number']}": p["tracebacks"]
+                for p in evidence["processes"]
+                if p.get("tracebacks")
+            },
         }
 
 
 def analyse(evidence: dict[str, Any]) -> dict[str, Any]:
     analysis = Analysis(evidence)
     violations = {name: getattr(analysis, name)() for name in INVARIANTS}
-    first_tracebacks = {f"{p['role']}-{p['number']}": p["first_traceback"]
-                        for p in evidence["processes"] if p.get("first_traceback")}
-    return {"backend": evidence["backend"], "seed": evidence["seed"], "workdir": evidence.get("workdir"),
-            "violations": violations, "figures": analysis.figures(violations),
-            "first_tracebacks": first_tracebacks}
+    first_tracebacks = {
+        f"{p['role']}-{p['number']}": p["first_traceback"]
+        for p in evidence["processes"]
+        if p.get("first_traceback")
+    }
+    return {
+        "backend": evidence["backend"],
+        "seed": evidence["seed"],
+        "workdir": evidence.get("workdir"),
+        "violations": violations,
+        "figures": analysis.figures(violations),
+        "first_tracebacks": first_tracebacks,
+    }
 
 
 def summary(report: dict[str, Any], limit: int = 5) -> str:
@@ -337,8 +453,12 @@ def summary(report: dict[str, Any], limit: int = 5) -> str:
     if "error" in report:
         return f"chaos run on {report.get('backend')} (seed {report.get('seed')}) failed:\n{report['error']}"
     figures = report["figures"]
-    lines = [f"chaos on {report['backend']}, seed {report['seed']}: " + ", ".join(
-        f"{name} {value}" for name, value in figures.items() if name not in ("backend", "seed"))]
+    lines = [
+        f"chaos on {report['backend']}, seed {report['seed']}: "
+        + ", ".join(
+            f"{name} {value}" for name, value in figures.items() if name not in ("backend", "seed")
+        )
+    ]
     for name, found in report["violations"].items():
         lines.append(f"  {name}: {'ok' if not found else f'{len(found)} violation(s)'}")
         lines += [f"    - {text}" for text in found[:limit]]

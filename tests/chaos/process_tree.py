@@ -57,7 +57,9 @@ def children(pid: int) -> list[int]:
         return found
     for tid in threads:
         try:
-            found.extend(int(part) for part in Path(f"/proc/{pid}/task/{tid}/children").read_text().split())
+            found.extend(
+                int(part) for part in Path(f"/proc/{pid}/task/{tid}/children").read_text().split()
+            )
         except OSError:
             continue
     return found

@@ -1,9 +1,9 @@
 """Settings of the chaos suite, from the environment.
 
-    CHAOS_DURATION  seconds of kills per backend (default 25; ``make chaos``: 300)
-    CHAOS_SEED      replay the kills and triggers of an earlier run (printed by every run)
-    CHAOS_WORKDIR   keep the runs' files (DAGs, records, logs, evidence.json) in this folder
-                    (otherwise they are kept in /tmp/tradewind-chaos-* only when an invariant failed)
+CHAOS_DURATION  seconds of kills per backend (default 25; ``make chaos``: 300)
+CHAOS_SEED      replay the kills and triggers of an earlier run (printed by every run)
+CHAOS_WORKDIR   keep the runs' files (DAGs, records, logs, evidence.json) in this folder
+                (otherwise they are kept in /tmp/tradewind-chaos-* only when an invariant failed)
 """
 
 from __future__ import annotations

@@ -12,8 +12,8 @@ from typing import Any
 
 import pytest
 
-from tests.chaos.settings import KNOWN_TO_FAIL, RUN_TIMEOUT
 from tests.chaos.driver import KILL_WEIGHTS
+from tests.chaos.settings import KNOWN_TO_FAIL, RUN_TIMEOUT
 
 pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 120)]
 
@@ -24,12 +24,16 @@ def _holds(report: dict[str, Any], invariant: str) -> None:
     found = report["violations"][invariant]
     shown = "\n".join(f"- {text}" for text in found[:25])
     more = f"\n(and {len(found) - 25} more)" if len(found) > 25 else ""
-    assert not found, f"{invariant}: {len(found)} violation(s) on {report['backend']}, {where}:\n{shown}{more}"
+    assert not found, (
+        f"{invariant}: {len(found)} violation(s) on {report['backend']}, {where}:\n{shown}{more}"
+    )
 
 
 def _known(invariant: str) -> pytest.MarkDecorator:
     """xfail while the invariant is known not to hold (``settings.KNOWN_TO_FAIL``)."""
-    return pytest.mark.xfail(invariant in KNOWN_TO_FAIL, reason=KNOWN_TO_FAIL.get(invariant, ""), strict=False)
+    return pytest.mark.xfail(
+        invariant in KNOWN_TO_FAIL, reason=KNOWN_TO_FAIL.get(invariant, ""), strict=False
+    )
 
 
 def test_every_run_finished_as_its_dag_must(chaos_report: dict[str, Any]) -> None:
@@ -46,7 +50,8 @@ def test_no_try_ran_twice(chaos_report: dict[str, Any]) -> None:
 
 @_known("no_rerun_after_scheduler_death")
 def test_a_try_started_before_its_scheduler_died_does_not_run_again_as_the_same_try(
-        chaos_report: dict[str, Any]) -> None:
+    chaos_report: dict[str, Any],
+) -> None:
     _holds(chaos_report, "no_rerun_after_scheduler_death")
 
 
@@ -63,11 +68,15 @@ def test_every_task_got_its_inputs_and_ended_as_expected(chaos_report: dict[str,
     _holds(chaos_report, "results_correct")
 
 
-def test_processes_never_died_by_themselves_and_stopped_cleanly(chaos_report: dict[str, Any]) -> None:
+def test_processes_never_died_by_themselves_and_stopped_cleanly(
+    chaos_report: dict[str, Any],
+) -> None:
     _holds(chaos_report, "processes_clean")
 
 
-def test_the_kills_reached_every_kind_of_victim_and_running_tries(chaos_report: dict[str, Any]) -> None:
+def test_the_kills_reached_every_kind_of_victim_and_running_tries(
+    chaos_report: dict[str, Any],
+) -> None:
     """Kills that all missed (nothing running to kill) would prove nothing."""
     assert "error" not in chaos_report, chaos_report["error"]
     figures = chaos_report["figures"]

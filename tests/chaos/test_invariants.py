@@ -14,44 +14,120 @@ T0 = 1_000.0
 RUN = ("chaos_chain", "chaos-000")
 
 
-def _record(event: str, task_id: str, try_number: int, pid: int, at: float, ppid: int = 50) -> dict[str, Any]:
-    return {"event": event, "dag_id": RUN[0], "run_id": RUN[1], "task_id": task_id, "map_index": -1,
-            "try_number": try_number, "pid": pid, "start": pid * 10, "ppid": ppid, "at": T0 + at}
+def _record(
+    event: str, task_id: str, try_number: int, pid: int, at: float, ppid: int = 50
+) -> dict[str, Any]:
+    return {
+        "event": event,
+        "dag_id": RUN[0],
+        "run_id": RUN[1],
+        "task_id": task_id,
+        "map_index": -1,
+        "try_number": try_number,
+        "pid": pid,
+        "start": pid * 10,
+        "ppid": ppid,
+        "at": T0 + at,
+    }
 
 
 def _clean() -> dict[str, Any]:
     """One run of a one-task DAG whose only try ran once and succeeded."""
     return {
-        "backend": "sqlite", "seed": 1, "t0": T0, "phases": {"chaos": 1.0},
-        "specs": {RUN[0]: {"run_state": "success", "task_states": {"extract": "success"}, "map_counts": {},
-                           "scheduled_runs": 0, "reschedule_sensors": [], "fails_until": {}}},
+        "backend": "sqlite",
+        "seed": 1,
+        "t0": T0,
+        "phases": {"chaos": 1.0},
+        "specs": {
+            RUN[0]: {
+                "run_state": "success",
+                "task_states": {"extract": "success"},
+                "map_counts": {},
+                "scheduled_runs": 0,
+                "reschedule_sensors": [],
+                "fails_until": {},
+            }
+        },
         "runs": [{"dag_id": RUN[0], "run_id": RUN[1], "state": "success", "run_type": "manual"}],
-        "tis": [{"dag_id": RUN[0], "run_id": RUN[1], "task_id": "extract", "map_index": -1, "try_number": 1,
-                 "max_tries": 3, "state": "success"}],
-        "history": [{"dag_id": RUN[0], "run_id": RUN[1], "task_id": "extract", "map_index": -1, "try_number": 1,
-                     "state": "success"}],
-        "records": [_record("start", "extract", 1, 100, 1.0), _record("done", "extract", 1, 100, 2.0)],
-        "torn_records": [], "kills": [], "skipped_kills": {},
-        "triggers": [{"dag_id": RUN[0], "run_id": RUN[1], "ok": True, "error": None, "at": T0, "seconds": 0.1}],
-        "processes": [{"role": "scheduler", "number": 1, "ended_by": "stop", "exit_code": 0, "exit": "exit code 0",
-                       "log": "scheduler-1.log", "tracebacks": 0, "first_traceback": None}],
-        "anomalies": [], "leftovers": [], "orphan_exits": {},
+        "tis": [
+            {
+                "dag_id": RUN[0],
+                "run_id": RUN[1],
+                "task_id": "extract",
+                "map_index": -1,
+                "try_number": 1,
+                "max_tries": 3,
+                "state": "success",
+            }
+        ],
+        "history": [
+            {
+                "dag_id": RUN[0],
+                "run_id": RUN[1],
+                "task_id": "extract",
+                "map_index": -1,
+                "try_number": 1,
+                "state": "success",
+            }
+        ],
+        "records": [
+            _record("start", "extract", 1, 100, 1.0),
+            _record("done", "extract", 1, 100, 2.0),
+        ],
+        "torn_records": [],
+        "kills": [],
+        "skipped_kills": {},
+        "triggers": [
+            {
+                "dag_id": RUN[0],
+                "run_id": RUN[1],
+                "ok": True,
+                "error": None,
+                "at": T0,
+                "seconds": 0.1,
+            }
+        ],
+        "processes": [
+            {
+                "role": "scheduler",
+                "number": 1,
+                "ended_by": "stop",
+                "exit_code": 0,
+                "exit": "exit code 0",
+                "log": "scheduler-1.log",
+                "tracebacks": 0,
+                "first_traceback": None,
+            }
+        ],
+        "anomalies": [],
+        "leftovers": [],
+        "orphan_exits": {},
         "observed": {"max_concurrent_tries": 1, "processes_seen": {}},
     }
 
 
 def _kill(kind: str, at: float, below: list[tuple[int, int]]) -> dict[str, Any]:
-    return {"kind": kind, "victim": list(below[0]), "t_snap": T0 + at - 0.01, "t_kill": T0 + at,
-            "subtree": [[pid, start, "?"] for pid, start in below]}
+    return {
+        "kind": kind,
+        "victim": list(below[0]),
+        "t_snap": T0 + at - 0.01,
+        "t_kill": T0 + at,
+        "subtree": [[pid, start, "?"] for pid, start in below],
+    }
 
 
 def _retried(evidence: dict[str, Any]) -> None:
     """Try 1 of extract stopped after its start, try 2 succeeded."""
-    evidence["records"] = [_record("start", "extract", 1, 100, 1.0), _record("start", "extract", 2, 200, 3.0),
-                           _record("done", "extract", 2, 200, 4.0)]
+    evidence["records"] = [
+        _record("start", "extract", 1, 100, 1.0),
+        _record("start", "extract", 2, 200, 3.0),
+        _record("done", "extract", 2, 200, 4.0),
+    ]
     evidence["tis"][0]["try_number"] = 2
-    evidence["history"] = [{**evidence["history"][0], "state": "up_for_retry"},
-                           {**evidence["history"][0], "try_number": 2, "state": "success"}]
+    evidence["history"] = [
+        {**evidence["history"][0], "state": "up_for_retry"},
+        {**evidence["history"][0], "try_number": 2, "state": "success"},
+    ]
 
 
 def _violations(evidence: dict[str, Any]) -> dict[str, list[str]]:
@@ -75,7 +151,10 @@ def test_a_try_executed_by_two_processes_ran_twice() -> None:
 def test_a_rescheduled_sensor_pokes_in_new_processes_but_completes_once() -> None:
     evidence = _clean()
     evidence["specs"][RUN[0]]["reschedule_sensors"] = ["extract"]
-    evidence["records"][:1] = [_record("poke", "extract", 1, 100, 1.0), _record("poke", "extract", 1, 101, 1.5)]
+    evidence["records"][:1] = [
+        _record("poke", "extract", 1, 100, 1.0),
+        _record("poke", "extract", 1, 101, 1.5),
+    ]
     assert _violations(evidence)["no_try_ran_twice"] == []
     evidence["records"].append(_record("done", "extract", 1, 102, 2.5))
     assert "completed 2 times" in _violations(evidence)["no_try_ran_twice"][0]
@@ -92,7 +171,9 @@ def test_a_completed_try_untouched_by_kills_must_be_recorded_success() -> None:
     evidence["history"][0]["state"] = "up_for_retry"
     evidence["tis"][0]["state"] = "up_for_retry"
     assert "recorded up_for_retry" in _violations(evidence)["no_success_lost"][0]
-    evidence["kills"] = [_kill("scheduler", 2.1, [(1, 10), (100, 1000)])]  # killed after it completed
+    evidence["kills"] = [
+        _kill("scheduler", 2.1, [(1, 10), (100, 1000)])
+    ]  # killed after it completed
     assert _violations(evidence)["no_success_lost"] == []
 
 
@@ -113,9 +194,19 @@ def test_an_unfinished_instance_or_run_is_stuck() -> None:
 
 def test_runs_lost_invented_or_ending_wrong_are_caught() -> None:
     evidence = _clean()
-    evidence["triggers"].append({"dag_id": RUN[0], "run_id": "chaos-001", "ok": True, "error": None, "at": T0,
-                                 "seconds": 0.1})
-    evidence["runs"].append({"dag_id": RUN[0], "run_id": "surprise", "state": "success", "run_type": "manual"})
+    evidence["triggers"].append(
+        {
+            "dag_id": RUN[0],
+            "run_id": "chaos-001",
+            "ok": True,
+            "error": None,
+            "at": T0,
+            "seconds": 0.1,
+        }
+    )
+    evidence["runs"].append(
+        {"dag_id": RUN[0], "run_id": "surprise", "state": "success", "run_type": "manual"}
+    )
     evidence["runs"][0]["state"] = "failed"
     found = "\n".join(_violations(evidence)["runs_finished"])
     assert "chaos-001 was accepted but no run exists" in found
@@ -151,10 +242,19 @@ def test_processes_that_died_alone_stopped_badly_or_stayed_are_unclean() -> None
     assert len(_violations(evidence)["processes_clean"]) == 4
 
 
-@pytest.mark.parametrize(("kind", "healthy"), [("scheduler", True), ("scheduler_term", True), ("try", False),
-                                               ("launcher", True), ("fork_server", True)])
-def test_a_try_lost_with_its_scheduler_or_launcher_was_healthy_one_killed_itself_was_not(kind: str,
-                                                                                        healthy: bool) -> None:
+@pytest.mark.parametrize(
+    ("kind", "healthy"),
+    [
+        ("scheduler", True),
+        ("scheduler_term", True),
+        ("try", False),
+        ("launcher", True),
+        ("fork_server", True),
+    ],
+)
+def test_a_try_lost_with_its_scheduler_or_launcher_was_healthy_one_killed_itself_was_not(
+    kind: str, healthy: bool
+) -> None:
     evidence = _clean()
     _retried(evidence)
     evidence["kills"] = [_kill(kind, 2.0, [(100, 1000)])]
@@ -168,7 +268,9 @@ def test_a_try_lost_with_its_scheduler_or_launcher_was_healthy_one_killed_itself
 def test_a_try_forked_by_the_victim_just_after_the_snapshot_is_hit_too() -> None:
     evidence = _clean()
     _retried(evidence)
-    evidence["kills"] = [_kill("try", 1.0, [(50, 500)])]  # the try (ppid 50) started 1.0 s in, unseen
+    evidence["kills"] = [
+        _kill("try", 1.0, [(50, 500)])
+    ]  # the try (ppid 50) started 1.0 s in, unseen
     assert _violations(evidence)["no_healthy_try_failed"] == []
     late = copy.deepcopy(evidence)
     late["kills"] = [_kill("try", 1.0 - invariants.RACE_WINDOW - 0.5, [(50, 500)])]

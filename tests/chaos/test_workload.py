@@ -17,7 +17,9 @@ from tradewind.dag_processing.source_loader import load_dag_from_source
 
 
 @pytest.mark.parametrize("spec", workload.DAGS, ids=lambda spec: spec.dag_id)
-def test_every_dag_file_loads_with_the_tasks_of_its_spec(spec: workload.DagSpec, tmp_path: Path) -> None:
+def test_every_dag_file_loads_with_the_tasks_of_its_spec(
+    spec: workload.DagSpec, tmp_path: Path
+) -> None:
     path = tmp_path / f"{spec.dag_id}.py"
     text = workload.source(spec, tmp_path / "records", workload.scheduled_start(time.time()))
     dag = load_dag_from_source(text, str(path), spec.dag_id)
@@ -36,21 +38,41 @@ def test_the_bash_record_names_the_try_and_its_process(tmp_path: Path) -> None:
     text = workload.source(spec, tmp_path, 0)
     dag = load_dag_from_source(text, str(tmp_path / "chain.py"), spec.dag_id)
     command = dag.task_dict["load"].bash_command
-    for name, value in (("ti.dag_id", "chaos_chain"), ("run_id", "r1"), ("ti.task_id", "load"),
-                        ("ti.map_index", "-1"), ("ti.try_number", "2")):
+    for name, value in (
+        ("ti.dag_id", "chaos_chain"),
+        ("run_id", "r1"),
+        ("ti.task_id", "load"),
+        ("ti.map_index", "-1"),
+        ("ti.try_number", "2"),
+    ):
         command = command.replace("{{ " + name + " }}", value)
     command = command.replace("sleep 1.5", "sleep 0")
-    parent = subprocess.run([sys.executable, "-c", f"import subprocess; subprocess.run(['bash', '-c', {command!r}])"],
-                            capture_output=True, text=True, timeout=30)
+    parent = subprocess.run(
+        [sys.executable, "-c", f"import subprocess; subprocess.run(['bash', '-c', {command!r}])"],
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
     assert parent.returncode == 0, parent.stderr
-    lines = [json.loads(line) for line in (tmp_path / "chaos_chain" / "r1" / "load.-1.jsonl").read_text().splitlines()]
+    lines = [
+        json.loads(line)
+        for line in (tmp_path / "chaos_chain" / "r1" / "load.-1.jsonl").read_text().splitlines()
+    ]
     assert [line["event"] for line in lines] == ["start", "done"]
-    assert {(line["try_number"], line["map_index"], line["ppid"]) for line in lines} == {(2, -1, os.getpid())}
+    assert {(line["try_number"], line["map_index"], line["ppid"]) for line in lines} == {
+        (2, -1, os.getpid())
+    }
 
 
 def test_the_tree_holds_descendants_and_a_stale_identity_is_never_signalled() -> None:
-    child = subprocess.Popen([sys.executable, "-c", "import subprocess, sys; "
-                              "subprocess.run([sys.executable, '-c', 'import time; time.sleep(30)'])"])
+    child = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import subprocess, sys; "
+            "subprocess.run([sys.executable, '-c', 'import time; time.sleep(30)'])",
+        ]
+    )
     try:
         deadline = time.monotonic() + 10
         while len(process_tree.snapshot(os.getpid()).below(child.pid)) < 2:
@@ -59,7 +81,9 @@ def test_the_tree_holds_descendants_and_a_stale_identity_is_never_signalled() ->
         tree = process_tree.snapshot(os.getpid())
         grandchild = tree.below(child.pid)[1]
         assert grandchild.ppid == child.pid
-        assert not process_tree.kill((grandchild.pid, grandchild.start + 1))  # another start: not that process
+        assert not process_tree.kill(
+            (grandchild.pid, grandchild.start + 1)
+        )  # another start: not that process
         assert process_tree.read(grandchild.pid) is not None
         assert process_tree.kill(grandchild.identity)
         assert child.wait(timeout=10) == 0

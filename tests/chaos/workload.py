@@ -87,7 +87,7 @@ def bash_work(seconds, fail_first=False):
     return "\n".join(lines)
 '''
 
-CHAIN = '''
+CHAIN = """
 with DAG("chaos_chain", schedule=None, default_args=DEFAULTS) as dag:
 
     @task
@@ -111,9 +111,9 @@ with DAG("chaos_chain", schedule=None, default_args=DEFAULTS) as dag:
     published = publish(moved)
     load >> published
     published >> report
-'''
+"""
 
-FAN = '''
+FAN = """
 with DAG("chaos_fan", schedule=None, default_args=DEFAULTS) as dag:
 
     @task
@@ -132,9 +132,9 @@ with DAG("chaos_fan", schedule=None, default_args=DEFAULTS) as dag:
     base = seed()
     total = join([leaf.override(task_id=f"leaf_{n}")(base, n) for n in range(6)])
     total >> BashOperator(task_id="notify", bash_command=bash_work(0.2))
-'''
+"""
 
-MAPPED = '''
+MAPPED = """
 with DAG("chaos_mapped", schedule=None, default_args=DEFAULTS) as dag:
 
     @task
@@ -151,9 +151,9 @@ with DAG("chaos_mapped", schedule=None, default_args=DEFAULTS) as dag:
         return work(ti, 0.0, 0.2, result=sum(squares))
 
     total(square.expand(x=numbers()))
-'''
+"""
 
-RETRY = '''
+RETRY = """
 with DAG("chaos_retry", schedule=None, default_args=DEFAULTS) as dag:
 
     @task
@@ -168,9 +168,9 @@ with DAG("chaos_retry", schedule=None, default_args=DEFAULTS) as dag:
     flaky_bash = BashOperator(task_id="flaky_bash", bash_command=bash_work(0.5, fail_first=True))
     finished = after(flaky())
     flaky_bash >> finished
-'''
+"""
 
-SENSOR = '''
+SENSOR = """
 MARKERS = os.path.join(RECORDS, "_markers")
 
 
@@ -200,9 +200,9 @@ with DAG("chaos_sensor", schedule=None, default_args=DEFAULTS) as dag:
     prepare() >> [wait, hold]
     wait >> finish
     hold >> finish
-'''
+"""
 
-DOOMED = '''
+DOOMED = """
 with DAG("chaos_doomed", schedule=None, default_args=DEFAULTS) as dag:
 
     @task(retries=1)
@@ -223,9 +223,9 @@ with DAG("chaos_doomed", schedule=None, default_args=DEFAULTS) as dag:
     broken = always_fails()
     broken >> cleanup()
     broken >> never()
-'''
+"""
 
-SCHEDULED = '''
+SCHEDULED = """
 START = datetime.fromtimestamp(@START@, tz=timezone.utc)
 
 with DAG("chaos_scheduled", schedule=timedelta(minutes=1), start_date=START,
@@ -237,7 +237,7 @@ with DAG("chaos_scheduled", schedule=timedelta(minutes=1), start_date=START,
         return work(ti, 0.3, 1.5, result=ti.run_id)
 
     stamp() >> BashOperator(task_id="check", bash_command=bash_work(0.8))
-'''
+"""
 
 
 @dataclasses.dataclass(frozen=True)
@@ -264,18 +264,47 @@ def _all(state: str, *task_ids: str) -> dict[str, str]:
 
 
 DAGS: tuple[DagSpec, ...] = (
-    DagSpec("chaos_chain", CHAIN, task_states=_all("success", "extract", "transform", "load", "publish", "report")),
-    DagSpec("chaos_fan", FAN, task_states=_all("success", "seed", "join", "notify", *(f"leaf_{n}" for n in range(6)))),
-    DagSpec("chaos_mapped", MAPPED, task_states=_all("success", "numbers", "square", "total"),
-            map_counts={"square": 5}),
-    DagSpec("chaos_retry", RETRY, task_states=_all("success", "flaky", "flaky_bash", "after"),
-            fails_until={"flaky": 1, "flaky_bash": 1}),
-    DagSpec("chaos_sensor", SENSOR, task_states=_all("success", "prepare", "wait", "hold", "finish"),
-            reschedule_sensors=frozenset({"wait"})),
-    DagSpec("chaos_doomed", DOOMED, run_state="failed",
-            task_states={"always_fails": "failed", "cleanup": "success", "never": "upstream_failed"},
-            fails_until={"always_fails": RETRIES + 1}),
-    DagSpec("chaos_scheduled", SCHEDULED, task_states=_all("success", "stamp", "check"), scheduled_runs=5),
+    DagSpec(
+        "chaos_chain",
+        CHAIN,
+        task_states=_all("success", "extract", "transform", "load", "publish", "report"),
+    ),
+    DagSpec(
+        "chaos_fan",
+        FAN,
+        task_states=_all("success", "seed", "join", "notify", *(f"leaf_{n}" for n in range(6))),
+    ),
+    DagSpec(
+        "chaos_mapped",
+        MAPPED,
+        task_states=_all("success", "numbers", "square", "total"),
+        map_counts={"square": 5},
+    ),
+    DagSpec(
+        "chaos_retry",
+        RETRY,
+        task_states=_all("success", "flaky", "flaky_bash", "after"),
+        fails_until={"flaky": 1, "flaky_bash": 1},
+    ),
+    DagSpec(
+        "chaos_sensor",
+        SENSOR,
+        task_states=_all("success", "prepare", "wait", "hold", "finish"),
+        reschedule_sensors=frozenset({"wait"}),
+    ),
+    DagSpec(
+        "chaos_doomed",
+        DOOMED,
+        run_state="failed",
+        task_states={"always_fails": "failed", "cleanup": "success", "never": "upstream_failed"},
+        fails_until={"always_fails": RETRIES + 1},
+    ),
+    DagSpec(
+        "chaos_scheduled",
+        SCHEDULED,
+        task_states=_all("success", "stamp", "check"),
+        scheduled_runs=5,
+    ),
 )
 
 SPECS = {spec.dag_id: spec for spec in DAGS}
@@ -291,8 +320,11 @@ def scheduled_start(now: float) -> int:
 def source(spec: DagSpec, records: Path, start: int) -> str:
     """The DAG file of ``spec``, recording under ``records``."""
     text = textwrap.dedent(PRELUDE) + textwrap.dedent(spec.body)
-    return (text.replace("@RECORDS@", repr(str(records))).replace("@RETRIES@", str(RETRIES))
-            .replace("@START@", str(start)))
+    return (
+        text.replace("@RECORDS@", repr(str(records)))
+        .replace("@RETRIES@", str(RETRIES))
+        .replace("@START@", str(start))
+    )
 
 
 def write_dags(folder: Path, records: Path, now: float) -> None:

@@ -13,11 +13,11 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from click.testing import CliRunner, Result
-
 from backfill import dags
 from backfill.helpers import backfill_done
+from click.testing import CliRunner, Result
 from scheduler.conftest import SchedulerHarness, harness  # noqa: F401  (the fixture is re-exported)
+
 from tradewind.cli.main import cli as tradewind_cli
 from tradewind.services import task_instances
 
@@ -45,13 +45,17 @@ def cli(tradewind_env: dict[str, str]) -> Callable[..., Result]:
 
 
 @pytest.fixture
-def pipeline(harness: SchedulerHarness, cli: Callable[..., Result], tmp_path: Path) -> SchedulerHarness:
+def pipeline(
+    harness: SchedulerHarness, cli: Callable[..., Result], tmp_path: Path
+) -> SchedulerHarness:
     """Three runs of ``pipeline``: days 1 and 2 succeeded, day 3 failed in transform."""
     harness.journal = tmp_path / "journal"  # type: ignore[attr-defined]
     harness.fixed = tmp_path / "fixed"  # type: ignore[attr-defined]
     dags.write(harness, "pipeline.py", PIPELINE.format(fixed=str(harness.fixed)), harness.journal)  # type: ignore[attr-defined]
     harness.parse()
-    result = cli("dags", "backfill", "pipeline", "-s", "2024-01-01", "-e", "2024-01-03", "--no-wait")
+    result = cli(
+        "dags", "backfill", "pipeline", "-s", "2024-01-01", "-e", "2024-01-03", "--no-wait"
+    )
     assert result.exit_code == 0, result.output
     harness.run_until(backfill_done(harness), timeout=30)
     assert _run_states(harness) == ["success", "success", "failed"]
@@ -78,15 +82,29 @@ def _listed(result: Result) -> list[tuple[int, str]]:
 
 def _finish(harness: Any, seen: list[str] | None = None) -> None:
     """Run the scheduler until no run is queued or running (noting the run states it passes)."""
+
     def note() -> None:
         if seen is not None:
             seen.extend(_run_states(harness))
 
-    harness.run_until(lambda: not {"queued", "running"} & set(_run_states(harness)), timeout=30, on_pass=note)
+    harness.run_until(
+        lambda: not {"queued", "running"} & set(_run_states(harness)), timeout=30, on_pass=note
+    )
 
 
 def test_tasks_clear_runs_a_task_again_keeping_earlier_tries_and_logs(pipeline, cli) -> None:
-    result = cli("tasks", "clear", "pipeline", "-t", "^transform$", "-s", "2024-01-02", "-e", "2024-01-02", "--yes")
+    result = cli(
+        "tasks",
+        "clear",
+        "pipeline",
+        "-t",
+        "^transform$",
+        "-s",
+        "2024-01-02",
+        "-e",
+        "2024-01-02",
+        "--yes",
+    )
     assert result.exit_code == 0, result.output
     assert result.output.splitlines() == [
         "1 task instance(s) to clear:",
@@ -99,26 +117,55 @@ def test_tasks_clear_runs_a_task_again_keeping_earlier_tries_and_logs(pipeline, 
     _finish(pipeline, seen)
     assert "running" in seen  # the run went back to running
     assert _run_states(pipeline) == ["success", "success", "failed"]
-    assert _tis(pipeline, 2) == {"extract": ("success", 1), "transform": ("success", 2), "load": ("success", 1),
-                                 "report": ("success", 1)}
-    tries = pipeline.read(lambda s: [(t.try_number, t.state) for t in task_instances.tries(s, "pipeline", RUN[2], "transform")])
+    assert _tis(pipeline, 2) == {
+        "extract": ("success", 1),
+        "transform": ("success", 2),
+        "load": ("success", 1),
+        "report": ("success", 1),
+    }
+    tries = pipeline.read(
+        lambda s: [
+            (t.try_number, t.state)
+            for t in task_instances.tries(s, "pipeline", RUN[2], "transform")
+        ]
+    )
     assert tries == [(1, "success"), (2, "success")]
     for number in (1, 2):
         log = cli("tasks", "logs", "pipeline", RUN[2], "transform", "--try", str(number))
-        assert log.exit_code == 0 and f"worked on 2024-01-02, try {number}" in log.output, log.output
-    assert sorted(dags.order(pipeline.journal, "end", "transform")) == ["2024-01-01", "2024-01-02", "2024-01-02"]
+        assert log.exit_code == 0 and f"worked on 2024-01-02, try {number}" in log.output, (
+            log.output
+        )
+    assert sorted(dags.order(pipeline.journal, "end", "transform")) == [
+        "2024-01-01",
+        "2024-01-02",
+        "2024-01-02",
+    ]
 
 
-@pytest.mark.parametrize(("args", "expected"), [
-    (("-t", "^(extract|report)$"), {(d, t) for d in (1, 2, 3) for t in ("extract", "report")}),
-    (("-t", "^transform$", "--downstream"), {(d, t) for d in (1, 2, 3) for t in ("transform", "load")}),
-    (("-t", "^transform$", "--upstream"), {(d, t) for d in (1, 2, 3) for t in ("extract", "transform")}),
-    (("-t", "form", "-s", "2024-01-02"), {(2, "transform"), (3, "transform")}),
-    (("-e", "2024-01-01"), {(1, t) for t in TASKS}),
-    (("-s", "2024-01-02", "-e", "2024-01-02", "-t", "^load$", "-u", "-d"), {(2, t) for t in ("extract", "transform", "load")}),
-    (("--only-failed",), {(3, "transform"), (3, "load")}),
-])
-def test_tasks_clear_selects_by_regex_dates_relatives_and_state(pipeline, cli, args, expected) -> None:
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (("-t", "^(extract|report)$"), {(d, t) for d in (1, 2, 3) for t in ("extract", "report")}),
+        (
+            ("-t", "^transform$", "--downstream"),
+            {(d, t) for d in (1, 2, 3) for t in ("transform", "load")},
+        ),
+        (
+            ("-t", "^transform$", "--upstream"),
+            {(d, t) for d in (1, 2, 3) for t in ("extract", "transform")},
+        ),
+        (("-t", "form", "-s", "2024-01-02"), {(2, "transform"), (3, "transform")}),
+        (("-e", "2024-01-01"), {(1, t) for t in TASKS}),
+        (
+            ("-s", "2024-01-02", "-e", "2024-01-02", "-t", "^load$", "-u", "-d"),
+            {(2, t) for t in ("extract", "transform", "load")},
+        ),
+        (("--only-failed",), {(3, "transform"), (3, "load")}),
+    ],
+)
+def test_tasks_clear_selects_by_regex_dates_relatives_and_state(
+    pipeline, cli, args, expected
+) -> None:
     result = cli("tasks", "clear", "pipeline", *args, "--dry-run")
     assert result.exit_code == 0, result.output
     assert set(_listed(result)) == expected and len(_listed(result)) == len(expected)
@@ -128,13 +175,20 @@ def test_tasks_clear_selects_by_regex_dates_relatives_and_state(pipeline, cli, a
 
 def test_tasks_clear_asks_first_and_refuses_bad_input(pipeline, cli) -> None:
     result = cli("tasks", "clear", "pipeline", "-t", "^report$", input="n\n")
-    assert result.exit_code == 1 and "Clear them? [y/N]" in result.output and "Aborted!" in result.output
+    assert (
+        result.exit_code == 1
+        and "Clear them? [y/N]" in result.output
+        and "Aborted!" in result.output
+    )
     assert [_tis(pipeline, d)["report"] for d in (1, 2, 3)] == [("success", 1)] * 3
     result = cli("tasks", "clear", "pipeline", "-t", "^report$", "-e", "2024-01-01", input="y\n")
     assert result.exit_code == 0 and "Cleared 1 task instance(s)" in result.output
     assert _tis(pipeline, 1)["report"] == (None, 1)
 
-    assert cli("tasks", "clear", "pipeline", "-s", "2025-01-01", "--yes").output == "No task instances to clear\n"
+    assert (
+        cli("tasks", "clear", "pipeline", "-s", "2025-01-01", "--yes").output
+        == "No task instances to clear\n"
+    )
     for args, message in (
         (("-t", "["), "--task-regex '[' is not a valid regular expression"),
         (("-t", "^nothing$"), "no task of DAG 'pipeline' matches '^nothing$'"),
@@ -143,7 +197,10 @@ def test_tasks_clear_asks_first_and_refuses_bad_input(pipeline, cli) -> None:
         result = cli("tasks", "clear", "pipeline", *args, "--yes")
         assert result.exit_code != 0 and message in result.stderr, result.stderr
     result = cli("tasks", "clear", "nope", "--yes")
-    assert (result.exit_code, result.stderr) == (1, "Error: DAG 'nope' not found in the metastore (has the DAG folder been parsed?)\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: DAG 'nope' not found in the metastore (has the DAG folder been parsed?)\n",
+    )
 
 
 def test_only_failed_reruns_the_failed_part_of_a_run(pipeline, cli) -> None:
@@ -153,8 +210,12 @@ def test_only_failed_reruns_the_failed_part_of_a_run(pipeline, cli) -> None:
     _finish(pipeline)
     assert _run_states(pipeline) == ["success"] * 3
     # transform tried again; load ran for the first time; extract and report were left alone.
-    assert _tis(pipeline, 3) == {"extract": ("success", 1), "transform": ("success", 2), "load": ("success", 1),
-                                 "report": ("success", 1)}
+    assert _tis(pipeline, 3) == {
+        "extract": ("success", 1),
+        "transform": ("success", 2),
+        "load": ("success", 1),
+        "report": ("success", 1),
+    }
 
 
 def test_dags_clear_runs_whole_runs_again(pipeline, cli) -> None:
@@ -177,34 +238,59 @@ def test_mark_task_instances_with_their_relatives(pipeline, cli) -> None:
     result = cli("tasks", "mark-failed", "pipeline", RUN[1], "transform", "--downstream")
     assert result.exit_code == 0, result.output
     assert result.output.splitlines()[0] == "Marked 2 task instance(s) failed:"
-    assert _tis(pipeline, 1) == {"extract": ("success", 1), "transform": ("failed", 1), "load": ("failed", 1),
-                                 "report": ("success", 1)}
+    assert _tis(pipeline, 1) == {
+        "extract": ("success", 1),
+        "transform": ("failed", 1),
+        "load": ("failed", 1),
+        "report": ("success", 1),
+    }
     result = cli("tasks", "mark-success", "pipeline", RUN[1], "load", "--upstream")
-    assert result.output.splitlines()[0] == "Marked 2 task instance(s) success:"  # extract already was
-    assert {task: state for task, (state, _) in _tis(pipeline, 1).items()} == dict.fromkeys(TASKS, "success")
+    assert (
+        result.output.splitlines()[0] == "Marked 2 task instance(s) success:"
+    )  # extract already was
+    assert {task: state for task, (state, _) in _tis(pipeline, 1).items()} == dict.fromkeys(
+        TASKS, "success"
+    )
 
     # Marking the failed transform of day 3 success clears its upstream_failed downstream: load runs.
     result = cli("tasks", "mark-success", "pipeline", RUN[3], "transform")
-    assert result.exit_code == 0 and result.output.splitlines()[0] == "Marked 1 task instance(s) success:"
+    assert (
+        result.exit_code == 0
+        and result.output.splitlines()[0] == "Marked 1 task instance(s) success:"
+    )
     assert _tis(pipeline, 3)["load"] == (None, 0)
     _finish(pipeline)
-    assert _tis(pipeline, 3) == {"extract": ("success", 1), "transform": ("success", 1), "load": ("success", 1),
-                                 "report": ("success", 1)}
+    assert _tis(pipeline, 3) == {
+        "extract": ("success", 1),
+        "transform": ("success", 1),
+        "load": ("success", 1),
+        "report": ("success", 1),
+    }
     assert _run_states(pipeline) == ["success", "success", "success"]
 
     result = cli("tasks", "mark-success", "pipeline", RUN[3], "transform")
-    assert (result.exit_code, result.stderr) == (1, "Error: Task id transform is already in success state\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Task id transform is already in success state\n",
+    )
     result = cli("tasks", "mark-failed", "pipeline", RUN[3], "nope")
-    assert (result.exit_code, result.stderr) == (1, "Error: Task 'nope' not found in DAG 'pipeline'\n")
+    assert (result.exit_code, result.stderr) == (
+        1,
+        "Error: Task 'nope' not found in DAG 'pipeline'\n",
+    )
 
 
 def test_mark_runs_success_or_failed(pipeline, cli) -> None:
     result = cli("dags", "mark-success", "pipeline", RUN[3])
     assert (result.exit_code, result.output) == (0, f"Run {RUN[3]} of pipeline is success\n")
-    assert {task: state for task, (state, _) in _tis(pipeline, 3).items()} == dict.fromkeys(TASKS, "success")
+    assert {task: state for task, (state, _) in _tis(pipeline, 3).items()} == dict.fromkeys(
+        TASKS, "success"
+    )
     result = cli("dags", "mark-failed", "pipeline", RUN[2])
     assert (result.exit_code, result.output) == (0, f"Run {RUN[2]} of pipeline is failed\n")
     assert _run_states(pipeline) == ["success", "failed", "success"]
-    assert {task: state for task, (state, _) in _tis(pipeline, 2).items()} == dict.fromkeys(TASKS, "success")
+    assert {task: state for task, (state, _) in _tis(pipeline, 2).items()} == dict.fromkeys(
+        TASKS, "success"
+    )
     result = cli("dags", "mark-success", "pipeline", "nope")
     assert (result.exit_code, result.stderr) == (1, "Error: DAG 'pipeline' has no run 'nope'\n")

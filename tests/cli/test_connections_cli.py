@@ -21,14 +21,27 @@ def run(tradewind_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 
 def test_add_from_uri_and_get(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("connections", "add", "pg", "--conn-uri", "postgres://user:pw@db.example.com:5432/mydb?sslmode=require")
+    result = run(
+        "connections",
+        "add",
+        "pg",
+        "--conn-uri",
+        "postgres://user:pw@db.example.com:5432/mydb?sslmode=require",
+    )
     assert result.exit_code == 0, result.output
-    assert result.stdout == "Successfully added `conn_id`=pg : postgres://user:***@db.example.com:5432/mydb?sslmode=require\n"
+    assert (
+        result.stdout
+        == "Successfully added `conn_id`=pg : postgres://user:***@db.example.com:5432/mydb?sslmode=require\n"
+    )
 
     shown = json.loads(run("connections", "get", "pg", "-o", "json").stdout)[0]
     assert shown["password"] == "***" and "pw" not in json.dumps(shown)
     assert (shown["conn_type"], shown["host"], shown["port"], shown["schema"], shown["login"]) == (
-        "postgres", "db.example.com", 5432, "mydb", "user"
+        "postgres",
+        "db.example.com",
+        5432,
+        "mydb",
+        "user",
     )
     assert shown["extra_dejson"] == {"sslmode": "require"}
     secret = json.loads(run("connections", "get", "pg", "-o", "json", "--show-secrets").stdout)[0]
@@ -38,15 +51,40 @@ def test_add_from_uri_and_get(run) -> None:  # type: ignore[no-untyped-def]
 
 
 def test_add_from_fields_and_json(run) -> None:  # type: ignore[no-untyped-def]
-    result = run("connections", "add", "h", "--conn-type", "http", "--conn-host", "example.com",
-                 "--conn-port", "443", "--conn-login", "me", "--conn-password", "s3",
-                 "--conn-schema", "https", "--conn-extra", '{"timeout": 3}', "--conn-description", "web")
+    result = run(
+        "connections",
+        "add",
+        "h",
+        "--conn-type",
+        "http",
+        "--conn-host",
+        "example.com",
+        "--conn-port",
+        "443",
+        "--conn-login",
+        "me",
+        "--conn-password",
+        "s3",
+        "--conn-schema",
+        "https",
+        "--conn-extra",
+        '{"timeout": 3}',
+        "--conn-description",
+        "web",
+    )
     assert result.exit_code == 0, result.output
-    result = run("connections", "add", "j", "--conn-json", '{"conn_type": "aws", "extra": {"region": "eu"}}')
+    result = run(
+        "connections", "add", "j", "--conn-json", '{"conn_type": "aws", "extra": {"region": "eu"}}'
+    )
     assert result.exit_code == 0, result.output
     h = json.loads(run("connections", "get", "h", "-o", "json", "--show-secrets").stdout)[0]
     assert (h["host"], h["port"], h["login"], h["password"], h["schema"], h["description"]) == (
-        "example.com", 443, "me", "s3", "https", "web"
+        "example.com",
+        443,
+        "me",
+        "s3",
+        "https",
+        "web",
     )
     assert h["extra_dejson"] == {"timeout": 3}
     j = json.loads(run("connections", "get", "j", "-o", "json").stdout)[0]
@@ -57,8 +95,14 @@ def test_add_from_fields_and_json(run) -> None:  # type: ignore[no-untyped-def]
     ("args", "message"),
     [
         (["--conn-uri", "http://h", "--conn-json", "{}"], "either --conn-uri or --conn-json"),
-        (["--conn-uri", "http://h", "--conn-host", "x"], "not compatible with --conn-uri: --conn-host"),
-        (["--conn-json", '{"conn_type": "http"}', "--conn-port", "1"], "not compatible with --conn-json: --conn-port"),
+        (
+            ["--conn-uri", "http://h", "--conn-host", "x"],
+            "not compatible with --conn-uri: --conn-host",
+        ),
+        (
+            ["--conn-json", '{"conn_type": "http"}', "--conn-port", "1"],
+            "not compatible with --conn-json: --conn-port",
+        ),
         ([], "give --conn-uri or --conn-json, or --conn-type"),
         (["--conn-type", "http", "--conn-port", "x"], "invalid port 'x'"),
         (["--conn-type", "http", "--conn-extra", "[1]"], "extra must be a JSON object"),
@@ -85,7 +129,10 @@ def test_duplicate_list_delete(run) -> None:  # type: ignore[no-untyped-def]
     rows = json.loads(run("connections", "list", "-o", "json").stdout)
     assert [r["conn_id"] for r in rows] == ["a", "b"]
     assert all("password" not in r and "extra" not in r for r in rows)
-    assert [r["conn_id"] for r in json.loads(run("connections", "list", "--conn-id", "b", "-o", "json").stdout)] == ["b"]
+    assert [
+        r["conn_id"]
+        for r in json.loads(run("connections", "list", "--conn-id", "b", "-o", "json").stdout)
+    ] == ["b"]
 
     result = run("connections", "delete", "a")
     assert result.stdout == "Successfully deleted connection with `conn_id`=a\n"

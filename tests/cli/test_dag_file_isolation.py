@@ -17,7 +17,9 @@ import pytest
 
 pytestmark = pytest.mark.slow
 
-CRASHES = "from tradewind import DAG  # a DAG file that mentions good_dag too\nimport os\nos.abort()\n"
+CRASHES = (
+    "from tradewind import DAG  # a DAG file that mentions good_dag too\nimport os\nos.abort()\n"
+)
 GOOD = """\
 from tradewind import DAG, task
 
@@ -47,7 +49,10 @@ os.abort()
 
 def tradewind(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
-        [sys.executable, "-m", "tradewind.cli.main", *args], capture_output=True, text=True, timeout=120,
+        [sys.executable, "-m", "tradewind.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
         env={"TRADEWIND_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
     )
 
@@ -64,14 +69,18 @@ def folder(tmp_path: Path) -> Path:
 
 
 def test_dags_test_survives_another_file_that_aborts(tmp_path: Path, folder: Path) -> None:
-    done = tradewind(tmp_path, "dags", "test", "good_dag", "--dags-folder", str(folder), "-o", "json")
+    done = tradewind(
+        tmp_path, "dags", "test", "good_dag", "--dags-folder", str(folder), "-o", "json"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["tasks"]["hello"]["state"] == "success"
     assert "hello from good_dag" in done.stderr
 
 
 def test_a_dag_whose_id_is_not_in_its_file_is_found_too(tmp_path: Path, folder: Path) -> None:
-    done = tradewind(tmp_path, "dags", "test", "computed_id", "--dags-folder", str(folder), "-o", "json")
+    done = tradewind(
+        tmp_path, "dags", "test", "computed_id", "--dags-folder", str(folder), "-o", "json"
+    )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "success"
 
@@ -89,19 +98,30 @@ def test_the_other_dag_commands_survive_it_too(tmp_path: Path, folder: Path) -> 
 
 
 def test_a_defining_file_that_aborts_is_reported_with_exit_2(tmp_path: Path, folder: Path) -> None:
-    for command in (["dags", "test", "doomed"], ["tasks", "test", "doomed", "never"], ["dags", "show", "doomed"]):
+    for command in (
+        ["dags", "test", "doomed"],
+        ["tasks", "test", "doomed", "never"],
+        ["dags", "show", "doomed"],
+    ):
         done = tradewind(tmp_path, *command, "--dags-folder", str(folder))
         assert done.returncode == 2, (command, done.returncode, done.stderr)
-        assert (f"Error in {folder / 'doomed.py'}: the interpreter was killed by signal SIGABRT while importing "
-                "the file (doomed.py, line 6)") in done.stderr
+        assert (
+            f"Error in {folder / 'doomed.py'}: the interpreter was killed by signal SIGABRT while importing "
+            "the file (doomed.py, line 6)"
+        ) in done.stderr
         assert f"Error: DAG 'doomed' not found in {folder}" in done.stderr
         assert done.stdout == ""
 
 
 def test_dags_list_cuts_a_huge_import_error(tmp_path: Path, folder: Path) -> None:
-    (folder / "loud.py").write_text("from tradewind import DAG\nraise ValueError('w' * 1_000_000)\n")
+    (folder / "loud.py").write_text(
+        "from tradewind import DAG\nraise ValueError('w' * 1_000_000)\n"
+    )
     listed = tradewind(tmp_path, "dags", "list", "--dags-folder", str(folder))
     assert listed.returncode == 0, listed.stderr[:2000]
     [line] = [line for line in listed.stderr.splitlines() if "loud.py" in line]
-    assert line.startswith(f"Import error in {folder / 'loud.py'}: ValueError: www") and len(line) < 1200
+    assert (
+        line.startswith(f"Import error in {folder / 'loud.py'}: ValueError: www")
+        and len(line) < 1200
+    )
     assert line.endswith("characters cut]")

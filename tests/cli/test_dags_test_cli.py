@@ -29,7 +29,10 @@ def cli(tmp_path: Path) -> Any:
     runner = CliRunner()
 
     def invoke(group: Any, *args: str, env: dict[str, str] | None = None) -> Result:
-        environment = {"TRADEWIND_HOME": str(tmp_path / "home"), "TRADEWIND__CORE__DAGS_FOLDER": None}
+        environment = {
+            "TRADEWIND_HOME": str(tmp_path / "home"),
+            "TRADEWIND__CORE__DAGS_FOLDER": None,
+        }
         environment.update(env or {})
         return runner.invoke(group, list(args), env=environment, catch_exceptions=False)
 
@@ -45,7 +48,11 @@ def test_json_output_is_one_object_and_logs_go_to_stderr(cli: Any) -> None:
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
     assert set(data) == {"dag_id", "run_id", "state", "tasks"}
-    assert (data["dag_id"], data["run_id"], data["state"]) == ("mapped_files", "manual__2024-03-01T00:00:00+00:00", "success")
+    assert (data["dag_id"], data["run_id"], data["state"]) == (
+        "mapped_files",
+        "manual__2024-03-01T00:00:00+00:00",
+        "success",
+    )
     assert list(data["tasks"]) == [
         "list_files", "count_lines[0]", "count_lines[1]", "count_lines[2]", "total", "echo_file[0]", "echo_file[1]",
     ]  # fmt: skip
@@ -89,9 +96,15 @@ def test_no_retry_delay(cli: Any, tmp_path: Path) -> None:
         "            raise RuntimeError('first try')\n"
         "    flaky()\n"
     )
-    result = dags_test(cli, "slow_retry", "--dags-folder", str(folder), "--no-retry-delay", "-o", "json")
+    result = dags_test(
+        cli, "slow_retry", "--dags-folder", str(folder), "--no-retry-delay", "-o", "json"
+    )
     assert result.exit_code == 0, result.stderr
-    assert json.loads(result.stdout)["tasks"]["flaky"] == {"state": "success", "try_number": 2, "duration": pytest.approx(0, abs=1)}
+    assert json.loads(result.stdout)["tasks"]["flaky"] == {
+        "state": "success",
+        "try_number": 2,
+        "duration": pytest.approx(0, abs=1),
+    }
 
 
 @pytest.mark.parametrize(("min_rows", "publish"), [("0", "success"), ("1000", "skipped")])
@@ -107,14 +120,22 @@ def test_conf_overrides_params(cli: Any, tmp_path: Path, min_rows: str, publish:
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["--conf", '{"min_rows": -1}'], "invalid value for param 'min_rows': -1: value must be bigger than or equal to 0"),
-        (["--conf", '{"min_rows": "many"}'], "invalid value for param 'min_rows': 'many': value must be integer"),
+        (
+            ["--conf", '{"min_rows": -1}'],
+            "invalid value for param 'min_rows': -1: value must be bigger than or equal to 0",
+        ),
+        (
+            ["--conf", '{"min_rows": "many"}'],
+            "invalid value for param 'min_rows': 'many': value must be integer",
+        ),
         (["--conf", "{not json"], "--conf is not valid JSON"),
         (["--conf", "[1, 2]"], "--conf must be a JSON object, got list"),
     ],
 )
 def test_invalid_conf_exits_2_with_the_reason(cli: Any, args: list[str], message: str) -> None:
-    result = dags_test(cli, "file_batch_taskflow", "2024-03-01", "--dags-folder", str(EXAMPLES), *args)
+    result = dags_test(
+        cli, "file_batch_taskflow", "2024-03-01", "--dags-folder", str(EXAMPLES), *args
+    )
     assert result.exit_code == 2
     assert message in result.stderr
     assert result.stdout == ""
@@ -122,7 +143,10 @@ def test_invalid_conf_exits_2_with_the_reason(cli: Any, args: list[str], message
 
 def test_bad_logical_date_exits_2(cli: Any) -> None:
     result = dags_test(cli, "branch_join", "yesterday", "--dags-folder", str(DAGS))
-    assert result.exit_code == 2 and "LOGICAL_DATE: not an ISO 8601 date or datetime: 'yesterday'" in result.stderr
+    assert (
+        result.exit_code == 2
+        and "LOGICAL_DATE: not an ISO 8601 date or datetime: 'yesterday'" in result.stderr
+    )
 
 
 def test_unknown_dag_exits_2(cli: Any) -> None:
@@ -154,7 +178,10 @@ def test_missing_folder_exits_2(cli: Any, tmp_path: Path) -> None:
             "    EmptyOperator(task_id='a')\n",
             "task id 'a' has already been added to DAG 'broken' (broken.py, line 4)",
         ),
-        ("from tradewind import DAG\nDAG('broken', schedule=None\n", "SyntaxError: '(' was never closed (broken.py, line 2)"),
+        (
+            "from tradewind import DAG\nDAG('broken', schedule=None\n",
+            "SyntaxError: '(' was never closed (broken.py, line 2)",
+        ),
         (
             "from tradewind import DAG\nwith DAG('broken', schedule=None):\n    1 / 0\n",
             "ZeroDivisionError: division by zero (broken.py, line 3)",
@@ -162,7 +189,9 @@ def test_missing_folder_exits_2(cli: Any, tmp_path: Path) -> None:
     ],
     ids=["cycle", "duplicate-task", "syntax-error", "exception"],
 )
-def test_unloadable_dag_exits_2_naming_the_file(cli: Any, tmp_path: Path, source: str, message: str) -> None:
+def test_unloadable_dag_exits_2_naming_the_file(
+    cli: Any, tmp_path: Path, source: str, message: str
+) -> None:
     folder = tmp_path / "dags"
     folder.mkdir()
     (folder / "broken.py").write_text(source)
@@ -176,9 +205,13 @@ def test_unloadable_dag_exits_2_naming_the_file(cli: Any, tmp_path: Path, source
 def test_dags_folder_defaults(cli: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "dags").mkdir(parents=True)
-    (home / "dags" / "tiny.py").write_text("from tradewind import DAG, EmptyOperator\nwith DAG('tiny', schedule=None):\n    EmptyOperator(task_id='t')\n")
+    (home / "dags" / "tiny.py").write_text(
+        "from tradewind import DAG, EmptyOperator\nwith DAG('tiny', schedule=None):\n    EmptyOperator(task_id='t')\n"
+    )
     assert dags_test(cli, "tiny").exit_code == 0
-    by_setting = dags_test(cli, "branch_join", "-o", "json", env={"TRADEWIND__CORE__DAGS_FOLDER": str(DAGS)})
+    by_setting = dags_test(
+        cli, "branch_join", "-o", "json", env={"TRADEWIND__CORE__DAGS_FOLDER": str(DAGS)}
+    )
     assert by_setting.exit_code == 0 and json.loads(by_setting.stdout)["dag_id"] == "branch_join"
     assert dags_test(cli, "branch_join").exit_code == 2
 
@@ -192,11 +225,30 @@ def test_logging_handlers_do_not_outlive_the_command(cli: Any) -> None:
 def test_tasks_test(cli: Any) -> None:
     ok = cli(tasks_group, "test", "branch_join", "start", "2024-03-01", "--dags-folder", str(DAGS))
     assert ok.exit_code == 0 and "Task start: success" in ok.stdout
-    failing = cli(tasks_group, "test", "retries_exhausted", "always_fails", "--dags-folder", str(DAGS))
+    failing = cli(
+        tasks_group, "test", "retries_exhausted", "always_fails", "--dags-folder", str(DAGS)
+    )
     assert failing.exit_code == 1 and "Task always_fails: failed" in failing.stdout
-    skipped = cli(tasks_group, "test", "sensors_bash", "weekend_only", "2024-03-01", "--dags-folder", str(DAGS))
+    skipped = cli(
+        tasks_group,
+        "test",
+        "sensors_bash",
+        "weekend_only",
+        "2024-03-01",
+        "--dags-folder",
+        str(DAGS),
+    )
     assert skipped.exit_code == 0 and "Task weekend_only: skipped" in skipped.stdout
-    mapped = cli(tasks_group, "test", "mapped_files", "echo_file", "--map-index", "1", "--dags-folder", str(DAGS))
+    mapped = cli(
+        tasks_group,
+        "test",
+        "mapped_files",
+        "echo_file",
+        "--map-index",
+        "1",
+        "--dags-folder",
+        str(DAGS),
+    )
     assert mapped.exit_code == 0 and "INFO - b" in mapped.stdout
     unknown = cli(tasks_group, "test", "branch_join", "nope", "--dags-folder", str(DAGS))
     assert unknown.exit_code == 2 and "task 'nope' not found in DAG 'branch_join'" in unknown.stderr
@@ -214,7 +266,16 @@ def test_tasks_test_with_task_params(cli: Any, tmp_path: Path) -> None:
 def test_tasks_list(cli: Any) -> None:
     flat = cli(tasks_group, "list", "branch_join", "--dags-folder", str(DAGS))
     assert flat.stdout.split() == sorted(
-        ["start", "choose_source", "from_api", "from_db", "join", "strict_join", "after_strict_join", "report"]
+        [
+            "start",
+            "choose_source",
+            "from_api",
+            "from_db",
+            "join",
+            "strict_join",
+            "after_strict_join",
+            "report",
+        ]
     )
     tree = cli(tasks_group, "list", "branch_empty_path", "--tree", "--dags-folder", str(DAGS))
     assert tree.stdout.splitlines() == [
@@ -251,7 +312,11 @@ def test_dags_list(cli: Any, tmp_path: Path) -> None:
     listed = cli(dags_group, "list", "--dags-folder", str(DAGS), "-o", "json")
     assert listed.exit_code == 0
     rows = json.loads(listed.stdout)
-    assert [row["dag_id"] for row in rows][:3] == ["branch_empty_path", "branch_join", "failure_fails_run"]
+    assert [row["dag_id"] for row in rows][:3] == [
+        "branch_empty_path",
+        "branch_join",
+        "failure_fails_run",
+    ]
     branch = next(row for row in rows if row["dag_id"] == "branch_join")
     assert {key: branch[key] for key in ("dag_id", "fileloc", "owners", "schedule", "tags")} == {
         "dag_id": "branch_join",
@@ -266,7 +331,10 @@ def test_dags_list(cli: Any, tmp_path: Path) -> None:
     (folder / "bad.py").write_text("from tradewind import DAG\nDAG('bad', schedule='@daily')\n")
     mixed = cli(dags_group, "list", "--dags-folder", str(folder))
     assert mixed.exit_code == 0 and "ok" in mixed.stdout
-    assert f"Import error in {folder / 'bad.py'}: DagDefinitionError: DAG 'bad' has schedule" in mixed.stderr
+    assert (
+        f"Import error in {folder / 'bad.py'}: DagDefinitionError: DAG 'bad' has schedule"
+        in mixed.stderr
+    )
 
 
 # -- the real command ------------------------------------------------------------------------

@@ -13,8 +13,9 @@ from click.testing import CliRunner
 from sqlalchemy import text
 
 from tradewind.cli.main import cli
-from tradewind.db.revision import HEAD
 from tradewind.db import engine as db_engine
+from tradewind.db.revision import HEAD
+
 
 def _env_for(db_url: str, home: Path) -> dict[str, str]:
     return {"TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": db_url}
@@ -49,7 +50,9 @@ def test_check_unreachable_database(tmp_path: Path) -> None:
     env = _env_for("postgresql://u:secret@127.0.0.1:1/none", tmp_path)
     result = CliRunner().invoke(cli, ["db", "check"], env=env)
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: cannot reach the database at postgresql+psycopg://u:***@127.0.0.1:1/none")
+    assert result.stderr.startswith(
+        "Error: cannot reach the database at postgresql+psycopg://u:***@127.0.0.1:1/none"
+    )
     assert "secret" not in result.output and len(result.stderr.strip().splitlines()) == 1
 
 
@@ -82,7 +85,9 @@ def test_downgrade_to_base(tradewind_env: dict[str, str]) -> None:
     assert runner.invoke(cli, ["db", "migrate"], env=tradewind_env).exit_code == 0
 
 
-def test_existing_database_at_old_revision_is_not_upgraded_implicitly(tradewind_env: dict[str, str]) -> None:
+def test_existing_database_at_old_revision_is_not_upgraded_implicitly(
+    tradewind_env: dict[str, str],
+) -> None:
     """Only an empty database is migrated on the fly; anything else needs `db migrate`."""
     engine = db_engine.create_engine(tradewind_env["TRADEWIND__DATABASE__URL"])
     with engine.begin() as conn:
@@ -108,7 +113,9 @@ def test_real_console_script_on_a_fresh_home(tmp_path: Path) -> None:
     env["TRADEWIND_HOME"] = str(tmp_path / "home")
 
     def run(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([*_console_script(), *args], env=env, capture_output=True, text=True, timeout=60)
+        return subprocess.run(
+            [*_console_script(), *args], env=env, capture_output=True, text=True, timeout=60
+        )
 
     # Not migrated yet: variables commands create the schema of an empty database themselves.
     assert run("variables", "set", "api_token", "t0k").returncode == 0

@@ -31,7 +31,9 @@ PROBE = textwrap.dedent("""
 
 
 def _loaded_after(*args: str, env: dict[str, str] | None = None) -> list[str]:
-    done = subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, env=env)
+    done = subprocess.run(
+        [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=60, env=env
+    )
     return json.loads(done.stderr.strip().splitlines()[-1])
 
 
@@ -80,18 +82,29 @@ def test_unknown_commands_are_reported() -> None:
 def test_dags_test_imports_no_migration_api_or_other_command_module(tmp_path: Path) -> None:
     folder = tmp_path / "dags"
     folder.mkdir()
-    (folder / "tiny.py").write_text(textwrap.dedent("""
+    (folder / "tiny.py").write_text(
+        textwrap.dedent("""
         from tradewind import DAG, PythonOperator
         with DAG("tiny", schedule=None) as dag:
             PythonOperator(task_id="a", python_callable=lambda: 1)
-    """))
+    """)
+    )
     env = {"PATH": "/usr/bin:/bin", "TRADEWIND_HOME": str(tmp_path)}
-    loaded = _loaded_after("dags", "test", "tiny", "--dags-folder", str(folder), "-o", "json", env=env)
-    assert not {"alembic", "fastapi", "starlette", "uvicorn", "tradewind.cli.clear", "tradewind.cli.db"} & set(loaded)
+    loaded = _loaded_after(
+        "dags", "test", "tiny", "--dags-folder", str(folder), "-o", "json", env=env
+    )
+    assert not {
+        "alembic",
+        "fastapi",
+        "starlette",
+        "uvicorn",
+        "tradewind.cli.clear",
+        "tradewind.cli.db",
+    } & set(loaded)
 
 
 def test_the_schema_head_constant_is_alembics_head() -> None:
-    assert revision.HEAD == db_migrate.alembic_head_revision()
+    assert db_migrate.alembic_head_revision() == revision.HEAD
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)

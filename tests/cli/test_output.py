@@ -12,8 +12,10 @@ from click.testing import CliRunner
 from tradewind.cli import output
 from tradewind.exceptions import TradewindError
 
-ROWS = [{"name": "a", "n": 1, "when": dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc), "x": None},
-        {"name": "longer", "n": 22, "when": None, "x": {"k": [1]}}]
+ROWS = [
+    {"name": "a", "n": 1, "when": dt.datetime(2024, 1, 1, tzinfo=dt.UTC), "x": None},
+    {"name": "longer", "n": 22, "when": None, "x": {"k": [1]}},
+]
 
 
 def test_table() -> None:
@@ -26,7 +28,11 @@ def test_table() -> None:
 
 
 def test_plain_and_columns() -> None:
-    assert output.render(ROWS, "plain", columns=["n", "name"]).splitlines() == ["n   name", "1   a", "22  longer"]
+    assert output.render(ROWS, "plain", columns=["n", "name"]).splitlines() == [
+        "n   name",
+        "1   a",
+        "22  longer",
+    ]
 
 
 def test_json_keeps_types() -> None:

@@ -22,7 +22,14 @@ def run(tradewind_env: dict[str, str]):  # type: ignore[no-untyped-def]
 
 def test_pools_commands(run) -> None:  # type: ignore[no-untyped-def]
     rows = json.loads(run("pools", "list", "-o", "json").stdout)
-    assert rows == [{"pool": "default_pool", "slots": 128, "description": "Default pool", "include_deferred": False}]
+    assert rows == [
+        {
+            "pool": "default_pool",
+            "slots": 128,
+            "description": "Default pool",
+            "include_deferred": False,
+        }
+    ]
 
     result = run("pools", "set", "db", "4", "database connections")
     assert (result.exit_code, result.stdout) == (0, "Pool db created\n")

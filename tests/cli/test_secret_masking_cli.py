@@ -36,9 +36,20 @@ DAG_FILE = textwrap.dedent("""
 ENV = {
     "TRADEWIND_VAR_MY_PASSWORD": "var-secret-value",
     "TRADEWIND_CONN_SECRET_CONN": json.dumps(
-        {"conn_type": "http", "password": "conn-pass-word", "extra": {"token": "tok-abcdef", "region": "eu-west-1"}}),
+        {
+            "conn_type": "http",
+            "password": "conn-pass-word",
+            "extra": {"token": "tok-abcdef", "region": "eu-west-1"},
+        }
+    ),
 }
-SECRETS = ("var-secret-value", "conn-pass-word", "tok-abcdef", "parse-time-secret", "runtime-secret-77")
+SECRETS = (
+    "var-secret-value",
+    "conn-pass-word",
+    "tok-abcdef",
+    "parse-time-secret",
+    "runtime-secret-77",
+)
 
 
 @pytest.fixture(autouse=True)
@@ -55,8 +66,14 @@ def invoke(tmp_path: Path) -> Any:
     (folder / "cli_masking.py").write_text(DAG_FILE, encoding="utf-8")
 
     def run(group: Any, *args: str) -> Result:
-        env = {"TRADEWIND_HOME": str(tmp_path / "home"), "TRADEWIND__CORE__DAGS_FOLDER": None, **ENV}
-        return CliRunner().invoke(group, [*args, "--dags-folder", str(folder)], env=env, catch_exceptions=False)
+        env = {
+            "TRADEWIND_HOME": str(tmp_path / "home"),
+            "TRADEWIND__CORE__DAGS_FOLDER": None,
+            **ENV,
+        }
+        return CliRunner().invoke(
+            group, [*args, "--dags-folder", str(folder)], env=env, catch_exceptions=False
+        )
 
     return run
 

@@ -77,12 +77,19 @@ def test_import_export(run, tmp_path: Path) -> None:  # type: ignore[no-untyped-
     target = tmp_path / "out.json"
     result = run("variables", "export", str(target))
     assert result.stdout == f"4 variables successfully exported to {target}\n"
-    assert json.loads(target.read_text()) == {"s": "text", "n": 3, "obj": {"k": [1]}, "api_key": "k3y"}
+    assert json.loads(target.read_text()) == {
+        "s": "text",
+        "n": 3,
+        "obj": {"k": [1]},
+        "api_key": "k3y",
+    }
     assert json.loads(run("variables", "export", "-").stdout)["api_key"] == "k3y"
 
     source.write_text(json.dumps({"s": "changed", "new": 1}))
     result = run("variables", "import", str(source), "--action-on-existing-key", "skip")
-    assert "1 of 2 variables successfully updated." in result.stdout and "skipped: s" in result.stdout
+    assert (
+        "1 of 2 variables successfully updated." in result.stdout and "skipped: s" in result.stdout
+    )
     result = run("variables", "import", str(source), "-a", "fail")
     assert result.exit_code == 1 and "Variables already exist: new, s" in result.stderr
 
@@ -105,5 +112,7 @@ def test_wrong_fernet_key_is_one_clear_line(tradewind_env: dict[str, str]) -> No
     other = {**tradewind_env, "TRADEWIND__CORE__FERNET_KEY": Fernet.generate_key().decode()}
     result = runner.invoke(cli, ["variables", "get", "api_key"], env=other)
     assert result.exit_code == 1
-    assert result.stderr.startswith("Error: cannot decrypt variable 'api_key': it was encrypted with a Fernet key")
+    assert result.stderr.startswith(
+        "Error: cannot decrypt variable 'api_key': it was encrypted with a Fernet key"
+    )
     assert "k3y" not in result.output and len(result.stderr.splitlines()) == 1

@@ -19,7 +19,9 @@ def dags_folder(settings: Settings) -> Path:
 
 
 @pytest.fixture
-def make_processor(settings: Settings, engine: Engine, dags_folder: Path) -> Callable[..., DagProcessor]:
+def make_processor(
+    settings: Settings, engine: Engine, dags_folder: Path
+) -> Callable[..., DagProcessor]:
     """``make_processor(**overrides)``: a DagProcessor on the test's folder and database;
     overrides are settings such as ``dag_processor__file_timeout=1.0``."""
 

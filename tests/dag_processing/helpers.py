@@ -15,9 +15,13 @@ from tradewind.db import engine as db_engine
 from tradewind.db.models import Dag, DagVersion, ParseImportError
 
 
-def dag_source(dag_id: str, *, tasks: int = 2, schedule: str | None = None, extra: str = "", tags: str = "[]") -> str:
+def dag_source(
+    dag_id: str, *, tasks: int = 2, schedule: str | None = None, extra: str = "", tags: str = "[]"
+) -> str:
     """A DAG file: ``tasks`` chained EmptyOperators; ``extra`` is code run at import."""
-    header = "from datetime import datetime, timezone\n\nfrom tradewind import DAG, EmptyOperator\n\n"
+    header = (
+        "from datetime import datetime, timezone\n\nfrom tradewind import DAG, EmptyOperator\n\n"
+    )
     body = textwrap.dedent(f"""\
         with DAG({dag_id!r}, schedule={schedule!r}, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  tags={tags}) as dag:
@@ -79,14 +83,26 @@ def stored(engine: Engine) -> Stored:
     """Every DAG row (with its version count) and import error, read in a fresh transaction."""
 
     def read(session: Session) -> Stored:
-        counts = dict(session.execute(select(DagVersion.dag_id, func.count()).group_by(DagVersion.dag_id)).all())
+        counts = dict(
+            session.execute(
+                select(DagVersion.dag_id, func.count()).group_by(DagVersion.dag_id)
+            ).all()
+        )
         numbers = dict(session.execute(select(DagVersion.id, DagVersion.version_number)).all())
         dags = {
-            row.dag_id: StoredDag(row.is_active, row.has_import_errors, row.fileloc, row.is_paused,
-                                  numbers.get(row.latest_version_id), counts.get(row.dag_id, 0))
+            row.dag_id: StoredDag(
+                row.is_active,
+                row.has_import_errors,
+                row.fileloc,
+                row.is_paused,
+                numbers.get(row.latest_version_id),
+                counts.get(row.dag_id, 0),
+            )
             for row in session.scalars(select(Dag))
         }
-        errors = {row.filename: row.stacktrace or "" for row in session.scalars(select(ParseImportError))}
+        errors = {
+            row.filename: row.stacktrace or "" for row in session.scalars(select(ParseImportError))
+        }
         return Stored(dags, errors)
 
     return db_engine.run_in_transaction(engine, read, readonly=True)

@@ -33,24 +33,39 @@ BAD_FILES = {
         'with DAG("cyclic", schedule=None) as dag:\n'
         '    a, b, c = (EmptyOperator(task_id=n) for n in "abc")\n'
         "    a >> b >> c >> a\n",
-        "cycle detected in DAG 'cyclic': a -> b -> c -> a", 2,
+        "cycle detected in DAG 'cyclic': a -> b -> c -> a",
+        2,
     ),
-    "sys_exit": ("import sys\nsys.exit(3)\n", "the file called sys.exit(3) while being imported", 3),
+    "sys_exit": (
+        "import sys\nsys.exit(3)\n",
+        "the file called sys.exit(3) while being imported",
+        3,
+    ),
     "os_exit": ("import os\nos._exit(1)\n", "the file called os._exit(1) while being imported", 3),
     "abort": ("import os\nos.abort()\n", "the interpreter was killed by signal SIGABRT", 3),
-    "segfault": ("import ctypes\nctypes.string_at(0)\n", "the interpreter was killed by signal SIGSEGV", 3),
+    "segfault": (
+        "import ctypes\nctypes.string_at(0)\n",
+        "the interpreter was killed by signal SIGSEGV",
+        3,
+    ),
     "task_outside_dag": (
         'with DAG("fine", schedule=None) as dag:\n    EmptyOperator(task_id="inside")\n'
         'EmptyOperator(task_id="lonely")\n',
-        "task 'lonely' was created outside any DAG", 4,
+        "task 'lonely' was created outside any DAG",
+        4,
     ),
-    "missing_module": ("import not_a_module_anywhere\n", "ModuleNotFoundError: No module named 'not_a_module_anywhere'", 2),
+    "missing_module": (
+        "import not_a_module_anywhere\n",
+        "ModuleNotFoundError: No module named 'not_a_module_anywhere'",
+        2,
+    ),
     "keyboard_interrupt": ("raise KeyboardInterrupt\n", "KeyboardInterrupt", None),
     "reads_stdin": ("input()\n", "EOFError", 2),
     "duplicate_dag_id": (
         'with DAG("twice", schedule=None):\n    EmptyOperator(task_id="a")\n'
         'with DAG("twice", schedule=None):\n    EmptyOperator(task_id="b")\n',
-        "DAG id 'twice' is defined twice in this file", 4,
+        "DAG id 'twice' is defined twice in this file",
+        4,
     ),
 }
 
@@ -62,7 +77,9 @@ def parse(paths: list[Path], timeout: float = 30.0, **kwargs: object) -> dict[st
 
 
 @pytest.mark.parametrize("kind", sorted(BAD_FILES))
-def test_bad_file_gives_a_problem_with_file_and_line_and_spares_the_others(tmp_path: Path, kind: str) -> None:
+def test_bad_file_gives_a_problem_with_file_and_line_and_spares_the_others(
+    tmp_path: Path, kind: str
+) -> None:
     body, expected, line = BAD_FILES[kind]
     bad = write(tmp_path / f"{kind}.py", HEADER + body)
     good = write(tmp_path / "good.py", dag_source("good_dag"))
@@ -85,18 +102,22 @@ def test_bad_file_gives_a_problem_with_file_and_line_and_spares_the_others(tmp_p
 
 
 def test_a_file_with_two_dags_keeps_the_valid_one(tmp_path: Path) -> None:
-    path = write(tmp_path / "two.py", HEADER + textwrap.dedent("""\
+    path = write(
+        tmp_path / "two.py",
+        HEADER
+        + textwrap.dedent("""\
         with DAG("valid", schedule=None):
             EmptyOperator(task_id="a") >> EmptyOperator(task_id="b")
         with DAG("invalid", schedule=None):
             x, y = EmptyOperator(task_id="x"), EmptyOperator(task_id="y")
             x >> y >> x
-        """))
+        """),
+    )
     result = parse([path])["two.py"]
     assert list(result.dags) == ["valid"]
     [problem] = result.problems
     assert problem.dag_id == "invalid"
-    assert "cycle detected in DAG 'invalid': x -> y -> x (two.py, line 4)" == problem.message
+    assert problem.message == "cycle detected in DAG 'invalid': x -> y -> x (two.py, line 4)"
 
 
 def test_an_exception_in_a_helper_module_names_both_files(tmp_path: Path) -> None:
@@ -110,12 +131,16 @@ def test_an_exception_in_a_helper_module_names_both_files(tmp_path: Path) -> Non
 def test_helper_modules_beside_the_file_and_at_the_folder_top_import(tmp_path: Path) -> None:
     write(tmp_path / "top_helpers.py", "TASKS = 3\n")
     write(tmp_path / "team" / "team_helpers.py", "NAME = 'team_dag'\n")
-    path = write(tmp_path / "team" / "dag.py", HEADER + textwrap.dedent("""\
+    path = write(
+        tmp_path / "team" / "dag.py",
+        HEADER
+        + textwrap.dedent("""\
         import team_helpers, top_helpers
         with DAG(team_helpers.NAME, schedule=None):
             for i in range(top_helpers.TASKS):
                 EmptyOperator(task_id=f"t{i}")
-        """))
+        """),
+    )
     result = parse([path], folder=tmp_path, sys_path=[str(tmp_path)])["dag.py"]
     assert result.problems == [] and list(result.dags) == ["team_dag"]
 
@@ -123,24 +148,31 @@ def test_helper_modules_beside_the_file_and_at_the_folder_top_import(tmp_path: P
 def test_files_that_hang_are_stopped_at_the_time_limit(tmp_path: Path) -> None:
     spin = write(tmp_path / "spin.py", HEADER + "while True:\n    pass\n")
     sleep = write(tmp_path / "sleep.py", HEADER + "import time\ntime.sleep(100)\n")
-    stubborn = write(tmp_path / "stubborn.py", HEADER + textwrap.dedent("""\
+    stubborn = write(
+        tmp_path / "stubborn.py",
+        HEADER
+        + textwrap.dedent("""\
         import time
         while True:
             try:
                 time.sleep(100)
             except BaseException:
                 pass
-        """))
+        """),
+    )
     good = write(tmp_path / "good.py", dag_source("good_dag"))
     started = time.monotonic()
-    results = file_parsing.parse_files([spin, sleep, stubborn, good], timeout=1.0, parallelism=4,
-                                       log_folder=tmp_path / "logs")
+    results = file_parsing.parse_files(
+        [spin, sleep, stubborn, good], timeout=1.0, parallelism=4, log_folder=tmp_path / "logs"
+    )
     elapsed = time.monotonic() - started
     by_name = {r.path.name: r for r in results}
     assert list(by_name["good.py"].dags) == ["good_dag"]
     for name, lines in (("spin.py", {2, 3}), ("sleep.py", {3})):
         [problem] = by_name[name].problems
-        assert problem.message.startswith("Timeout: the file took longer than 1 s to import"), problem.message
+        assert problem.message.startswith("Timeout: the file took longer than 1 s to import"), (
+            problem.message
+        )
         assert problem.line in lines and f"({name}, line {problem.line})" in problem.message
         assert f'{name}", line {problem.line}' in problem.traceback
         assert by_name[name].duration < 1.9
@@ -150,16 +182,30 @@ def test_files_that_hang_are_stopped_at_the_time_limit(tmp_path: Path) -> None:
     assert elapsed < 1.0 + file_parsing.grace_period(1.0) + 3.0
 
 
-def test_output_of_a_file_goes_to_its_log_not_to_the_parent(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
-    path = write(tmp_path / "team" / "chatty.py", dag_source("chatty", extra=textwrap.dedent("""\
+def test_output_of_a_file_goes_to_its_log_not_to_the_parent(
+    tmp_path: Path, capfd: pytest.CaptureFixture[str]
+) -> None:
+    path = write(
+        tmp_path / "team" / "chatty.py",
+        dag_source(
+            "chatty",
+            extra=textwrap.dedent("""\
         import sys
         for i in range(100_000):
             print("line", i, "of chatter")
         print("to stderr", file=sys.stderr)
-        """)))
-    other = write(tmp_path / "other" / "chatty.py", dag_source("other_chatty", extra="print('the other one')"))
-    results = {r.path: r for r in file_parsing.parse_files(
-        [path, other], timeout=30, parallelism=2, log_folder=tmp_path / "logs", folder=tmp_path)}
+        """),
+        ),
+    )
+    other = write(
+        tmp_path / "other" / "chatty.py", dag_source("other_chatty", extra="print('the other one')")
+    )
+    results = {
+        r.path: r
+        for r in file_parsing.parse_files(
+            [path, other], timeout=30, parallelism=2, log_folder=tmp_path / "logs", folder=tmp_path
+        )
+    }
     assert list(results[path].dags) == ["chatty"] and list(results[other].dags) == ["other_chatty"]
     assert all(result.problems == [] for result in results.values())
     log = (tmp_path / "logs" / "team" / "chatty.py.log").read_text()
@@ -170,7 +216,9 @@ def test_output_of_a_file_goes_to_its_log_not_to_the_parent(tmp_path: Path, capf
 
 
 def test_a_crash_report_is_kept_from_the_log(tmp_path: Path) -> None:
-    path = write(tmp_path / "crash.py", HEADER + "print('before the crash')\nimport os\nos.abort()\n")
+    path = write(
+        tmp_path / "crash.py", HEADER + "print('before the crash')\nimport os\nos.abort()\n"
+    )
     [problem] = parse([path], log_folder=tmp_path / "logs")["crash.py"].problems
     assert problem.traceback.startswith("Fatal Python error: Aborted")
     assert f'File "{path}", line 4' in problem.traceback
@@ -196,7 +244,9 @@ def test_stop_abandons_running_children(tmp_path: Path) -> None:
     sleeper = write(tmp_path / "sleeper.py", HEADER + "import time\ntime.sleep(100)\n")
     quick = write(tmp_path / "quick.py", dag_source("quick"))
     started = time.monotonic()
-    results = file_parsing.parse_files([quick, sleeper], timeout=30, parallelism=1, stop=StopAfter(1.0))
+    results = file_parsing.parse_files(
+        [quick, sleeper], timeout=30, parallelism=1, stop=StopAfter(1.0)
+    )
     assert [r.path for r in results] == [quick]
     assert time.monotonic() - started < 5
 
@@ -238,7 +288,9 @@ def pid_file(tmp_path: Path) -> Iterator[Path]:
 
 def _spawner(pid_file: Path, then: str = "") -> str:
     """A DAG file that leaves two processes behind: a subprocess and a bare fork."""
-    return dag_source("spawner", extra=textwrap.dedent(f"""\
+    return dag_source(
+        "spawner",
+        extra=textwrap.dedent(f"""\
         import os, subprocess, time
         child = subprocess.Popen(["sleep", "300"])
         forked = os.fork()
@@ -247,10 +299,14 @@ def _spawner(pid_file: Path, then: str = "") -> str:
             os._exit(0)
         with open({str(pid_file)!r}, "a") as pids:
             pids.write(f"{{child.pid}}\\n{{forked}}\\n{{os.getpid()}}\\n")
-        """) + then)
+        """)
+        + then,
+    )
 
 
-def test_processes_a_file_starts_are_killed_once_it_is_parsed(tmp_path: Path, pid_file: Path) -> None:
+def test_processes_a_file_starts_are_killed_once_it_is_parsed(
+    tmp_path: Path, pid_file: Path
+) -> None:
     path = write(tmp_path / "spawner.py", _spawner(pid_file))
     result = parse([path])["spawner.py"]
     assert result.problems == [] and list(result.dags) == ["spawner"]
@@ -262,13 +318,17 @@ def test_processes_a_file_starts_are_killed_once_it_is_parsed(tmp_path: Path, pi
 def test_processes_a_hanging_file_starts_are_killed_with_it(tmp_path: Path, pid_file: Path) -> None:
     stubborn = "\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass\n"
     path = write(tmp_path / "spawner.py", _spawner(pid_file, then=stubborn))
-    [problem] = file_parsing.parse_files([path], timeout=1.0, parallelism=1, log_folder=tmp_path / "logs")[0].problems
+    [problem] = file_parsing.parse_files(
+        [path], timeout=1.0, parallelism=1, log_folder=tmp_path / "logs"
+    )[0].problems
     assert "did not stop; it was killed" in problem.message
     pids = _pids(pid_file)
     assert len(pids) == 3 and _gone_within(pids, 5)
 
 
-def test_a_crash_is_reported_at_once_even_when_a_forked_process_holds_the_pipe(tmp_path: Path, pid_file: Path) -> None:
+def test_a_crash_is_reported_at_once_even_when_a_forked_process_holds_the_pipe(
+    tmp_path: Path, pid_file: Path
+) -> None:
     path = write(tmp_path / "spawner.py", _spawner(pid_file, then="os.abort()\n"))
     started = time.monotonic()
     [problem] = file_parsing.parse_files([path], timeout=20.0, parallelism=1)[0].problems
@@ -278,13 +338,19 @@ def test_a_crash_is_reported_at_once_even_when_a_forked_process_holds_the_pipe(t
 
 
 def test_a_forked_process_that_exits_is_not_taken_for_the_file(tmp_path: Path) -> None:
-    path = write(tmp_path / "forks.py", dag_source("forks", extra=textwrap.dedent("""\
+    path = write(
+        tmp_path / "forks.py",
+        dag_source(
+            "forks",
+            extra=textwrap.dedent("""\
         import os
         worker = os.fork()
         if worker == 0:
             os._exit(0)
         os.waitpid(worker, 0)
-        """)))
+        """),
+        ),
+    )
     result = parse([path])["forks.py"]
     assert result.problems == [] and list(result.dags) == ["forks"]
 
@@ -292,18 +358,24 @@ def test_a_forked_process_that_exits_is_not_taken_for_the_file(tmp_path: Path) -
 @pytest.mark.slow
 def test_a_parse_ends_with_the_process_that_started_it(tmp_path: Path, pid_file: Path) -> None:
     path = write(tmp_path / "spawner.py", _spawner(pid_file, then="time.sleep(300)\n"))
-    script = ("from pathlib import Path\nfrom tradewind.dag_processing import file_parsing\n"
-              f"file_parsing.parse_files([Path({str(path)!r})], timeout=120, parallelism=1)\n")
+    script = (
+        "from pathlib import Path\nfrom tradewind.dag_processing import file_parsing\n"
+        f"file_parsing.parse_files([Path({str(path)!r})], timeout=120, parallelism=1)\n"
+    )
     parent = subprocess.Popen([sys.executable, "-c", script])
     try:
         deadline = time.monotonic() + 30
         while len(_pids(pid_file)) < 3:
-            assert parent.poll() is None and time.monotonic() < deadline, "the file was not imported"
+            assert parent.poll() is None and time.monotonic() < deadline, (
+                "the file was not imported"
+            )
             time.sleep(0.05)
     finally:
         parent.kill()  # as the OOM killer would: no chance to clean up
         parent.wait()
-    assert _gone_within(_pids(pid_file), 5), "the parse and what the file started outlived the parent"
+    assert _gone_within(_pids(pid_file), 5), (
+        "the parse and what the file started outlived the parent"
+    )
 
 
 class InterruptWhen(threading.Event):
@@ -322,6 +394,10 @@ class InterruptWhen(threading.Event):
 def test_an_interrupted_parse_leaves_no_process_behind(tmp_path: Path, pid_file: Path) -> None:
     path = write(tmp_path / "spawner.py", _spawner(pid_file, then="time.sleep(300)\n"))
     with pytest.raises(KeyboardInterrupt):
-        file_parsing.parse_files([path], timeout=120, parallelism=1,
-                                 stop=InterruptWhen(lambda: len(_pids(pid_file)) == 3))
+        file_parsing.parse_files(
+            [path],
+            timeout=120,
+            parallelism=1,
+            stop=InterruptWhen(lambda: len(_pids(pid_file)) == 3),
+        )
     assert _gone_within(_pids(pid_file), 5)

@@ -40,14 +40,18 @@ def test_an_absurd_dag_id_is_refused_with_a_short_message() -> None:
     assert message.startswith("dag_id of 1000000 characters is longer than the 250 allowed: 'xxxx")
     with pytest.raises(InvalidIdError) as raised:
         DAG(["y" * 100] * 10_000, schedule=None)  # type: ignore[arg-type]
-    assert len(str(raised.value)) < 200 and str(raised.value).startswith("dag_id must be a non-empty string, got [")
+    assert len(str(raised.value)) < 200 and str(raised.value).startswith(
+        "dag_id must be a non-empty string, got ["
+    )
 
 
 def test_bounded_cuts_long_lines_and_long_texts_with_a_marker() -> None:
     assert importer.bounded("short\ntext") == "short\ntext"
     line = importer.bounded("a" * 5000, limit=10_000, line_limit=1000)
     assert len(line) <= 1000 and line.startswith("a" * 900) and line.endswith(" characters cut]")
-    assert len(line.split(" [")[0]) + int(line.rsplit(" ", 3)[1].replace(",", "")) == 5000  # says how much it cut
+    assert (
+        len(line.split(" [")[0]) + int(line.rsplit(" ", 3)[1].replace(",", "")) == 5000
+    )  # says how much it cut
     lines = "\n".join(f"line {number}" for number in range(10_000))
     text = importer.bounded(lines, limit=2000)
     assert len(text) <= 2000 and text.startswith("line 0\nline 1\n") and text.endswith("line 9999")
@@ -55,10 +59,14 @@ def test_bounded_cuts_long_lines_and_long_texts_with_a_marker() -> None:
 
 
 def test_a_1_mb_dag_id_gives_a_short_import_error(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    huge = write(dags_folder / "huge.py", HEADER + f"with DAG({'x' * MEGABYTE!r}, schedule=None):\n"
-                                                    "    EmptyOperator(task_id='a')\n")
+    huge = write(
+        dags_folder / "huge.py",
+        HEADER + f"with DAG({'x' * MEGABYTE!r}, schedule=None):\n    EmptyOperator(task_id='a')\n",
+    )
     write(dags_folder / "good.py", dag_source("good"))
     summary = make_processor().run_once()
     state = stored(engine)
@@ -71,37 +79,54 @@ def test_a_1_mb_dag_id_gives_a_short_import_error(
     assert filename == str(huge) and len(first_line) < 300
 
     # What every DAG list page carries (the UI's and the CLI's) is as short.
-    page = db_engine.run_in_transaction(engine, lambda session: ui_dag_list.dag_list(session), readonly=True)
+    page = db_engine.run_in_transaction(
+        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+    )
     assert [len(e.stacktrace) <= importer.MAX_STORED_CHARS for e in page.import_errors] == [True]
     errors = db_engine.run_in_transaction(engine, dag_service.list_import_errors, readonly=True)
     assert [e.stacktrace for e in errors] == [error]
 
 
 def test_a_1_mb_exception_message_keeps_its_start_and_the_traceback_end(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    path = write(dags_folder / "loud.py", HEADER + textwrap.dedent("""\
+    path = write(
+        dags_folder / "loud.py",
+        HEADER
+        + textwrap.dedent("""\
         def fail():
             raise ValueError("y" * 1_000_000)
 
         fail()
-        """))
+        """),
+    )
     make_processor().run_once()
     error = stored(engine).error_of(path)
     assert len(error) <= importer.MAX_STORED_CHARS
     assert error.startswith("ValueError: yyyy")
     assert "characters cut]" in error
-    assert f'File "{path}", line 5, in <module>' in error and f'File "{path}", line 3, in fail' in error
+    assert (
+        f'File "{path}", line 5, in <module>' in error
+        and f'File "{path}", line 3, in fail' in error
+    )
 
 
 def test_owners_of_many_tasks_are_cut_to_the_column(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    write(dags_folder / "owners.py", HEADER + textwrap.dedent("""\
+    write(
+        dags_folder / "owners.py",
+        HEADER
+        + textwrap.dedent("""\
         with DAG("many_owners", schedule=None):
             for number in range(400):
                 EmptyOperator(task_id=f"t{number}", owner=f"owner_number_{number:04}")
-        """))
+        """),
+    )
     write(dags_folder / "good.py", dag_source("good"))
     summary = make_processor().run_once()
     assert summary.import_errors == 0
@@ -116,7 +141,10 @@ def test_owners_of_many_tasks_are_cut_to_the_column(
 
 
 def test_a_file_that_cannot_be_stored_does_not_block_the_others(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path, caplog: pytest.LogCaptureFixture,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     # A path longer than the import_error table's filename column (1024) with an import error.
     deep = dags_folder
@@ -137,46 +165,73 @@ def test_a_file_that_cannot_be_stored_does_not_block_the_others(
 
 
 def test_an_id_or_tag_changed_after_validation_fails_only_its_file(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    renamed = write(dags_folder / "renamed.py", HEADER + textwrap.dedent("""\
+    renamed = write(
+        dags_folder / "renamed.py",
+        HEADER
+        + textwrap.dedent("""\
         with DAG("short", schedule=None) as dag:
             EmptyOperator(task_id="a")
         dag.dag_id = "z" * 300
-        """))
-    tagged = write(dags_folder / "tagged.py", HEADER + textwrap.dedent("""\
+        """),
+    )
+    tagged = write(
+        dags_folder / "tagged.py",
+        HEADER
+        + textwrap.dedent("""\
         with DAG("tagged", schedule=None, tags=["fine"]) as dag:
             EmptyOperator(task_id="a")
         dag.tags.append("t" * 300)
-        """))
+        """),
+    )
     write(dags_folder / "good.py", dag_source("good"))
     make_processor().run_once()
     state = stored(engine)
     assert state.active == {"good"}
-    assert "DAG id of 300 characters is longer than the 250 allowed: 'zzz" in state.error_of(renamed)
+    assert "DAG id of 300 characters is longer than the 250 allowed: 'zzz" in state.error_of(
+        renamed
+    )
     assert state.error_of(tagged).startswith(
-        "DAG 'tagged' cannot be stored: cannot read serialized DAG 'tagged': DagDefinitionError: DAG 'tagged': tags")
+        "DAG 'tagged' cannot be stored: cannot read serialized DAG 'tagged': DagDefinitionError: DAG 'tagged': tags"
+    )
 
 
 def test_an_import_error_stored_before_the_bound_is_listed_cut(engine: Engine) -> None:
     def add(session: Session) -> None:
-        session.add(ParseImportError(filename="/dags/old.py", stacktrace="z" * MEGABYTE, timestamp=timezone.utcnow()))
+        session.add(
+            ParseImportError(
+                filename="/dags/old.py", stacktrace="z" * MEGABYTE, timestamp=timezone.utcnow()
+            )
+        )
 
     db_engine.run_in_transaction(engine, add)
     [error] = db_engine.run_in_transaction(engine, dag_service.list_import_errors, readonly=True)
     assert len(error.stacktrace) <= importer.MAX_LINE_CHARS and error.stacktrace.startswith("zzz")
-    page = db_engine.run_in_transaction(engine, lambda session: ui_dag_list.dag_list(session), readonly=True)
+    page = db_engine.run_in_transaction(
+        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+    )
     assert [e.stacktrace for e in page.import_errors] == [error.stacktrace]
 
 
 def test_the_dag_list_carries_the_first_import_errors_and_their_count(engine: Engine) -> None:
     def add(session: Session) -> None:
         for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7):
-            session.add(ParseImportError(filename=f"/dags/broken_{number:03}.py", stacktrace="ValueError: x",
-                                         timestamp=timezone.utcnow()))
+            session.add(
+                ParseImportError(
+                    filename=f"/dags/broken_{number:03}.py",
+                    stacktrace="ValueError: x",
+                    timestamp=timezone.utcnow(),
+                )
+            )
 
     db_engine.run_in_transaction(engine, add)
-    page = db_engine.run_in_transaction(engine, lambda session: ui_dag_list.dag_list(session), readonly=True)
+    page = db_engine.run_in_transaction(
+        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+    )
     assert page.import_error_count == ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7
     assert [e.filename for e in page.import_errors] == [
-        f"/dags/broken_{number:03}.py" for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS)]
+        f"/dags/broken_{number:03}.py" for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS)
+    ]

@@ -30,7 +30,9 @@ def invoke(env: dict[str, str], *args: str) -> tuple[int, str, str]:
     return result.exit_code, result.stdout, result.stderr
 
 
-def test_reserialize_prints_a_summary_and_exits_0(tradewind_env: dict[str, str], home_folder: Path) -> None:
+def test_reserialize_prints_a_summary_and_exits_0(
+    tradewind_env: dict[str, str], home_folder: Path
+) -> None:
     write(home_folder / "good.py", dag_source("good"))
     write(home_folder / "bad.py", HEADER + "x = 1\nraise KeyError('missing')\n")
     code, out, err = invoke(tradewind_env, "dags", "reserialize")
@@ -44,9 +46,12 @@ def test_reserialize_prints_a_summary_and_exits_0(tradewind_env: dict[str, str],
 
 
 def test_list_import_errors_shows_file_message_and_traceback_line(
-    tradewind_env: dict[str, str], home_folder: Path,
+    tradewind_env: dict[str, str],
+    home_folder: Path,
 ) -> None:
-    bad = write(home_folder / "bad.py", HEADER + "def load():\n    raise ValueError('no data')\nload()\n")
+    bad = write(
+        home_folder / "bad.py", HEADER + "def load():\n    raise ValueError('no data')\nload()\n"
+    )
     assert invoke(tradewind_env, "dags", "reserialize")[0] == 0
 
     code, out, _ = invoke(tradewind_env, "dags", "list-import-errors")
@@ -64,7 +69,9 @@ def test_list_import_errors_shows_file_message_and_traceback_line(
     assert invoke(tradewind_env, "dags", "list-import-errors")[1].strip() == "No import errors"
 
 
-def test_dags_list_reads_the_metastore_once_parsed(tradewind_env: dict[str, str], home_folder: Path) -> None:
+def test_dags_list_reads_the_metastore_once_parsed(
+    tradewind_env: dict[str, str], home_folder: Path
+) -> None:
     write(home_folder / "daily.py", dag_source("daily", schedule="@daily", tags='["etl"]'))
     write(home_folder / "manual.py", dag_source("manual"))
     invoke(tradewind_env, "dags", "reserialize")
@@ -89,9 +96,13 @@ def test_dags_list_reads_the_metastore_once_parsed(tradewind_env: dict[str, str]
     assert [line.split()[0] for line in out.splitlines()[1:]] == ["daily", "manual"]
 
 
-def test_dags_list_parses_the_folder_before_any_parse(tradewind_env: dict[str, str], home_folder: Path) -> None:
+def test_dags_list_parses_the_folder_before_any_parse(
+    tradewind_env: dict[str, str], home_folder: Path
+) -> None:
     write(home_folder / "etl.py", dag_source("etl", schedule="@hourly"))
-    write(home_folder / "crash.py", HEADER + "import os\nos.abort()\n")  # must not take the command down
+    write(
+        home_folder / "crash.py", HEADER + "import os\nos.abort()\n"
+    )  # must not take the command down
     code, out, err = invoke(tradewind_env, "dags", "list", "-o", "json")
     assert code == 0, err
     [row] = json.loads(out)
@@ -99,29 +110,46 @@ def test_dags_list_parses_the_folder_before_any_parse(tradewind_env: dict[str, s
     assert "Import error in" in err and "crash.py" in err and "SIGABRT" in err
 
 
-def test_dags_list_with_dags_folder(tradewind_env: dict[str, str], home_folder: Path, tmp_path: Path) -> None:
+def test_dags_list_with_dags_folder(
+    tradewind_env: dict[str, str], home_folder: Path, tmp_path: Path
+) -> None:
     write(home_folder / "stored.py", dag_source("stored"))
     invoke(tradewind_env, "dags", "reserialize")
     other = tmp_path / "other_dags"
     write(other / "elsewhere.py", dag_source("elsewhere"))
 
-    rows = json.loads(invoke(tradewind_env, "dags", "list", "-o", "json", "--dags-folder", str(other))[1])
-    assert [(row["dag_id"], row["is_paused"]) for row in rows] == [("elsewhere", None)]  # parsed: not in the metastore
-    rows = json.loads(invoke(tradewind_env, "dags", "list", "-o", "json", "--dags-folder", str(home_folder))[1])
-    assert [(row["dag_id"], row["is_paused"]) for row in rows] == [("stored", True)]  # from the metastore
+    rows = json.loads(
+        invoke(tradewind_env, "dags", "list", "-o", "json", "--dags-folder", str(other))[1]
+    )
+    assert [(row["dag_id"], row["is_paused"]) for row in rows] == [
+        ("elsewhere", None)
+    ]  # parsed: not in the metastore
+    rows = json.loads(
+        invoke(tradewind_env, "dags", "list", "-o", "json", "--dags-folder", str(home_folder))[1]
+    )
+    assert [(row["dag_id"], row["is_paused"]) for row in rows] == [
+        ("stored", True)
+    ]  # from the metastore
 
 
-def test_file_timeout_comes_from_the_environment(tradewind_env: dict[str, str], home_folder: Path) -> None:
+def test_file_timeout_comes_from_the_environment(
+    tradewind_env: dict[str, str], home_folder: Path
+) -> None:
     write(home_folder / "hangs.py", HEADER + "while True:\n    pass\n")
     write(home_folder / "fine.py", dag_source("fine"))
     env = {**tradewind_env, "TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT": "1"}
     code, out, err = invoke(env, "dags", "reserialize")
     assert code == 0 and "1 DAGs, 1 new versions, 1 files with import errors" in out
-    assert "hangs.py: Timeout: the file took longer than 1 s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)" in err
+    assert (
+        "hangs.py: Timeout: the file took longer than 1 s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)"
+        in err
+    )
 
 
 def test_dags_delete_asks_first_and_the_dag_comes_back_from_its_file(
-    tradewind_env: dict[str, str], home_folder: Path, engine: Engine,
+    tradewind_env: dict[str, str],
+    home_folder: Path,
+    engine: Engine,
 ) -> None:
     write(home_folder / "doomed.py", dag_source("doomed"))
     invoke(tradewind_env, "dags", "reserialize")
@@ -136,5 +164,7 @@ def test_dags_delete_asks_first_and_the_dag_comes_back_from_its_file(
     code, _, err = invoke(tradewind_env, "dags", "delete", "doomed", "--yes")
     assert code == 1 and "DAG 'doomed' not found" in err
 
-    code, out, _ = invoke(tradewind_env, "dags", "reserialize")  # ... until the folder is parsed again
+    code, out, _ = invoke(
+        tradewind_env, "dags", "reserialize"
+    )  # ... until the folder is parsed again
     assert "1 DAGs, 1 new versions" in out

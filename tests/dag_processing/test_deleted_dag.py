@@ -24,7 +24,9 @@ MakeProcessor = Callable[..., DagProcessor]
 
 
 def _trigger(engine: Engine, dag_id: str) -> None:
-    db_engine.run_in_transaction(engine, lambda s: dag_runs.trigger(s, dag_id, now=timezone.utcnow()))
+    db_engine.run_in_transaction(
+        engine, lambda s: dag_runs.trigger(s, dag_id, now=timezone.utcnow())
+    )
 
 
 def _delete(engine: Engine, dag_id: str) -> None:
@@ -33,20 +35,28 @@ def _delete(engine: Engine, dag_id: str) -> None:
 
 def _runs(engine: Engine, dag_id: str) -> int:
     def count(session: Session) -> int:
-        return session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
+        return (
+            session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id))
+            or 0
+        )
 
     return db_engine.run_in_transaction(engine, count, readonly=True)
 
 
 def test_a_deleted_dag_is_stored_again_at_the_next_scan_as_a_new_dag(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path, tmp_path: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
+    tmp_path: Path,
 ) -> None:
     counter = tmp_path / "imports.txt"
     write(dags_folder / "kept.py", dag_source("kept"))
     write(dags_folder / "deleted.py", counting_source("deleted", counter))
     processor = make_processor()
     processor.run_once()
-    write(dags_folder / "deleted.py", counting_source("deleted", counter, tasks=3))  # a second version
+    write(
+        dags_folder / "deleted.py", counting_source("deleted", counter, tasks=3)
+    )  # a second version
     processor.run_once()
     assert stored(engine).dags["deleted"].versions == 2 and imports_counted(counter) == 2
     _trigger(engine, "deleted")
@@ -69,20 +79,30 @@ def test_a_deleted_dag_is_stored_again_at_the_next_scan_as_a_new_dag(
 
 
 def test_a_new_processor_stores_a_dag_deleted_while_none_ran(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     write(dags_folder / "one.py", dag_source("one") + dag_source("two").split("\n\n", 2)[2])
     make_processor().run_once()
     _delete(engine, "two")
     make_processor().run_once()
     state = stored(engine)
-    assert state.active == {"one", "two"} and state.dags["two"].versions == 1 and state.dags["one"].versions == 1
+    assert (
+        state.active == {"one", "two"}
+        and state.dags["two"].versions == 1
+        and state.dags["one"].versions == 1
+    )
 
 
 def test_deleting_one_dag_of_a_file_stores_only_that_one_again(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    path = write(dags_folder / "pair.py", dag_source("first") + dag_source("second").split("\n\n", 2)[2])
+    path = write(
+        dags_folder / "pair.py", dag_source("first") + dag_source("second").split("\n\n", 2)[2]
+    )
     processor = make_processor()
     processor.run_once()
     write(path, dag_source("first", tasks=3) + dag_source("second", tasks=3).split("\n\n", 2)[2])

@@ -11,7 +11,10 @@ DAG_TEXT = "from tradewind import DAG\n"
 
 
 def found(folder: Path, *, safe_mode: bool = True) -> list[str]:
-    return sorted(path.relative_to(folder).as_posix() for path in discovery.find_dag_files(folder, safe_mode=safe_mode))
+    return sorted(
+        path.relative_to(folder).as_posix()
+        for path in discovery.find_dag_files(folder, safe_mode=safe_mode)
+    )
 
 
 def make(folder: Path, *names: str, text: str = DAG_TEXT) -> None:
@@ -22,12 +25,29 @@ def make(folder: Path, *names: str, text: str = DAG_TEXT) -> None:
 
 
 def test_tradewindignore_patterns_apply_to_their_folder_and_below(tmp_path: Path) -> None:
-    make(tmp_path, "keep.py", "scratch_one.py", "sub/keep.py", "sub/scratch_two.py", "sub/deeper/local_only.py",
-         "sub/deeper/kept.py", "vendor/lib.py", "other/vendor/lib.py", "notes/readme.py", "tests/test_x.py")
+    make(
+        tmp_path,
+        "keep.py",
+        "scratch_one.py",
+        "sub/keep.py",
+        "sub/scratch_two.py",
+        "sub/deeper/local_only.py",
+        "sub/deeper/kept.py",
+        "vendor/lib.py",
+        "other/vendor/lib.py",
+        "notes/readme.py",
+        "tests/test_x.py",
+    )
     (tmp_path / ".tradewindignore").write_text(
-        "# comment lines and blank lines are ignored\n\nscratch_*\n/vendor/\nnotes\n**/tests/\n")
+        "# comment lines and blank lines are ignored\n\nscratch_*\n/vendor/\nnotes\n**/tests/\n"
+    )
     (tmp_path / "sub" / "deeper" / ".tradewindignore").write_text("local_only.py\n")
-    assert found(tmp_path) == ["keep.py", "other/vendor/lib.py", "sub/deeper/kept.py", "sub/keep.py"]
+    assert found(tmp_path) == [
+        "keep.py",
+        "other/vendor/lib.py",
+        "sub/deeper/kept.py",
+        "sub/keep.py",
+    ]
 
 
 def test_ignore_file_in_a_subfolder_does_not_reach_siblings(tmp_path: Path) -> None:
@@ -57,7 +77,12 @@ def test_safe_mode_skips_files_without_dag_and_tradewind_or_airflow(tmp_path: Pa
     make(tmp_path, "data.txt", text="from tradewind import DAG\n")
     assert found(tmp_path) == ["airflow_dag.py", "tradewind_dag.py"]
     assert found(tmp_path, safe_mode=False) == [
-        "airflow_dag.py", "helper.py", "no_dag_word.py", "no_product_word.py", "tradewind_dag.py"]
+        "airflow_dag.py",
+        "helper.py",
+        "no_dag_word.py",
+        "no_product_word.py",
+        "tradewind_dag.py",
+    ]
 
 
 def test_hidden_folders_and_pycache_are_skipped(tmp_path: Path) -> None:

@@ -27,18 +27,34 @@ HEADER = "from tradewind import DAG, EmptyOperator  # a DAG file\n"
 
 
 def test_bad_files_become_import_errors_and_fixing_them_clears_the_errors(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     bad = {
         "raises.py": ("raise ValueError('boom')\n", "ValueError: boom (raises.py, line 2)"),
         "syntax.py": ("def broken(:\n", "SyntaxError: invalid syntax (syntax.py, line 2)"),
-        "cycle.py": ("with DAG('cyclic', schedule=None):\n"
-                     "    a, b = EmptyOperator(task_id='a'), EmptyOperator(task_id='b')\n    a >> b >> a\n",
-                     "cycle detected in DAG 'cyclic': a -> b -> a (cycle.py, line 2)"),
-        "exits.py": ("import sys\nsys.exit(3)\n", "the file called sys.exit(3) while being imported (exits.py, line 3)"),
-        "crashes.py": ("import os\nos.abort()\n", "killed by signal SIGABRT while importing the file (crashes.py, line 3)"),
-        "hangs.py": ("import time\ntime.sleep(100)\n", "Timeout: the file took longer than 1 s to import"),
-        "orphan.py": ("EmptyOperator(task_id='lonely')\n", "task 'lonely' was created outside any DAG (orphan.py, line 2)"),
+        "cycle.py": (
+            "with DAG('cyclic', schedule=None):\n"
+            "    a, b = EmptyOperator(task_id='a'), EmptyOperator(task_id='b')\n    a >> b >> a\n",
+            "cycle detected in DAG 'cyclic': a -> b -> a (cycle.py, line 2)",
+        ),
+        "exits.py": (
+            "import sys\nsys.exit(3)\n",
+            "the file called sys.exit(3) while being imported (exits.py, line 3)",
+        ),
+        "crashes.py": (
+            "import os\nos.abort()\n",
+            "killed by signal SIGABRT while importing the file (crashes.py, line 3)",
+        ),
+        "hangs.py": (
+            "import time\ntime.sleep(100)\n",
+            "Timeout: the file took longer than 1 s to import",
+        ),
+        "orphan.py": (
+            "EmptyOperator(task_id='lonely')\n",
+            "task 'lonely' was created outside any DAG (orphan.py, line 2)",
+        ),
     }
     for name, (body, _) in bad.items():
         write(dags_folder / name, HEADER + body)
@@ -62,7 +78,10 @@ def test_bad_files_become_import_errors_and_fixing_them_clears_the_errors(
 
 
 def test_editing_adds_one_version_touching_adds_none_and_imports_nothing(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path, tmp_path: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
+    tmp_path: Path,
 ) -> None:
     counter = tmp_path / "imports.txt"
     original = counting_source("counted", counter)
@@ -82,12 +101,18 @@ def test_editing_adds_one_version_touching_adds_none_and_imports_nothing(
     summary = processor.run_once()
     assert (summary.files_parsed, summary.versions_added) == (1, 1)
     assert imports_counted(counter) == 2
-    assert (stored(engine).dags["counted"].version, stored(engine).dags["counted"].versions) == (2, 2)
+    assert (stored(engine).dags["counted"].version, stored(engine).dags["counted"].versions) == (
+        2,
+        2,
+    )
 
     write(path, original)  # back to the first content: version 1 again, not a third version
     assert processor.run_once().versions_added == 0
     assert imports_counted(counter) == 3
-    assert (stored(engine).dags["counted"].version, stored(engine).dags["counted"].versions) == (1, 2)
+    assert (stored(engine).dags["counted"].version, stored(engine).dags["counted"].versions) == (
+        1,
+        2,
+    )
 
     # A comment changes the source only: that is a new version too (the code a run executes).
     write(path, original + "# a comment\n")
@@ -102,7 +127,9 @@ def test_editing_adds_one_version_touching_adds_none_and_imports_nothing(
 
 
 def test_breaking_a_file_keeps_its_dags_and_fixing_it_clears_the_error(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     path = write(dags_folder / "etl.py", dag_source("etl", schedule="@daily"))
     processor = make_processor()
@@ -127,7 +154,9 @@ def test_breaking_a_file_keeps_its_dags_and_fixing_it_clears_the_error(
 
 
 def test_an_invalid_dag_next_to_a_valid_one_keeps_its_stored_version(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     two_dags = HEADER + textwrap.dedent("""\
         with DAG("valid", schedule=None):
@@ -155,9 +184,14 @@ def test_an_invalid_dag_next_to_a_valid_one_keeps_its_stored_version(
 
 
 def test_deleting_a_file_deactivates_its_dags_and_removes_its_error(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    good = write(dags_folder / "sub" / "good.py", dag_source("first") + dag_source("second").split("\n\n", 2)[2])
+    good = write(
+        dags_folder / "sub" / "good.py",
+        dag_source("first") + dag_source("second").split("\n\n", 2)[2],
+    )
     bad = write(dags_folder / "bad.py", HEADER + "raise ValueError('x')\n")
     processor = make_processor()
     processor.run_once()
@@ -175,7 +209,9 @@ def test_deleting_a_file_deactivates_its_dags_and_removes_its_error(
     assert stored(engine).active == {"first", "second"} and summary.versions_added == 0
 
 
-def test_ignoring_a_file_deactivates_its_dags(make_processor: MakeProcessor, engine: Engine, dags_folder: Path) -> None:
+def test_ignoring_a_file_deactivates_its_dags(
+    make_processor: MakeProcessor, engine: Engine, dags_folder: Path
+) -> None:
     write(dags_folder / "team" / "drafts" / "draft.py", dag_source("draft"))
     write(dags_folder / "team" / "kept.py", dag_source("kept"))
     write(dags_folder / "helper.py", "def helper():\n    return 42\n")  # safe mode: not a DAG file
@@ -189,17 +225,23 @@ def test_ignoring_a_file_deactivates_its_dags(make_processor: MakeProcessor, eng
 
 
 def test_a_dag_id_in_two_files_stays_with_the_first_owner(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     first = write(dags_folder / "b_first.py", dag_source("shared"))
     processor = make_processor()
     processor.run_once()
 
-    second = write(dags_folder / "a_second.py", dag_source("shared", tasks=5))  # sorts before the owner
+    second = write(
+        dags_folder / "a_second.py", dag_source("shared", tasks=5)
+    )  # sorts before the owner
     processor.run_once()
     state = stored(engine)
     assert state.dags["shared"].fileloc == str(first) and state.dags["shared"].versions == 1
-    assert f"DAG id 'shared' is already defined in {first} (a_second.py, line 5)" in state.error_of(second)
+    assert f"DAG id 'shared' is already defined in {first} (a_second.py, line 5)" in state.error_of(
+        second
+    )
 
     # The owner lets go of the id: the other file gets it (its error goes) within two scans.
     write(first, dag_source("renamed"))
@@ -211,7 +253,9 @@ def test_a_dag_id_in_two_files_stays_with_the_first_owner(
 
 
 def test_two_new_files_with_one_dag_id_first_path_wins(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     one = write(dags_folder / "one.py", dag_source("same"))
     two = write(dags_folder / "two.py", dag_source("same"))
@@ -222,7 +266,9 @@ def test_two_new_files_with_one_dag_id_first_path_wins(
 
 
 def test_a_dag_moved_to_another_file_in_one_scan(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
     old = write(dags_folder / "z_old.py", dag_source("moving"))
     processor = make_processor()
@@ -236,25 +282,42 @@ def test_a_dag_moved_to_another_file_in_one_scan(
 
 
 def test_new_dags_follow_paused_at_creation_and_get_their_next_run(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
 ) -> None:
-    write(dags_folder / "daily.py", dag_source("daily", schedule="@daily", tags='["etl", "nightly"]'))
+    write(
+        dags_folder / "daily.py", dag_source("daily", schedule="@daily", tags='["etl", "nightly"]')
+    )
     make_processor(core__dags_are_paused_at_creation=False).run_once()
 
     def read(session: Session) -> tuple[Any, ...]:
-        row = session.execute(text(
-            "SELECT is_paused, timetable_summary, next_dagrun FROM dag WHERE dag_id = 'daily'")).one()
+        row = session.execute(
+            text("SELECT is_paused, timetable_summary, next_dagrun FROM dag WHERE dag_id = 'daily'")
+        ).one()
         tags = session.execute(text("SELECT name FROM dag_tag ORDER BY name")).scalars().all()
         return (*row, tags)
 
     is_paused, summary, next_dagrun, tags = db_engine.run_in_transaction(engine, read)
-    assert not is_paused and summary == "@daily" and next_dagrun is not None and tags == ["etl", "nightly"]
+    assert (
+        not is_paused
+        and summary == "@daily"
+        and next_dagrun is not None
+        and tags == ["etl", "nightly"]
+    )
 
 
 def test_child_output_goes_to_the_dag_processor_logs(
-    make_processor: MakeProcessor, settings: Settings, dags_folder: Path,
+    make_processor: MakeProcessor,
+    settings: Settings,
+    dags_folder: Path,
 ) -> None:
-    write(dags_folder / "team" / "loud.py", dag_source("loud", extra="import sys\nprint('hello out')\nprint('hello err', file=sys.stderr)"))
+    write(
+        dags_folder / "team" / "loud.py",
+        dag_source(
+            "loud", extra="import sys\nprint('hello out')\nprint('hello err', file=sys.stderr)"
+        ),
+    )
     make_processor().run_once()
     log = settings.home / "logs" / "dag_processor" / "team" / "loud.py.log"
     assert log.read_text().splitlines() == ["hello out", "hello err"]
@@ -277,7 +340,10 @@ class ScriptedStop(threading.Event):
 
 
 def test_the_processor_survives_a_database_hiccup(
-    make_processor: MakeProcessor, engine: Engine, dags_folder: Path, caplog: pytest.LogCaptureFixture,
+    make_processor: MakeProcessor,
+    engine: Engine,
+    dags_folder: Path,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     processor = make_processor()
     processor.run_once()
@@ -288,7 +354,8 @@ def test_the_processor_survives_a_database_hiccup(
 
     def after_the_failed_scan() -> None:
         assert [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR] == [
-            "DAG folder scan failed; trying again in 0.0 s"]
+            "DAG folder scan failed; trying again in 0.0 s"
+        ]
         with engine.begin() as conn:
             conn.execute(text("ALTER TABLE import_error_away RENAME TO import_error"))
 

@@ -30,7 +30,9 @@ def total(counts: list[int]) -> int:
     return sum(counts)
 
 
-with DAG("mapped_files", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False) as mapped_files:
+with DAG(
+    "mapped_files", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False
+) as mapped_files:
 
     @task
     def list_files(ds=None) -> list[str]:

@@ -40,7 +40,9 @@ with DAG("retries_then_success", schedule=None, default_args=default_args) as re
     parsed = PythonOperator(task_id="parse", python_callable=parse)
     flaky >> parsed
 
-with DAG("retries_exhausted", schedule=None, default_args={**default_args, "retries": 1}) as retries_exhausted:
+with DAG(
+    "retries_exhausted", schedule=None, default_args={**default_args, "retries": 1}
+) as retries_exhausted:
     always = PythonOperator(task_id="always_fails", python_callable=broken)
     at_once = PythonOperator(task_id="fail_fast_task", python_callable=give_up, retries=3)
     after = EmptyOperator(task_id="after")

@@ -42,9 +42,15 @@ with DAG(
         mode="reschedule",
     )
     wait_for_three_pokes = PythonSensor(
-        task_id="wait_for_three_pokes", python_callable=three_pokes, poke_interval=0.05, timeout=30, mode="reschedule"
+        task_id="wait_for_three_pokes",
+        python_callable=three_pokes,
+        poke_interval=0.05,
+        timeout=30,
+        mode="reschedule",
     )
-    after_interval = TimeDeltaSensor(task_id="after_interval", delta=timedelta(0), poke_interval=0.05)
+    after_interval = TimeDeltaSensor(
+        task_id="after_interval", delta=timedelta(0), poke_interval=0.05
+    )
 
     @task.bash(env={"MARKER_DIR": "{{ params.workdir }}"}, append_env=True)
     def report(ds=None):

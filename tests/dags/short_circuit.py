@@ -19,7 +19,10 @@ def is_business_day(ds):
     return datetime.strptime(ds, "%Y-%m-%d").weekday() < 5
 
 
-for dag_id, ignore in [("short_circuit_respect_rules", False), ("short_circuit_ignore_rules", True)]:
+for dag_id, ignore in [
+    ("short_circuit_respect_rules", False),
+    ("short_circuit_ignore_rules", True),
+]:
     with DAG(dag_id, schedule="@daily", start_date=datetime(2024, 1, 1), catchup=False) as dag:
         check = ShortCircuitOperator(
             task_id="check",

@@ -32,7 +32,9 @@ with DAG(
         orders_out = orders()
         customers_out = customers()
 
-    with TaskGroup("transform", default_args={"retries": 1, "retry_delay": timedelta(seconds=0)}) as transform:
+    with TaskGroup(
+        "transform", default_args={"retries": 1, "retry_delay": timedelta(seconds=0)}
+    ) as transform:
         with TaskGroup("clean"):
 
             @task

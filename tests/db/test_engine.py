@@ -90,13 +90,17 @@ def test_sqlite_write_transaction_takes_the_write_lock_at_begin(engine: Engine) 
 
 def _increment(session: Session) -> None:
     """Read-modify-write: under deferred BEGIN two of these deadlock on SQLite."""
-    pool = session.scalars(select(models.SlotPool).where(models.SlotPool.pool == "default_pool")).one()
+    pool = session.scalars(
+        select(models.SlotPool).where(models.SlotPool.pool == "default_pool")
+    ).one()
     pool.slots += 1
 
 
 def test_concurrent_writer_threads_lose_no_update(engine: Engine) -> None:
     with db_engine.session_scope(engine) as session:
-        start = session.scalars(select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")).one()
+        start = session.scalars(
+            select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")
+        ).one()
     errors: list[BaseException] = []
 
     def writer() -> None:
@@ -113,7 +117,9 @@ def test_concurrent_writer_threads_lose_no_update(engine: Engine) -> None:
         thread.join(timeout=60)
     assert not errors
     with db_engine.session_scope(engine) as session:
-        end = session.scalars(select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")).one()
+        end = session.scalars(
+            select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")
+        ).one()
     if engine.dialect.name == "sqlite":
         assert end == start + 80
     else:
@@ -143,7 +149,9 @@ def test_concurrent_writer_processes_on_sqlite(engine: Engine) -> None:
     with db_engine.session_scope(engine) as session:
         start = session.scalars(select(models.SlotPool.slots)).one()
     procs = [
-        subprocess.Popen([sys.executable, "-c", _WRITER_SCRIPT, str(engine.url), "40"], stderr=subprocess.PIPE)
+        subprocess.Popen(
+            [sys.executable, "-c", _WRITER_SCRIPT, str(engine.url), "40"], stderr=subprocess.PIPE
+        )
         for _ in range(2)
     ]
     for proc in procs:
@@ -187,7 +195,9 @@ def test_run_in_transaction_gives_up_with_metastore_error(migrated_db_url: str) 
     blocker.execute("BEGIN IMMEDIATE")
     sleeps: list[float] = []
     try:
-        with pytest.raises(MetastoreError, match="database is locked \\(after 3 attempts\\)") as info:
+        with pytest.raises(
+            MetastoreError, match="database is locked \\(after 3 attempts\\)"
+        ) as info:
             db_engine.run_in_transaction(
                 engine, lambda s: s.execute(text("SELECT 1")), retries=2, sleep=sleeps.append
             )
@@ -201,7 +211,9 @@ def test_run_in_transaction_gives_up_with_metastore_error(migrated_db_url: str) 
 
 def test_driver_errors_are_wrapped_and_user_errors_pass(engine: Engine) -> None:
     with pytest.raises(MetastoreError, match="^database error: ") as info:
-        db_engine.run_in_transaction(engine, lambda s: s.execute(text("SELECT * FROM no_such_table")))
+        db_engine.run_in_transaction(
+            engine, lambda s: s.execute(text("SELECT * FROM no_such_table"))
+        )
     assert isinstance(info.value.__cause__, DBAPIError)
 
     def fails(_session: Session) -> None:
@@ -220,7 +232,10 @@ def test_failed_transaction_rolls_back(engine: Engine) -> None:
     with pytest.raises(TradewindError):
         db_engine.run_in_transaction(engine, add_then_fail)
     with db_engine.session_scope(engine) as session:
-        assert session.scalar(select(models.Variable).where(models.Variable.key == "rolled_back")) is None
+        assert (
+            session.scalar(select(models.Variable).where(models.Variable.key == "rolled_back"))
+            is None
+        )
 
 
 def test_retryable_errors_are_recognised() -> None:

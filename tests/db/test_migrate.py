@@ -42,7 +42,12 @@ def test_up_down_up(empty_engine: Engine) -> None:
     assert status.is_current and status.current == db_migrate.head_revision()
     assert _tables(empty_engine) == TABLES | {"alembic_version"}
     with db_engine.session_scope(empty_engine) as session:
-        assert session.scalars(select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")).one() == 7
+        assert (
+            session.scalars(
+                select(models.SlotPool.slots).where(models.SlotPool.pool == "default_pool")
+            ).one()
+            == 7
+        )
         assert set(session.scalars(select(models.Role.name))) == set(models.BUILTIN_ROLES)
 
     status = db_migrate.downgrade(empty_engine, "base")
@@ -58,7 +63,10 @@ def test_migrate_is_idempotent(engine: Engine) -> None:
         session.add(models.Variable(key="kept", val="1"))
     assert db_migrate.migrate(engine).is_current
     with db_engine.session_scope(engine) as session:
-        assert session.scalars(select(models.Variable.val).where(models.Variable.key == "kept")).one() == "1"
+        assert (
+            session.scalars(select(models.Variable.val).where(models.Variable.key == "kept")).one()
+            == "1"
+        )
         assert session.scalars(select(models.SlotPool.pool)).all() == ["default_pool"]
 
 
@@ -69,22 +77,31 @@ def test_migrated_schema_matches_models(engine: Engine) -> None:
 
 
 def test_check_reports_each_problem(empty_engine: Engine) -> None:
-    with pytest.raises(SchemaNotCurrent, match="has no Tradewind tables: run `tradewind db migrate`"):
+    with pytest.raises(
+        SchemaNotCurrent, match="has no Tradewind tables: run `tradewind db migrate`"
+    ):
         db_migrate.check(empty_engine)
     db_migrate.migrate(empty_engine)
     assert db_migrate.check(empty_engine).is_current
     with empty_engine.begin() as conn:
         conn.execute(text("UPDATE alembic_version SET version_num = '9999'"))
-    with pytest.raises(SchemaNotCurrent, match="revision 9999, which this version of Tradewind does not know"):
+    with pytest.raises(
+        SchemaNotCurrent, match="revision 9999, which this version of Tradewind does not know"
+    ):
         db_migrate.check(empty_engine)
     with pytest.raises(SchemaNotCurrent, match="does not know"):
         db_migrate.migrate(empty_engine)
 
 
 def test_unreachable_database() -> None:
-    engine = db_engine.create_engine("postgresql://nobody:secret@127.0.0.1:1/none", connect_args={"connect_timeout": 2})
+    engine = db_engine.create_engine(
+        "postgresql://nobody:secret@127.0.0.1:1/none", connect_args={"connect_timeout": 2}
+    )
     try:
-        with pytest.raises(MetastoreUnreachable, match=r"cannot reach the database at .*nobody:\*\*\*@127.0.0.1:1/none"):
+        with pytest.raises(
+            MetastoreUnreachable,
+            match=r"cannot reach the database at .*nobody:\*\*\*@127.0.0.1:1/none",
+        ):
             db_migrate.check(engine)
     finally:
         engine.dispose()
@@ -97,7 +114,9 @@ def test_reset_drops_data_and_stray_tables(engine: Engine) -> None:
         dag = models.Dag(dag_id="d")
         session.add(dag)
         session.flush()
-        version = models.DagVersion(dag_id="d", version_number=1, serialized_dag="{}", content_hash="h")
+        version = models.DagVersion(
+            dag_id="d", version_number=1, serialized_dag="{}", content_hash="h"
+        )
         session.add(version)
         session.flush()
         dag.latest_version_id = version.id  # the dag <-> dag_version cycle must not stop the drop
@@ -120,7 +139,11 @@ def test_migration_files_ship_with_the_package() -> None:
     pyproject = tomllib.loads((Path(__file__).parents[2] / "pyproject.toml").read_text())
     globs = pyproject["tool"]["setuptools"]["package-data"]["tradewind"]
     package_root = Path(db_migrate.__file__).parents[1]
-    needed = [p for p in db_migrate.SCRIPT_LOCATION.rglob("*") if p.is_file() and "__pycache__" not in p.parts]
+    needed = [
+        p
+        for p in db_migrate.SCRIPT_LOCATION.rglob("*")
+        if p.is_file() and "__pycache__" not in p.parts
+    ]
     assert {p.name for p in needed} >= {"env.py", "script.py.mako", "0001_initial.py"}
     for path in needed:
         relative = path.relative_to(package_root).as_posix()
@@ -132,17 +155,29 @@ def test_migration_files_ship_with_the_package() -> None:
 def test_upgrading_from_0001_keeps_runs_and_owes_no_callbacks(empty_engine: Engine) -> None:
     db_migrate.migrate(empty_engine)
     assert db_migrate.downgrade(empty_engine, "0001").current == "0001"
-    assert "callback_reason" not in {c["name"] for c in inspect(empty_engine).get_columns("dag_run")}
+    assert "callback_reason" not in {
+        c["name"] for c in inspect(empty_engine).get_columns("dag_run")
+    }
     with empty_engine.begin() as connection:
-        connection.execute(text("INSERT INTO dag (dag_id, is_paused, is_active, fileloc, has_import_errors) "
-                                "VALUES ('d', false, true, '/d.py', false)"))
-        connection.execute(text("INSERT INTO dag_run (dag_id, run_id, run_type, state, run_after, clear_number, "
-                                "created_at, updated_at) VALUES ('d', 'r1', 'manual', 'success', :at, 0, :at, :at)"),
-                           {"at": "2026-01-01 00:00:00+00:00"})
+        connection.execute(
+            text(
+                "INSERT INTO dag (dag_id, is_paused, is_active, fileloc, has_import_errors) "
+                "VALUES ('d', false, true, '/d.py', false)"
+            )
+        )
+        connection.execute(
+            text(
+                "INSERT INTO dag_run (dag_id, run_id, run_type, state, run_after, clear_number, "
+                "created_at, updated_at) VALUES ('d', 'r1', 'manual', 'success', :at, 0, :at, :at)"
+            ),
+            {"at": "2026-01-01 00:00:00+00:00"},
+        )
     status = db_migrate.migrate(empty_engine)
     assert status.is_current and status.current == db_migrate.head_revision()
     with empty_engine.connect() as connection:
-        rows = connection.execute(text("SELECT run_id, state, callback_reason, callback_job_id FROM dag_run")).all()
+        rows = connection.execute(
+            text("SELECT run_id, state, callback_reason, callback_job_id FROM dag_run")
+        ).all()
     assert [tuple(row) for row in rows] == [("r1", "success", None, None)]
 
 
@@ -152,9 +187,13 @@ def test_upgrading_from_0002_gives_each_user_its_own_session_stamp(empty_engine:
     assert "user_session" not in _tables(empty_engine)
     with empty_engine.begin() as connection:
         for name in ("ada", "bob"):
-            connection.execute(text("INSERT INTO \"user\" (username, active, role, created_at, failed_login_count) "
-                                    "VALUES (:name, true, 'Admin', :at, 0)"),
-                               {"name": name, "at": "2026-01-01 00:00:00+00:00"})
+            connection.execute(
+                text(
+                    'INSERT INTO "user" (username, active, role, created_at, failed_login_count) '
+                    "VALUES (:name, true, 'Admin', :at, 0)"
+                ),
+                {"name": name, "at": "2026-01-01 00:00:00+00:00"},
+            )
     assert db_migrate.migrate(empty_engine).is_current
     with empty_engine.connect() as connection:
         stamps = connection.execute(text('SELECT session_stamp FROM "user"')).scalars().all()

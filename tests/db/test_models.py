@@ -14,7 +14,7 @@ from tradewind.db import models
 from tradewind.db.base import Base
 from tradewind.sdk.states import DagRunState, DagRunType, TaskInstanceState
 
-UTC = dt.timezone.utc
+UTC = dt.UTC
 DAY1 = dt.datetime(2024, 1, 1, tzinfo=UTC)
 
 
@@ -25,8 +25,15 @@ def _dag(session: Session, dag_id: str = "etl") -> models.Dag:
     return dag
 
 
-def _run(session: Session, dag_id: str = "etl", run_id: str = "r1", logical_date: dt.datetime | None = DAY1) -> models.DagRun:
-    run = models.DagRun(dag_id=dag_id, run_id=run_id, logical_date=logical_date, run_type=DagRunType.SCHEDULED.value)
+def _run(
+    session: Session,
+    dag_id: str = "etl",
+    run_id: str = "r1",
+    logical_date: dt.datetime | None = DAY1,
+) -> models.DagRun:
+    run = models.DagRun(
+        dag_id=dag_id, run_id=run_id, logical_date=logical_date, run_type=DagRunType.SCHEDULED.value
+    )
     session.add(run)
     session.flush()
     return run
@@ -46,7 +53,12 @@ def test_defaults(session: Session) -> None:
     assert run.state == DagRunState.QUEUED.value and run.clear_number == 0
     assert run.run_after.tzinfo == UTC
     assert (ti.map_index, ti.try_number, ti.pool, ti.pool_slots, ti.queue, ti.state) == (
-        -1, 0, "default_pool", 1, "default", None
+        -1,
+        0,
+        "default_pool",
+        1,
+        "default",
+        None,
     )
     session.commit()
     session.expire_all()
@@ -82,13 +94,23 @@ def test_task_instance_unique_per_map_index(session: Session) -> None:
 
 def test_dag_version_unique_number_and_hash(session: Session) -> None:
     _dag(session)
-    session.add(models.DagVersion(dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h1"))
+    session.add(
+        models.DagVersion(dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h1")
+    )
     session.flush()
     with session.begin_nested(), pytest.raises(IntegrityError):
-        session.add(models.DagVersion(dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h2"))
+        session.add(
+            models.DagVersion(
+                dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h2"
+            )
+        )
         session.flush()
     with pytest.raises(IntegrityError):
-        session.add(models.DagVersion(dag_id="etl", version_number=2, serialized_dag="{}", content_hash="h1"))
+        session.add(
+            models.DagVersion(
+                dag_id="etl", version_number=2, serialized_dag="{}", content_hash="h1"
+            )
+        )
         session.flush()
 
 
@@ -125,7 +147,9 @@ def test_run_needs_its_dag(session: Session) -> None:
 
 def test_deleting_a_dag_cascades(session: Session) -> None:
     dag = _dag(session)
-    version = models.DagVersion(dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h")
+    version = models.DagVersion(
+        dag_id="etl", version_number=1, serialized_dag="{}", content_hash="h"
+    )
     session.add(version)
     session.flush()
     dag.latest_version_id = version.id
@@ -134,17 +158,33 @@ def test_deleting_a_dag_cascades(session: Session) -> None:
     ti = _ti(session)
     ti.state = TaskInstanceState.SUCCESS.value
     session.add(models.XCom(dag_id="etl", run_id="r1", task_id="t1", key="return_value", value="1"))
-    session.add(models.TaskInstanceHistory(task_instance_id=ti.id, dag_id="etl", run_id="r1", task_id="t1", try_number=1))
+    session.add(
+        models.TaskInstanceHistory(
+            task_instance_id=ti.id, dag_id="etl", run_id="r1", task_id="t1", try_number=1
+        )
+    )
     backfill = models.Backfill(dag_id="etl", from_date=DAY1, to_date=DAY1)
     session.add(backfill)
     session.flush()
-    session.add(models.BackfillDagRun(backfill_id=backfill.id, dag_run_id=run.id, logical_date=DAY1, sort_ordinal=1))
+    session.add(
+        models.BackfillDagRun(
+            backfill_id=backfill.id, dag_run_id=run.id, logical_date=DAY1, sort_ordinal=1
+        )
+    )
     session.commit()
 
     session.delete(dag)
     session.commit()
-    for model in (models.DagTag, models.DagVersion, models.DagRun, models.TaskInstance,
-                  models.TaskInstanceHistory, models.XCom, models.Backfill, models.BackfillDagRun):
+    for model in (
+        models.DagTag,
+        models.DagVersion,
+        models.DagRun,
+        models.TaskInstance,
+        models.TaskInstanceHistory,
+        models.XCom,
+        models.Backfill,
+        models.BackfillDagRun,
+    ):
         assert session.scalar(select(func.count()).select_from(model)) == 0, model.__name__
 
 
@@ -156,7 +196,9 @@ def test_scheduler_indexes_exist(engine: Engine) -> None:
         found |= {tuple(uq["column_names"]) for uq in inspector.get_unique_constraints(table)}
         return found
 
-    assert {("state",), ("dag_id", "run_id", "state"), ("state", "pool")} <= indexed("task_instance")
+    assert {("state",), ("dag_id", "run_id", "state"), ("state", "pool")} <= indexed(
+        "task_instance"
+    )
     assert {("state", "dag_id"), ("dag_id", "logical_date")} <= indexed("dag_run")
     assert ("is_paused", "is_active", "next_dagrun_create_after") in indexed("dag")
 

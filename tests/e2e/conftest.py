@@ -58,13 +58,20 @@ class Deployment:
             engine.dispose()
 
     def start(self, *args: str) -> subprocess.Popen[str]:
-        process = subprocess.Popen([TRADEWIND, *args], env=self.env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                                   text=True)
+        process = subprocess.Popen(
+            [TRADEWIND, *args],
+            env=self.env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+        )
         self.processes.append(process)
         return process
 
     def cli(self, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-        return subprocess.run([TRADEWIND, *args], env=self.env, capture_output=True, text=True, timeout=timeout)
+        return subprocess.run(
+            [TRADEWIND, *args], env=self.env, capture_output=True, text=True, timeout=timeout
+        )
 
     def states(self, dag_id: str, run_id: str) -> dict[str, Any] | None:
         result = self.cli("tasks", "states-for-dag-run", dag_id, run_id, "-o", "json")
@@ -94,7 +101,8 @@ def deployment(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[Deploy
     folder = tmp_path / "dags"
     folder.mkdir()
     env = {
-        **os.environ, **tradewind_env,
+        **os.environ,
+        **tradewind_env,
         "TRADEWIND__CORE__DAGS_FOLDER": str(folder),
         "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION": "false",
     }
@@ -103,4 +111,3 @@ def deployment(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[Deploy
         yield deployment
     finally:
         deployment.stop_all()
-

@@ -19,9 +19,8 @@ from collections.abc import Iterator
 
 import pytest
 
-from tradewind.cli import api_server as api_server_cli
-
 from tests.e2e.conftest import TRADEWIND, Deployment
+from tradewind.cli import api_server as api_server_cli
 
 pytestmark = pytest.mark.slow
 
@@ -41,13 +40,19 @@ def api_server(deployment: Deployment) -> Iterator[tuple[str, subprocess.Popen[b
     assert created.returncode == 0, created.stderr
     port = _free_port()
     log = (deployment.home / "api-server.log").open("w")
-    process = subprocess.Popen([TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
-                               env=deployment.env, stdout=log, stderr=subprocess.STDOUT)
+    process = subprocess.Popen(
+        [TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+        env=deployment.env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+    )
     url = f"http://127.0.0.1:{port}"
 
     def up() -> bool:
         if process.poll() is not None:
-            raise AssertionError(f"api-server exited:\n{(deployment.home / 'api-server.log').read_text()}")
+            raise AssertionError(
+                f"api-server exited:\n{(deployment.home / 'api-server.log').read_text()}"
+            )
         try:
             with urllib.request.urlopen(f"{url}/api/v2/monitor/health", timeout=2):
                 return True
@@ -66,7 +71,9 @@ def api_server(deployment: Deployment) -> Iterator[tuple[str, subprocess.Popen[b
 
 def _token_request(url: str, password: str) -> urllib.request.Request:
     body = json.dumps({"username": "admin", "password": password}).encode()
-    return urllib.request.Request(f"{url}/auth/token", data=body, headers={"Content-Type": "application/json"})
+    return urllib.request.Request(
+        f"{url}/auth/token", data=body, headers={"Content-Type": "application/json"}
+    )
 
 
 def _wrong_password(url: str, outcomes: list[object]) -> None:
@@ -82,13 +89,17 @@ def _wrong_password(url: str, outcomes: list[object]) -> None:
 
 def _burst(url: str, attempts: int = ATTEMPTS) -> tuple[list[threading.Thread], list[object]]:
     outcomes: list[object] = []
-    threads = [threading.Thread(target=_wrong_password, args=(url, outcomes)) for _ in range(attempts)]
+    threads = [
+        threading.Thread(target=_wrong_password, args=(url, outcomes)) for _ in range(attempts)
+    ]
     for thread in threads:
         thread.start()
     return threads, outcomes
 
 
-def test_failed_sign_ins_do_not_stall_other_requests(api_server: tuple[str, subprocess.Popen[bytes]]) -> None:
+def test_failed_sign_ins_do_not_stall_other_requests(
+    api_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
     url, _process = api_server
     threads, outcomes = _burst(url)
     health_seconds = []
@@ -108,13 +119,18 @@ def test_failed_sign_ins_do_not_stall_other_requests(api_server: tuple[str, subp
         assert answer.status == 201 and json.load(answer)["access_token"]
 
 
-def test_sigterm_stops_the_server_during_failed_sign_ins(api_server: tuple[str, subprocess.Popen[bytes]]) -> None:
+def test_sigterm_stops_the_server_during_failed_sign_ins(
+    api_server: tuple[str, subprocess.Popen[bytes]],
+) -> None:
     """However many attempts wait their turn, a stop takes at most the graceful shutdown time."""
     url, process = api_server
     threads, _outcomes = _burst(url, attempts=3 * ATTEMPTS)
     time.sleep(0.5)
     process.send_signal(signal.SIGTERM)
     process.wait(timeout=api_server_cli.GRACEFUL_SHUTDOWN_SECONDS + 20)
-    assert process.returncode in (0, -signal.SIGTERM)  # uvicorn re-raises the signal once it has shut down
+    assert process.returncode in (
+        0,
+        -signal.SIGTERM,
+    )  # uvicorn re-raises the signal once it has shut down
     for thread in threads:
         thread.join(timeout=60)

@@ -74,19 +74,36 @@ def _kill_leftovers(journal: Path) -> None:
 
 
 def _history(deployment, dag_id: str) -> list[tuple[str, str, int, str]]:
-    return deployment.read(lambda s: [
-        (row.run_id, row.task_id, row.try_number, row.state) for row in s.scalars(
-            select(TaskInstanceHistory).where(TaskInstanceHistory.dag_id == dag_id)
-            .order_by(TaskInstanceHistory.run_id, TaskInstanceHistory.task_id, TaskInstanceHistory.try_number))])
+    return deployment.read(
+        lambda s: [
+            (row.run_id, row.task_id, row.try_number, row.state)
+            for row in s.scalars(
+                select(TaskInstanceHistory)
+                .where(TaskInstanceHistory.dag_id == dag_id)
+                .order_by(
+                    TaskInstanceHistory.run_id,
+                    TaskInstanceHistory.task_id,
+                    TaskInstanceHistory.try_number,
+                )
+            )
+        ]
+    )
 
 
 def _xcoms(deployment, dag_id: str) -> dict[tuple[str, str], object]:
-    return deployment.read(lambda s: {
-        (row.run_id, row.task_id): xcom_codec.decode(row.value) for row in s.scalars(
-            select(XCom).where(XCom.dag_id == dag_id, XCom.key == "return_value"))})
+    return deployment.read(
+        lambda s: {
+            (row.run_id, row.task_id): xcom_codec.decode(row.value)
+            for row in s.scalars(
+                select(XCom).where(XCom.dag_id == dag_id, XCom.key == "return_value")
+            )
+        }
+    )
 
 
-def test_tries_outlive_a_killed_scheduler_and_the_next_one_adopts_them(deployment, tmp_path) -> None:
+def test_tries_outlive_a_killed_scheduler_and_the_next_one_adopts_them(
+    deployment, tmp_path
+) -> None:
     wait_for = deployment.wait_for
     journal = tmp_path / "journal.txt"
     deployment.write("outlive.py", OUTLIVE.format(journal=str(journal), folder=str(tmp_path)))
@@ -94,24 +111,45 @@ def test_tries_outlive_a_killed_scheduler_and_the_next_one_adopts_them(deploymen
     try:
         first = deployment.start("scheduler")
         assert deployment.cli("dags", "trigger", "outlive", "--run-id", "r").returncode == 0
-        wait_for(lambda: len(_started_pids(journal)) == 3, 60, "the three tries to start their work")
+        wait_for(
+            lambda: len(_started_pids(journal)) == 3, 60, "the three tries to start their work"
+        )
         pids = _started_pids(journal)
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
 
         # While no scheduler runs: one try finishes, one is killed, one waits.
         (tmp_path / "go_finish").touch()
-        wait_for(lambda: ["end", "finished_meanwhile", "1"] in _journal(journal), 30, "a try to finish meanwhile")
+        wait_for(
+            lambda: ["end", "finished_meanwhile", "1"] in _journal(journal),
+            30,
+            "a try to finish meanwhile",
+        )
         wait_for(lambda: not alive(pids["finished_meanwhile"]), 30, "that try's process to end")
         os.kill(pids["killed_meanwhile"], signal.SIGKILL)
         assert alive(pids["adopted"])
 
         second = deployment.start("scheduler")
-        wait_for(lambda: (s := deployment.states("outlive", "r")) and s["tasks"]["finished_meanwhile"]["state"]
-                 == "success", 60, "the outcome left meanwhile to be recorded")
-        (tmp_path / "go_adopted").touch()  # the adopted try now asks the new scheduler for that XCom
-        final = wait_for(lambda: (s := deployment.states("outlive", "r")) and s["state"] in ("success", "failed")
-                         and s, 60, "the run to finish")
+        wait_for(
+            lambda: (
+                (s := deployment.states("outlive", "r"))
+                and s["tasks"]["finished_meanwhile"]["state"] == "success"
+            ),
+            60,
+            "the outcome left meanwhile to be recorded",
+        )
+        (
+            tmp_path / "go_adopted"
+        ).touch()  # the adopted try now asks the new scheduler for that XCom
+        final = wait_for(
+            lambda: (
+                (s := deployment.states("outlive", "r"))
+                and s["state"] in ("success", "failed")
+                and s
+            ),
+            60,
+            "the run to finish",
+        )
         second.send_signal(signal.SIGTERM)
         _out, err = second.communicate(timeout=60)
         assert second.returncode == 0, err
@@ -131,15 +169,29 @@ def test_tries_outlive_a_killed_scheduler_and_the_next_one_adopts_them(deploymen
         ("r", "killed_meanwhile"): 2,
     }
     lines = [" ".join(words[:3]) for words in _journal(journal)]
-    assert sorted(lines) == sorted(["start adopted 1", "end adopted 1", "start finished_meanwhile 1",
-                                    "end finished_meanwhile 1", "start killed_meanwhile 1", "start killed_meanwhile 2",
-                                    "end killed_meanwhile 2"])  # no work done twice
+    assert sorted(lines) == sorted(
+        [
+            "start adopted 1",
+            "end adopted 1",
+            "start finished_meanwhile 1",
+            "end finished_meanwhile 1",
+            "start killed_meanwhile 1",
+            "start killed_meanwhile 2",
+            "end killed_meanwhile 2",
+        ]
+    )  # no work done twice
     log = deployment.cli("tasks", "logs", "outlive", "r", "adopted").stdout
-    for expected in ("Lost contact with the scheduler", "took it over", "pulled finished while no scheduler ran",
-                     "Marking task as SUCCESS"):
+    for expected in (
+        "Lost contact with the scheduler",
+        "took it over",
+        "pulled finished while no scheduler ran",
+        "Marking task as SUCCESS",
+    ):
         assert expected in log, log
-    assert "its scheduler or worker stopped" in deployment.cli(
-        "tasks", "logs", "outlive", "r", "killed_meanwhile", "--try", "1").stdout
+    assert (
+        "its scheduler or worker stopped"
+        in deployment.cli("tasks", "logs", "outlive", "r", "killed_meanwhile", "--try", "1").stdout
+    )
 
 
 ANCESTRY = """
@@ -174,18 +226,30 @@ def test_tries_outlive_a_killed_fork_server_and_a_killed_launcher(deployment, tm
     deployment.parse()
 
     def started(dag_id: str, run_id: str) -> list[list[str]]:
-        return [words for words in _journal(journal) if words[1].startswith(f"{dag_id}.") and
-                words[1].endswith(f".{run_id}")]
+        return [
+            words
+            for words in _journal(journal)
+            if words[1].startswith(f"{dag_id}.") and words[1].endswith(f".{run_id}")
+        ]
 
     def run(dag_id: str, run_id: str) -> list[list[str]]:
         assert deployment.cli("dags", "trigger", dag_id, "--run-id", run_id).returncode == 0
-        wait_for(lambda: len(started(dag_id, run_id)) == 2, 60, f"the tries of {dag_id} {run_id} to start")
+        wait_for(
+            lambda: len(started(dag_id, run_id)) == 2,
+            60,
+            f"the tries of {dag_id} {run_id} to start",
+        )
         return started(dag_id, run_id)
 
     def finish(dag_id: str, run_id: str) -> None:
         (tmp_path / f"go_{run_id}").touch()
-        wait_for(lambda: (s := deployment.states(dag_id, run_id)) and s["state"] in ("success", "failed"), 60,
-                 f"{dag_id} {run_id} to finish")
+        wait_for(
+            lambda: (
+                (s := deployment.states(dag_id, run_id)) and s["state"] in ("success", "failed")
+            ),
+            60,
+            f"{dag_id} {run_id} to finish",
+        )
         assert deployment.states(dag_id, run_id)["state"] == "success"
 
     scheduler = deployment.start("scheduler")
@@ -218,12 +282,22 @@ def test_tries_outlive_a_killed_fork_server_and_a_killed_launcher(deployment, tm
             if alive(int(words[3])):
                 os.kill(int(words[3]), signal.SIGKILL)
 
-    history = [row for row in _history(deployment, "lean_a") if row[0] == f"a{attempt}"] + _history(deployment, "lean_b")
-    assert history == [(f"a{attempt}", "t0", 1, "success"), (f"a{attempt}", "t1", 1, "success"),
-                       ("b1", "t0", 1, "success"), ("b1", "t1", 1, "success")]
-    pids = {(words[1].split(".")[0], words[1].split(".")[2], words[1].split(".")[1]): int(words[3])
-            for words in _journal(journal)}
+    history = [row for row in _history(deployment, "lean_a") if row[0] == f"a{attempt}"] + _history(
+        deployment, "lean_b"
+    )
+    assert history == [
+        (f"a{attempt}", "t0", 1, "success"),
+        (f"a{attempt}", "t1", 1, "success"),
+        ("b1", "t0", 1, "success"),
+        ("b1", "t1", 1, "success"),
+    ]
+    pids = {
+        (words[1].split(".")[0], words[1].split(".")[2], words[1].split(".")[1]): int(words[3])
+        for words in _journal(journal)
+    }
     xcoms = {**_xcoms(deployment, "lean_a"), **_xcoms(deployment, "lean_b")}
     for run_id, dag_id in ((f"a{attempt}", "lean_a"), ("b1", "lean_b")):
         for task_id in ("t0", "t1"):
-            assert xcoms[(run_id, task_id)] == pids[(dag_id, run_id, task_id)]  # from the try that outlived
+            assert (
+                xcoms[(run_id, task_id)] == pids[(dag_id, run_id, task_id)]
+            )  # from the try that outlived

@@ -36,10 +36,20 @@ STEADY = """
 
 
 def _history(deployment, dag_id: str) -> list[tuple[str, str, int, str]]:
-    return deployment.read(lambda s: [
-        (row.run_id, row.task_id, row.try_number, row.state) for row in s.scalars(
-            select(TaskInstanceHistory).where(TaskInstanceHistory.dag_id == dag_id)
-            .order_by(TaskInstanceHistory.run_id, TaskInstanceHistory.task_id, TaskInstanceHistory.try_number))])
+    return deployment.read(
+        lambda s: [
+            (row.run_id, row.task_id, row.try_number, row.state)
+            for row in s.scalars(
+                select(TaskInstanceHistory)
+                .where(TaskInstanceHistory.dag_id == dag_id)
+                .order_by(
+                    TaskInstanceHistory.run_id,
+                    TaskInstanceHistory.task_id,
+                    TaskInstanceHistory.try_number,
+                )
+            )
+        ]
+    )
 
 
 def test_a_stop_lets_running_tries_finish_and_starts_no_new_ones(deployment, tmp_path) -> None:
@@ -50,8 +60,12 @@ def test_a_stop_lets_running_tries_finish_and_starts_no_new_ones(deployment, tmp
     for run_id in ("r1", "r2"):  # both before the scheduler starts: their tries run at once
         assert deployment.cli("dags", "trigger", "steady", "--run-id", run_id).returncode == 0
     scheduler = deployment.start("scheduler")
-    deployment.wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) == 8, 60,
-                        "eight tries to start their work", interval=0.02)
+    deployment.wait_for(
+        lambda: journal.exists() and len(journal.read_text().splitlines()) == 8,
+        60,
+        "eight tries to start their work",
+        interval=0.02,
+    )
     stopped_at = time.monotonic()
     scheduler.send_signal(signal.SIGTERM)
     _out, err = scheduler.communicate(timeout=60)
@@ -62,18 +76,27 @@ def test_a_stop_lets_running_tries_finish_and_starts_no_new_ones(deployment, tmp
     for run_id in ("r1", "r2"):
         states = deployment.states("steady", run_id)
         assert {f"w{n}": states["tasks"][f"w{n}"]["state"] for n in range(4)} == dict.fromkeys(
-            (f"w{n}" for n in range(4)), "success"), states
+            (f"w{n}" for n in range(4)), "success"
+        ), states
         assert states["tasks"]["after"]["state"] != "running"  # no new try started while stopping
     assert [line for line in journal.read_text().splitlines() if " after " in line] == []
-    assert _history(deployment, "steady") == [(run_id, f"w{n}", 1, "success") for run_id in ("r1", "r2")
-                                              for n in range(4)]  # every try used once, none lost
-    values = deployment.read(lambda s: sorted(s.scalars(select(XCom.task_id).where(XCom.dag_id == "steady"))))
+    assert _history(deployment, "steady") == [
+        (run_id, f"w{n}", 1, "success") for run_id in ("r1", "r2") for n in range(4)
+    ]  # every try used once, none lost
+    values = deployment.read(
+        lambda s: sorted(s.scalars(select(XCom.task_id).where(XCom.dag_id == "steady")))
+    )
     assert values == sorted(f"w{n}" for n in range(4) for _run in range(2))
 
     again = deployment.start("scheduler")  # the next scheduler goes on where it stopped
     for run_id in ("r1", "r2"):
-        deployment.wait_for(lambda run_id=run_id: (s := deployment.states("steady", run_id)) and s["state"] == "success",
-                            60, f"run {run_id} to finish")
+        deployment.wait_for(
+            lambda run_id=run_id: (
+                (s := deployment.states("steady", run_id)) and s["state"] == "success"
+            ),
+            60,
+            f"run {run_id} to finish",
+        )
     again.send_signal(signal.SIGTERM)
     _out, err = again.communicate(timeout=60)
     assert again.returncode == 0, err
@@ -96,15 +119,21 @@ MIXED = """
 """
 
 
-def test_tries_still_running_when_the_grace_is_over_are_terminated_and_recorded(deployment, tmp_path) -> None:
+def test_tries_still_running_when_the_grace_is_over_are_terminated_and_recorded(
+    deployment, tmp_path
+) -> None:
     journal = tmp_path / "journal.txt"
     deployment.write("mixed.py", MIXED.format(journal=str(journal)))
     deployment.parse()
     deployment.env["TRADEWIND__CORE__SHUTDOWN_GRACE"] = "5"
     scheduler = deployment.start("scheduler")
     assert deployment.cli("dags", "trigger", "mixed", "--run-id", "m").returncode == 0
-    deployment.wait_for(lambda: journal.exists() and len(journal.read_text().splitlines()) == 2, 60,
-                        "both tries to start their work", interval=0.02)
+    deployment.wait_for(
+        lambda: journal.exists() and len(journal.read_text().splitlines()) == 2,
+        60,
+        "both tries to start their work",
+        interval=0.02,
+    )
     stopped_at = time.monotonic()
     scheduler.send_signal(signal.SIGTERM)
     _out, err = scheduler.communicate(timeout=60)
@@ -113,6 +142,8 @@ def test_tries_still_running_when_the_grace_is_over_are_terminated_and_recorded(
     assert "the shutdown grace of 5 s is over" in err
     assert 4.5 <= elapsed < 30
     states = deployment.states("mixed", "m")
-    assert states["tasks"]["quick"]["state"] == "success"  # finished within the grace: recorded as usual
+    assert (
+        states["tasks"]["quick"]["state"] == "success"
+    )  # finished within the grace: recorded as usual
     assert states["tasks"]["long"]["state"] == "failed"  # then terminated, and recorded so
     assert "SIGTERM" in deployment.cli("tasks", "logs", "mixed", "m", "long").stdout

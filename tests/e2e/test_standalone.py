@@ -33,8 +33,11 @@ def _free_port() -> int:
 
 def _standalone_env(deployment) -> dict[str, str]:
     """Standalone's own SQLite under $TRADEWIND_HOME, its own pause default, a free port."""
-    env = {key: value for key, value in deployment.env.items()
-           if key not in ("TRADEWIND__DATABASE__URL", "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION")}
+    env = {
+        key: value
+        for key, value in deployment.env.items()
+        if key not in ("TRADEWIND__DATABASE__URL", "TRADEWIND__CORE__DAGS_ARE_PAUSED_AT_CREATION")
+    }
     return {**env, "TRADEWIND__API__HOST": "127.0.0.1", "TRADEWIND__API__PORT": str(_free_port())}
 
 
@@ -47,13 +50,21 @@ def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
     deployment.wait_for(password_file.exists, 30, "the admin password file")
     password = password_file.read_text().strip()
     assert oct(os.stat(password_file).st_mode & 0o777) == "0o600"
-    deployment.wait_for(lambda: deployment.cli("dags", "trigger", "long", "--run-id", "r").returncode == 0, 30,
-                        "the DAG to be parsed and triggered")
-    deployment.wait_for(lambda: (s := deployment.states("long", "r")) and s["tasks"]["sleep"]["state"] == "running",
-                        30, "the task to run (standalone's DAGs start unpaused)")
+    deployment.wait_for(
+        lambda: deployment.cli("dags", "trigger", "long", "--run-id", "r").returncode == 0,
+        30,
+        "the DAG to be parsed and triggered",
+    )
+    deployment.wait_for(
+        lambda: (s := deployment.states("long", "r")) and s["tasks"]["sleep"]["state"] == "running",
+        30,
+        "the task to run (standalone's DAGs start unpaused)",
+    )
     running_pids = _children(standalone.pid)
     standalone.send_signal(signal.SIGINT)
-    with pytest.raises(subprocess.TimeoutExpired):  # it lets the running task finish (it would, in 60 s)
+    with pytest.raises(
+        subprocess.TimeoutExpired
+    ):  # it lets the running task finish (it would, in 60 s)
         standalone.wait(timeout=2)
     stopped_at = time.monotonic()
     standalone.send_signal(signal.SIGINT)  # the second Ctrl-C stops at once
@@ -70,10 +81,17 @@ def test_standalone_runs_and_stops_on_sigint(deployment) -> None:
     assert "SIGTERM" in log.stdout
 
     again = deployment.start("standalone")
-    running = select(Job.job_type, func.count()).where(Job.state == "running").group_by(Job.job_type)
-    deployment.wait_for(lambda: dict(deployment.read(lambda s: s.execute(running).all()))
-                        == {"scheduler": 1, "dag_processor": 1}, 30,
-                        "the second scheduler and DAG processor to start (the first ones' jobs ended)")
+    running = (
+        select(Job.job_type, func.count()).where(Job.state == "running").group_by(Job.job_type)
+    )
+    deployment.wait_for(
+        lambda: (
+            dict(deployment.read(lambda s: s.execute(running).all()))
+            == {"scheduler": 1, "dag_processor": 1}
+        ),
+        30,
+        "the second scheduler and DAG processor to start (the first ones' jobs ended)",
+    )
     again.send_signal(signal.SIGINT)
     _out, err = again.communicate(timeout=30)
     assert again.returncode == 0, err
@@ -105,24 +123,40 @@ def test_standalone_killed_with_sigkill_and_restarted_loses_no_try(deployment, t
     deployment.write("crashy.py", CRASHY.format(journal=str(journal)))
 
     def lines() -> list[list[str]]:
-        return [line.split() for line in journal.read_text().splitlines()] if journal.exists() else []
+        return (
+            [line.split() for line in journal.read_text().splitlines()] if journal.exists() else []
+        )
 
     first = deployment.start("standalone")
     try:
-        deployment.wait_for(lambda: deployment.cli("dags", "trigger", "crashy", "--run-id", "r0").returncode == 0, 60,
-                            "the DAG to be parsed and triggered")
+        deployment.wait_for(
+            lambda: deployment.cli("dags", "trigger", "crashy", "--run-id", "r0").returncode == 0,
+            60,
+            "the DAG to be parsed and triggered",
+        )
         for n in (1, 2):
             assert deployment.cli("dags", "trigger", "crashy", "--run-id", f"r{n}").returncode == 0
-        deployment.wait_for(lambda: sum(words[0] == "start" for words in lines()) == 9, 60, "nine tries to start")
+        deployment.wait_for(
+            lambda: sum(words[0] == "start" for words in lines()) == 9, 60, "nine tries to start"
+        )
         first.send_signal(signal.SIGKILL)
         first.communicate(timeout=30)
-        host, port = deployment.env["TRADEWIND__API__HOST"], int(deployment.env["TRADEWIND__API__PORT"])
+        host, port = (
+            deployment.env["TRADEWIND__API__HOST"],
+            int(deployment.env["TRADEWIND__API__PORT"]),
+        )
         deployment.wait_for(lambda: _port_free(host, port), 30, "the API server to be gone")
 
         again = deployment.start("standalone")
         for n in range(3):
-            deployment.wait_for(lambda n=n: (s := deployment.states("crashy", f"r{n}")) and s["state"] in (
-                "success", "failed"), 60, f"run r{n} to finish after the restart")
+            deployment.wait_for(
+                lambda n=n: (
+                    (s := deployment.states("crashy", f"r{n}"))
+                    and s["state"] in ("success", "failed")
+                ),
+                60,
+                f"run r{n} to finish after the restart",
+            )
         again.send_signal(signal.SIGINT)
         _out, err = again.communicate(timeout=60)
         assert again.returncode == 0, err
@@ -135,7 +169,9 @@ def test_standalone_killed_with_sigkill_and_restarted_loses_no_try(deployment, t
         assert states["state"] == "success", states
         assert {task["try_number"] for task in states["tasks"].values()} == {1}
     done = sorted(" ".join(words[:4]) for words in lines())
-    assert done == sorted(f"{kind} r{n} w{m} 1" for kind in ("start", "end") for n in range(3) for m in range(3))
+    assert done == sorted(
+        f"{kind} r{n} w{m} 1" for kind in ("start", "end") for n in range(3) for m in range(3)
+    )
 
 
 def _port_free(host: str, port: int) -> bool:

@@ -8,7 +8,9 @@ from typing import Any
 from tradewind.executors.base import Event, TaskDied, TaskFinished
 
 
-def wait_for(executor: Any, predicate: Any, timeout: float = 20.0, step: float = 0.1) -> list[Event]:
+def wait_for(
+    executor: Any, predicate: Any, timeout: float = 20.0, step: float = 0.1
+) -> list[Event]:
     """Events from ``executor.wait`` until ``predicate(events)`` holds (fails after ``timeout``)."""
     events: list[Event] = []
     deadline = time.monotonic() + timeout

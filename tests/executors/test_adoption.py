@@ -24,8 +24,10 @@ from tradewind.runner import beacons, xcom_codec
 from tradewind.runner.process_identity import ProcessIdentity
 from tradewind.runner.protocol import LineChannel
 
-pytestmark = pytest.mark.skipif(not (launchers.supported() and beacons.supported()),
-                                reason="adoption needs Linux pidfds and abstract Unix sockets")
+pytestmark = pytest.mark.skipif(
+    not (launchers.supported() and beacons.supported()),
+    reason="adoption needs Linux pidfds and abstract Unix sockets",
+)
 
 SOURCE = textwrap.dedent("""
     import os, time
@@ -99,8 +101,19 @@ def _orphan_tries(tmp_path: Path, tasks: list[str], *, direct: bool = False) -> 
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
     proc = subprocess.Popen(
-        [sys.executable, "-c", FIRST_EXECUTOR, str(source), str(tmp_path), "direct" if direct else "launcher",
-         ",".join(tasks)], stdout=subprocess.PIPE, text=True, env={**os.environ, "TW_TEST_DIR": str(tmp_path)})
+        [
+            sys.executable,
+            "-c",
+            FIRST_EXECUTOR,
+            str(source),
+            str(tmp_path),
+            "direct" if direct else "launcher",
+            ",".join(tasks),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TW_TEST_DIR": str(tmp_path)},
+    )
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
     finally:
@@ -129,14 +142,20 @@ def orphans_to_clean() -> Any:
 def _adopt_all(executor: LocalExecutor, tmp_path: Path) -> dict[int, int]:
     found = executor.orphans()
     for (ti_id, try_number), identity in found.items():
-        assert executor.adopt(ti_id, try_number, identity, outcome_path=str(tmp_path / "outcomes" / f"{ti_id}-1.json"),
-                              label=f"try of {ti_id}")
+        assert executor.adopt(
+            ti_id,
+            try_number,
+            identity,
+            outcome_path=str(tmp_path / "outcomes" / f"{ti_id}-1.json"),
+            label=f"try of {ti_id}",
+        )
     return {ti_id: identity.pid for (ti_id, _try), identity in found.items()}
 
 
 @pytest.mark.parametrize("direct", [False, True], ids=["from-a-launcher", "forked-directly"])
-def test_a_try_outlives_its_executor_and_is_adopted_with_its_questions_and_outcome(tmp_path, orphans_to_clean,
-                                                                                  direct) -> None:
+def test_a_try_outlives_its_executor_and_is_adopted_with_its_questions_and_outcome(
+    tmp_path, orphans_to_clean, direct
+) -> None:
     (pid,) = _orphan_tries(tmp_path, ["asks"], direct=direct)
     orphans_to_clean.append(pid)
     assert alive(pid), "the try died with its executor"
@@ -152,14 +171,21 @@ def test_a_try_outlives_its_executor_and_is_adopted_with_its_questions_and_outco
         executor.end(grace=0.5)
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success", (tmp_path / "asks.log").read_text()
-    assert finished.message["xcoms"] == [["return_value", xcom_codec.encode(42)]]  # answered by the new executor
+    assert finished.message["xcoms"] == [
+        ["return_value", xcom_codec.encode(42)]
+    ]  # answered by the new executor
     assert [message["op"] for message in answers.asked] == ["xcom_get"]
     log = (tmp_path / "asks.log").read_text()
-    assert "Lost contact with the scheduler" in log and f"Taken over by the scheduler in process {os.getpid()}" in log
+    assert (
+        "Lost contact with the scheduler" in log
+        and f"Taken over by the scheduler in process {os.getpid()}" in log
+    )
     assert "asks: got 41" in log
 
 
-def test_an_adopted_try_that_dies_is_reported_and_a_finished_one_left_its_outcome(tmp_path, orphans_to_clean) -> None:
+def test_an_adopted_try_that_dies_is_reported_and_a_finished_one_left_its_outcome(
+    tmp_path, orphans_to_clean
+) -> None:
     killed, finished_pid = _orphan_tries(tmp_path, ["sleeps", "asks"])
     orphans_to_clean.extend([killed, finished_pid])
     executor = LocalExecutor(parallelism=4, kill_grace=0.5, fork_server=False)
@@ -168,8 +194,13 @@ def test_an_adopted_try_that_dies_is_reported_and_a_finished_one_left_its_outcom
         assert _adopt_all(executor, tmp_path) == {1: killed, 2: finished_pid}
         os.kill(killed, signal.SIGKILL)
         events = wait_for(executor, lambda evs: tries_ended(evs), timeout=10)
-        assert events == [TaskDied(1, "the task process ended without reporting (it was adopted, so its exit "
-                                      "status is unknown)")]
+        assert events == [
+            TaskDied(
+                1,
+                "the task process ended without reporting (it was adopted, so its exit "
+                "status is unknown)",
+            )
+        ]
         # Without its question answered (say the scheduler is away), a try still ends: stopped
         # now, it records its outcome in the file, which the adopter reads.
         os.kill(finished_pid, signal.SIGTERM)
@@ -188,7 +219,9 @@ def test_end_terminates_adopted_tries(tmp_path, orphans_to_clean) -> None:
     executor.start(Answers(0), home=tmp_path)
     assert _adopt_all(executor, tmp_path) == {1: pid}
     events = executor.end(grace=2.0)
-    assert [(type(e), e.message["state"]) for e in events if isinstance(e, TaskFinished)] == [(TaskFinished, "failed")]
+    assert [(type(e), e.message["state"]) for e in events if isinstance(e, TaskFinished)] == [
+        (TaskFinished, "failed")
+    ]
     assert not alive(pid)
 
 

@@ -26,8 +26,10 @@ from tradewind.runner.runtime import RunInfo
 from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import timezone
 
-pytestmark = pytest.mark.skipif(not (launchers.supported() and fork_server_client.supported()),
-                                reason="the fork server needs Linux pidfds and memfds")
+pytestmark = pytest.mark.skipif(
+    not (launchers.supported() and fork_server_client.supported()),
+    reason="the fork server needs Linux pidfds and memfds",
+)
 
 SOURCE = textwrap.dedent("""
     import os, sys, time
@@ -53,22 +55,34 @@ SOURCE = textwrap.dedent("""
         PythonOperator(task_id="wait_go", python_callable=wait_go)
 """)
 
-RUN = RunInfo(dag_id="lean", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
-              data_interval_end=None, run_type="manual", conf={})
+RUN = RunInfo(
+    dag_id="lean",
+    run_id="r1",
+    logical_date=timezone.utcnow(),
+    data_interval_start=None,
+    data_interval_end=None,
+    run_type="manual",
+    conf={},
+)
 
 
-def _workload(tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **kwargs: Any) -> TaskWorkload:
+def _workload(
+    tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **kwargs: Any
+) -> TaskWorkload:
     return TaskWorkload(
-        ti_id=ti_id, dag_id="lean", run_id="r1", task_id=task_id, map_index=-1, try_number=1, max_tries=0,
-        fileloc=str(tmp_path / "lean.py"), source_code=source, run=RUN,
-        log_path=str(tmp_path / "logs" / f"{task_id}-{ti_id}.log"), **kwargs,
+        ti_id=ti_id,
+        dag_id="lean",
+        run_id="r1",
+        task_id=task_id,
+        map_index=-1,
+        try_number=1,
+        max_tries=0,
+        fileloc=str(tmp_path / "lean.py"),
+        source_code=source,
+        run=RUN,
+        log_path=str(tmp_path / "logs" / f"{task_id}-{ti_id}.log"),
+        **kwargs,
     )
-
-
-
-
-
-
 
 
 def _returned(events: list[Event]) -> dict[str, Any]:
@@ -78,9 +92,13 @@ def _returned(events: list[Event]) -> dict[str, Any]:
     return json.loads(value)
 
 
-def _run_modules_try(executor: LocalExecutor, tmp_path: Path, ti_id: int, source: str = SOURCE) -> dict[str, Any]:
+def _run_modules_try(
+    executor: LocalExecutor, tmp_path: Path, ti_id: int, source: str = SOURCE
+) -> dict[str, Any]:
     executor.launch(_workload(tmp_path, ti_id, "modules", source=source))
-    return _returned(wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids))
+    return _returned(
+        wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
+    )
 
 
 def _server_ready(executor: LocalExecutor, timeout: float = 20.0) -> None:
@@ -127,12 +145,15 @@ def test_a_lean_launchers_try_killed_with_sigkill_is_reported(tmp_path, executor
     assert isinstance(started, TaskStarted)
     os.kill(started.pid, signal.SIGKILL)
     events = wait_for(executor, lambda evs: tries_ended(evs), timeout=5)
-    assert events == [TaskDied(2, "the task process was killed by SIGKILL without reporting an outcome")]
+    assert events == [
+        TaskDied(2, "the task process was killed by SIGKILL without reporting an outcome")
+    ]
 
 
 @pytest.mark.parametrize("home", [False, True], ids=["watched-by-channel", "watched-by-beacon"])
-def test_a_lean_launcher_killed_under_its_try_leaves_it_running_and_the_next_try_runs(tmp_path, monkeypatch, caplog,
-                                                                                      home) -> None:
+def test_a_lean_launcher_killed_under_its_try_leaves_it_running_and_the_next_try_runs(
+    tmp_path, monkeypatch, caplog, home
+) -> None:
     go = tmp_path / "go"
     monkeypatch.setenv("TW_TEST_GO", str(go))
     executor = LocalExecutor(parallelism=8, kill_grace=0.5)
@@ -159,7 +180,9 @@ def test_a_lean_launcher_killed_under_its_try_leaves_it_running_and_the_next_try
         executor.end(grace=0.5)
 
 
-def test_without_the_server_launchers_are_forked_here_and_tries_still_run(tmp_path, executor) -> None:
+def test_without_the_server_launchers_are_forked_here_and_tries_still_run(
+    tmp_path, executor
+) -> None:
     _run_modules_try(executor, tmp_path, 1)
     _server_ready(executor)
     server = executor.fork_server
@@ -191,7 +214,11 @@ def test_end_stops_the_server_its_launchers_and_their_tries(tmp_path) -> None:
     pids = [launcher.pid for launcher in executor.launchers]
     events = executor.end(grace=0.5)
     assert [type(e) for e in events if e.ti_id == 2] in ([TaskFinished], [TaskDied])
-    assert [pid for pid in [started.pid, server_pid, *pids] if alive(pid)] == [], (started.pid, server_pid, pids)
+    assert [pid for pid in [started.pid, server_pid, *pids] if alive(pid)] == [], (
+        started.pid,
+        server_pid,
+        pids,
+    )
     assert not server.running and list(executor.launchers) == []
 
 
@@ -233,9 +260,13 @@ KILLED_PARENT = textwrap.dedent("""
 def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on(tmp_path) -> None:
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
-                            stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
-                            env={**os.environ, "TW_TEST_GO": str(tmp_path / "go")})
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        env={**os.environ, "TW_TEST_GO": str(tmp_path / "go")},
+    )
     task_pid = None
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -246,7 +277,9 @@ def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on
         _out, err = proc.communicate(timeout=30)
         deadline = time.monotonic() + 10
         while alive(launcher_pid) or alive(server_pid):
-            assert time.monotonic() < deadline, "the server or a launcher outlived the executor's process"
+            assert time.monotonic() < deadline, (
+                "the server or a launcher outlived the executor's process"
+            )
             time.sleep(0.05)
         assert "Traceback" not in err, err  # the server ended quietly
         (tmp_path / "go").touch()  # the try goes on to its end, and leaves its outcome
@@ -266,8 +299,13 @@ def test_server_and_launchers_die_with_the_executors_process_but_the_try_goes_on
 
 def test_the_fork_server_ends_quietly_when_the_executor_is_gone() -> None:
     ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
-    server = subprocess.Popen(fork_server.command(theirs.fileno(), os.getpid()), pass_fds=(theirs.fileno(),),
-                              stdin=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True)
+    server = subprocess.Popen(
+        fork_server.command(theirs.fileno(), os.getpid()),
+        pass_fds=(theirs.fileno(),),
+        stdin=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     theirs.close()
     try:
         assert select.select([ours], [], [], 30)[0], "the fork server never said it was ready"

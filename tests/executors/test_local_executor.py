@@ -54,15 +54,31 @@ SOURCE = textwrap.dedent("""
         PythonOperator(task_id="block", python_callable=block)
 """)
 
-RUN = RunInfo(dag_id="exec", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
-              data_interval_end=None, run_type="manual", conf={})
+RUN = RunInfo(
+    dag_id="exec",
+    run_id="r1",
+    logical_date=timezone.utcnow(),
+    data_interval_start=None,
+    data_interval_end=None,
+    run_type="manual",
+    conf={},
+)
 
 
 def _workload(tmp_path: Path, ti_id: int, task_id: str, **kwargs: Any) -> TaskWorkload:
     return TaskWorkload(
-        ti_id=ti_id, dag_id="exec", run_id="r1", task_id=task_id, map_index=-1, try_number=1, max_tries=0,
-        fileloc=str(tmp_path / "exec.py"), source_code=SOURCE, run=RUN,
-        log_path=str(tmp_path / "logs" / f"{task_id}.log"), **kwargs,
+        ti_id=ti_id,
+        dag_id="exec",
+        run_id="r1",
+        task_id=task_id,
+        map_index=-1,
+        try_number=1,
+        max_tries=0,
+        fileloc=str(tmp_path / "exec.py"),
+        source_code=SOURCE,
+        run=RUN,
+        log_path=str(tmp_path / "logs" / f"{task_id}.log"),
+        **kwargs,
     )
 
 
@@ -81,11 +97,15 @@ class Answers:
         if message["op"] == "variable_get":
             return {"value": "hunter2-secret"}
         if message["op"] == "connection_get":
-            return {"connection": {"conn_id": message["conn_id"], "conn_type": "http", "password": "pa55word",
-                                   "extra": '{"auth": {"api_token": "tok-123456"}}'}}
+            return {
+                "connection": {
+                    "conn_id": message["conn_id"],
+                    "conn_type": "http",
+                    "password": "pa55word",
+                    "extra": '{"auth": {"api_token": "tok-123456"}}',
+                }
+            }
         return {"error": "unknown"}
-
-
 
 
 @pytest.fixture
@@ -101,7 +121,9 @@ def test_a_try_runs_in_a_child_and_reports_its_outcome(tmp_path) -> None:
     executor = LocalExecutor(parallelism=2)
     executor.start(answers)
     try:
-        executor.launch(_workload(tmp_path, 1, "add", outcome_path=str(tmp_path / "outcomes" / "1-1.json")))
+        executor.launch(
+            _workload(tmp_path, 1, "add", outcome_path=str(tmp_path / "outcomes" / "1-1.json"))
+        )
         assert executor.open_slots == 1 and executor.running_ti_ids == {1}
         events = wait_for(executor, lambda evs: any(isinstance(e, TaskFinished) for e in evs))
     finally:
@@ -119,7 +141,9 @@ def test_a_try_runs_in_a_child_and_reports_its_outcome(tmp_path) -> None:
 
 def test_replies_larger_than_the_socket_buffer_arrive_whole(tmp_path, executor) -> None:
     executor.launch(_workload(tmp_path, 6, "big"))
-    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs))
+    events = wait_for(
+        executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs)
+    )
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success"
     assert finished.message["xcoms"] == [["return_value", xcom_codec.encode(3_000_000)]]
@@ -145,7 +169,9 @@ def test_a_child_killed_with_sigkill_is_reported_at_once(tmp_path, executor) -> 
     before = time.monotonic()
     events = wait_for(executor, lambda evs: evs, timeout=5)
     assert time.monotonic() - before < 1.0
-    assert events == [TaskDied(3, "the task process was killed by SIGKILL without reporting an outcome")]
+    assert events == [
+        TaskDied(3, "the task process was killed by SIGKILL without reporting an outcome")
+    ]
     assert executor.open_slots == 2
 
 
@@ -154,22 +180,32 @@ def test_terminate_stops_a_try(tmp_path, executor) -> None:
     wait_for(executor, lambda evs: evs)
     time.sleep(0.2)
     executor.terminate(4)
-    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=5)
+    events = wait_for(
+        executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=5
+    )
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     assert isinstance(ended, TaskFinished) and ended.message["state"] == "failed"
     assert "SIGTERM" in (tmp_path / "logs" / "block.log").read_text()
 
 
-def test_a_try_stopped_before_its_task_began_is_up_for_retry_when_it_has_retries_left(tmp_path, executor) -> None:
+def test_a_try_stopped_before_its_task_began_is_up_for_retry_when_it_has_retries_left(
+    tmp_path, executor
+) -> None:
     log_fifo = tmp_path / "stuck.log"
     os.mkfifo(log_fifo)  # opening its log blocks: the try is stopped while it sets itself up
-    workload = dataclasses.replace(_workload(tmp_path, 7, "add"), max_tries=1, log_path=str(log_fifo),
-                                   outcome_path=str(tmp_path / "outcomes" / "7-1.json"))
+    workload = dataclasses.replace(
+        _workload(tmp_path, 7, "add"),
+        max_tries=1,
+        log_path=str(log_fifo),
+        outcome_path=str(tmp_path / "outcomes" / "7-1.json"),
+    )
     executor.launch(workload)
     wait_for(executor, lambda evs: evs)
     time.sleep(0.3)
     executor.terminate(7)
-    events = wait_for(executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=10)
+    events = wait_for(
+        executor, lambda evs: any(isinstance(e, (TaskFinished, TaskDied)) for e in evs), timeout=10
+    )
     (ended,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     assert isinstance(ended, TaskFinished) and ended.message["state"] == "up_for_retry"
 
@@ -183,7 +219,10 @@ def test_children_do_not_keep_the_parents_private_sockets(tmp_path) -> None:
         (started,) = wait_for(executor, lambda evs: evs)
         time.sleep(0.2)
         inode = os.fstat(private.fileno()).st_ino
-        links = [os.readlink(f"/proc/{started.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{started.pid}/fd")]
+        links = [
+            os.readlink(f"/proc/{started.pid}/fd/{fd}")
+            for fd in os.listdir(f"/proc/{started.pid}/fd")
+        ]
         assert f"socket:[{inode}]" not in links
     finally:
         executor.end(grace=0.5)
@@ -201,7 +240,10 @@ def test_a_directly_forked_try_holds_none_of_the_parents_descriptors(tmp_path) -
         executor.launch(_workload(tmp_path, 5, "block"))
         (started,) = wait_for(executor, lambda evs: evs)
         time.sleep(0.2)
-        links = [os.readlink(f"/proc/{started.pid}/fd/{fd}") for fd in os.listdir(f"/proc/{started.pid}/fd")]
+        links = [
+            os.readlink(f"/proc/{started.pid}/fd/{fd}")
+            for fd in os.listdir(f"/proc/{started.pid}/fd")
+        ]
         for sock in (connection, server_end):
             assert f"socket:[{os.fstat(sock.fileno()).st_ino}]" not in links
         assert sum(link.startswith("socket:") for link in links) == 1, links  # its channel
@@ -214,11 +256,21 @@ def test_a_directly_forked_try_holds_none_of_the_parents_descriptors(tmp_path) -
 def test_dag_callback_runs_in_its_own_process(tmp_path, monkeypatch, executor) -> None:
     marker = tmp_path / "marker.txt"
     monkeypatch.setenv("TW_TEST_MARKER", str(marker))
-    executor.launch_callback(CallbackWorkload(
-        dag_id="exec", run_id="r1", fileloc=str(tmp_path / "exec.py"), source_code=SOURCE, run=RUN, success=True,
-        reason="success", log_path=str(tmp_path / "logs" / "callbacks.log"), ti_task_id="add", ti_try_number=1,
-        ti_state="success",
-    ))
+    executor.launch_callback(
+        CallbackWorkload(
+            dag_id="exec",
+            run_id="r1",
+            fileloc=str(tmp_path / "exec.py"),
+            source_code=SOURCE,
+            run=RUN,
+            success=True,
+            reason="success",
+            log_path=str(tmp_path / "logs" / "callbacks.log"),
+            ti_task_id="add",
+            ti_try_number=1,
+            ti_state="success",
+        )
+    )
     assert executor.running_callbacks == 1
     assert executor.open_slots == 2  # callbacks do not take task slots
     deadline = time.monotonic() + 20

@@ -25,7 +25,9 @@ from tradewind.runner.runtime import RunInfo
 from tradewind.runner.workload import TaskWorkload
 from tradewind.sdk import timezone
 
-pytestmark = pytest.mark.skipif(not launchers.supported(), reason="warm launchers need Linux pidfds")
+pytestmark = pytest.mark.skipif(
+    not launchers.supported(), reason="warm launchers need Linux pidfds"
+)
 
 SOURCE = textwrap.dedent("""
     import os, time
@@ -54,24 +56,34 @@ SOURCE = textwrap.dedent("""
 
 BROKEN = "raise RuntimeError('broken at import')\n"
 
-RUN = RunInfo(dag_id="warm", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
-              data_interval_end=None, run_type="manual", conf={})
+RUN = RunInfo(
+    dag_id="warm",
+    run_id="r1",
+    logical_date=timezone.utcnow(),
+    data_interval_start=None,
+    data_interval_end=None,
+    run_type="manual",
+    conf={},
+)
 
 
-def _workload(tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **kwargs: Any) -> TaskWorkload:
+def _workload(
+    tmp_path: Path, ti_id: int, task_id: str, source: str = SOURCE, **kwargs: Any
+) -> TaskWorkload:
     return TaskWorkload(
-        ti_id=ti_id, dag_id="warm", run_id="r1", task_id=task_id, map_index=-1, try_number=1, max_tries=0,
-        fileloc=str(tmp_path / "warm.py"), source_code=source, run=RUN,
-        log_path=str(tmp_path / "logs" / f"{task_id}-{ti_id}.log"), **kwargs,
+        ti_id=ti_id,
+        dag_id="warm",
+        run_id="r1",
+        task_id=task_id,
+        map_index=-1,
+        try_number=1,
+        max_tries=0,
+        fileloc=str(tmp_path / "warm.py"),
+        source_code=source,
+        run=RUN,
+        log_path=str(tmp_path / "logs" / f"{task_id}-{ti_id}.log"),
+        **kwargs,
     )
-
-
-
-
-
-
-
-
 
 
 @pytest.fixture
@@ -89,7 +101,9 @@ def executor():
     executor.end(grace=0.5)
 
 
-def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(tmp_path, loads, executor) -> None:
+def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(
+    tmp_path, loads, executor
+) -> None:
     for ti_id in (1, 2, 3):
         executor.launch(_workload(tmp_path, ti_id, "noop"))
     assert executor.running_ti_ids == {1, 2, 3} and executor.open_slots == 5
@@ -104,7 +118,9 @@ def test_tries_of_one_version_share_a_launcher_that_loaded_the_source_once(tmp_p
     assert executor.open_slots == 8
 
 
-def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(tmp_path, loads, executor) -> None:
+def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(
+    tmp_path, loads, executor
+) -> None:
     executor.launch(_workload(tmp_path, 1, "block"))
     (started,) = wait_for(executor, lambda evs: evs)
     assert isinstance(started, TaskStarted)
@@ -113,7 +129,9 @@ def test_a_launched_try_killed_with_sigkill_is_reported_with_its_status(tmp_path
     before = time.monotonic()
     events = wait_for(executor, lambda evs: tries_ended(evs), timeout=5)
     assert time.monotonic() - before < 1.0
-    assert events == [TaskDied(1, "the task process was killed by SIGKILL without reporting an outcome")]
+    assert events == [
+        TaskDied(1, "the task process was killed by SIGKILL without reporting an outcome")
+    ]
     assert executor.open_slots == 8
 
 
@@ -126,7 +144,9 @@ def test_terminate_right_after_launch_reaches_the_try(tmp_path, loads, executor)
         assert ended.message["state"] == "failed"
 
 
-def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_error(tmp_path, loads, executor) -> None:
+def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_error(
+    tmp_path, loads, executor
+) -> None:
     executor.launch(_workload(tmp_path, 1, "noop", source=BROKEN))
     events = wait_for(executor, lambda evs: tries_ended(evs))
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
@@ -141,13 +161,16 @@ def test_a_version_the_launcher_cannot_load_is_run_directly_and_reports_the_erro
     assert list(executor.launchers) == []
 
 
-def test_a_launcher_killed_under_its_tries_leaves_them_running_and_the_next_try_runs(tmp_path, loads, monkeypatch,
-                                                                                      executor) -> None:
+def test_a_launcher_killed_under_its_tries_leaves_them_running_and_the_next_try_runs(
+    tmp_path, loads, monkeypatch, executor
+) -> None:
     go = tmp_path / "go"
     monkeypatch.setenv("TW_TEST_GO", str(go))
     executor.launch(_workload(tmp_path, 1, "wait_go"))
     executor.launch(_workload(tmp_path, 2, "wait_go"))
-    started = [e for e in wait_for(executor, lambda evs: len(evs) == 2) if isinstance(e, TaskStarted)]
+    started = [
+        e for e in wait_for(executor, lambda evs: len(evs) == 2) if isinstance(e, TaskStarted)
+    ]
     (launcher,) = list(executor.launchers)
     os.kill(launcher.pid, signal.SIGKILL)
     deadline = time.monotonic() + 5
@@ -158,7 +181,10 @@ def test_a_launcher_killed_under_its_tries_leaves_them_running_and_the_next_try_
     go.touch()
     events = wait_for(executor, lambda evs: tries_ended(evs, 2), timeout=10)
     finished = {e.ti_id: e.message for e in events if isinstance(e, TaskFinished)}
-    assert {ti_id: message["state"] for ti_id, message in finished.items()} == {1: "success", 2: "success"}
+    assert {ti_id: message["state"] for ti_id, message in finished.items()} == {
+        1: "success",
+        2: "success",
+    }
     executor.launch(_workload(tmp_path, 3, "noop"))
     events = wait_for(executor, lambda evs: tries_ended(evs))
     assert [e.message["state"] for e in events if isinstance(e, TaskFinished)] == ["success"]
@@ -175,11 +201,16 @@ def test_a_try_whose_launcher_died_before_forking_it_starts_here(tmp_path, loads
     (finished,) = [e for e in events if isinstance(e, (TaskFinished, TaskDied))]
     assert isinstance(finished, TaskFinished) and finished.message["state"] == "success"
     (started,) = [e for e in events if isinstance(e, TaskStarted)]
-    assert loads.read_text().split() == [str(launcher.pid), str(started.pid)]  # forked here, it loaded the source
+    assert loads.read_text().split() == [
+        str(launcher.pid),
+        str(started.pid),
+    ]  # forked here, it loaded the source
 
 
 def test_idle_and_surplus_launchers_are_stopped(tmp_path, loads) -> None:
-    executor = LocalExecutor(parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3))
+    executor = LocalExecutor(
+        parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3)
+    )
     executor.start(lambda message: {"error": "unknown"})
     try:
         executor.launch(_workload(tmp_path, 1, "noop"))
@@ -233,12 +264,17 @@ KILLED_PARENT = textwrap.dedent("""
 """)
 
 
-def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(tmp_path, loads, monkeypatch) -> None:
+def test_the_launcher_dies_with_the_executors_process_but_its_try_goes_on(
+    tmp_path, loads, monkeypatch
+) -> None:
     source = tmp_path / "source.py"
     source.write_text(SOURCE)
     monkeypatch.setenv("TW_TEST_GO", str(tmp_path / "go"))
-    proc = subprocess.Popen([sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
-                            stdout=subprocess.PIPE, text=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-c", KILLED_PARENT, str(source), str(tmp_path)],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     task_pid = None
     try:
         line = proc.stdout.readline()  # type: ignore[union-attr]
@@ -275,13 +311,16 @@ CONNECTED = SOURCE + textwrap.dedent("""
 
 
 @pytest.mark.parametrize("source", [THREADED, CONNECTED], ids=["threads", "open-socket"])
-def test_a_version_that_leaves_threads_or_connections_is_not_forked_from_a_launcher(tmp_path, loads, executor,
-                                                                                      source) -> None:
+def test_a_version_that_leaves_threads_or_connections_is_not_forked_from_a_launcher(
+    tmp_path, loads, executor, source
+) -> None:
     executor.launch(_workload(tmp_path, 1, "noop", source=source))
     events = wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
     (finished,) = [e for e in events if isinstance(e, TaskFinished)]
     assert finished.message["state"] == "success"
     # Loaded twice: by the launcher, which gave up, and by the try itself.
     pids = loads.read_text().split()
-    assert len(pids) == 2 and int(pids[1]) == next(e.pid for e in events if isinstance(e, TaskStarted))
+    assert len(pids) == 2 and int(pids[1]) == next(
+        e.pid for e in events if isinstance(e, TaskStarted)
+    )
     assert list(executor.launchers) == []

@@ -20,7 +20,10 @@ def run_tasks(dag: DAG) -> tuple[dict[str, str], dict[str, Any]]:
     run = make_run_info(dag, datetime(2024, 3, 1), {})
     result = LocalDagRun(dag, run, xcoms=xcoms, use_retry_delay=False).execute()
     states = {ti.key: ti.state.value for ti in result.task_instances if ti.state}
-    values = {ti.key: xcoms.get(dag.dag_id, run.run_id, ti.task_id, ti.map_index, "return_value") for ti in result.task_instances}
+    values = {
+        ti.key: xcoms.get(dag.dag_id, run.run_id, ti.task_id, ti.map_index, "return_value")
+        for ti in result.task_instances
+    }
     return states, values
 
 
@@ -29,11 +32,19 @@ def test_last_line_of_output_is_the_xcom() -> None:
         BashOperator(task_id="lines", bash_command="echo first; echo second")
         BashOperator(task_id="stderr_too", bash_command="echo out; echo err >&2")
         BashOperator(task_id="silent", bash_command="true")
-        BashOperator(task_id="processed", bash_command="echo 41", output_processor=lambda out: int(out) + 1)
+        BashOperator(
+            task_id="processed", bash_command="echo 41", output_processor=lambda out: int(out) + 1
+        )
         BashOperator(task_id="not_pushed", bash_command="echo x", do_xcom_push=False)
     states, values = run_tasks(dag)
     assert set(states.values()) == {"success"}
-    assert values == {"lines": "second", "stderr_too": "err", "silent": "", "processed": 42, "not_pushed": MISSING}
+    assert values == {
+        "lines": "second",
+        "stderr_too": "err",
+        "silent": "",
+        "processed": 42,
+        "not_pushed": MISSING,
+    }
 
 
 @pytest.mark.parametrize(
@@ -90,7 +101,9 @@ def test_env_replaces_the_environment_unless_appended(monkeypatch: pytest.Monkey
 def test_cwd(tmp_path: Path) -> None:
     (tmp_path / "marker.txt").write_text("here\n")
     with DAG("bash_cwd", schedule=None, params={"folder": str(tmp_path)}) as dag:
-        BashOperator(task_id="templated_cwd", bash_command="cat marker.txt", cwd="{{ params.folder }}")
+        BashOperator(
+            task_id="templated_cwd", bash_command="cat marker.txt", cwd="{{ params.folder }}"
+        )
         BashOperator(task_id="missing_cwd", bash_command="pwd", cwd=str(tmp_path / "nope"))
     states, values = run_tasks(dag)
     assert values["templated_cwd"] == "here"

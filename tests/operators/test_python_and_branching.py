@@ -25,7 +25,10 @@ def run_tasks(dag: DAG) -> tuple[dict[str, str], dict[str, Any]]:
     run = make_run_info(dag, datetime(2024, 3, 1), {})
     result = LocalDagRun(dag, run, xcoms=xcoms, use_retry_delay=False).execute()
     states = {ti.key: ti.state.value for ti in result.task_instances if ti.state}
-    values = {ti.key: xcoms.get(dag.dag_id, run.run_id, ti.task_id, ti.map_index, "return_value") for ti in result.task_instances}
+    values = {
+        ti.key: xcoms.get(dag.dag_id, run.run_id, ti.task_id, ti.map_index, "return_value")
+        for ti in result.task_instances
+    }
     return states, values
 
 
@@ -34,8 +37,12 @@ def test_python_operator_args_kwargs_and_context() -> None:
         return f"{(a + b) * scale}:{ds}:{ti.task_id}"
 
     with DAG("python", schedule=None) as dag:
-        PythonOperator(task_id="py", python_callable=compute, op_args=[1, 2], op_kwargs={"scale": 10})
-        PythonOperator(task_id="quiet", python_callable=lambda: "secret", show_return_value_in_logs=False)
+        PythonOperator(
+            task_id="py", python_callable=compute, op_args=[1, 2], op_kwargs={"scale": 10}
+        )
+        PythonOperator(
+            task_id="quiet", python_callable=lambda: "secret", show_return_value_in_logs=False
+        )
     states, values = run_tasks(dag)
     assert states == {"py": "success", "quiet": "success"}
     assert values == {"py": "30:2024-03-01:py", "quiet": "secret"}
@@ -93,7 +100,14 @@ def test_branch_to_a_task_further_downstream_skips_the_direct_ones() -> None:
     assert run_tasks(dag)[0] == {"branch": "success", "near": "skipped", "far": "success"}
 
 
-@pytest.mark.parametrize(("returned", "message"), [("nope", "not a task or task group"), (5, "a branch callable must return"), ([5], "must be a task id")])
+@pytest.mark.parametrize(
+    ("returned", "message"),
+    [
+        ("nope", "not a task or task group"),
+        (5, "a branch callable must return"),
+        ([5], "must be a task id"),
+    ],
+)
 def test_branch_to_something_that_is_not_a_task_fails(returned: Any, message: str) -> None:
     with DAG("branch_bad", schedule=None) as dag:
         branch = BranchPythonOperator(task_id="branch", python_callable=lambda: returned)
@@ -115,13 +129,16 @@ def test_branch_decorator_skips_and_propagates() -> None:
         choose() >> [weekday, weekend]
         weekend >> after_weekend
         [weekday, after_weekend] >> join
-    assert run_tasks(dag)[0] == {
-        "choose": "success",
-        "weekday": "success",
-        "weekend": "skipped",
-        "after_weekend": "skipped",
-        "join": "skipped",  # all_success after a skip: Airflow's reason to use none_failed_min_one_success
-    }
+    assert (
+        run_tasks(dag)[0]
+        == {
+            "choose": "success",
+            "weekday": "success",
+            "weekend": "skipped",
+            "after_weekend": "skipped",
+            "join": "skipped",  # all_success after a skip: Airflow's reason to use none_failed_min_one_success
+        }
+    )
 
 
 @pytest.mark.parametrize(
@@ -133,9 +150,18 @@ def test_branch_decorator_skips_and_propagates() -> None:
 )
 def test_short_circuit(ignore: bool, expected: dict[str, str]) -> None:
     with DAG("short", schedule=None) as dag:
-        gate = ShortCircuitOperator(task_id="gate", python_callable=lambda: 0, ignore_downstream_trigger_rules=ignore)
+        gate = ShortCircuitOperator(
+            task_id="gate", python_callable=lambda: 0, ignore_downstream_trigger_rules=ignore
+        )
         direct = EmptyOperator(task_id="direct")
-        gate >> direct >> [EmptyOperator(task_id="later"), EmptyOperator(task_id="always", trigger_rule="always")]
+        (
+            gate
+            >> direct
+            >> [
+                EmptyOperator(task_id="later"),
+                EmptyOperator(task_id="always", trigger_rule="always"),
+            ]
+        )
     states, values = run_tasks(dag)
     assert states == {"gate": "success", **expected}
     assert values["gate"] == 0  # the condition is the XCom, falsy or not

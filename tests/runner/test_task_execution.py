@@ -74,7 +74,11 @@ def test_multiple_outputs_push_each_key_and_the_whole_value() -> None:
         not_a_dict()
     harness = Harness(dag)
     assert harness.execute("split").state is TIS.SUCCESS
-    assert (harness.xcom("split", "a"), harness.xcom("split", "b"), harness.xcom("split")) == (1, [2], {"a": 1, "b": [2]})
+    assert (harness.xcom("split", "a"), harness.xcom("split", "b"), harness.xcom("split")) == (
+        1,
+        [2],
+        {"a": 1, "b": [2]},
+    )
     outcome = harness.execute("not_a_dict")
     assert outcome.state is TIS.FAILED and "must return a dict" in (outcome.error or "")
 
@@ -111,7 +115,10 @@ def test_callbacks_receive_the_context() -> None:
 
     callbacks = {
         "on_execute_callback": record("execute"),
-        "on_success_callback": [record("success"), _raise(RuntimeError("callback errors are logged only"))],
+        "on_success_callback": [
+            record("success"),
+            _raise(RuntimeError("callback errors are logged only")),
+        ],
         "on_failure_callback": record("failure"),
         "on_retry_callback": record("retry"),
         "on_skipped_callback": record("skipped"),
@@ -136,15 +143,26 @@ def test_callbacks_receive_the_context() -> None:
 def test_failure_callback_sees_the_exception() -> None:
     seen: list[BaseException] = []
     with DAG("exception_in_context", schedule=None) as dag:
-        PythonOperator(task_id="t", python_callable=_raise(KeyError("k")), on_failure_callback=lambda c: seen.append(c["exception"]))
+        PythonOperator(
+            task_id="t",
+            python_callable=_raise(KeyError("k")),
+            on_failure_callback=lambda c: seen.append(c["exception"]),
+        )
     Harness(dag).execute("t")
     assert isinstance(seen[0], KeyError)
 
 
 def test_execution_timeout() -> None:
     with DAG("timeouts", schedule=None) as dag:
-        PythonOperator(task_id="slow", python_callable=lambda: time.sleep(10), execution_timeout=timedelta(seconds=0.1), retries=1)
-        BashOperator(task_id="slow_bash", bash_command="sleep 10", execution_timeout=timedelta(seconds=0.1))
+        PythonOperator(
+            task_id="slow",
+            python_callable=lambda: time.sleep(10),
+            execution_timeout=timedelta(seconds=0.1),
+            retries=1,
+        )
+        BashOperator(
+            task_id="slow_bash", bash_command="sleep 10", execution_timeout=timedelta(seconds=0.1)
+        )
     harness = Harness(dag)
     started = time.monotonic()
     outcome = harness.execute("slow")
@@ -198,7 +216,9 @@ def test_values_that_cannot_be_stored_fail_the_try() -> None:
     with DAG("unstorable", schedule=None) as dag:
         PythonOperator(task_id="t", python_callable=lambda: object())
     outcome = Harness(dag).execute("t")
-    assert outcome.state is TIS.FAILED and "cannot store a value of type object" in (outcome.error or "")
+    assert outcome.state is TIS.FAILED and "cannot store a value of type object" in (
+        outcome.error or ""
+    )
 
 
 def test_skipped_tasks_are_reported() -> None:

@@ -27,7 +27,9 @@ def test_codec_round_trip_keeps_types(value: Any) -> None:
     assert decoded == value and type(decoded) is type(value)
 
 
-@pytest.mark.parametrize(("value", "message"), [(object(), "type object"), ({1: "a"}, "keys must be strings")])
+@pytest.mark.parametrize(
+    ("value", "message"), [(object(), "type object"), ({1: "a"}, "keys must be strings")]
+)
 def test_codec_rejects_what_json_cannot_carry(value: Any, message: str) -> None:
     with pytest.raises(xcom_codec.XComValueError, match=message):
         xcom_codec.encode(value)
@@ -75,7 +77,9 @@ def test_xcom_pull_variants() -> None:
     store.set("pulls", run.run_id, "plain", -1, "extra", "e")
     store.set("pulls", run.run_id, "mapped", 0, "return_value", "m0")
     store.set("pulls", run.run_id, "mapped", 1, "return_value", "m1")
-    ti = RuntimeTaskInstance(task=dag.get_task("other"), run=run, xcoms=store, try_number=2, max_tries=3)
+    ti = RuntimeTaskInstance(
+        task=dag.get_task("other"), run=run, xcoms=store, try_number=2, max_tries=3
+    )
     assert ti.xcom_pull(task_ids="plain") == "p"
     assert ti.xcom_pull(task_ids="plain", key="extra") == "e"
     assert ti.xcom_pull(task_ids="plain", key="missing", default="d") == "d"
@@ -87,7 +91,13 @@ def test_xcom_pull_variants() -> None:
     ti.xcom_push("mine", [1])
     assert ti.xcom_pull(key="mine") == [1]
     assert store.get("pulls", run.run_id, "other", -1, "mine") == [1]
-    assert (ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.max_tries) == ("pulls", "manual__x", "other", 2, 3)
+    assert (ti.dag_id, ti.run_id, ti.task_id, ti.try_number, ti.max_tries) == (
+        "pulls",
+        "manual__x",
+        "other",
+        2,
+        3,
+    )
     assert ti.logical_date == ti.execution_date == run.logical_date
     assert ti.get_dagrun() is run and run.execution_date == run.logical_date
     ti.skip_tasks(["a", "b", "a"])

@@ -37,7 +37,10 @@ CALLBACK_DAG = """
 
 
 def _write(harness, marker, *, dag_id="cb", version="v1", second="lambda: 2") -> None:
-    harness.write(f"{dag_id}.py", CALLBACK_DAG.format(marker=str(marker), version=version, dag_id=dag_id, second=second))
+    harness.write(
+        f"{dag_id}.py",
+        CALLBACK_DAG.format(marker=str(marker), version=version, dag_id=dag_id, second=second),
+    )
 
 
 def _lines(marker) -> list[list[str]]:
@@ -74,7 +77,9 @@ def test_failure_callback_gets_the_failed_task(harness, tmp_path) -> None:
 
 
 def test_errors_in_task_callbacks_are_logged(harness) -> None:
-    harness.write("task_cb.py", """
+    harness.write(
+        "task_cb.py",
+        """
         from tradewind import DAG, PythonOperator
 
         def broken(context):
@@ -86,20 +91,30 @@ def test_errors_in_task_callbacks_are_logged(harness) -> None:
         with DAG("task_cb", schedule=None) as dag:
             PythonOperator(task_id="ok", python_callable=lambda: 1, on_success_callback=broken)
             PythonOperator(task_id="bad", python_callable=fail, on_failure_callback=broken)
-    """)
+    """,
+    )
     harness.parse()
     run_id = harness.trigger("task_cb")
     harness.run_until(harness.run_finished("task_cb", run_id), timeout=30)
     assert harness.states("task_cb", run_id) == {"bad": "failed", "ok": "success"}
     for task_id in ("ok", "bad"):
-        log = try_log_path(harness.settings.log_folder, "task_cb", run_id, task_id, -1, 1).read_text()
+        log = try_log_path(
+            harness.settings.log_folder, "task_cb", run_id, task_id, -1, 1
+        ).read_text()
         assert "callback exploded" in log
 
 
 def _owed(harness, dag_id: str, run_id: str) -> tuple[str | None, int | None]:
     """The run's owed callback and the job running it."""
-    return harness.read(lambda s: tuple(s.execute(select(DagRun.callback_reason, DagRun.callback_job_id).where(
-        DagRun.dag_id == dag_id, DagRun.run_id == run_id)).one()))
+    return harness.read(
+        lambda s: tuple(
+            s.execute(
+                select(DagRun.callback_reason, DagRun.callback_job_id).where(
+                    DagRun.dag_id == dag_id, DagRun.run_id == run_id
+                )
+            ).one()
+        )
+    )
 
 
 def test_a_callback_is_owed_until_it_ended(harness, tmp_path) -> None:
@@ -107,7 +122,10 @@ def test_a_callback_is_owed_until_it_ended(harness, tmp_path) -> None:
     _write(harness, marker)
     harness.parse()
     run_id = harness.trigger("cb")
-    harness.run_until(lambda: len(_lines(marker)) == 1 and _owed(harness, "cb", run_id) == (None, None), timeout=30)
+    harness.run_until(
+        lambda: len(_lines(marker)) == 1 and _owed(harness, "cb", run_id) == (None, None),
+        timeout=30,
+    )
 
 
 def test_a_callback_owed_by_a_scheduler_that_died_runs_once_on_the_next(harness, tmp_path) -> None:
@@ -117,20 +135,33 @@ def test_a_callback_owed_by_a_scheduler_that_died_runs_once_on_the_next(harness,
     run_id = harness.trigger("cb_owed")
     # The run finished and its callback ran; then pretend its scheduler died before the
     # callback ended: a job marked running whose process is gone, owning the callback.
-    harness.run_until(lambda: len(_lines(marker)) == 1 and _owed(harness, "cb_owed", run_id) == (None, None), timeout=30)
+    harness.run_until(
+        lambda: len(_lines(marker)) == 1 and _owed(harness, "cb_owed", run_id) == (None, None),
+        timeout=30,
+    )
 
     def orphan(session):
-        job = Job(job_type=JobType.SCHEDULER.value, state=JobState.RUNNING.value, hostname=socket.gethostname(),
-                  pid=2 ** 22 + 1,  # above any pid_max: no such process
-                  latest_heartbeat=timezone.utcnow(), start_date=timezone.utcnow())
+        job = Job(
+            job_type=JobType.SCHEDULER.value,
+            state=JobState.RUNNING.value,
+            hostname=socket.gethostname(),
+            pid=2**22 + 1,  # above any pid_max: no such process
+            latest_heartbeat=timezone.utcnow(),
+            start_date=timezone.utcnow(),
+        )
         session.add(job)
         session.flush()
-        run = session.scalars(select(DagRun).where(DagRun.dag_id == "cb_owed", DagRun.run_id == run_id)).one()
+        run = session.scalars(
+            select(DagRun).where(DagRun.dag_id == "cb_owed", DagRun.run_id == run_id)
+        ).one()
         run.callback_reason, run.callback_job_id = "success", job.id
         return job.id
 
     dead_job = db_engine.run_in_transaction(harness.engine, orphan)
-    harness.run_until(lambda: len(_lines(marker)) == 2 and _owed(harness, "cb_owed", run_id) == (None, None), timeout=30)
+    harness.run_until(
+        lambda: len(_lines(marker)) == 2 and _owed(harness, "cb_owed", run_id) == (None, None),
+        timeout=30,
+    )
     assert [line[1] for line in _lines(marker)] == ["success", "success"]
     job_state = harness.read(lambda s: s.get(Job, dead_job).state)
     assert job_state == JobState.FAILED.value

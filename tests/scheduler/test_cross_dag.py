@@ -3,7 +3,7 @@ the scheduler; it never opens the database), and their clear failure under ``dag
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import select
@@ -36,8 +36,16 @@ CONTROLLER = """
 
 
 def _xcom(harness, dag_id: str, run_id: str, task_id: str, key: str):
-    value = harness.read(lambda s: s.scalar(select(XCom.value).where(
-        XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id, XCom.key == key)))
+    value = harness.read(
+        lambda s: s.scalar(
+            select(XCom.value).where(
+                XCom.dag_id == dag_id,
+                XCom.run_id == run_id,
+                XCom.task_id == task_id,
+                XCom.key == key,
+            )
+        )
+    )
     return None if value is None else xcom_codec.decode(value)
 
 
@@ -45,15 +53,24 @@ def test_trigger_dag_run_creates_the_run_and_waits_for_it(harness) -> None:
     harness.write("target.py", TARGET)
     harness.write("controller.py", CONTROLLER.format(conf='{"greeting": "hello {{ ds }}"}'))
     harness.parse()
-    run_id = harness.trigger("controller", logical_date=datetime(2024, 3, 1, tzinfo=timezone.utc))
+    run_id = harness.trigger("controller", logical_date=datetime(2024, 3, 1, tzinfo=UTC))
     harness.run_until(harness.run_finished("controller", run_id), timeout=30)
     assert harness.run_state("controller", run_id) == "success"
     (target_run,) = harness.runs("target")
     assert target_run.run_id == "from_controller_2024-03-01"
-    assert (target_run.state, target_run.run_type, target_run.triggered_by) == ("success", "manual", "operator")
+    assert (target_run.state, target_run.run_type, target_run.triggered_by) == (
+        "success",
+        "manual",
+        "operator",
+    )
     assert target_run.conf == {"greeting": "hello 2024-03-01"}
-    assert _xcom(harness, "target", target_run.run_id, "greet", "return_value") == "hello 2024-03-01"
-    assert _xcom(harness, "controller", run_id, "trigger", "trigger_run_id") == "from_controller_2024-03-01"
+    assert (
+        _xcom(harness, "target", target_run.run_id, "greet", "return_value") == "hello 2024-03-01"
+    )
+    assert (
+        _xcom(harness, "controller", run_id, "trigger", "trigger_run_id")
+        == "from_controller_2024-03-01"
+    )
 
 
 def test_trigger_dag_run_fails_when_the_triggered_run_fails(harness) -> None:
@@ -64,20 +81,25 @@ def test_trigger_dag_run_fails_when_the_triggered_run_fails(harness) -> None:
     harness.run_until(harness.run_finished("controller", run_id), timeout=30)
     assert harness.run_state("controller", run_id) == "failed"
     assert [run.state for run in harness.runs("target")] == ["failed"]
-    log = try_log_path(harness.settings.log_folder, "controller", run_id, "trigger", -1, 1).read_text()
+    log = try_log_path(
+        harness.settings.log_folder, "controller", run_id, "trigger", -1, 1
+    ).read_text()
     assert "target failed with failed states failed" in log
 
 
 def test_trigger_of_an_existing_run_fails_unless_reset(harness) -> None:
     harness.write("target.py", TARGET)
-    harness.write("controllers.py", """
+    harness.write(
+        "controllers.py",
+        """
         from tradewind import DAG, TriggerDagRunOperator
         for dag_id, reset in (("again", False), ("reset", True)):
             with DAG(dag_id, schedule=None) as dag:
                 TriggerDagRunOperator(task_id="trigger", trigger_dag_id="target", trigger_run_id="fixed",
                                       conf={"greeting": dag_id}, reset_dag_run=reset, wait_for_completion=True,
                                       poke_interval=0.2)
-    """)
+    """,
+    )
     harness.parse()
     first = harness.trigger("target", run_id="fixed", conf={"greeting": "first"})
     harness.run_until(harness.run_finished("target", first), timeout=30)
@@ -90,17 +112,24 @@ def test_trigger_of_an_existing_run_fails_unless_reset(harness) -> None:
     (target_run,) = harness.runs("target")
     assert target_run.clear_number == 1
     assert [(row.task_id, row.try_number, row.state) for row in harness.history("target")] == [
-        ("greet", 1, "success"), ("greet", 2, "success")]
+        ("greet", 1, "success"),
+        ("greet", 2, "success"),
+    ]
 
 
 def test_external_task_sensor_waits_for_the_other_dag(harness) -> None:
-    harness.write("upstream.py", """
+    harness.write(
+        "upstream.py",
+        """
         import time
         from tradewind import DAG, PythonOperator
         with DAG("upstream", schedule=None) as dag:
             PythonOperator(task_id="produce", python_callable=lambda: time.sleep(0.3))
-    """)
-    harness.write("downstream.py", """
+    """,
+    )
+    harness.write(
+        "downstream.py",
+        """
         from datetime import timedelta
         from tradewind import DAG, ExternalTaskSensor, PythonOperator
         with DAG("downstream", schedule=None) as dag:
@@ -112,29 +141,39 @@ def test_external_task_sensor_waits_for_the_other_dag(harness) -> None:
                                          external_task_ids=["produce"], execution_delta=timedelta(days=1),
                                          poke_interval=0.2, timeout=30, check_existence=True)
             [task_sensor, run_sensor, shifted] >> PythonOperator(task_id="consume", python_callable=lambda: None)
-    """)
+    """,
+    )
     harness.parse()
-    day = datetime(2024, 5, 2, tzinfo=timezone.utc)
+    day = datetime(2024, 5, 2, tzinfo=UTC)
     waiting = harness.trigger("downstream", logical_date=day)
     harness.trigger("upstream", logical_date=day)
-    harness.trigger("upstream", logical_date=datetime(2024, 5, 1, tzinfo=timezone.utc))
+    harness.trigger("upstream", logical_date=datetime(2024, 5, 1, tzinfo=UTC))
     harness.run_until(harness.run_finished("downstream", waiting), timeout=30)
     assert harness.states("downstream", waiting) == {
-        "consume": "success", "wait_run": "success", "wait_task": "success", "wait_yesterday": "success"}
+        "consume": "success",
+        "wait_run": "success",
+        "wait_task": "success",
+        "wait_yesterday": "success",
+    }
     produce = {ti.run_id: ti for ti in harness.tis("upstream")}
     sensor = {ti.task_id: ti for ti in harness.tis("downstream", waiting)}
     assert sensor["wait_task"].end_date >= max(ti.end_date for ti in produce.values())
 
 
 def test_external_task_sensor_fails_on_failed_states_and_soft_fail_skips(harness) -> None:
-    harness.write("upstream.py", """
+    harness.write(
+        "upstream.py",
+        """
         from tradewind import DAG, PythonOperator
         def fail():
             raise ValueError("no")
         with DAG("upstream", schedule=None) as dag:
             PythonOperator(task_id="produce", python_callable=fail)
-    """)
-    harness.write("downstream.py", """
+    """,
+    )
+    harness.write(
+        "downstream.py",
+        """
         from tradewind import DAG, ExternalTaskSensor
         with DAG("downstream", schedule=None) as dag:
             ExternalTaskSensor(task_id="strict", external_dag_id="upstream", external_task_id="produce",
@@ -143,29 +182,41 @@ def test_external_task_sensor_fails_on_failed_states_and_soft_fail_skips(harness
                                failed_states=["failed"], soft_fail=True, poke_interval=0.2, timeout=30)
             ExternalTaskSensor(task_id="missing", external_dag_id="no_such_dag", check_existence=True,
                                poke_interval=0.2, timeout=30)
-    """)
+    """,
+    )
     harness.parse()
-    day = datetime(2024, 5, 2, tzinfo=timezone.utc)
+    day = datetime(2024, 5, 2, tzinfo=UTC)
     harness.trigger("upstream", logical_date=day)
     waiting = harness.trigger("downstream", logical_date=day)
     harness.run_until(harness.run_finished("downstream", waiting), timeout=30)
-    assert harness.states("downstream", waiting) == {"missing": "failed", "soft": "skipped", "strict": "failed"}
-    log = try_log_path(harness.settings.log_folder, "downstream", waiting, "missing", -1, 1).read_text()
+    assert harness.states("downstream", waiting) == {
+        "missing": "failed",
+        "soft": "skipped",
+        "strict": "failed",
+    }
+    log = try_log_path(
+        harness.settings.log_folder, "downstream", waiting, "missing", -1, 1
+    ).read_text()
     assert "The external DAG no_such_dag does not exist." in log
 
 
 @pytest.mark.parametrize("backend", ["sqlite"], indirect=True)
 def test_under_dags_test_they_fail_saying_they_need_the_scheduler(harness, caplog) -> None:
-    harness.write("cross.py", """
+    harness.write(
+        "cross.py",
+        """
         from tradewind import DAG, ExternalTaskSensor, TriggerDagRunOperator
         with DAG("cross", schedule=None) as dag:
             TriggerDagRunOperator(task_id="trigger", trigger_dag_id="elsewhere", retries=2)
             ExternalTaskSensor(task_id="sense", external_dag_id="elsewhere", poke_interval=0.1, timeout=5)
-    """)
+    """,
+    )
     dag, _ = dag_bag.load_dag(harness.folder, "cross")
     result = LocalDagRun(dag, make_run_info(dag, None, {})).execute()
     assert {ti.key: (ti.state.value, ti.try_number) for ti in result.task_instances} == {
-        "trigger": ("failed", 1), "sense": ("failed", 1)}  # failed at once, no retry: it cannot work here
+        "trigger": ("failed", 1),
+        "sense": ("failed", 1),
+    }  # failed at once, no retry: it cannot work here
     assert "TriggerDagRunOperator needs the scheduler" in caplog.text
     assert "ExternalTaskSensor needs the scheduler" in caplog.text
     assert harness.read(lambda s: s.scalar(select(DagRun.id))) is None

@@ -66,10 +66,21 @@ class ScriptedExecutor(BaseExecutor):
         for ti_id, (workload, done_at) in list(self.running.items()):
             if time.monotonic() >= done_at:
                 del self.running[ti_id]
-                events.append(TaskFinished(ti_id, {
-                    "op": "done", "ti_id": ti_id, "try_number": workload.try_number, "state": "success",
-                    "start_date": now.isoformat(), "end_date": now.isoformat(), "error": None,
-                    "xcoms": [["return_value", '"v"']]}))
+                events.append(
+                    TaskFinished(
+                        ti_id,
+                        {
+                            "op": "done",
+                            "ti_id": ti_id,
+                            "try_number": workload.try_number,
+                            "state": "success",
+                            "start_date": now.isoformat(),
+                            "end_date": now.isoformat(),
+                            "error": None,
+                            "xcoms": [["return_value", '"v"']],
+                        },
+                    )
+                )
         if not events:
             time.sleep(min(0.005, timeout or 0))
         return events, []
@@ -93,13 +104,17 @@ def _count_passes(job: SchedulerJob) -> list[list[str]]:
     return seen
 
 
-def test_a_pass_runs_for_each_finished_try_and_none_for_starts_or_executor_wakeups(harness, monkeypatch) -> None:
+def test_a_pass_runs_for_each_finished_try_and_none_for_starts_or_executor_wakeups(
+    harness, monkeypatch
+) -> None:
     monkeypatch.setattr(job_module, "START_RECORD_DELAY", 30.0)
     harness.write("chain.py", CHAIN)
     harness.parse()
     run_id = harness.trigger("chain")
     executor = ScriptedExecutor(run_for=0.2)
-    job = SchedulerJob(harness.settings, harness.engine, executor, request_handler=TaskRequestHandler)
+    job = SchedulerJob(
+        harness.settings, harness.engine, executor, request_handler=TaskRequestHandler
+    )
     passes = _count_passes(job)
     job.run(until=harness.run_finished("chain", run_id))
     assert executor.launched == ["a", "b"]
@@ -116,7 +131,9 @@ def test_a_started_try_is_recorded_running_without_a_pass(harness, monkeypatch) 
     harness.parse()
     run_id = harness.trigger("chain")
     executor = ScriptedExecutor(run_for=60)
-    job = SchedulerJob(harness.settings, harness.engine, executor, request_handler=TaskRequestHandler)
+    job = SchedulerJob(
+        harness.settings, harness.engine, executor, request_handler=TaskRequestHandler
+    )
     passes = _count_passes(job)
     deadline = time.monotonic() + 20
 
@@ -142,12 +159,23 @@ def test_history_and_xcoms_are_upserted(harness, session) -> None:
     harness.write("chain.py", CHAIN)
     harness.parse()
     run_id = harness.trigger("chain")
-    job = SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=0), request_handler=TaskRequestHandler)
+    job = SchedulerJob(
+        harness.settings,
+        harness.engine,
+        ScriptedExecutor(run_for=0),
+        request_handler=TaskRequestHandler,
+    )
     job.run(until=harness.run_finished("chain", run_id))
 
     def history(s: Any) -> list[tuple[str, int, str | None]]:
-        return [(row.task_id, row.try_number, row.state) for row in s.scalars(
-            select(TaskInstanceHistory).where(TaskInstanceHistory.run_id == run_id).order_by(TaskInstanceHistory.task_id))]
+        return [
+            (row.task_id, row.try_number, row.state)
+            for row in s.scalars(
+                select(TaskInstanceHistory)
+                .where(TaskInstanceHistory.run_id == run_id)
+                .order_by(TaskInstanceHistory.task_id)
+            )
+        ]
 
     assert harness.read(history) == [("a", 1, "success"), ("b", 1, "success")]
 
@@ -156,13 +184,28 @@ def test_history_and_xcoms_are_upserted(harness, session) -> None:
         for ti in tis:
             ti.state = "failed"
         outcomes.record_histories(s, tis)  # the same tries again: updated, not duplicated
-        outcomes.write_xcoms(s, [{"dag_id": "chain", "run_id": run_id, "task_id": "a", "map_index": -1,
-                                  "key": "return_value", "value": '"w"', "timestamp": timezone.utcnow()}])
+        outcomes.write_xcoms(
+            s,
+            [
+                {
+                    "dag_id": "chain",
+                    "run_id": run_id,
+                    "task_id": "a",
+                    "map_index": -1,
+                    "key": "return_value",
+                    "value": '"w"',
+                    "timestamp": timezone.utcnow(),
+                }
+            ],
+        )
 
     db_engine.run_in_transaction(harness.engine, rewrite)
     assert harness.read(history) == [("a", 1, "failed"), ("b", 1, "failed")]
-    values = harness.read(lambda s: sorted((x.task_id, x.value) for x in s.scalars(
-        select(XCom).where(XCom.run_id == run_id))))
+    values = harness.read(
+        lambda s: sorted(
+            (x.task_id, x.value) for x in s.scalars(select(XCom).where(XCom.run_id == run_id))
+        )
+    )
     assert values == [("a", '"w"'), ("b", '"v"')]
 
 
@@ -170,18 +213,24 @@ def test_rows_write_back_what_was_assigned_and_refresh_loaded_objects(harness) -
     harness.write("chain.py", CHAIN)
     harness.parse()
     run_id = harness.trigger("chain")
-    SchedulerJob(harness.settings, harness.engine, ScriptedExecutor(run_for=60),
-                 request_handler=TaskRequestHandler).run(max_passes=1)
+    SchedulerJob(
+        harness.settings,
+        harness.engine,
+        ScriptedExecutor(run_for=60),
+        request_handler=TaskRequestHandler,
+    ).run(max_passes=1)
 
     def change(s: Any) -> tuple[str | None, str | None]:
-        orm = s.scalar(select(TaskInstance).where(TaskInstance.run_id == run_id, TaskInstance.task_id == "b"))
+        orm = s.scalar(
+            select(TaskInstance).where(TaskInstance.run_id == run_id, TaskInstance.task_id == "b")
+        )
         (row,) = ti_rows.load(s, ti_rows.EVALUATE, TaskInstance.__table__.c.id == orm.id)
         before = orm.state
         row.state = "skipped"
-        row.end_date = dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+        row.end_date = dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
         assert ti_rows.write_changes(s, [row]) == {orm.id}
         return before, orm.state  # the ORM object was expired: it reads the new state
 
     assert db_engine.run_in_transaction(harness.engine, change) == (None, "skipped")
     b = next(ti for ti in harness.tis("chain", run_id) if ti.task_id == "b")
-    assert b.end_date == dt.datetime(2030, 1, 1, tzinfo=dt.timezone.utc)
+    assert b.end_date == dt.datetime(2030, 1, 1, tzinfo=dt.UTC)

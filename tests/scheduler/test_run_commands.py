@@ -4,7 +4,7 @@ next-execution`` and ``tasks states-for-dag-run/logs`` (names, flags, exit codes
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 from click.testing import CliRunner, Result
@@ -15,8 +15,16 @@ from tradewind.dag_processing.manager import DagProcessor
 from tradewind.db.models import Dag, DagRun
 from tradewind.runner.log_paths import try_log_path
 
-RUN_KEYS = {"run_id", "state", "run_type", "logical_date", "data_interval_start", "data_interval_end",
-            "start_date", "end_date"}
+RUN_KEYS = {
+    "run_id",
+    "state",
+    "run_type",
+    "logical_date",
+    "data_interval_start",
+    "data_interval_end",
+    "start_date",
+    "end_date",
+}
 
 PIPELINE = """
     from datetime import datetime
@@ -67,11 +75,27 @@ def _error(result: Result) -> str:
 def test_trigger_stores_a_run_and_rejects_bad_input(harness, run) -> None:
     harness.write("pipeline.py", PIPELINE)
     harness.parse()
-    result = run("dags", "trigger", "pipeline", "--conf", '{"size": 2}', "--run-id", "mine",
-                 "--logical-date", "2024-02-03T04:05:06+00:00", "-o", "json")
+    result = run(
+        "dags",
+        "trigger",
+        "pipeline",
+        "--conf",
+        '{"size": 2}',
+        "--run-id",
+        "mine",
+        "--logical-date",
+        "2024-02-03T04:05:06+00:00",
+        "-o",
+        "json",
+    )
     assert result.exit_code == 0, result.output
     created = json.loads(result.stdout)
-    assert (created["dag_id"], created["run_id"], created["state"], created["run_type"]) == ("pipeline", "mine", "queued", "manual")
+    assert (created["dag_id"], created["run_id"], created["state"], created["run_type"]) == (
+        "pipeline",
+        "mine",
+        "queued",
+        "manual",
+    )
     assert created["logical_date"] == "2024-02-03T04:05:06+00:00"
     assert created["conf"] == {"size": 2}
     plain = run("dags", "trigger", "pipeline")
@@ -82,18 +106,25 @@ def test_trigger_stores_a_run_and_rejects_bad_input(harness, run) -> None:
     assert "not valid JSON" in _error(run("dags", "trigger", "pipeline", "--conf", "{size: 2"))
     assert "JSON object" in _error(run("dags", "trigger", "pipeline", "--conf", "[1, 2]"))
     assert "invalid conf" in _error(run("dags", "trigger", "pipeline", "--conf", '{"size": 0}'))
-    assert "already has a run with run_id 'mine'" in _error(run("dags", "trigger", "pipeline", "--run-id", "mine"))
+    assert "already has a run with run_id 'mine'" in _error(
+        run("dags", "trigger", "pipeline", "--run-id", "mine")
+    )
     assert "already has a run at logical date" in _error(
-        run("dags", "trigger", "pipeline", "--logical-date", "2024-02-03T04:05:06+00:00"))
+        run("dags", "trigger", "pipeline", "--logical-date", "2024-02-03T04:05:06+00:00")
+    )
     assert "is not allowed" in _error(run("dags", "trigger", "pipeline", "--run-id", "a/b c"))
     assert "ISO 8601" in _error(run("dags", "trigger", "pipeline", "--logical-date", "yesterday"))
     assert _run_count(harness) == before
 
 
-def test_pause_unpause_next_execution_and_new_dags_start_paused(harness, run, settings, engine) -> None:
+def test_pause_unpause_next_execution_and_new_dags_start_paused(
+    harness, run, settings, engine
+) -> None:
     harness.write("pipeline.py", PIPELINE)
     DagProcessor(settings.with_values(core__dags_folder=str(harness.folder)), engine).run_once()
-    paused = lambda: harness.read(lambda s: s.scalar(select(Dag.is_paused).where(Dag.dag_id == "pipeline")))  # noqa: E731
+    paused = lambda: harness.read(
+        lambda s: s.scalar(select(Dag.is_paused).where(Dag.dag_id == "pipeline"))
+    )  # noqa: E731
     assert paused() is True  # the default: new DAGs start paused
     assert run("dags", "unpause", "pipeline").stdout == "DAG pipeline is unpaused\n"
     assert paused() is False
@@ -109,13 +140,19 @@ def test_pause_unpause_next_execution_and_new_dags_start_paused(harness, run, se
 def test_list_runs_state_and_states_for_dag_run(harness, run) -> None:
     harness.write("pipeline.py", PIPELINE)
     harness.parse()
-    run_id = harness.trigger("pipeline", run_id="r1", logical_date=datetime(2024, 3, 1, tzinfo=timezone.utc))
+    run_id = harness.trigger(
+        "pipeline", run_id="r1", logical_date=datetime(2024, 3, 1, tzinfo=UTC)
+    )
     harness.run_until(harness.run_finished("pipeline", run_id), timeout=30)
 
     runs = json.loads(run("dags", "list-runs", "pipeline", "-o", "json").stdout)
     listed = next(item for item in runs if item["run_id"] == "r1")
     assert set(listed) == RUN_KEYS
-    assert (listed["state"], listed["run_type"], listed["logical_date"]) == ("failed", "manual", "2024-03-01T00:00:00+00:00")
+    assert (listed["state"], listed["run_type"], listed["logical_date"]) == (
+        "failed",
+        "manual",
+        "2024-03-01T00:00:00+00:00",
+    )
     for key in ("data_interval_start", "data_interval_end", "start_date", "end_date"):
         assert datetime.fromisoformat(listed[key]).tzinfo is not None
     assert run("dags", "state", "pipeline", "r1").stdout == "failed\n"
@@ -125,12 +162,28 @@ def test_list_runs_state_and_states_for_dag_run(harness, run) -> None:
 
     states = json.loads(run("tasks", "states-for-dag-run", "pipeline", "r1", "-o", "json").stdout)
     assert states == {
-        "dag_id": "pipeline", "run_id": "r1", "state": "failed",
+        "dag_id": "pipeline",
+        "run_id": "r1",
+        "state": "failed",
         "tasks": {
-            "items": {"state": "success", "try_number": 1, "duration": states["tasks"]["items"]["duration"]},
-            **{f"square[{i}]": {"state": "success", "try_number": 1, "duration": states["tasks"][f"square[{i}]"]["duration"]}
-               for i in range(3)},
-            "fails": {"state": "failed", "try_number": 1, "duration": states["tasks"]["fails"]["duration"]},
+            "items": {
+                "state": "success",
+                "try_number": 1,
+                "duration": states["tasks"]["items"]["duration"],
+            },
+            **{
+                f"square[{i}]": {
+                    "state": "success",
+                    "try_number": 1,
+                    "duration": states["tasks"][f"square[{i}]"]["duration"],
+                }
+                for i in range(3)
+            },
+            "fails": {
+                "state": "failed",
+                "try_number": 1,
+                "duration": states["tasks"]["fails"]["duration"],
+            },
         },
     }
     assert list(states["tasks"]) == ["items", "square[0]", "square[1]", "square[2]", "fails"]
@@ -144,7 +197,8 @@ def test_list_runs_state_and_states_for_dag_run(harness, run) -> None:
     local = json.loads(tested.stdout)
     assert set(local) == set(states)
     assert {k: (v["state"], v["try_number"]) for k, v in local["tasks"].items()} == {
-        k: (v["state"], v["try_number"]) for k, v in states["tasks"].items()}
+        k: (v["state"], v["try_number"]) for k, v in states["tasks"].items()
+    }
 
 
 def test_task_logs(harness, run) -> None:
@@ -156,13 +210,20 @@ def test_task_logs(harness, run) -> None:
     result = run("tasks", "logs", "pipeline", "r1", "items")
     assert result.exit_code == 0
     assert "making 3 items" in result.stdout
-    assert result.stdout == try_log_path(harness.settings.log_folder, "pipeline", "r1", "items", -1, 1).read_text()
+    assert (
+        result.stdout
+        == try_log_path(harness.settings.log_folder, "pipeline", "r1", "items", -1, 1).read_text()
+    )
     assert run("tasks", "logs", "pipeline", "r1", "items", "--try", "1").stdout == result.stdout
-    assert run("tasks", "logs", "pipeline", "r1", "items", "--follow").stdout == result.stdout  # finished: ends at once
+    assert (
+        run("tasks", "logs", "pipeline", "r1", "items", "--follow").stdout == result.stdout
+    )  # finished: ends at once
     mapped = run("tasks", "logs", "pipeline", "r1", "square", "--map-index", "2")
     assert mapped.exit_code == 0 and "map_index=2" in mapped.stdout
     assert "give --map-index" in _error(run("tasks", "logs", "pipeline", "r1", "square"))
-    assert "no map index 7" in _error(run("tasks", "logs", "pipeline", "r1", "square", "--map-index", "7"))
+    assert "no map index 7" in _error(
+        run("tasks", "logs", "pipeline", "r1", "square", "--map-index", "7")
+    )
     assert "has no try 2" in _error(run("tasks", "logs", "pipeline", "r1", "items", "--try", "2"))
     assert "has no task 'nope'" in _error(run("tasks", "logs", "pipeline", "r1", "nope"))
     assert "has no run" in _error(run("tasks", "logs", "pipeline", "r9", "items"))

@@ -6,7 +6,7 @@ which the scheduler settles itself, so no task process is needed and time can be
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime
 
 from sqlalchemy import select
 
@@ -16,7 +16,7 @@ from tradewind.scheduler import run_lifecycle
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.services import dags
 
-UTC = timezone.utc
+UTC = UTC
 
 
 def _clock(at: datetime):
@@ -30,7 +30,9 @@ def _run_at(harness, at: datetime, passes: int = 1) -> None:
 def _unpause_at(harness, dag_id: str, at: datetime) -> None:
     """Pause and unpause at ``at``: the next run is recomputed for that time (as on unpause)."""
     for paused in (True, False):
-        db_engine.run_in_transaction(harness.engine, lambda s, p=paused: dags.set_paused(s, dag_id, p, now=at))
+        db_engine.run_in_transaction(
+            harness.engine, lambda s, p=paused: dags.set_paused(s, dag_id, p, now=at)
+        )
 
 
 def _dag_row(harness, dag_id: str) -> Dag:
@@ -46,10 +48,25 @@ DAILY = """
 """
 
 
-def _daily(harness, dag_id: str, *, schedule: str = "@daily", catchup: bool = True, max_active_runs: int = 16,
-           extra: str = "") -> None:
-    harness.write(f"{dag_id}.py", DAILY.format(dag_id=dag_id, schedule=schedule, catchup=catchup,
-                                                max_active_runs=max_active_runs, extra=extra))
+def _daily(
+    harness,
+    dag_id: str,
+    *,
+    schedule: str = "@daily",
+    catchup: bool = True,
+    max_active_runs: int = 16,
+    extra: str = "",
+) -> None:
+    harness.write(
+        f"{dag_id}.py",
+        DAILY.format(
+            dag_id=dag_id,
+            schedule=schedule,
+            catchup=catchup,
+            max_active_runs=max_active_runs,
+            extra=extra,
+        ),
+    )
 
 
 def test_daily_run_covers_its_day_and_starts_after_it(harness) -> None:
@@ -58,7 +75,9 @@ def test_daily_run_covers_its_day_and_starts_after_it(harness) -> None:
     row = _dag_row(harness, "daily")
     assert row.next_dagrun == datetime(2024, 1, 1, tzinfo=UTC)
     assert (row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end) == (
-        datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 2, tzinfo=UTC),
+    )
     assert row.next_dagrun_create_after == datetime(2024, 1, 2, tzinfo=UTC)
 
     _run_at(harness, datetime(2024, 1, 1, 23, 59, tzinfo=UTC))
@@ -69,7 +88,10 @@ def test_daily_run_covers_its_day_and_starts_after_it(harness) -> None:
     assert run.run_id == "scheduled__2024-01-01T00:00:00+00:00"
     assert run.run_type == "scheduled"
     assert run.logical_date == datetime(2024, 1, 1, tzinfo=UTC)
-    assert (run.data_interval_start, run.data_interval_end) == (datetime(2024, 1, 1, tzinfo=UTC), datetime(2024, 1, 2, tzinfo=UTC))
+    assert (run.data_interval_start, run.data_interval_end) == (
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 2, tzinfo=UTC),
+    )
     assert run.state == "success"
     assert _dag_row(harness, "daily").next_dagrun == datetime(2024, 1, 2, tzinfo=UTC)
 
@@ -111,11 +133,14 @@ def test_end_date_stops_scheduling(harness) -> None:
 
 def test_once_and_none_schedules(harness) -> None:
     _daily(harness, "once", schedule="@once")
-    harness.write("manual_only.py", """
+    harness.write(
+        "manual_only.py",
+        """
         from tradewind import DAG, EmptyOperator
         with DAG("manual_only", schedule=None) as dag:
             EmptyOperator(task_id="a")
-    """)
+    """,
+    )
     harness.parse()
     for day in (3, 4, 5):
         _run_at(harness, datetime(2024, 1, day, tzinfo=UTC))
@@ -125,32 +150,42 @@ def test_once_and_none_schedules(harness) -> None:
 
 
 def test_timedelta_and_cron_schedules(harness) -> None:
-    harness.write("every_6h.py", """
+    harness.write(
+        "every_6h.py",
+        """
         from datetime import datetime, timedelta
         from tradewind import DAG, EmptyOperator
         with DAG("every_6h", schedule=timedelta(hours=6), start_date=datetime(2024, 1, 1), catchup=True) as dag:
             EmptyOperator(task_id="a")
         with DAG("cron_9am", schedule="0 9 * * *", start_date=datetime(2024, 1, 1), catchup=True) as dag2:
             EmptyOperator(task_id="a")
-    """)
+    """,
+    )
     harness.parse()
     _run_at(harness, datetime(2024, 1, 2, 10, tzinfo=UTC))
     assert [run.logical_date for run in harness.runs("every_6h")] == [
-        datetime(2024, 1, 1, hour, tzinfo=UTC) for hour in (0, 6, 12, 18)] + [datetime(2024, 1, 2, tzinfo=UTC)]
+        datetime(2024, 1, 1, hour, tzinfo=UTC) for hour in (0, 6, 12, 18)
+    ] + [datetime(2024, 1, 2, tzinfo=UTC)]
     (cron_run,) = harness.runs("cron_9am")
     assert (cron_run.data_interval_start, cron_run.data_interval_end) == (
-        datetime(2024, 1, 1, 9, tzinfo=UTC), datetime(2024, 1, 2, 9, tzinfo=UTC))
+        datetime(2024, 1, 1, 9, tzinfo=UTC),
+        datetime(2024, 1, 2, 9, tzinfo=UTC),
+    )
 
 
 def test_paused_dag_gets_no_scheduled_runs_until_unpaused(harness) -> None:
     _daily(harness, "paused")
     harness.parse()
-    db_engine.run_in_transaction(harness.engine, lambda s: dags.set_paused(
-        s, "paused", True, now=datetime(2024, 1, 4, tzinfo=UTC)))
+    db_engine.run_in_transaction(
+        harness.engine,
+        lambda s: dags.set_paused(s, "paused", True, now=datetime(2024, 1, 4, tzinfo=UTC)),
+    )
     _run_at(harness, datetime(2024, 1, 4, tzinfo=UTC))
     assert harness.runs("paused") == []
-    db_engine.run_in_transaction(harness.engine, lambda s: dags.set_paused(
-        s, "paused", False, now=datetime(2024, 1, 4, tzinfo=UTC)))
+    db_engine.run_in_transaction(
+        harness.engine,
+        lambda s: dags.set_paused(s, "paused", False, now=datetime(2024, 1, 4, tzinfo=UTC)),
+    )
     _run_at(harness, datetime(2024, 1, 4, tzinfo=UTC))
     assert [run.logical_date.day for run in harness.runs("paused")] == [1, 2, 3]
 

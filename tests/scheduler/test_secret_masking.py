@@ -52,8 +52,16 @@ DAG_SOURCE = """
                      retries=1, retry_delay=timedelta(seconds=1), do_xcom_push=False)
 """
 
-SECRETS = ("hunter2-variable", "conn-pass-word", "tok-abcdef-123", "key-xyz-987", "nested-secret-1",
-           "parse-time-secret-42", "runtime-secret-77", "plain-looking-value")
+SECRETS = (
+    "hunter2-variable",
+    "conn-pass-word",
+    "tok-abcdef-123",
+    "key-xyz-987",
+    "nested-secret-1",
+    "parse-time-secret-42",
+    "runtime-secret-77",
+    "plain-looking-value",
+)
 VIEWER_PASSWORD = "viewer-password"
 
 
@@ -70,12 +78,33 @@ def _store_secrets(harness: Any) -> None:
     def store(session: Any) -> None:
         variables.set_variable(session, "my_password", "hunter2-variable", cipher=cipher)
         variables.set_variable(session, "region", "eu-west-1", cipher=cipher)
-        connections.add_connection(session, Connection(
-            conn_id="secret_conn", conn_type="http", host="api.example.com", login="robot", password="conn-pass-word",
-            extra=json.dumps({"token": "tok-abcdef-123", "timeout": 30})), cipher=cipher)
-        connections.add_connection(session, Connection(conn_id="x", conn_type="http", extra=json.dumps(
-            {"api_key": "key-xyz-987", "auth": {"client_secret": "nested-secret-1"}, "project": "visible-project"})),
-            cipher=cipher)
+        connections.add_connection(
+            session,
+            Connection(
+                conn_id="secret_conn",
+                conn_type="http",
+                host="api.example.com",
+                login="robot",
+                password="conn-pass-word",
+                extra=json.dumps({"token": "tok-abcdef-123", "timeout": 30}),
+            ),
+            cipher=cipher,
+        )
+        connections.add_connection(
+            session,
+            Connection(
+                conn_id="x",
+                conn_type="http",
+                extra=json.dumps(
+                    {
+                        "api_key": "key-xyz-987",
+                        "auth": {"client_secret": "nested-secret-1"},
+                        "project": "visible-project",
+                    }
+                ),
+            ),
+            cipher=cipher,
+        )
         users.create_user(session, username="viewer", password=VIEWER_PASSWORD, role="Viewer")
 
     db_engine.run_in_transaction(harness.engine, store)
@@ -93,25 +122,56 @@ def test_rendered_fields_are_masked_where_they_are_stored_and_shown(harness) -> 
     harness.parse()
     run_id = harness.trigger("masking")
     harness.run_until(harness.run_finished("masking", run_id), timeout=60)
-    assert harness.states("masking", run_id) == {"bash": "success", "python": "success", "failing": "failed"}
+    assert harness.states("masking", run_id) == {
+        "bash": "success",
+        "python": "success",
+        "failing": "failed",
+    }
 
     # What is stored, read through the services the API and the UI use.
     def read(session: Any) -> dict[str, Any]:
-        found = {ti.task_id: ti.rendered_fields for ti in task_instances.of_task(session, "masking", run_id, "bash")}
-        found.update({ti.task_id: ti.rendered_fields
-                      for ti in task_instances.of_task(session, "masking", run_id, "python")})
-        found["failing"] = [t.rendered_fields for t in task_instances.tries(session, "masking", run_id, "failing")]
-        found["page"] = ui_task_instances.task_instance(session, "masking", run_id, "bash").rendered_fields
+        found = {
+            ti.task_id: ti.rendered_fields
+            for ti in task_instances.of_task(session, "masking", run_id, "bash")
+        }
+        found.update(
+            {
+                ti.task_id: ti.rendered_fields
+                for ti in task_instances.of_task(session, "masking", run_id, "python")
+            }
+        )
+        found["failing"] = [
+            t.rendered_fields for t in task_instances.tries(session, "masking", run_id, "failing")
+        ]
+        found["page"] = ui_task_instances.task_instance(
+            session, "masking", run_id, "bash"
+        ).rendered_fields
         return found
 
     stored = harness.read(read)
     _no_secret(json.dumps(stored))
     bash = stored["bash"]
-    assert bash["bash_command"].startswith("echo *** *** {") and "'api_key': '***'" in bash["bash_command"]
-    assert "'client_secret': '***'" in bash["bash_command"] and "visible-project" in bash["bash_command"]
-    assert bash["env"] == {"API_TOKEN": "***", "REGION": "eu-west-1", "EXTRA": "***", "PARSED": "***"}
-    assert stored["python"]["op_kwargs"] == {"command": "login robot:***", "env": {"token": "***", "later": "***"}}
-    assert [fields["bash_command"] for fields in stored["failing"]] == ["echo ***; exit 1"] * 2  # retry, then failure
+    assert (
+        bash["bash_command"].startswith("echo *** *** {")
+        and "'api_key': '***'" in bash["bash_command"]
+    )
+    assert (
+        "'client_secret': '***'" in bash["bash_command"]
+        and "visible-project" in bash["bash_command"]
+    )
+    assert bash["env"] == {
+        "API_TOKEN": "***",
+        "REGION": "eu-west-1",
+        "EXTRA": "***",
+        "PARSED": "***",
+    }
+    assert stored["python"]["op_kwargs"] == {
+        "command": "login robot:***",
+        "env": {"token": "***", "later": "***"},
+    }
+    assert [fields["bash_command"] for fields in stored["failing"]] == [
+        "echo ***; exit 1"
+    ] * 2  # retry, then failure
     assert stored["page"] == bash
 
     # The task log of the same tries: the same masker.
@@ -124,7 +184,9 @@ def test_rendered_fields_are_masked_where_they_are_stored_and_shown(harness) -> 
     # The REST API and the UI, to a Viewer.
     app = create_app(harness.settings, harness.engine)
     with TestClient(app, follow_redirects=False) as client:
-        token = client.post("/auth/token", json={"username": "viewer", "password": VIEWER_PASSWORD}).json()
+        token = client.post(
+            "/auth/token", json={"username": "viewer", "password": VIEWER_PASSWORD}
+        ).json()
         headers = {"Authorization": f"Bearer {token['access_token']}"}
         base = f"/api/v2/dags/masking/dagRuns/{quote(run_id, safe='')}/taskInstances"
         one = client.get(f"{base}/bash", headers=headers)

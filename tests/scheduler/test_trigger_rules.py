@@ -14,7 +14,13 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.sdk.trigger_rule import TriggerRule as TR
 
 S, F, SK, UF, RM = "success", "failed", "skipped", "upstream_failed", "removed"
-RUN, WAIT, SKIP, UPF, REMOVED = Verdict.RUN, Verdict.WAIT, Verdict.SKIP, Verdict.UPSTREAM_FAILED, Verdict.REMOVED
+RUN, WAIT, SKIP, UPF, REMOVED = (
+    Verdict.RUN,
+    Verdict.WAIT,
+    Verdict.SKIP,
+    Verdict.UPSTREAM_FAILED,
+    Verdict.REMOVED,
+)
 
 CASES: list[tuple[TR, list[str | None], Verdict]] = [
     # all_success: skips propagate; any failure is upstream_failed, even before the rest finish
@@ -123,12 +129,19 @@ def test_a_task_without_upstream_always_runs(rule: TR) -> None:
         ([S, RM], -1, WAIT),
     ],
 )
-def test_all_success_with_removed_upstreams(states: list[str], map_index: int, expected: Verdict) -> None:
-    assert evaluate(TR.ALL_SUCCESS, UpstreamCounts.from_states(states), map_index=map_index) is expected
+def test_all_success_with_removed_upstreams(
+    states: list[str], map_index: int, expected: Verdict
+) -> None:
+    assert (
+        evaluate(TR.ALL_SUCCESS, UpstreamCounts.from_states(states), map_index=map_index)
+        is expected
+    )
 
 
 def test_counts_from_states_accepts_enums_strings_and_unfinished() -> None:
-    counts = UpstreamCounts.from_states([TIS.SUCCESS, "failed", None, TIS.RUNNING, TIS.UP_FOR_RETRY, "skipped"])
+    counts = UpstreamCounts.from_states(
+        [TIS.SUCCESS, "failed", None, TIS.RUNNING, TIS.UP_FOR_RETRY, "skipped"]
+    )
     assert counts == UpstreamCounts(total=6, success=1, skipped=1, failed=1)
     assert counts.done == 3
 
@@ -139,7 +152,13 @@ def test_explicit_total_counts_missing_instances_as_unfinished() -> None:
 
 @pytest.mark.parametrize(
     ("verdict", "state"),
-    [(SKIP, TIS.SKIPPED), (UPF, TIS.UPSTREAM_FAILED), (REMOVED, TIS.REMOVED), (RUN, None), (WAIT, None)],
+    [
+        (SKIP, TIS.SKIPPED),
+        (UPF, TIS.UPSTREAM_FAILED),
+        (REMOVED, TIS.REMOVED),
+        (RUN, None),
+        (WAIT, None),
+    ],
 )
 def test_settled_state_of_each_verdict(verdict: Verdict, state: TIS | None) -> None:
     assert verdict.settled_state is state

@@ -10,7 +10,7 @@ from __future__ import annotations
 from tradewind.dag_processing import dag_bag
 from tradewind.services.dag_test import LocalDagRun, make_run_info
 
-RULES_DAG = '''
+RULES_DAG = """
 from tradewind import DAG, BranchPythonOperator, EmptyOperator, PythonOperator, ShortCircuitOperator, SkipTask, TriggerRule, task
 
 def ok():
@@ -66,7 +66,7 @@ with DAG("rules", schedule=None) as dag:
     mapped = each.expand(x=nothing())
     mapped >> EmptyOperator(task_id="after_mapped")
     mapped >> EmptyOperator(task_id="after_mapped_done", trigger_rule="all_done")
-'''
+"""
 
 
 def test_every_trigger_rule_agrees_with_dags_test(harness) -> None:
@@ -81,8 +81,11 @@ def test_every_trigger_rule_agrees_with_dags_test(harness) -> None:
     harness.run_until(harness.run_finished("rules", run_id), timeout=60)
     got = harness.states("rules", run_id)
 
-    differences = {key: (expected.get(key), got.get(key)) for key in set(expected) | set(got)
-                   if expected.get(key) != got.get(key)}
+    differences = {
+        key: (expected.get(key), got.get(key))
+        for key in set(expected) | set(got)
+        if expected.get(key) != got.get(key)
+    }
     assert differences == {}
     assert harness.run_state("rules", run_id) == local.state.value == "failed"
     # a few anchors, so that agreeing on nonsense would still fail
@@ -91,6 +94,14 @@ def test_every_trigger_rule_agrees_with_dags_test(harness) -> None:
     assert got["one_failed__sf"] == "success"
     assert got["none_failed_min_one_success__sk"] == "success"
     assert got["all_skipped__k"] == "success"
-    assert got["join"] == "success" and got["right"] == "skipped" and got["join_strict"] == "skipped"
-    assert got["gated"] == "skipped" and got["gated_always"] == "skipped"  # short-circuit skips all downstream
-    assert got["each"] == "skipped" and got["after_mapped"] == "skipped" and got["after_mapped_done"] == "success"
+    assert (
+        got["join"] == "success" and got["right"] == "skipped" and got["join_strict"] == "skipped"
+    )
+    assert (
+        got["gated"] == "skipped" and got["gated_always"] == "skipped"
+    )  # short-circuit skips all downstream
+    assert (
+        got["each"] == "skipped"
+        and got["after_mapped"] == "skipped"
+        and got["after_mapped_done"] == "success"
+    )

@@ -76,13 +76,22 @@ def test_python_operator_callable_gets_context_by_name() -> None:
     seen: dict[str, Any] = {}
 
     def callable_(ds, ti, dag_run, params, logical_date, data_interval_end, templates_dict):
-        seen.update(ds=ds, task_id=ti.task_id, run_id=dag_run.run_id, params=params, templates_dict=templates_dict)
+        seen.update(
+            ds=ds,
+            task_id=ti.task_id,
+            run_id=dag_run.run_id,
+            params=params,
+            templates_dict=templates_dict,
+        )
         seen["logical_date"] = logical_date
 
     with DAG("by_name", schedule=None, params={"p": 1}) as dag:
         op = PythonOperator(task_id="py", python_callable=callable_)
     run = make_run_info(dag, datetime(2024, 3, 1), {})
-    assert execute_try(TryRequest(task=op, run=run, params={"p": 1}), InMemoryXComStore()).state is TIS.SUCCESS
+    assert (
+        execute_try(TryRequest(task=op, run=run, params={"p": 1}), InMemoryXComStore()).state
+        is TIS.SUCCESS
+    )
     assert seen == {
         "ds": "2024-03-01",
         "task_id": "py",

@@ -58,7 +58,9 @@ def test_default_args_fill_what_the_task_left_out() -> None:
     }
     with DAG("defaults", schedule=None, default_args=default_args) as the_dag:
         greet = GreetOperator(task_id="greet", greeting="hi")
-        explicit = EmptyOperator(task_id="explicit", retries=0, owner="me", trigger_rule=TriggerRule.ONE_SUCCESS)
+        explicit = EmptyOperator(
+            task_id="explicit", retries=0, owner="me", trigger_rule=TriggerRule.ONE_SUCCESS
+        )
         bash = BashOperator(task_id="bash", bash_command="echo kept")
 
         @task
@@ -66,9 +68,18 @@ def test_default_args_fill_what_the_task_left_out() -> None:
             return 1
 
         decorated()
-    assert (greet.owner, greet.retries, greet.retry_delay, greet.volume) == ("data-eng", 3, timedelta(minutes=2), 4)
+    assert (greet.owner, greet.retries, greet.retry_delay, greet.volume) == (
+        "data-eng",
+        3,
+        timedelta(minutes=2),
+        4,
+    )
     assert greet.trigger_rule is TriggerRule.ALL_DONE
-    assert (explicit.owner, explicit.retries, explicit.trigger_rule) == ("me", 0, TriggerRule.ONE_SUCCESS)
+    assert (explicit.owner, explicit.retries, explicit.trigger_rule) == (
+        "me",
+        0,
+        TriggerRule.ONE_SUCCESS,
+    )
     assert bash.bash_command == "echo kept"
     assert the_dag.get_task("decorated").retries == 3
     assert the_dag.owner == "data-eng, me"
@@ -99,7 +110,13 @@ def test_base_operator_arguments_are_normalized() -> None:
         )
     assert op.retry_delay == timedelta(seconds=30)
     assert op.execution_timeout == timedelta(seconds=1.5)
-    assert (op.pool, op.priority_weight, op.weight_rule, op.queue, op.do_xcom_push) == ("default_pool", 5, "absolute", "fast", False)
+    assert (op.pool, op.priority_weight, op.weight_rule, op.queue, op.do_xcom_push) == (
+        "default_pool",
+        5,
+        "absolute",
+        "fast",
+        False,
+    )
     assert op.start_date == datetime(2024, 1, 1, tzinfo=UTC)
     assert op.doc_md == "**doc**"
 
@@ -144,7 +161,9 @@ def test_schedules(schedule: Any, summary: str, schedulable: bool) -> None:
 def test_schedule_needs_a_start_date() -> None:
     with pytest.raises(DagDefinitionError, match="has schedule '@daily' but no start_date"):
         DAG("no_start", schedule="@daily")
-    assert DAG("start_in_defaults", schedule="@daily", default_args={"start_date": datetime(2024, 1, 1)}).start_date
+    assert DAG(
+        "start_in_defaults", schedule="@daily", default_args={"start_date": datetime(2024, 1, 1)}
+    ).start_date
     assert DAG("unscheduled", schedule=None).start_date is None
 
 
@@ -163,18 +182,32 @@ def test_start_date_zone() -> None:
         ({"dag_id": "has space"}, InvalidIdError, "dag_id 'has space' is invalid"),
         ({"dag_id": ""}, InvalidIdError, "non-empty"),
         ({"dag_id": "x" * 251}, InvalidIdError, "of 251 characters is longer than the 250 allowed"),
-        ({"dag_id": "d", "max_active_runs": 0}, DagDefinitionError, "max_active_runs must be a positive integer"),
+        (
+            {"dag_id": "d", "max_active_runs": 0},
+            DagDefinitionError,
+            "max_active_runs must be a positive integer",
+        ),
         ({"dag_id": "d", "tags": [""]}, DagDefinitionError, "tags must be non-empty strings"),
-        ({"dag_id": "d", "dagrun_timeout": "1h"}, DagDefinitionError, "dagrun_timeout must be a timedelta"),
+        (
+            {"dag_id": "d", "dagrun_timeout": "1h"},
+            DagDefinitionError,
+            "dagrun_timeout must be a timedelta",
+        ),
         (
             {"dag_id": "d", "start_date": datetime(2024, 2, 1), "end_date": datetime(2024, 1, 1)},
             DagDefinitionError,
             "end_date .* is before start_date",
         ),
-        ({"dag_id": "d", "params": {"n": Param(0, type="integer", minimum=1)}}, ParamValidationError, "param 'n'"),
+        (
+            {"dag_id": "d", "params": {"n": Param(0, type="integer", minimum=1)}},
+            ParamValidationError,
+            "param 'n'",
+        ),
     ],
 )
-def test_invalid_dag_arguments(kwargs: dict[str, Any], error: type[Exception], message: str) -> None:
+def test_invalid_dag_arguments(
+    kwargs: dict[str, Any], error: type[Exception], message: str
+) -> None:
     kwargs.setdefault("schedule", None)
     with pytest.raises(error, match=message):
         DAG(**kwargs)
@@ -222,7 +255,9 @@ def test_cycle_is_spelled_out() -> None:
         transform = EmptyOperator(task_id="transform")
         load = EmptyOperator(task_id="load")
         extract >> transform >> load >> transform
-    with pytest.raises(CycleError, match="cycle detected in DAG 'cyclic': transform -> load -> transform"):
+    with pytest.raises(
+        CycleError, match="cycle detected in DAG 'cyclic': transform -> load -> transform"
+    ):
         the_dag.validate()
     with pytest.raises(CycleError):
         the_dag.topological_sort()
@@ -231,7 +266,9 @@ def test_cycle_is_spelled_out() -> None:
 def test_two_tasks_with_one_id() -> None:
     with DAG("dup", schedule=None):
         EmptyOperator(task_id="a")
-        with pytest.raises(DuplicateTaskIdError, match="task id 'a' has already been added to DAG 'dup'"):
+        with pytest.raises(
+            DuplicateTaskIdError, match="task id 'a' has already been added to DAG 'dup'"
+        ):
             EmptyOperator(task_id="a")
 
 
@@ -300,13 +337,21 @@ def test_dag_decorator_with_explicit_id_and_without_call_parentheses() -> None:
 
 
 def test_python_operator_needs_a_callable() -> None:
-    with DAG("py", schedule=None), pytest.raises(DagDefinitionError, match="python_callable must be callable"):
+    with (
+        DAG("py", schedule=None),
+        pytest.raises(DagDefinitionError, match="python_callable must be callable"),
+    ):
         PythonOperator(task_id="p", python_callable="not callable")
 
 
 def test_params_in_default_args_merge_into_the_dags_params() -> None:
     shared = {"params": {"x": 1, "y": 5}, "retries": 2}
-    with DAG("merged_params", schedule=None, default_args=shared, params={"x": Param(2, type="integer"), "z": 3}) as the_dag:
+    with DAG(
+        "merged_params",
+        schedule=None,
+        default_args=shared,
+        params={"x": Param(2, type="integer"), "z": 3},
+    ) as the_dag:
         op = EmptyOperator(task_id="t")
     # as in Airflow, default_args["params"] win, and a plain value keeps the Param's schema
     assert dict(the_dag.params) == {"x": 1, "y": 5, "z": 3}

@@ -140,10 +140,21 @@ def test_valid_file_with_several_dags(tmp_path: Path) -> None:
             5,
         ),
     ],
-    ids=["cycle", "duplicate-task", "bad-dag-id", "bad-task-id", "trigger-rule", "no-start-date",
-         "xcomarg-other-dag", "exception", "sys-exit"],  # fmt: skip
+    ids=[
+        "cycle",
+        "duplicate-task",
+        "bad-dag-id",
+        "bad-task-id",
+        "trigger-rule",
+        "no-start-date",
+        "xcomarg-other-dag",
+        "exception",
+        "sys-exit",
+    ],  # fmt: skip
 )
-def test_problem_names_the_file_and_line(tmp_path: Path, body: str, message: str, line: int) -> None:
+def test_problem_names_the_file_and_line(
+    tmp_path: Path, body: str, message: str, line: int
+) -> None:
     result = load(tmp_path, body)
     found, found_line = only_problem(result)
     assert message in found
@@ -196,33 +207,49 @@ def test_same_dag_id_twice_in_a_file(tmp_path: Path) -> None:
 
 
 def test_a_failed_import_leaves_no_definition_state_behind(tmp_path: Path) -> None:
-    load(tmp_path, 'with DAG("half", schedule=None):\n    EmptyOperator(task_id="a")\n    raise RuntimeError("stop")\n')
+    load(
+        tmp_path,
+        'with DAG("half", schedule=None):\n    EmptyOperator(task_id="a")\n    raise RuntimeError("stop")\n',
+    )
     assert definition_context.current_dag() is None
     assert definition_context.take_orphans() == []
     assert definition_context.take_created_dags() == []
 
 
 def test_folder_loading_discovery_and_ignore_files(tmp_path: Path) -> None:
-    (tmp_path / "tw_loading_helpers.py").write_text("GREETING = 'hi'\n")  # no 'dag': not read as a DAG file
-    (tmp_path / "uses_helper.py").write_text(HEADER + "import tw_loading_helpers\nwith DAG('helped', schedule=None, tags=[tw_loading_helpers.GREETING]):\n    pass\n")
+    (tmp_path / "tw_loading_helpers.py").write_text(
+        "GREETING = 'hi'\n"
+    )  # no 'dag': not read as a DAG file
+    (tmp_path / "uses_helper.py").write_text(
+        HEADER
+        + "import tw_loading_helpers\nwith DAG('helped', schedule=None, tags=[tw_loading_helpers.GREETING]):\n    pass\n"
+    )
     (tmp_path / "other.py").write_text(HEADER + "DAG('other', schedule=None)\n")
     (tmp_path / "clash.py").write_text(HEADER + "DAG('other', schedule=None)\n")
     (tmp_path / "skipped").mkdir()
-    (tmp_path / "skipped" / "ignored.py").write_text(HEADER + "raise RuntimeError('never imported')\n")
+    (tmp_path / "skipped" / "ignored.py").write_text(
+        HEADER + "raise RuntimeError('never imported')\n"
+    )
     (tmp_path / "nested").mkdir()
     (tmp_path / "nested" / "deep.py").write_text(HEADER + "DAG('deep', schedule=None)\n")
-    (tmp_path / "nested" / "scratch_notes.py").write_text(HEADER + "raise RuntimeError('ignored too')\n")
+    (tmp_path / "nested" / "scratch_notes.py").write_text(
+        HEADER + "raise RuntimeError('ignored too')\n"
+    )
     (tmp_path / ".tradewindignore").write_text("skipped/\n")
     (tmp_path / "nested" / ".airflowignore").write_text("scratch_*\n")
     files = [p.relative_to(tmp_path).as_posix() for p in discovery.find_dag_files(tmp_path)]
     assert files == ["clash.py", "other.py", "uses_helper.py", "nested/deep.py"]
     assert discovery.find_dag_files(tmp_path / "other.py") == [tmp_path / "other.py"]
-    assert "tw_loading_helpers.py" in [p.name for p in discovery.find_dag_files(tmp_path, safe_mode=False)]
+    assert "tw_loading_helpers.py" in [
+        p.name for p in discovery.find_dag_files(tmp_path, safe_mode=False)
+    ]
     bag = dag_bag.load_folder(tmp_path)
     assert sorted(bag.dags) == ["deep", "helped", "other"]
     assert bag.dags["helped"].tags == ["hi"]
     assert bag.files_read == 4
-    assert [p.message for p in bag.problems] == [f"DAG id 'other' is already defined in {tmp_path / 'clash.py'}"]
+    assert [p.message for p in bag.problems] == [
+        f"DAG id 'other' is already defined in {tmp_path / 'clash.py'}"
+    ]
 
 
 def test_load_one_dag_reads_the_files_mentioning_it_first(tmp_path: Path) -> None:
@@ -236,7 +263,9 @@ def test_load_one_dag_reads_the_files_mentioning_it_first(tmp_path: Path) -> Non
     assert "RuntimeError: broken" in bag.problems[0].message
 
 
-def test_dag_made_by_a_factory_in_a_helper_module_belongs_to_the_imported_file(tmp_path: Path) -> None:
+def test_dag_made_by_a_factory_in_a_helper_module_belongs_to_the_imported_file(
+    tmp_path: Path,
+) -> None:
     (tmp_path / "tw_loading_factories.py").write_text(
         "from tradewind import DAG, EmptyOperator\n"
         "def make(dag_id):\n"
@@ -244,7 +273,9 @@ def test_dag_made_by_a_factory_in_a_helper_module_belongs_to_the_imported_file(t
         "        EmptyOperator(task_id='t')\n"
         "    return made\n"
     )
-    (tmp_path / "pipelines.py").write_text("# a tradewind dag file\nfrom tw_loading_factories import make\nfirst = make('first')\n")
+    (tmp_path / "pipelines.py").write_text(
+        "# a tradewind dag file\nfrom tw_loading_factories import make\nfirst = make('first')\n"
+    )
     bag = dag_bag.load_folder(tmp_path)
     assert bag.problems == []
     assert bag.dags["first"].fileloc == str(tmp_path / "pipelines.py")

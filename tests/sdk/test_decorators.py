@@ -206,7 +206,10 @@ def test_variants_pick_their_operator() -> None:
         wait()
     assert isinstance(dag.get_task("choose"), BranchPythonOperator)
     gate_op = dag.get_task("gate")
-    assert isinstance(gate_op, ShortCircuitOperator) and gate_op.ignore_downstream_trigger_rules is False
+    assert (
+        isinstance(gate_op, ShortCircuitOperator)
+        and gate_op.ignore_downstream_trigger_rules is False
+    )
     command_op = dag.get_task("command")
     assert isinstance(command_op, BashOperator) and command_op.env == {"A": "1"}
     wait_op = dag.get_task("wait")

@@ -25,7 +25,15 @@ def test_shift_operators_and_their_return_values() -> None:
         assert result == [c, d]
         [c, d] >> e
         e << a
-    assert edges(dag) == {("a", "b"), ("b", "c"), ("b", "d"), ("c", "d"), ("c", "e"), ("d", "e"), ("a", "e")}
+    assert edges(dag) == {
+        ("a", "b"),
+        ("b", "c"),
+        ("b", "d"),
+        ("c", "d"),
+        ("c", "e"),
+        ("d", "e"),
+        ("a", "e"),
+    }
     assert b.downstream_task_ids == {"c", "d"} and e.upstream_task_ids == {"a", "c", "d"}
     assert [t.task_id for t in e.upstream_list] == ["a", "c", "d"]
     assert [t.task_id for t in b.downstream_list] == ["c", "d"]
@@ -54,7 +62,14 @@ def test_chain() -> None:
     with DAG("chained", schedule=None) as dag:
         a, b1, b2, c1, c2, d = ops("a", "b1", "b2", "c1", "c2", "d")
         chain(a, [b1, b2], [c1, c2], d)
-    assert edges(dag) == {("a", "b1"), ("a", "b2"), ("b1", "c1"), ("b2", "c2"), ("c1", "d"), ("c2", "d")}
+    assert edges(dag) == {
+        ("a", "b1"),
+        ("a", "b2"),
+        ("b1", "c1"),
+        ("b2", "c2"),
+        ("c1", "d"),
+        ("c2", "d"),
+    }
 
 
 def test_chain_of_lists_of_different_lengths() -> None:
@@ -107,7 +122,9 @@ def test_tasks_of_two_dags_cannot_be_linked() -> None:
         (a,) = ops("a")
     with DAG("two", schedule=None):
         (b,) = ops("b")
-    with pytest.raises(DagDefinitionError, match="between tasks of two DAGs: 'a' in 'one' and 'b' in 'two'"):
+    with pytest.raises(
+        DagDefinitionError, match="between tasks of two DAGs: 'a' in 'one' and 'b' in 'two'"
+    ):
         a >> b
 
 

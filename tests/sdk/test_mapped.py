@@ -30,8 +30,13 @@ def test_classic_operator_partial_expand() -> None:
     assert expansion == [{"bash_command": "echo 1"}, {"bash_command": "echo 2"}]
     unmapped = mapped.unmap(expansion[1])
     assert isinstance(unmapped, BashOperator)
-    assert (unmapped.task_id, unmapped.bash_command, unmapped.env, unmapped.retries) == ("echo", "echo 2", {"A": "1"}, 4)
-    assert not dag.task_dict["echo"] is unmapped
+    assert (unmapped.task_id, unmapped.bash_command, unmapped.env, unmapped.retries) == (
+        "echo",
+        "echo 2",
+        {"A": "1"},
+        4,
+    )
+    assert dag.task_dict["echo"] is not unmapped
 
 
 def test_expand_over_upstream_output_links_and_resolves() -> None:
@@ -70,8 +75,18 @@ def test_several_expand_arguments_make_a_cross_product_and_dicts_map_to_pairs() 
         add.expand(x=[1, 2], y=[10, 20, 30])
         pair.expand(item={"a": 1, "b": 2})
     product = dag.get_task("add").resolve_expansion(_pull_from({}))
-    assert [(e["x"], e["y"]) for e in product] == [(1, 10), (1, 20), (1, 30), (2, 10), (2, 20), (2, 30)]
-    assert dag.get_task("pair").resolve_expansion(_pull_from({})) == [{"item": ("a", 1)}, {"item": ("b", 2)}]
+    assert [(e["x"], e["y"]) for e in product] == [
+        (1, 10),
+        (1, 20),
+        (1, 30),
+        (2, 10),
+        (2, 20),
+        (2, 30),
+    ]
+    assert dag.get_task("pair").resolve_expansion(_pull_from({})) == [
+        {"item": ("a", 1)},
+        {"item": ("b", 2)},
+    ]
 
 
 def test_expand_kwargs() -> None:
@@ -87,10 +102,15 @@ def test_expand_kwargs() -> None:
 
         add.expand_kwargs([{"x": 1, "y": 2}, {"x": 3, "y": 4}])
         PythonOperator.partial(task_id="classic", python_callable=print).expand_kwargs(settings())
-    assert dag.get_task("add").resolve_expansion(_pull_from({})) == [{"x": 1, "y": 2}, {"x": 3, "y": 4}]
+    assert dag.get_task("add").resolve_expansion(_pull_from({})) == [
+        {"x": 1, "y": 2},
+        {"x": 3, "y": 4},
+    ]
     classic = dag.get_task("classic")
     assert classic.upstream_task_ids == {"settings"}
-    assert classic.resolve_expansion(_pull_from({("settings", "return_value"): [{"op_args": [3]}]})) == [{"op_args": [3]}]
+    assert classic.resolve_expansion(
+        _pull_from({("settings", "return_value"): [{"op_args": [3]}]})
+    ) == [{"op_args": [3]}]
     with pytest.raises(DagDefinitionError, match="element 0 is int, not a dict"):
         classic.resolve_expansion(_pull_from({("settings", "return_value"): [3]}))
 
@@ -107,8 +127,12 @@ def test_empty_and_missing_inputs_expand_to_nothing() -> None:
             return x
 
         use.expand(x=produce())
-    assert dag.get_task("use").resolve_expansion(_pull_from({("produce", "return_value"): []})) == []
-    assert dag.get_task("use").resolve_expansion(_pull_from({("produce", "return_value"): None})) == []
+    assert (
+        dag.get_task("use").resolve_expansion(_pull_from({("produce", "return_value"): []})) == []
+    )
+    assert (
+        dag.get_task("use").resolve_expansion(_pull_from({("produce", "return_value"): None})) == []
+    )
     with pytest.raises(DagDefinitionError, match="cannot map over 'x': its value is int"):
         dag.get_task("use").resolve_expansion(_pull_from({("produce", "return_value"): 5}))
 
@@ -116,10 +140,22 @@ def test_empty_and_missing_inputs_expand_to_nothing() -> None:
 @pytest.mark.parametrize(
     ("build", "message"),
     [
-        (lambda: BashOperator.partial(task_id="b").expand(no_such_arg=[1]), "unexpected argument 'no_such_arg'"),
-        (lambda: BashOperator.partial(task_id="b", env={}).expand(env=[{}]), "given both to partial\\(\\) and to expand"),
-        (lambda: BashOperator.partial(task_id="b").expand(task_id=["x"]), "'task_id' cannot be mapped"),
-        (lambda: BashOperator.partial(task_id="b").expand(bash_command="echo"), "must be a list, tuple, dict"),
+        (
+            lambda: BashOperator.partial(task_id="b").expand(no_such_arg=[1]),
+            "unexpected argument 'no_such_arg'",
+        ),
+        (
+            lambda: BashOperator.partial(task_id="b", env={}).expand(env=[{}]),
+            "given both to partial\\(\\) and to expand",
+        ),
+        (
+            lambda: BashOperator.partial(task_id="b").expand(task_id=["x"]),
+            "'task_id' cannot be mapped",
+        ),
+        (
+            lambda: BashOperator.partial(task_id="b").expand(bash_command="echo"),
+            "must be a list, tuple, dict",
+        ),
         (lambda: BashOperator.partial(task_id="b").expand(), "needs at least one argument"),
         (lambda: BashOperator.partial(bash_command="echo"), "needs a task_id"),
         (lambda: BashOperator.partial(task_id="b", bogus=1), "unexpected arguments: bogus"),
@@ -141,7 +177,9 @@ def test_decorated_mapping_mistakes() -> None:
 
         with pytest.raises(DagDefinitionError, match="does not take: z"):
             one.expand(z=[1])
-        with pytest.raises(DagDefinitionError, match="x given both to partial\\(\\) and expand\\(\\)"):
+        with pytest.raises(
+            DagDefinitionError, match="x given both to partial\\(\\) and expand\\(\\)"
+        ):
             one.partial(x=1).expand(x=[2])
         with pytest.raises(DagDefinitionError, match="does not take: z"):
             one.expand_kwargs([{"z": 1}])

@@ -23,7 +23,9 @@ from tradewind.sdk.param import NOTSET, ParamsDict, resolve_task_params
         (Param(None, type=["null", "string"]), 3, "must be null or string"),
     ],
 )
-def test_invalid_values_are_rejected_with_name_and_reason(param: Param, value: Any, reason: str) -> None:
+def test_invalid_values_are_rejected_with_name_and_reason(
+    param: Param, value: Any, reason: str
+) -> None:
     with pytest.raises(ParamValidationError, match=reason) as info:
         param.resolve(value, name="p")
     assert "invalid value for param 'p'" in str(info.value)
@@ -85,7 +87,9 @@ def test_validate_defaults_skips_required_params() -> None:
 
 
 def test_serialize_round_trip() -> None:
-    params = ParamsDict({"n": Param(5, description="how many", type="integer"), "required": Param(type="string")})
+    params = ParamsDict(
+        {"n": Param(5, description="how many", type="integer"), "required": Param(type="string")}
+    )
     restored = ParamsDict.deserialize(params.serialize())
     assert restored["n"] == 5 and restored.get_param("n").description == "how many"
     assert not restored.get_param("required").has_value
@@ -93,8 +97,15 @@ def test_serialize_round_trip() -> None:
 
 def test_task_params_overlay_dag_params_then_conf() -> None:
     dag_params = ParamsDict({"n": Param(5, type="integer"), "who": "ada"})
-    assert resolve_task_params(dag_params, {"who": "grace", "x": 1}, {}) == {"n": 5, "who": "grace", "x": 1}
-    assert resolve_task_params(dag_params, {"who": "grace"}, {"who": "linus"}) == {"n": 5, "who": "linus"}
+    assert resolve_task_params(dag_params, {"who": "grace", "x": 1}, {}) == {
+        "n": 5,
+        "who": "grace",
+        "x": 1,
+    }
+    assert resolve_task_params(dag_params, {"who": "grace"}, {"who": "linus"}) == {
+        "n": 5,
+        "who": "linus",
+    }
     assert resolve_task_params(dag_params, None, None) == {"n": 5, "who": "ada"}
     with pytest.raises(ParamValidationError, match="param 'n'"):
         resolve_task_params(dag_params, {"n": "five"}, {})

@@ -20,7 +20,11 @@ AUTHORING_NAMES = [
 
 HOME_MODULES = {
     "tradewind.operators.bash": ["BashOperator"],
-    "tradewind.operators.python": ["PythonOperator", "BranchPythonOperator", "ShortCircuitOperator"],
+    "tradewind.operators.python": [
+        "PythonOperator",
+        "BranchPythonOperator",
+        "ShortCircuitOperator",
+    ],
     "tradewind.operators.empty": ["EmptyOperator"],
     "tradewind.sensors.base": ["BaseSensorOperator", "PokeReturnValue"],
     "tradewind.sensors.python": ["PythonSensor"],
@@ -75,9 +79,19 @@ print(json.dumps({"modules": sorted(sys.modules), "seconds": elapsed}))
 
 def test_import_loads_only_the_authoring_api() -> None:
     """A fresh interpreter: ``import tradewind`` pulls in no database, server or Jinja code."""
-    out = subprocess.run([sys.executable, "-c", PROBE], capture_output=True, text=True, check=True).stdout
+    out = subprocess.run(
+        [sys.executable, "-c", PROBE], capture_output=True, text=True, check=True
+    ).stdout
     modules = set(json.loads(out)["modules"])
-    forbidden_roots = {"sqlalchemy", "alembic", "psycopg", "jinja2", "click", "croniter", "cryptography"}
+    forbidden_roots = {
+        "sqlalchemy",
+        "alembic",
+        "psycopg",
+        "jinja2",
+        "click",
+        "croniter",
+        "cryptography",
+    }
     assert not {m for m in modules if m.split(".")[0] in forbidden_roots}
     forbidden_packages = ("tradewind.db", "tradewind.api", "tradewind.scheduler", "tradewind.services",
                           "tradewind.cli", "tradewind.executors", "tradewind.runner", "tradewind.dag_processing")  # fmt: skip

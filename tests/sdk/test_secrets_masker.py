@@ -11,7 +11,14 @@ import pytest
 import tradewind
 from tradewind.sdk import log as sdk_log
 from tradewind.sdk import secrets_masker
-from tradewind.sdk.secrets_masker import SecretsMasker, hide_sensitive_keys, mask_secret, masker, redact, restore_hidden
+from tradewind.sdk.secrets_masker import (
+    SecretsMasker,
+    hide_sensitive_keys,
+    mask_secret,
+    masker,
+    redact,
+    restore_hidden,
+)
 
 
 @pytest.fixture(autouse=True)
@@ -39,7 +46,9 @@ def test_strings_shorter_than_five_characters_and_common_words_are_not_masked(ca
             mask_secret(value)
     assert not masker.active
     assert redact("abcd Tradewind airflow 123456") == "abcd Tradewind airflow 123456"
-    assert [r.getMessage() for r in caplog.records] == ["A secret shorter than 5 characters is not masked"]
+    assert [r.getMessage() for r in caplog.records] == [
+        "A secret shorter than 5 characters is not masked"
+    ]
     mask_secret("abcde")
     assert redact("abcde") == "***"
 
@@ -52,16 +61,20 @@ def test_a_name_decides_whether_a_string_is_a_secret() -> None:
 
 
 def test_a_dict_registers_the_values_of_its_sensitive_keys_at_any_depth() -> None:
-    mask_secret({
-        "host": "db.example.com",
-        "token": "tok-top-level",
-        "auth": {"api_key": "key-nested-1", "user": "bob-the-user", "retries": 3},
-        "clients": [{"client_secret": "in-a-list-1"}],
-        "passwords": ["first-pass", "second-pass"],
-        "private_key": {"pem": "-----BEGIN KEY-----"},  # all of a sensitive key's value
-    })
-    shown = redact("db.example.com tok-top-level key-nested-1 bob-the-user in-a-list-1 first-pass second-pass "
-                   "-----BEGIN KEY-----")
+    mask_secret(
+        {
+            "host": "db.example.com",
+            "token": "tok-top-level",
+            "auth": {"api_key": "key-nested-1", "user": "bob-the-user", "retries": 3},
+            "clients": [{"client_secret": "in-a-list-1"}],
+            "passwords": ["first-pass", "second-pass"],
+            "private_key": {"pem": "-----BEGIN KEY-----"},  # all of a sensitive key's value
+        }
+    )
+    shown = redact(
+        "db.example.com tok-top-level key-nested-1 bob-the-user in-a-list-1 first-pass second-pass "
+        "-----BEGIN KEY-----"
+    )
     assert shown == "db.example.com *** *** bob-the-user *** *** *** ***"
 
 
@@ -80,7 +93,11 @@ def test_a_secret_containing_another_is_hidden_whole_and_regex_characters_are_li
 def test_redact_walks_nested_structures() -> None:
     mask_secret("registered-value")
     value = {
-        "env": {"API_TOKEN": "not-registered-but-named", "PLAIN": "visible", "URL": "https://u:registered-value@h"},
+        "env": {
+            "API_TOKEN": "not-registered-but-named",
+            "PLAIN": "visible",
+            "URL": "https://u:registered-value@h",
+        },
         "args": ("registered-value", 3, None, ["x registered-value y"]),
         "tags": {"registered-value"},
         "registered-value": "the key itself",
@@ -116,17 +133,38 @@ def test_redact_ends_on_self_referencing_values() -> None:
 def test_hide_sensitive_keys_ignores_registered_values() -> None:
     mask_secret("registered-value")
     assert hide_sensitive_keys({"note": "registered-value", "auth": {"token": "t"}}) == {
-        "note": "registered-value", "auth": {"token": "***"}}
+        "note": "registered-value",
+        "auth": {"token": "***"},
+    }
 
 
 def test_restore_hidden_puts_back_only_what_was_hidden() -> None:
-    stored = {"token": "tok", "note": "n", "auth": {"api_key": "k", "user": "u"}, "keys": [{"secret": "s"}]}
+    stored = {
+        "token": "tok",
+        "note": "n",
+        "auth": {"api_key": "k", "user": "u"},
+        "keys": [{"secret": "s"}],
+    }
     shown = hide_sensitive_keys(stored)
-    assert shown == {"token": "***", "note": "n", "auth": {"api_key": "***", "user": "u"}, "keys": [{"secret": "***"}]}
-    edited = {**shown, "note": "***", "auth": {"api_key": "***", "user": "new-user"}, "added": "***"}
+    assert shown == {
+        "token": "***",
+        "note": "n",
+        "auth": {"api_key": "***", "user": "u"},
+        "keys": [{"secret": "***"}],
+    }
+    edited = {
+        **shown,
+        "note": "***",
+        "auth": {"api_key": "***", "user": "new-user"},
+        "added": "***",
+    }
     assert restore_hidden(edited, stored) == {
-        "token": "tok", "note": "***", "auth": {"api_key": "k", "user": "new-user"}, "keys": [{"secret": "s"}],
-        "added": "***"}
+        "token": "tok",
+        "note": "***",
+        "auth": {"api_key": "k", "user": "new-user"},
+        "keys": [{"secret": "s"}],
+        "added": "***",
+    }
     assert restore_hidden({"token": "replaced"}, stored) == {"token": "replaced"}
 
 

@@ -19,14 +19,18 @@ def test_ids_are_prefixed_by_the_groups() -> None:
         with TaskGroup("flat", prefix_group_id=False):
             EmptyOperator(task_id="c")
     assert dag.task_ids == ["outer.a", "outer.inner.b", "c"]
-    assert inner.group_id == "outer.inner" and inner.label == "inner" and inner.parent_group is outer
+    assert (
+        inner.group_id == "outer.inner" and inner.label == "inner" and inner.parent_group is outer
+    )
     assert dag.get_task("outer.inner.b").label == "b"
     assert [g.group_id for g in dag.task_group.iter_groups()] == ["outer", "outer.inner", "flat"]
     assert [t.task_id for t in outer.iter_tasks()] == ["outer.a", "outer.inner.b"]
 
 
 def test_group_default_args_overlay_the_dags() -> None:
-    with DAG("group_defaults", schedule=None, default_args={"retries": 1, "owner": "dag-owner"}) as dag:
+    with DAG(
+        "group_defaults", schedule=None, default_args={"retries": 1, "owner": "dag-owner"}
+    ) as dag:
         with TaskGroup("g", default_args={"retries": 3, "retry_delay": timedelta(seconds=1)}):
             with TaskGroup("h", default_args={"owner": "h-owner"}):
                 EmptyOperator(task_id="deep")

@@ -33,7 +33,13 @@ class EchoOperator(BaseOperator):
         return self.text
 
 
-def execute(op: Any, *, conf: dict[str, Any] | None = None, xcoms: InMemoryXComStore | None = None, **lookups: Any) -> tuple[TryOutcome, Any]:
+def execute(
+    op: Any,
+    *,
+    conf: dict[str, Any] | None = None,
+    xcoms: InMemoryXComStore | None = None,
+    **lookups: Any,
+) -> tuple[TryOutcome, Any]:
     """Run one try of ``op`` and return its outcome and its return value."""
     run = make_run_info(op.dag, LOGICAL_DATE, conf or {})
     xcoms = xcoms or InMemoryXComStore()
@@ -65,7 +71,10 @@ def render(text: str, **dag_kwargs: Any) -> Any:
         ("{{ prev_data_interval_start_success }}", "None"),
         ("{{ run_id }}", "manual__2024-03-01T06:30:00+00:00"),
         ("{{ dag_run.run_id == run_id }}", "True"),
-        ("{{ dag.dag_id }}/{{ task.task_id }}/{{ ti.task_id }}/{{ task_instance.try_number }}", "templating/echo/echo/1"),
+        (
+            "{{ dag.dag_id }}/{{ task.task_id }}/{{ ti.task_id }}/{{ task_instance.try_number }}",
+            "templating/echo/echo/1",
+        ),
         ("{{ task_instance_key_str }}", "templating__echo__20240301"),
         ("{{ macros.ds_add(ds, 5) }}", "2024-03-06"),
         ("{{ macros.ds_add(ds, -1) }}", "2024-02-29"),
@@ -82,7 +91,10 @@ def test_context_values_in_templates(template: str, expected: str) -> None:
 
 def test_dag_run_conf_and_params_from_conf() -> None:
     with DAG("conf_templating", schedule=None, params={"limit": 10}):
-        op = EchoOperator(task_id="echo", text="{{ dag_run.conf['source'] }}:{{ conf['source'] }}:{{ params.limit }}")
+        op = EchoOperator(
+            task_id="echo",
+            text="{{ dag_run.conf['source'] }}:{{ conf['source'] }}:{{ params.limit }}",
+        )
     assert execute(op, conf={"source": "api", "limit": 3})[1] == "api:api:3"
 
 
@@ -102,7 +114,9 @@ def test_variables_and_connections() -> None:
     lookups = {"variable_lookup": variables.get, "connection_lookup": {"warehouse": Conn()}.get}
     assert execute(op, **lookups)[1] == "eu|50|d|db.example:5432"
     outcome, _ = execute(missing, **lookups)
-    assert outcome.state is TIS.FAILED and "Variable missing does not exist" in (outcome.error or "")
+    assert outcome.state is TIS.FAILED and "Variable missing does not exist" in (
+        outcome.error or ""
+    )
 
 
 def test_undefined_names_fail_the_task() -> None:
@@ -110,7 +124,9 @@ def test_undefined_names_fail_the_task() -> None:
         op = EchoOperator(task_id="echo", text="line one\n{{ no_such_name }}")
     outcome, _ = execute(op)
     assert outcome.state is TIS.FAILED
-    assert "cannot render field 'text'" in (outcome.error or "") and "no_such_name" in (outcome.error or "")
+    assert "cannot render field 'text'" in (outcome.error or "") and "no_such_name" in (
+        outcome.error or ""
+    )
 
 
 def test_template_files_by_extension(tmp_path: Path) -> None:
@@ -153,14 +169,26 @@ def test_user_defined_macros_filters_and_environment() -> None:
         user_defined_filters={"shout": lambda s: s.upper() + "!"},
     )
     assert value == "data:2024-03-01!"
-    assert render("<<< ds >>>", jinja_environment_kwargs={"variable_start_string": "<<<", "variable_end_string": ">>>"}) == "2024-03-01"
+    assert (
+        render(
+            "<<< ds >>>",
+            jinja_environment_kwargs={"variable_start_string": "<<<", "variable_end_string": ">>>"},
+        )
+        == "2024-03-01"
+    )
 
 
 def test_containers_are_rendered_item_by_item() -> None:
     Pair = namedtuple("Pair", "left right")
     env = templating.environment_for(None)
     context = {"ds": "2024-03-01", "n": 3}
-    value = {"list": ["{{ ds }}", 1], "tuple": ("{{ n }}",), "set": {"{{ n }}"}, "pair": Pair("{{ ds }}", 2), "none": None}
+    value = {
+        "list": ["{{ ds }}", 1],
+        "tuple": ("{{ n }}",),
+        "set": {"{{ n }}"},
+        "pair": Pair("{{ ds }}", 2),
+        "none": None,
+    }
     assert templating.render_value(value, context, env) == {
         "list": ["2024-03-01", 1],
         "tuple": ("3",),
@@ -216,7 +244,13 @@ def test_xcom_args_in_templated_fields_resolve_to_values() -> None:
             return "hello"
 
         source = produce()
-        op = EchoOperator(task_id="echo", text={"count": source, "in_text": "rows={{ ti.xcom_pull(task_ids='produce')['rows'] }}"})
+        op = EchoOperator(
+            task_id="echo",
+            text={
+                "count": source,
+                "in_text": "rows={{ ti.xcom_pull(task_ids='produce')['rows'] }}",
+            },
+        )
         greeting = word()
         bash = BashOperator(task_id="bash", bash_command=f"echo {greeting} world")
     assert op.upstream_task_ids == {"produce"}

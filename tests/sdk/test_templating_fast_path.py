@@ -36,8 +36,25 @@ def _context(op: FieldsOperator) -> dict[str, Any]:
     return {"ds": "2024-03-01", "dag_run": run, "params": {}}
 
 
-PLAIN = ["echo hi", "", "a { b } c", "100%", "  spaced  ", "tab\there", "x\ny", "{not a tag}", "{ {", "%}"]
-TEMPLATED = ["{{ ds }}", "{% if true %}y{% endif %}", "a {# note #} b", "ends with newline\n", "cr\r\nlf"]
+PLAIN = [
+    "echo hi",
+    "",
+    "a { b } c",
+    "100%",
+    "  spaced  ",
+    "tab\there",
+    "x\ny",
+    "{not a tag}",
+    "{ {",
+    "%}",
+]
+TEMPLATED = [
+    "{{ ds }}",
+    "{% if true %}y{% endif %}",
+    "a {# note #} b",
+    "ends with newline\n",
+    "cr\r\nlf",
+]
 
 
 @pytest.mark.parametrize("text", PLAIN + TEMPLATED)
@@ -67,8 +84,10 @@ def test_native_and_custom_syntax_dags_always_use_jinja() -> None:
     native = _operator("123", render_template_as_native_obj=True)
     templating.render_fields(native, _context(native))
     assert native.text == 123  # what NativeEnvironment makes of it
-    custom = _operator("<< ds >>", jinja_environment_kwargs={"variable_start_string": "<<",
-                                                              "variable_end_string": ">>"})
+    custom = _operator(
+        "<< ds >>",
+        jinja_environment_kwargs={"variable_start_string": "<<", "variable_end_string": ">>"},
+    )
     templating.render_fields(custom, _context(custom))
     assert custom.text == "2024-03-01"
 

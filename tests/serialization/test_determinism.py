@@ -28,7 +28,12 @@ def _hashes_in_subprocess(seed: str) -> dict[str, str]:
     env = {**os.environ, "PYTHONHASHSEED": seed}
     files = [str(path) for path in DAG_FILES + EXAMPLE_FILES]
     completed = subprocess.run(
-        [sys.executable, "-c", _PRINT_HASHES, *files], env=env, capture_output=True, text=True, timeout=120, check=True
+        [sys.executable, "-c", _PRINT_HASHES, *files],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
     )
     return json.loads(completed.stdout)
 
@@ -54,7 +59,9 @@ def test_importing_the_file_again_gives_the_same_text() -> None:
 def test_dumps_is_canonical_and_hash_is_sha256() -> None:
     dag = all_dags()["groups"]
     text = serialization.dumps(dag)
-    assert text == json.dumps(json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True)
+    assert text == json.dumps(
+        json.loads(text), sort_keys=True, separators=(",", ":"), ensure_ascii=True
+    )
     assert serialization.dumps(serialization.serialize_dag(dag)) == text
     digest = serialization.content_hash(text)
     assert len(digest) == 64 and int(digest, 16) >= 0

@@ -37,7 +37,9 @@ def test_reference_to_unknown_task() -> None:
     data = _data("taskflow")
     summary = next(task for task in data["tasks"] if task["task_id"] == "summary")
     summary["template_values"]["op_args"][0]["__var"]["task_id"] = "ghost"
-    with pytest.raises(SerializationError, match="cannot read serialized DAG 'taskflow'.*unknown task 'ghost'"):
+    with pytest.raises(
+        SerializationError, match="cannot read serialized DAG 'taskflow'.*unknown task 'ghost'"
+    ):
         serialization.deserialize_dag(data)
 
 

@@ -16,5 +16,7 @@ print(",".join(heavy))
 
 
 def test_importing_serialization_does_not_import_sqlalchemy() -> None:
-    completed = subprocess.run([sys.executable, "-c", _CHECK], capture_output=True, text=True, timeout=60, check=True)
+    completed = subprocess.run(
+        [sys.executable, "-c", _CHECK], capture_output=True, text=True, timeout=60, check=True
+    )
     assert completed.stdout.strip() == ""

@@ -44,10 +44,27 @@ def _group_tree(group: TaskGroup) -> list[Any]:
     tree: list[Any] = []
     for key, child in group.children.items():
         if isinstance(child, TaskGroup):
-            tree.append((key, child.group_id, child.parent_group.group_id if child.parent_group else None,
-                         child.label, child.prefix_group_id, child.tooltip, child.ui_color, _group_tree(child)))
+            tree.append(
+                (
+                    key,
+                    child.group_id,
+                    child.parent_group.group_id if child.parent_group else None,
+                    child.label,
+                    child.prefix_group_id,
+                    child.tooltip,
+                    child.ui_color,
+                    _group_tree(child),
+                )
+            )
         else:
-            tree.append((key, child.task_id, child.task_group.group_id if child.task_group else None, child.label))
+            tree.append(
+                (
+                    key,
+                    child.task_id,
+                    child.task_group.group_id if child.task_group else None,
+                    child.label,
+                )
+            )
     return tree
 
 
@@ -71,14 +88,18 @@ def test_round_trip_through_data_and_text_is_identical(dag: DAG) -> None:
     assert serialization.serialize_dag(from_data) == data
     assert serialization.serialize_dag(from_text) == data
     assert serialization.dumps(from_text) == text
-    assert serialization.dumps(serialization.deserialize_dag(serialization.dumps(from_text))) == text
+    assert (
+        serialization.dumps(serialization.deserialize_dag(serialization.dumps(from_text))) == text
+    )
 
 
 def test_deserialized_dag_has_the_same_graph(dag: DAG) -> None:
     back = serialization.deserialize_dag(serialization.dumps(dag))
     assert type(back) is DAG
     assert list(back.task_dict) == list(dag.task_dict)
-    assert [t.task_id for t in back.topological_sort()] == [t.task_id for t in dag.topological_sort()]
+    assert [t.task_id for t in back.topological_sort()] == [
+        t.task_id for t in dag.topological_sort()
+    ]
     assert back.priority_weights() == dag.priority_weights()
     assert [t.task_id for t in back.roots] == [t.task_id for t in dag.roots]
     assert [t.task_id for t in back.leaves] == [t.task_id for t in dag.leaves]
@@ -90,7 +111,9 @@ def test_deserialized_dag_has_the_same_graph(dag: DAG) -> None:
         assert copy.label == task.label
     assert _group_tree(back.task_group) == _group_tree(dag.task_group)
     assert back.task_group.used_group_ids == dag.task_group.used_group_ids
-    assert [g.group_id for g in back.task_group.iter_groups()] == [g.group_id for g in dag.task_group.iter_groups()]
+    assert [g.group_id for g in back.task_group.iter_groups()] == [
+        g.group_id for g in dag.task_group.iter_groups()
+    ]
     for group in dag.task_group.iter_groups():
         copy_group = next(g for g in back.task_group.iter_groups() if g.group_id == group.group_id)
         assert [t.task_id for t in copy_group.roots] == [t.task_id for t in group.roots]
@@ -100,10 +123,30 @@ def test_deserialized_dag_has_the_same_graph(dag: DAG) -> None:
 
 def test_deserialized_dag_has_the_same_settings(dag: DAG) -> None:
     back = serialization.deserialize_dag(serialization.dumps(dag))
-    for name in ("dag_id", "dag_display_name", "description", "doc_md", "fileloc", "definition_line", "tags",
-                 "start_date", "end_date", "catchup", "max_active_runs", "max_active_tasks", "dagrun_timeout",
-                 "template_searchpath", "render_template_as_native_obj", "is_paused_upon_creation", "owner_links",
-                 "fail_fast", "owner", "timetable", "timezone", "access_control"):
+    for name in (
+        "dag_id",
+        "dag_display_name",
+        "description",
+        "doc_md",
+        "fileloc",
+        "definition_line",
+        "tags",
+        "start_date",
+        "end_date",
+        "catchup",
+        "max_active_runs",
+        "max_active_tasks",
+        "dagrun_timeout",
+        "template_searchpath",
+        "render_template_as_native_obj",
+        "is_paused_upon_creation",
+        "owner_links",
+        "fail_fast",
+        "owner",
+        "timetable",
+        "timezone",
+        "access_control",
+    ):
         assert getattr(back, name) == getattr(dag, name), name
     assert back.has_on_success_callback is bool(dag.on_success_callback)  # type: ignore[attr-defined]
     assert back.has_on_failure_callback is bool(dag.on_failure_callback)  # type: ignore[attr-defined]
@@ -111,7 +154,11 @@ def test_deserialized_dag_has_the_same_settings(dag: DAG) -> None:
     assert list(back.params) == list(dag.params)
     for name in dag.params:
         original, copy = dag.params.get_param(name), back.params.get_param(name)
-        assert (copy.value, copy.description, copy.schema) == (original.value, original.description, original.schema)
+        assert (copy.value, copy.description, copy.schema) == (
+            original.value,
+            original.description,
+            original.schema,
+        )
     if not isinstance(dag.schedule, type(dag.timetable)):
         assert back.schedule == dag.schedule
 
@@ -144,23 +191,35 @@ def test_deserialized_timetable_schedules_the_same_runs(dag_id: str) -> None:
     back = serialization.deserialize_dag(serialization.dumps(dag))
     restriction = TimeRestriction(dag.start_date, dag.end_date, catchup=True)
     now = datetime(2024, 6, 1, 12, tzinfo=UTC)
-    first = dag.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction, now=now)
-    again = back.timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction, now=now)
+    first = dag.timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=restriction, now=now
+    )
+    again = back.timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=restriction, now=now
+    )
     assert first == again
     assert first is not None
     following = dag.timetable.next_dagrun_info(
-        last_automated_data_interval=first.data_interval, restriction=restriction, now=now + timedelta(days=30)
+        last_automated_data_interval=first.data_interval,
+        restriction=restriction,
+        now=now + timedelta(days=30),
     )
     assert following == back.timetable.next_dagrun_info(
-        last_automated_data_interval=first.data_interval, restriction=restriction, now=now + timedelta(days=30)
+        last_automated_data_interval=first.data_interval,
+        restriction=restriction,
+        now=now + timedelta(days=30),
     )
 
 
 def test_every_schedule_kind_is_covered() -> None:
     kinds = {type(dag.timetable).__name__ for dag in all_dags().values()}
     assert kinds >= {
-        "NullTimetable", "OnceTimetable", "ContinuousTimetable", "CronDataIntervalTimetable",
-        "CronTriggerTimetable", "DeltaDataIntervalTimetable",
+        "NullTimetable",
+        "OnceTimetable",
+        "ContinuousTimetable",
+        "CronDataIntervalTimetable",
+        "CronTriggerTimetable",
+        "DeltaDataIntervalTimetable",
     }
     timezones = {serialization.serialize_dag(dag)["timezone"] for dag in all_dags().values()}
     assert {"UTC", "Asia/Seoul", "America/New_York", "+09:00"} <= timezones
@@ -180,5 +239,7 @@ def test_example_dags_round_trip(path: Path) -> None:
         text = serialization.dumps(dag)
         back = serialization.deserialize_dag(text)
         assert serialization.dumps(back) == text
-        assert [t.task_id for t in back.topological_sort()] == [t.task_id for t in dag.topological_sort()]
+        assert [t.task_id for t in back.topological_sort()] == [
+            t.task_id for t in dag.topological_sort()
+        ]
         assert back.priority_weights() == dag.priority_weights()

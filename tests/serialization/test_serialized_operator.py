@@ -29,7 +29,9 @@ def _back(dag_id: str) -> Any:
 def test_execute_raises_a_clear_error() -> None:
     task = _back("classic").get_task("bash")
     assert isinstance(task, BaseOperator)
-    with pytest.raises(SerializedTaskNotExecutable, match=r"'bash' \(tradewind.operators.bash.BashOperator\)"):
+    with pytest.raises(
+        SerializedTaskNotExecutable, match=r"'bash' \(tradewind.operators.bash.BashOperator\)"
+    ):
         task.execute({})
 
 
@@ -37,7 +39,9 @@ def test_operator_identity_and_looks() -> None:
     back = _back("classic")
     bash = back.get_task("bash")
     assert (bash.task_type, bash.operator_module, bash.operator_name) == (
-        "BashOperator", "tradewind.operators.bash", "BashOperator"
+        "BashOperator",
+        "tradewind.operators.bash",
+        "BashOperator",
     )
     assert (bash.ui_color, bash.ui_fgcolor) == ("#f0ede4", "#000")
     assert bash.template_fields == ("bash_command", "env", "cwd")
@@ -56,11 +60,23 @@ def test_template_values_are_kept_as_written() -> None:
     bash = back.get_task("bash")
     assert bash.bash_command == "echo {{ ds }} && exit 0"
     assert bash.env == {"B": "2", "A": "1"}
-    assert bash.template_values == {"bash_command": "echo {{ ds }} && exit 0", "env": {"B": "2", "A": "1"}, "cwd": "/tmp"}
+    assert bash.template_values == {
+        "bash_command": "echo {{ ds }} && exit 0",
+        "env": {"B": "2", "A": "1"},
+        "cwd": "/tmp",
+    }
     assert back.get_task("script").bash_command == "scripts/run.sh"
     python = back.get_task("python")
-    assert python.op_args == [1, "two", 3.5, None, True, (4, 5), datetime(2024, 1, 2, 3, 4, 5),
-                              timedelta(days=1, microseconds=7)]
+    assert python.op_args == [
+        1,
+        "two",
+        3.5,
+        None,
+        True,
+        (4, 5),
+        datetime(2024, 1, 2, 3, 4, 5),
+        timedelta(days=1, microseconds=7),
+    ]
     kwargs = python.op_kwargs
     assert kwargs["names"] == {"alpha", "bravo", "charlie", "delta", "echo"}
     assert kwargs["frozen"] == frozenset({"x", "y", "z"})
@@ -85,7 +101,10 @@ def test_xcom_args_and_dag_params_in_template_values_point_to_deserialized_tasks
     low, high = summary.op_args
     assert isinstance(low, XComArg) and low.operator is back.get_task("split") and low.key == "low"
     assert high.key == "high"
-    assert isinstance(summary.op_kwargs["limit"], DagParam) and summary.op_kwargs["limit"].name == "threshold"
+    assert (
+        isinstance(summary.op_kwargs["limit"], DagParam)
+        and summary.op_kwargs["limit"].name == "threshold"
+    )
     assert back.get_task("summary__1").op_args == [1, 2]
     assert list(back.params) == ["threshold", "label"]
     assert back.params["threshold"] == 10
@@ -103,9 +122,17 @@ def test_multiple_outputs_and_scheduling_attributes() -> None:
     assert bash.max_retry_delay == timedelta(hours=1)
     assert bash.execution_timeout == timedelta(minutes=10)
     assert (bash.pool, bash.pool_slots, bash.priority_weight, bash.weight_rule, bash.queue) == (
-        "bash_pool", 2, 5, "upstream", "cpu"
+        "bash_pool",
+        2,
+        5,
+        "upstream",
+        "cpu",
     )
-    assert (bash.depends_on_past, bash.wait_for_downstream, bash.do_xcom_push) == (True, True, False)
+    assert (bash.depends_on_past, bash.wait_for_downstream, bash.do_xcom_push) == (
+        True,
+        True,
+        False,
+    )
     assert (bash.max_active_tis_per_dag, bash.max_active_tis_per_dagrun) == (2, 1)
     assert bash.start_date == datetime.fromisoformat("2024-04-01T00:00:00+00:00")
     assert bash.executor_config == {"cpu": 2, "labels": ("a", "b")}
@@ -117,8 +144,12 @@ def test_multiple_outputs_and_scheduling_attributes() -> None:
 def test_callbacks_become_flags() -> None:
     back = _back("classic")
     bash = back.get_task("bash")
-    assert bash.has_on_execute_callback and bash.has_on_retry_callback and bash.has_on_skipped_callback
-    assert bash.has_on_success_callback and bash.has_on_failure_callback  # the latter from default_args
+    assert (
+        bash.has_on_execute_callback and bash.has_on_retry_callback and bash.has_on_skipped_callback
+    )
+    assert (
+        bash.has_on_success_callback and bash.has_on_failure_callback
+    )  # the latter from default_args
     start = back.get_task("start")
     assert start.has_on_failure_callback and not start.has_on_success_callback
     assert start.on_failure_callback is None
@@ -139,18 +170,38 @@ def test_sensor_settings() -> None:
     back = _back("sensors")
     file = back.get_task("file")
     assert file.is_sensor and file.reschedule
-    assert (file.mode, file.poke_interval, file.timeout, file.soft_fail) == ("reschedule", 300, 3600, True)
+    assert (file.mode, file.poke_interval, file.timeout, file.soft_fail) == (
+        "reschedule",
+        300,
+        3600,
+        True,
+    )
     assert (file.exponential_backoff, file.max_wait, file.silent_fail) == (True, 1800, False)
     assert file.filepath == "/data/{{ ds }}/*.csv"
     delta = back.get_task("delta")
-    assert (delta.mode, delta.poke_interval, delta.timeout, delta.reschedule) == ("poke", 2.5, 604800, False)
+    assert (delta.mode, delta.poke_interval, delta.timeout, delta.reschedule) == (
+        "poke",
+        2.5,
+        604800,
+        False,
+    )
     assert back.get_task("python").silent_fail is True
     assert not _back("classic").get_task("bash").is_sensor
     assert _back("classic").get_task("bash").mode is None
     wait = _back("taskflow").get_task("wait_for_it")
-    assert (wait.is_sensor, wait.mode, wait.poke_interval, wait.timeout) == (True, "reschedule", 30, 600)
+    assert (wait.is_sensor, wait.mode, wait.poke_interval, wait.timeout) == (
+        True,
+        "reschedule",
+        30,
+        600,
+    )
     mapped = _back("mapped").get_task("sensors")
-    assert (mapped.is_sensor, mapped.mode, mapped.poke_interval, mapped.timeout) == (True, "reschedule", 60, 604800)
+    assert (mapped.is_sensor, mapped.mode, mapped.poke_interval, mapped.timeout) == (
+        True,
+        "reschedule",
+        60,
+        604800,
+    )
 
 
 def _puller(task_id: str, key: str) -> Any:
@@ -176,9 +227,12 @@ def test_mapped_tasks_resolve_expansion_like_the_originals() -> None:
         assert copy.operator_class is SerializedOperator
         task = original.get_task(task_id)
         assert copy.mapped_argument_names() == task.mapped_argument_names()
-        assert _shown(copy.resolve_expansion(_puller)) == _shown(task.resolve_expansion(_puller)), task_id
+        assert _shown(copy.resolve_expansion(_puller)) == _shown(task.resolve_expansion(_puller)), (
+            task_id
+        )
     assert back.get_task("over_dict").resolve_expansion(_puller) == [
-        {"op_kwargs": ("zulu", {"n": 1})}, {"op_kwargs": ("alpha", {"n": 2})}
+        {"op_kwargs": ("zulu", {"n": 1})},
+        {"op_kwargs": ("alpha", {"n": 2})},
     ]
     assert back.get_task("add").resolve_expansion(_puller) == [{"x": 1}, {"x": 2}, {"x": 3}]
     assert len(back.get_task("add__1").resolve_expansion(_puller)) == 6

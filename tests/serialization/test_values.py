@@ -25,11 +25,30 @@ class Opaque:
 @pytest.mark.parametrize(
     "value",
     [
-        None, True, 0, -7, 2.5, "text", "", [1, [2, [3]]], {"a": 1, "b": [None]},
-        (1, "two"), (), {3, 1, 2}, frozenset({"b", "a"}), {1: "one", (2, 3): "pair"},
-        {"__type": "user data", "x": 1}, datetime(2024, 1, 2, 3, 4, 5, 6), datetime(2024, 1, 1, tzinfo=UTC),
-        datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-5))), date(2024, 2, 29), timedelta(seconds=1.5),
-        timedelta(days=-1), float("inf"), float("-inf"), {"nested": {"set": {"x"}, "when": date(2020, 1, 1)}},
+        None,
+        True,
+        0,
+        -7,
+        2.5,
+        "text",
+        "",
+        [1, [2, [3]]],
+        {"a": 1, "b": [None]},
+        (1, "two"),
+        (),
+        {3, 1, 2},
+        frozenset({"b", "a"}),
+        {1: "one", (2, 3): "pair"},
+        {"__type": "user data", "x": 1},
+        datetime(2024, 1, 2, 3, 4, 5, 6),
+        datetime(2024, 1, 1, tzinfo=UTC),
+        datetime(2024, 1, 1, tzinfo=timezone(timedelta(hours=-5))),
+        date(2024, 2, 29),
+        timedelta(seconds=1.5),
+        timedelta(days=-1),
+        float("inf"),
+        float("-inf"),
+        {"nested": {"set": {"x"}, "when": date(2020, 1, 1)}},
     ],
     ids=repr,
 )
@@ -60,7 +79,8 @@ def test_sets_are_stored_sorted_whatever_the_hash_seed() -> None:
     data = encode_value({"zeta", "alpha", "mu"})
     assert data == {"__type": "set", "__var": ["alpha", "mu", "zeta"]}
     assert encode_value({(2, "b"), (1, "a")})["__var"] == [
-        {"__type": "tuple", "__var": [1, "a"]}, {"__type": "tuple", "__var": [2, "b"]}
+        {"__type": "tuple", "__var": [1, "a"]},
+        {"__type": "tuple", "__var": [2, "b"]},
     ]
 
 
@@ -70,7 +90,10 @@ def test_dict_order_is_kept_only_when_asked() -> None:
     ordered = encode_value(value, ordered=True)
     assert ordered == {"__type": "dict", "__var": [["zulu", 1], ["alpha", 2]]}
     assert list(decode_value(ordered)) == ["zulu", "alpha"]
-    assert encode_value({"a": 1, "b": 2}, ordered=True) == {"a": 1, "b": 2}  # already in canonical order
+    assert encode_value({"a": 1, "b": 2}, ordered=True) == {
+        "a": 1,
+        "b": 2,
+    }  # already in canonical order
 
 
 def test_values_without_json_form_are_kept_as_repr() -> None:

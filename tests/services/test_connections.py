@@ -11,7 +11,12 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.db import models
-from tradewind.exceptions import AlreadyExists, ConnectionNotFound, InvalidArgument, SecretDecryptionError
+from tradewind.exceptions import (
+    AlreadyExists,
+    ConnectionNotFound,
+    InvalidArgument,
+    SecretDecryptionError,
+)
 from tradewind.services import connections
 from tradewind.services.connections import Connection
 from tradewind.services.secrets import SecretCipher
@@ -23,8 +28,15 @@ def cipher() -> SecretCipher:
 
 
 def test_parse_full_uri() -> None:
-    conn = Connection.from_uri("pg", "postgresql://us%40er:p%2Fw%3A@db.example.com:5432/my%20db?sslmode=require&x=")
-    assert (conn.conn_type, conn.host, conn.port, conn.schema) == ("postgres", "db.example.com", 5432, "my db")
+    conn = Connection.from_uri(
+        "pg", "postgresql://us%40er:p%2Fw%3A@db.example.com:5432/my%20db?sslmode=require&x="
+    )
+    assert (conn.conn_type, conn.host, conn.port, conn.schema) == (
+        "postgres",
+        "db.example.com",
+        5432,
+        "my db",
+    )
     assert (conn.login, conn.password) == ("us@er", "p/w:")
     assert conn.extra_dejson == {"sslmode": "require", "x": ""}
 
@@ -32,10 +44,23 @@ def test_parse_full_uri() -> None:
 @pytest.mark.parametrize(
     ("uri", "expected"),
     [
-        ("google-cloud-platform://?project=p", {"conn_type": "google_cloud_platform", "host": None, "extra": {"project": "p"}}),
-        ("spark://k8s://100.68.0.1:443?deploy-mode=cluster",
-         {"conn_type": "spark", "host": "k8s://100.68.0.1", "port": 443, "extra": {"deploy-mode": "cluster"}}),
-        ("http://h/?__extra__=%7B%22n%22%3A+1%7D", {"conn_type": "http", "host": "h", "extra": {"n": 1}}),
+        (
+            "google-cloud-platform://?project=p",
+            {"conn_type": "google_cloud_platform", "host": None, "extra": {"project": "p"}},
+        ),
+        (
+            "spark://k8s://100.68.0.1:443?deploy-mode=cluster",
+            {
+                "conn_type": "spark",
+                "host": "k8s://100.68.0.1",
+                "port": 443,
+                "extra": {"deploy-mode": "cluster"},
+            },
+        ),
+        (
+            "http://h/?__extra__=%7B%22n%22%3A+1%7D",
+            {"conn_type": "http", "host": "h", "extra": {"n": 1}},
+        ),
         ("sqlite://%2Ftmp%2Fdb.sqlite", {"conn_type": "sqlite", "host": "/tmp/db.sqlite"}),
         ("aws://", {"conn_type": "aws", "host": None, "extra": {}}),
     ],
@@ -56,9 +81,19 @@ def test_invalid_uris(uri: str) -> None:
 @pytest.mark.parametrize(
     "conn",
     [
-        Connection("a", "postgres", host="h", schema="db", login="u", password="p@ss:/w", port=5432,
-                   extra=json.dumps({"sslmode": "require"})),
-        Connection("b", "http", host="https://example.com", extra=json.dumps({"timeout": 3, "n": [1]})),
+        Connection(
+            "a",
+            "postgres",
+            host="h",
+            schema="db",
+            login="u",
+            password="p@ss:/w",
+            port=5432,
+            extra=json.dumps({"sslmode": "require"}),
+        ),
+        Connection(
+            "b", "http", host="https://example.com", extra=json.dumps({"timeout": 3, "n": [1]})
+        ),
         Connection("c", "google_cloud_platform", extra=json.dumps({"project": "p"})),
         Connection("d", "aws", login="AK", port=443),
     ],
@@ -69,8 +104,15 @@ def test_uri_round_trip(conn: Connection) -> None:
 
 
 def test_from_json() -> None:
-    conn = Connection.from_json("j", '{"conn_type": "aws", "login": "AK", "port": "443", "extra": {"region": "eu"}}')
-    assert (conn.conn_type, conn.login, conn.port, conn.extra_dejson) == ("aws", "AK", 443, {"region": "eu"})
+    conn = Connection.from_json(
+        "j", '{"conn_type": "aws", "login": "AK", "port": "443", "extra": {"region": "eu"}}'
+    )
+    assert (conn.conn_type, conn.login, conn.port, conn.extra_dejson) == (
+        "aws",
+        "AK",
+        443,
+        {"region": "eu"},
+    )
     with pytest.raises(InvalidArgument, match="unknown connection fields: hostname"):
         Connection.from_json("j", '{"conn_type": "aws", "hostname": "x"}')
     with pytest.raises(InvalidArgument, match="needs a conn_type"):
@@ -85,31 +127,61 @@ def test_masked_hides_password_and_sensitive_extra() -> None:
 
 
 def test_masked_hides_sensitive_extra_keys_at_any_depth() -> None:
-    extra = {"auth": {"api_token": "nested-token", "user": "u"}, "clients": [{"client_secret": "s"}], "n": 1}
+    extra = {
+        "auth": {"api_token": "nested-token", "user": "u"},
+        "clients": [{"client_secret": "s"}],
+        "n": 1,
+    }
     shown = Connection("c", "http", extra=json.dumps(extra)).masked()
-    assert shown.extra_dejson == {"auth": {"api_token": "***", "user": "u"}, "clients": [{"client_secret": "***"}], "n": 1}
+    assert shown.extra_dejson == {
+        "auth": {"api_token": "***", "user": "u"},
+        "clients": [{"client_secret": "***"}],
+        "n": 1,
+    }
     assert "nested-token" not in shown.get_uri()
     plain = '{"timeout":  3}'  # nothing to hide: the text is kept as written
     assert Connection("c", "http", extra=plain).masked().extra == plain
 
 
-def test_update_with_a_masked_extra_keeps_the_hidden_values(session: Session, cipher: SecretCipher) -> None:
+def test_update_with_a_masked_extra_keeps_the_hidden_values(
+    session: Session, cipher: SecretCipher
+) -> None:
     extra = {"auth": {"api_token": "nested-token", "user": "u"}, "token": "top-token", "note": "n"}
-    connections.add_connection(session, Connection("api", "http", extra=json.dumps(extra)), cipher=cipher)
+    connections.add_connection(
+        session, Connection("api", "http", extra=json.dumps(extra)), cipher=cipher
+    )
     shown = connections.get_connection(session, "api", cipher=cipher).masked().extra_dejson
     edited = {**shown, "auth": {**shown["auth"], "user": "new-user"}, "note": "***"}
     connections.update_connection(session, "api", {"extra": json.dumps(edited)}, cipher=cipher)
     stored = connections.get_connection(session, "api", cipher=cipher).extra_dejson
-    assert stored == {"auth": {"api_token": "nested-token", "user": "new-user"}, "token": "top-token", "note": "***"}
+    assert stored == {
+        "auth": {"api_token": "nested-token", "user": "new-user"},
+        "token": "top-token",
+        "note": "***",
+    }
 
 
 def test_add_get_list_delete(session: Session, cipher: SecretCipher) -> None:
-    conn = Connection("pg", "postgres", host="h", schema="db", login="u", password="pw", port=5432,
-                      extra='{"sslmode": "require"}', description="main db")
+    conn = Connection(
+        "pg",
+        "postgres",
+        host="h",
+        schema="db",
+        login="u",
+        password="pw",
+        port=5432,
+        extra='{"sslmode": "require"}',
+        description="main db",
+    )
     connections.add_connection(session, conn, cipher=cipher)
     assert connections.get_connection(session, "pg", cipher=cipher) == conn
     [info] = connections.list_connections(session)
-    assert (info.conn_id, info.host, info.is_encrypted, info.is_extra_encrypted) == ("pg", "h", True, True)
+    assert (info.conn_id, info.host, info.is_encrypted, info.is_extra_encrypted) == (
+        "pg",
+        "h",
+        True,
+        True,
+    )
     assert not hasattr(info, "password")
     connections.delete_connection(session, "pg")
     with pytest.raises(ConnectionNotFound, match="^Connection pg does not exist$"):
@@ -119,7 +191,11 @@ def test_add_get_list_delete(session: Session, cipher: SecretCipher) -> None:
 
 
 def test_secrets_are_encrypted_at_rest(session: Session, cipher: SecretCipher) -> None:
-    connections.add_connection(session, Connection("c", "http", password="hunter2", extra='{"token": "t0k"}'), cipher=cipher)
+    connections.add_connection(
+        session,
+        Connection("c", "http", password="hunter2", extra='{"token": "t0k"}'),
+        cipher=cipher,
+    )
     row = session.scalars(select(models.ConnectionRow)).one()
     assert row.password and "hunter2" not in row.password
     assert row.extra and "t0k" not in row.extra
@@ -128,7 +204,12 @@ def test_secrets_are_encrypted_at_rest(session: Session, cipher: SecretCipher) -
 def test_no_password_stays_none(session: Session, cipher: SecretCipher) -> None:
     connections.add_connection(session, Connection("c", "http", host="h"), cipher=cipher)
     row = session.scalars(select(models.ConnectionRow)).one()
-    assert (row.password, row.is_encrypted, row.extra, row.is_extra_encrypted) == (None, False, None, False)
+    assert (row.password, row.is_encrypted, row.extra, row.is_extra_encrypted) == (
+        None,
+        False,
+        None,
+        False,
+    )
     assert connections.get_connection(session, "c", cipher=cipher).password is None
 
 
@@ -143,7 +224,9 @@ def test_duplicate_conn_id(session: Session, cipher: SecretCipher) -> None:
 def test_wrong_key_names_the_connection(session: Session, cipher: SecretCipher) -> None:
     connections.add_connection(session, Connection("c", "http", password="pw"), cipher=cipher)
     wrong = SecretCipher([Fernet.generate_key().decode()])
-    with pytest.raises(SecretDecryptionError, match="cannot decrypt the password of connection 'c'"):
+    with pytest.raises(
+        SecretDecryptionError, match="cannot decrypt the password of connection 'c'"
+    ):
         connections.get_connection(session, "c", cipher=wrong)
 
 

@@ -15,7 +15,16 @@ from typing import Any
 
 import pytest
 
-from tradewind import DAG, EmptyOperator, FailTask, Param, PythonOperator, PythonSensor, SkipTask, task
+from tradewind import (
+    DAG,
+    EmptyOperator,
+    FailTask,
+    Param,
+    PythonOperator,
+    PythonSensor,
+    SkipTask,
+    task,
+)
 from tradewind.dag_processing import dag_bag
 from tradewind.exceptions import ParamValidationError
 from tradewind.runner.xcom_store import InMemoryXComStore
@@ -29,7 +38,9 @@ FRIDAY = datetime(2024, 3, 1)
 SATURDAY = datetime(2024, 3, 2)
 
 
-def run(dag: DAG, *, conf: dict[str, Any] | None = None, logical_date: datetime = FRIDAY, **kwargs: Any) -> DagTestResult:
+def run(
+    dag: DAG, *, conf: dict[str, Any] | None = None, logical_date: datetime = FRIDAY, **kwargs: Any
+) -> DagTestResult:
     kwargs.setdefault("use_retry_delay", False)
     return LocalDagRun(dag, make_run_info(dag, logical_date, conf or {}), **kwargs).execute()
 
@@ -69,7 +80,12 @@ def test_branch_with_joins() -> None:
 
 def test_branch_keeps_tasks_reachable_from_the_followed_branch() -> None:
     result = run(load("branch_empty_path"))
-    assert states(result) == {"branch": "success", "work": "success", "other": "skipped", "join": "success"}
+    assert states(result) == {
+        "branch": "success",
+        "work": "success",
+        "other": "skipped",
+        "join": "success",
+    }
 
 
 def test_short_circuit_respecting_downstream_trigger_rules() -> None:
@@ -123,8 +139,12 @@ def test_mapping_over_upstream_output() -> None:
     }
     run_id = result.run_id
     names = ["a_2024-03-01.csv", "bb_2024-03-01.csv", "ccc_2024-03-01.csv"]
-    assert xcoms.get_mapped("mapped_files", run_id, "count_lines", "return_value") == [len(n) * 10 for n in names]
-    assert xcoms.get("mapped_files", run_id, "total", -1, "return_value") == sum(len(n) * 10 for n in names)
+    assert xcoms.get_mapped("mapped_files", run_id, "count_lines", "return_value") == [
+        len(n) * 10 for n in names
+    ]
+    assert xcoms.get("mapped_files", run_id, "total", -1, "return_value") == sum(
+        len(n) * 10 for n in names
+    )
     assert xcoms.get_mapped("mapped_files", run_id, "echo_file", "return_value") == ["a", "b"]
 
 
@@ -177,7 +197,11 @@ def test_retries_then_success() -> None:
 
 def test_retries_exhausted_and_fail_task() -> None:
     result = run(load("retries_exhausted"))
-    assert states(result) == {"always_fails": "failed", "fail_fast_task": "failed", "after": "upstream_failed"}
+    assert states(result) == {
+        "always_fails": "failed",
+        "fail_fast_task": "failed",
+        "after": "upstream_failed",
+    }
     assert tries(result) == {"always_fails": 2, "fail_fast_task": 1, "after": 0}
     assert result.state is DagRunState.FAILED
 
@@ -357,7 +381,9 @@ def test_reschedule_sensor_waits_for_its_reschedule_date(use_retry_delay: bool) 
         return len(pokes) == 3
 
     with DAG("resched", schedule=None) as dag:
-        PythonSensor(task_id="wait", python_callable=third_time_lucky, poke_interval=0.1, mode="reschedule")
+        PythonSensor(
+            task_id="wait", python_callable=third_time_lucky, poke_interval=0.1, mode="reschedule"
+        )
     result = run(dag, use_retry_delay=use_retry_delay)
     assert states(result) == {"wait": "success"} and tries(result) == {"wait": 1}
     gaps = [later - earlier for earlier, later in zip(pokes, pokes[1:])]
@@ -367,7 +393,12 @@ def test_reschedule_sensor_waits_for_its_reschedule_date(use_retry_delay: bool) 
 def test_reschedule_sensor_times_out_across_reschedules() -> None:
     with DAG("resched_timeout", schedule=None) as dag:
         waiting = PythonSensor(
-            task_id="wait", python_callable=lambda: False, poke_interval=0.05, timeout=0.2, mode="reschedule", retries=2
+            task_id="wait",
+            python_callable=lambda: False,
+            poke_interval=0.05,
+            timeout=0.2,
+            mode="reschedule",
+            retries=2,
         )
         waiting >> EmptyOperator(task_id="after")
     result = run(dag)
@@ -378,7 +409,9 @@ def test_reschedule_sensor_times_out_across_reschedules() -> None:
 def test_dagrun_timeout_skips_unfinished_tasks() -> None:
     with DAG("slow_run", schedule=None, dagrun_timeout=timedelta(seconds=0.3)) as dag:
         done = EmptyOperator(task_id="done")
-        waiting = PythonSensor(task_id="never", python_callable=lambda: False, poke_interval=0.05, mode="reschedule")
+        waiting = PythonSensor(
+            task_id="never", python_callable=lambda: False, poke_interval=0.05, mode="reschedule"
+        )
         done >> waiting >> EmptyOperator(task_id="after")
     result = run(dag)
     assert result.state is DagRunState.FAILED
@@ -399,7 +432,11 @@ def test_fail_fast_stops_the_other_tasks() -> None:
 
 
 def _params_dag() -> tuple[DAG, InMemoryXComStore]:
-    with DAG("params", schedule=None, params={"n": Param(5, type="integer", minimum=1, maximum=10), "who": "ada"}) as dag:
+    with DAG(
+        "params",
+        schedule=None,
+        params={"n": Param(5, type="integer", minimum=1, maximum=10), "who": "ada"},
+    ) as dag:
 
         @task
         def show(params=None):
@@ -417,20 +454,36 @@ def _params_dag() -> tuple[DAG, InMemoryXComStore]:
 def test_conf_overrides_params() -> None:
     dag, xcoms = _params_dag()
     result = run(dag, conf={"n": 7, "unknown": True}, xcoms=xcoms)
-    assert xcoms.get("params", result.run_id, "show", -1, "return_value") == {"n": 7, "who": "ada", "unknown": True}
+    assert xcoms.get("params", result.run_id, "show", -1, "return_value") == {
+        "n": 7,
+        "who": "ada",
+        "unknown": True,
+    }
 
 
 def test_task_params_overlay_dag_params_and_conf_overlays_both() -> None:
     dag, xcoms = _params_dag()
     result = run(dag, xcoms=xcoms)
-    assert xcoms.get("params", result.run_id, "task_level", -1, "return_value") == {"n": 5, "who": "grace", "extra": 1}
+    assert xcoms.get("params", result.run_id, "task_level", -1, "return_value") == {
+        "n": 5,
+        "who": "grace",
+        "extra": 1,
+    }
     result = run(dag, conf={"who": "linus"}, xcoms=xcoms)
-    assert xcoms.get("params", result.run_id, "task_level", -1, "return_value") == {"n": 5, "who": "linus", "extra": 1}
+    assert xcoms.get("params", result.run_id, "task_level", -1, "return_value") == {
+        "n": 5,
+        "who": "linus",
+        "extra": 1,
+    }
 
 
 @pytest.mark.parametrize(
     ("conf", "reason"),
-    [({"n": 0}, "bigger than or equal to 1"), ({"n": 11}, "smaller than or equal to 10"), ({"n": "7"}, "must be integer")],
+    [
+        ({"n": 0}, "bigger than or equal to 1"),
+        ({"n": 11}, "smaller than or equal to 10"),
+        ({"n": "7"}, "must be integer"),
+    ],
 )
 def test_invalid_conf_is_rejected_with_the_reason(conf: dict[str, Any], reason: str) -> None:
     dag, _ = _params_dag()
@@ -464,7 +517,12 @@ def test_producer_of_a_mapped_input_must_return_a_list_or_dict() -> None:
         use.expand(x=text())
         use.expand(x=nothing())
     result = run(dag)
-    assert states(result) == {"text": "failed", "use": "upstream_failed", "nothing": "failed", "use__1": "upstream_failed"}
+    assert states(result) == {
+        "text": "failed",
+        "use": "upstream_failed",
+        "nothing": "failed",
+        "use__1": "upstream_failed",
+    }
 
 
 def test_dag_callbacks_get_the_run_context() -> None:
@@ -473,9 +531,19 @@ def test_dag_callbacks_get_the_run_context() -> None:
     def record(kind: str) -> Callable[[Any], None]:
         return lambda context: calls.append((kind, context["dag"].dag_id, context["reason"]))
 
-    with DAG("cb_ok", schedule=None, on_success_callback=record("success"), on_failure_callback=record("failure")) as ok:
+    with DAG(
+        "cb_ok",
+        schedule=None,
+        on_success_callback=record("success"),
+        on_failure_callback=record("failure"),
+    ) as ok:
         EmptyOperator(task_id="t")
-    with DAG("cb_bad", schedule=None, on_success_callback=record("success"), on_failure_callback=record("failure")) as bad:
+    with DAG(
+        "cb_bad",
+        schedule=None,
+        on_success_callback=record("success"),
+        on_failure_callback=record("failure"),
+    ) as bad:
         PythonOperator(task_id="t", python_callable=_fail)
     run(ok)
     run(bad)
@@ -495,7 +563,10 @@ def test_variables_and_connections_come_from_the_lookups() -> None:
         read("{{ var.value.region }}", "{{ conn.warehouse.host }}")
     xcoms = InMemoryXComStore()
     result = run(
-        dag, xcoms=xcoms, variable_lookup={"region": "eu"}.get, connection_lookup={"warehouse": Conn()}.get
+        dag,
+        xcoms=xcoms,
+        variable_lookup={"region": "eu"}.get,
+        connection_lookup={"warehouse": Conn()}.get,
     )
     assert xcoms.get("lookups", result.run_id, "read", -1, "return_value") == "eu@db.example"
 
@@ -537,7 +608,9 @@ def test_manual_run_info() -> None:
         ({"a": "up_for_reschedule", "leaf": "success"}, None),
     ],
 )
-def test_run_state_is_decided_by_the_leaves(ti_states: dict[str, str | None], expected: DagRunState | None) -> None:
+def test_run_state_is_decided_by_the_leaves(
+    ti_states: dict[str, str | None], expected: DagRunState | None
+) -> None:
     pairs = [(task_id, TaskInstanceState(s) if s else None) for task_id, s in ti_states.items()]
     assert run_state.decide_run_state(pairs, {"leaf"}) is expected
 
@@ -551,7 +624,9 @@ def test_fail_fast_run_state_fails_at_the_first_failure() -> None:
 class _RetryingTask:
     task_id = "t"
 
-    def __init__(self, delay: timedelta, *, backoff: bool, max_delay: timedelta | None = None) -> None:
+    def __init__(
+        self, delay: timedelta, *, backoff: bool, max_delay: timedelta | None = None
+    ) -> None:
         self.retry_delay = delay
         self.retry_exponential_backoff = backoff
         self.max_retry_delay = max_delay
@@ -559,7 +634,9 @@ class _RetryingTask:
 
 def test_retry_delay_without_backoff_is_constant() -> None:
     task_ = _RetryingTask(timedelta(seconds=30), backoff=False)
-    assert {retries.retry_delay(task_, dag_id="d", run_id="r", try_number=n) for n in (1, 2, 5)} == {timedelta(seconds=30)}
+    assert {
+        retries.retry_delay(task_, dag_id="d", run_id="r", try_number=n) for n in (1, 2, 5)
+    } == {timedelta(seconds=30)}
 
 
 def test_exponential_backoff_doubles_with_deterministic_jitter() -> None:
@@ -573,11 +650,19 @@ def test_exponential_backoff_doubles_with_deterministic_jitter() -> None:
 
 def test_exponential_backoff_is_capped_and_never_zero() -> None:
     capped = _RetryingTask(timedelta(seconds=10), backoff=True, max_delay=timedelta(seconds=15))
-    assert retries.retry_delay(capped, dag_id="d", run_id="r", try_number=6) == timedelta(seconds=15)
+    assert retries.retry_delay(capped, dag_id="d", run_id="r", try_number=6) == timedelta(
+        seconds=15
+    )
     zero = _RetryingTask(timedelta(0), backoff=True)
-    assert timedelta(seconds=1) <= retries.retry_delay(zero, dag_id="d", run_id="r", try_number=1) < timedelta(seconds=2)
+    assert (
+        timedelta(seconds=1)
+        <= retries.retry_delay(zero, dag_id="d", run_id="r", try_number=1)
+        < timedelta(seconds=2)
+    )
     failed_at = datetime(2024, 1, 1)
-    assert retries.next_retry_at(capped, dag_id="d", run_id="r", try_number=6, failed_at=failed_at) == failed_at + timedelta(seconds=15)
+    assert retries.next_retry_at(
+        capped, dag_id="d", run_id="r", try_number=6, failed_at=failed_at
+    ) == failed_at + timedelta(seconds=15)
 
 
 # -- the examples ------------------------------------------------------------------------------
@@ -603,20 +688,36 @@ def test_every_example_passes_dags_test(examples_bag: dag_bag.DagBag, tmp_path: 
         assert time.monotonic() - started < 5, dag_id
 
 
-@pytest.mark.parametrize(("min_rows", "followed", "skipped"), [(0, "publish", "flag_thin_day"), (1000, "flag_thin_day", "publish")])
+@pytest.mark.parametrize(
+    ("min_rows", "followed", "skipped"),
+    [(0, "publish", "flag_thin_day"), (1000, "flag_thin_day", "publish")],
+)
 def test_file_batch_example_branches_on_the_param(
     examples_bag: dag_bag.DagBag, min_rows: int, followed: str, skipped: str
 ) -> None:
     result = states(run(examples_bag.dags["file_batch_taskflow"], conf={"min_rows": min_rows}))
-    assert [key for key in result if key.startswith("parse[")] == ["parse[0]", "parse[1]", "parse[2]"]
-    assert (result[followed], result[skipped], result["archive"]) == ("success", "skipped", "success")
+    assert [key for key in result if key.startswith("parse[")] == [
+        "parse[0]",
+        "parse[1]",
+        "parse[2]",
+    ]
+    assert (result[followed], result[skipped], result["archive"]) == (
+        "success",
+        "skipped",
+        "success",
+    )
 
 
 def test_maintenance_example_prunes_only_at_month_start(examples_bag: dag_bag.DagBag) -> None:
     dag = examples_bag.dags["warehouse_maintenance"]
     assert states(run(dag, logical_date=FRIDAY))["prune_partitions"] == "success"
     result = states(run(dag, logical_date=SATURDAY))
-    assert (result["prune_partitions"], result["done"], result["alert_on_failure"], result["release_lock"]) == (
+    assert (
+        result["prune_partitions"],
+        result["done"],
+        result["alert_on_failure"],
+        result["release_lock"],
+    ) == (
         "skipped",
         "success",
         "skipped",

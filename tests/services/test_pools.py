@@ -16,7 +16,9 @@ def test_default_pool_exists(session: Session) -> None:
 
 
 def test_set_get_update(session: Session) -> None:
-    assert pools.set_pool(session, "db", 4, "database") == pools.PoolInfo("db", 4, "database", False)
+    assert pools.set_pool(session, "db", 4, "database") == pools.PoolInfo(
+        "db", 4, "database", False
+    )
     pools.set_pool(session, "db", 8, "bigger", include_deferred=True)
     assert pools.get_pool(session, "db") == pools.PoolInfo("db", 8, "bigger", True)
     assert [p.pool for p in pools.list_pools(session)] == ["db", "default_pool"]
@@ -37,7 +39,9 @@ def test_default_pool_cannot_be_deleted(session: Session) -> None:
     assert pools.get_pool(session, "default_pool").slots == 128
 
 
-@pytest.mark.parametrize(("slots", "ok"), [(-1, True), (0, True), ("12", True), (-2, False), ("many", False)])
+@pytest.mark.parametrize(
+    ("slots", "ok"), [(-1, True), (0, True), ("12", True), (-2, False), ("many", False)]
+)
 def test_slots_validation(session: Session, slots: int | str, ok: bool) -> None:
     if ok:
         assert pools.set_pool(session, "p", slots).slots == int(slots)

@@ -38,7 +38,9 @@ def test_key_file_is_generated_once_with_private_mode(tmp_path: Path) -> None:
 def test_concurrent_first_use_agrees_on_one_key(tmp_path: Path) -> None:
     settings = _settings(tmp_path)
     keys: list[list[str]] = []
-    threads = [threading.Thread(target=lambda: keys.append(secrets.load_keys(settings))) for _ in range(8)]
+    threads = [
+        threading.Thread(target=lambda: keys.append(secrets.load_keys(settings))) for _ in range(8)
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -78,8 +80,16 @@ def test_rotate_secrets_reencrypts_stored_values(session: Session) -> None:
     old_cipher = secrets.SecretCipher([old])
     variables.set_variable(session, "api_key", "k1", cipher=old_cipher)
     variables.set_variable(session, "plain", "p", cipher=old_cipher)
-    session.add(models.ConnectionRow(conn_id="c", conn_type="http", password=old_cipher.encrypt("pw"), is_encrypted=True,
-                                     extra=old_cipher.encrypt("{}"), is_extra_encrypted=True))
+    session.add(
+        models.ConnectionRow(
+            conn_id="c",
+            conn_type="http",
+            password=old_cipher.encrypt("pw"),
+            is_encrypted=True,
+            extra=old_cipher.encrypt("{}"),
+            is_extra_encrypted=True,
+        )
+    )
     session.flush()
     assert secrets.rotate_secrets(session, secrets.SecretCipher([new, old])) == 3
     new_only = secrets.SecretCipher([new])
@@ -90,8 +100,16 @@ def test_rotate_secrets_reencrypts_stored_values(session: Session) -> None:
 
 @pytest.mark.parametrize(
     ("name", "sensitive"),
-    [("DB_PASSWORD", True), ("my_api_key", True), ("slack_token", True), ("Authorization", True),
-     ("private_key_pem", True), ("secret", True), ("bucket", False), ("region", False)],
+    [
+        ("DB_PASSWORD", True),
+        ("my_api_key", True),
+        ("slack_token", True),
+        ("Authorization", True),
+        ("private_key_pem", True),
+        ("secret", True),
+        ("bucket", False),
+        ("region", False),
+    ],
 )
 def test_sensitive_names(name: str, sensitive: bool) -> None:
     assert secrets.is_sensitive(name) is sensitive

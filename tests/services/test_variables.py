@@ -25,7 +25,9 @@ def _raw(session: Session, key: str) -> models.Variable:
 
 
 def test_set_get_string(session: Session, cipher: SecretCipher) -> None:
-    variables.set_variable(session, "bucket", "s3://data", cipher=cipher, description="where data lands")
+    variables.set_variable(
+        session, "bucket", "s3://data", cipher=cipher, description="where data lands"
+    )
     assert variables.get_variable(session, "bucket", cipher=cipher) == "s3://data"
     assert _raw(session, "bucket").val == "s3://data"
     assert not _raw(session, "bucket").is_encrypted
@@ -35,7 +37,9 @@ def test_non_string_values_are_stored_as_json(session: Session, cipher: SecretCi
     variables.set_variable(session, "cfg", {"a": [1, 2]}, cipher=cipher)
     variables.set_variable(session, "n", 3, cipher=cipher)
     assert variables.get_variable(session, "cfg", cipher=cipher) == '{"a": [1, 2]}'
-    assert variables.get_variable(session, "cfg", cipher=cipher, deserialize_json=True) == {"a": [1, 2]}
+    assert variables.get_variable(session, "cfg", cipher=cipher, deserialize_json=True) == {
+        "a": [1, 2]
+    }
     assert variables.get_variable(session, "n", cipher=cipher, deserialize_json=True) == 3
 
 
@@ -115,16 +119,22 @@ def test_import_with_descriptions(session: Session, cipher: SecretCipher) -> Non
 def test_import_policies_for_existing_keys(session: Session, cipher: SecretCipher) -> None:
     variables.set_variable(session, "a", "old", cipher=cipher)
     with pytest.raises(InvalidArgument, match="Variables already exist: a"):
-        variables.import_variables(session, {"a": "new", "b": "new"}, cipher=cipher, on_existing="fail")
+        variables.import_variables(
+            session, {"a": "new", "b": "new"}, cipher=cipher, on_existing="fail"
+        )
     assert [v.key for v in variables.list_variables(session)] == ["a"]
-    result = variables.import_variables(session, {"a": "new", "b": "new"}, cipher=cipher, on_existing="skip")
+    result = variables.import_variables(
+        session, {"a": "new", "b": "new"}, cipher=cipher, on_existing="skip"
+    )
     assert (result.written, result.skipped) == (["b"], ["a"])
     assert variables.get_variable(session, "a", cipher=cipher) == "old"
     variables.import_variables(session, {"a": "new"}, cipher=cipher)
     assert variables.get_variable(session, "a", cipher=cipher) == "new"
 
 
-@pytest.mark.parametrize(("text", "message"), [("{", "not valid JSON"), ("[1]", "must hold a JSON object")])
+@pytest.mark.parametrize(
+    ("text", "message"), [("{", "not valid JSON"), ("[1]", "must hold a JSON object")]
+)
 def test_parse_import_errors(text: str, message: str) -> None:
     with pytest.raises(InvalidArgument, match=message):
         variables.parse_import(text, source="vars.json")
@@ -132,8 +142,13 @@ def test_parse_import_errors(text: str, message: str) -> None:
 
 def test_masked_value_hides_sensitive_keys_at_any_depth() -> None:
     assert variables.masked_value("db_password", "x") == "***"
-    nested = json.dumps({"host": "h", "auth": {"api_key": "k", "user": "u"}, "tokens": ["t1", "t2"]})
+    nested = json.dumps(
+        {"host": "h", "auth": {"api_key": "k", "user": "u"}, "tokens": ["t1", "t2"]}
+    )
     assert json.loads(variables.masked_value("config", nested)) == {
-        "host": "h", "auth": {"api_key": "***", "user": "u"}, "tokens": ["***", "***"]}
+        "host": "h",
+        "auth": {"api_key": "***", "user": "u"},
+        "tokens": ["***", "***"],
+    }
     assert variables.masked_value("plain", '{"a":  1}') == '{"a":  1}'
     assert variables.masked_value("plain", "not json") == "not json"

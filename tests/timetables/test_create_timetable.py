@@ -55,12 +55,18 @@ def test_cron_string_in_the_dag_timezone():
 
 def test_timezone_defaults_to_utc_and_accepts_fixed_offsets():
     assert create_timetable("@daily").timezone is UTC
-    assert create_timetable("@daily", timezone(timedelta(hours=9))).timezone == timezone(timedelta(hours=9))
-    assert create_timetable("@daily", "+09:00") == create_timetable("@daily", timezone(timedelta(hours=9)))
+    assert create_timetable("@daily", timezone(timedelta(hours=9))).timezone == timezone(
+        timedelta(hours=9)
+    )
+    assert create_timetable("@daily", "+09:00") == create_timetable(
+        "@daily", timezone(timedelta(hours=9))
+    )
 
 
 def test_timedelta_is_a_delta_timetable():
-    assert create_timetable(timedelta(hours=2), "UTC") == DeltaDataIntervalTimetable(timedelta(hours=2))
+    assert create_timetable(timedelta(hours=2), "UTC") == DeltaDataIntervalTimetable(
+        timedelta(hours=2)
+    )
 
 
 def test_timetable_instance_is_used_as_given():
@@ -85,7 +91,9 @@ def test_cron_without_data_intervals_like_airflow_3():
     ],
 )
 def test_other_types_fail_with_a_clear_message(schedule, message):
-    with pytest.raises(DagDefinitionError, match="schedule must be None, a cron expression") as excinfo:
+    with pytest.raises(
+        DagDefinitionError, match="schedule must be None, a cron expression"
+    ) as excinfo:
         create_timetable(schedule, "UTC")
     assert message in str(excinfo.value)
 

@@ -6,7 +6,12 @@ from zoneinfo import ZoneInfo
 import pytest
 
 from tradewind.exceptions import DagDefinitionError
-from tradewind.timetables import CronDataIntervalTimetable, DagRunInfo, DataInterval, TimeRestriction
+from tradewind.timetables import (
+    CronDataIntervalTimetable,
+    DagRunInfo,
+    DataInterval,
+    TimeRestriction,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -19,12 +24,16 @@ START = utc(2024, 1, 1)
 
 def first(timetable, *, start=START, end=None, catchup=True, now=None):
     restriction = TimeRestriction(start, end, catchup)
-    return timetable.next_dagrun_info(last_automated_data_interval=None, restriction=restriction, now=now)
+    return timetable.next_dagrun_info(
+        last_automated_data_interval=None, restriction=restriction, now=now
+    )
 
 
 def after(timetable, last: DataInterval, *, start=START, end=None, catchup=True, now=None):
     restriction = TimeRestriction(start, end, catchup)
-    return timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction, now=now)
+    return timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction, now=now
+    )
 
 
 def test_daily_first_run_covers_the_start_date_and_runs_after_it_ends():
@@ -71,12 +80,22 @@ def test_no_catchup_with_start_date_in_the_future():
 
 
 def test_no_catchup_skips_forward_when_the_last_run_is_far_behind():
-    info = after(DAILY, DataInterval(utc(2024, 1, 1), utc(2024, 1, 2)), catchup=False, now=utc(2024, 3, 10, 5))
+    info = after(
+        DAILY,
+        DataInterval(utc(2024, 1, 1), utc(2024, 1, 2)),
+        catchup=False,
+        now=utc(2024, 3, 10, 5),
+    )
     assert info.data_interval == DataInterval(utc(2024, 3, 9), utc(2024, 3, 10))
 
 
 def test_no_catchup_follows_on_when_the_last_run_is_recent():
-    info = after(DAILY, DataInterval(utc(2024, 3, 9), utc(2024, 3, 10)), catchup=False, now=utc(2024, 3, 10, 5))
+    info = after(
+        DAILY,
+        DataInterval(utc(2024, 3, 9), utc(2024, 3, 10)),
+        catchup=False,
+        now=utc(2024, 3, 10, 5),
+    )
     assert info.data_interval == DataInterval(utc(2024, 3, 10), utc(2024, 3, 11))
 
 
@@ -112,7 +131,11 @@ def test_previous_run_on_an_old_schedule_is_realigned():
     [
         ("@hourly", utc(2024, 1, 1), utc(2024, 1, 1, 1)),
         ("@daily", utc(2024, 1, 1), utc(2024, 1, 2)),
-        ("@weekly", utc(2024, 1, 7), utc(2024, 1, 14)),  # 2024-01-01 is a Monday; weeks start Sunday
+        (
+            "@weekly",
+            utc(2024, 1, 7),
+            utc(2024, 1, 14),
+        ),  # 2024-01-01 is a Monday; weeks start Sunday
         ("@monthly", utc(2024, 1, 1), utc(2024, 2, 1)),
         ("@quarterly", utc(2024, 1, 1), utc(2024, 4, 1)),
         ("@yearly", utc(2024, 1, 1), utc(2025, 1, 1)),
@@ -130,13 +153,17 @@ def test_every_preset_first_and_second_interval(preset, expected_start, expected
 
 def test_quarterly_runs_on_the_first_of_january_april_july_october():
     timetable = CronDataIntervalTimetable("@quarterly", "UTC")
-    starts = [info.logical_date for info in timetable.iter_intervals(utc(2024, 1, 1), utc(2024, 12, 31))]
+    starts = [
+        info.logical_date for info in timetable.iter_intervals(utc(2024, 1, 1), utc(2024, 12, 31))
+    ]
     assert starts == [utc(2024, 1, 1), utc(2024, 4, 1), utc(2024, 7, 1), utc(2024, 10, 1)]
 
 
 def test_cron_expression_with_weekdays():
     timetable = CronDataIntervalTimetable("30 9 * * 1-5", "UTC")  # 2024-01-05 is a Friday
-    info = after(timetable, DataInterval(utc(2024, 1, 4, 9, 30), utc(2024, 1, 5, 9, 30)), now=utc(2024, 2, 1))
+    info = after(
+        timetable, DataInterval(utc(2024, 1, 4, 9, 30), utc(2024, 1, 5, 9, 30)), now=utc(2024, 2, 1)
+    )
     assert info.data_interval == DataInterval(utc(2024, 1, 5, 9, 30), utc(2024, 1, 8, 9, 30))
 
 
@@ -151,7 +178,9 @@ def test_timezone_may_be_given_by_name():
     assert CronDataIntervalTimetable("@daily", "Asia/Seoul") == CronDataIntervalTimetable(
         "@daily", ZoneInfo("Asia/Seoul")
     )
-    assert CronDataIntervalTimetable("@daily", "UTC") == CronDataIntervalTimetable("@daily", ZoneInfo("UTC"))
+    assert CronDataIntervalTimetable("@daily", "UTC") == CronDataIntervalTimetable(
+        "@daily", ZoneInfo("UTC")
+    )
 
 
 def test_naive_datetimes_are_taken_as_utc():

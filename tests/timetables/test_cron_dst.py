@@ -33,7 +33,9 @@ def scheduled(timetable, start, count):
     restriction = TimeRestriction(start, None, catchup=True)
     infos, last = [], None
     for _ in range(count):
-        info = timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction)
+        info = timetable.next_dagrun_info(
+            last_automated_data_interval=last, restriction=restriction
+        )
         infos.append(info)
         last = info.data_interval
     return infos
@@ -143,7 +145,9 @@ def test_manual_run_inside_the_repeated_hour():
 # A reference built from the definition, minute by minute, to check the fast search against.
 
 
-def reference_fire_times(cron: str, zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
+def reference_fire_times(
+    cron: str, zone: ZoneInfo, start: datetime, end: datetime
+) -> list[datetime]:
     """Instants whose wall time matches; in an overlap only the first pass, unless hourly."""
     every_hour = croniter(cron).expanded[1] == ["*"]
     fires = set()
@@ -189,7 +193,16 @@ def gap_walls(zone: ZoneInfo, start: datetime, end: datetime) -> list[datetime]:
     ],
 )
 @pytest.mark.parametrize(
-    "cron", ["0 2 * * *", "30 2 * * *", "0 * * * *", "*/20 * * * *", "45 1,2,3 * * *", "0 */2 * * *", "10 3 * * *"]
+    "cron",
+    [
+        "0 2 * * *",
+        "30 2 * * *",
+        "0 * * * *",
+        "*/20 * * * *",
+        "45 1,2,3 * * *",
+        "0 */2 * * *",
+        "10 3 * * *",
+    ],
 )
 def test_fire_times_match_the_definition_near_transitions(zone_name, start, cron):
     zone = ZoneInfo(zone_name)

@@ -20,7 +20,9 @@ NOW = utc(2024, 3, 10, 5)
 
 def next_info(timetable, last=None, *, start=START, end=None, catchup=True, now=NOW):
     restriction = TimeRestriction(start, end, catchup)
-    return timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction, now=now)
+    return timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction, now=now
+    )
 
 
 def test_runs_at_the_fire_time_with_a_zero_length_interval():
@@ -43,11 +45,15 @@ def test_without_start_date_waits_for_the_next_fire_time():
 
 
 def test_interval_ends_at_the_fire_time():
-    timetable = CronTriggerTimetable("0 3 * * *", ZoneInfo("Europe/Berlin"), interval=timedelta(hours=1))
+    timetable = CronTriggerTimetable(
+        "0 3 * * *", ZoneInfo("Europe/Berlin"), interval=timedelta(hours=1)
+    )
     info = next_info(timetable)
     assert info.run_after == utc(2024, 1, 1, 2)
     assert info.data_interval == DataInterval(utc(2024, 1, 1, 1), utc(2024, 1, 1, 2))
-    assert timetable.infer_manual_data_interval(run_after=NOW) == DataInterval(NOW - timedelta(hours=1), NOW)
+    assert timetable.infer_manual_data_interval(run_after=NOW) == DataInterval(
+        NOW - timedelta(hours=1), NOW
+    )
 
 
 def test_end_date():

@@ -5,7 +5,12 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tradewind.exceptions import DagDefinitionError
-from tradewind.timetables import DagRunInfo, DataInterval, DeltaDataIntervalTimetable, TimeRestriction
+from tradewind.timetables import (
+    DagRunInfo,
+    DataInterval,
+    DeltaDataIntervalTimetable,
+    TimeRestriction,
+)
 
 
 def utc(*args: int) -> datetime:
@@ -16,9 +21,13 @@ EVERY_2H = DeltaDataIntervalTimetable(timedelta(hours=2))
 START = utc(2024, 1, 1, 0, 17)
 
 
-def next_info(timetable, last=None, *, start=START, end=None, catchup=True, now=utc(2024, 1, 5, 10, 30)):
+def next_info(
+    timetable, last=None, *, start=START, end=None, catchup=True, now=utc(2024, 1, 5, 10, 30)
+):
     restriction = TimeRestriction(start, end, catchup)
-    return timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction, now=now)
+    return timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction, now=now
+    )
 
 
 def test_catchup_first_interval_starts_at_start_date():
@@ -73,7 +82,11 @@ def test_end_date():
 def test_delta_is_absolute_time_across_dst():
     daily = DeltaDataIntervalTimetable(timedelta(days=1))
     infos = list(daily.iter_intervals(utc(2024, 3, 30), utc(2024, 4, 1)))
-    assert [info.logical_date for info in infos] == [utc(2024, 3, 30), utc(2024, 3, 31), utc(2024, 4, 1)]
+    assert [info.logical_date for info in infos] == [
+        utc(2024, 3, 30),
+        utc(2024, 3, 31),
+        utc(2024, 4, 1),
+    ]
 
 
 def test_iter_intervals_over_31_days():

@@ -14,7 +14,9 @@ def test_all_is_sorted_and_importable():
 
 def test_importing_timetables_does_not_import_croniter():
     code = "import sys, tradewind.timetables; print('croniter' in sys.modules)"
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "False"
 
 
@@ -23,5 +25,7 @@ def test_building_a_cron_timetable_is_enough_to_need_croniter():
         "import sys, tradewind.timetables as t; t.create_timetable('@daily', 'UTC'); "
         "print('croniter' in sys.modules)"
     )
-    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
     assert result.stdout.strip() == "True"

@@ -22,7 +22,9 @@ NOW = utc(2024, 3, 10, 5)
 
 def next_info(timetable, last=None, *, start=START, end=None, catchup=True, now=NOW):
     restriction = TimeRestriction(start, end, catchup)
-    return timetable.next_dagrun_info(last_automated_data_interval=last, restriction=restriction, now=now)
+    return timetable.next_dagrun_info(
+        last_automated_data_interval=last, restriction=restriction, now=now
+    )
 
 
 def test_null_never_schedules():
@@ -72,14 +74,18 @@ def test_continuous_first_run_spans_start_date_to_now():
 
 def test_continuous_next_run_starts_where_the_last_ended():
     last = DataInterval(START, utc(2024, 3, 10, 4))
-    assert next_info(ContinuousTimetable(), last).data_interval == DataInterval(utc(2024, 3, 10, 4), NOW)
+    assert next_info(ContinuousTimetable(), last).data_interval == DataInterval(
+        utc(2024, 3, 10, 4), NOW
+    )
 
 
 def test_continuous_with_start_date_in_the_future():
     future = utc(2025, 1, 1)
     first = next_info(ContinuousTimetable(), start=future)
     assert first == DagRunInfo.interval(future, future)
-    assert next_info(ContinuousTimetable(), first.data_interval, start=future) == DagRunInfo.interval(future, future)
+    assert next_info(
+        ContinuousTimetable(), first.data_interval, start=future
+    ) == DagRunInfo.interval(future, future)
 
 
 def test_continuous_stops_at_end_date_and_needs_start_date():

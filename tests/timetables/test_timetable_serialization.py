@@ -44,7 +44,11 @@ def test_round_trip_through_json(timetable):
 
 def test_cron_serialization_names_the_timezone():
     data = CronDataIntervalTimetable("0 2 * * *", ZoneInfo("Europe/Berlin")).serialize()
-    assert data == {"type": "CronDataIntervalTimetable", "expression": "0 2 * * *", "timezone": "Europe/Berlin"}
+    assert data == {
+        "type": "CronDataIntervalTimetable",
+        "expression": "0 2 * * *",
+        "timezone": "Europe/Berlin",
+    }
     assert CronDataIntervalTimetable("@daily", "UTC").serialize()["timezone"] == "UTC"
     offset = CronDataIntervalTimetable("@daily", timezone(timedelta(hours=-3, minutes=-30)))
     assert offset.serialize()["timezone"] == "-03:30"

@@ -81,29 +81,50 @@ def browser_times(url: str, home: Path, dag_ids: list[str], repeat: int) -> None
     env = {**os.environ, "TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url}
     port = headless.free_port()
     base = f"http://127.0.0.1:{port}"
-    api = subprocess.Popen([str(Path(sys.executable).parent / "tradewind"), "api-server", "--host", "127.0.0.1",
-                            "--port", str(port)], env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    api = subprocess.Popen(
+        [
+            str(Path(sys.executable).parent / "tradewind"),
+            "api-server",
+            "--host",
+            "127.0.0.1",
+            "--port",
+            str(port),
+        ],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     try:
         headless.wait_for(f"{base}/api/v2/monitor/health", time.monotonic() + 30, api)
         with sync_playwright() as playwright:
-            browser = playwright.chromium.launch(executable_path=headless.chromium_path(), args=headless.CHROMIUM_ARGS)
+            browser = playwright.chromium.launch(
+                executable_path=headless.chromium_path(), args=headless.CHROMIUM_ARGS
+            )
             page = browser.new_context(viewport={"width": 1400, "height": 900}).new_page()
             page.goto(base + "/login")
             page.fill("#username", "admin")
             page.fill("#password", "admin")
             page.click("button[type=submit]")
             page.wait_for_selector("#dag-table")
-            print(f"\n{'DAG':14} {'first ms':>9} {'median ms':>10}   (navigation to drawn graph, Chromium)")
+            print(
+                f"\n{'DAG':14} {'first ms':>9} {'median ms':>10}   (navigation to drawn graph, Chromium)"
+            )
             for dag_id in dag_ids:
                 times = []
                 for _ in range(repeat + 1):
-                    page.goto(f"{base}/dags/{dag_id}/graph?run_id={quote(RUN_ID, safe='')}", timeout=120_000)
+                    page.goto(
+                        f"{base}/dags/{dag_id}/graph?run_id={quote(RUN_ID, safe='')}",
+                        timeout=120_000,
+                    )
                     ready = page.locator("#graph[data-ready=true]")
                     if ready.count() == 0 and page.locator("#graph[data-graph]").count():
                         ready.wait_for(timeout=120_000)
-                    times.append(page.evaluate(
-                        "() => Number(document.getElementById('graph').dataset.drawnMs) || "
-                        "performance.getEntriesByType('navigation')[0].loadEventEnd"))
+                    times.append(
+                        page.evaluate(
+                            "() => Number(document.getElementById('graph').dataset.drawnMs) || "
+                            "performance.getEntriesByType('navigation')[0].loadEventEnd"
+                        )
+                    )
                 print(f"{dag_id:14} {times[0]:9.0f} {statistics.median(times[1:]):10.0f}")
             browser.close()
     finally:
@@ -114,18 +135,26 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--db", help="database URL (default: SQLite in a temp dir)")
     parser.add_argument("--repeat", type=int, default=5)
-    parser.add_argument("--browser", action="store_true", help="also time the pages in headless Chromium")
+    parser.add_argument(
+        "--browser", action="store_true", help="also time the pages in headless Chromium"
+    )
     args = parser.parse_args()
     with tempfile.TemporaryDirectory() as tmp:
         home = Path(tmp)
         url = args.db or f"sqlite:///{home / 'tradewind.db'}"
         dag_ids = build(url, home)
-        app = create_app(config.load({"TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url}))
+        app = create_app(
+            config.load({"TRADEWIND_HOME": str(home), "TRADEWIND__DATABASE__URL": url})
+        )
         with TestClient(app) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            client.post("/login", data={"username": "admin", "password": "admin", "csrf_token": token})
-            print(f"{'DAG':14} {'first ms':>9} {'median ms':>10} {'bytes':>10}   (server, in process)")
+            client.post(
+                "/login", data={"username": "admin", "password": "admin", "csrf_token": token}
+            )
+            print(
+                f"{'DAG':14} {'first ms':>9} {'median ms':>10} {'bytes':>10}   (server, in process)"
+            )
             for dag_id in dag_ids:
                 first, size = fetch_page(client, dag_id)
                 times = [fetch_page(client, dag_id)[0] for _ in range(args.repeat)]

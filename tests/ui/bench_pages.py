@@ -40,7 +40,12 @@ BIG_START = datetime.now(UTC).replace(minute=0, second=0, microsecond=0) - timed
 
 
 def small_dag(index: int) -> DAG:
-    with DAG(f"dag_{index:04d}", schedule="@daily", start_date=datetime(2024, 1, 1), tags=[f"team{index % 7}", "bench"]) as dag:
+    with DAG(
+        f"dag_{index:04d}",
+        schedule="@daily",
+        start_date=datetime(2024, 1, 1),
+        tags=[f"team{index % 7}", "bench"],
+    ) as dag:
         first = EmptyOperator(task_id="start")
         middle = [EmptyOperator(task_id=f"step_{n}") for n in range(3)]
         last = EmptyOperator(task_id="end")
@@ -49,7 +54,9 @@ def small_dag(index: int) -> DAG:
 
 
 def big_dag() -> DAG:
-    with DAG("big_history", schedule="@hourly", start_date=datetime(2020, 1, 1), tags=["bench"]) as dag:
+    with DAG(
+        "big_history", schedule="@hourly", start_date=datetime(2020, 1, 1), tags=["bench"]
+    ) as dag:
         start = EmptyOperator(task_id="start")
         with TaskGroup("extract"):
             sources = [EmptyOperator(task_id=f"source_{n}") for n in range(4)]
@@ -87,7 +94,9 @@ def build(url: str, home: Path) -> None:
         path = home / "dags" / "big_history.py"
         parsed.append(ParsedFile(path, {dag.dag_id: serialization.dumps(dag)}, []))
         sources[path] = "# big\n"
-        store_files(session, parsed, sources, paused_by_default=False, now=now, is_live=lambda _: True)
+        store_files(
+            session, parsed, sources, paused_by_default=False, now=now, is_live=lambda _: True
+        )
         users.create_user(session, username="admin", password="admin", role="Admin")
     with engine.connect() as conn:
         version_ids = dict(conn.execute(text("SELECT dag_id, latest_version_id FROM dag")).all())
@@ -101,13 +110,34 @@ def build(url: str, home: Path) -> None:
             dag_id = f"dag_{index:04d}"
             for n in range(RUNS_PER_DAG):
                 when = START + timedelta(days=n)
-                rows.append(dict(dag_id=dag_id, run_id=f"scheduled__{when.isoformat()}", logical_date=when,
-                                 data_interval_start=when, data_interval_end=when + timedelta(days=1), run_after=when,
-                                 run_type="scheduled", state=states[n % 10], conf={},
-                                 dag_version_id=version_ids[dag_id], start_date=when, end_date=when + timedelta(minutes=n),
-                                 clear_number=0, created_at=now, updated_at=now))
+                rows.append(
+                    dict(
+                        dag_id=dag_id,
+                        run_id=f"scheduled__{when.isoformat()}",
+                        logical_date=when,
+                        data_interval_start=when,
+                        data_interval_end=when + timedelta(days=1),
+                        run_after=when,
+                        run_type="scheduled",
+                        state=states[n % 10],
+                        conf={},
+                        dag_version_id=version_ids[dag_id],
+                        start_date=when,
+                        end_date=when + timedelta(minutes=n),
+                        clear_number=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
         conn.execute(insert(DagRun), rows)
-        task_ids = ["start", *(f"extract.source_{n}" for n in range(4)), "transform.clean", "transform.join", "report", "end"]
+        task_ids = [
+            "start",
+            *(f"extract.source_{n}" for n in range(4)),
+            "transform.clean",
+            "transform.join",
+            "report",
+            "end",
+        ]
         for chunk in range(0, BIG_RUNS, 1000):
             runs = []
             tis = []
@@ -115,25 +145,73 @@ def build(url: str, home: Path) -> None:
                 when = BIG_START + timedelta(hours=n)
                 run_id = f"scheduled__{when.isoformat()}"
                 state = states[n % 10]
-                runs.append(dict(dag_id="big_history", run_id=run_id, logical_date=when, data_interval_start=when,
-                                 data_interval_end=when + timedelta(hours=1), run_after=when, run_type="scheduled",
-                                 state=state, conf={}, dag_version_id=version_ids["big_history"], start_date=when,
-                                 end_date=when + timedelta(seconds=30 + n % 60), clear_number=0, created_at=now,
-                                 updated_at=now))
+                runs.append(
+                    dict(
+                        dag_id="big_history",
+                        run_id=run_id,
+                        logical_date=when,
+                        data_interval_start=when,
+                        data_interval_end=when + timedelta(hours=1),
+                        run_after=when,
+                        run_type="scheduled",
+                        state=state,
+                        conf={},
+                        dag_version_id=version_ids["big_history"],
+                        start_date=when,
+                        end_date=when + timedelta(seconds=30 + n % 60),
+                        clear_number=0,
+                        created_at=now,
+                        updated_at=now,
+                    )
+                )
                 for task_id in task_ids:
-                    tis.append(dict(dag_id="big_history", run_id=run_id, task_id=task_id, map_index=-1, try_number=1,
-                                    max_tries=0, state=state, pool="default_pool", pool_slots=1, priority_weight=1,
-                                    queue="default", operator="EmptyOperator", start_date=when,
-                                    end_date=when + timedelta(seconds=5), duration=5.0, updated_at=now))
+                    tis.append(
+                        dict(
+                            dag_id="big_history",
+                            run_id=run_id,
+                            task_id=task_id,
+                            map_index=-1,
+                            try_number=1,
+                            max_tries=0,
+                            state=state,
+                            pool="default_pool",
+                            pool_slots=1,
+                            priority_weight=1,
+                            queue="default",
+                            operator="EmptyOperator",
+                            start_date=when,
+                            end_date=when + timedelta(seconds=5),
+                            duration=5.0,
+                            updated_at=now,
+                        )
+                    )
                 for index in range(3):
-                    tis.append(dict(dag_id="big_history", run_id=run_id, task_id="fan_out", map_index=index,
-                                    try_number=1, max_tries=0, state=state, pool="default_pool", pool_slots=1,
-                                    priority_weight=1, queue="default", operator="@task", start_date=when,
-                                    end_date=when + timedelta(seconds=5), duration=5.0, updated_at=now))
+                    tis.append(
+                        dict(
+                            dag_id="big_history",
+                            run_id=run_id,
+                            task_id="fan_out",
+                            map_index=index,
+                            try_number=1,
+                            max_tries=0,
+                            state=state,
+                            pool="default_pool",
+                            pool_slots=1,
+                            priority_weight=1,
+                            queue="default",
+                            operator="@task",
+                            start_date=when,
+                            end_date=when + timedelta(seconds=5),
+                            duration=5.0,
+                            updated_at=now,
+                        )
+                    )
             conn.execute(insert(DagRun), runs)
             conn.execute(insert(TaskInstance), tis)
-    print(f"inserted {(DAGS - 1) * RUNS_PER_DAG + BIG_RUNS} runs and {BIG_RUNS * 12} task instances in "
-          f"{time.perf_counter() - t0:.1f}s")
+    print(
+        f"inserted {(DAGS - 1) * RUNS_PER_DAG + BIG_RUNS} runs and {BIG_RUNS * 12} task instances in "
+        f"{time.perf_counter() - t0:.1f}s"
+    )
     if engine.url.get_backend_name() == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:
             conn.execute(text("ANALYZE"))
@@ -168,10 +246,16 @@ def main() -> None:
         with TestClient(app) as client:
             page = client.get("/login")
             token = re.search(r'name="csrf_token" value="([^"]+)"', page.text).group(1)  # type: ignore[union-attr]
-            client.post("/login", data={"username": "admin", "password": "admin", "csrf_token": token})
+            client.post(
+                "/login", data={"username": "admin", "password": "admin", "csrf_token": token}
+            )
             with app.state.engine.connect() as conn:
-                last = conn.execute(text("SELECT run_id FROM dag_run WHERE dag_id = 'big_history' "
-                                         "ORDER BY run_after DESC LIMIT 1")).scalar_one()
+                last = conn.execute(
+                    text(
+                        "SELECT run_id FROM dag_run WHERE dag_id = 'big_history' "
+                        "ORDER BY run_after DESC LIMIT 1"
+                    )
+                ).scalar_one()
             run_id = quote(last, safe="")
             pages = [
                 ("DAG list, 50 per page", "/dags"),

@@ -62,7 +62,9 @@ def _nested(size: int) -> None:
                 with TaskGroup(f"stage_{inner}"):
                     first = EmptyOperator(task_id="open")
                     last = EmptyOperator(task_id="close")
-                    middle = [EmptyOperator(task_id=f"part_{n:02d}") for n in range(INNER_TASKS - 2)]
+                    middle = [
+                        EmptyOperator(task_id=f"part_{n:02d}") for n in range(INNER_TASKS - 2)
+                    ]
                     first >> middle >> last
                 previous >> first
                 previous = last
@@ -73,29 +75,77 @@ def cycled_state(index: int, task_id: str) -> str | None:
     return STATES[index % len(STATES)]
 
 
-def store_with_run(session: Session, dag: DAG, folder: Path, *, run_state: str = "running",
-                   state_of: Callable[[int, str], str | None] = cycled_state,
-                   mapped: Mapping[str, Sequence[str | None]] | None = None) -> None:
+def store_with_run(
+    session: Session,
+    dag: DAG,
+    folder: Path,
+    *,
+    run_state: str = "running",
+    state_of: Callable[[int, str], str | None] = cycled_state,
+    mapped: Mapping[str, Sequence[str | None]] | None = None,
+) -> None:
     """Store ``dag`` as the DAG processor would and add the run ``RUN_ID`` pinned to it, with
     one task instance per task in ``state_of(index, task_id)``, or, for a task in ``mapped``,
     one per state listed there (rows inserted in bulk)."""
     path = folder / f"{dag.dag_id}.py"
-    store_files(session, [ParsedFile(path, {dag.dag_id: serialization.dumps(dag)}, [])], {path: "# generated\n"},
-                paused_by_default=False, now=WHEN, is_live=lambda _: True)
+    store_files(
+        session,
+        [ParsedFile(path, {dag.dag_id: serialization.dumps(dag)}, [])],
+        {path: "# generated\n"},
+        paused_by_default=False,
+        now=WHEN,
+        is_live=lambda _: True,
+    )
     session.flush()
     row = session.get(Dag, dag.dag_id)
     assert row is not None
-    session.execute(insert(DagRun), [dict(
-        dag_id=dag.dag_id, run_id=RUN_ID, logical_date=WHEN, data_interval_start=WHEN, data_interval_end=WHEN,
-        run_after=WHEN, run_type="manual", state=run_state, conf={}, dag_version_id=row.latest_version_id,
-        start_date=WHEN, clear_number=0, created_at=WHEN, updated_at=WHEN)])
+    session.execute(
+        insert(DagRun),
+        [
+            dict(
+                dag_id=dag.dag_id,
+                run_id=RUN_ID,
+                logical_date=WHEN,
+                data_interval_start=WHEN,
+                data_interval_end=WHEN,
+                run_after=WHEN,
+                run_type="manual",
+                state=run_state,
+                conf={},
+                dag_version_id=row.latest_version_id,
+                start_date=WHEN,
+                clear_number=0,
+                created_at=WHEN,
+                updated_at=WHEN,
+            )
+        ],
+    )
     instances = []
     for index, task_id in enumerate(dag.task_dict):
         if mapped and task_id in mapped:
-            instances += [(task_id, map_index, state) for map_index, state in enumerate(mapped[task_id])]
+            instances += [
+                (task_id, map_index, state) for map_index, state in enumerate(mapped[task_id])
+            ]
         else:
             instances.append((task_id, -1, state_of(index, task_id)))
-    session.execute(insert(TaskInstance), [dict(
-        dag_id=dag.dag_id, run_id=RUN_ID, task_id=task_id, map_index=map_index, try_number=1, max_tries=0,
-        state=state, pool="default_pool", pool_slots=1, priority_weight=1, queue="default",
-        operator="EmptyOperator", updated_at=WHEN) for task_id, map_index, state in instances])
+    session.execute(
+        insert(TaskInstance),
+        [
+            dict(
+                dag_id=dag.dag_id,
+                run_id=RUN_ID,
+                task_id=task_id,
+                map_index=map_index,
+                try_number=1,
+                max_tries=0,
+                state=state,
+                pool="default_pool",
+                pool_slots=1,
+                priority_weight=1,
+                queue="default",
+                operator="EmptyOperator",
+                updated_at=WHEN,
+            )
+            for task_id, map_index, state in instances
+        ],
+    )

@@ -22,10 +22,13 @@ from tradewind.services import users
 
 from .helpers import NOW, PASSWORD, sign_in, token
 
+
 @pytest.fixture(autouse=True)
 def _cheap_password_hashes(monkeypatch: pytest.MonkeyPatch) -> None:
     """Argon2 at its production cost takes ~0.1 s per hash; these tests sign in a lot."""
-    monkeypatch.setattr(users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1))
+    monkeypatch.setattr(
+        users, "_hasher", PasswordHasher(time_cost=1, memory_cost=1024, parallelism=1)
+    )
 
 
 @pytest.fixture
@@ -51,7 +54,8 @@ def make_user(engine: Engine) -> Callable[[str], str]:
     def make(role: str, username: str | None = None) -> str:
         name = username or f"{role.lower()}_user"
         db_engine.run_in_transaction(
-            engine, lambda s: users.create_user(s, username=name, password=PASSWORD, role=role))
+            engine, lambda s: users.create_user(s, username=name, password=PASSWORD, role=role)
+        )
         return name
 
     return make
@@ -77,7 +81,15 @@ def store_dag(engine: Engine) -> Callable[..., int]:
         code = source if source is not None else f"# source of {dag.dag_id}\nprint('hello')\n"
 
         def write(session: Any) -> int:
-            store.store_dag(session, dag, text, code, f"/dags/{dag.dag_id}.py", paused_by_default=paused, now=NOW)
+            store.store_dag(
+                session,
+                dag,
+                text,
+                code,
+                f"/dags/{dag.dag_id}.py",
+                paused_by_default=paused,
+                now=NOW,
+            )
             session.flush()
             row = session.get(Dag, dag.dag_id)
             row.is_paused = paused
@@ -95,29 +107,60 @@ def add_run(engine: Engine) -> Callable[..., str]:
     ``states`` maps task ids (``task[i]`` for a mapped instance) to states; returns the run id.
     """
 
-    def do(dag_id: str, version_id: int, *, state: str = "success", day: int = 0,
-           states: dict[str, str | None] | None = None, conf: dict[str, Any] | None = None) -> str:
+    def do(
+        dag_id: str,
+        version_id: int,
+        *,
+        state: str = "success",
+        day: int = 0,
+        states: dict[str, str | None] | None = None,
+        conf: dict[str, Any] | None = None,
+    ) -> str:
         when = NOW - timedelta(days=10 - day)
         run_id = f"scheduled__{when.isoformat()}"
 
         def write(session: Any) -> None:
-            session.add(DagRun(
-                dag_id=dag_id, run_id=run_id, logical_date=when, data_interval_start=when - timedelta(days=1),
-                data_interval_end=when, run_after=when, run_type="scheduled", state=state, conf=conf or {},
-                dag_version_id=version_id, queued_at=when, start_date=when, end_date=when + timedelta(minutes=3),
-            ))
+            session.add(
+                DagRun(
+                    dag_id=dag_id,
+                    run_id=run_id,
+                    logical_date=when,
+                    data_interval_start=when - timedelta(days=1),
+                    data_interval_end=when,
+                    run_after=when,
+                    run_type="scheduled",
+                    state=state,
+                    conf=conf or {},
+                    dag_version_id=version_id,
+                    queued_at=when,
+                    start_date=when,
+                    end_date=when + timedelta(minutes=3),
+                )
+            )
             session.flush()
             for key, ti_state in (states or {}).items():
                 task_id, _, index = key.partition("[")
                 map_index = int(index.rstrip("]")) if index else -1
                 started = when + timedelta(seconds=10)
-                session.add(TaskInstance(
-                    dag_id=dag_id, run_id=run_id, task_id=task_id, map_index=map_index, state=ti_state,
-                    try_number=1 if ti_state else 0, max_tries=1, dag_version_id=version_id,
-                    queued_dttm=when, start_date=started if ti_state else None,
-                    end_date=started + timedelta(seconds=20) if ti_state in {"success", "failed"} else None,
-                    duration=20.0 if ti_state in {"success", "failed"} else None, operator="EmptyOperator",
-                ))
+                session.add(
+                    TaskInstance(
+                        dag_id=dag_id,
+                        run_id=run_id,
+                        task_id=task_id,
+                        map_index=map_index,
+                        state=ti_state,
+                        try_number=1 if ti_state else 0,
+                        max_tries=1,
+                        dag_version_id=version_id,
+                        queued_dttm=when,
+                        start_date=started if ti_state else None,
+                        end_date=started + timedelta(seconds=20)
+                        if ti_state in {"success", "failed"}
+                        else None,
+                        duration=20.0 if ti_state in {"success", "failed"} else None,
+                        operator="EmptyOperator",
+                    )
+                )
 
         db_engine.run_in_transaction(engine, write)
         return run_id
@@ -135,5 +178,3 @@ def audit_events(engine: Engine) -> Callable[[], list[tuple[str, str | None, str
         return [(row["event"], row["owner"], row["dag_id"]) for row in rows]
 
     return read
-
-

@@ -16,9 +16,14 @@ NOW = datetime(2024, 3, 1, 12, 0, tzinfo=UTC)
 
 def grouped_dag(dag_id: str = "ui_groups", *, version: int = 1) -> DAG:
     """start >> etl.extract >> etl.load >> each[] >> end; version 2 adds ``audit``."""
-    with DAG(dag_id, schedule="@daily", start_date=datetime(2024, 1, 1), tags=["ui", "groups"],
-             params={"n": Param(3, type="integer", minimum=1, description="How many")},
-             default_args={"owner": "ui-team"}) as dag:
+    with DAG(
+        dag_id,
+        schedule="@daily",
+        start_date=datetime(2024, 1, 1),
+        tags=["ui", "groups"],
+        params={"n": Param(3, type="integer", minimum=1, description="How many")},
+        default_args={"owner": "ui-team"},
+    ) as dag:
         start = EmptyOperator(task_id="start")
         with TaskGroup("etl", tooltip="extract and load"):
             extract = EmptyOperator(task_id="extract")
@@ -74,15 +79,18 @@ def plain_dag(dag_id: str = "ui_plain", tags: tuple[str, ...] = ("ui",)) -> DAG:
 
 def csrf_of(html: str) -> str:
     found = re.search(r'name="csrf_token" value="([^"]+)"', html) or re.search(
-        r'<meta name="csrf-token" content="([^"]*)"', html)
+        r'<meta name="csrf-token" content="([^"]*)"', html
+    )
     assert found is not None, "no CSRF token on the page"
     return found.group(1)
 
 
 def sign_in(client: TestClient, username: str, password: str = PASSWORD) -> None:
     token = csrf_of(client.get("/login").text)
-    response = client.post("/login", data={"username": username, "password": password, "csrf_token": token,
-                                           "next": "/dags"})
+    response = client.post(
+        "/login",
+        data={"username": username, "password": password, "csrf_token": token, "next": "/dags"},
+    )
     assert response.status_code == 303, response.text
 
 
@@ -90,5 +98,13 @@ def token(client: TestClient) -> str:
     """The signed-in session's CSRF token."""
     return csrf_of(client.get("/dags").text)
 
-ALL_OK = {"start": "success", "etl.extract": "success", "etl.load": "success", "each[0]": "success",
-          "each[1]": "success", "each[2]": "success", "end": "success"}
+
+ALL_OK = {
+    "start": "success",
+    "etl.extract": "success",
+    "etl.load": "success",
+    "each[0]": "success",
+    "each[1]": "success",
+    "each[2]": "success",
+    "end": "success",
+}

@@ -18,7 +18,12 @@ from .helpers import ALL_OK, grouped_dag, plain_dag
 @pytest.fixture
 def seeded(store_dag: Callable[..., int], add_run: Callable[..., str]) -> dict[str, str]:
     version = store_dag(grouped_dag())
-    failed = add_run("ui_groups", version, state="failed", states={**ALL_OK, "etl.load": "failed", "end": "upstream_failed"})
+    failed = add_run(
+        "ui_groups",
+        version,
+        state="failed",
+        states={**ALL_OK, "etl.load": "failed", "end": "upstream_failed"},
+    )
     store_dag(plain_dag("ui_plain"), paused=True)
     return {"failed": failed}
 
@@ -30,8 +35,11 @@ def _runs(engine: Engine, dag_id: str) -> list[DagRun]:
 
 def _ti_states(engine: Engine, run_id: str) -> dict[str, str | None]:
     with engine.connect() as conn:
-        rows = conn.execute(select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
-                            .where(TaskInstance.run_id == run_id)).all()
+        rows = conn.execute(
+            select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+                TaskInstance.run_id == run_id
+            )
+        ).all()
     return {task_id + ("" if index < 0 else f"[{index}]"): state for task_id, index, state in rows}
 
 
@@ -40,11 +48,16 @@ def run_url(run_id: str, *parts: str) -> str:
 
 
 def test_trigger_without_params_creates_a_run_and_an_audit_entry(
-    client: TestClient, login: Callable[[str], str], seeded: dict[str, str], engine: Engine,
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
     audit_events: Callable[[], list[tuple[str, str | None, str | None]]],
 ) -> None:
     csrf = login("User")
-    response = client.post("/dags/ui_plain/trigger", data={"csrf_token": csrf, "next": "/dags/ui_plain"})
+    response = client.post(
+        "/dags/ui_plain/trigger", data={"csrf_token": csrf, "next": "/dags/ui_plain"}
+    )
     assert response.status_code == 303
     assert response.headers["location"] == "/dags/ui_plain"
     runs = _runs(engine, "ui_plain")
@@ -54,44 +67,77 @@ def test_trigger_without_params_creates_a_run_and_an_audit_entry(
 
 
 def test_trigger_form_validates_params_and_shows_errors(
-    client: TestClient, login: Callable[[str], str], seeded: dict[str, str], engine: Engine,
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
 ) -> None:
     csrf = login("User")
     form = client.get("/dags/ui_groups/trigger")
     assert form.status_code == 200 and 'name="param.n"' in form.text and 'value="3"' in form.text
-    bad = client.post("/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "zero"})
+    bad = client.post(
+        "/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "zero"}
+    )
     assert bad.status_code == 400 and "must be a whole number" in bad.text
-    too_small = client.post("/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "0"})
+    too_small = client.post(
+        "/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "0"}
+    )
     assert too_small.status_code == 400 and "param &#39;n&#39;" in too_small.text
-    bad_json = client.post("/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "4",
-                                                            "conf_json": "[1"})
+    bad_json = client.post(
+        "/dags/ui_groups/trigger",
+        data={"csrf_token": csrf, "form": "1", "param.n": "4", "conf_json": "[1"},
+    )
     assert bad_json.status_code == 400 and "not valid JSON" in bad_json.text
     assert len(_runs(engine, "ui_groups")) == 1  # nothing was created
-    good = client.post("/dags/ui_groups/trigger", data={"csrf_token": csrf, "form": "1", "param.n": "5",
-                                                        "conf_json": '{"extra": true}', "note": "by hand"})
+    good = client.post(
+        "/dags/ui_groups/trigger",
+        data={
+            "csrf_token": csrf,
+            "form": "1",
+            "param.n": "5",
+            "conf_json": '{"extra": true}',
+            "note": "by hand",
+        },
+    )
     assert good.status_code == 303
     manual = [run for run in _runs(engine, "ui_groups") if run.run_type == "manual"]
     assert manual and manual[0].conf == {"n": 5, "extra": True} and manual[0].note == "by hand"
 
 
 def test_pause_toggle_answers_json_and_is_audited(
-    client: TestClient, login: Callable[[str], str], seeded: dict[str, str], engine: Engine,
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
     audit_events: Callable[[], list[tuple[str, str | None, str | None]]],
 ) -> None:
     csrf = login("User")
-    response = client.post("/dags/ui_plain/pause", data={"paused": "false"},
-                           headers={"X-CSRF-Token": csrf, "Accept": "application/json"})
+    response = client.post(
+        "/dags/ui_plain/pause",
+        data={"paused": "false"},
+        headers={"X-CSRF-Token": csrf, "Accept": "application/json"},
+    )
     assert response.status_code == 200
     assert response.json() == {"dag_id": "ui_plain", "is_paused": False}
     with engine.connect() as conn:
-        assert conn.execute(select(Dag.is_paused).where(Dag.dag_id == "ui_plain")).scalar_one() is False
+        assert (
+            conn.execute(select(Dag.is_paused).where(Dag.dag_id == "ui_plain")).scalar_one()
+            is False
+        )
     assert ("unpause", "user_user", "ui_plain") in audit_events()
 
 
-def test_clear_a_failed_run(client: TestClient, login: Callable[[str], str], seeded: dict[str, str],
-                            engine: Engine, audit_events: Callable[[], list[tuple[str, str | None, str | None]]]) -> None:
+def test_clear_a_failed_run(
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
+    audit_events: Callable[[], list[tuple[str, str | None, str | None]]],
+) -> None:
     csrf = login("User")
-    response = client.post(run_url(seeded["failed"], "clear"), data={"csrf_token": csrf, "only_failed": "true"})
+    response = client.post(
+        run_url(seeded["failed"], "clear"), data={"csrf_token": csrf, "only_failed": "true"}
+    )
     assert response.status_code == 303
     states = _ti_states(engine, seeded["failed"])
     assert states["etl.load"] is None and states["end"] is None and states["start"] == "success"
@@ -100,11 +146,20 @@ def test_clear_a_failed_run(client: TestClient, login: Callable[[str], str], see
     assert "Cleared 2 failed task instances" in client.get(run_url(seeded["failed"])).text
 
 
-def test_mark_run_success_then_delete_it(client: TestClient, login: Callable[[str], str], seeded: dict[str, str],
-                                         engine: Engine,
-                                         audit_events: Callable[[], list[tuple[str, str | None, str | None]]]) -> None:
+def test_mark_run_success_then_delete_it(
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
+    audit_events: Callable[[], list[tuple[str, str | None, str | None]]],
+) -> None:
     csrf = login("Op")
-    assert client.post(run_url(seeded["failed"], "mark"), data={"csrf_token": csrf, "state": "success"}).status_code == 303
+    assert (
+        client.post(
+            run_url(seeded["failed"], "mark"), data={"csrf_token": csrf, "state": "success"}
+        ).status_code
+        == 303
+    )
     assert set(_ti_states(engine, seeded["failed"]).values()) == {"success"}
     assert _runs(engine, "ui_groups")[0].state == "success"
     response = client.post(run_url(seeded["failed"], "delete"), data={"csrf_token": csrf})
@@ -114,24 +169,35 @@ def test_mark_run_success_then_delete_it(client: TestClient, login: Callable[[st
     assert events[-2:] == ["mark_run_success", "delete_run"]
 
 
-def test_mark_and_clear_one_task(client: TestClient, login: Callable[[str], str], seeded: dict[str, str],
-                                 engine: Engine) -> None:
+def test_mark_and_clear_one_task(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str], engine: Engine
+) -> None:
     csrf = login("User")
-    response = client.post(run_url(seeded["failed"], "tasks", "etl.load", "mark"),
-                           data={"csrf_token": csrf, "state": "success", "map_index": "-1"})
+    response = client.post(
+        run_url(seeded["failed"], "tasks", "etl.load", "mark"),
+        data={"csrf_token": csrf, "state": "success", "map_index": "-1"},
+    )
     assert response.status_code == 303
     assert _ti_states(engine, seeded["failed"])["etl.load"] == "success"
-    client.post(run_url(seeded["failed"], "tasks", "start", "clear"), data={"csrf_token": csrf, "map_index": "-1"})
+    client.post(
+        run_url(seeded["failed"], "tasks", "start", "clear"),
+        data={"csrf_token": csrf, "map_index": "-1"},
+    )
     assert _ti_states(engine, seeded["failed"])["start"] is None
 
 
 def test_clearing_a_running_task_is_refused_with_a_message(
-    client: TestClient, login: Callable[[str], str], store_dag: Callable[..., int], add_run: Callable[..., str],
+    client: TestClient,
+    login: Callable[[str], str],
+    store_dag: Callable[..., int],
+    add_run: Callable[..., str],
 ) -> None:
     version = store_dag(grouped_dag())
     run_id = add_run("ui_groups", version, state="running", states={"start": "running"})
     csrf = login("User")
-    client.post(run_url(run_id, "tasks", "start", "clear"), data={"csrf_token": csrf, "map_index": "-1"})
+    client.post(
+        run_url(run_id, "tasks", "start", "clear"), data={"csrf_token": csrf, "map_index": "-1"}
+    )
     assert "queued or running" in client.get(run_url(run_id, "tasks", "start")).text
 
 
@@ -151,8 +217,14 @@ FORBIDDEN_FOR_VIEWER = [
 
 
 @pytest.mark.parametrize(("path", "data"), FORBIDDEN_FOR_VIEWER)
-def test_viewer_posts_are_forbidden(client: TestClient, login: Callable[[str], str], seeded: dict[str, str],
-                                    engine: Engine, path: str, data: dict[str, str]) -> None:
+def test_viewer_posts_are_forbidden(
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
+    path: str,
+    data: dict[str, str],
+) -> None:
     csrf = login("Viewer")
     path = path.replace("RUN", run_url(seeded["failed"]))
     response = client.post(path, data={"csrf_token": csrf, **data})
@@ -163,19 +235,33 @@ def test_viewer_posts_are_forbidden(client: TestClient, login: Callable[[str], s
 
 @pytest.mark.parametrize("role", ["User", "Op"])
 def test_only_op_and_admin_edit_config_and_only_admin_users(
-    client: TestClient, login: Callable[[str], str], seeded: dict[str, str], role: str,
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    role: str,
 ) -> None:
     csrf = login(role)
     variable = client.post("/variables", data={"csrf_token": csrf, "key": "k", "value": "v"})
     assert variable.status_code == (303 if role == "Op" else 403)
-    assert client.post("/users", data={"csrf_token": csrf, "username": "x", "password": "y",
-                                       "role": "Admin"}).status_code == 403
+    assert (
+        client.post(
+            "/users", data={"csrf_token": csrf, "username": "x", "password": "y", "role": "Admin"}
+        ).status_code
+        == 403
+    )
     assert client.get("/users/new").status_code == 403
 
 
-@pytest.mark.parametrize("path", ["/dags/ui_plain/trigger", "RUN/clear", "RUN/delete", "/variables"])
-def test_posts_without_the_csrf_token_are_rejected(client: TestClient, login: Callable[[str], str],
-                                                   seeded: dict[str, str], engine: Engine, path: str) -> None:
+@pytest.mark.parametrize(
+    "path", ["/dags/ui_plain/trigger", "RUN/clear", "RUN/delete", "/variables"]
+)
+def test_posts_without_the_csrf_token_are_rejected(
+    client: TestClient,
+    login: Callable[[str], str],
+    seeded: dict[str, str],
+    engine: Engine,
+    path: str,
+) -> None:
     login("Admin")
     path = path.replace("RUN", run_url(seeded["failed"]))
     for data in ({}, {"csrf_token": "not-the-token"}):
@@ -185,7 +271,9 @@ def test_posts_without_the_csrf_token_are_rejected(client: TestClient, login: Ca
     assert len(_runs(engine, "ui_plain")) == 0 and len(_runs(engine, "ui_groups")) == 1
 
 
-def test_action_buttons_follow_the_role(client: TestClient, login: Callable[[str], str], seeded: dict[str, str]) -> None:
+def test_action_buttons_follow_the_role(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("User")
     run_page = client.get(run_url(seeded["failed"])).text
     assert 'id="clear-run"' in run_page and 'id="delete-run"' in run_page

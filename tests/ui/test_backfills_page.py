@@ -25,13 +25,23 @@ def daily_dag() -> DAG:
 
 
 def test_backfills_page_shows_each_backfill_with_its_progress(
-    client: TestClient, login: Callable[[str], str], store_dag: Callable[..., int], engine: Engine,
+    client: TestClient,
+    login: Callable[[str], str],
+    store_dag: Callable[..., int],
+    engine: Engine,
 ) -> None:
     store_dag(daily_dag())
 
     def create(session: Any) -> int:
-        info, _ = backfill.create(session, "ui_daily", start=datetime(2024, 1, 1), end=datetime(2024, 1, 5),
-                                  reprocess=ReprocessBehavior.NONE, created_by="tester", now=NOW)
+        info, _ = backfill.create(
+            session,
+            "ui_daily",
+            start=datetime(2024, 1, 1),
+            end=datetime(2024, 1, 5),
+            reprocess=ReprocessBehavior.NONE,
+            created_by="tester",
+            now=NOW,
+        )
         return info.id
 
     backfill_id = db_engine.run_in_transaction(engine, create)
@@ -41,7 +51,9 @@ def test_backfills_page_shows_each_backfill_with_its_progress(
     assert f'data-backfill="{backfill_id}"' in page.text
     assert "0/5 runs done" in page.text
     assert "by tester" in page.text
-    assert client.get("/backfills", params={"dag_id": "no_such_dag"}).text.count("data-backfill=") == 0
+    assert (
+        client.get("/backfills", params={"dag_id": "no_such_dag"}).text.count("data-backfill=") == 0
+    )
 
 
 def test_backfills_page_needs_login(client: TestClient) -> None:

@@ -39,10 +39,17 @@ def server(tmp_path: Path) -> Iterator[str]:
     """A migrated home with the test DAGs parsed, two users, an api-server and a scheduler."""
     home = tmp_path / "home"
     home.mkdir()
-    env = {**os.environ, "TRADEWIND_HOME": str(home), "TRADEWIND__CORE__DAGS_FOLDER": str(DAGS),
-           "TRADEWIND__WEBSERVER__DEFAULT_UI_TIMEZONE": "Asia/Seoul", "TRADEWIND__DATABASE__URL": ""}
+    env = {
+        **os.environ,
+        "TRADEWIND_HOME": str(home),
+        "TRADEWIND__CORE__DAGS_FOLDER": str(DAGS),
+        "TRADEWIND__WEBSERVER__DEFAULT_UI_TIMEZONE": "Asia/Seoul",
+        "TRADEWIND__DATABASE__URL": "",
+    }
     env.pop("TRADEWIND__DATABASE__URL")
-    subprocess.run([TRADEWIND, "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=60)
+    subprocess.run(
+        [TRADEWIND, "dags", "reserialize"], env=env, check=True, capture_output=True, timeout=60
+    )
     settings = config.load(env)
 
     def create_users(session: object) -> None:
@@ -51,12 +58,23 @@ def server(tmp_path: Path) -> Iterator[str]:
 
     db_admin.run(settings, create_users)
     port = headless.free_port()
-    with (tmp_path / "api.log").open("wb") as api_log, (tmp_path / "scheduler.log").open("wb") as scheduler_log:
-        api = subprocess.Popen([TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)], env=env,
-                               stdout=api_log, stderr=subprocess.STDOUT)
-        scheduler = subprocess.Popen([TRADEWIND, "scheduler"], env=env, stdout=scheduler_log, stderr=subprocess.STDOUT)
+    with (
+        (tmp_path / "api.log").open("wb") as api_log,
+        (tmp_path / "scheduler.log").open("wb") as scheduler_log,
+    ):
+        api = subprocess.Popen(
+            [TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=api_log,
+            stderr=subprocess.STDOUT,
+        )
+        scheduler = subprocess.Popen(
+            [TRADEWIND, "scheduler"], env=env, stdout=scheduler_log, stderr=subprocess.STDOUT
+        )
         try:
-            headless.wait_for(f"http://127.0.0.1:{port}/api/v2/monitor/health", time.monotonic() + 30, api)
+            headless.wait_for(
+                f"http://127.0.0.1:{port}/api/v2/monitor/health", time.monotonic() + 30, api
+            )
             yield f"http://127.0.0.1:{port}"
         finally:
             headless.stop(api)
@@ -87,13 +105,17 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             _sign_in(page, server, "admin", "admin-pw")
             row = page.locator('tr[data-dag-id="ui_e2e"]')
             expect(row).to_contain_text("At 00:00, every day")
-            expect(page.locator("#import-errors")).to_contain_text("1 DAG file could not be imported")
+            expect(page.locator("#import-errors")).to_contain_text(
+                "1 DAG file could not be imported"
+            )
             expect(page.locator("body")).to_contain_text("KST")
 
             # Unpause (the toggle posts in the background), then trigger.
             toggle = row.locator("input[type=checkbox]")
             expect(toggle).not_to_be_checked()
-            with page.expect_response(lambda response: response.url.endswith("/dags/ui_e2e/pause")) as answer:
+            with page.expect_response(
+                lambda response: response.url.endswith("/dags/ui_e2e/pause")
+            ) as answer:
                 row.locator(".toggle span").click()
             assert answer.value.status == 200
             expect(toggle).to_be_checked()
@@ -121,13 +143,16 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             expect(bar).to_have_count(1)
             expect(bar).to_have_attribute("data-state", "success", timeout=RUN_DEADLINE * 1000)
             page.click("#expand-all")
-            expect(page.locator(f'.cell[data-node="work.greet"][data-run="{run_id}"]')).to_have_attribute(
-                "data-state", "success")
+            expect(
+                page.locator(f'.cell[data-node="work.greet"][data-run="{run_id}"]')
+            ).to_have_attribute("data-state", "success")
             headless.shot(page, "grid")
 
             # The graph of that run, with the group expanded, coloured by state.
             page.click("#tab-graph")
-            expect(page.locator('g.gnode[data-node="work"]')).to_have_attribute("data-state", "success")
+            expect(page.locator('g.gnode[data-node="work"]')).to_have_attribute(
+                "data-state", "success"
+            )
             page.locator('g.gnode[data-node="work"] a').click()
             greet = page.locator('g.gnode[data-node="work.greet"]')
             expect(greet).to_have_attribute("data-state", "success")
@@ -139,9 +164,15 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             expect(page.locator("#log")).to_contain_text("hello from the browser test")
             headless.shot(page, "task_log")
 
-            for name, path in [("gantt", "/dags/ui_e2e/gantt"), ("run", "/dags/ui_e2e/runs/" + run_id),
-                               ("code", "/dags/ui_e2e/code"), ("trigger_form", "/dags/ui_e2e_params/trigger"),
-                               ("audit_log", "/audit-log"), ("pools", "/pools"), ("dags", "/dags")]:
+            for name, path in [
+                ("gantt", "/dags/ui_e2e/gantt"),
+                ("run", "/dags/ui_e2e/runs/" + run_id),
+                ("code", "/dags/ui_e2e/code"),
+                ("trigger_form", "/dags/ui_e2e_params/trigger"),
+                ("audit_log", "/audit-log"),
+                ("pools", "/pools"),
+                ("dags", "/dags"),
+            ]:
                 page.goto(server + path)
                 page.wait_for_load_state("networkidle")
                 headless.shot(page, name)
@@ -159,7 +190,9 @@ def test_admin_runs_a_dag_and_a_viewer_cannot(chromium: str, server: str) -> Non
             page.goto(server + "/dags/ui_e2e")
             expect(page.locator("#trigger-button")).to_have_count(0)
             csrf = page.locator('meta[name="csrf-token"]').get_attribute("content")
-            refused = page.request.post(server + "/dags/ui_e2e/trigger", form={"csrf_token": csrf or ""})
+            refused = page.request.post(
+                server + "/dags/ui_e2e/trigger", form={"csrf_token": csrf or ""}
+            )
             assert refused.status == 403
             headless.shot(page, "viewer_dag")
             assert errors == []

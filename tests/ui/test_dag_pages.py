@@ -20,8 +20,19 @@ def seeded(store_dag: Callable[..., int], add_run: Callable[..., str]) -> dict[s
     v1 = store_dag(grouped_dag(), "# version one\nVERSION = 1\n")
     first = add_run("ui_groups", v1, states=ALL_OK, day=0)
     v2 = store_dag(grouped_dag(version=2), "# version two\nVERSION = 2\n")
-    failed = add_run("ui_groups", v2, state="failed", day=1,
-                     states={**ALL_OK, "etl.load": "failed", "each[1]": "upstream_failed", "end": None, "audit": None})
+    failed = add_run(
+        "ui_groups",
+        v2,
+        state="failed",
+        day=1,
+        states={
+            **ALL_OK,
+            "etl.load": "failed",
+            "each[1]": "upstream_failed",
+            "end": None,
+            "audit": None,
+        },
+    )
     store_dag(plain_dag("ui_plain"))
     store_dag(plain_dag("other_dag", tags=("finance",)), paused=True)
     return {"v1": v1, "v2": v2, "first": first, "failed": failed}
@@ -34,11 +45,23 @@ def test_every_page_answers_200_to_every_role(
     login(role)
     run = quote(seeded["failed"], safe="")
     pages = [
-        "/dags", "/runs", "/audit-log", "/pools",
-        "/dags/ui_groups", "/dags/ui_groups/graph", "/dags/ui_groups/graph?expanded=*", "/dags/ui_groups/calendar",
-        "/dags/ui_groups/gantt", "/dags/ui_groups/code", "/dags/ui_groups/details", f"/dags/ui_groups/runs/{run}",
-        f"/dags/ui_groups/runs/{run}/tasks/etl.load", f"/dags/ui_groups/runs/{run}/tasks/each?map_index=1",
-        "/dags/ui_groups/grid.json", f"/dags/ui_groups/runs/{run}/states.json", f"/dags/ui_groups/graph.json?run_id={run}",
+        "/dags",
+        "/runs",
+        "/audit-log",
+        "/pools",
+        "/dags/ui_groups",
+        "/dags/ui_groups/graph",
+        "/dags/ui_groups/graph?expanded=*",
+        "/dags/ui_groups/calendar",
+        "/dags/ui_groups/gantt",
+        "/dags/ui_groups/code",
+        "/dags/ui_groups/details",
+        f"/dags/ui_groups/runs/{run}",
+        f"/dags/ui_groups/runs/{run}/tasks/etl.load",
+        f"/dags/ui_groups/runs/{run}/tasks/each?map_index=1",
+        "/dags/ui_groups/grid.json",
+        f"/dags/ui_groups/runs/{run}/states.json",
+        f"/dags/ui_groups/graph.json?run_id={run}",
     ]
     for path in pages:
         response = client.get(path)
@@ -49,8 +72,9 @@ def test_every_page_answers_200_to_every_role(
     assert users_page.status_code == (200 if role == "Admin" else 403)
 
 
-def test_dag_list_shows_schedule_runs_and_actions(client: TestClient, login: Callable[[str], str],
-                                                  seeded: dict[str, str]) -> None:
+def test_dag_list_shows_schedule_runs_and_actions(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("User")
     page = client.get("/dags").text
     assert 'data-dag-id="ui_groups"' in page and 'data-dag-id="ui_plain"' in page
@@ -58,14 +82,17 @@ def test_dag_list_shows_schedule_runs_and_actions(client: TestClient, login: Cal
     assert "Never, manually triggered only" in page
     assert 'data-state="failed">failed</span>' in page  # last run state
     assert "2024-02-21 21:00 KST" in page  # last run's logical date in Asia/Seoul
-    assert 'data-trigger="ui_groups"' in page and 'href="/dags/ui_groups/trigger"' in page  # params: a form
+    assert (
+        'data-trigger="ui_groups"' in page and 'href="/dags/ui_groups/trigger"' in page
+    )  # params: a form
     assert 'formaction="/dags/ui_plain/trigger"' in page  # no params: triggers at once
     marks = re.search(r'<script type="application/json" id="run-marks">(.*?)</script>', page, re.S)
     assert marks is not None and '"failed"' in marks.group(1) and '"success"' in marks.group(1)
 
 
-def test_dag_list_poll_gives_recent_runs(client: TestClient, login: Callable[[str], str],
-                                        seeded: dict[str, str]) -> None:
+def test_dag_list_poll_gives_recent_runs(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     marks = client.get("/dags/recent.json?ids=ui_groups,ui_plain").json()
     assert [bar[1] for bar in marks["ui_groups"]] == ["success", "failed"]
@@ -73,8 +100,9 @@ def test_dag_list_poll_gives_recent_runs(client: TestClient, login: Callable[[st
     assert marks["ui_plain"] == []
 
 
-def test_dag_list_search_tags_status_and_paging(client: TestClient, login: Callable[[str], str],
-                                                seeded: dict[str, str]) -> None:
+def test_dag_list_search_tags_status_and_paging(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     assert 'data-dag-id="ui_plain"' not in client.get("/dags?q=GROUPS").text
     assert 'data-dag-id="ui_groups"' in client.get("/dags?q=GROUPS").text
@@ -86,8 +114,9 @@ def test_dag_list_search_tags_status_and_paging(client: TestClient, login: Calla
     assert "No DAG matches the filters" in first
 
 
-def test_viewer_sees_no_trigger_and_no_enabled_toggle(client: TestClient, login: Callable[[str], str],
-                                                      seeded: dict[str, str]) -> None:
+def test_viewer_sees_no_trigger_and_no_enabled_toggle(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     page = client.get("/dags").text
     assert "data-trigger=" not in page
@@ -95,12 +124,18 @@ def test_viewer_sees_no_trigger_and_no_enabled_toggle(client: TestClient, login:
     assert 'id="trigger-button"' not in client.get("/dags/ui_groups").text
 
 
-def test_import_errors_are_shown_with_file_and_traceback(client: TestClient, login: Callable[[str], str],
-                                                         engine: Engine) -> None:
+def test_import_errors_are_shown_with_file_and_traceback(
+    client: TestClient, login: Callable[[str], str], engine: Engine
+) -> None:
     with engine.begin() as conn:
-        conn.execute(ParseImportError.__table__.insert(), {
-            "filename": "/dags/broken.py", "timestamp": NOW,
-            "stacktrace": "Traceback (most recent call last):\nModuleNotFoundError: No module named 'nope'"})
+        conn.execute(
+            ParseImportError.__table__.insert(),
+            {
+                "filename": "/dags/broken.py",
+                "timestamp": NOW,
+                "stacktrace": "Traceback (most recent call last):\nModuleNotFoundError: No module named 'nope'",
+            },
+        )
     login("Viewer")
     page = client.get("/dags").text
     assert "1 DAG file could not be imported" in page
@@ -108,12 +143,22 @@ def test_import_errors_are_shown_with_file_and_traceback(client: TestClient, log
 
 
 def test_the_dag_list_shows_the_first_import_errors_cut_and_counts_them_all(
-    client: TestClient, login: Callable[[str], str], engine: Engine,
+    client: TestClient,
+    login: Callable[[str], str],
+    engine: Engine,
 ) -> None:
     with engine.begin() as conn:
-        conn.execute(ParseImportError.__table__.insert(), [
-            {"filename": f"/dags/broken_{number:03}.py", "timestamp": NOW, "stacktrace": "q" * 1_000_000}
-            for number in range(60)])
+        conn.execute(
+            ParseImportError.__table__.insert(),
+            [
+                {
+                    "filename": f"/dags/broken_{number:03}.py",
+                    "timestamp": NOW,
+                    "stacktrace": "q" * 1_000_000,
+                }
+                for number in range(60)
+            ],
+        )
     login("Viewer")
     page = client.get("/dags").text
     assert "60 DAG files could not be imported" in page and "The first 50 by file name" in page
@@ -121,15 +166,19 @@ def test_the_dag_list_shows_the_first_import_errors_cut_and_counts_them_all(
     assert len(page) < 200_000  # not 60 MB
 
 
-def test_grid_has_runs_tasks_groups_and_mapped_counts(client: TestClient, login: Callable[[str], str],
-                                                      seeded: dict[str, str]) -> None:
+def test_grid_has_runs_tasks_groups_and_mapped_counts(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     page = client.get("/dags/ui_groups").text
     assert 'data-node="etl" data-parent="" data-kind="group"' in page
     assert 'data-node="etl.load" data-parent="etl" data-kind="task"' in page
     assert page.count('class="runbar"') == 2
     failed = seeded["failed"]
-    cell = re.search(rf'<span class="cell group" data-node="etl" data-run="{re.escape(failed)}" data-state="(\w*)"', page)
+    cell = re.search(
+        rf'<span class="cell group" data-node="etl" data-run="{re.escape(failed)}" data-state="(\w*)"',
+        page,
+    )
     assert cell is not None and cell.group(1) == "failed"  # a group shows its most urgent state
     grid = client.get("/dags/ui_groups/grid.json").json()
     assert [run["state"] for run in grid["runs"]] == ["success", "failed"]
@@ -139,25 +188,35 @@ def test_grid_has_runs_tasks_groups_and_mapped_counts(client: TestClient, login:
     assert "audit" in page  # the newest version's task
 
 
-def test_graph_and_code_are_those_of_the_version_the_run_used(client: TestClient, login: Callable[[str], str],
-                                                              seeded: dict[str, str]) -> None:
+def test_graph_and_code_are_those_of_the_version_the_run_used(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     first, failed = quote(seeded["first"], safe=""), quote(seeded["failed"], safe="")
     old = client.get(f"/dags/ui_groups/graph.json?run_id={first}").json()
     new = client.get(f"/dags/ui_groups/graph.json?run_id={failed}").json()
-    assert [t[0] for t in old["tasks"]] == ["start", "etl.extract", "etl.load", "each", "end"] and old["version"] == 1
+    assert [t[0] for t in old["tasks"]] == [
+        "start",
+        "etl.extract",
+        "etl.load",
+        "each",
+        "end",
+    ] and old["version"] == 1
     assert [t[0] for t in new["tasks"]][-1] == "audit" and new["version"] == 2
     assert "Version v1" in client.get(f"/dags/ui_groups/graph?run_id={first}").text
     page = client.get(f"/dags/ui_groups/graph?run_id={failed}").text
-    assert "Version v2" in page and f'data-graph="/dags/ui_groups/graph.json?run_id={failed}"' in page
+    assert (
+        "Version v2" in page and f'data-graph="/dags/ui_groups/graph.json?run_id={failed}"' in page
+    )
     code_old = client.get(f"/dags/ui_groups/code?run_id={quote(seeded['first'], safe='')}").text
     assert "version one" in code_old and "version two" not in code_old
     assert "version two" in client.get("/dags/ui_groups/code").text
     assert "version one" in client.get("/dags/ui_groups/code?version=1").text
 
 
-def test_graph_state_colours_come_from_the_run(client: TestClient, login: Callable[[str], str],
-                                               seeded: dict[str, str]) -> None:
+def test_graph_state_colours_come_from_the_run(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     run = quote(seeded["failed"], safe="")
     page = client.get(f"/dags/ui_groups/graph?run_id={run}").text
@@ -170,8 +229,9 @@ def test_graph_state_colours_come_from_the_run(client: TestClient, login: Callab
     assert states["nodes"]["each"] == ["upstream_failed", 3]
 
 
-def test_run_page_shows_details_and_task_instances(client: TestClient, login: Callable[[str], str],
-                                                   seeded: dict[str, str]) -> None:
+def test_run_page_shows_details_and_task_instances(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     page = client.get(f"/dags/ui_groups/runs/{quote(seeded['failed'], safe='')}").text
     assert "scheduled" in page and "v2" in page
@@ -180,7 +240,9 @@ def test_run_page_shows_details_and_task_instances(client: TestClient, login: Ca
     assert 'id="run-actions"' not in page  # a Viewer gets no buttons
 
 
-def test_gantt_and_calendar(client: TestClient, login: Callable[[str], str], seeded: dict[str, str]) -> None:
+def test_gantt_and_calendar(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     gantt = client.get(f"/dags/ui_groups/gantt?run_id={quote(seeded['first'], safe='')}").text
     assert gantt.count('class="gbar"') == 7
@@ -195,8 +257,9 @@ def test_unknown_dag_is_a_404_page(client: TestClient, login: Callable[[str], st
     assert "not found" in response.text
 
 
-def test_details_tab_lists_tasks_params_and_versions(client: TestClient, login: Callable[[str], str],
-                                                     seeded: dict[str, str]) -> None:
+def test_details_tab_lists_tasks_params_and_versions(
+    client: TestClient, login: Callable[[str], str], seeded: dict[str, str]
+) -> None:
     login("Viewer")
     page = client.get("/dags/ui_groups/details").text
     assert "How many" in page and "etl.extract" in page and ">v1<" in page and ">v2<" in page

@@ -16,16 +16,22 @@ from .helpers import nested_dag
 
 
 def shape_of(dag: DAG) -> ui_structure.DagShape:
-    version = DagVersion(id=1, dag_id=dag.dag_id, version_number=1, serialized_dag="", content_hash="")
+    version = DagVersion(
+        id=1, dag_id=dag.dag_id, version_number=1, serialized_dag="", content_hash=""
+    )
     return ui_structure._shape(serialization.deserialize_dag(serialization.dumps(dag)), version)
 
 
 def test_shape_rows_and_labels() -> None:
     shape = shape_of(nested_dag())
     rows = [(r.kind, r.node_id, r.label, r.depth) for r in shape.rows]
-    assert rows[:5] == [("task", "start", "start", 0), ("group", "outer", "outer", 0),
-                        ("group", "outer.inner", "inner", 1), ("task", "outer.inner.a", "a", 2),
-                        ("task", "outer.inner.b", "b", 2)]
+    assert rows[:5] == [
+        ("task", "start", "start", 0),
+        ("group", "outer", "outer", 0),
+        ("group", "outer.inner", "inner", 1),
+        ("task", "outer.inner.a", "a", 2),
+        ("task", "outer.inner.b", "b", 2),
+    ]
     assert shape.groups["outer"].task_ids == ("outer.inner.a", "outer.inner.b", "outer.c")
 
 
@@ -51,7 +57,10 @@ def test_times_are_written_in_the_zone_with_its_name() -> None:
 def test_highlighter_escapes_and_marks_tokens() -> None:
     lines = highlight.python_lines('x = "<b>"  # note\n@task\ndef f():\n    """a\n    doc"""\n')
     assert all(isinstance(line, Markup) for line in lines)
-    assert lines[0] == 'x = <span class="str">&#34;&lt;b&gt;&#34;</span>  <span class="com"># note</span>'
+    assert (
+        lines[0]
+        == 'x = <span class="str">&#34;&lt;b&gt;&#34;</span>  <span class="com"># note</span>'
+    )
     assert '<span class="kw">def</span>' in lines[2]
     assert lines[3].startswith('    <span class="str">') and lines[4].endswith("</span>")
     assert len(highlight.python_lines("def broken(:\n")) == 1

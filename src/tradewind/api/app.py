@@ -11,9 +11,12 @@ from starlette.requests import HTTPConnection
 from starlette.types import ASGIApp, Scope
 
 from tradewind import __version__
-from tradewind.api import deps, errors, middleware, openapi_errors, routes_auth, routes_monitor
-from tradewind.api import ui
 from tradewind.api import (
+    deps,
+    errors,
+    middleware,
+    openapi_errors,
+    routes_auth,
     routes_backfills,
     routes_config,
     routes_connections,
@@ -23,12 +26,14 @@ from tradewind.api import (
     routes_dags,
     routes_event_logs,
     routes_import_errors,
+    routes_monitor,
     routes_pools,
     routes_task_instances,
     routes_task_logs,
     routes_tasks,
     routes_variables,
     routes_xcoms,
+    ui,
 )
 from tradewind.api.security import TokenSigner, secret_key
 from tradewind.config import Settings
@@ -73,17 +78,40 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.engine = engine if engine is not None else db_admin.open_engine(settings)
     app.state.tokens = TokenSigner(key, int(settings.get("api", "access_token_expiration")))
     # The last added runs first: the session is read, then credentials checked, then the body limited.
-    app.add_middleware(middleware.BodyLimitMiddleware, max_bytes=int(settings.get("api", "max_body_bytes")))
-    app.add_middleware(middleware.ApiAuthGateMiddleware, authenticated=_has_credentials(app.state.tokens))
-    app.add_middleware(SessionMiddleware, secret_key=key, session_cookie=SESSION_COOKIE, same_site="lax",
-                       https_only=False, max_age=14 * 24 * 3600)
+    app.add_middleware(
+        middleware.BodyLimitMiddleware, max_bytes=int(settings.get("api", "max_body_bytes"))
+    )
+    app.add_middleware(
+        middleware.ApiAuthGateMiddleware, authenticated=_has_credentials(app.state.tokens)
+    )
+    app.add_middleware(
+        SessionMiddleware,
+        secret_key=key,
+        session_cookie=SESSION_COOKIE,
+        same_site="lax",
+        https_only=False,
+        max_age=14 * 24 * 3600,
+    )
     errors.install(app)
     app.include_router(routes_auth.router)
     app.include_router(routes_monitor.router)
     # REST API (/api/v2), Airflow 3 compatible.
-    for rest in (routes_dags, routes_dag_sources, routes_dag_versions, routes_tasks, routes_dag_runs,
-                 routes_task_instances, routes_task_logs, routes_xcoms, routes_variables, routes_connections,
-                 routes_pools, routes_import_errors, routes_event_logs, routes_config):
+    for rest in (
+        routes_dags,
+        routes_dag_sources,
+        routes_dag_versions,
+        routes_tasks,
+        routes_dag_runs,
+        routes_task_instances,
+        routes_task_logs,
+        routes_xcoms,
+        routes_variables,
+        routes_connections,
+        routes_pools,
+        routes_import_errors,
+        routes_event_logs,
+        routes_config,
+    ):
         app.include_router(rest.router)
     app.include_router(routes_backfills.router)
     app.include_router(ui.router)

@@ -108,6 +108,7 @@ def csrf_header_matches(request: Request) -> bool:
 # plain BEGIN, which does not queue behind the scheduler for the write lock). The user and
 # permission checks below share the same session, so a request holds one transaction.
 
+
 def get_api_session(request: Request) -> Iterator[Session]:
     readonly = request.method in ("GET", "HEAD")
     with db_engine.session_scope(request.app.state.engine, readonly=readonly) as session:
@@ -126,11 +127,21 @@ def api_user(request: Request, session: ApiSession) -> CurrentUser:
     """
     user = user_from_request(request, session)
     if user is None:
-        raise HTTPException(status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"})
-    if _bearer(request) is None and request.method not in SAFE_METHODS and not csrf_header_matches(request):
-        raise HTTPException(status_code=403, detail=(
-            "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
-            "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"))
+        raise HTTPException(
+            status_code=401, detail="Not authenticated", headers={"WWW-Authenticate": "Bearer"}
+        )
+    if (
+        _bearer(request) is None
+        and request.method not in SAFE_METHODS
+        and not csrf_header_matches(request)
+    ):
+        raise HTTPException(
+            status_code=403,
+            detail=(
+                "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
+                "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"
+            ),
+        )
     return user
 
 
@@ -139,7 +150,10 @@ def allowed_user(action: Action) -> Callable[..., CurrentUser]:
 
     def check(user: Annotated[CurrentUser, Depends(api_user)]) -> CurrentUser:
         if not user.can(action):
-            raise HTTPException(status_code=403, detail=f"Forbidden: role {user.role} may not {action.value.replace('_', ' ')}")
+            raise HTTPException(
+                status_code=403,
+                detail=f"Forbidden: role {user.role} may not {action.value.replace('_', ' ')}",
+            )
         return user
 
     return check
@@ -185,18 +199,26 @@ def wake_dag_processor_after_commit(request: Request, session: Session) -> None:
     """Tell the DAG processor to scan now (a deleted DAG's file), once this request's
     transaction has committed."""
     home = request.app.state.settings.home
-    event.listen(session, "after_commit", lambda _session: wakeup.notify(home, wakeup.DAG_PROCESSOR), once=True)
+    event.listen(
+        session,
+        "after_commit",
+        lambda _session: wakeup.notify(home, wakeup.DAG_PROCESSOR),
+        once=True,
+    )
 
 
 def page_params(
-    limit: Annotated[int | None, Query(ge=0)] = None, offset: Annotated[int | None, Query(ge=0)] = None
+    limit: Annotated[int | None, Query(ge=0)] = None,
+    offset: Annotated[int | None, Query(ge=0)] = None,
 ) -> paging.Page:
     """``limit`` and ``offset`` of a listing (Airflow's defaults and maximum)."""
     return paging.Page.of(limit, offset)
 
 
 PageParams = Annotated[paging.Page, Depends(page_params)]
-OrderBy = Annotated[list[str] | None, Query(description="Attributes to order by; prefix with `-` for descending.")]
+OrderBy = Annotated[
+    list[str] | None, Query(description="Attributes to order by; prefix with `-` for descending.")
+]
 
 
 def cursor_page(cursor: str | None, page: paging.Page) -> paging.Page:
@@ -204,9 +226,13 @@ def cursor_page(cursor: str | None, page: paging.Page) -> paging.Page:
     if not cursor:
         return paging.Page(limit=page.limit, offset=0) if cursor == "" else page
     try:
-        offset = int(base64.urlsafe_b64decode(cursor.encode() + b"==").decode().removeprefix("offset:"))
+        offset = int(
+            base64.urlsafe_b64decode(cursor.encode() + b"==").decode().removeprefix("offset:")
+        )
     except (ValueError, UnicodeDecodeError):
-        raise HTTPException(status_code=400, detail="Invalid cursor: use only the cursors returned by the API") from None
+        raise HTTPException(
+            status_code=400, detail="Invalid cursor: use only the cursors returned by the API"
+        ) from None
     return paging.Page(limit=page.limit, offset=max(0, offset))
 
 
@@ -259,13 +285,21 @@ def range_query(name: str) -> Callable[..., paging.Range]:
     """
 
     def dependency(**bounds: datetime | None) -> paging.Range:
-        return paging.Range(**{key.rsplit("_", 1)[1]: timezone.coerce_utc(value) for key, value in bounds.items()})
+        return paging.Range(
+            **{key.rsplit("_", 1)[1]: timezone.coerce_utc(value) for key, value in bounds.items()}
+        )
 
-    dependency.__signature__ = inspect.Signature([  # type: ignore[attr-defined]
-        inspect.Parameter(f"{name}_{bound}", inspect.Parameter.KEYWORD_ONLY, default=Query(None),
-                          annotation=IsoDatetime | None)
-        for bound in ("gte", "gt", "lte", "lt")
-    ])
+    dependency.__signature__ = inspect.Signature(
+        [  # type: ignore[attr-defined]
+            inspect.Parameter(
+                f"{name}_{bound}",
+                inspect.Parameter.KEYWORD_ONLY,
+                default=Query(None),
+                annotation=IsoDatetime | None,
+            )
+            for bound in ("gte", "gt", "lte", "lt")
+        ]
+    )
     dependency.__name__ = f"{name}_range"
     return dependency
 

@@ -13,7 +13,16 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from tradewind import exceptions as exc
 from tradewind.api import route_table
 from tradewind.db import engine as db_engine
-from tradewind.services import audit, backfill, clearing, dag_metadata, dag_runs, task_instances, users, xcoms
+from tradewind.services import (
+    audit,
+    backfill,
+    clearing,
+    dag_metadata,
+    dag_runs,
+    task_instances,
+    users,
+    xcoms,
+)
 
 log = logging.getLogger("tradewind.api")
 
@@ -66,7 +75,12 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(RequestValidationError)
     async def on_validation_error(request: Request, error: RequestValidationError) -> JSONResponse:
         detail = [
-            {"type": e.get("type"), "loc": list(e.get("loc", ())), "msg": e.get("msg"), "input": _safe(e.get("input"))}
+            {
+                "type": e.get("type"),
+                "loc": list(e.get("loc", ())),
+                "msg": e.get("msg"),
+                "input": _safe(e.get("input")),
+            }
             for e in error.errors()
         ]
         return JSONResponse({"detail": detail}, status_code=422)
@@ -74,21 +88,31 @@ def install(app: FastAPI) -> None:
     @app.exception_handler(IntegrityError)
     async def on_integrity_error(request: Request, error: IntegrityError) -> JSONResponse:
         # Two requests raced to create the same thing; the loser's transaction was rolled back.
-        log.warning("%s %s conflicted: %s", request.method, request.url.path, db_engine.error_summary(error))
-        return JSONResponse({"detail": f"Conflict: {db_engine.error_summary(error)}"}, status_code=409)
+        log.warning(
+            "%s %s conflicted: %s", request.method, request.url.path, db_engine.error_summary(error)
+        )
+        return JSONResponse(
+            {"detail": f"Conflict: {db_engine.error_summary(error)}"}, status_code=409
+        )
 
     @app.exception_handler(DataError)
     @app.exception_handler(OverflowError)
     async def on_value_out_of_range(request: Request, error: Exception) -> JSONResponse:
         # A number from the request that the database cannot hold (SQLite raises OverflowError).
         reason = db_engine.error_summary(error) if isinstance(error, DataError) else str(error)
-        return JSONResponse({"detail": f"A value in the request is out of range: {reason}"}, status_code=400)
+        return JSONResponse(
+            {"detail": f"A value in the request is out of range: {reason}"}, status_code=400
+        )
 
     @app.exception_handler(OperationalError)
     async def on_database_unavailable(request: Request, error: OperationalError) -> JSONResponse:
-        log.error("%s %s failed: %s", request.method, request.url.path, db_engine.error_summary(error))
-        return JSONResponse({"detail": f"The metadata database is unavailable: {db_engine.error_summary(error)}"},
-                            status_code=503)
+        log.error(
+            "%s %s failed: %s", request.method, request.url.path, db_engine.error_summary(error)
+        )
+        return JSONResponse(
+            {"detail": f"The metadata database is unavailable: {db_engine.error_summary(error)}"},
+            status_code=503,
+        )
 
     @app.exception_handler(StarletteHTTPException)
     async def on_http_error(request: Request, error: StarletteHTTPException) -> JSONResponse:
@@ -96,7 +120,9 @@ def install(app: FastAPI) -> None:
         if error.status_code == 405:
             # Every method of the path, not only those of the first route that matched it.
             headers["Allow"] = ", ".join(route_table.allowed_methods(request.app, request.url.path))
-        return JSONResponse({"detail": error.detail}, status_code=error.status_code, headers=headers or None)
+        return JSONResponse(
+            {"detail": error.detail}, status_code=error.status_code, headers=headers or None
+        )
 
 
 def _safe(value: object) -> object:

@@ -23,14 +23,22 @@ API_PREFIX = "/api/v2"
 NOSNIFF = (b"x-content-type-options", b"nosniff")
 
 
-async def send_json(send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None) -> None:
+async def send_json(
+    send: Send, status: int, detail: str, headers: list[tuple[bytes, bytes]] | None = None
+) -> None:
     """A whole JSON response in Airflow's error shape, ``{"detail": ...}``."""
     body = json.dumps({"detail": detail}).encode()
-    await send({
-        "type": "http.response.start", "status": status,
-        "headers": [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode()),
-                    *(headers or [])],
-    })
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"application/json"),
+                (b"content-length", str(len(body)).encode()),
+                *(headers or []),
+            ],
+        }
+    )
     await send({"type": "http.response.body", "body": body})
 
 
@@ -80,7 +88,12 @@ class ApiAuthGateMiddleware:
         self.authenticated = authenticated
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and _is_api(scope["path"]) and _has_body(scope) and not self.authenticated(scope):
+        if (
+            scope["type"] == "http"
+            and _is_api(scope["path"])
+            and _has_body(scope)
+            and not self.authenticated(scope)
+        ):
             await send_json(send, 401, "Not authenticated", [(b"www-authenticate", b"Bearer")])
             return
         await self.app(scope, receive, send)

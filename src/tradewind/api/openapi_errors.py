@@ -25,7 +25,11 @@ from tradewind.api import deps, route_table
 SCHEMA_NAME = "HTTPExceptionResponse"
 REF = {"$ref": f"#/components/schemas/{SCHEMA_NAME}"}
 DESCRIPTIONS = {
-    400: "Bad Request", 401: "Unauthorized", 403: "Forbidden", 404: "Not Found", 409: "Conflict",
+    400: "Bad Request",
+    401: "Unauthorized",
+    403: "Forbidden",
+    404: "Not Found",
+    409: "Conflict",
     413: "Content Too Large",
 }
 
@@ -75,7 +79,9 @@ def _with_errors(document: dict[str, Any], routes: list[Any]) -> dict[str, Any]:
             declared = {int(code) for code in route.responses if str(code).isdigit()}
             explicit = {code for code in declared if 400 <= code < 500 and code != 422}
             for status in sorted(set(error_statuses(route, method, operation)) | explicit):
-                answer = responses.setdefault(str(status), {"description": DESCRIPTIONS.get(status, "Error")})
+                answer = responses.setdefault(
+                    str(status), {"description": DESCRIPTIONS.get(status, "Error")}
+                )
                 answer.setdefault("content", {"application/json": {"schema": REF}})
             operation["responses"] = dict(sorted(responses.items()))
     return document

@@ -25,10 +25,17 @@ class TokenResponse(BaseModel):
     token_type: str = "bearer"
 
 
-@router.post("/auth/token", status_code=201, response_model=TokenResponse, tags=["Auth"],
-             responses={401: {"description": "Invalid username or password"}})
+@router.post(
+    "/auth/token",
+    status_code=201,
+    response_model=TokenResponse,
+    tags=["Auth"],
+    responses={401: {"description": "Invalid username or password"}},
+)
 async def create_token(body: TokenRequest, request: Request) -> TokenResponse | JSONResponse:
     signed_in = await sign_in.sign_in(request.app.state, body.username, body.password)
     if signed_in is None:
         return JSONResponse({"detail": "Invalid username or password"}, status_code=401)
-    return TokenResponse(access_token=request.app.state.tokens.issue(signed_in.username, signed_in.session_stamp))
+    return TokenResponse(
+        access_token=request.app.state.tokens.issue(signed_in.username, signed_in.session_stamp)
+    )

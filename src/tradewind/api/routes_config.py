@@ -9,7 +9,9 @@ from tradewind.api import deps
 from tradewind.api.deps import ConfigEditor
 from tradewind.api.schemas.monitoring import Config, ConfigOption, ConfigSection, config_value
 
-router = APIRouter(prefix="/api/v2/config", tags=["Config"], generate_unique_id_function=deps.operation_id)
+router = APIRouter(
+    prefix="/api/v2/config", tags=["Config"], generate_unique_id_function=deps.operation_id
+)
 
 HIDDEN = "< hidden >"
 
@@ -23,9 +25,15 @@ def _config(request: Request, section: str | None = None, option: str | None = N
         value = HIDDEN if declared.secret else config_value(settings.get(name, key))
         sections.setdefault(name, []).append(ConfigOption(key=key, value=value))
     if section is not None and not sections:
-        raise HTTPException(status_code=404, detail=f"Section {section} not found." if option is None
-                            else f"Option [{section}/{option}] not found.")
-    return Config(sections=[ConfigSection(name=name, options=options) for name, options in sections.items()])
+        raise HTTPException(
+            status_code=404,
+            detail=f"Section {section} not found."
+            if option is None
+            else f"Option [{section}/{option}] not found.",
+        )
+    return Config(
+        sections=[ConfigSection(name=name, options=options) for name, options in sections.items()]
+    )
 
 
 def _answer(request: Request, found: Config) -> Config | Response:
@@ -34,13 +42,26 @@ def _answer(request: Request, found: Config) -> Config | Response:
     return found
 
 
-@router.get("", response_model=Config, responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
-                                                   404: {"description": "No such section"}})
-def get_config(request: Request, user: ConfigEditor, section: str | None = None) -> Config | Response:
+@router.get(
+    "",
+    response_model=Config,
+    responses={
+        200: {"content": {"text/plain": {"schema": {"type": "string"}}}},
+        404: {"description": "No such section"},
+    },
+)
+def get_config(
+    request: Request, user: ConfigEditor, section: str | None = None
+) -> Config | Response:
     return _answer(request, _config(request, section))
 
 
-@router.get("/section/{section}/option/{option}", response_model=Config,
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}})
-def get_config_value(section: str, option: str, request: Request, user: ConfigEditor) -> Config | Response:
+@router.get(
+    "/section/{section}/option/{option}",
+    response_model=Config,
+    responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}}}},
+)
+def get_config_value(
+    section: str, option: str, request: Request, user: ConfigEditor
+) -> Config | Response:
     return _answer(request, _config(request, section, option))

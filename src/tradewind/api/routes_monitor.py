@@ -14,7 +14,9 @@ from tradewind.db.models import JobType
 from tradewind.sdk import timezone
 from tradewind.services import scheduler_health
 
-router = APIRouter(prefix="/api/v2", tags=["Monitor"], generate_unique_id_function=deps.operation_id)
+router = APIRouter(
+    prefix="/api/v2", tags=["Monitor"], generate_unique_id_function=deps.operation_id
+)
 
 
 @router.get("/monitor/health")

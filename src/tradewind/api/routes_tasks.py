@@ -12,8 +12,11 @@ from tradewind.api.schemas.tasks import TaskCollectionResponse, TaskResponse
 from tradewind.exceptions import TaskNotFound
 from tradewind.services import dags
 
-router = APIRouter(prefix="/api/v2/dags/{dag_id}/tasks", tags=["Task"],
-                   generate_unique_id_function=deps.operation_id)
+router = APIRouter(
+    prefix="/api/v2/dags/{dag_id}/tasks",
+    tags=["Task"],
+    generate_unique_id_function=deps.operation_id,
+)
 
 
 def _sort_key(name: str) -> Any:
@@ -26,18 +29,28 @@ def _sort_key(name: str) -> Any:
 
 
 @router.get("", response_model=TaskCollectionResponse)
-def get_tasks(dag_id: str, session: ApiSession, user: Reader, order_by: str = "task_id") -> TaskCollectionResponse:
+def get_tasks(
+    dag_id: str, session: ApiSession, user: Reader, order_by: str = "task_id"
+) -> TaskCollectionResponse:
     """Every task, ordered by any task attribute (``-`` prefix for descending)."""
     _, _, dag = dags.latest_dag(session, dag_id)
     name = order_by.lstrip("-")
     tasks = list(dag.task_dict.values())
     if tasks and not hasattr(tasks[0], name):
-        raise HTTPException(status_code=400, detail=f"Ordering with '{name}' is disallowed or the attribute does not exist on the model")
+        raise HTTPException(
+            status_code=400,
+            detail=f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
+        )
     try:
         tasks.sort(key=_sort_key(name), reverse=order_by.startswith("-"))
     except TypeError:
-        raise HTTPException(status_code=400, detail=f"Ordering with '{name}' is not possible: its values cannot be compared") from None
-    return TaskCollectionResponse(tasks=[TaskResponse.of(task) for task in tasks], total_entries=len(tasks))
+        raise HTTPException(
+            status_code=400,
+            detail=f"Ordering with '{name}' is not possible: its values cannot be compared",
+        ) from None
+    return TaskCollectionResponse(
+        tasks=[TaskResponse.of(task) for task in tasks], total_entries=len(tasks)
+    )
 
 
 @router.get("/{task_id}", response_model=TaskResponse)

@@ -65,6 +65,10 @@ class TokenSigner:
             data: Any = self._serializer.loads(token, max_age=self.max_age)
         except (SignatureExpired, BadSignature):
             return None
-        if not isinstance(data, dict) or not isinstance(data.get("sub"), str) or not isinstance(data.get("stamp"), str):
+        if (
+            not isinstance(data, dict)
+            or not isinstance(data.get("sub"), str)
+            or not isinstance(data.get("stamp"), str)
+        ):
             return None
         return TokenClaims(data["sub"], data["stamp"])

@@ -38,23 +38,32 @@ class SignedIn:
     ui_session_secret: str | None
 
 
-async def sign_in(state: State, username: str, password: str, *, open_ui_session: bool = False) -> SignedIn | None:
+async def sign_in(
+    state: State, username: str, password: str, *, open_ui_session: bool = False
+) -> SignedIn | None:
     """Check ``password`` and record the outcome; None (after the delay) when it is wrong."""
     signed_in = await anyio.to_thread.run_sync(
-        check_password, state.engine, username, password, open_ui_session, limiter=_limiter(state))
+        check_password, state.engine, username, password, open_ui_session, limiter=_limiter(state)
+    )
     if signed_in is None:
         await asyncio.sleep(FAILED_LOGIN_DELAY)
     return signed_in
 
 
-def check_password(engine: Engine, username: str, password: str, open_ui_session: bool) -> SignedIn | None:
+def check_password(
+    engine: Engine, username: str, password: str, open_ui_session: bool
+) -> SignedIn | None:
     """The blocking part of ``sign_in``, for a worker thread."""
-    credentials = db_engine.run_in_transaction(engine, lambda s: authentication.find(s, username), readonly=True)
+    credentials = db_engine.run_in_transaction(
+        engine, lambda s: authentication.find(s, username), readonly=True
+    )
     matches = authentication.password_matches(credentials, password)
     if credentials is None:
         return None
     if not matches:
-        db_engine.run_in_transaction(engine, lambda s: authentication.record_failure(s, credentials))
+        db_engine.run_in_transaction(
+            engine, lambda s: authentication.record_failure(s, credentials)
+        )
         return None
 
     def succeed(session: Session) -> SignedIn | None:
@@ -71,7 +80,8 @@ def _limiter(state: State) -> anyio.CapacityLimiter:
     """The app's limiter for the running event loop (a test client may start several loops)."""
     loop = asyncio.get_running_loop()
     found: tuple[asyncio.AbstractEventLoop, anyio.CapacityLimiter] | None = getattr(
-        state, "tradewind_sign_in_limiter", None)
+        state, "tradewind_sign_in_limiter", None
+    )
     if found is None or found[0] is not loop:
         found = (loop, anyio.CapacityLimiter(CHECKS_AT_ONCE))
         state.tradewind_sign_in_limiter = found

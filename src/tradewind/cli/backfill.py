@@ -23,11 +23,21 @@ POLL_SECONDS = 0.5
 
 def _row(info: backfill_service.BackfillInfo) -> dict[str, object]:
     return {
-        "id": info.id, "dag_id": info.dag_id, "from_date": info.from_date.isoformat(), "to_date": info.to_date.isoformat(),
-        "reprocess_behavior": info.reprocess_behavior, "max_active_runs": info.max_active_runs,
-        "run_backwards": info.run_backwards, "state": info.state, "is_paused": info.is_paused,
-        "runs": info.total, "done": info.done, "failed": info.failed, "created_by": info.created_by,
-        "created_at": info.created_at.isoformat(), "completed_at": info.completed_at.isoformat() if info.completed_at else None,
+        "id": info.id,
+        "dag_id": info.dag_id,
+        "from_date": info.from_date.isoformat(),
+        "to_date": info.to_date.isoformat(),
+        "reprocess_behavior": info.reprocess_behavior,
+        "max_active_runs": info.max_active_runs,
+        "run_backwards": info.run_backwards,
+        "state": info.state,
+        "is_paused": info.is_paused,
+        "runs": info.total,
+        "done": info.done,
+        "failed": info.failed,
+        "created_by": info.created_by,
+        "created_at": info.created_at.isoformat(),
+        "completed_at": info.completed_at.isoformat() if info.completed_at else None,
     }
 
 
@@ -53,10 +63,20 @@ def _wait(settings: config.Settings, backfill_id: int) -> backfill_service.Backf
             if tty:
                 click.echo("")
             return info
-        if not warned and time.monotonic() - started > 5 and not db_admin.run(
-                settings, lambda s: scheduler_health.scheduler_alive(s, timedelta(seconds=30)), readonly=True):
-            click.echo("\nNo scheduler is running: start `tradewind scheduler` (or `tradewind standalone`); "
-                       "the backfill is stored and runs when a scheduler does.", err=True)
+        if (
+            not warned
+            and time.monotonic() - started > 5
+            and not db_admin.run(
+                settings,
+                lambda s: scheduler_health.scheduler_alive(s, timedelta(seconds=30)),
+                readonly=True,
+            )
+        ):
+            click.echo(
+                "\nNo scheduler is running: start `tradewind scheduler` (or `tradewind standalone`); "
+                "the backfill is stored and runs when a scheduler does.",
+                err=True,
+            )
             warned = True
         time.sleep(POLL_SECONDS)
 
@@ -65,16 +85,41 @@ def _wait(settings: config.Settings, backfill_id: int) -> backfill_service.Backf
 @click.argument("dag_id")
 @click.option("--start-date", "-s", required=True, help="First logical date (ISO 8601).")
 @click.option("--end-date", "-e", required=True, help="Last logical date (ISO 8601), inclusive.")
-@click.option("--reprocess-behavior", type=click.Choice([b.value for b in ReprocessBehavior]), default="none",
-              show_default=True, help="none: skip intervals that have a run; failed: re-run failed ones; completed: re-run all.")
-@click.option("--max-active-runs", type=int, default=None, help="Most runs of this backfill at once (default: the DAG's).")
+@click.option(
+    "--reprocess-behavior",
+    type=click.Choice([b.value for b in ReprocessBehavior]),
+    default="none",
+    show_default=True,
+    help="none: skip intervals that have a run; failed: re-run failed ones; completed: re-run all.",
+)
+@click.option(
+    "--max-active-runs",
+    type=int,
+    default=None,
+    help="Most runs of this backfill at once (default: the DAG's).",
+)
 @click.option("--run-backwards", is_flag=True, help="Newest interval first.")
 @click.option("--conf", "-c", default=None, help="JSON object of run configuration for every run.")
-@click.option("--dry-run", is_flag=True, help="List the intervals and what would happen to each; change nothing.")
-@click.option("--no-wait", is_flag=True, help="Return once the backfill is stored, without waiting for it.")
+@click.option(
+    "--dry-run",
+    is_flag=True,
+    help="List the intervals and what would happen to each; change nothing.",
+)
+@click.option(
+    "--no-wait", is_flag=True, help="Return once the backfill is stored, without waiting for it."
+)
 @user_errors
-def backfill_command(dag_id: str, start_date: str, end_date: str, reprocess_behavior: str, max_active_runs: int | None,
-                     run_backwards: bool, conf: str | None, dry_run: bool, no_wait: bool) -> None:
+def backfill_command(
+    dag_id: str,
+    start_date: str,
+    end_date: str,
+    reprocess_behavior: str,
+    max_active_runs: int | None,
+    run_backwards: bool,
+    conf: str | None,
+    dry_run: bool,
+    no_wait: bool,
+) -> None:
     """Run DAG_ID for every data interval in a past range; the scheduler executes the runs.
 
     Exit code 0 when every run of the backfill succeeded, 1 otherwise (or on bad input).
@@ -85,34 +130,67 @@ def backfill_command(dag_id: str, start_date: str, end_date: str, reprocess_beha
     parsed_conf = common.parse_conf(conf)
     behavior = ReprocessBehavior(reprocess_behavior)
     if dry_run:
-        planned = db_admin.run(settings, lambda s: backfill_service.preview(
-            s, dag_id, start=start, end=end, reprocess=behavior, max_active_runs=max_active_runs,
-            run_backwards=run_backwards, conf=parsed_conf, now=timezone.utcnow()), readonly=True)
+        planned = db_admin.run(
+            settings,
+            lambda s: backfill_service.preview(
+                s,
+                dag_id,
+                start=start,
+                end=end,
+                reprocess=behavior,
+                max_active_runs=max_active_runs,
+                run_backwards=run_backwards,
+                conf=parsed_conf,
+                now=timezone.utcnow(),
+            ),
+            readonly=True,
+        )
         for item in planned:
             detail = f" ({item.reason})" if item.reason else ""
-            click.echo(f"{item.logical_date.isoformat()}  [{item.data_interval_start.isoformat()}, "
-                       f"{item.data_interval_end.isoformat()})  {item.action}{detail}")
+            click.echo(
+                f"{item.logical_date.isoformat()}  [{item.data_interval_start.isoformat()}, "
+                f"{item.data_interval_end.isoformat()})  {item.action}{detail}"
+            )
         click.echo(f"{len(planned)} intervals; dry run: nothing was changed")
         return
-    info, planned = db_admin.run(settings, lambda s: backfill_service.create(
-        s, dag_id, start=start, end=end, reprocess=behavior, max_active_runs=max_active_runs,
-        run_backwards=run_backwards, conf=parsed_conf, created_by="cli", now=timezone.utcnow()))
+    info, planned = db_admin.run(
+        settings,
+        lambda s: backfill_service.create(
+            s,
+            dag_id,
+            start=start,
+            end=end,
+            reprocess=behavior,
+            max_active_runs=max_active_runs,
+            run_backwards=run_backwards,
+            conf=parsed_conf,
+            created_by="cli",
+            now=timezone.utcnow(),
+        ),
+    )
     wakeup.notify(settings.home)
     try:
         created = sum(1 for p in planned if p.action == "create")
         rerun = sum(1 for p in planned if p.action == "rerun")
         skipped = sum(1 for p in planned if p.action == "skip")
-        click.echo(f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, {rerun} re-runs, "
-                   f"{skipped} skipped")
+        click.echo(
+            f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, {rerun} re-runs, "
+            f"{skipped} skipped"
+        )
         if no_wait:
             return
         final = _wait(settings, info.id)
     except KeyboardInterrupt:
-        click.echo(f"\nStopped waiting. Backfill {info.id} goes on in the scheduler: see `tradewind backfill list`; "
-                   f"`tradewind backfill cancel {info.id}` stops it.", err=True)
+        click.echo(
+            f"\nStopped waiting. Backfill {info.id} goes on in the scheduler: see `tradewind backfill list`; "
+            f"`tradewind backfill cancel {info.id}` stops it.",
+            err=True,
+        )
         sys.exit(130)
     ok = final.failed == 0 and final.state == "completed"
-    click.echo(f"Backfill {final.id} {final.state}: {final.succeeded} succeeded, {final.failed} failed")
+    click.echo(
+        f"Backfill {final.id} {final.state}: {final.succeeded} succeeded, {final.failed} failed"
+    )
     sys.exit(0 if ok else 1)
 
 
@@ -127,7 +205,9 @@ def backfill_group() -> None:
 @user_errors
 def list_command(dag_id: str | None, output: str) -> None:
     """List backfills, newest first."""
-    infos = db_admin.run(config.load(), lambda s: backfill_service.list_backfills(s, dag_id), readonly=True)
+    infos = db_admin.run(
+        config.load(), lambda s: backfill_service.list_backfills(s, dag_id), readonly=True
+    )
     if output == "json":
         click.echo(json.dumps([_row(i) for i in infos], indent=2))
     else:
@@ -139,7 +219,9 @@ def _change(backfill_id: int, action: str) -> None:
     if action == "cancel":
         info = db_admin.run(settings, lambda s: backfill_service.cancel(s, backfill_id))
     else:
-        info = db_admin.run(settings, lambda s: backfill_service.set_paused(s, backfill_id, action == "pause"))
+        info = db_admin.run(
+            settings, lambda s: backfill_service.set_paused(s, backfill_id, action == "pause")
+        )
     wakeup.notify(settings.home)
     click.echo(f"Backfill {info.id} of {info.dag_id} is {info.state}")
 

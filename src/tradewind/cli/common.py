@@ -29,8 +29,12 @@ EXIT_LOAD_ERROR = 2
 
 def dags_folder_option(function: F) -> F:
     return click.option(
-        "--dags-folder", "-S", "--subdir", "dags_folder",
-        type=click.Path(path_type=Path), default=None,
+        "--dags-folder",
+        "-S",
+        "--subdir",
+        "dags_folder",
+        type=click.Path(path_type=Path),
+        default=None,
         help="Folder (or file) of DAG files. Default: $TRADEWIND__CORE__DAGS_FOLDER or $TRADEWIND_HOME/dags.",
     )(function)
 
@@ -46,11 +50,19 @@ def load_dag_or_exit(dag_id: str, folder: Path) -> DAG:
     if not folder.exists():
         fail(f"DAG folder {folder} does not exist", EXIT_LOAD_ERROR)
     settings = config.load()
-    dag, bag = dag_bag.load_dag(folder, dag_id, timeout=float(settings.get("dag_processor", "file_timeout")),
-                                parallelism=int(settings.get("dag_processor", "parsing_processes")))
+    dag, bag = dag_bag.load_dag(
+        folder,
+        dag_id,
+        timeout=float(settings.get("dag_processor", "file_timeout")),
+        parallelism=int(settings.get("dag_processor", "parsing_processes")),
+    )
     if dag is not None:
         return dag
-    relevant = [p for p in bag.problems if dag_id in p.traceback or dag_id in p.message or _mentions(p.filename, dag_id)]
+    relevant = [
+        p
+        for p in bag.problems
+        if dag_id in p.traceback or dag_id in p.message or _mentions(p.filename, dag_id)
+    ]
     for problem in relevant or bag.problems:
         click.echo(f"Error in {problem.filename}: {importer.cut_line(problem.message)}", err=True)
         if problem.traceback and problem.traceback.strip() != problem.message:
@@ -104,13 +116,18 @@ def task_logging(stream: Any) -> Iterator[logging.Handler]:
     handler = logging.StreamHandler(stream)
     handler.addFilter(TaskLabelFilter())
     handler.addFilter(MaskingFilter())
-    handler.setFormatter(logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s"))
+    handler.setFormatter(
+        logging.Formatter("[%(asctime)s] {%(task_label)s} %(levelname)s - %(message)s")
+    )
     root = logging.getLogger("tradewind")
     previous_level = root.level
     root.addHandler(handler)
     root.setLevel(logging.INFO)
     try:
-        with contextlib.redirect_stdout(MaskingStream(sys.stdout)), contextlib.redirect_stderr(MaskingStream(sys.stderr)):
+        with (
+            contextlib.redirect_stdout(MaskingStream(sys.stdout)),
+            contextlib.redirect_stderr(MaskingStream(sys.stderr)),
+        ):
             yield handler
     finally:
         handler.flush()

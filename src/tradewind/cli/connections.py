@@ -31,7 +31,9 @@ def connections_group() -> None:
 
 @connections_group.command("add")
 @click.argument("conn_id")
-@click.option("--conn-uri", help="Connection URI, e.g. postgres://user:pw@host:5432/db?sslmode=require.")
+@click.option(
+    "--conn-uri", help="Connection URI, e.g. postgres://user:pw@host:5432/db?sslmode=require."
+)
 @click.option("--conn-json", help='Connection as JSON, e.g. {"conn_type": "http", "host": "..."}.')
 @click.option("--conn-type", help="Connection type (required unless --conn-uri or --conn-json).")
 @click.option("--conn-description", help="What the connection is for.")
@@ -42,8 +44,14 @@ def connections_group() -> None:
 @click.option("--conn-port")
 @click.option("--conn-extra", help="Extra as a JSON object.")
 @user_errors
-def add_command(conn_id: str, conn_uri: str | None, conn_json: str | None, conn_description: str | None,
-                conn_extra: str | None, **fields: str | None) -> None:
+def add_command(
+    conn_id: str,
+    conn_uri: str | None,
+    conn_json: str | None,
+    conn_description: str | None,
+    conn_extra: str | None,
+    **fields: str | None,
+) -> None:
     """Add connection CONN_ID, from a URI, from JSON, or from --conn-* fields."""
     conn = _connection_from_args(conn_id, conn_uri, conn_json, conn_description, conn_extra, fields)
     settings = config.load()
@@ -61,9 +69,15 @@ def get_command(conn_id: str, show_secrets: bool, output: str) -> None:
     """Show connection CONN_ID (password masked unless --show-secrets)."""
     settings = config.load()
     cipher = SecretCipher.from_settings(settings)
-    conn = db_admin.run(settings, lambda s: connections.get_connection(s, conn_id, cipher=cipher), readonly=True)
+    conn = db_admin.run(
+        settings, lambda s: connections.get_connection(s, conn_id, cipher=cipher), readonly=True
+    )
     shown = conn if show_secrets else conn.masked()
-    row: dict[str, Any] = {**shown.to_dict(), "extra_dejson": shown.extra_dejson, "get_uri": shown.get_uri()}
+    row: dict[str, Any] = {
+        **shown.to_dict(),
+        "extra_dejson": shown.extra_dejson,
+        "get_uri": shown.get_uri(),
+    }
     del row["extra"]
     echo_rows([row], output)
 
@@ -85,11 +99,21 @@ def list_command(conn_id: str | None, output: str) -> None:
     """List connections (never passwords or extras)."""
     infos = db_admin.run(config.load(), connections.list_connections, readonly=True)
     rows = [as_row(i) for i in infos if conn_id is None or i.conn_id == conn_id]
-    echo_rows(rows, output, columns=["conn_id", "conn_type", "description", "host", "schema", "login", "port"])
+    echo_rows(
+        rows,
+        output,
+        columns=["conn_id", "conn_type", "description", "host", "schema", "login", "port"],
+    )
 
 
-def _connection_from_args(conn_id: str, uri: str | None, as_json: str | None, description: str | None,
-                          extra: str | None, fields: dict[str, str | None]) -> connections.Connection:
+def _connection_from_args(
+    conn_id: str,
+    uri: str | None,
+    as_json: str | None,
+    description: str | None,
+    extra: str | None,
+    fields: dict[str, str | None],
+) -> connections.Connection:
     """Airflow's rules: a URI, or JSON, or --conn-type plus fields; never a mix."""
     given = [_FIELD_FLAGS[name] for name, value in fields.items() if value is not None]
     if uri and as_json:
@@ -108,7 +132,9 @@ def _connection_from_args(conn_id: str, uri: str | None, as_json: str | None, de
             )
         return connections.Connection.from_json(conn_id, as_json)
     if not fields.get("conn_type"):
-        raise InvalidArgument("give --conn-uri or --conn-json, or --conn-type with the other --conn-* fields")
+        raise InvalidArgument(
+            "give --conn-uri or --conn-json, or --conn-type with the other --conn-* fields"
+        )
     return connections.Connection(
         conn_id=conn_id,
         conn_type=str(fields["conn_type"]),
@@ -123,4 +149,6 @@ def _connection_from_args(conn_id: str, uri: str | None, as_json: str | None, de
 
 
 def _flags(extra: str | None, description: str | None) -> list[str]:
-    return (["--conn-extra"] if extra is not None else []) + (["--conn-description"] if description is not None else [])
+    return (["--conn-extra"] if extra is not None else []) + (
+        ["--conn-description"] if description is not None else []
+    )

@@ -44,19 +44,34 @@ def _parse_date(raw: str | None, name: str) -> datetime | None:
 
 @dags_group.command("trigger")
 @click.argument("dag_id")
-@click.option("--conf", "-c", default=None, help="JSON object of run configuration (validated against params).")
+@click.option(
+    "--conf",
+    "-c",
+    default=None,
+    help="JSON object of run configuration (validated against params).",
+)
 @click.option("--run-id", "-r", default=None, help="Run id (default manual__<logical date>).")
 @click.option("--logical-date", "-l", default=None, help="Logical date, ISO 8601 (default now).")
 @output_option()
 @user_errors
-def trigger_command(dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str) -> None:
+def trigger_command(
+    dag_id: str, conf: str | None, run_id: str | None, logical_date: str | None, output: str
+) -> None:
     """Create a manual run; the scheduler runs it."""
     settings = config.load()
     parsed_conf = _parse_conf(conf)
     date = _parse_date(logical_date, "--logical-date")
+
     def create(session: Any) -> dag_runs.RunInfoRow:
         dag_runs.check_triggerable(session, dag_id)
-        return dag_runs.trigger(session, dag_id, conf=parsed_conf, run_id=run_id, logical_date=date, now=timezone.utcnow())
+        return dag_runs.trigger(
+            session,
+            dag_id,
+            conf=parsed_conf,
+            run_id=run_id,
+            logical_date=date,
+            now=timezone.utcnow(),
+        )
 
     run = db_admin.run(settings, create)
     wakeup.notify(settings.home)
@@ -68,7 +83,9 @@ def trigger_command(dag_id: str, conf: str | None, run_id: str | None, logical_d
 
 def _set_paused(dag_id: str, paused: bool) -> None:
     settings = config.load()
-    info = db_admin.run(settings, lambda s: dags.set_paused(s, dag_id, paused, now=timezone.utcnow()))
+    info = db_admin.run(
+        settings, lambda s: dags.set_paused(s, dag_id, paused, now=timezone.utcnow())
+    )
     wakeup.notify(settings.home)
     click.echo(f"DAG {info.dag_id} is {'paused' if info.is_paused else 'unpaused'}")
 
@@ -115,7 +132,11 @@ def delete_command(dag_id: str, yes: bool) -> None:
 @user_errors
 def list_runs_command(dag_id: str, state: str | None, limit: int | None, output: str) -> None:
     """List the runs of a DAG, newest first."""
-    runs = db_admin.run(config.load(), lambda s: dag_runs.list_runs(s, dag_id, state=state, limit=limit), readonly=True)
+    runs = db_admin.run(
+        config.load(),
+        lambda s: dag_runs.list_runs(s, dag_id, state=state, limit=limit),
+        readonly=True,
+    )
     if output == "json":
         click.echo(json.dumps([run.to_json() for run in runs], indent=2))
     else:
@@ -137,7 +158,9 @@ def state_command(dag_id: str, run_id: str) -> None:
                 date = timezone.parse(run_id)
             except ValueError:
                 date = None
-            run = cross_dag.find_run(session, dag_id, logical_date=date) if date is not None else None
+            run = (
+                cross_dag.find_run(session, dag_id, logical_date=date) if date is not None else None
+            )
         if run is None:
             raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
         return dag_runs.run_info(session, dag_id, run.run_id)
@@ -163,6 +186,11 @@ def next_execution_command(dag_id: str) -> None:
             click.echo(f"(DAG {dag_id} is paused)", err=True)
         return
     click.echo(info.next_dagrun.isoformat())
-    click.echo(f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}", err=True)
+    click.echo(
+        f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}",
+        err=True,
+    )
     if info.is_paused:
-        click.echo(f"(DAG {dag_id} is paused: no run will be created until it is unpaused)", err=True)
+        click.echo(
+            f"(DAG {dag_id} is paused: no run will be created until it is unpaused)", err=True
+        )

@@ -22,8 +22,19 @@ def list_import_errors_command(output: str) -> None:
     """Files of the DAG folder that could not be loaded, with the reason."""
     errors = db_admin.run(config.load(), dags.list_import_errors, readonly=True)
     if output == "json":
-        click.echo(json.dumps([{"filename": e.filename, "timestamp": e.timestamp.isoformat(),
-                                "stacktrace": e.stacktrace} for e in errors], indent=2))
+        click.echo(
+            json.dumps(
+                [
+                    {
+                        "filename": e.filename,
+                        "timestamp": e.timestamp.isoformat(),
+                        "stacktrace": e.stacktrace,
+                    }
+                    for e in errors
+                ],
+                indent=2,
+            )
+        )
         return
     if not errors:
         click.echo("No import errors")
@@ -44,7 +55,9 @@ def reserialize_command(dags_folder: Path | None) -> None:
     """
     settings = config.load()
     if dags_folder is not None:
-        settings = settings.with_values(core__dags_folder=str(common.resolve_dags_folder(dags_folder)))
+        settings = settings.with_values(
+            core__dags_folder=str(common.resolve_dags_folder(dags_folder))
+        )
     engine = db_admin.open_engine(settings)
     try:
         summary = DagProcessor(settings, engine).run_once(force=True)

@@ -29,11 +29,23 @@ def dags_group() -> None:
 @click.argument("dag_id")
 @click.argument("logical_date", required=False)
 @common.dags_folder_option
-@click.option("--conf", "-c", default=None, help="JSON object of run configuration (overrides params).")
-@click.option("--no-retry-delay", is_flag=True, help="Retry failed tasks at once instead of waiting retry_delay.")
+@click.option(
+    "--conf", "-c", default=None, help="JSON object of run configuration (overrides params)."
+)
+@click.option(
+    "--no-retry-delay",
+    is_flag=True,
+    help="Retry failed tasks at once instead of waiting retry_delay.",
+)
 @output_option()
-def test_command(dag_id: str, logical_date: str | None, dags_folder: Path | None, conf: str | None,
-                 no_retry_delay: bool, output: str) -> None:
+def test_command(
+    dag_id: str,
+    logical_date: str | None,
+    dags_folder: Path | None,
+    conf: str | None,
+    no_retry_delay: bool,
+    output: str,
+) -> None:
     """Run one whole DAG run in this process and print each task's state.
 
     Exit code 0 when the run succeeded, 1 when it failed, 2 when the DAG could not be loaded.
@@ -43,8 +55,11 @@ def test_command(dag_id: str, logical_date: str | None, dags_folder: Path | None
     run = make_run_info(dag, common.parse_date(logical_date), common.parse_conf(conf))
     try:
         local_run = LocalDagRun(
-            dag, run, use_retry_delay=not no_retry_delay,
-            variable_lookup=environment_variable, connection_lookup=environment_connection,
+            dag,
+            run,
+            use_retry_delay=not no_retry_delay,
+            variable_lookup=environment_variable,
+            connection_lookup=environment_connection,
         )
     except ParamValidationError as exc:
         common.fail(str(exc), common.EXIT_LOAD_ERROR)
@@ -55,8 +70,12 @@ def test_command(dag_id: str, logical_date: str | None, dags_folder: Path | None
         click.echo(json.dumps(result.to_json(), indent=2))
     else:
         rows = [
-            {"task": ti.key, "state": ti.state.value if ti.state else "none", "try_number": ti.try_number,
-             "duration": f"{ti.duration:.3f}s" if ti.duration is not None else ""}
+            {
+                "task": ti.key,
+                "state": ti.state.value if ti.state else "none",
+                "try_number": ti.try_number,
+                "duration": f"{ti.duration:.3f}s" if ti.duration is not None else "",
+            }
             for ti in result.task_instances
         ]
         click.echo("")
@@ -92,7 +111,9 @@ def list_command(dags_folder: Path | None, output: str) -> None:
     try:
         found = dag_service.stored_dags(settings, under=folder if dags_folder is not None else None)
     except TradewindError as exc:
-        click.echo(f"Warning: cannot read the metastore ({exc}); reading the DAG folder instead", err=True)
+        click.echo(
+            f"Warning: cannot read the metastore ({exc}); reading the DAG folder instead", err=True
+        )
         found = None
     problems = []
     if not found:
@@ -103,9 +124,17 @@ def list_command(dags_folder: Path | None, output: str) -> None:
     if output == "json":
         columns += ["timetable_summary", "has_import_errors"]
     rows = [
-        {"dag_id": info.dag_id, "fileloc": info.fileloc, "owners": info.owners, "is_paused": info.is_paused,
-         "schedule": info.schedule, "timetable_summary": info.schedule, "tags": sorted(info.tags),
-         "next_dagrun": info.next_dagrun, "has_import_errors": info.has_import_errors}
+        {
+            "dag_id": info.dag_id,
+            "fileloc": info.fileloc,
+            "owners": info.owners,
+            "is_paused": info.is_paused,
+            "schedule": info.schedule,
+            "timetable_summary": info.schedule,
+            "tags": sorted(info.tags),
+            "next_dagrun": info.next_dagrun,
+            "has_import_errors": info.has_import_errors,
+        }
         for info in found
     ]
     echo_rows(rows, output, columns)

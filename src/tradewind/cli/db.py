@@ -46,13 +46,18 @@ def reset_command(yes: bool) -> None:
 
 
 @db_group.command("downgrade")
-@click.option("-r", "--to-revision", "revision", required=True, help="Target revision, or 'base' for none.")
+@click.option(
+    "-r", "--to-revision", "revision", required=True, help="Target revision, or 'base' for none."
+)
 @click.option("-y", "--yes", is_flag=True, help="Do not ask for confirmation.")
 @user_errors
 def downgrade_command(revision: str, yes: bool) -> None:
     """Downgrade the schema to an older revision; data in removed tables is lost."""
     settings = config.load()
     if not yes:
-        click.confirm(f"Downgrade {db_admin.describe(settings)} to {revision}? Data may be lost. Proceed?", abort=True)
+        click.confirm(
+            f"Downgrade {db_admin.describe(settings)} to {revision}? Data may be lost. Proceed?",
+            abort=True,
+        )
     status = db_admin.downgrade(settings, revision)
     click.echo(f"Database {status.url} is at revision {status.current or 'base'}.")

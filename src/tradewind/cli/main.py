@@ -11,7 +11,10 @@ import click
 from tradewind.cli import registry
 
 
-@click.group(cls=registry.LazyGroup, context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100})
+@click.group(
+    cls=registry.LazyGroup,
+    context_settings={"help_option_names": ["-h", "--help"], "max_content_width": 100},
+)
 @click.version_option(package_name="tradewind", prog_name="tradewind")
 def cli() -> None:
     """Tradewind: a light, fast workflow orchestrator."""

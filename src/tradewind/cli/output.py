@@ -25,7 +25,9 @@ P = ParamSpec("P")
 R = TypeVar("R")
 
 
-def render(rows: Sequence[Mapping[str, Any]], fmt: str = "table", columns: Sequence[str] | None = None) -> str:
+def render(
+    rows: Sequence[Mapping[str, Any]], fmt: str = "table", columns: Sequence[str] | None = None
+) -> str:
     """``rows`` as text. ``columns`` picks and orders columns (default: keys of the first row).
 
     ``json`` is a list of objects with values kept typed; ``table`` has a header and a rule;
@@ -43,14 +45,21 @@ def render(rows: Sequence[Mapping[str, Any]], fmt: str = "table", columns: Seque
     widths = [max(len(c), *(len(line[i]) for line in cells)) for i, c in enumerate(columns)]
     if fmt == "plain":
         lines = [columns, *cells]
-        return "\n".join("  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in lines)
+        return "\n".join(
+            "  ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip()
+            for line in lines
+        )
     header = " | ".join(c.ljust(w) for c, w in zip(columns, widths, strict=True)).rstrip()
     rule = "=+=".join("=" * w for w in widths)
-    body = [" | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells]
+    body = [
+        " | ".join(v.ljust(w) for v, w in zip(line, widths, strict=True)).rstrip() for line in cells
+    ]
     return "\n".join([header, rule, *body])
 
 
-def echo_rows(rows: Sequence[Mapping[str, Any]], fmt: str = "table", columns: Sequence[str] | None = None) -> None:
+def echo_rows(
+    rows: Sequence[Mapping[str, Any]], fmt: str = "table", columns: Sequence[str] | None = None
+) -> None:
     """Print ``render(rows, fmt, columns)`` to stdout."""
     click.echo(render(rows, fmt, columns))
 

@@ -43,8 +43,11 @@ def _run_scheduler(settings: Settings) -> None:
 
     def on_signal(signum: int, frame: Any) -> None:
         again = job.phase is not SchedulerPhase.RUNNING
-        log.info("Received %s: %s", signal.Signals(signum).name,
-                 "stopping now" if again else "stopping (again to stop at once)")
+        log.info(
+            "Received %s: %s",
+            signal.Signals(signum).name,
+            "stopping now" if again else "stopping (again to stop at once)",
+        )
         job.stop()
 
     signal.signal(signal.SIGINT, on_signal)
@@ -130,7 +133,12 @@ def standalone_command() -> None:
         summary = DagProcessor(settings, engine).run_once()
     finally:
         engine.dispose()
-    log.info("DAG folder %s: %d DAGs, %d files with import errors", settings.dags_folder, summary.dags_seen, summary.import_errors)
+    log.info(
+        "DAG folder %s: %d DAGs, %d files with import errors",
+        settings.dags_folder,
+        summary.dags_seen,
+        summary.import_errors,
+    )
     host, port = _api_address(settings)
     _check_port_free(host, port)
     context = multiprocessing.get_context("fork")
@@ -141,7 +149,10 @@ def standalone_command() -> None:
     for child in children:
         child.start()
     shown = "localhost" if host in ("0.0.0.0", "::") else host
-    click.echo(f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops it.", err=True)
+    click.echo(
+        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops it.",
+        err=True,
+    )
     try:
         _run_scheduler(settings)
     finally:

@@ -30,39 +30,61 @@ class Entry:
 
 
 COMMANDS: dict[str, Entry] = {
-    "api-server": Entry("api_server", "api_server_command", "Serve the REST API (/api/v2) and the web UI."),
+    "api-server": Entry(
+        "api_server", "api_server_command", "Serve the REST API (/api/v2) and the web UI."
+    ),
     "backfill": Entry("backfill", "backfill_group", "List, pause, resume and cancel backfills."),
     "connections": Entry("connections", "connections_group", "Manage connections."),
-    "dag-processor": Entry("processes", "dag_processor_command",
-                           "Keep the metastore in step with the DAG folder until interrupted."),
-    "dags": Entry("dags", "dags_group", "Work with DAGs.", {
-        "backfill": "backfill",
-        "clear": "clear",
-        "delete": "dag_admin",
-        "list-import-errors": "dag_parsing",
-        "list-runs": "dag_admin",
-        "mark-failed": "clear",
-        "mark-success": "clear",
-        "next-execution": "dag_admin",
-        "pause": "dag_admin",
-        "reserialize": "dag_parsing",
-        "state": "dag_admin",
-        "trigger": "dag_admin",
-        "unpause": "dag_admin",
-    }),
+    "dag-processor": Entry(
+        "processes",
+        "dag_processor_command",
+        "Keep the metastore in step with the DAG folder until interrupted.",
+    ),
+    "dags": Entry(
+        "dags",
+        "dags_group",
+        "Work with DAGs.",
+        {
+            "backfill": "backfill",
+            "clear": "clear",
+            "delete": "dag_admin",
+            "list-import-errors": "dag_parsing",
+            "list-runs": "dag_admin",
+            "mark-failed": "clear",
+            "mark-success": "clear",
+            "next-execution": "dag_admin",
+            "pause": "dag_admin",
+            "reserialize": "dag_parsing",
+            "state": "dag_admin",
+            "trigger": "dag_admin",
+            "unpause": "dag_admin",
+        },
+    ),
     "db": Entry("db", "db_group", "Manage the metadata database."),
     "pools": Entry("pools", "pools_group", "Manage pools."),
-    "scheduler": Entry("processes", "scheduler_command", "Run the scheduler with the local executor until interrupted."),
-    "standalone": Entry("processes", "standalone_command",
-                        "Migrate the metastore, create an admin user, then run the DAG processor, the scheduler "
-                        "(with the local executor) and the API/UI server together."),
-    "tasks": Entry("tasks", "tasks_group", "Work with tasks.", {
-        "clear": "clear",
-        "logs": "task_admin",
-        "mark-failed": "clear",
-        "mark-success": "clear",
-        "states-for-dag-run": "task_admin",
-    }),
+    "scheduler": Entry(
+        "processes",
+        "scheduler_command",
+        "Run the scheduler with the local executor until interrupted.",
+    ),
+    "standalone": Entry(
+        "processes",
+        "standalone_command",
+        "Migrate the metastore, create an admin user, then run the DAG processor, the scheduler "
+        "(with the local executor) and the API/UI server together.",
+    ),
+    "tasks": Entry(
+        "tasks",
+        "tasks_group",
+        "Work with tasks.",
+        {
+            "clear": "clear",
+            "logs": "task_admin",
+            "mark-failed": "clear",
+            "mark-success": "clear",
+            "states-for-dag-run": "task_admin",
+        },
+    ),
     "users": Entry("users", "users_group", "Manage users of the web UI and REST API."),
     "variables": Entry("variables", "variables_group", "Manage variables."),
 }
@@ -98,7 +120,9 @@ class LazyGroup(click.Group):
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
         return load(cmd_name)
 
-    def resolve_command(self, ctx: click.Context, args: list[str]) -> tuple[str | None, click.Command | None, list[str]]:
+    def resolve_command(
+        self, ctx: click.Context, args: list[str]
+    ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         entry = COMMANDS.get(name) if name is not None else None
         if entry is not None and entry.extra:
@@ -114,6 +138,9 @@ class LazyGroup(click.Group):
         if not names:
             return
         limit = formatter.width - 6 - max(len(name) for name in names)
-        rows = [(name, click.Command(name, help=COMMANDS[name].help).get_short_help_str(limit)) for name in names]
+        rows = [
+            (name, click.Command(name, help=COMMANDS[name].help).get_short_help_str(limit))
+            for name in names
+        ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)

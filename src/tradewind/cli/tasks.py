@@ -42,9 +42,17 @@ def list_command(dag_id: str, dags_folder: Path | None, tree: bool) -> None:
 @click.argument("logical_date", required=False)
 @common.dags_folder_option
 @click.option("--map-index", type=int, default=-1, help="Map index of a mapped task.")
-@click.option("--task-params", "-t", default=None, help="JSON object of run configuration for this test.")
-def test_command(dag_id: str, task_id: str, logical_date: str | None, dags_folder: Path | None,
-                 map_index: int, task_params: str | None) -> None:
+@click.option(
+    "--task-params", "-t", default=None, help="JSON object of run configuration for this test."
+)
+def test_command(
+    dag_id: str,
+    task_id: str,
+    logical_date: str | None,
+    dags_folder: Path | None,
+    map_index: int,
+    task_params: str | None,
+) -> None:
     """Run one task once, ignoring its dependencies and recording nothing.
 
     Exit code 0 when the task succeeded (or was skipped), 1 when it failed.
@@ -61,10 +69,15 @@ def test_command(dag_id: str, task_id: str, logical_date: str | None, dags_folde
         common.fail(str(exc), common.EXIT_LOAD_ERROR)
     if task.is_mapped and map_index < 0:
         map_index = 0
-    request = task_execution.TryRequest(task=task, run=run, params=params, map_index=map_index, test_mode=True)
+    request = task_execution.TryRequest(
+        task=task, run=run, params=params, map_index=map_index, test_mode=True
+    )
     with common.task_logging(sys.stdout):
         outcome = task_execution.execute_try(
-            request, InMemoryXComStore(), variable_lookup=environment_variable, connection_lookup=environment_connection
+            request,
+            InMemoryXComStore(),
+            variable_lookup=environment_variable,
+            connection_lookup=environment_connection,
         )
     click.echo(f"Task {task_id}: {outcome.state.value}")
     sys.exit(0 if outcome.state in (TaskInstanceState.SUCCESS, TaskInstanceState.SKIPPED) else 1)

@@ -31,20 +31,42 @@ def _password(password: str | None, use_random_password: bool) -> tuple[str, boo
 
 @users_group.command("create")
 @click.option("--username", "-u", required=True, help="Login name.")
-@click.option("--role", "-r", required=True, type=click.Choice(BUILTIN_ROLES, case_sensitive=False),
-              help="Admin, Op, User or Viewer.")
+@click.option(
+    "--role",
+    "-r",
+    required=True,
+    type=click.Choice(BUILTIN_ROLES, case_sensitive=False),
+    help="Admin, Op, User or Viewer.",
+)
 @click.option("--password", "-p", default=None, help="Password (asked for when not given).")
 @click.option("--use-random-password", is_flag=True, help="Generate a password and print it.")
 @click.option("--email", "-e", default=None, help="Email address.")
 @click.option("--firstname", "-f", default=None, help="First name.")
 @click.option("--lastname", "-l", default=None, help="Last name.")
 @user_errors
-def create_command(username: str, role: str, password: str | None, use_random_password: bool, email: str | None,
-                   firstname: str | None, lastname: str | None) -> None:
+def create_command(
+    username: str,
+    role: str,
+    password: str | None,
+    use_random_password: bool,
+    email: str | None,
+    firstname: str | None,
+    lastname: str | None,
+) -> None:
     """Create a user with a role."""
     secret, generated = _password(password, use_random_password)
-    info = db_admin.run(config.load(), lambda s: users.create_user(
-        s, username=username, password=secret, role=role, email=email, first_name=firstname, last_name=lastname))
+    info = db_admin.run(
+        config.load(),
+        lambda s: users.create_user(
+            s,
+            username=username,
+            password=secret,
+            role=role,
+            email=email,
+            first_name=firstname,
+            last_name=lastname,
+        ),
+    )
     click.echo(f"User {info.username} created with role {info.role}")
     if generated:
         click.echo(f"Password: {secret}")

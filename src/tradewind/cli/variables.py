@@ -21,8 +21,12 @@ def variables_group() -> None:
 
 @variables_group.command("get")
 @click.argument("key")
-@click.option("-j", "--json", "as_json", is_flag=True, help="Parse the value as JSON and print it indented.")
-@click.option("-d", "--default", default=None, help="Print this instead of failing when KEY does not exist.")
+@click.option(
+    "-j", "--json", "as_json", is_flag=True, help="Parse the value as JSON and print it indented."
+)
+@click.option(
+    "-d", "--default", default=None, help="Print this instead of failing when KEY does not exist."
+)
 @user_errors
 def get_command(key: str, as_json: bool, default: str | None) -> None:
     """Print the value of variable KEY."""
@@ -31,7 +35,9 @@ def get_command(key: str, as_json: bool, default: str | None) -> None:
     fallback = variables.MISSING if default is None else default
     value = db_admin.run(
         settings,
-        lambda s: variables.get_variable(s, key, cipher=cipher, default=fallback, deserialize_json=as_json),
+        lambda s: variables.get_variable(
+            s, key, cipher=cipher, default=fallback, deserialize_json=as_json
+        ),
         readonly=True,
     )
     if as_json and value is not fallback:
@@ -44,7 +50,9 @@ def get_command(key: str, as_json: bool, default: str | None) -> None:
 @click.argument("key")
 @click.argument("value")
 @click.option("--description", default=None, help="What the variable is for.")
-@click.option("-j", "--json", "as_json", is_flag=True, help="VALUE is JSON: check it and store it as JSON.")
+@click.option(
+    "-j", "--json", "as_json", is_flag=True, help="VALUE is JSON: check it and store it as JSON."
+)
 @user_errors
 def set_command(key: str, value: str, description: str | None, as_json: bool) -> None:
     """Set variable KEY to VALUE."""
@@ -101,7 +109,9 @@ def import_command(file: IO[str], action_on_existing_key: str) -> None:
     cipher = SecretCipher.from_settings(settings)
     result = db_admin.run(
         settings,
-        lambda s: variables.import_variables(s, data, cipher=cipher, on_existing=action_on_existing_key),
+        lambda s: variables.import_variables(
+            s, data, cipher=cipher, on_existing=action_on_existing_key
+        ),
     )
     click.echo(f"{len(result.written)} of {len(data)} variables successfully updated.")
     if result.skipped:
@@ -115,7 +125,9 @@ def export_command(file: IO[str]) -> None:
     """Export every variable, decrypted, to a JSON file ('-' writes stdout)."""
     settings = config.load()
     cipher = SecretCipher.from_settings(settings)
-    data = db_admin.run(settings, lambda s: variables.export_variables(s, cipher=cipher), readonly=True)
+    data = db_admin.run(
+        settings, lambda s: variables.export_variables(s, cipher=cipher), readonly=True
+    )
     file.write(json.dumps(data, indent=4, ensure_ascii=False) + "\n")
     if file.name != "<stdout>":
         click.echo(f"{len(data)} variables successfully exported to {file.name}")

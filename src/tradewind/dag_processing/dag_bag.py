@@ -71,7 +71,11 @@ def load_folder(folder: Path, *, safe_mode: bool = True) -> DagBag:
 
 
 def find_dag_file(
-    folder: Path, dag_id: str, *, safe_mode: bool = True, timeout: float = DEFAULT_TIMEOUT,
+    folder: Path,
+    dag_id: str,
+    *,
+    safe_mode: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> tuple[Path | None, list[ImportProblem], int]:
     """The file that defines ``dag_id`` (the first in path order, as for the DAG processor),
@@ -88,8 +92,16 @@ def find_dag_file(
     for group in (mentioning, [path for path in files if path not in mentioning]):
         if not group:
             continue
-        results = sorted(parse_files(group, timeout=timeout, parallelism=parallelism, folder=_top(folder),
-                                     sys_path=[str(_top(folder))]), key=lambda result: str(result.path))
+        results = sorted(
+            parse_files(
+                group,
+                timeout=timeout,
+                parallelism=parallelism,
+                folder=_top(folder),
+                sys_path=[str(_top(folder))],
+            ),
+            key=lambda result: str(result.path),
+        )
         imported += len(results)
         for result in results:
             problems.extend(result.problems)
@@ -100,7 +112,11 @@ def find_dag_file(
 
 
 def load_dag(
-    folder: Path, dag_id: str, *, safe_mode: bool = True, timeout: float = DEFAULT_TIMEOUT,
+    folder: Path,
+    dag_id: str,
+    *,
+    safe_mode: bool = True,
+    timeout: float = DEFAULT_TIMEOUT,
     parallelism: int = DEFAULT_PARALLELISM,
 ) -> tuple[DAG | None, DagBag]:
     """Find one DAG (``find_dag_file``) and import its file, and only that file, here.
@@ -109,9 +125,12 @@ def load_dag(
     number; the DAG is None when no file defines it or the defining file failed to import.
     """
     bag = DagBag(folder)
-    path, problems, bag.files_read = find_dag_file(folder, dag_id, safe_mode=safe_mode, timeout=timeout,
-                                                   parallelism=parallelism)
-    bag.problems.extend(problem for problem in problems if path is None or problem.filename != str(path))
+    path, problems, bag.files_read = find_dag_file(
+        folder, dag_id, safe_mode=safe_mode, timeout=timeout, parallelism=parallelism
+    )
+    bag.problems.extend(
+        problem for problem in problems if path is None or problem.filename != str(path)
+    )
     if path is None:
         return None, bag
     _on_path(folder)

@@ -68,7 +68,8 @@ def iter_python_files(folder: Path) -> Iterator[Path]:
             return False
 
         dirnames[:] = sorted(
-            d for d in dirnames
+            d
+            for d in dirnames
             if not d.startswith(".") and d != "__pycache__" and not ignored(directory / d, True)
         )
         for name in sorted(filenames):
@@ -83,4 +84,6 @@ def find_dag_files(folder: Path, *, safe_mode: bool = True) -> list[Path]:
         return [folder]
     if not folder.is_dir():
         return []
-    return [path for path in iter_python_files(folder) if might_contain_dag(path, safe_mode=safe_mode)]
+    return [
+        path for path in iter_python_files(folder) if might_contain_dag(path, safe_mode=safe_mode)
+    ]

@@ -102,8 +102,12 @@ def _redirect_output(log_path: str) -> None:
     # New stream objects on the redirected descriptors: the inherited ones may be a test
     # runner's in-memory capture, and their buffers hold the parent's unwritten output.
     sys.stdin = open(0, encoding="utf-8", closefd=False)
-    sys.stdout = open(1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
-    sys.stderr = open(2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+    sys.stdout = open(
+        1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+    )
+    sys.stderr = open(
+        2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
+    )
     faulthandler.enable(file=2, all_threads=True)
 
 
@@ -115,7 +119,9 @@ def _flush_output() -> None:
             pass
 
 
-def _problem_dict(path: str, message: str, formatted: str, line: int | None = None) -> dict[str, Any]:
+def _problem_dict(
+    path: str, message: str, formatted: str, line: int | None = None
+) -> dict[str, Any]:
     return dataclasses.asdict(ImportProblem(path, message, formatted, line))
 
 
@@ -127,8 +133,12 @@ def _exit_problem(path: str, code: Any) -> dict[str, Any]:
     line = in_file[-1].lineno if in_file else None
     where = f" ({Path(path).name}, line {line})" if line else ""
     start = next((i for i, f in enumerate(frames) if Path(f.filename) == real), 0)
-    formatted = "Traceback (most recent call last):\n" + "".join(traceback.format_list(frames[start:]))
-    return _problem_dict(path, f"the file called os._exit({code!r}) while being imported{where}", formatted, line)
+    formatted = "Traceback (most recent call last):\n" + "".join(
+        traceback.format_list(frames[start:])
+    )
+    return _problem_dict(
+        path, f"the file called os._exit({code!r}) while being imported{where}", formatted, line
+    )
 
 
 def _kill_own_group(signum: int, frame: Any) -> None:
@@ -139,7 +149,12 @@ def _kill_own_group(signum: int, frame: Any) -> None:
 
 
 def _child_main(
-    path: str, conn: Connection, log_path: str, timeout: float, sys_path: Sequence[str], parent: int,
+    path: str,
+    conn: Connection,
+    log_path: str,
+    timeout: float,
+    sys_path: Sequence[str],
+    parent: int,
 ) -> None:
     """Runs in the child: import, serialize, send, exit."""
     real_exit = os._exit
@@ -175,11 +190,22 @@ def _child_main(
             try:
                 dags[dag.dag_id] = serialization.dumps(dag)
             except Exception as exc:  # a DAG the serializer cannot express is an import error
-                where = f" ({Path(path).name}, line {dag.definition_line})" if dag.definition_line else ""
-                problems.append(dataclasses.asdict(ImportProblem(
-                    path, f"DAG {dag.dag_id!r} cannot be serialized{where}: {type(exc).__name__}: {exc}",
-                    traceback.format_exc(), dag.definition_line, dag.dag_id,
-                )))
+                where = (
+                    f" ({Path(path).name}, line {dag.definition_line})"
+                    if dag.definition_line
+                    else ""
+                )
+                problems.append(
+                    dataclasses.asdict(
+                        ImportProblem(
+                            path,
+                            f"DAG {dag.dag_id!r} cannot be serialized{where}: {type(exc).__name__}: {exc}",
+                            traceback.format_exc(),
+                            dag.definition_line,
+                            dag.dag_id,
+                        )
+                    )
+                )
         conn.send({"dags": dags, "problems": problems})
     except BaseException as exc:  # last resort: never leave the parent without an answer
         if isinstance(exc, DagFileTimeout):
@@ -187,7 +213,9 @@ def _child_main(
         else:
             message = f"{type(exc).__name__}: {exc}"
         try:
-            conn.send({"dags": {}, "problems": [_problem_dict(path, message, traceback.format_exc())]})
+            conn.send(
+                {"dags": {}, "problems": [_problem_dict(path, message, traceback.format_exc())]}
+            )
         except BaseException:  # the parent then reports a child without an answer
             pass
     finally:
@@ -203,8 +231,12 @@ _warmed_up = False
 def warm_up_dag() -> str:
     """Create, validate and serialize a DAG like a typical file's (see ``warm_up``)."""
     try:
-        with tradewind.DAG("tradewind_warm_up", schedule="@daily", tags=["warm-up"],
-                           start_date=dt.datetime(2024, 1, 1, tzinfo=dt.timezone.utc)) as dag:
+        with tradewind.DAG(
+            "tradewind_warm_up",
+            schedule="@daily",
+            tags=["warm-up"],
+            start_date=dt.datetime(2024, 1, 1, tzinfo=dt.UTC),
+        ) as dag:
             with tradewind.TaskGroup("group"):
                 first = tradewind.EmptyOperator(task_id="empty")
             first >> tradewind.BashOperator(task_id="bash", bash_command="true")
@@ -293,17 +325,24 @@ def _crash_report(log_path: Path, path: Path) -> tuple[str, int | None]:
     return "\n".join(kept).rstrip(), line
 
 
-def _failed(item: _Running, message: str, formatted: str, line: int | None, duration: float) -> ParsedFile:
+def _failed(
+    item: _Running, message: str, formatted: str, line: int | None, duration: float
+) -> ParsedFile:
     if line is not None:
         message = f"{message} ({item.path.name}, line {line})"
     formatted = formatted or message
-    return ParsedFile(item.path, {}, [ImportProblem(str(item.path), message, formatted, line)], duration)
+    return ParsedFile(
+        item.path, {}, [ImportProblem(str(item.path), message, formatted, line)], duration
+    )
 
 
-def _start(context: Any, path: Path, log_path: Path, timeout: float, sys_path: Sequence[str]) -> _Running:
+def _start(
+    context: Any, path: Path, log_path: Path, timeout: float, sys_path: Sequence[str]
+) -> _Running:
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
-        target=_child_main, args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid()),
+        target=_child_main,
+        args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid()),
         daemon=True,
     )
     process.start()
@@ -381,8 +420,15 @@ def parse_files(
     """
     if log_folder is None:
         with tempfile.TemporaryDirectory(prefix="tradewind-parse-") as scratch:
-            return parse_files(paths, timeout=timeout, parallelism=parallelism, log_folder=Path(scratch),
-                               folder=folder, sys_path=sys_path, stop=stop)
+            return parse_files(
+                paths,
+                timeout=timeout,
+                parallelism=parallelism,
+                log_folder=Path(scratch),
+                folder=folder,
+                sys_path=sys_path,
+                stop=stop,
+            )
     warm_up()
     context = multiprocessing.get_context("fork")
     pending = list(paths)
@@ -397,13 +443,18 @@ def parse_files(
                 break
             while pending and len(running) < parallelism:
                 path = pending.pop()
-                running.append(_start(context, path, log_path_for(log_folder, path, folder), timeout, sys_path))
+                running.append(
+                    _start(context, path, log_path_for(log_folder, path, folder), timeout, sys_path)
+                )
             now = time.monotonic()
             wait_for = min(max(0.0, r.started + deadline_after - now) for r in running)
             if stop is not None:
                 wait_for = min(wait_for, 0.2)
-            ready = set(multiprocessing.connection.wait(
-                [r.conn for r in running] + [r.ended for r in running], timeout=wait_for))
+            ready = set(
+                multiprocessing.connection.wait(
+                    [r.conn for r in running] + [r.ended for r in running], timeout=wait_for
+                )
+            )
             _collect_ready(running, ready, results, time.monotonic(), timeout, deadline_after)
     finally:  # stopped, or interrupted (Ctrl-C in a command): no child outlives the call
         for item in running:
@@ -411,8 +462,14 @@ def parse_files(
     return results
 
 
-def _collect_ready(running: list[_Running], ready: set[Any], results: list[ParsedFile], now: float,
-                   timeout: float, deadline_after: float) -> None:
+def _collect_ready(
+    running: list[_Running],
+    ready: set[Any],
+    results: list[ParsedFile],
+    now: float,
+    timeout: float,
+    deadline_after: float,
+) -> None:
     """Move the children that answered, ended or ran out of time from ``running`` to ``results``."""
     for item in list(running):
         if item.conn in ready or item.ended in ready:
@@ -420,7 +477,9 @@ def _collect_ready(running: list[_Running], ready: set[Any], results: list[Parse
             running.remove(item)
         elif now - item.started >= deadline_after:
             _kill(item)
-            message = (f"Timeout: the file took longer than {timeout:g} s to import "
-                       "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT) and did not stop; it was killed")
+            message = (
+                f"Timeout: the file took longer than {timeout:g} s to import "
+                "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT) and did not stop; it was killed"
+            )
             results.append(_failed(item, message, "", None, now - item.started))
             running.remove(item)

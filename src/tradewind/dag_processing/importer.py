@@ -20,7 +20,6 @@ from tradewind.exceptions import DagDefinitionError
 from tradewind.sdk import definition_context
 from tradewind.sdk.dag import DAG
 
-
 #: Most characters of the import error stored for one file, and of one line in it. A DAG
 #: file decides what its errors say (a 1 MB id, an exception with a 1 MB message, a traceback
 #: showing a 1 MB line), and every DAG list carries every import error; a real traceback is a
@@ -51,11 +50,11 @@ def bounded(text: str, limit: int = MAX_STORED_CHARS, line_limit: int = MAX_LINE
     if len(text) <= limit:
         return text
     budget = max(0, limit - len(f"\n[… {len(text):,} characters cut …]\n"))
-    head, tail = text[:budget * 2 // 3], text[len(text) - (budget - budget * 2 // 3):]
+    head, tail = text[: budget * 2 // 3], text[len(text) - (budget - budget * 2 // 3) :]
     if "\n" in head:
-        head = head[:head.rindex("\n")]
+        head = head[: head.rindex("\n")]
     if "\n" in tail:
-        tail = tail[tail.index("\n") + 1:]
+        tail = tail[tail.index("\n") + 1 :]
     return f"{head}\n[… {len(text) - len(head) - len(tail):,} characters cut …]\n{tail}"
 
 
@@ -79,7 +78,9 @@ class DagFileTimeout(BaseException):
     """
 
     def __init__(self, timeout: float) -> None:
-        super().__init__(f"the file took longer than {timeout:g} s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)")
+        super().__init__(
+            f"the file took longer than {timeout:g} s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)"
+        )
         self.timeout = timeout
 
 
@@ -101,14 +102,17 @@ _MACHINERY = Path(__file__).parent
 def _user_frames(tb: TracebackType | None) -> list[traceback.FrameSummary]:
     """The traceback without the DAG processor's own frames (importing, the timeout alarm)."""
     return [
-        frame for frame in traceback.extract_tb(tb)
+        frame
+        for frame in traceback.extract_tb(tb)
         if not frame.filename.startswith("<frozen") and Path(frame.filename).parent != _MACHINERY
     ]
 
 
 def _problem_from_exception(path: Path, exc: BaseException) -> ImportProblem:
     filename = str(path)
-    if isinstance(exc, SyntaxError) and (exc.filename in (None, filename) or Path(exc.filename or "") == path):
+    if isinstance(exc, SyntaxError) and (
+        exc.filename in (None, filename) or Path(exc.filename or "") == path
+    ):
         text = "".join(traceback.format_exception_only(type(exc), exc))
         message = f"SyntaxError: {exc.msg} ({path.name}, line {exc.lineno})"
         return ImportProblem(filename, message, text, exc.lineno)
@@ -136,12 +140,23 @@ def _validate(path: Path, dags: list[DAG]) -> tuple[list[DAG], list[ImportProble
         line = dag.definition_line if dag.fileloc and Path(dag.fileloc) == path else None
         where = f" ({path.name}, line {line})" if line else ""
         if dag.dag_id in seen and seen[dag.dag_id] is not dag:
-            problems.append(ImportProblem(str(path), f"DAG id {dag.dag_id!r} is defined twice in this file{where}", "", line))
+            problems.append(
+                ImportProblem(
+                    str(path),
+                    f"DAG id {dag.dag_id!r} is defined twice in this file{where}",
+                    "",
+                    line,
+                )
+            )
             continue
         try:
             dag.validate()
         except DagDefinitionError as exc:
-            problems.append(ImportProblem(str(path), f"{exc}{where}", f"{type(exc).__name__}: {exc}", line, dag.dag_id))
+            problems.append(
+                ImportProblem(
+                    str(path), f"{exc}{where}", f"{type(exc).__name__}: {exc}", line, dag.dag_id
+                )
+            )
             continue
         seen[dag.dag_id] = dag
         valid.append(dag)
@@ -174,7 +189,9 @@ def import_dag_file(path: Path) -> FileImportResult:
     name = module_name_for(path)
     spec = importlib.util.spec_from_file_location(name, path)
     if spec is None or spec.loader is None:
-        return FileImportResult(str(path), [], [ImportProblem(str(path), "not an importable Python file", "")])
+        return FileImportResult(
+            str(path), [], [ImportProblem(str(path), "not an importable Python file", "")]
+        )
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:

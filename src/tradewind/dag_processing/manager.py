@@ -100,8 +100,11 @@ class DagProcessor:
             query = (
                 select(Dag.fileloc, Dag.dag_id, Dag.last_parsed_time, DagVersion.source_code)
                 .join(DagVersion, DagVersion.id == Dag.latest_version_id)
-                .where(Dag.is_active.is_(True), Dag.has_import_errors.is_(False),
-                       Dag.fileloc.startswith(self._prefix, autoescape=True))
+                .where(
+                    Dag.is_active.is_(True),
+                    Dag.has_import_errors.is_(False),
+                    Dag.fileloc.startswith(self._prefix, autoescape=True),
+                )
             )
             files: dict[str, tuple[set[str], set[str]]] = {}
             unparsed: set[str] = set()
@@ -111,14 +114,21 @@ class DagProcessor:
                 dag_ids.add(dag_id)
                 if parsed_at is None:  # a DAG of the file was deleted: see the module doc
                     unparsed.add(fileloc)
-            for filename in session.scalars(select(ParseImportError.filename).where(
-                    ParseImportError.filename.startswith(self._prefix, autoescape=True))):
+            for filename in session.scalars(
+                select(ParseImportError.filename).where(
+                    ParseImportError.filename.startswith(self._prefix, autoescape=True)
+                )
+            ):
                 unparsed.add(filename)
             return {fileloc: found for fileloc, found in files.items() if fileloc not in unparsed}
 
-        for fileloc, (digests, dag_ids) in db_engine.run_in_transaction(self.engine, read, readonly=True).items():
+        for fileloc, (digests, dag_ids) in db_engine.run_in_transaction(
+            self.engine, read, readonly=True
+        ).items():
             if len(digests) == 1:  # all DAGs of the file stored from the same text
-                self._known.setdefault(Path(fileloc), _Known(-1, -1, digests.pop(), frozenset(dag_ids)))
+                self._known.setdefault(
+                    Path(fileloc), _Known(-1, -1, digests.pop(), frozenset(dag_ids))
+                )
         self._seeded = True
 
     def _forget_deleted(self) -> None:
@@ -128,7 +138,8 @@ class DagProcessor:
 
         def read(session: Session) -> set[tuple[str, str]]:
             query = select(Dag.dag_id, Dag.fileloc).where(
-                Dag.is_active.is_(True), Dag.fileloc.startswith(self._prefix, autoescape=True))
+                Dag.is_active.is_(True), Dag.fileloc.startswith(self._prefix, autoescape=True)
+            )
             return {(dag_id, fileloc) for dag_id, fileloc in session.execute(query)}
 
         active = db_engine.run_in_transaction(self.engine, read, readonly=True)
@@ -145,19 +156,26 @@ class DagProcessor:
             try:
                 stat = path.stat()
                 known = self._known.get(path)
-                if known is not None and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size):
+                if known is not None and (known.mtime_ns, known.size) == (
+                    stat.st_mtime_ns,
+                    stat.st_size,
+                ):
                     continue
                 data = path.read_bytes()
             except OSError:  # removed or unreadable since discovery: next scan sees it
                 continue
             if known is not None and known.digest == _digest(data):
-                self._known[path] = dataclasses.replace(known, mtime_ns=stat.st_mtime_ns, size=stat.st_size)
+                self._known[path] = dataclasses.replace(
+                    known, mtime_ns=stat.st_mtime_ns, size=stat.st_size
+                )
                 continue
             changed.append(path)
             contents[path] = (stat.st_mtime_ns, stat.st_size, data)
         return changed, contents
 
-    def run_once(self, *, force: bool = False, stop: threading.Event | None = None) -> ProcessingSummary:
+    def run_once(
+        self, *, force: bool = False, stop: threading.Event | None = None
+    ) -> ProcessingSummary:
         """One scan: parse changed files (all with ``force``) and store the results.
 
         When ``stop`` is set during the scan, files still importing are abandoned (they count
@@ -172,10 +190,19 @@ class DagProcessor:
             self._forget_deleted()
         files = find_dag_files(self.folder) if self.folder.exists() else []
         changed, contents = self._changed(files)
-        parsed = parse_files(
-            changed, timeout=self.timeout, parallelism=self.parallelism, log_folder=self.log_folder,
-            folder=self.folder, sys_path=self._sys_path(), stop=stop,
-        ) if changed else []
+        parsed = (
+            parse_files(
+                changed,
+                timeout=self.timeout,
+                parallelism=self.parallelism,
+                log_folder=self.log_folder,
+                folder=self.folder,
+                sys_path=self._sys_path(),
+                stop=stop,
+            )
+            if changed
+            else []
+        )
         summary = ProcessingSummary(files_found=len(files), files_parsed=len(parsed))
         now = timezone.utcnow()
         present = {str(path) for path in files}
@@ -191,30 +218,55 @@ class DagProcessor:
         if parsed or stored.deactivated:
             wakeup.notify(self.settings.home)
         if parsed:
-            log.info("Parsed %d of %d files in %.2f s: %d DAGs, %d new versions, %d files with errors",
-                     len(parsed), len(files), summary.seconds, stored.dags_seen, stored.versions_added,
-                     stored.import_errors)
+            log.info(
+                "Parsed %d of %d files in %.2f s: %d DAGs, %d new versions, %d files with errors",
+                len(parsed),
+                len(files),
+                summary.seconds,
+                stored.dags_seen,
+                stored.versions_added,
+                stored.import_errors,
+            )
         return summary
 
-    def _store(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
-               now: datetime) -> store.StoreSummary:
+    def _store(
+        self,
+        parsed: list[ParsedFile],
+        contents: dict[Path, tuple[int, int, bytes]],
+        present: set[str],
+        now: datetime,
+    ) -> store.StoreSummary:
         """Store a scan's results in one transaction. When the metastore refuses the batch for
         what is in it (a value too long for its column), file by file: a file it cannot take
         fails alone, with an import error saying so, instead of every scan failing."""
-        sources = {result.path: contents[result.path][2].decode("utf-8", errors="replace") for result in parsed}
+        sources = {
+            result.path: contents[result.path][2].decode("utf-8", errors="replace")
+            for result in parsed
+        }
 
         def is_live(fileloc: str) -> bool:
             if fileloc.startswith(self._prefix):
                 return fileloc in present
             return os.path.exists(fileloc)
 
-        def write(batch: list[ParsedFile], *, deactivate: bool) -> Callable[[Session], store.StoreSummary]:
+        def write(
+            batch: list[ParsedFile], *, deactivate: bool
+        ) -> Callable[[Session], store.StoreSummary]:
             def apply(session: Session) -> store.StoreSummary:
-                total = store.store_files(session, batch, sources, paused_by_default=self.paused_by_default,
-                                          now=now, is_live=is_live)
+                total = store.store_files(
+                    session,
+                    batch,
+                    sources,
+                    paused_by_default=self.paused_by_default,
+                    now=now,
+                    is_live=is_live,
+                )
                 if deactivate:
-                    total.deactivated += store.deactivate_missing_files(session, present, self._prefix)
+                    total.deactivated += store.deactivate_missing_files(
+                        session, present, self._prefix
+                    )
                 return total
+
             return apply
 
         try:
@@ -222,31 +274,56 @@ class DagProcessor:
         except MetastoreError as exc:
             if not parsed or not _refused_content(exc):
                 raise
-            log.warning("The metastore refused this scan's results (%s): storing them file by file", exc)
+            log.warning(
+                "The metastore refused this scan's results (%s): storing them file by file", exc
+            )
         total = store.StoreSummary()
-        for result in sorted(parsed, key=lambda result: str(result.path)):  # the first path keeps a shared id
+        for result in sorted(
+            parsed, key=lambda result: str(result.path)
+        ):  # the first path keeps a shared id
             try:
-                total.add(db_engine.run_in_transaction(self.engine, write([result], deactivate=False)))
+                total.add(
+                    db_engine.run_in_transaction(self.engine, write([result], deactivate=False))
+                )
                 continue
             except MetastoreError as exc:
                 if not _refused_content(exc):
                     raise
                 refused = exc
-            problem = ImportProblem(str(result.path), f"the DAGs of this file cannot be stored: {refused}", "")
+            problem = ImportProblem(
+                str(result.path), f"the DAGs of this file cannot be stored: {refused}", ""
+            )
             try:
-                total.add(db_engine.run_in_transaction(
-                    self.engine, write([ParsedFile(result.path, {}, [problem], result.duration)], deactivate=False)))
+                total.add(
+                    db_engine.run_in_transaction(
+                        self.engine,
+                        write(
+                            [ParsedFile(result.path, {}, [problem], result.duration)],
+                            deactivate=False,
+                        ),
+                    )
+                )
             except MetastoreError as exc:
                 if not _refused_content(exc):
                     raise
-                log.error("Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
-                          result.path, exc)
+                log.error(
+                    "Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
+                    result.path,
+                    exc,
+                )
         total.deactivated += db_engine.run_in_transaction(
-            self.engine, lambda session: store.deactivate_missing_files(session, present, self._prefix))
+            self.engine,
+            lambda session: store.deactivate_missing_files(session, present, self._prefix),
+        )
         return total
 
-    def _remember(self, parsed: list[ParsedFile], contents: dict[Path, tuple[int, int, bytes]], present: set[str],
-                  stored: store.StoreSummary) -> None:
+    def _remember(
+        self,
+        parsed: list[ParsedFile],
+        contents: dict[Path, tuple[int, int, bytes]],
+        present: set[str],
+        stored: store.StoreSummary,
+    ) -> None:
         for result in parsed:
             mtime_ns, size, data = contents[result.path]
             try:
@@ -275,7 +352,11 @@ class DagProcessor:
 
     def run_forever(self, stop: threading.Event, interval: float | None = None) -> None:
         """Scan every ``interval`` seconds until ``stop`` is set, beating in the job table."""
-        interval = float(self.settings.get("dag_processor", "refresh_interval")) if interval is None else interval
+        interval = (
+            float(self.settings.get("dag_processor", "refresh_interval"))
+            if interval is None
+            else interval
+        )
         listener = wakeup.open_listener(self.settings.home, wakeup.DAG_PROCESSOR)
         job_id = processor_job.register(self.engine)
         try:

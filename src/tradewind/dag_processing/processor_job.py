@@ -20,9 +20,15 @@ log = logging.getLogger("tradewind.dag_processor")
 
 def register(engine: Engine) -> int | None:
     """A running job row for this process; None (and a logged error) when it cannot be written."""
+
     def add(session: Session) -> int:
-        job = Job(job_type=JobType.DAG_PROCESSOR.value, state=JobState.RUNNING.value, hostname=socket.gethostname(),
-                  pid=os.getpid(), latest_heartbeat=timezone.utcnow())
+        job = Job(
+            job_type=JobType.DAG_PROCESSOR.value,
+            state=JobState.RUNNING.value,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            latest_heartbeat=timezone.utcnow(),
+        )
         session.add(job)
         session.flush()
         return job.id

@@ -82,7 +82,11 @@ def _format_problems(problems: list[ImportProblem]) -> str:
     parts = []
     for problem in problems:
         text = problem.message
-        if problem.traceback and problem.traceback.strip() and problem.traceback.strip() != problem.message:
+        if (
+            problem.traceback
+            and problem.traceback.strip()
+            and problem.traceback.strip() != problem.message
+        ):
             text += "\n" + problem.traceback.rstrip()
         parts.append(text)
     return importer.bounded("\n\n".join(parts))
@@ -106,7 +110,7 @@ def _definition_line(serialized: str) -> int | None:
 def _chunks(values: Iterable[T]) -> Iterable[list[T]]:
     items = list(values)
     for start in range(0, len(items), _CHUNK):
-        yield items[start:start + _CHUNK]
+        yield items[start : start + _CHUNK]
 
 
 def _in(column: Any, values: Iterable[Any]) -> list[ColumnElement[bool]]:
@@ -119,7 +123,9 @@ def _sync_tags(row: Dag, tags: list[str]) -> None:
     row.tags = [DagTag(dag_id=row.dag_id, name=name) for name in sorted(set(tags))]
 
 
-def _update_row(session: Session, row: Dag, dag: DAG, version_id: int, fileloc: str, now: datetime) -> None:
+def _update_row(
+    session: Session, row: Dag, dag: DAG, version_id: int, fileloc: str, now: datetime
+) -> None:
     previous_version_id = row.latest_version_id
     row.fileloc = fileloc
     row.is_active = True
@@ -132,26 +138,45 @@ def _update_row(session: Session, row: Dag, dag: DAG, version_id: int, fileloc: 
     row.last_parsed_time = now
     row.latest_version_id = version_id
     _sync_tags(row, dag.tags)
-    if version_id != previous_version_id or (row.next_dagrun_create_after is None and dag.timetable.can_be_scheduled):
+    if version_id != previous_version_id or (
+        row.next_dagrun_create_after is None and dag.timetable.can_be_scheduled
+    ):
         next_run.refresh_next_dagrun(session, row, dag, now)
 
 
 def store_dag(
-    session: Session, dag: DAG, serialized: str, source: str, fileloc: str, *, paused_by_default: bool, now: datetime,
+    session: Session,
+    dag: DAG,
+    serialized: str,
+    source: str,
+    fileloc: str,
+    *,
+    paused_by_default: bool,
+    now: datetime,
 ) -> bool:
     """Upsert one DAG's row and latest version; True when a new version was added.
 
     Only this DAG is touched: the file's other DAGs and its import error are left alone.
     """
     parsed = ParsedFile(Path(fileloc), {dag.dag_id: serialized}, [])
-    summary = store_files(session, [parsed], {parsed.path: source}, paused_by_default=paused_by_default, now=now,
-                          complete=False)
+    summary = store_files(
+        session,
+        [parsed],
+        {parsed.path: source},
+        paused_by_default=paused_by_default,
+        now=now,
+        complete=False,
+    )
     return summary.versions_added > 0
 
 
-def store_file(session: Session, parsed: ParsedFile, source: str, *, paused_by_default: bool, now: datetime) -> StoreSummary:
+def store_file(
+    session: Session, parsed: ParsedFile, source: str, *, paused_by_default: bool, now: datetime
+) -> StoreSummary:
     """Apply one parsed file to the metastore."""
-    return store_files(session, [parsed], {parsed.path: source}, paused_by_default=paused_by_default, now=now)
+    return store_files(
+        session, [parsed], {parsed.path: source}, paused_by_default=paused_by_default, now=now
+    )
 
 
 @dataclasses.dataclass
@@ -167,7 +192,9 @@ class _Batch:
         rows: dict[str, Dag] = {}
         of_file: dict[str, list[Dag]] = {}
         for condition in _in(Dag.dag_id, dag_ids) + _in(Dag.fileloc, filenames):
-            for row in session.scalars(select(Dag).where(condition).options(selectinload(Dag.tags))):
+            for row in session.scalars(
+                select(Dag).where(condition).options(selectinload(Dag.tags))
+            ):
                 rows[row.dag_id] = row
         for row in rows.values():
             if row.is_active and row.fileloc in filenames:
@@ -179,13 +206,16 @@ class _Batch:
         for ids in _chunks(sorted({dag_id for dag_id, _ in wanted})):
             for condition in _in(DagVersion.content_hash, hashes):
                 query = select(DagVersion.id, DagVersion.dag_id, DagVersion.content_hash).where(
-                    DagVersion.dag_id.in_(ids), condition)
+                    DagVersion.dag_id.in_(ids), condition
+                )
                 for version_id, dag_id, digest in session.execute(query):
                     if (dag_id, digest) in wanted:
                         self.versions[(dag_id, digest)] = version_id
 
 
-def _owners(parsed: Sequence[ParsedFile], batch: _Batch, is_live: Callable[[str], bool]) -> dict[str, str | None]:
+def _owners(
+    parsed: Sequence[ParsedFile], batch: _Batch, is_live: Callable[[str], bool]
+) -> dict[str, str | None]:
     """For each DAG id of the batch, the file that gets to store it (None: a file outside it)."""
     by_name = {str(result.path): result for result in parsed}
     defined_in: dict[str, list[str]] = {}
@@ -212,12 +242,21 @@ _Entry = tuple[ParsedFile, str, str, str]  # (file, dag_id, serialized, digest)
 def _needs_update(batch: _Batch, dag_id: str, digest: str, filename: str) -> bool:
     """Whether the DAG's row changes (and so its serialized form must be read)."""
     row, version_id = batch.rows.get(dag_id), batch.versions.get((dag_id, digest))
-    return not (row is not None and version_id is not None and row.latest_version_id == version_id
-                and row.fileloc == filename and row.is_active and row.next_dagrun_create_after is not None)
+    return not (
+        row is not None
+        and version_id is not None
+        and row.latest_version_id == version_id
+        and row.fileloc == filename
+        and row.is_active
+        and row.next_dagrun_create_after is not None
+    )
 
 
-def _readable(to_store: list[_Entry], batch: _Batch, problems: dict[str, list[ImportProblem]],
-              ) -> tuple[list[_Entry], dict[str, DAG]]:
+def _readable(
+    to_store: list[_Entry],
+    batch: _Batch,
+    problems: dict[str, list[ImportProblem]],
+) -> tuple[list[_Entry], dict[str, DAG]]:
     """Deserialize the DAGs whose rows change. One that cannot be read back (a file changed
     a DAG after it was validated) becomes a problem of its file instead of failing the batch."""
     kept: list[_Entry] = []
@@ -230,8 +269,15 @@ def _readable(to_store: list[_Entry], batch: _Batch, problems: dict[str, list[Im
                 deserialized[dag_id] = serialization.deserialize_dag(serialized)
             except serialization.SerializationError as exc:
                 line = _definition_line(serialized)
-                problems[filename].append(ImportProblem(
-                    filename, importer.cut_line(f"DAG {dag_id!r} cannot be stored: {exc}"), "", line, dag_id))
+                problems[filename].append(
+                    ImportProblem(
+                        filename,
+                        importer.cut_line(f"DAG {dag_id!r} cannot be stored: {exc}"),
+                        "",
+                        line,
+                        dag_id,
+                    )
+                )
                 continue
         kept.append(entry)
     return kept, deserialized
@@ -267,20 +313,36 @@ def store_files(
         problems[filename] = list(result.problems)
         for dag_id, serialized in result.dags.items():
             if len(dag_id) > ID_LEN:  # the DAG validates its id; a file can change it after
-                problems[filename].append(ImportProblem(
-                    filename, f"DAG id of {len(dag_id)} characters is longer than the {ID_LEN} allowed: "
-                    f"{importer.cut_line(repr(dag_id), 60)}", "", None, None))
+                problems[filename].append(
+                    ImportProblem(
+                        filename,
+                        f"DAG id of {len(dag_id)} characters is longer than the {ID_LEN} allowed: "
+                        f"{importer.cut_line(repr(dag_id), 60)}",
+                        "",
+                        None,
+                        None,
+                    )
+                )
                 continue
             owner = owners[dag_id]
             if owner != filename:
                 where = owner if owner is not None else batch.rows[dag_id].fileloc
                 line = _definition_line(serialized)
                 at = f" ({result.path.name}, line {line})" if line else ""
-                problems[filename].append(ImportProblem(
-                    filename, f"DAG id {dag_id!r} is already defined in {where}{at}", "", line, dag_id))
+                problems[filename].append(
+                    ImportProblem(
+                        filename,
+                        f"DAG id {dag_id!r} is already defined in {where}{at}",
+                        "",
+                        line,
+                        dag_id,
+                    )
+                )
                 summary.conflicted.add(filename)
                 continue
-            to_store.append((result, dag_id, serialized, version_hash(serialized, sources[result.path])))
+            to_store.append(
+                (result, dag_id, serialized, version_hash(serialized, sources[result.path]))
+            )
     batch.load_versions(session, {(dag_id, digest) for _, dag_id, _, digest in to_store})
     to_store, deserialized = _readable(to_store, batch, problems)
 
@@ -289,34 +351,54 @@ def store_files(
     for _, dag_id, serialized, _ in to_store:
         if dag_id not in batch.rows:
             dag = deserialized[dag_id]
-            paused = dag.is_paused_upon_creation if dag.is_paused_upon_creation is not None else paused_by_default
+            paused = (
+                dag.is_paused_upon_creation
+                if dag.is_paused_upon_creation is not None
+                else paused_by_default
+            )
             batch.rows[dag_id] = Dag(dag_id=dag_id, is_paused=paused, is_active=True, tags=[])
             session.add(batch.rows[dag_id])
     session.flush()
-    new_ids = sorted({dag_id for _, dag_id, _, digest in to_store if (dag_id, digest) not in batch.versions})
+    new_ids = sorted(
+        {dag_id for _, dag_id, _, digest in to_store if (dag_id, digest) not in batch.versions}
+    )
     numbers: dict[str, int] = {}
     for chunk in _chunks(new_ids):
-        query = select(DagVersion.dag_id, func.max(DagVersion.version_number)).where(
-            DagVersion.dag_id.in_(chunk)).group_by(DagVersion.dag_id)
+        query = (
+            select(DagVersion.dag_id, func.max(DagVersion.version_number))
+            .where(DagVersion.dag_id.in_(chunk))
+            .group_by(DagVersion.dag_id)
+        )
         numbers.update({dag_id: number or 0 for dag_id, number in session.execute(query)})
     added: dict[str, DagVersion] = {}
     for result, dag_id, serialized, digest in to_store:
         if (dag_id, digest) in batch.versions:
             continue
         added[dag_id] = DagVersion(
-            dag_id=dag_id, version_number=numbers.get(dag_id, 0) + 1, serialized_dag=serialized,
-            source_code=sources[result.path], content_hash=digest, fileloc=str(result.path), created_at=now,
+            dag_id=dag_id,
+            version_number=numbers.get(dag_id, 0) + 1,
+            serialized_dag=serialized,
+            source_code=sources[result.path],
+            content_hash=digest,
+            fileloc=str(result.path),
+            created_at=now,
         )
         session.add(added[dag_id])
     session.flush()
     for dag_id, version in added.items():
         batch.versions[(dag_id, version.content_hash)] = version.id
         summary.versions_added += 1
-        log.info("Stored version %d of DAG %s from %s", version.version_number, dag_id, version.fileloc)
+        log.info(
+            "Stored version %d of DAG %s from %s", version.version_number, dag_id, version.fileloc
+        )
 
     stored: set[str] = set()
     for result, dag_id, serialized, digest in to_store:
-        row, version_id, filename = batch.rows[dag_id], batch.versions[(dag_id, digest)], str(result.path)
+        row, version_id, filename = (
+            batch.rows[dag_id],
+            batch.versions[(dag_id, digest)],
+            str(result.path),
+        )
         stored.add(dag_id)
         summary.stored_by_file.setdefault(filename, set()).add(dag_id)
         summary.dags_seen += 1
@@ -343,11 +425,21 @@ def store_files(
                 summary.deactivated += 1
                 log.info("DAG %s is no longer defined in %s: deactivated", row.dag_id, filename)
         if file_problems:
-            upsert(session, ParseImportError,
-                   {"filename": filename, "stacktrace": _format_problems(file_problems), "timestamp": now},
-                   key=["filename"], update=["stacktrace", "timestamp"])
+            upsert(
+                session,
+                ParseImportError,
+                {
+                    "filename": filename,
+                    "stacktrace": _format_problems(file_problems),
+                    "timestamp": now,
+                },
+                key=["filename"],
+                update=["stacktrace", "timestamp"],
+            )
             summary.import_errors += 1
-            first_line = file_problems[0].message.splitlines()[0] if file_problems[0].message else ""
+            first_line = (
+                file_problems[0].message.splitlines()[0] if file_problems[0].message else ""
+            )
             summary.errors.append((filename, importer.cut_line(first_line)))
     clean = [str(result.path) for result in parsed if not problems[str(result.path)]]
     for condition in _in(ParseImportError.filename, clean):
@@ -360,15 +452,21 @@ def deactivate_missing_files(session: Session, present: Iterable[str], folder_pr
     (or that the folder's ignore files or safe mode now leave out)."""
     present_set = set(present)
     count = 0
-    query = select(Dag).where(Dag.is_active.is_(True), Dag.fileloc.startswith(folder_prefix, autoescape=True))
+    query = select(Dag).where(
+        Dag.is_active.is_(True), Dag.fileloc.startswith(folder_prefix, autoescape=True)
+    )
     for row in session.scalars(query):
         if row.fileloc not in present_set:
             row.is_active = False
             count += 1
             log.info("The file of DAG %s (%s) is gone: deactivated", row.dag_id, row.fileloc)
     gone = [
-        filename for filename in session.scalars(
-            select(ParseImportError.filename).where(ParseImportError.filename.startswith(folder_prefix, autoescape=True)))
+        filename
+        for filename in session.scalars(
+            select(ParseImportError.filename).where(
+                ParseImportError.filename.startswith(folder_prefix, autoescape=True)
+            )
+        )
         if filename not in present_set
     ]
     for condition in _in(ParseImportError.filename, gone):

@@ -118,9 +118,8 @@ def session_scope(engine: Engine, *, readonly: bool = False) -> Iterator[Session
     errors from the rest; use that function when the transaction may meet other writers.
     """
     bind = read_only(engine) if readonly else engine
-    with Session(bind=bind, expire_on_commit=False) as session:
-        with session.begin():
-            yield session
+    with Session(bind=bind, expire_on_commit=False) as session, session.begin():
+        yield session
 
 
 def run_in_transaction(
@@ -184,7 +183,9 @@ def _create_sqlite_engine(url: URL, busy_timeout_ms: int, kwargs: dict[str, Any]
         try:
             folder.mkdir(parents=True, exist_ok=True)
         except OSError as exc:
-            raise MetastoreError(f"cannot create the folder of the SQLite database {folder}: {exc}") from exc
+            raise MetastoreError(
+                f"cannot create the folder of the SQLite database {folder}: {exc}"
+            ) from exc
     connect_args = dict(kwargs.pop("connect_args", {}))
     connect_args.setdefault("timeout", busy_timeout_ms / 1000)
     engine = sqlalchemy.create_engine(url, connect_args=connect_args, **kwargs)

@@ -15,9 +15,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
-
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy import inspect
 from sqlalchemy.engine import Connection, Engine
@@ -153,7 +151,11 @@ def drop_all(engine: Engine) -> None:
 
 def _sqlite_file_missing(engine: Engine) -> bool:
     database = engine.url.database or ""
-    if engine.dialect.name != "sqlite" or database in {"", ":memory:"} or database.startswith("file:"):
+    if (
+        engine.dialect.name != "sqlite"
+        or database in {"", ":memory:"}
+        or database.startswith("file:")
+    ):
         return False
     return not Path(database).expanduser().exists()
 

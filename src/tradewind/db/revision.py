@@ -26,5 +26,7 @@ def current_revision(connection: Connection) -> str | None:
     if not rows:
         return None
     if len(rows) > 1:
-        raise MetastoreError(f"the database records several schema revisions ({', '.join(sorted(rows))})")
+        raise MetastoreError(
+            f"the database records several schema revisions ({', '.join(sorted(rows))})"
+        )
     return str(rows[0])

@@ -35,7 +35,7 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
                 f"naive datetime {value.isoformat()} cannot be stored: "
                 "give it a time zone, e.g. value.replace(tzinfo=datetime.timezone.utc)"
             )
-        value = value.astimezone(dt.timezone.utc)
+        value = value.astimezone(dt.UTC)
         if dialect.name == "sqlite":
             return value.replace(tzinfo=None)
         return value
@@ -44,8 +44,8 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value is None:
             return None
         if value.tzinfo is None:
-            return value.replace(tzinfo=dt.timezone.utc)
-        return value.astimezone(dt.timezone.utc)
+            return value.replace(tzinfo=dt.UTC)
+        return value.astimezone(dt.UTC)
 
 
 #: JSON document column: JSONB on PostgreSQL (comparable, so DISTINCT and GROUP BY work on
@@ -55,4 +55,4 @@ Json = JSON(none_as_null=True).with_variant(postgresql.JSONB(none_as_null=True),
 
 def utcnow() -> dt.datetime:
     """The current time, aware and in UTC; the default of every timestamp column."""
-    return dt.datetime.now(dt.timezone.utc)
+    return dt.datetime.now(dt.UTC)

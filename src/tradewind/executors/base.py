@@ -53,8 +53,13 @@ class BaseExecutor(abc.ABC):
     parallelism: int
 
     @abc.abstractmethod
-    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = (),
-              home: Path | None = None) -> None:
+    def start(
+        self,
+        request_handler: RequestHandler,
+        *,
+        private_fds: Sequence[Any] = (),
+        home: Path | None = None,
+    ) -> None:
         """Get ready; ``request_handler`` answers task processes' questions.
 
         ``private_fds`` are file objects of the caller (a listening socket, say) that the
@@ -69,8 +74,16 @@ class BaseExecutor(abc.ABC):
         executor here supervises: (ti_id, try_number) -> the process."""
         return {}
 
-    def adopt(self, ti_id: int, try_number: int, identity: ProcessIdentity, *, outcome_path: str | None,
-              label: str, time_left: float | None = None) -> bool:
+    def adopt(
+        self,
+        ti_id: int,
+        try_number: int,
+        identity: ProcessIdentity,
+        *,
+        outcome_path: str | None,
+        label: str,
+        time_left: float | None = None,
+    ) -> bool:
         """Supervise a try another executor started: from now on its end is reported like that
         of a try started here (its outcome read from ``outcome_path``), it counts as running
         and can be terminated. ``time_left``: seconds until its ``execution_timeout``. False

@@ -68,10 +68,25 @@ class Child:
     term_pending: bool = False
 
     @classmethod
-    def for_try(cls, kind: ChildKind, pid: int | None, channel: LineChannel, started: float,
-                workload: TaskWorkload) -> Child:
-        return cls(kind, pid, channel, started, ti_id=workload.ti_id, try_number=workload.try_number,
-                   outcome_path=workload.outcome_path, label=workload.describe(), workload=workload)
+    def for_try(
+        cls,
+        kind: ChildKind,
+        pid: int | None,
+        channel: LineChannel,
+        started: float,
+        workload: TaskWorkload,
+    ) -> Child:
+        return cls(
+            kind,
+            pid,
+            channel,
+            started,
+            ti_id=workload.ti_id,
+            try_number=workload.try_number,
+            outcome_path=workload.outcome_path,
+            label=workload.describe(),
+            workload=workload,
+        )
 
     @property
     def is_try(self) -> bool:
@@ -140,7 +155,9 @@ def describe_status(status: int | None) -> str:
     if os.WIFSIGNALED(status):
         name = signal.Signals(os.WTERMSIG(status)).name
         return f"the task process was killed by {name} without reporting an outcome"
-    return f"the task process exited with code {os.WEXITSTATUS(status)} without reporting an outcome"
+    return (
+        f"the task process exited with code {os.WEXITSTATUS(status)} without reporting an outcome"
+    )
 
 
 def redirect_inherited_fds(keep: set[int]) -> None:

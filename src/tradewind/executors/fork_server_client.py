@@ -33,8 +33,12 @@ MAX_STATUSES = 1024
 
 
 def supported() -> bool:
-    return (hasattr(os, "memfd_create") and hasattr(os, "pidfd_open") and hasattr(signal, "pidfd_send_signal")
-            and hasattr(socket, "send_fds"))
+    return (
+        hasattr(os, "memfd_create")
+        and hasattr(os, "pidfd_open")
+        and hasattr(signal, "pidfd_send_signal")
+        and hasattr(socket, "send_fds")
+    )
 
 
 class ForkServerError(OSError):
@@ -56,14 +60,19 @@ class ForkServer:
         return self.proc is not None
 
     def can_start(self) -> bool:
-        return self.proc is None and (self.failed_at is None or time.monotonic() - self.failed_at > RESTART_AFTER)
+        return self.proc is None and (
+            self.failed_at is None or time.monotonic() - self.failed_at > RESTART_AFTER
+        )
 
     def start(self) -> socket.socket:
         """Start it (not waiting for it); the socket to watch for its messages."""
         ours, theirs = socket.socketpair(socket.AF_UNIX, socket.SOCK_SEQPACKET)
         try:
-            self.proc = subprocess.Popen(fork_server.command(theirs.fileno(), os.getpid()), pass_fds=(theirs.fileno(),),
-                                         stdin=subprocess.DEVNULL)
+            self.proc = subprocess.Popen(
+                fork_server.command(theirs.fileno(), os.getpid()),
+                pass_fds=(theirs.fileno(),),
+                stdin=subprocess.DEVNULL,
+            )
         except OSError:
             ours.close()
             self.failed_at = time.monotonic()
@@ -84,15 +93,24 @@ class ForkServer:
             self._note(message)
         return True
 
-    def spawn(self, fileloc: str, dag_id: str, source_code: str, launcher_fd: int, *,
-              home_key: str | None = None) -> tuple[int, int]:
+    def spawn(
+        self,
+        fileloc: str,
+        dag_id: str,
+        source_code: str,
+        launcher_fd: int,
+        *,
+        home_key: str | None = None,
+    ) -> tuple[int, int]:
         """A new launcher on ``launcher_fd`` (its tries get ``home_key``): (pid, pidfd).
         ``ForkServerError`` when the server could not; it is then stopped (``failed_at`` set)."""
         assert self.sock is not None
         source_fd = os.memfd_create("tradewind-dag-source", os.MFD_CLOEXEC)
         try:
             os.write(source_fd, source_code.encode("utf-8"))
-            launcher_process.send(self.sock, ("spawn", fileloc, dag_id, home_key), [launcher_fd, source_fd])
+            launcher_process.send(
+                self.sock, ("spawn", fileloc, dag_id, home_key), [launcher_fd, source_fd]
+            )
         except OSError as exc:
             self._fail(f"could not send it a request: {exc}")
         finally:
@@ -105,7 +123,12 @@ class ForkServer:
             for message, fds in self._receive_with_fds(deadline):
                 if message is None:
                     ended = True
-                elif spawned is None and refused is None and message[0] == "spawned" and len(fds) == 1:
+                elif (
+                    spawned is None
+                    and refused is None
+                    and message[0] == "spawned"
+                    and len(fds) == 1
+                ):
                     spawned = (int(message[1]), fds[0])
                     continue
                 elif spawned is None and refused is None and message[0] == "spawn_failed":
@@ -162,7 +185,9 @@ class ForkServer:
                 pass
 
     def _fail(self, why: str) -> Any:
-        log.warning("The fork server failed (%s); launchers are forked by the executor for a while", why)
+        log.warning(
+            "The fork server failed (%s); launchers are forked by the executor for a while", why
+        )
         if self.proc is not None:
             self.proc.kill()
         self.stop(failed=True)

@@ -42,8 +42,12 @@ LOAD_PATIENCE = 10.0
 
 
 def supported() -> bool:
-    return (hasattr(os, "pidfd_open") and hasattr(socket, "send_fds") and hasattr(socket, "SOCK_SEQPACKET")
-            and hasattr(os, "fork"))
+    return (
+        hasattr(os, "pidfd_open")
+        and hasattr(socket, "send_fds")
+        and hasattr(socket, "SOCK_SEQPACKET")
+        and hasattr(os, "fork")
+    )
 
 
 def key_of(workload: TaskWorkload) -> LauncherKey:
@@ -84,7 +88,9 @@ class Launcher:
 
     def send_launch(self, workload: TaskWorkload, channel_fd: int) -> None:
         """Ask for one try; raises ``OSError`` (``BlockingIOError`` when its queue is full)."""
-        launcher_process.send(self.sock, ("launch", dataclasses.replace(workload, source_code="")), [channel_fd])
+        launcher_process.send(
+            self.sock, ("launch", dataclasses.replace(workload, source_code="")), [channel_fd]
+        )
         self.last_used = time.monotonic()
 
     def send_reap(self, pid: int) -> None:
@@ -142,8 +148,15 @@ class Launcher:
 class LauncherPool:
     """The executor's launchers by what they loaded; ``spawn`` forks a new one."""
 
-    def __init__(self, *, max_launchers: int = MAX_LAUNCHERS, idle_timeout: float = IDLE_TIMEOUT,
-                 max_age: float = MAX_AGE, failure_ttl: float = FAILURE_TTL, enabled: bool | None = None) -> None:
+    def __init__(
+        self,
+        *,
+        max_launchers: int = MAX_LAUNCHERS,
+        idle_timeout: float = IDLE_TIMEOUT,
+        max_age: float = MAX_AGE,
+        failure_ttl: float = FAILURE_TTL,
+        enabled: bool | None = None,
+    ) -> None:
         self.max_launchers = max_launchers
         self.idle_timeout = idle_timeout
         self.max_age = max_age
@@ -157,7 +170,9 @@ class LauncherPool:
         yield from list(self._current.values())
         yield from list(self._retired)
 
-    def for_workload(self, workload: TaskWorkload, spawn: Callable[[TaskWorkload], Launcher]) -> Launcher | None:
+    def for_workload(
+        self, workload: TaskWorkload, spawn: Callable[[TaskWorkload], Launcher]
+    ) -> Launcher | None:
         """The launcher to send this try to (spawned when needed), or None: fork it directly."""
         if not self.enabled or not workload.source_code:
             return None
@@ -217,7 +232,11 @@ class LauncherPool:
         for launcher in self:
             if launcher.busy or launcher.stopping:
                 continue
-            if launcher.retired or now - launcher.last_used > self.idle_timeout or now - launcher.created > self.max_age:
+            if (
+                launcher.retired
+                or now - launcher.last_used > self.idle_timeout
+                or now - launcher.created > self.max_age
+            ):
                 self._retire(launcher)
                 found.append(launcher)
         return found

@@ -40,7 +40,14 @@ from pathlib import Path
 from typing import Any
 
 from tradewind.executors import fork_server_client, supervision
-from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskDied, TaskFinished, TaskStarted
+from tradewind.executors.base import (
+    BaseExecutor,
+    Event,
+    RequestHandler,
+    TaskDied,
+    TaskFinished,
+    TaskStarted,
+)
 from tradewind.executors.children import (
     CHANNEL,
     EXIT,
@@ -83,9 +90,15 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
     the parent terminates a task whose own alarm did not end it; ``kill_grace`` seconds between
     SIGTERM and SIGKILL."""
 
-    def __init__(self, parallelism: int = 32, *, timeout_grace: float = HARD_TIMEOUT_GRACE,
-                 kill_grace: float = KILL_GRACE, launchers: LauncherPool | None = None,
-                 fork_server: bool | None = None) -> None:
+    def __init__(
+        self,
+        parallelism: int = 32,
+        *,
+        timeout_grace: float = HARD_TIMEOUT_GRACE,
+        kill_grace: float = KILL_GRACE,
+        launchers: LauncherPool | None = None,
+        fork_server: bool | None = None,
+    ) -> None:
         self.parallelism = max(1, parallelism)
         self.launchers = launchers if launchers is not None else LauncherPool()
         if fork_server is None:
@@ -109,8 +122,13 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         self._home_key: str | None = None
         self._supervisor: supervision.SupervisorSocket | None = None
 
-    def start(self, request_handler: RequestHandler, *, private_fds: Sequence[Any] = (),
-              home: Path | None = None) -> None:
+    def start(
+        self,
+        request_handler: RequestHandler,
+        *,
+        private_fds: Sequence[Any] = (),
+        home: Path | None = None,
+    ) -> None:
         self._handler = request_handler
         self._private_fds = list(private_fds)
         templating.preload()
@@ -139,7 +157,11 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
 
     @property
     def running_callback_runs(self) -> set[tuple[str, str]]:
-        return {(c.callback.dag_id, c.callback.run_id) for c in self._callbacks.values() if c.callback is not None}
+        return {
+            (c.callback.dag_id, c.callback.run_id)
+            for c in self._callbacks.values()
+            if c.callback is not None
+        }
 
     def take_ended_callbacks(self) -> list[tuple[str, str]]:
         ended, self._ended_callbacks = self._ended_callbacks, []
@@ -216,21 +238,34 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
 
     def _launch_direct(self, workload: TaskWorkload, started: float | None = None) -> None:
         home_key = self._home_key
-        pid, sock = self._fork(lambda channel: task_process.run(workload, channel, home_key=home_key))
-        child = Child.for_try(ChildKind.DIRECT, pid, LineChannel(sock),
-                              time.monotonic() if started is None else started, workload)
+        pid, sock = self._fork(
+            lambda channel: task_process.run(workload, channel, home_key=home_key)
+        )
+        child = Child.for_try(
+            ChildKind.DIRECT,
+            pid,
+            LineChannel(sock),
+            time.monotonic() if started is None else started,
+            workload,
+        )
         self._set_time_limit(child)
         self._children[workload.ti_id] = child
         self._register(child)
-        self._pending_events.append(TaskStarted(workload.ti_id, pid, self._hostname, timezone.utcnow()))
+        self._pending_events.append(
+            TaskStarted(workload.ti_id, pid, self._hostname, timezone.utcnow())
+        )
 
     def _set_time_limit(self, child: Child) -> None:
         if child.workload is not None and child.workload.execution_timeout:
-            child.terminate_at = child.started + child.workload.execution_timeout + self.timeout_grace
+            child.terminate_at = (
+                child.started + child.workload.execution_timeout + self.timeout_grace
+            )
 
     def launch_callback(self, workload: CallbackWorkload) -> None:
         parent_pid = os.getpid()
-        pid, sock = self._fork(lambda channel: callback_process.run(workload, channel, parent_pid=parent_pid))
+        pid, sock = self._fork(
+            lambda channel: callback_process.run(workload, channel, parent_pid=parent_pid)
+        )
         child = Child(ChildKind.DIRECT, pid, LineChannel(sock), time.monotonic(), callback=workload)
         child.terminate_at = child.started + CALLBACK_TIMEOUT
         self._callbacks[pid] = child
@@ -247,7 +282,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         try:
             if events:
                 timeout = 0
-            if any(self._needs_polling(child) for child in [*self._all_children(), *self._released]):
+            if any(
+                self._needs_polling(child) for child in [*self._all_children(), *self._released]
+            ):
                 timeout = 0.002 if timeout is None else min(timeout, 0.002)
             deadline = self._next_deadline()
             if deadline is not None:
@@ -261,7 +298,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         exited: list[Child] = []
         launchers_gone: list[Launcher] = []
         # Launchers first: a try's "started" comes before what the try itself sent.
-        for key, _mask in sorted(ready, key=lambda item: item[0].data is None or item[0].data[0] != CONTROL):
+        for key, _mask in sorted(
+            ready, key=lambda item: item[0].data is None or item[0].data[0] != CONTROL
+        ):
             if key.data is None:
                 readable_extra.append(key.fileobj)
                 continue
@@ -279,7 +318,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
             elif kind == SUPERVISOR:
                 for hello in item.accept_all():
                     self._hellos.add(hello)
-                    self._selector.register(hello.channel.sock, selectors.EVENT_READ, (HELLO, hello))
+                    self._selector.register(
+                        hello.channel.sock, selectors.EVENT_READ, (HELLO, hello)
+                    )
             elif kind == HELLO:
                 if item in self._hellos:
                     self._on_hello(item)
@@ -289,7 +330,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
             events.extend(self._on_exit(child))
         for launcher in launchers_gone:
             events.extend(self._on_launcher_exit(launcher))
-        for child in [c for c in [*self._all_children(), *self._released] if self._needs_polling(c)]:
+        for child in [
+            c for c in [*self._all_children(), *self._released] if self._needs_polling(c)
+        ]:
             events.extend(self._try_reap(child))
         self._enforce_timeouts()
         if self._hellos:
@@ -349,7 +392,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
                 return self._finalize(child, None)
             if child.pid is None:  # sent to a launcher that died before it said it forked it
                 return self._lost_before_start(child)
-            if child.pidfd is None:  # an orphan whose beacon was not found: the channel tells its end
+            if (
+                child.pidfd is None
+            ):  # an orphan whose beacon was not found: the channel tells its end
                 return self._finalize(child, None)
             return []  # adopted or orphaned: its pidfd tells when it ends
         return self._handle(child, messages)
@@ -402,7 +447,9 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
             return []
         return self._finalize(child, status)
 
-    def _finalize(self, child: Child, status: int | None, *, reason: str | None = None) -> list[Event]:
+    def _finalize(
+        self, child: Child, status: int | None, *, reason: str | None = None
+    ) -> list[Event]:
         if child.ended:
             return []
         child.ended = True
@@ -440,8 +487,12 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         if status is not None and os.WIFEXITED(status) and os.WEXITSTATUS(status) == 0:
             log.info("%s finished", child.describe())
         else:
-            log.warning("%s failed (%s); see %s", child.describe(), exit_text(status),
-                        child.callback.log_path if child.callback else "its log")
+            log.warning(
+                "%s failed (%s); see %s",
+                child.describe(),
+                exit_text(status),
+                child.callback.log_path if child.callback else "its log",
+            )
         return []
 
     # -- stopping ---------------------------------------------------------------------------
@@ -467,7 +518,11 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         elif sig == signal.SIGTERM:
             child.term_pending = True
         elif child.launcher is not None:
-            log.warning("%s did not start %s in time: killing it", child.launcher.describe(), child.describe())
+            log.warning(
+                "%s did not start %s in time: killing it",
+                child.launcher.describe(),
+                child.describe(),
+            )
             child.launcher.kill()
 
     def _enforce_timeouts(self) -> None:
@@ -509,8 +564,10 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
             events.extend(self._on_exit(child))
         # Launchers report the ends of the tries they forked, pidfds those of the others.
         deadline = time.monotonic() + END_REPORT_WAIT
-        while any(c.launcher is not None or c.pidfd is not None for c in self._all_children()) \
-                and time.monotonic() < deadline:
+        while (
+            any(c.launcher is not None or c.pidfd is not None for c in self._all_children())
+            and time.monotonic() < deadline
+        ):
             got, _ = self.wait(0.05, [])
             events.extend(got)
         stopping = [launcher for launcher in self.launchers if not launcher.gone]
@@ -521,7 +578,11 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
             select.select([launcher.pidfd], [], [], max(0.0, deadline - time.monotonic()))
             events.extend(self._on_launcher_exit(launcher))
         self._stop_fork_server()
-        for child in [*self._all_children(), *self._guests, *self._released]:  # those whose end did not show
+        for child in [
+            *self._all_children(),
+            *self._guests,
+            *self._released,
+        ]:  # those whose end did not show
             events.extend(self._finalize(child, None))
         for hello in self._hellos:
             hello.channel.close()

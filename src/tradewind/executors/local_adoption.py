@@ -50,29 +50,52 @@ class AdoptionSide:
     _supervisor: supervision.SupervisorSocket | None
 
     if TYPE_CHECKING:  # provided by LocalExecutor
+
         def _watched(self) -> list[Child]: ...
         def _close_channel(self, child: Child) -> None: ...
         def _unregister(self, fileobj: Any) -> None: ...
-        def _finalize(self, child: Child, status: int | None, *, reason: str | None = None) -> list[Event]: ...
+        def _finalize(
+            self, child: Child, status: int | None, *, reason: str | None = None
+        ) -> list[Event]: ...
 
     def orphans(self) -> dict[tuple[int, int], ProcessIdentity]:
         if self._home_key is None:
             return {}
         self._listen()  # another executor of this home may have held the socket until now
         mine = {child.pid for child in self._watched() if child.pid is not None}
-        return {key: identity for key, identity in beacons.live_tries(self._home_key).items()
-                if identity.pid not in mine}
+        return {
+            key: identity
+            for key, identity in beacons.live_tries(self._home_key).items()
+            if identity.pid not in mine
+        }
 
-    def adopt(self, ti_id: int, try_number: int, identity: ProcessIdentity, *, outcome_path: str | None,
-              label: str, time_left: float | None = None) -> bool:
+    def adopt(
+        self,
+        ti_id: int,
+        try_number: int,
+        identity: ProcessIdentity,
+        *,
+        outcome_path: str | None,
+        label: str,
+        time_left: float | None = None,
+    ) -> bool:
         child = self._children.get(ti_id)
         if child is not None:
             return child.pid == identity.pid and child.try_number == try_number
         pidfd = identity.open_pidfd()
         if pidfd is None:
             return False
-        child = Child(ChildKind.ADOPTED, identity.pid, None, time.monotonic(), ti_id=ti_id, try_number=try_number,
-                      outcome_path=outcome_path, label=label, pidfd=pidfd)
+        child = Child(
+            ChildKind.ADOPTED,
+            identity.pid,
+            None,
+            time.monotonic(),
+            ti_id=ti_id,
+            try_number=try_number,
+            outcome_path=outcome_path,
+            label=label,
+            pidfd=pidfd,
+        )
         if time_left is not None:
             child.terminate_at = child.started + max(0.0, time_left) + self.timeout_grace
         self._children[ti_id] = child
@@ -82,7 +105,9 @@ class AdoptionSide:
                 self._guests.discard(guest)
                 self._unregister(guest.channel.sock)
                 self._attach(child, guest.channel)
-        log.info("Adopted %s (process %d), started by an executor that is gone", label, identity.pid)
+        log.info(
+            "Adopted %s (process %d), started by an executor that is gone", label, identity.pid
+        )
         return True
 
     def disown(self, identity: ProcessIdentity, reason: str) -> None:
@@ -99,18 +124,28 @@ class AdoptionSide:
         child = self._children.pop(ti_id, None)
         if child is None:
             return
-        log.warning("%s was taken over by another scheduler: no longer supervised here", child.describe())
+        log.warning(
+            "%s was taken over by another scheduler: no longer supervised here", child.describe()
+        )
         child.released = True
         child.kill_at = child.terminate_at = None
         self._close_channel(child)  # its questions go to the home's supervisor socket now
-        if child.kind is ChildKind.ADOPTED or (child.kind is ChildKind.ORPHANED and child.pidfd is None):
+        if child.kind is ChildKind.ADOPTED or (
+            child.kind is ChildKind.ORPHANED and child.pidfd is None
+        ):
             self._finalize(child, None)
         else:
             self._released.add(child)  # reaped when it ends, silently
 
     def _listen(self) -> None:
-        if self._supervisor is not None and self._supervisor.sock is None and self._supervisor.listen():
-            self._selector.register(self._supervisor.sock, selectors.EVENT_READ, (SUPERVISOR, self._supervisor))
+        if (
+            self._supervisor is not None
+            and self._supervisor.sock is None
+            and self._supervisor.listen()
+        ):
+            self._selector.register(
+                self._supervisor.sock, selectors.EVENT_READ, (SUPERVISOR, self._supervisor)
+            )
 
     def _attach(self, child: Child, channel: LineChannel) -> None:
         child.channel = channel
@@ -143,13 +178,24 @@ class AdoptionSide:
             hello.channel.close()
             return
         child = self._children.get(claim.ti_id)
-        if child is not None and child.kind is ChildKind.ADOPTED and child.pid == claim.identity.pid \
-                and child.channel is None:
+        if (
+            child is not None
+            and child.kind is ChildKind.ADOPTED
+            and child.pid == claim.identity.pid
+            and child.channel is None
+        ):
             self._attach(child, claim.channel)
             log.info("%s reconnected", child.describe())
             return
-        guest = Child(ChildKind.GUEST, claim.identity.pid, None, time.monotonic(), ti_id=claim.ti_id,
-                      try_number=claim.try_number, label=f"try {claim.try_number} of task instance {claim.ti_id}")
+        guest = Child(
+            ChildKind.GUEST,
+            claim.identity.pid,
+            None,
+            time.monotonic(),
+            ti_id=claim.ti_id,
+            try_number=claim.try_number,
+            label=f"try {claim.try_number} of task instance {claim.ti_id}",
+        )
         self._guests.add(guest)
         self._attach(guest, claim.channel)
 

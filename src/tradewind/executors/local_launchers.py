@@ -54,13 +54,16 @@ class LauncherSide:
     _home_key: str | None
 
     if TYPE_CHECKING:  # provided by LocalExecutor
+
         def _set_time_limit(self, child: Child) -> None: ...
         def _close_inherited(self, *, keep: int) -> None: ...
         def _launch_direct(self, workload: TaskWorkload, started: float | None = None) -> None: ...
         def _close_channel(self, child: Child) -> None: ...
         def _unregister(self, fileobj: Any) -> None: ...
         def _on_exit(self, child: Child, status: Any = ...) -> list[Event]: ...
-        def _finalize(self, child: Child, status: int | None, *, reason: str | None = None) -> list[Event]: ...
+        def _finalize(
+            self, child: Child, status: int | None, *, reason: str | None = None
+        ) -> list[Event]: ...
 
     def _launch_via(self, launcher: Launcher, workload: TaskWorkload) -> bool:
         """Send the try to its launcher; False when it cannot take it (fork it directly then)."""
@@ -70,13 +73,17 @@ class LauncherSide:
         except OSError as exc:
             parent_sock.close()
             if not isinstance(exc, BlockingIOError) and "too large" not in str(exc):
-                log.warning("%s does not take tries (%s); forking them directly", launcher.describe(), exc)
+                log.warning(
+                    "%s does not take tries (%s); forking them directly", launcher.describe(), exc
+                )
                 self.launchers.note_failed(launcher)
             return False
         finally:
             child_sock.close()
         parent_sock.setblocking(False)
-        child = Child.for_try(ChildKind.LAUNCHED, None, LineChannel(parent_sock), time.monotonic(), workload)
+        child = Child.for_try(
+            ChildKind.LAUNCHED, None, LineChannel(parent_sock), time.monotonic(), workload
+        )
         child.launcher = launcher
         self._set_time_limit(child)
         self._children[workload.ti_id] = child
@@ -100,8 +107,14 @@ class LauncherSide:
             try:
                 ours.close()
                 self._close_inherited(keep=theirs.fileno())
-                launcher_process.serve(theirs, workload.fileloc, workload.source_code, workload.dag_id,
-                                       parent_pid=parent_pid, home_key=self._home_key)
+                launcher_process.serve(
+                    theirs,
+                    workload.fileloc,
+                    workload.source_code,
+                    workload.dag_id,
+                    parent_pid=parent_pid,
+                    home_key=self._home_key,
+                )
             finally:
                 os._exit(1)
         theirs.close()
@@ -114,19 +127,39 @@ class LauncherSide:
             raise
         return self._add_launcher(workload, pid, ours, pidfd, forked_here=True)
 
-    def _add_launcher(self, workload: TaskWorkload, pid: int, sock: socket.socket, pidfd: int, *,
-                      forked_here: bool) -> Launcher:
+    def _add_launcher(
+        self,
+        workload: TaskWorkload,
+        pid: int,
+        sock: socket.socket,
+        pidfd: int,
+        *,
+        forked_here: bool,
+    ) -> Launcher:
         now = time.monotonic()
-        launcher = Launcher(key=key_of(workload), pid=pid, sock=sock, pidfd=pidfd, created=now,
-                            last_used=now, forked_here=forked_here)
+        launcher = Launcher(
+            key=key_of(workload),
+            pid=pid,
+            sock=sock,
+            pidfd=pidfd,
+            created=now,
+            last_used=now,
+            forked_here=forked_here,
+        )
         self._selector.register(sock, selectors.EVENT_READ, (CONTROL, launcher))
         self._selector.register(pidfd, selectors.EVENT_READ, (LAUNCHER_EXIT, launcher))
-        log.info("Started %s (version of %s)%s", launcher.describe(), workload.fileloc,
-                 "" if forked_here else " from the fork server")
+        log.info(
+            "Started %s (version of %s)%s",
+            launcher.describe(),
+            workload.fileloc,
+            "" if forked_here else " from the fork server",
+        )
         return launcher
 
     # -- the fork server --------------------------------------------------------------------
-    def _spawn_from_fork_server(self, workload: TaskWorkload, theirs: socket.socket) -> tuple[int, int] | None:
+    def _spawn_from_fork_server(
+        self, workload: TaskWorkload, theirs: socket.socket
+    ) -> tuple[int, int] | None:
         """(pid, pidfd) of a launcher the fork server started on ``theirs``, or None: fork it
         here (the server is not ready yet, is starting now, or failed)."""
         server = self._fork_server
@@ -136,15 +169,24 @@ class LauncherSide:
             try:
                 self._fork_server_sock = server.start()
             except OSError:
-                log.exception("Could not start the fork server; launchers are forked by the executor")
+                log.exception(
+                    "Could not start the fork server; launchers are forked by the executor"
+                )
                 return None
-            self._selector.register(self._fork_server_sock, selectors.EVENT_READ, (FORK_SERVER, server))
+            self._selector.register(
+                self._fork_server_sock, selectors.EVENT_READ, (FORK_SERVER, server)
+            )
             return None
         if not server.ready:
             return None
         try:
-            return server.spawn(workload.fileloc, workload.dag_id, workload.source_code, theirs.fileno(),
-                                home_key=self._home_key)
+            return server.spawn(
+                workload.fileloc,
+                workload.dag_id,
+                workload.source_code,
+                theirs.fileno(),
+                home_key=self._home_key,
+            )
         except ForkServerError as exc:
             log.warning("%s; forking the launcher of %s here", exc, workload.dag_id)
             if not server.running:
@@ -189,8 +231,11 @@ class LauncherSide:
         if kind == "ready":
             launcher.loading = False
         elif kind == "load_failed":
-            log.warning("%s could not load the DAG version (%s); its tries load it themselves",
-                        launcher.describe(), message[1])
+            log.warning(
+                "%s could not load the DAG version (%s); its tries load it themselves",
+                launcher.describe(),
+                message[1],
+            )
             launcher.loading = False
             self.launchers.note_failed(launcher)
             for child in list(launcher.pending.values()):
@@ -198,8 +243,12 @@ class LauncherSide:
         elif kind == "launch_failed":
             child = launcher.pending.get(message[1])
             if child is not None:
-                log.warning("%s could not fork %s (%s); forking it directly", launcher.describe(),
-                            child.describe(), message[2])
+                log.warning(
+                    "%s could not fork %s (%s); forking it directly",
+                    launcher.describe(),
+                    child.describe(),
+                    message[2],
+                )
                 self._relaunch_direct(launcher, child)
         elif kind == "started":
             _kind, ti_id, pid, at = message
@@ -231,19 +280,29 @@ class LauncherSide:
             return
         try:
             self._launch_direct(child.workload, started=child.started)
-        except Exception as exc:  # fork failed: the try ends here, the scheduler retries or fails it
+        except (
+            Exception
+        ) as exc:  # fork failed: the try ends here, the scheduler retries or fails it
             log.exception("Could not start %s", child.workload.describe())
-            self._pending_events.append(TaskDied(child.workload.ti_id, f"the task process could not start: {exc}"))
+            self._pending_events.append(
+                TaskDied(child.workload.ti_id, f"the task process could not start: {exc}")
+            )
 
     def _lost_before_start(self, child: Child) -> list[Event]:
         """A try sent to a launcher that died before it said it forked it, whose channel
         closed without a word: if it cannot have run (no log of it, or a sensor's poke, which
         may run again), it starts here; else it died early, and its try is used."""
         workload = child.workload
-        if workload is not None and not child.heard and not self._ending \
-                and outcome_files.read(child.outcome_path, workload.ti_id, workload.try_number) is None \
-                and (workload.sensor_start_date is not None or not os.path.exists(workload.log_path)):
-            log.warning("%s never started (its launcher died first): starting it here", child.describe())
+        if (
+            workload is not None
+            and not child.heard
+            and not self._ending
+            and outcome_files.read(child.outcome_path, workload.ti_id, workload.try_number) is None
+            and (workload.sensor_start_date is not None or not os.path.exists(workload.log_path))
+        ):
+            log.warning(
+                "%s never started (its launcher died first): starting it here", child.describe()
+            )
             self._relaunch_direct(None, child)
             return []
         return self._finalize(child, None, reason="its launcher died before it said it started it")
@@ -269,11 +328,20 @@ class LauncherSide:
         status = self._launcher_status(launcher)
         self.launchers.discard(launcher)
         if not (launcher.pending or launcher.running):
-            if not (launcher.failed or launcher.retired or self._ending) and status is not None and status != 0:
+            if (
+                not (launcher.failed or launcher.retired or self._ending)
+                and status is not None
+                and status != 0
+            ):
                 log.warning("%s ended (%s)", launcher.describe(), exit_text(status))
             return events
-        log.warning("%s died (%s) with %d tries to start and %d running; the running ones go on",
-                    launcher.describe(), exit_text(status), len(launcher.pending), len(launcher.running))
+        log.warning(
+            "%s died (%s) with %d tries to start and %d running; the running ones go on",
+            launcher.describe(),
+            exit_text(status),
+            len(launcher.pending),
+            len(launcher.running),
+        )
         self.launchers.note_failed(launcher)
         for child in list(launcher.pending.values()):
             launcher.pending.pop(child.ti_id, None)
@@ -286,7 +354,9 @@ class LauncherSide:
                 events.extend(self._lost_before_start(child))
         # Its running tries go on: watched through a pidfd when their beacon names their
         # process, else through their channel, whose end is theirs.
-        identities = beacons.scan(self._home_key) if self._home_key is not None and launcher.running else []
+        identities = (
+            beacons.scan(self._home_key) if self._home_key is not None and launcher.running else []
+        )
         for child in list(launcher.running.values()):
             child.kind, child.launcher = ChildKind.ORPHANED, None
             for ti_id, try_number, identity in identities:
@@ -304,7 +374,9 @@ class LauncherSide:
         if not launcher.forked_here:
             if self._fork_server is None:
                 return None
-            return self._fork_server.exit_status(launcher.pid, wait=0.0 if self._ending else fork_server_client.STATUS_WAIT)
+            return self._fork_server.exit_status(
+                launcher.pid, wait=0.0 if self._ending else fork_server_client.STATUS_WAIT
+            )
         try:
             _pid, status = os.waitpid(launcher.pid, 0)
         except ChildProcessError:

@@ -104,10 +104,16 @@ def read_hello(hello: PendingHello) -> dict[str, Any] | None:
 def check_claim(home_key: str, hello: PendingHello, message: dict[str, Any]) -> ResumeClaim | str:
     """The claim, checked against the kernel's word; or why it is refused."""
     ti_id, try_number = message.get("ti_id"), message.get("try_number")
-    if message.get("op") != "resume" or not isinstance(ti_id, int) or not isinstance(try_number, int):
-        return "expected {\"op\": \"resume\", \"ti_id\": int, \"try_number\": int}"
+    if (
+        message.get("op") != "resume"
+        or not isinstance(ti_id, int)
+        or not isinstance(try_number, int)
+    ):
+        return 'expected {"op": "resume", "ti_id": int, "try_number": int}'
     try:
-        raw = hello.channel.sock.getsockopt(socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size)
+        raw = hello.channel.sock.getsockopt(
+            socket.SOL_SOCKET, socket.SO_PEERCRED, _CREDENTIALS.size
+        )
     except OSError as exc:
         return f"the peer's credentials cannot be read: {exc}"
     pid, uid, _gid = _CREDENTIALS.unpack(raw)

@@ -14,7 +14,6 @@ from tradewind.sdk.callables import call_with_context
 from tradewind.sdk.context import Context
 from tradewind.sdk.templating import render_value
 
-
 #: Seconds a killed command gets to exit after SIGTERM before it is sent SIGKILL.
 KILL_GRACE_SECONDS = 5.0
 
@@ -112,7 +111,9 @@ class BashOperator(BaseOperator):
         if code in self.skip_on_exit_code:
             raise SkipTask(f"Bash command returned exit code {code}. Skipping.")
         if code != 0:
-            raise TradewindError(f"Bash command failed. The command returned a non-zero exit code {code}.")
+            raise TradewindError(
+                f"Bash command failed. The command returned a non-zero exit code {code}."
+            )
         return self.output_processor(last_line)
 
     def on_kill(self) -> None:
@@ -141,8 +142,14 @@ class DecoratedBashOperator(BashOperator):
     custom_operator_name = "@task.bash"
     template_fields: Sequence[str] = ("bash_command", "env", "cwd", "op_args", "op_kwargs")
 
-    def __init__(self, *, python_callable: Callable[..., Any], op_args: Sequence[Any] | None = None,
-                 op_kwargs: dict[str, Any] | None = None, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        python_callable: Callable[..., Any],
+        op_args: Sequence[Any] | None = None,
+        op_kwargs: dict[str, Any] | None = None,
+        **kwargs: Any,
+    ) -> None:
         kwargs.pop("multiple_outputs", None)
         super().__init__(bash_command="<set at run time>", **kwargs)
         self.python_callable = python_callable
@@ -155,5 +162,7 @@ class DecoratedBashOperator(BashOperator):
             raise TradewindError(
                 f"task {self.task_id!r}: the @task.bash function must return a non-empty command string, got {command!r}"
             )
-        self.bash_command = render_value(command, context, self.get_template_env(), tuple(self.template_ext))
+        self.bash_command = render_value(
+            command, context, self.get_template_env(), tuple(self.template_ext)
+        )
         return super().execute(context)

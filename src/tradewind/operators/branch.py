@@ -22,7 +22,9 @@ def _normalize_branches(result: Any) -> set[str]:
                 raise TradewindError(f"a branch must be a task id (str), got {item!r}")
             branches.add(item)
         return branches
-    raise TradewindError(f"a branch callable must return a task id, a list of task ids or None, got {result!r}")
+    raise TradewindError(
+        f"a branch callable must return a task id, a list of task ids or None, got {result!r}"
+    )
 
 
 class BranchMixIn:
@@ -44,7 +46,11 @@ class BranchMixIn:
             follow.update(task.task_id for task in group.roots)
         not_downstream = sorted(follow - self.downstream_task_ids)
         if not_downstream:
-            self.log.warning("branch %s follows tasks that are not directly downstream: %s", self.task_id, not_downstream)
+            self.log.warning(
+                "branch %s follows tasks that are not directly downstream: %s",
+                self.task_id,
+                not_downstream,
+            )
         reachable: set[str] = set()
         for task_id in follow:
             reachable.add(task_id)

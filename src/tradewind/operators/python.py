@@ -30,7 +30,9 @@ class PythonOperator(BaseOperator):
         **kwargs: Any,
     ) -> None:
         if not callable(python_callable):
-            raise DagDefinitionError(f"task {kwargs.get('task_id')!r}: python_callable must be callable, got {python_callable!r}")
+            raise DagDefinitionError(
+                f"task {kwargs.get('task_id')!r}: python_callable must be callable, got {python_callable!r}"
+            )
         super().__init__(**kwargs)
         self.python_callable = python_callable
         self.op_args = list(op_args or [])
@@ -97,7 +99,9 @@ class DecoratedPythonOperator(PythonOperator):
     custom_operator_name = "@task"
 
     def __init__(self, *, multiple_outputs: bool = False, **kwargs: Any) -> None:
-        super().__init__(multiple_outputs=multiple_outputs, show_return_value_in_logs=True, **kwargs)
+        super().__init__(
+            multiple_outputs=multiple_outputs, show_return_value_in_logs=True, **kwargs
+        )
 
 
 class DecoratedBranchOperator(BranchPythonOperator):

@@ -44,7 +44,8 @@ def _states(name: str, values: Sequence[Any] | None, default: list[str], task_id
     unknown = [value for value in found if value not in _RUN_STATES]
     if unknown:
         raise DagDefinitionError(
-            f"task {task_id!r}: {name} has unknown DAG run states {unknown}; expected some of {sorted(_RUN_STATES)}")
+            f"task {task_id!r}: {name} has unknown DAG run states {unknown}; expected some of {sorted(_RUN_STATES)}"
+        )
     return found
 
 
@@ -89,21 +90,33 @@ class TriggerDagRunOperator(BaseOperator):
     ) -> None:
         super().__init__(**kwargs)
         if not trigger_dag_id or not isinstance(trigger_dag_id, str):
-            raise DagDefinitionError(f"task {self.task_id!r}: trigger_dag_id must be a DAG id, got {trigger_dag_id!r}")
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: trigger_dag_id must be a DAG id, got {trigger_dag_id!r}"
+            )
         if conf is not None and not isinstance(conf, dict):
-            raise DagDefinitionError(f"task {self.task_id!r}: conf must be a dict, got {type(conf).__name__}")
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: conf must be a dict, got {type(conf).__name__}"
+            )
         self.trigger_dag_id = trigger_dag_id
         self.trigger_run_id = trigger_run_id
         self.conf = conf
         self.logical_date = logical_date if logical_date is not None else execution_date
         self.reset_dag_run = reset_dag_run
         self.wait_for_completion = wait_for_completion
-        seconds = poke_interval.total_seconds() if isinstance(poke_interval, timedelta) else poke_interval
+        seconds = (
+            poke_interval.total_seconds() if isinstance(poke_interval, timedelta) else poke_interval
+        )
         if isinstance(seconds, bool) or not isinstance(seconds, (int, float)) or seconds <= 0:
-            raise DagDefinitionError(f"task {self.task_id!r}: poke_interval must be a positive number of seconds")
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: poke_interval must be a positive number of seconds"
+            )
         self.poke_interval = float(seconds)
-        self.allowed_states = _states("allowed_states", allowed_states, [DagRunState.SUCCESS.value], self.task_id)
-        self.failed_states = _states("failed_states", failed_states, [DagRunState.FAILED.value], self.task_id)
+        self.allowed_states = _states(
+            "allowed_states", allowed_states, [DagRunState.SUCCESS.value], self.task_id
+        )
+        self.failed_states = _states(
+            "failed_states", failed_states, [DagRunState.FAILED.value], self.task_id
+        )
         self.skip_when_already_exists = skip_when_already_exists
         self.fail_when_dag_is_paused = fail_when_dag_is_paused
         self.deferrable = deferrable
@@ -121,20 +134,30 @@ class TriggerDagRunOperator(BaseOperator):
 
     def execute(self, context: Context) -> None:
         if not supervisor_comms.available():
-            raise needs_scheduler("TriggerDagRunOperator", f"it creates a run of DAG {self.trigger_dag_id!r}")
+            raise needs_scheduler(
+                "TriggerDagRunOperator", f"it creates a run of DAG {self.trigger_dag_id!r}"
+            )
         if self.conf is not None and not isinstance(self.conf, dict):
             raise FailTask(f"conf must render to a dict, got {type(self.conf).__name__}")
         logical_date = self._logical_date()
         try:
-            reply = supervisor_comms.request({
-                "op": "trigger_dag_run", "dag_id": self.trigger_dag_id, "run_id": self.trigger_run_id or None,
-                "logical_date": logical_date.isoformat() if logical_date else None, "conf": dict(self.conf or {}),
-                "reset_dag_run": bool(self.reset_dag_run), "fail_when_dag_is_paused": bool(self.fail_when_dag_is_paused),
-            })
+            reply = supervisor_comms.request(
+                {
+                    "op": "trigger_dag_run",
+                    "dag_id": self.trigger_dag_id,
+                    "run_id": self.trigger_run_id or None,
+                    "logical_date": logical_date.isoformat() if logical_date else None,
+                    "conf": dict(self.conf or {}),
+                    "reset_dag_run": bool(self.reset_dag_run),
+                    "fail_when_dag_is_paused": bool(self.fail_when_dag_is_paused),
+                }
+            )
         except supervisor_comms.SupervisorRequestFailed as exc:
             if exc.error_type == "already_exists":
                 if self.skip_when_already_exists:
-                    raise SkipTask(f"DAG {self.trigger_dag_id!r} already has this run; skipping") from None
+                    raise SkipTask(
+                        f"DAG {self.trigger_dag_id!r} already has this run; skipping"
+                    ) from None
                 raise DagRunAlreadyExists(str(exc)) from None
             if exc.error_type == "paused":
                 raise DagIsPaused(str(exc)) from None
@@ -152,14 +175,22 @@ class TriggerDagRunOperator(BaseOperator):
 
     def _wait(self, run_id: str) -> None:
         if self.deferrable:
-            self.log.info("deferrable=True: Tradewind waits in the task process instead of deferring")
+            self.log.info(
+                "deferrable=True: Tradewind waits in the task process instead of deferring"
+            )
         while True:
             time.sleep(self.poke_interval)
-            reply = supervisor_comms.request({"op": "dag_run_state", "dag_id": self.trigger_dag_id, "run_id": run_id})
+            reply = supervisor_comms.request(
+                {"op": "dag_run_state", "dag_id": self.trigger_dag_id, "run_id": run_id}
+            )
             state = reply.get("state")
             if not reply.get("found"):
-                raise TradewindError(f"run {run_id!r} of DAG {self.trigger_dag_id!r} no longer exists")
-            self.log.info("Waiting for DAG %s run %s to finish: it is %s", self.trigger_dag_id, run_id, state)
+                raise TradewindError(
+                    f"run {run_id!r} of DAG {self.trigger_dag_id!r} no longer exists"
+                )
+            self.log.info(
+                "Waiting for DAG %s run %s to finish: it is %s", self.trigger_dag_id, run_id, state
+            )
             if state in self.failed_states:
                 raise TradewindError(f"{self.trigger_dag_id} failed with failed states {state}")
             if state in self.allowed_states:

@@ -85,7 +85,7 @@ def scan(key: str) -> list[tuple[int, int, ProcessIdentity]]:
     start = text.find(marker)
     while start >= 0:
         end = text.find("\n", start)
-        name = text[start + len(marker): end if end >= 0 else len(text)].strip()
+        name = text[start + len(marker) : end if end >= 0 else len(text)].strip()
         parts = name.split("-")
         if len(parts) == 4 and all(part.isdigit() for part in parts):
             ti_id, try_number, pid, ticks = (int(part) for part in parts)
@@ -97,8 +97,11 @@ def scan(key: str) -> list[tuple[int, int, ProcessIdentity]]:
 def live_tries(key: str) -> dict[tuple[int, int], ProcessIdentity]:
     """(ti_id, try_number) -> identity of each try of this home whose process runs now, as
     this user."""
-    return {(ti_id, try_number): identity for ti_id, try_number, identity in scan(key)
-            if identity.alive() and identity.owned_by_this_user()}
+    return {
+        (ti_id, try_number): identity
+        for ti_id, try_number, identity in scan(key)
+        if identity.alive() and identity.owned_by_this_user()
+    }
 
 
 def holds_beacon(key: str, ti_id: int, try_number: int, identity: ProcessIdentity) -> bool:

@@ -39,17 +39,34 @@ class _ReadOnlyXComs(XComStore):
     def __init__(self, link: ParentLink) -> None:
         self.link = link
 
-    def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+    def set(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any
+    ) -> None:
         log.warning("a DAG callback cannot push XComs; %r is dropped", key)
 
     def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
-        reply = self.link.ask_or_raise({"op": "xcom_get", "dag_id": dag_id, "run_id": run_id, "task_id": task_id,
-                                        "map_index": map_index, "key": key})
+        reply = self.link.ask_or_raise(
+            {
+                "op": "xcom_get",
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "map_index": map_index,
+                "key": key,
+            }
+        )
         return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
 
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
-        reply = self.link.ask_or_raise({"op": "xcom_get_mapped", "dag_id": dag_id, "run_id": run_id,
-                                        "task_id": task_id, "key": key})
+        reply = self.link.ask_or_raise(
+            {
+                "op": "xcom_get_mapped",
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "key": key,
+            }
+        )
         return [xcom_codec.decode(value) for value in reply.get("values", [])]
 
 
@@ -63,28 +80,45 @@ def build_context(dag: DAG, workload: CallbackWorkload, link: ParentLink) -> Con
     variable, connection = lookups(link)
     try:
         params = dag.params.resolve(workload.run.conf)
-    except Exception:  # the run was created with this conf; a later schema change must not hide the callback
+    except (
+        Exception
+    ):  # the run was created with this conf; a later schema change must not hide the callback
         params = dict(workload.run.conf)
     task_id = workload.ti_task_id if workload.ti_task_id in dag.task_dict else None
     if task_id is None and dag.task_dict:
         task_id = next(iter(dag.task_dict))
     if task_id is None:
-        context = Context(dag=dag, dag_run=workload.run, run_id=workload.run_id, params=params,
-                          conf=workload.run.conf, logical_date=workload.run.logical_date)
+        context = Context(
+            dag=dag,
+            dag_run=workload.run,
+            run_id=workload.run_id,
+            params=params,
+            conf=workload.run.conf,
+            logical_date=workload.run.logical_date,
+        )
     else:
         ti = RuntimeTaskInstance(
-            task=dag.task_dict[task_id], run=workload.run, xcoms=_ReadOnlyXComs(link),
-            map_index=workload.ti_map_index, try_number=workload.ti_try_number,
+            task=dag.task_dict[task_id],
+            run=workload.run,
+            xcoms=_ReadOnlyXComs(link),
+            map_index=workload.ti_map_index,
+            try_number=workload.ti_try_number,
         )
         ti.state = workload.ti_state or "none"
         context = context_builder.build_context(
-            ti=ti, run=workload.run, params=params, variable_lookup=variable, connection_lookup=connection,
+            ti=ti,
+            run=workload.run,
+            params=params,
+            variable_lookup=variable,
+            connection_lookup=connection,
         )
     context["reason"] = workload.reason
     return context
 
 
-def run(workload: CallbackWorkload, channel: LineChannel, *, parent_pid: int | None = None) -> NoReturn:
+def run(
+    workload: CallbackWorkload, channel: LineChannel, *, parent_pid: int | None = None
+) -> NoReturn:
     """Run the callbacks and exit: 0 when all returned, 1 when one raised or could not load."""
     code = 1
     try:

@@ -25,7 +25,9 @@ def environment_variable(key: str, environ: Mapping[str, str] | None = None) -> 
     return None
 
 
-def environment_connection(conn_id: str, environ: Mapping[str, str] | None = None) -> Connection | None:
+def environment_connection(
+    conn_id: str, environ: Mapping[str, str] | None = None
+) -> Connection | None:
     environ = os.environ if environ is None else environ
     for prefix in _CONN_PREFIXES:
         raw = environ.get(prefix + conn_id.upper())

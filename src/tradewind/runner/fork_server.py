@@ -41,8 +41,10 @@ from tradewind.runner.parent_death import die_with_parent
 
 def command(control_fd: int, parent_pid: int) -> list[str]:
     """The command line that starts a fork server on ``control_fd`` for ``parent_pid``."""
-    code = (f"import sys; sys.path[:] = {list(sys.path)!r}; "
-            f"from tradewind.runner.fork_server import main; main({control_fd}, {parent_pid})")
+    code = (
+        f"import sys; sys.path[:] = {list(sys.path)!r}; "
+        f"from tradewind.runner.fork_server import main; main({control_fd}, {parent_pid})"
+    )
     return [sys.executable, "-c", code]
 
 
@@ -58,7 +60,9 @@ def _preload() -> None:
 def main(control_fd: int, parent_pid: int) -> NoReturn:
     code = 0
     try:
-        signal.signal(signal.SIGINT, signal.SIG_IGN)  # a Ctrl-C is for the scheduler, which stops us
+        signal.signal(
+            signal.SIGINT, signal.SIG_IGN
+        )  # a Ctrl-C is for the scheduler, which stops us
         os.setpgid(0, 0)
         die_with_parent(signal.SIGKILL, expected_parent=parent_pid)
         control = socket.socket(fileno=control_fd)
@@ -100,7 +104,9 @@ class _ForkServer:
         if message[0] != "spawn" or len(message) != 4 or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
-            launcher_process.send(self.control, ("spawn_failed", f"unexpected request {message[0]!r}"))
+            launcher_process.send(
+                self.control, ("spawn_failed", f"unexpected request {message[0]!r}")
+            )
             return
         _kind, fileloc, dag_id, home_key = message
         launcher_fd, source_fd = fds
@@ -108,7 +114,9 @@ class _ForkServer:
             source = _read_all(source_fd).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             os.close(launcher_fd)
-            launcher_process.send(self.control, ("spawn_failed", f"could not read the source: {exc}"))
+            launcher_process.send(
+                self.control, ("spawn_failed", f"could not read the source: {exc}")
+            )
             return
         finally:
             os.close(source_fd)
@@ -120,23 +128,42 @@ class _ForkServer:
             launcher_process.send(self.control, ("spawn_failed", f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
-            self._become_launcher(launcher_fd, str(fileloc), source, str(dag_id), server_pid,
-                                  str(home_key) if home_key else None)
+            self._become_launcher(
+                launcher_fd,
+                str(fileloc),
+                source,
+                str(dag_id),
+                server_pid,
+                str(home_key) if home_key else None,
+            )
         os.close(launcher_fd)
         pidfd = os.pidfd_open(pid)
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
         launcher_process.send(self.control, ("spawned", pid), [pidfd])
 
-    def _become_launcher(self, launcher_fd: int, fileloc: str, source: str, dag_id: str, server_pid: int,
-                         home_key: str | None) -> NoReturn:
+    def _become_launcher(
+        self,
+        launcher_fd: int,
+        fileloc: str,
+        source: str,
+        dag_id: str,
+        server_pid: int,
+        home_key: str | None,
+    ) -> NoReturn:
         try:
             self.selector.close()
             for fd in self.pidfds.values():
                 os.close(fd)
             self.control.close()
-            launcher_process.serve(socket.socket(fileno=launcher_fd), fileloc, source, dag_id, parent_pid=server_pid,
-                                   home_key=home_key)
+            launcher_process.serve(
+                socket.socket(fileno=launcher_fd),
+                fileloc,
+                source,
+                dag_id,
+                parent_pid=server_pid,
+                home_key=home_key,
+            )
         finally:
             os._exit(1)
 

@@ -134,8 +134,15 @@ def _unsafe_to_fork(fds_before: set[tuple[int, int, int]]) -> str | None:
     return None
 
 
-def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *, parent_pid: int,
-          home_key: str | None = None) -> NoReturn:
+def serve(
+    control: socket.socket,
+    fileloc: str,
+    source_code: str,
+    dag_id: str,
+    *,
+    parent_pid: int,
+    home_key: str | None = None,
+) -> NoReturn:
     """Load the DAG, then launch task processes until the executor closes ``control``.
     ``home_key``: passed to each task process (``task_process.run``)."""
     code = 0
@@ -161,7 +168,13 @@ def serve(control: socket.socket, fileloc: str, source_code: str, dag_id: str, *
             return _exit(0)
         unsafe = _unsafe_to_fork(fds_before)
         if unsafe:
-            send(control, ("load_failed", f"the DAG file {unsafe} when imported, which its tries must not share"))
+            send(
+                control,
+                (
+                    "load_failed",
+                    f"the DAG file {unsafe} when imported, which its tries must not share",
+                ),
+            )
             return _exit(0)
         task_process.prepare_output()
         task_process.warm_up()
@@ -181,7 +194,9 @@ def _exit(code: int) -> NoReturn:
 
 
 class _Launcher:
-    def __init__(self, control: socket.socket, dag: Any, source_code: str, home_key: str | None) -> None:
+    def __init__(
+        self, control: socket.socket, dag: Any, source_code: str, home_key: str | None
+    ) -> None:
         self.control = control
         self.home_key = home_key
         self.dag = dag
@@ -256,7 +271,9 @@ class _Launcher:
                 os.close(fd)
             self.control.close()
             channel = LineChannel(socket.socket(fileno=channel_fd))
-            task_process.run(workload, channel, dag=self.dag, output_prepared=True, home_key=self.home_key)
+            task_process.run(
+                workload, channel, dag=self.dag, output_prepared=True, home_key=self.home_key
+            )
         finally:
             os._exit(1)
 

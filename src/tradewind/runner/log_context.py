@@ -5,7 +5,9 @@ from __future__ import annotations
 import contextvars
 import logging
 
-current_task_label: contextvars.ContextVar[str] = contextvars.ContextVar("tradewind_task_label", default="-")
+current_task_label: contextvars.ContextVar[str] = contextvars.ContextVar(
+    "tradewind_task_label", default="-"
+)
 
 
 class TaskLabelFilter(logging.Filter):

@@ -19,7 +19,9 @@ def run_log_folder(log_folder: Path, dag_id: str, run_id: str) -> Path:
     return log_folder / f"dag_id={_safe(dag_id)}" / f"run_id={_safe(run_id)}"
 
 
-def try_log_path(log_folder: Path, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
+def try_log_path(
+    log_folder: Path, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
+) -> Path:
     path = run_log_folder(log_folder, dag_id, run_id) / f"task_id={_safe(task_id)}"
     if map_index >= 0:
         path = path / f"map_index={map_index}"

@@ -58,7 +58,9 @@ class MaskingFilter(logging.Filter):
         if redacted != message or record.exc_info:
             record.msg, record.args = redacted, None
             if record.exc_info:
-                record.exc_text = masker.redact_text(logging.Formatter().formatException(record.exc_info))
+                record.exc_text = masker.redact_text(
+                    logging.Formatter().formatException(record.exc_info)
+                )
                 record.exc_info = None
         return True
 
@@ -107,7 +109,9 @@ class MaskingBinaryStream(io.RawIOBase):
 
     def write(self, data: Any) -> int:
         text = bytes(data).decode(self._encoding, errors="surrogateescape")
-        self._wrapped.write(masker.redact_text(text).encode(self._encoding, errors="surrogateescape"))
+        self._wrapped.write(
+            masker.redact_text(text).encode(self._encoding, errors="surrogateescape")
+        )
         return len(data)
 
     def flush(self) -> None:

@@ -44,6 +44,10 @@ def read(path: str | Path | None, ti_id: int, try_number: int) -> dict[str, Any]
         message = json.loads(Path(path).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         return None
-    if not isinstance(message, dict) or message.get("ti_id") != ti_id or message.get("try_number") != try_number:
+    if (
+        not isinstance(message, dict)
+        or message.get("ti_id") != ti_id
+        or message.get("try_number") != try_number
+    ):
         return None
     return message

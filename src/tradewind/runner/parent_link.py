@@ -73,8 +73,11 @@ class ParentLink:
                 except ChannelClosed:
                     self._reconnect()
                     if message.get("op") in NOT_REPEATABLE:
-                        return {"error": f"the scheduler stopped while answering {message.get('op')!r}; "
-                                         "it may or may not have been done", "error_type": "supervisor_lost"}
+                        return {
+                            "error": f"the scheduler stopped while answering {message.get('op')!r}; "
+                            "it may or may not have been done",
+                            "error_type": "supervisor_lost",
+                        }
 
     def ask_or_raise(self, message: dict[str, Any]) -> dict[str, Any]:
         reply = self.ask(message)
@@ -89,14 +92,18 @@ class ParentLink:
                 self.channel.send_encoded(data)
             except ChannelClosed:
                 if self.resume is not None:
-                    log.info("The scheduler is away: the outcome is left in the outcome file for it")
+                    log.info(
+                        "The scheduler is away: the outcome is left in the outcome file for it"
+                    )
 
     def _reconnect(self) -> None:
         """Wait for a scheduler of this home; raise ``ChannelClosed`` when this try has none."""
         if self.resume is None:
             raise ChannelClosed("the scheduler went away")
-        log.warning("Lost contact with the scheduler; the task goes on and waits for a scheduler of this "
-                    "Tradewind home to take it over")
+        log.warning(
+            "Lost contact with the scheduler; the task goes on and waits for a scheduler of this "
+            "Tradewind home to take it over"
+        )
         delay = RETRY_FIRST
         while True:
             channel, reply = self._handshake()
@@ -106,7 +113,9 @@ class ParentLink:
                 log.info("Taken over by the scheduler in process %s", reply.get("pid"))
                 return
             if reply:  # a scheduler answered, and said no
-                raise SupervisorLost(f"the scheduler refused to take this try over: {reply.get('error')}")
+                raise SupervisorLost(
+                    f"the scheduler refused to take this try over: {reply.get('error')}"
+                )
             time.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)
 
@@ -119,7 +128,9 @@ class ParentLink:
         channel = LineChannel(sock)
         try:
             sock.connect(beacons.supervisor_address(self.resume.home_key))
-            channel.send({"op": "resume", "ti_id": self.resume.ti_id, "try_number": self.resume.try_number})
+            channel.send(
+                {"op": "resume", "ti_id": self.resume.ti_id, "try_number": self.resume.try_number}
+            )
             reply = channel.receive()
         except (OSError, ChannelClosed, ValueError):
             channel.close()

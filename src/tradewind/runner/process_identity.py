@@ -35,7 +35,7 @@ def _read_stat(pid: int) -> tuple[str, int] | None:
     except OSError:
         return None
     # The command name (field 2) may hold spaces and parentheses: split after the last ")".
-    fields = raw[raw.rfind(b")") + 2:].split()
+    fields = raw[raw.rfind(b")") + 2 :].split()
     try:
         return fields[0].decode("ascii", "replace"), int(fields[19])
     except (IndexError, ValueError):
@@ -95,7 +95,9 @@ class ProcessIdentity:
             ticks = os.sysconf("SC_CLK_TCK")
         except (OSError, ValueError, StopIteration, IndexError):
             return None
-        return datetime.fromtimestamp(boot, tz=timezone.UTC) + timedelta(seconds=self.start_ticks / ticks)
+        return datetime.fromtimestamp(boot, tz=timezone.UTC) + timedelta(
+            seconds=self.start_ticks / ticks
+        )
 
     def describe(self) -> str:
         return f"process {self.pid}"

@@ -25,7 +25,10 @@ _MAX_DEPTH = secrets_masker.MAX_DEPTH
 
 def serialize(operator: Any) -> dict[str, Any]:
     """Each template field of the rendered ``operator``, redacted."""
-    return {name: serialize_field(name, getattr(operator, name, None)) for name in operator.template_fields}
+    return {
+        name: serialize_field(name, getattr(operator, name, None))
+        for name in operator.template_fields
+    }
 
 
 def serialize_field(name: str, value: Any) -> Any:

@@ -110,7 +110,9 @@ class RuntimeTaskInstance:
                 values.append(value)
         return values
 
-    def _pull_one(self, dag_id: str, run_id: str, task_id: str, key: str, map_indexes: Any, default: Any) -> Any:
+    def _pull_one(
+        self, dag_id: str, run_id: str, task_id: str, key: str, map_indexes: Any, default: Any
+    ) -> Any:
         if isinstance(map_indexes, int):
             value = self._xcoms.get(dag_id, run_id, task_id, map_indexes, key)
             return default if value is MISSING else value

@@ -67,7 +67,9 @@ def prepare_operator(task: Any, map_index: int, pull: Callable[[str, str], Any])
     if task.is_mapped:
         expansion = task.resolve_expansion(pull)
         if not 0 <= map_index < len(expansion):
-            raise IndexError(f"task {task.task_id!r} has {len(expansion)} mapped elements, no map index {map_index}")
+            raise IndexError(
+                f"task {task.task_id!r} has {len(expansion)} mapped elements, no map index {map_index}"
+            )
         return task.unmap(expansion[map_index])
     return copy.copy(task)
 
@@ -92,7 +94,9 @@ def _push_result(ti: RuntimeTaskInstance, operator: Any, result: Any) -> None:
             )
         for key, value in result.items():
             if not isinstance(key, str):
-                raise TypeError(f"task {operator.task_id!r}: multiple_outputs keys must be strings, got {key!r}")
+                raise TypeError(
+                    f"task {operator.task_id!r}: multiple_outputs keys must be strings, got {key!r}"
+                )
             ti.xcom_push(key, value)
     ti.xcom_push(RETURN_VALUE_KEY, result)
 
@@ -149,7 +153,9 @@ def _execute(
 ) -> TryOutcome:
     task = request.task
     log.info("Starting attempt %s of %s of %s", request.try_number, request.max_tries + 1, label)
-    placeholder = RuntimeTaskInstance(task=task, run=request.run, xcoms=xcoms, map_index=request.map_index)
+    placeholder = RuntimeTaskInstance(
+        task=task, run=request.run, xcoms=xcoms, map_index=request.map_index
+    )
     operator = task
     ti = placeholder
     context: Context = Context()
@@ -158,17 +164,28 @@ def _execute(
     trace: str | None = None
     reschedule_date: datetime | None = None
     try:
-        operator = prepare_operator(task, request.map_index, lambda tid, key: placeholder.xcom_pull(task_ids=tid, key=key))
+        operator = prepare_operator(
+            task, request.map_index, lambda tid, key: placeholder.xcom_pull(task_ids=tid, key=key)
+        )
         ti = RuntimeTaskInstance(
-            task=operator, run=request.run, xcoms=xcoms, map_index=request.map_index,
-            try_number=request.try_number, max_tries=request.max_tries, start_date=start,
-            sensor_start_date=request.sensor_start_date or start, poke_number=request.poke_number,
+            task=operator,
+            run=request.run,
+            xcoms=xcoms,
+            map_index=request.map_index,
+            try_number=request.try_number,
+            max_tries=request.max_tries,
+            start_date=start,
+            sensor_start_date=request.sensor_start_date or start,
+            poke_number=request.poke_number,
         )
         params = request.params
         if task.params and task.has_dag:
             params = param.resolve_task_params(task.dag.params, task.params, request.run.conf)
         context = context_builder.build_context(
-            ti=ti, run=request.run, params=params, test_mode=request.test_mode,
+            ti=ti,
+            run=request.run,
+            params=params,
+            test_mode=request.test_mode,
             **({"variable_lookup": variable_lookup} if variable_lookup else {}),
             **({"connection_lookup": connection_lookup} if connection_lookup else {}),
         )
@@ -207,23 +224,38 @@ def _execute(
     end = timezone.utcnow()
     # Masked last: a secret registered while the task ran is hidden too.
     outcome = TryOutcome(
-        state=state, start_date=start, end_date=end, error=_masked_text(error), traceback=_masked_text(trace),
-        reschedule_date=reschedule_date, skipped_task_ids=list(ti.skipped_task_ids),
+        state=state,
+        start_date=start,
+        end_date=end,
+        error=_masked_text(error),
+        traceback=_masked_text(trace),
+        reschedule_date=reschedule_date,
+        skipped_task_ids=list(ti.skipped_task_ids),
         rendered_fields=rendered_fields.serialize(operator) if operator is not task else {},
     )
     _finish(operator, context, outcome, label, request)
     return outcome
 
 
-def _finish(operator: Any, context: Context, outcome: TryOutcome, label: str, request: TryRequest) -> None:
+def _finish(
+    operator: Any, context: Context, outcome: TryOutcome, label: str, request: TryRequest
+) -> None:
     verb = {
-        TIS.SUCCESS: "SUCCESS", TIS.FAILED: "FAILED", TIS.SKIPPED: "SKIPPED",
-        TIS.UP_FOR_RETRY: "UP_FOR_RETRY", TIS.UP_FOR_RESCHEDULE: "UP_FOR_RESCHEDULE",
+        TIS.SUCCESS: "SUCCESS",
+        TIS.FAILED: "FAILED",
+        TIS.SKIPPED: "SKIPPED",
+        TIS.UP_FOR_RETRY: "UP_FOR_RETRY",
+        TIS.UP_FOR_RESCHEDULE: "UP_FOR_RESCHEDULE",
     }[outcome.state]
     log.info(
         "Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%s, start_date=%s, end_date=%s",
-        verb, request.run.dag_id, operator.task_id, request.run.run_id, request.map_index,
-        outcome.start_date.isoformat(), outcome.end_date.isoformat(),
+        verb,
+        request.run.dag_id,
+        operator.task_id,
+        request.run.run_id,
+        request.map_index,
+        outcome.start_date.isoformat(),
+        outcome.end_date.isoformat(),
     )
     if not context:
         return

@@ -48,7 +48,9 @@ class ParentXComStore(XComStore):
         self.workload = workload
         self.pushed: dict[str, str] = {}
 
-    def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+    def set(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any
+    ) -> None:
         self.pushed[key] = xcom_codec.encode(value, key=key)
 
     def _own(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> bool:
@@ -58,13 +60,28 @@ class ParentXComStore(XComStore):
     def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
         if self._own(dag_id, run_id, task_id, map_index):
             return xcom_codec.decode(self.pushed[key]) if key in self.pushed else MISSING
-        reply = self.link.ask_or_raise({"op": "xcom_get", "dag_id": dag_id, "run_id": run_id, "task_id": task_id,
-                                        "map_index": map_index, "key": key})
+        reply = self.link.ask_or_raise(
+            {
+                "op": "xcom_get",
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "map_index": map_index,
+                "key": key,
+            }
+        )
         return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
 
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
-        reply = self.link.ask_or_raise({"op": "xcom_get_mapped", "dag_id": dag_id, "run_id": run_id,
-                                        "task_id": task_id, "key": key})
+        reply = self.link.ask_or_raise(
+            {
+                "op": "xcom_get_mapped",
+                "dag_id": dag_id,
+                "run_id": run_id,
+                "task_id": task_id,
+                "key": key,
+            }
+        )
         return [xcom_codec.decode(value) for value in reply.get("values", [])]
 
 
@@ -104,8 +121,12 @@ def prepare_output() -> None:
     A warm launcher does this once, before it forks tries; each try then only points the
     descriptors at its log (``point_output_at``).
     """
-    sys.stdout = MaskingStream(open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
-    sys.stderr = MaskingStream(open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace"))  # noqa: SIM115
+    sys.stdout = MaskingStream(
+        open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
+    )  # noqa: SIM115
+    sys.stderr = MaskingStream(
+        open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
+    )  # noqa: SIM115
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)
@@ -131,8 +152,13 @@ def warm_up() -> None:
     """
     logging.getLogger("tradewind.task").info("warm launcher %d ready: %s", os.getpid(), None)
     for value in (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset()):
-        for abc in (collections.abc.Mapping, collections.abc.Sequence, collections.abc.Set,
-                    collections.abc.Iterable, collections.abc.Callable):
+        for abc in (
+            collections.abc.Mapping,
+            collections.abc.Sequence,
+            collections.abc.Set,
+            collections.abc.Iterable,
+            collections.abc.Callable,
+        ):
             isinstance(value, abc)
     protocol.encode({"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]})
     _rehearse_try()
@@ -155,9 +181,19 @@ def _rehearse_try() -> None:
     now = timezone.utcnow()
     with DAG("__tradewind_rehearsal__", schedule=None) as dag:
         PythonOperator(task_id="noop", python_callable=_noop)
-    run = RunInfo(dag_id=dag.dag_id, run_id="rehearsal", logical_date=now, data_interval_start=now,
-                  data_interval_end=now, run_type="manual", conf={}, start_date=now)
-    request = task_execution.TryRequest(task=dag.get_task("noop"), run=run, params=dag.params.resolve({}))
+    run = RunInfo(
+        dag_id=dag.dag_id,
+        run_id="rehearsal",
+        logical_date=now,
+        data_interval_start=now,
+        data_interval_end=now,
+        run_type="manual",
+        conf={},
+        start_date=now,
+    )
+    request = task_execution.TryRequest(
+        task=dag.get_task("noop"), run=run, params=dag.params.resolve({})
+    )
     store = InMemoryXComStore()
     try:
         outcome = task_execution.execute_try(request, store)
@@ -204,8 +240,14 @@ def write_outcome(path: str | None, message: dict[str, Any] | bytes) -> None:
 _beacon: Any = None
 
 
-def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None, output_prepared: bool = False,
-        home_key: str | None = None) -> NoReturn:
+def run(
+    workload: TaskWorkload,
+    channel: LineChannel,
+    *,
+    dag: DAG | None = None,
+    output_prepared: bool = False,
+    home_key: str | None = None,
+) -> NoReturn:
     """Run the try and exit the process; never returns.
 
     ``dag``: the workload's DAG, already loaded from its source (by a warm launcher); loaded
@@ -225,7 +267,11 @@ def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None,
             point_output_at(workload.log_path)
         else:
             redirect_output(workload.log_path)
-        resume = Resume(home_key, workload.ti_id, workload.try_number) if _beacon is not None and home_key else None
+        resume = (
+            Resume(home_key, workload.ti_id, workload.try_number)
+            if _beacon is not None and home_key
+            else None
+        )
         link = ParentLink(channel, resume=resume)
         supervisor_comms.install(link.ask)
         store = ParentXComStore(link, workload)
@@ -244,10 +290,21 @@ def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None,
             try:
                 traceback.print_exc()
                 now = timezone.utcnow().isoformat()
-                state = TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
-                failure = protocol.encode({
-                    "op": "done", "ti_id": workload.ti_id, "try_number": workload.try_number, "state": state.value,
-                    "start_date": now, "end_date": now, "error": "the task process failed", "xcoms": []})
+                state = (
+                    TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
+                )
+                failure = protocol.encode(
+                    {
+                        "op": "done",
+                        "ti_id": workload.ti_id,
+                        "try_number": workload.try_number,
+                        "state": state.value,
+                        "start_date": now,
+                        "end_date": now,
+                        "error": "the task process failed",
+                        "xcoms": [],
+                    }
+                )
                 write_outcome(workload.outcome_path, failure)
                 (link.channel if link is not None else channel).send_encoded(failure)
             except BaseException:
@@ -261,7 +318,9 @@ def run(workload: TaskWorkload, channel: LineChannel, *, dag: DAG | None = None,
         os._exit(code)
 
 
-def _execute(workload: TaskWorkload, store: ParentXComStore, link: ParentLink, dag: DAG | None = None) -> dict[str, Any]:
+def _execute(
+    workload: TaskWorkload, store: ParentXComStore, link: ParentLink, dag: DAG | None = None
+) -> dict[str, Any]:
     log = logging.getLogger("tradewind.task")
     log.info("Task %s started in process %d", workload.describe(), os.getpid())
     started = timezone.utcnow()
@@ -274,14 +333,28 @@ def _execute(workload: TaskWorkload, store: ParentXComStore, link: ParentLink, d
         log.exception("Could not load the task: %s", exc)
         state = TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
         now = timezone.utcnow().isoformat()
-        return {"op": "done", "ti_id": workload.ti_id, "state": state.value, "start_date": started.isoformat(),
-                "end_date": now, "error": f"{type(exc).__name__}: {exc}", "xcoms": []}
+        return {
+            "op": "done",
+            "ti_id": workload.ti_id,
+            "state": state.value,
+            "start_date": started.isoformat(),
+            "end_date": now,
+            "error": f"{type(exc).__name__}: {exc}",
+            "xcoms": [],
+        }
     variable, connection = lookups(link)
     request = task_execution.TryRequest(
-        task=task, run=workload.run, params=params, map_index=workload.map_index,
-        try_number=workload.try_number, max_tries=workload.max_tries,
-        sensor_start_date=workload.sensor_start_date, poke_number=workload.poke_number,
+        task=task,
+        run=workload.run,
+        params=params,
+        map_index=workload.map_index,
+        try_number=workload.try_number,
+        max_tries=workload.max_tries,
+        sensor_start_date=workload.sensor_start_date,
+        poke_number=workload.poke_number,
     )
-    outcome = task_execution.execute_try(request, store, variable_lookup=variable, connection_lookup=connection)
+    outcome = task_execution.execute_try(
+        request, store, variable_lookup=variable, connection_lookup=connection
+    )
     xcoms = [[key, value] for key, value in store.pushed.items()]
     return outcome_to_message(workload.ti_id, outcome, xcoms)

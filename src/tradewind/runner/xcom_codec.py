@@ -77,11 +77,15 @@ def encode(value: Any, *, key: str | None = None) -> str:
     """JSON text of an XCom value; raises ``XComValueError`` for unsupported types and for a
     value over ``MAX_VALUE_BYTES`` (``key`` names it in the message)."""
     text = json.dumps(_encode(value), separators=(",", ":"), allow_nan=True)
-    if len(text) > MAX_VALUE_BYTES // 4 and len(text.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES:
+    if (
+        len(text) > MAX_VALUE_BYTES // 4
+        and len(text.encode("utf-8", "surrogatepass")) > MAX_VALUE_BYTES
+    ):
         size = len(text.encode("utf-8", "surrogatepass")) / 2**20
         raise XComValueError(
             f"XCom value{f' of key {key!r}' if key is not None else ''} is {size:.1f} MiB as JSON, over the limit "
-            f"of {MAX_VALUE_BYTES // 2**20} MiB: pass large data through files or object storage and push a reference")
+            f"of {MAX_VALUE_BYTES // 2**20} MiB: pass large data through files or object storage and push a reference"
+        )
     return text
 
 

@@ -20,7 +20,9 @@ class XComStore(abc.ABC):
     """XCom values of one or more runs, keyed by (dag_id, run_id, task_id, map_index, key)."""
 
     @abc.abstractmethod
-    def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+    def set(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any
+    ) -> None:
         """Store ``value`` (replacing an earlier value under the same key)."""
 
     @abc.abstractmethod
@@ -42,7 +44,9 @@ class InMemoryXComStore(XComStore):
         self._values: dict[tuple[str, str, str, int, str], str] = {}
         self._lock = threading.Lock()
 
-    def set(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any) -> None:
+    def set(
+        self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str, value: Any
+    ) -> None:
         encoded = xcom_codec.encode(value, key=key)
         with self._lock:
             self._values[(dag_id, run_id, task_id, map_index, key)] = encoded
@@ -55,8 +59,13 @@ class InMemoryXComStore(XComStore):
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
         with self._lock:
             found = sorted(
-                (k[3], v) for k, v in self._values.items()
-                if k[0] == dag_id and k[1] == run_id and k[2] == task_id and k[4] == key and k[3] >= 0
+                (k[3], v)
+                for k, v in self._values.items()
+                if k[0] == dag_id
+                and k[1] == run_id
+                and k[2] == task_id
+                and k[4] == key
+                and k[3] >= 0
             )
         return [xcom_codec.decode(v) for _, v in found]
 

@@ -18,7 +18,9 @@ def refresh_completion(session: Session, row: Backfill, now: datetime) -> bool:
     if row.completed_at is not None:
         return True
     open_runs = session.scalar(
-        select(func.count()).select_from(DagRun).join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
+        select(func.count())
+        .select_from(DagRun)
+        .join(BackfillDagRun, BackfillDagRun.dag_run_id == DagRun.id)
         .where(BackfillDagRun.backfill_id == row.id, DagRun.state.in_(_OPEN))
     )
     if open_runs:

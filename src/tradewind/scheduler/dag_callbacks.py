@@ -29,8 +29,14 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 log = logging.getLogger("tradewind.scheduler")
 
 
-def owed_by_finished_runs(session: Session, cache: DagVersionCache, evaluation: task_scheduling.EvaluationResult, *,
-                          job_id: int | None, log_folder: Path) -> list[CallbackWorkload]:
+def owed_by_finished_runs(
+    session: Session,
+    cache: DagVersionCache,
+    evaluation: task_scheduling.EvaluationResult,
+    *,
+    job_id: int | None,
+    log_folder: Path,
+) -> list[CallbackWorkload]:
     """DAG callbacks to start for the runs this pass finished; each is recorded on its run
     (``callback_reason``) until it ended, so a scheduler that dies first does not lose it."""
     found: list[CallbackWorkload] = []
@@ -43,9 +49,15 @@ def owed_by_finished_runs(session: Session, cache: DagVersionCache, evaluation: 
         except Exception:
             continue
         success = state is DagRunState.SUCCESS
-        if not getattr(version.dag, "has_on_success_callback" if success else "has_on_failure_callback", False):
+        if not getattr(
+            version.dag, "has_on_success_callback" if success else "has_on_failure_callback", False
+        ):
             continue
-        reason = "success" if success else ("timed_out" if run.id in evaluation.timed_out else "task_failure")
+        reason = (
+            "success"
+            if success
+            else ("timed_out" if run.id in evaluation.timed_out else "task_failure")
+        )
         run.callback_reason = reason
         run.callback_job_id = job_id
         found.append(_workload(session, run, version, reason, infos, log_folder))
@@ -56,12 +68,22 @@ def settle_ended(session: Session, ended: list[tuple[str, str]], *, job_id: int 
     """The DAG callbacks this job ran for these runs have ended: nothing is owed any more."""
     owner = DagRun.callback_job_id.is_(None) if job_id is None else DagRun.callback_job_id == job_id
     for dag_id, run_id in ended:
-        session.execute(update(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id, owner)
-                        .values(callback_reason=None, callback_job_id=None).execution_options(synchronize_session=False))
+        session.execute(
+            update(DagRun)
+            .where(DagRun.dag_id == dag_id, DagRun.run_id == run_id, owner)
+            .values(callback_reason=None, callback_job_id=None)
+            .execution_options(synchronize_session=False)
+        )
 
 
-def adopt_owed(session: Session, cache: DagVersionCache, *, job_id: int | None, log_folder: Path,
-               running_here: set[tuple[str, str]]) -> list[CallbackWorkload]:
+def adopt_owed(
+    session: Session,
+    cache: DagVersionCache,
+    *,
+    job_id: int | None,
+    log_folder: Path,
+    running_here: set[tuple[str, str]],
+) -> list[CallbackWorkload]:
     """DAG callbacks owed by runs whose scheduler is gone: this job runs them now. (Callbacks
     run at least once: one that finished just before its scheduler died runs again.)
 
@@ -83,43 +105,75 @@ def adopt_owed(session: Session, cache: DagVersionCache, *, job_id: int | None, 
             if alive[owner]:
                 continue
         try:
-            version = cache.get(session, run.dag_version_id) if run.dag_version_id is not None else None
+            version = (
+                cache.get(session, run.dag_version_id) if run.dag_version_id is not None else None
+            )
         except Exception:
             version = None
         if version is None:
-            log.error("DAG run %s of %s owes its %s callback, but its DAG version cannot be read; dropped",
-                      run.run_id, run.dag_id, run.callback_reason)
+            log.error(
+                "DAG run %s of %s owes its %s callback, but its DAG version cannot be read; dropped",
+                run.run_id,
+                run.dag_id,
+                run.callback_reason,
+            )
             run.callback_reason = run.callback_job_id = None
             continue
-        log.warning("DAG run %s of %s owed its callback (%s) when its scheduler stopped: running it now",
-                    run.run_id, run.dag_id, run.callback_reason)
+        log.warning(
+            "DAG run %s of %s owed its callback (%s) when its scheduler stopped: running it now",
+            run.run_id,
+            run.dag_id,
+            run.callback_reason,
+        )
         run.callback_job_id = job_id
-        found.append(_workload(session, run, version, run.callback_reason or "success", infos, log_folder))
+        found.append(
+            _workload(session, run, version, run.callback_reason or "success", infos, log_folder)
+        )
     return found
 
 
-def _workload(session: Session, run: DagRun, version: Any, reason: str, infos: dict[int, Any],
-              log_folder: Path) -> CallbackWorkload:
+def _workload(
+    session: Session,
+    run: DagRun,
+    version: Any,
+    reason: str,
+    infos: dict[int, Any],
+    log_folder: Path,
+) -> CallbackWorkload:
     success = reason == "success"
     ti = _relevant_ti(session, run, success)
     return CallbackWorkload(
-        dag_id=run.dag_id, run_id=run.run_id, fileloc=version.fileloc, source_code=version.source_code,
-        run=queueing.run_info(session, run, infos), success=success, reason=reason,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        fileloc=version.fileloc,
+        source_code=version.source_code,
+        run=queueing.run_info(session, run, infos),
+        success=success,
+        reason=reason,
         log_path=str(callback_log_path(log_folder, run.dag_id, run.run_id)),
-        ti_task_id=ti.task_id if ti else None, ti_map_index=ti.map_index if ti else -1,
-        ti_try_number=ti.try_number if ti else 0, ti_state=ti.state if ti else None,
+        ti_task_id=ti.task_id if ti else None,
+        ti_map_index=ti.map_index if ti else -1,
+        ti_try_number=ti.try_number if ti else 0,
+        ti_state=ti.state if ti else None,
     )
 
 
 def _relevant_ti(session: Session, run: DagRun, success: bool) -> TaskInstance | None:
     """The task instance a DAG callback's context shows: the last failed one, else the last one."""
-    tis = list(session.scalars(select(TaskInstance).where(
-        TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)))
+    tis = list(
+        session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id
+            )
+        )
+    )
     if not tis:
         return None
     never = datetime.min.replace(tzinfo=timezone.UTC)
     if not success:
-        failed = [ti for ti in tis if ti.state == TIS.FAILED.value] or [ti for ti in tis if ti.state == TIS.UPSTREAM_FAILED.value]
+        failed = [ti for ti in tis if ti.state == TIS.FAILED.value] or [
+            ti for ti in tis if ti.state == TIS.UPSTREAM_FAILED.value
+        ]
         if failed:
             return max(failed, key=lambda ti: (ti.end_date or never, ti.id))
     return max(tis, key=lambda ti: (ti.end_date or never, ti.id))

@@ -112,8 +112,15 @@ class SchedulerJob:
     ``clock`` gives "now" for every scheduling decision (inject one in tests).
     """
 
-    def __init__(self, settings: Settings, engine: Engine, executor: BaseExecutor, *,
-                 request_handler: RequestHandlerFactory, clock: Any = timezone.utcnow) -> None:
+    def __init__(
+        self,
+        settings: Settings,
+        engine: Engine,
+        executor: BaseExecutor,
+        *,
+        request_handler: RequestHandlerFactory,
+        clock: Any = timezone.utcnow,
+    ) -> None:
         """``request_handler`` builds what answers the task processes' requests (XCom,
         variables, connections, triggering a run): ``services.task_requests.TaskRequestHandler``,
         passed in because those operations live above the scheduler."""
@@ -129,7 +136,9 @@ class SchedulerJob:
         self.heartbeat_every = float(settings.get("scheduler", "task_heartbeat_interval"))
         self.is_postgres = engine.dialect.name == "postgresql"
         self.job_id: int | None = None
-        self.handler = request_handler(engine, settings, on_runs_changed=self._runs_changed, clock=clock)
+        self.handler = request_handler(
+            engine, settings, on_runs_changed=self._runs_changed, clock=clock
+        )
         self._dirty: set[tuple[str, str]] = set()
         #: DAG callbacks that ended, not yet recorded (a failed pass leaves them for the next).
         self._ended_callbacks: list[tuple[str, str]] = []
@@ -154,8 +163,13 @@ class SchedulerJob:
     # -- setup ------------------------------------------------------------------------------
     def _register(self) -> None:
         def register(session: Session) -> int:
-            job = Job(job_type=JobType.SCHEDULER.value, state=JobState.RUNNING.value,
-                      hostname=socket.gethostname(), pid=os.getpid(), latest_heartbeat=self.clock())
+            job = Job(
+                job_type=JobType.SCHEDULER.value,
+                state=JobState.RUNNING.value,
+                hostname=socket.gethostname(),
+                pid=os.getpid(),
+                latest_heartbeat=self.clock(),
+            )
             session.add(job)
             session.flush()
             return job.id
@@ -177,21 +191,28 @@ class SchedulerJob:
             stale: list[int] = []
             taken: list[int] = []
             for start in range(0, len(running), 500):
-                chunk = running[start:start + 500]
-                rows = session.execute(select(TaskInstance.id, TaskInstance.state, TaskInstance.queued_by_job_id)
-                                       .where(TaskInstance.id.in_(chunk))).all()
+                chunk = running[start : start + 500]
+                rows = session.execute(
+                    select(
+                        TaskInstance.id, TaskInstance.state, TaskInstance.queued_by_job_id
+                    ).where(TaskInstance.id.in_(chunk))
+                ).all()
                 for ti_id, state, owner in rows:
                     if state not in (TIS.QUEUED.value, TIS.RUNNING.value):
                         stale.append(ti_id)
                     elif owner != self.job_id:
                         taken.append(ti_id)
                 session.query(TaskInstance).filter(TaskInstance.id.in_(chunk)).update(
-                    {TaskInstance.last_heartbeat_at: now}, synchronize_session=False)
+                    {TaskInstance.last_heartbeat_at: now}, synchronize_session=False
+                )
             return stale, taken
 
         stale, taken = db_engine.run_in_transaction(self.engine, beat)
         for ti_id in stale:
-            log.warning("Task instance %s was changed from outside while it ran: stopping its process", ti_id)
+            log.warning(
+                "Task instance %s was changed from outside while it ran: stopping its process",
+                ti_id,
+            )
             self.executor.terminate(ti_id)
         for ti_id in taken:  # another scheduler took this job for dead and adopted the try
             self.executor.release(ti_id)
@@ -206,14 +227,29 @@ class SchedulerJob:
                 return []
             # Every running run of a touched DAG: a run waiting on depends_on_past moves when
             # the previous run's task finishes.
-            runs = list(session.scalars(_RUNNING_RUNS_OF, {"dag_ids": sorted({key[0] for key in keys})}))
+            runs = list(
+                session.scalars(_RUNNING_RUNS_OF, {"dag_ids": sorted({key[0] for key in keys})})
+            )
         if self.is_postgres and runs:
-            runs = list(session.scalars(
-                select(DagRun).where(DagRun.id.in_([run.id for run in runs])).with_for_update(skip_locked=True)))
+            runs = list(
+                session.scalars(
+                    select(DagRun)
+                    .where(DagRun.id.in_([run.id for run in runs]))
+                    .with_for_update(skip_locked=True)
+                )
+            )
         return runs
 
-    def _pass(self, session: Session, events: list[Event], now: datetime, full: bool, recover: bool,
-              ended_callbacks: list[tuple[str, str]], draining: bool) -> PassResult:
+    def _pass(
+        self,
+        session: Session,
+        events: list[Event],
+        now: datetime,
+        full: bool,
+        recover: bool,
+        ended_callbacks: list[tuple[str, str]],
+        draining: bool,
+    ) -> PassResult:
         files_done: list[Path] = []
         stop: list[int] = []
         adopted: list[CallbackWorkload] = []
@@ -221,26 +257,47 @@ class SchedulerJob:
         dag_callbacks.settle_ended(session, ended_callbacks, job_id=self.job_id)
         for event in events:
             if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
-                files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
+                files_done.append(
+                    outcomes.outcome_path(
+                        self.outcome_folder, event.ti_id, event.message["try_number"]
+                    )
+                )
         if recover:
             repaired = recovery.reset_orphans(
-                session, self.cache, my_job_id=self.job_id or 0, now=now, timeout=self.heartbeat_timeout,
-                executor=self.executor, log_folder=self.log_folder,
-                outcome_folder=self.outcome_folder, sweep_outcome_files=self._first_recovery,
+                session,
+                self.cache,
+                my_job_id=self.job_id or 0,
+                now=now,
+                timeout=self.heartbeat_timeout,
+                executor=self.executor,
+                log_folder=self.log_folder,
+                outcome_folder=self.outcome_folder,
+                sweep_outcome_files=self._first_recovery,
             )
             touched |= repaired.touched
             files_done.extend(repaired.files_done)
             full = full or repaired.fixed > 0
-            adopted = dag_callbacks.adopt_owed(session, self.cache, job_id=self.job_id, log_folder=self.log_folder,
-                                               running_here=self.executor.running_callback_runs)
+            adopted = dag_callbacks.adopt_owed(
+                session,
+                self.cache,
+                job_id=self.job_id,
+                log_folder=self.log_folder,
+                running_here=self.executor.running_callback_runs,
+            )
         self._dirty |= touched
         pg = self.is_postgres
         # Runs fall due, and queued runs become startable, only with time (a passed deadline
         # makes this pass full), from outside (a wake-up: full too) or when a run finishes
         # (the cascade below).
-        created = run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg) if full else []
+        created = (
+            run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg) if full else []
+        )
         created_any = bool(created)
-        started = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg) if (created or full) else []
+        started = (
+            run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg)
+            if (created or full)
+            else []
+        )
         runs = self._running_runs(session, full, started)
         evaluation = task_scheduling.evaluate_runs(session, self.cache, runs, now)
         finished = list(evaluation.finished_runs)
@@ -249,7 +306,9 @@ class SchedulerJob:
         sweep_next = False
         while finished:
             # Finished runs free max_active_runs slots: the next due or queued runs start now.
-            created_any |= bool(run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg))
+            created_any |= bool(
+                run_lifecycle.create_due_runs(session, self.cache, now, for_update=pg)
+            )
             more = run_lifecycle.start_queued_runs(session, self.cache, now, for_update=pg)
             if not more:
                 break
@@ -264,16 +323,30 @@ class SchedulerJob:
         self._note_run_timeouts(session, evaluated)
         if full or any(run.backfill_id is not None for run, _ in evaluation.finished_runs):
             backfill_progress.refresh_all(session, now)
-        callbacks = adopted + dag_callbacks.owed_by_finished_runs(session, self.cache, evaluation, job_id=self.job_id,
-                                                                  log_folder=self.log_folder)
+        callbacks = adopted + dag_callbacks.owed_by_finished_runs(
+            session, self.cache, evaluation, job_id=self.job_id, log_folder=self.log_folder
+        )
         slots = 0 if draining else self.executor.open_slots
         workloads = queueing.queue_ready(
-            session, self.cache, slots=slots, now=now, job_id=self.job_id, log_folder=self.log_folder,
-            for_update=pg, outcome_folder=self.outcome_folder, known_runs=evaluated,
+            session,
+            self.cache,
+            slots=slots,
+            now=now,
+            job_id=self.job_id,
+            log_folder=self.log_folder,
+            for_update=pg,
+            outcome_folder=self.outcome_folder,
+            known_runs=evaluated,
         )
         more_ready = len(workloads) >= slots > 0
-        waiting_for_slots = not draining and slots <= 0 and session.scalar(_ANY_SCHEDULED) is not None
-        wake_at = evaluation.wake_at if evaluation.wake_at is not None and evaluation.wake_at > now else None
+        waiting_for_slots = (
+            not draining and slots <= 0 and session.scalar(_ANY_SCHEDULED) is not None
+        )
+        wake_at = (
+            evaluation.wake_at
+            if evaluation.wake_at is not None and evaluation.wake_at > now
+            else None
+        )
         if full or created_any:
             self._dagrun_due = self._next_dagrun_due(session, now)
         if full:
@@ -282,21 +355,37 @@ class SchedulerJob:
         else:
             # Only some runs were: what earlier passes asked to be woken for still stands (when
             # it passes, that pass is full and finds everything again).
-            retry_due = self._deadline if self._deadline is not None and self._deadline > now else None
-        dagrun_due = self._dagrun_due if self._dagrun_due is not None and self._dagrun_due > now else None
+            retry_due = (
+                self._deadline if self._deadline is not None and self._deadline > now else None
+            )
+        dagrun_due = (
+            self._dagrun_due if self._dagrun_due is not None and self._dagrun_due > now else None
+        )
         timeout_due = min((at for at in self._run_timeouts.values() if at > now), default=None)
         for candidate in (dagrun_due, retry_due, timeout_due):
             if candidate is not None and (wake_at is None or candidate < wake_at):
                 wake_at = candidate
-        return PassResult(workloads, stop + evaluation.to_terminate, wake_at, more_ready, callbacks, files_done, sweep_next,
-                          waiting_for_slots)
+        return PassResult(
+            workloads,
+            stop + evaluation.to_terminate,
+            wake_at,
+            more_ready,
+            callbacks,
+            files_done,
+            sweep_next,
+            waiting_for_slots,
+        )
 
     def _note_run_timeouts(self, session: Session, runs: list[DagRun]) -> None:
         """Remember when each running run hits its dagrun_timeout, so a pass that does not look
         at the run still wakes the scheduler in time."""
         for run in runs:
             timeout = None
-            if run.state == DagRunState.RUNNING.value and run.start_date is not None and run.dag_version_id is not None:
+            if (
+                run.state == DagRunState.RUNNING.value
+                and run.start_date is not None
+                and run.dag_version_id is not None
+            ):
                 try:
                     timeout = self.cache.get(session, run.dag_version_id).dag.dagrun_timeout
                 except Exception:
@@ -310,16 +399,28 @@ class SchedulerJob:
     def _next_dagrun_due(session: Session, now: datetime) -> datetime | None:
         """The next time a DAG's next run falls due. Times already past are left out: those DAGs
         are at max_active_runs, and a finishing run lets them go on."""
-        return session.scalar(select(func.min(Dag.next_dagrun_create_after)).where(
-            Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.next_dagrun_create_after > now))
+        return session.scalar(
+            select(func.min(Dag.next_dagrun_create_after)).where(
+                Dag.is_paused.is_(False),
+                Dag.is_active.is_(True),
+                Dag.next_dagrun_create_after > now,
+            )
+        )
 
     @staticmethod
     def _next_retry_due(session: Session, now: datetime) -> datetime | None:
         """The next future retry or reschedule time."""
-        retry_at = session.scalar(select(func.min(TaskInstance.next_retry_at)).where(
-            TaskInstance.state == TIS.UP_FOR_RETRY.value, TaskInstance.next_retry_at > now))
-        resched_at = session.scalar(select(func.min(TaskInstance.reschedule_date)).where(
-            TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value, TaskInstance.reschedule_date > now))
+        retry_at = session.scalar(
+            select(func.min(TaskInstance.next_retry_at)).where(
+                TaskInstance.state == TIS.UP_FOR_RETRY.value, TaskInstance.next_retry_at > now
+            )
+        )
+        resched_at = session.scalar(
+            select(func.min(TaskInstance.reschedule_date)).where(
+                TaskInstance.state == TIS.UP_FOR_RESCHEDULE.value,
+                TaskInstance.reschedule_date > now,
+            )
+        )
         values = [value for value in (retry_at, resched_at) if value is not None]
         return min(values) if values else None
 
@@ -330,11 +431,17 @@ class SchedulerJob:
             self._full_sweep = True
         full = self._full_sweep
         self._full_sweep = False
-        ended_callbacks = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
+        ended_callbacks = self._ended_callbacks = (
+            self._ended_callbacks + self.executor.take_ended_callbacks()
+        )
         draining = self._phase is not SchedulerPhase.RUNNING
         try:
             result = db_engine.run_in_transaction(
-                self.engine, lambda session: self._pass(session, events, now, full, recover, ended_callbacks, draining))
+                self.engine,
+                lambda session: self._pass(
+                    session, events, now, full, recover, ended_callbacks, draining
+                ),
+            )
         except BaseException:
             self._full_sweep = True
             raise
@@ -342,8 +449,11 @@ class SchedulerJob:
         self._dirty.clear()
         self._first_recovery = self._first_recovery and not recover
         self._deadline = result.wake_at
-        self._deadline_mono = (None if result.wake_at is None
-                               else time.monotonic() + (result.wake_at - now).total_seconds())
+        self._deadline_mono = (
+            None
+            if result.wake_at is None
+            else time.monotonic() + (result.wake_at - now).total_seconds()
+        )
         if result.sweep_next:
             self._full_sweep = True
         outcomes.remove_outcome_files(result.files_done)
@@ -383,7 +493,9 @@ class SchedulerJob:
             except OSError:
                 pass
 
-    def run(self, *, max_passes: int | None = None, until: Callable[[], bool] | None = None) -> None:
+    def run(
+        self, *, max_passes: int | None = None, until: Callable[[], bool] | None = None
+    ) -> None:
         """Loop until ``stop()`` (or a signal handler calling it), ``max_passes`` passes, or
         ``until()`` returns true after a pass."""
         self._register()
@@ -391,7 +503,9 @@ class SchedulerJob:
         self._stop_reader, self._stop_writer = socket.socketpair()
         self._stop_reader.setblocking(False)
         self._stop_writer.setblocking(False)
-        private = [self._stop_reader, self._stop_writer] + ([listener] if listener is not None else [])
+        private = [self._stop_reader, self._stop_writer] + (
+            [listener] if listener is not None else []
+        )
         self.executor.start(self.handler, private_fds=private, home=self.settings.home)
         last_heartbeat = time.monotonic()
         next_recovery = 0.0
@@ -407,22 +521,31 @@ class SchedulerJob:
                 if self._phase is SchedulerPhase.DRAINING:
                     if not drain_noted:
                         drain_noted = True
-                        log.info("Scheduler stopping: no new tries; waiting up to %g s for %d running task(s) "
-                                 "to finish (stop again to terminate them now)", self.shutdown_grace,
-                                 len(self.executor.running_ti_ids))
+                        log.info(
+                            "Scheduler stopping: no new tries; waiting up to %g s for %d running task(s) "
+                            "to finish (stop again to terminate them now)",
+                            self.shutdown_grace,
+                            len(self.executor.running_ti_ids),
+                        )
                     if not (self.executor.running_ti_ids or self.executor.running_callback_runs):
                         break
                     if time.monotonic() >= self._drain_until:
-                        log.warning("Scheduler stopping: the shutdown grace of %g s is over", self.shutdown_grace)
+                        log.warning(
+                            "Scheduler stopping: the shutdown grace of %g s is over",
+                            self.shutdown_grace,
+                        )
                         break
                 if skip_pass:
                     timeout = self._timeout(result, failures, after_pass=False)
                     if starts_since is not None:
-                        timeout = min(timeout, max(0.0, starts_since + START_RECORD_DELAY - time.monotonic()))
+                        timeout = min(
+                            timeout, max(0.0, starts_since + START_RECORD_DELAY - time.monotonic())
+                        )
                 else:
                     starts_since = None
-                    recover = ((time.monotonic() >= next_recovery or self._recover_now)
-                               and self._phase is SchedulerPhase.RUNNING)
+                    recover = (
+                        time.monotonic() >= next_recovery or self._recover_now
+                    ) and self._phase is SchedulerPhase.RUNNING
                     self._recover_now = False
                     try:
                         result = self.run_pass(events, recover=recover)
@@ -443,7 +566,9 @@ class SchedulerJob:
                     timeout = self._timeout(result, failures)
                 skip_pass = False
                 if self.executor.running_ti_ids:  # beat on time for the tries it runs
-                    timeout = min(timeout, max(0.0, last_heartbeat + self.heartbeat_every - time.monotonic()))
+                    timeout = min(
+                        timeout, max(0.0, last_heartbeat + self.heartbeat_every - time.monotonic())
+                    )
                 if self._phase is SchedulerPhase.DRAINING:
                     timeout = min(timeout, max(0.0, self._drain_until - time.monotonic()))
                 extra = [self._stop_reader] + ([listener] if listener is not None else [])
@@ -459,7 +584,12 @@ class SchedulerJob:
                 if readable and listener is not None:
                     wakeup.drain(listener)
                     self._full_sweep = True
-                if not new_events and not readable and not woke_early and timeout >= self.max_loop_interval:
+                if (
+                    not new_events
+                    and not readable
+                    and not woke_early
+                    and timeout >= self.max_loop_interval
+                ):
                     self._full_sweep = True
                 if time.monotonic() - last_heartbeat >= self.heartbeat_every:
                     try:
@@ -467,13 +597,24 @@ class SchedulerJob:
                     except Exception:
                         log.exception("Scheduler heartbeat failed")
                     last_heartbeat = time.monotonic()
-                pass_due = (failures > 0 or bool(readable) or self._full_sweep or self._recover_now
-                            or (time.monotonic() >= next_recovery and self._phase is SchedulerPhase.RUNNING)
-                            or self._deadline_passed())
-                slot_freed = (result is not None and result.waiting_for_slots and self.executor.open_slots > 0)
+                pass_due = (
+                    failures > 0
+                    or bool(readable)
+                    or self._full_sweep
+                    or self._recover_now
+                    or (time.monotonic() >= next_recovery and self._phase is SchedulerPhase.RUNNING)
+                    or self._deadline_passed()
+                )
+                slot_freed = (
+                    result is not None and result.waiting_for_slots and self.executor.open_slots > 0
+                )
                 if not pass_due and not events and woke_early and not slot_freed:
                     skip_pass = True
-                elif not pass_due and events and all(isinstance(event, TaskStarted) for event in events):
+                elif (
+                    not pass_due
+                    and events
+                    and all(isinstance(event, TaskStarted) for event in events)
+                ):
                     # Tries that only started change no decision: no pass for them. They go
                     # with the next pass (a finishing try usually brings one soon), or on their
                     # own after START_RECORD_DELAY.
@@ -498,9 +639,13 @@ class SchedulerJob:
 
     def _record_started(self, events: list[Event]) -> None:
         started = [event for event in events if isinstance(event, TaskStarted)]
-        db_engine.run_in_transaction(self.engine, lambda session: outcomes.record_started(session, started))
+        db_engine.run_in_transaction(
+            self.engine, lambda session: outcomes.record_started(session, started)
+        )
 
-    def _timeout(self, result: PassResult | None, failures: int, *, after_pass: bool = True) -> float:
+    def _timeout(
+        self, result: PassResult | None, failures: int, *, after_pass: bool = True
+    ) -> float:
         """How long to wait for events: until the next deadline, at most ``max_loop_interval``;
         not at all when more is ready. Between passes (``after_pass`` false) the clock is not
         read: the deadline's monotonic time serves."""
@@ -519,7 +664,9 @@ class SchedulerJob:
         return timeout
 
     def _shutdown(self, listener: Any, pending: list[Event]) -> None:
-        log.info("Scheduler stopping: terminating %d running task(s)", len(self.executor.running_ti_ids))
+        log.info(
+            "Scheduler stopping: terminating %d running task(s)", len(self.executor.running_ti_ids)
+        )
         events = pending + self.executor.end()
         try:
             files_done: list[Path] = []
@@ -529,11 +676,21 @@ class SchedulerJob:
                 now = self.clock()
                 outcomes.apply_events(session, self.cache, events, now, self.log_folder)
                 for event in events:
-                    if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
-                        files_done.append(outcomes.outcome_path(self.outcome_folder, event.ti_id, event.message["try_number"]))
+                    if isinstance(event, TaskFinished) and isinstance(
+                        event.message.get("try_number"), int
+                    ):
+                        files_done.append(
+                            outcomes.outcome_path(
+                                self.outcome_folder, event.ti_id, event.message["try_number"]
+                            )
+                        )
                 # Tries queued but never started go back to scheduled for the next scheduler.
-                for ti in session.scalars(select(TaskInstance).where(
-                        TaskInstance.state == TIS.QUEUED.value, TaskInstance.queued_by_job_id == self.job_id)):
+                for ti in session.scalars(
+                    select(TaskInstance).where(
+                        TaskInstance.state == TIS.QUEUED.value,
+                        TaskInstance.queued_by_job_id == self.job_id,
+                    )
+                ):
                     ti.state = TIS.SCHEDULED.value
                     if ti.reschedule_date is None:
                         ti.try_number = max(0, (ti.try_number or 1) - 1)
@@ -547,7 +704,9 @@ class SchedulerJob:
                 db_engine.run_in_transaction(self.engine, finish)
                 outcomes.remove_outcome_files(files_done)
         except Exception:
-            log.exception("Could not record the end of the running tasks; the next scheduler will recover them")
+            log.exception(
+                "Could not record the end of the running tasks; the next scheduler will recover them"
+            )
         finally:
             if listener is not None:
                 listener.close()

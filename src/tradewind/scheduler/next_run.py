@@ -24,8 +24,12 @@ def last_automated_interval(session: Session, dag_id: str) -> DataInterval | Non
     row = session.execute(
         select(DagRun.data_interval_start, DagRun.data_interval_end)
         .where(DagRun.dag_id == dag_id, DagRun.run_type.in_(AUTOMATED_RUN_TYPES))
-        .where(DagRun.logical_date == select(func.max(DagRun.logical_date)).where(
-            DagRun.dag_id == dag_id, DagRun.run_type.in_(AUTOMATED_RUN_TYPES)).scalar_subquery())
+        .where(
+            DagRun.logical_date
+            == select(func.max(DagRun.logical_date))
+            .where(DagRun.dag_id == dag_id, DagRun.run_type.in_(AUTOMATED_RUN_TYPES))
+            .scalar_subquery()
+        )
     ).first()
     if row is None or row[0] is None or row[1] is None:
         return None

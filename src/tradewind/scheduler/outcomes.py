@@ -34,8 +34,16 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 
 log = logging.getLogger("tradewind.scheduler")
 
-_HISTORY_STATES = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UP_FOR_RETRY.value, TIS.UPSTREAM_FAILED.value}
-_HISTORY_COLUMNS = [name for name in TaskInstanceColumns.__annotations__ if not name.startswith("_")]
+_HISTORY_STATES = {
+    TIS.SUCCESS.value,
+    TIS.FAILED.value,
+    TIS.SKIPPED.value,
+    TIS.UP_FOR_RETRY.value,
+    TIS.UPSTREAM_FAILED.value,
+}
+_HISTORY_COLUMNS = [
+    name for name in TaskInstanceColumns.__annotations__ if not name.startswith("_")
+]
 _HISTORY_KEY = ("dag_id", "run_id", "task_id", "map_index", "try_number")
 _XCOM_KEY = ("dag_id", "run_id", "task_id", "map_index", "key")
 
@@ -77,11 +85,18 @@ def stale_outcome_files(session: Session, folder: Path | None) -> list[Path]:
     live = {
         (ti_id, try_number)
         for ti_id, try_number in session.execute(
-            select(TaskInstance.id, TaskInstance.try_number)
-            .where(TaskInstance.id.in_(list(found)), TaskInstance.state.in_((TIS.QUEUED.value, TIS.RUNNING.value)))
+            select(TaskInstance.id, TaskInstance.try_number).where(
+                TaskInstance.id.in_(list(found)),
+                TaskInstance.state.in_((TIS.QUEUED.value, TIS.RUNNING.value)),
+            )
         )
     }
-    return [path for ti_id, tries in found.items() for try_number, path in tries if (ti_id, try_number) not in live]
+    return [
+        path
+        for ti_id, tries in found.items()
+        for try_number, path in tries
+        if (ti_id, try_number) not in live
+    ]
 
 
 def record_history(session: Session, ti: TaskInstance) -> None:
@@ -98,19 +113,32 @@ def record_histories(session: Session, tis: Iterable[TaskInstance]) -> None:
             values = {name: getattr(ti, name) for name in _HISTORY_COLUMNS}
             values["task_instance_id"] = ti.id
             by_key[(ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)] = values
-    _upsert_many(session, TaskInstanceHistory.__table__, list(by_key.values()), key=_HISTORY_KEY,
-                 update=[name for name in _HISTORY_COLUMNS if name not in _HISTORY_KEY])
+    _upsert_many(
+        session,
+        TaskInstanceHistory.__table__,
+        list(by_key.values()),
+        key=_HISTORY_KEY,
+        update=[name for name in _HISTORY_COLUMNS if name not in _HISTORY_KEY],
+    )
 
 
 def write_xcoms(session: Session, pushed: list[dict[str, Any]]) -> None:
     """Store pushed XComs (``dag_id``, ``run_id``, ``task_id``, ``map_index``, ``key``, ``value``,
     ``timestamp`` each), replacing values already stored under the same keys."""
     by_key = {(x["dag_id"], x["run_id"], x["task_id"], x["map_index"], x["key"]): x for x in pushed}
-    _upsert_many(session, XCom.__table__, list(by_key.values()), key=_XCOM_KEY, update=["value", "timestamp"])
+    _upsert_many(
+        session, XCom.__table__, list(by_key.values()), key=_XCOM_KEY, update=["value", "timestamp"]
+    )
 
 
-def _upsert_many(session: Session, table: Any, rows: list[dict[str, Any]], *, key: Sequence[str],
-                 update: Sequence[str]) -> None:
+def _upsert_many(
+    session: Session,
+    table: Any,
+    rows: list[dict[str, Any]],
+    *,
+    key: Sequence[str],
+    update: Sequence[str],
+) -> None:
     """Insert ``rows`` (all with the same columns), updating ``update`` where ``key`` exists."""
     if not rows:
         return
@@ -121,7 +149,8 @@ def _upsert_many(session: Session, table: Any, rows: list[dict[str, Any]], *, ke
         insert = postgresql.insert if dialect == "postgresql" else sqlite.insert
         statement = insert(table)
         statement = statement.on_conflict_do_update(
-            index_elements=list(key), set_={column: statement.excluded[column] for column in update})
+            index_elements=list(key), set_={column: statement.excluded[column] for column in update}
+        )
         _upserts[cache_key] = statement
     session.execute(statement, rows)
 
@@ -129,8 +158,16 @@ def _upsert_many(session: Session, table: Any, rows: list[dict[str, Any]], *, ke
 _upserts: dict[tuple[Any, ...], Any] = {}
 
 
-def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason: str, now: datetime, log_folder: Path | None,
-             *, history: list[TaskInstance] | None = None) -> None:
+def fail_try(
+    session: Session,
+    cache: DagVersionCache,
+    ti: TaskInstance,
+    reason: str,
+    now: datetime,
+    log_folder: Path | None,
+    *,
+    history: list[TaskInstance] | None = None,
+) -> None:
     """A try that ended without an outcome (process died, heartbeat lost): retry or fail it.
 
     With ``history``, the try is added there for the caller's ``record_histories``.
@@ -145,20 +182,35 @@ def fail_try(session: Session, cache: DagVersionCache, ti: TaskInstance, reason:
     if retryable:
         task = task_of(session, cache, ti)
         ti.next_retry_at = (
-            retries.next_retry_at(task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=now)
-            if task is not None else now
+            retries.next_retry_at(
+                task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=now
+            )
+            if task is not None
+            else now
         )
     if history is None:
         record_history(session, ti)
     else:
         history.append(ti)
-    log.error("Task %s.%s (run %s, try %s) %s: marked %s", ti.dag_id, ti.task_id, ti.run_id, ti.try_number, reason, ti.state)
+    log.error(
+        "Task %s.%s (run %s, try %s) %s: marked %s",
+        ti.dag_id,
+        ti.task_id,
+        ti.run_id,
+        ti.try_number,
+        reason,
+        ti.state,
+    )
     if log_folder is not None:
-        path = try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        path = try_log_path(
+            log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number
+        )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as handle:
-                handle.write(f"[{now.isoformat()}] ERROR - {reason}; the task is marked {ti.state}\n")
+                handle.write(
+                    f"[{now.isoformat()}] ERROR - {reason}; the task is marked {ti.state}\n"
+                )
         except OSError:
             pass
 
@@ -170,8 +222,14 @@ def task_of(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
     return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
 
 
-def _skip_tasks(session: Session, ti: Any, task_ids: list[str], now: datetime, to_terminate: list[int] | None,
-                rows: dict[int, Any] | None = None) -> None:
+def _skip_tasks(
+    session: Session,
+    ti: Any,
+    task_ids: list[str],
+    now: datetime,
+    to_terminate: list[int] | None,
+    rows: dict[int, Any] | None = None,
+) -> None:
     """Mark the task instances a branch or short-circuit skipped, as Airflow does: whatever their
     state, so a task that did not wait (trigger rule ``always``) ends skipped as in ``dags test``.
     Those still queued or running are stopped (their ids go to ``to_terminate``).
@@ -180,12 +238,24 @@ def _skip_tasks(session: Session, ti: Any, task_ids: list[str], now: datetime, t
     changed as rows too, the ones already there included.
     """
     if rows is None:
-        others: list[Any] = list(session.scalars(select(TaskInstance).where(
-            TaskInstance.dag_id == ti.dag_id, TaskInstance.run_id == ti.run_id, TaskInstance.task_id.in_(task_ids))))
+        others: list[Any] = list(
+            session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == ti.dag_id,
+                    TaskInstance.run_id == ti.run_id,
+                    TaskInstance.task_id.in_(task_ids),
+                )
+            )
+        )
     else:
         others = []
-        for found in ti_rows.load(session, ti_rows.SKIP, _TI.c.dag_id == ti.dag_id, _TI.c.run_id == ti.run_id,
-                                  _TI.c.task_id.in_(task_ids)):
+        for found in ti_rows.load(
+            session,
+            ti_rows.SKIP,
+            _TI.c.dag_id == ti.dag_id,
+            _TI.c.run_id == ti.run_id,
+            _TI.c.task_id.in_(task_ids),
+        ):
             others.append(rows.setdefault(found.id, found))
     for other in others:
         if other.id == ti.id or other.state in (TIS.SKIPPED.value, TIS.REMOVED.value):
@@ -199,9 +269,16 @@ def _skip_tasks(session: Session, ti: Any, task_ids: list[str], now: datetime, t
 
 
 def apply_finished(
-    session: Session, cache: DagVersionCache, ti: TaskInstance, message: dict[str, Any], now: datetime,
-    to_terminate: list[int] | None = None, *, history: list[TaskInstance] | None = None,
-    xcoms: list[dict[str, Any]] | None = None, rows: dict[int, Any] | None = None,
+    session: Session,
+    cache: DagVersionCache,
+    ti: TaskInstance,
+    message: dict[str, Any],
+    now: datetime,
+    to_terminate: list[int] | None = None,
+    *,
+    history: list[TaskInstance] | None = None,
+    xcoms: list[dict[str, Any]] | None = None,
+    rows: dict[int, Any] | None = None,
 ) -> None:
     """Record a try's final message on its task instance (state, times, XComs, skips, history).
 
@@ -219,22 +296,37 @@ def apply_finished(
     ti.pid = None
     if message.get("rendered_fields"):
         ti.rendered_fields = message["rendered_fields"]
-    pushed = [{"dag_id": ti.dag_id, "run_id": ti.run_id, "task_id": ti.task_id, "map_index": ti.map_index,
-               "key": key, "value": encoded, "timestamp": now} for key, encoded in message.get("xcoms") or []]
+    pushed = [
+        {
+            "dag_id": ti.dag_id,
+            "run_id": ti.run_id,
+            "task_id": ti.task_id,
+            "map_index": ti.map_index,
+            "key": key,
+            "value": encoded,
+            "timestamp": now,
+        }
+        for key, encoded in message.get("xcoms") or []
+    ]
     if xcoms is None:
         write_xcoms(session, pushed)
     else:
         xcoms.extend(pushed)
     if state == TIS.UP_FOR_RESCHEDULE.value:
-        ti.reschedule_date = timezone.parse(message["reschedule_date"]) if message.get("reschedule_date") else now
+        ti.reschedule_date = (
+            timezone.parse(message["reschedule_date"]) if message.get("reschedule_date") else now
+        )
         ti.end_date = None
         return
     ti.reschedule_date = None
     if state == TIS.UP_FOR_RETRY.value:
         task = task_of(session, cache, ti)
         ti.next_retry_at = (
-            retries.next_retry_at(task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=end)
-            if task is not None else end
+            retries.next_retry_at(
+                task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=end
+            )
+            if task is not None
+            else end
         )
     skipped = message.get("skipped_task_ids") or []
     if skipped:
@@ -251,16 +343,23 @@ _TI = TaskInstance.__table__
 _RECORD_STARTED = (
     _TI.update()
     .where(_TI.c.id == bindparam("ti"), _TI.c.state == TIS.QUEUED.value)
-    .values(state=TIS.RUNNING.value, pid=bindparam("pid"), hostname=bindparam("host"),
-            start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
-            last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type))
+    .values(
+        state=TIS.RUNNING.value,
+        pid=bindparam("pid"),
+        hostname=bindparam("host"),
+        start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
+        last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type),
+    )
 )
 
 
 def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
     """Mark queued instances whose try started as running (one statement for the batch); the
     start is their first heartbeat."""
-    params = [{"ti": event.ti_id, "pid": event.pid, "host": event.hostname, "at": event.at} for event in events]
+    params = [
+        {"ti": event.ti_id, "pid": event.pid, "host": event.hostname, "at": event.at}
+        for event in events
+    ]
     if not params:
         return
     session.flush()
@@ -268,7 +367,11 @@ def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
 
 
 def apply_events(
-    session: Session, cache: DagVersionCache, events: Iterable[Event], now: datetime, log_folder: Path | None = None,
+    session: Session,
+    cache: DagVersionCache,
+    events: Iterable[Event],
+    now: datetime,
+    log_folder: Path | None = None,
     to_terminate: list[int] | None = None,
 ) -> set[tuple[str, str]]:
     """Write the events; return the (dag_id, run_id) of the runs they touched.
@@ -285,7 +388,9 @@ def apply_events(
         return set()
     ids = {event.ti_id for event in events}
     # Plain rows, every column (history copies them all), written back in one statement.
-    rows: dict[int, Any] = {ti.id: ti for ti in ti_rows.load(session, ti_rows.ALL, _TI.c.id.in_(sorted(ids)))}
+    rows: dict[int, Any] = {
+        ti.id: ti for ti in ti_rows.load(session, ti_rows.ALL, _TI.c.id.in_(sorted(ids)))
+    }
     touched: set[tuple[str, str]] = set()
     history: list[Any] = []
     xcoms: list[dict[str, Any]] = []
@@ -296,8 +401,17 @@ def apply_events(
         touched.add((ti.dag_id, ti.run_id))
         if isinstance(event, TaskFinished):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                apply_finished(session, cache, ti, event.message, now, to_terminate, history=history, xcoms=xcoms,
-                               rows=rows)
+                apply_finished(
+                    session,
+                    cache,
+                    ti,
+                    event.message,
+                    now,
+                    to_terminate,
+                    history=history,
+                    xcoms=xcoms,
+                    rows=rows,
+                )
         elif isinstance(event, TaskDied):
             if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
                 fail_try(session, cache, ti, event.reason, now, log_folder, history=history)

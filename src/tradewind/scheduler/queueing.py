@@ -37,28 +37,39 @@ _TI = TaskInstance.__table__
 _POOL_SIZES = select(SlotPool.pool, SlotPool.slots)
 _USAGE = (
     select(_TI.c.dag_id, _TI.c.run_id, _TI.c.pool, func.count(), func.sum(_TI.c.pool_slots))
-    .where(_TI.c.state.in_(ACTIVE)).group_by(_TI.c.dag_id, _TI.c.run_id, _TI.c.pool)
+    .where(_TI.c.state.in_(ACTIVE))
+    .group_by(_TI.c.dag_id, _TI.c.run_id, _TI.c.pool)
 )
 _ACTIVE_PER_TASK = (
     select(_TI.c.dag_id, _TI.c.task_id, func.count())
-    .where(_TI.c.state.in_(ACTIVE)).group_by(_TI.c.dag_id, _TI.c.task_id)
+    .where(_TI.c.state.in_(ACTIVE))
+    .group_by(_TI.c.dag_id, _TI.c.task_id)
 )
 _PREVIOUS_SUCCESS = (
     select(DagRun.data_interval_start, DagRun.data_interval_end, DagRun.start_date)
-    .where(DagRun.dag_id == bindparam("dag_id"), DagRun.state == DagRunState.SUCCESS.value,
-           DagRun.logical_date < bindparam("logical_date", type_=DagRun.__table__.c.logical_date.type))
-    .order_by(DagRun.logical_date.desc()).limit(1)
+    .where(
+        DagRun.dag_id == bindparam("dag_id"),
+        DagRun.state == DagRunState.SUCCESS.value,
+        DagRun.logical_date < bindparam("logical_date", type_=DagRun.__table__.c.logical_date.type),
+    )
+    .order_by(DagRun.logical_date.desc())
+    .limit(1)
 )
 _CANDIDATES = (
     ti_rows.select_rows(ti_rows.QUEUE, _TI.c.state == TIS.SCHEDULED.value)
     .order_by(_TI.c.priority_weight.desc(), _TI.c.scheduled_dttm, _TI.c.map_index, _TI.c.id)
     .limit(bindparam("page_size"))
 )
-_RUNS = select(DagRun).where(DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
-                             DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
+_RUNS = select(DagRun).where(
+    DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
+    DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)),
+)
 _XCOM = XCom.__table__
 _CLEAR_XCOMS = _XCOM.delete().where(  # the table's, not the entity's: no ORM session bookkeeping
-    tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index).in_(bindparam("keys", expanding=True)))
+    tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index).in_(
+        bindparam("keys", expanding=True)
+    )
+)
 
 
 def _pool_sizes(session: Session) -> dict[str, int]:
@@ -88,11 +99,19 @@ def run_info(session: Session, run: DagRun, cache: dict[int, RunInfo]) -> RunInf
         return known
     previous = None
     if run.logical_date is not None:
-        previous = session.execute(_PREVIOUS_SUCCESS, {"dag_id": run.dag_id, "logical_date": run.logical_date}).first()
+        previous = session.execute(
+            _PREVIOUS_SUCCESS, {"dag_id": run.dag_id, "logical_date": run.logical_date}
+        ).first()
     info = RunInfo(
-        dag_id=run.dag_id, run_id=run.run_id, logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
-        run_type=run.run_type, conf=dict(run.conf or {}), start_date=run.start_date, run_after=run.run_after,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        run_type=run.run_type,
+        conf=dict(run.conf or {}),
+        start_date=run.start_date,
+        run_after=run.run_after,
         prev_data_interval_start_success=previous[0] if previous else None,
         prev_data_interval_end_success=previous[1] if previous else None,
         prev_start_date_success=previous[2] if previous else None,
@@ -110,8 +129,15 @@ MAX_PAGES = 8
 
 
 def queue_ready(
-    session: Session, cache: DagVersionCache, *, slots: int, now: datetime, job_id: int | None,
-    log_folder: Path, for_update: bool = False, outcome_folder: Path | None = None,
+    session: Session,
+    cache: DagVersionCache,
+    *,
+    slots: int,
+    now: datetime,
+    job_id: int | None,
+    log_folder: Path,
+    for_update: bool = False,
+    outcome_folder: Path | None = None,
     known_runs: Iterable[DagRun] = (),
 ) -> list[TaskWorkload]:
     """Mark up to ``slots`` scheduled instances queued and return their workloads.
@@ -152,7 +178,9 @@ def queue_ready(
             query = query.where(table.c.id.not_in(sorted(seen)))
         if for_update:
             query = query.with_for_update(skip_locked=True)
-        candidates = ti_rows.rows_of(ti_rows.QUEUE, session.execute(query, {"page_size": page_size}))
+        candidates = ti_rows.rows_of(
+            ti_rows.QUEUE, session.execute(query, {"page_size": page_size})
+        )
         rows.extend(candidates)
         if not candidates:
             break
@@ -161,8 +189,13 @@ def queue_ready(
             pool_used, run_active = _usage(session)
         missing = {(ti.dag_id, ti.run_id) for ti in candidates} - set(runs)
         if missing:
-            for run in session.scalars(_RUNS, {"run_ids": sorted({key[1] for key in missing}),
-                                               "dag_ids": sorted({key[0] for key in missing})}):
+            for run in session.scalars(
+                _RUNS,
+                {
+                    "run_ids": sorted({key[1] for key in missing}),
+                    "dag_ids": sorted({key[0] for key in missing}),
+                },
+            ):
                 runs[(run.dag_id, run.run_id)] = run
         for ti in candidates:
             if len(workloads) >= slots:
@@ -178,7 +211,12 @@ def queue_ready(
             try:
                 version = cache.get(session, ti.dag_version_id)
             except Exception:  # an unreadable version must not stop every other DAG
-                log.exception("Cannot load DAG version %s of task %s.%s", ti.dag_version_id, ti.dag_id, ti.task_id)
+                log.exception(
+                    "Cannot load DAG version %s of task %s.%s",
+                    ti.dag_version_id,
+                    ti.dag_id,
+                    ti.task_id,
+                )
                 full_runs.add(run_key)
                 continue
             dag = version.dag
@@ -192,8 +230,12 @@ def queue_ready(
             size = pools.get(ti.pool)  # type: ignore[union-attr]
             if size is None:
                 if ti.pool not in _warned_pools:
-                    log.warning("Task %s.%s uses pool %r, which does not exist; it waits until the pool is created",
-                                ti.dag_id, ti.task_id, ti.pool)
+                    log.warning(
+                        "Task %s.%s uses pool %r, which does not exist; it waits until the pool is created",
+                        ti.dag_id,
+                        ti.task_id,
+                        ti.pool,
+                    )
                     _warned_pools.add(ti.pool)
                 full_pools.add(ti.pool)
                 continue
@@ -209,8 +251,21 @@ def queue_ready(
                     continue
                 task_active[(ti.dag_id, ti.task_id)] += 1
             queued_per_task[(ti.dag_id, ti.task_id)] += 1
-            workloads.append(_queue(session, ti, task, run, version, now, job_id, log_folder, outcome_folder, run_infos,
-                                    clear_xcoms))
+            workloads.append(
+                _queue(
+                    session,
+                    ti,
+                    task,
+                    run,
+                    version,
+                    now,
+                    job_id,
+                    log_folder,
+                    outcome_folder,
+                    run_infos,
+                    clear_xcoms,
+                )
+            )
             run_active[run_key] += 1
             pool_used[ti.pool] += ti.pool_slots
         if len(workloads) >= slots or len(candidates) < page_size:
@@ -218,14 +273,22 @@ def queue_ready(
         page_size = PAGE_SIZE
     # A new try starts without the XComs of the one before.
     for start in range(0, len(clear_xcoms), 500):
-        session.execute(_CLEAR_XCOMS, {"keys": clear_xcoms[start:start + 500]})
+        session.execute(_CLEAR_XCOMS, {"keys": clear_xcoms[start : start + 500]})
     ti_rows.write_changes(session, rows)
     return workloads
 
 
 def _queue(
-    session: Session, ti: Any, task: Any, run: DagRun, version: CachedVersion, now: datetime,
-    job_id: int | None, log_folder: Path, outcome_folder: Path | None, run_infos: dict[int, RunInfo],
+    session: Session,
+    ti: Any,
+    task: Any,
+    run: DagRun,
+    version: CachedVersion,
+    now: datetime,
+    job_id: int | None,
+    log_folder: Path,
+    outcome_folder: Path | None,
+    run_infos: dict[int, RunInfo],
     clear_xcoms: list[tuple[str, str, str, int]],
 ) -> TaskWorkload:
     """Mark one instance queued by ``job_id`` and describe the try to run."""
@@ -243,11 +306,24 @@ def _queue(
     ti.duration = None
     timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
     return TaskWorkload(
-        ti_id=ti.id, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-        try_number=ti.try_number, max_tries=ti.max_tries, fileloc=version.fileloc, source_code=version.source_code,
+        ti_id=ti.id,
+        dag_id=ti.dag_id,
+        run_id=ti.run_id,
+        task_id=ti.task_id,
+        map_index=ti.map_index,
+        try_number=ti.try_number,
+        max_tries=ti.max_tries,
+        fileloc=version.fileloc,
+        source_code=version.source_code,
         run=run_info(session, run, run_infos),
-        log_path=str(try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)),
+        log_path=str(
+            try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        ),
         sensor_start_date=ti.start_date if continuing_sensor else None,
-        poke_number=0, execution_timeout=timeout, pool_slots=ti.pool_slots,
-        outcome_path=str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number)) if outcome_folder else None,
+        poke_number=0,
+        execution_timeout=timeout,
+        pool_slots=ti.pool_slots,
+        outcome_path=str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))
+        if outcome_folder
+        else None,
     )

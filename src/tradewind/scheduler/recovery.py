@@ -63,7 +63,9 @@ def _process_alive(pid: int | None) -> bool:
     return True
 
 
-def dead_job_ids(session: Session, now: datetime, timeout: float, *, exclude: int | None = None) -> set[int]:
+def dead_job_ids(
+    session: Session, now: datetime, timeout: float, *, exclude: int | None = None
+) -> set[int]:
     """Jobs still marked running whose heartbeat stopped (or whose local process is gone)."""
     hostname = socket.gethostname()
     me = os.getpid()
@@ -78,14 +80,26 @@ def dead_job_ids(session: Session, now: datetime, timeout: float, *, exclude: in
             job.state = JobState.FAILED.value
             job.end_date = now
             dead.add(job.id)
-            log.warning("Job %s (%s, pid %s on %s) is gone: its task instances are recovered",
-                        job.id, job.job_type, job.pid, job.hostname)
+            log.warning(
+                "Job %s (%s, pid %s on %s) is gone: its task instances are recovered",
+                job.id,
+                job.job_type,
+                job.pid,
+                job.hostname,
+            )
     return dead
 
 
 def reset_orphans(
-    session: Session, cache: DagVersionCache, *, my_job_id: int, now: datetime, timeout: float,
-    executor: BaseExecutor, log_folder: Path | None, outcome_folder: Path | None = None,
+    session: Session,
+    cache: DagVersionCache,
+    *,
+    my_job_id: int,
+    now: datetime,
+    timeout: float,
+    executor: BaseExecutor,
+    log_folder: Path | None,
+    outcome_folder: Path | None = None,
     sweep_outcome_files: bool = False,
 ) -> RecoveryResult:
     """Fix instances owned by dead jobs (and by this job but unknown to its executor)."""
@@ -103,8 +117,13 @@ def reset_orphans(
             alive_cache[owner] = job is not None and job.state == JobState.RUNNING.value
         return alive_cache[owner]
 
-    rows = list(session.scalars(
-        select(TaskInstance).where(TaskInstance.state.in_((TIS.QUEUED.value, TIS.RUNNING.value)))))
+    rows = list(
+        session.scalars(
+            select(TaskInstance).where(
+                TaskInstance.state.in_((TIS.QUEUED.value, TIS.RUNNING.value))
+            )
+        )
+    )
     seen: set[tuple[int, int]] = set()
     for ti in rows:
         seen.add((ti.id, ti.try_number))
@@ -116,8 +135,17 @@ def reset_orphans(
         if not orphaned:
             continue
         identity = orphans.get((ti.id, ti.try_number))
-        if identity is not None and _adopt(session, cache, ti, identity, executor, my_job_id=my_job_id, now=now,
-                                           log_folder=log_folder, outcome_folder=outcome_folder):
+        if identity is not None and _adopt(
+            session,
+            cache,
+            ti,
+            identity,
+            executor,
+            my_job_id=my_job_id,
+            now=now,
+            log_folder=log_folder,
+            outcome_folder=outcome_folder,
+        ):
             result.adopted += 1
             continue
         result.fixed += 1
@@ -126,21 +154,42 @@ def reset_orphans(
         if message is not None:
             outcomes.apply_finished(session, cache, ti, message, now)
             result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]
-            log.warning("Task %s.%s (run %s, try %s) finished while its scheduler was down: recorded %s",
-                        ti.dag_id, ti.task_id, ti.run_id, ti.try_number, ti.state)
+            log.warning(
+                "Task %s.%s (run %s, try %s) finished while its scheduler was down: recorded %s",
+                ti.dag_id,
+                ti.task_id,
+                ti.run_id,
+                ti.try_number,
+                ti.state,
+            )
         elif ti.state == TIS.QUEUED.value and not _left_a_log(ti, log_folder):
             ti.state = TIS.SCHEDULED.value
             if ti.reschedule_date is None:
                 ti.try_number = max(0, (ti.try_number or 1) - 1)
             ti.queued_by_job_id = None
-            log.warning("Task %s.%s (run %s) was queued by a job that is gone: scheduled again",
-                        ti.dag_id, ti.task_id, ti.run_id)
+            log.warning(
+                "Task %s.%s (run %s) was queued by a job that is gone: scheduled again",
+                ti.dag_id,
+                ti.task_id,
+                ti.run_id,
+            )
         else:
-            outcomes.fail_try(session, cache, ti, "the task's process was lost (its scheduler or worker stopped)",
-                              now, log_folder)
+            outcomes.fail_try(
+                session,
+                cache,
+                ti,
+                "the task's process was lost (its scheduler or worker stopped)",
+                now,
+                log_folder,
+            )
     session.flush()
-    _stop_unwanted(session, executor, {key: identity for key, identity in orphans.items() if key not in seen},
-                   my_job_id, owner_alive)
+    _stop_unwanted(
+        session,
+        executor,
+        {key: identity for key, identity in orphans.items() if key not in seen},
+        my_job_id,
+        owner_alive,
+    )
     if sweep_outcome_files:
         result.files_done.extend(outcomes.stale_outcome_files(session, outcome_folder))
     return result
@@ -152,16 +201,29 @@ def _left_a_log(ti: TaskInstance, log_folder: Path | None) -> bool:
     reschedule keeps its try number, and its earlier pokes' log: it is not counted."""
     if log_folder is None or ti.reschedule_date is not None or not ti.try_number:
         return False
-    return try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number).exists()
+    return try_log_path(
+        log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number
+    ).exists()
 
 
-def _adopt(session: Session, cache: DagVersionCache, ti: TaskInstance, identity: ProcessIdentity,
-           executor: BaseExecutor, *, my_job_id: int, now: datetime, log_folder: Path | None,
-           outcome_folder: Path | None) -> bool:
+def _adopt(
+    session: Session,
+    cache: DagVersionCache,
+    ti: TaskInstance,
+    identity: ProcessIdentity,
+    executor: BaseExecutor,
+    *,
+    my_job_id: int,
+    now: datetime,
+    log_folder: Path | None,
+    outcome_folder: Path | None,
+) -> bool:
     """Have the executor supervise the live try of ``ti``; record that on the instance."""
     hostname = socket.gethostname()
     recorded = ti.state == TIS.RUNNING.value  # a queued row's host and pid are its previous try's
-    if recorded and (ti.hostname not in (None, hostname) or (ti.pid is not None and ti.pid != identity.pid)):
+    if recorded and (
+        ti.hostname not in (None, hostname) or (ti.pid is not None and ti.pid != identity.pid)
+    ):
         return False  # not the process this instance recorded: not ours to take
     started = ti.start_date or identity.started_at() or now
     time_left = None
@@ -172,38 +234,64 @@ def _adopt(session: Session, cache: DagVersionCache, ti: TaskInstance, identity:
     if limit is not None:
         time_left = (started + limit - now).total_seconds()
     label = f"{ti.dag_id}.{ti.task_id}{f'[{ti.map_index}]' if ti.map_index >= 0 else ''} {ti.run_id} try {ti.try_number}"
-    outcome = str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number)) if outcome_folder else None
-    if not executor.adopt(ti.id, ti.try_number, identity, outcome_path=outcome, label=label, time_left=time_left):
+    outcome = (
+        str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number)) if outcome_folder else None
+    )
+    if not executor.adopt(
+        ti.id, ti.try_number, identity, outcome_path=outcome, label=label, time_left=time_left
+    ):
         return False
-    if ti.state == TIS.QUEUED.value:  # it started in the instant before its scheduler could record it
+    if (
+        ti.state == TIS.QUEUED.value
+    ):  # it started in the instant before its scheduler could record it
         ti.state = TIS.RUNNING.value
         ti.pid, ti.hostname, ti.start_date = identity.pid, hostname, started
     ti.queued_by_job_id = my_job_id
     ti.last_heartbeat_at = now
     log.warning("Task %s (process %d) outlived its scheduler: adopted", label, identity.pid)
     if log_folder is not None:
-        path = try_log_path(log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number)
+        path = try_log_path(
+            log_folder, ti.dag_id, ti.run_id, ti.task_id, ti.map_index, ti.try_number
+        )
         try:
             path.parent.mkdir(parents=True, exist_ok=True)
             with path.open("a", encoding="utf-8") as handle:
-                handle.write(f"[{now.isoformat()}] WARNING - The scheduler running this try stopped; "
-                             f"scheduler job {my_job_id} (process {os.getpid()}) took it over\n")
+                handle.write(
+                    f"[{now.isoformat()}] WARNING - The scheduler running this try stopped; "
+                    f"scheduler job {my_job_id} (process {os.getpid()}) took it over\n"
+                )
         except OSError:
             pass
     return True
 
 
-def _stop_unwanted(session: Session, executor: BaseExecutor, unmatched: dict[tuple[int, int], ProcessIdentity],
-                   my_job_id: int, owner_alive: Callable[[int | None], bool]) -> None:
+def _stop_unwanted(
+    session: Session,
+    executor: BaseExecutor,
+    unmatched: dict[tuple[int, int], ProcessIdentity],
+    my_job_id: int,
+    owner_alive: Callable[[int | None], bool],
+) -> None:
     """Tries still running although their instance moved on while nobody supervised them."""
     if not unmatched:
         return
-    rows = {ti_id: (state, try_number, owner) for ti_id, state, try_number, owner in session.execute(
-        select(TaskInstance.id, TaskInstance.state, TaskInstance.try_number, TaskInstance.queued_by_job_id)
-        .where(TaskInstance.id.in_(sorted({ti_id for ti_id, _ in unmatched}))))}
+    rows = {
+        ti_id: (state, try_number, owner)
+        for ti_id, state, try_number, owner in session.execute(
+            select(
+                TaskInstance.id,
+                TaskInstance.state,
+                TaskInstance.try_number,
+                TaskInstance.queued_by_job_id,
+            ).where(TaskInstance.id.in_(sorted({ti_id for ti_id, _ in unmatched})))
+        )
+    }
     for (ti_id, try_number), identity in unmatched.items():
         state, current_try, owner = rows.get(ti_id, (None, None, None))
         if owner != my_job_id and owner_alive(owner):
             continue  # its scheduler runs and looks after it
-        executor.disown(identity, f"try {try_number} of task instance {ti_id} outlived its scheduler, but the "
-                                  f"instance is now {state or 'gone'} (try {current_try})")
+        executor.disown(
+            identity,
+            f"try {try_number} of task instance {ti_id} outlived its scheduler, but the "
+            f"instance is now {state or 'gone'} (try {current_try})",
+        )

@@ -28,5 +28,7 @@ def retry_delay(task: Any, *, dag_id: str, run_id: str, try_number: int) -> time
     return delay
 
 
-def next_retry_at(task: Any, *, dag_id: str, run_id: str, try_number: int, failed_at: datetime) -> datetime:
+def next_retry_at(
+    task: Any, *, dag_id: str, run_id: str, try_number: int, failed_at: datetime
+) -> datetime:
     return failed_at + retry_delay(task, dag_id=dag_id, run_id=run_id, try_number=try_number)

@@ -20,7 +20,9 @@ log = logging.getLogger("tradewind.scheduler")
 ACTIVE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
 
 
-def active_run_counts(session: Session, dag_ids: list[str] | None = None, states: tuple[str, ...] = ACTIVE_RUN_STATES) -> Counter[str]:
+def active_run_counts(
+    session: Session, dag_ids: list[str] | None = None, states: tuple[str, ...] = ACTIVE_RUN_STATES
+) -> Counter[str]:
     """Queued and running runs per DAG, backfill runs left out (they have their own limit)."""
     query = (
         select(DagRun.dag_id, func.count())
@@ -32,7 +34,9 @@ def active_run_counts(session: Session, dag_ids: list[str] | None = None, states
     return Counter({dag_id: count for dag_id, count in session.execute(query)})
 
 
-def create_due_runs(session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False) -> list[DagRun]:
+def create_due_runs(
+    session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False
+) -> list[DagRun]:
     """Create the scheduled runs whose data interval has ended, oldest first, per DAG limits.
 
     With ``for_update`` (PostgreSQL) the DAG rows are locked, skipping those another scheduler
@@ -40,7 +44,9 @@ def create_due_runs(session: Session, cache: DagVersionCache, now: datetime, *, 
     """
     query = (
         select(Dag)
-        .where(Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.latest_version_id.is_not(None))
+        .where(
+            Dag.is_paused.is_(False), Dag.is_active.is_(True), Dag.latest_version_id.is_not(None)
+        )
         .where(Dag.next_dagrun_create_after <= now)
         .order_by(Dag.next_dagrun_create_after)
     )
@@ -63,10 +69,14 @@ def create_due_runs(session: Session, cache: DagVersionCache, now: datetime, *, 
             and row.next_dagrun_create_after <= now
             and active[row.dag_id] < dag.max_active_runs
         ):
-            interval = DataInterval(row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end)  # type: ignore[arg-type]
+            interval = DataInterval(
+                row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end
+            )  # type: ignore[arg-type]
             logical_date = row.next_dagrun
             exists = session.scalar(
-                select(DagRun.id).where(DagRun.dag_id == row.dag_id, DagRun.logical_date == logical_date)
+                select(DagRun.id).where(
+                    DagRun.dag_id == row.dag_id, DagRun.logical_date == logical_date
+                )
             )
             if exists is None:
                 run = DagRun(
@@ -96,13 +106,23 @@ def task_instances_for(run: DagRun, version: CachedVersion) -> list[TaskInstance
     """One task instance per task (mapped tasks get a placeholder until they expand)."""
     rows = []
     for task in version.dag.tasks:
-        rows.append(TaskInstance(
-            dag_id=run.dag_id, run_id=run.run_id, task_id=task.task_id, map_index=-1,
-            state=None, try_number=0, max_tries=task.retries, pool=task.pool, pool_slots=task.pool_slots,
-            priority_weight=version.priority_weights.get(task.task_id, task.priority_weight),
-            queue=task.queue, operator=getattr(task, "operator_name", type(task).__name__),
-            dag_version_id=version.version_id,
-        ))
+        rows.append(
+            TaskInstance(
+                dag_id=run.dag_id,
+                run_id=run.run_id,
+                task_id=task.task_id,
+                map_index=-1,
+                state=None,
+                try_number=0,
+                max_tries=task.retries,
+                pool=task.pool,
+                pool_slots=task.pool_slots,
+                priority_weight=version.priority_weights.get(task.task_id, task.priority_weight),
+                queue=task.queue,
+                operator=getattr(task, "operator_name", type(task).__name__),
+                dag_version_id=version.version_id,
+            )
+        )
     return rows
 
 
@@ -116,7 +136,9 @@ def _running_counts(session: Session, dag_ids: list[str]) -> Counter[tuple[str, 
     return Counter({(dag_id, backfill_id): count for dag_id, backfill_id, count in rows})
 
 
-def _backfill_order(session: Session, queued: list[DagRun]) -> tuple[dict[int, int], dict[int, Backfill]]:
+def _backfill_order(
+    session: Session, queued: list[DagRun]
+) -> tuple[dict[int, int], dict[int, Backfill]]:
     """Sort position of each queued backfill run, and the backfills they belong to."""
     ids = [run.id for run in queued if run.backfill_id is not None]
     if not ids:
@@ -124,26 +146,36 @@ def _backfill_order(session: Session, queued: list[DagRun]) -> tuple[dict[int, i
     # A run re-run by a later backfill is listed by both: its place is in the one it belongs to now.
     belongs = {run.id: run.backfill_id for run in queued}
     ordinals = {
-        dag_run_id: ordinal for dag_run_id, backfill_id, ordinal in session.execute(
-            select(BackfillDagRun.dag_run_id, BackfillDagRun.backfill_id, BackfillDagRun.sort_ordinal)
-            .where(BackfillDagRun.dag_run_id.in_(ids)))
+        dag_run_id: ordinal
+        for dag_run_id, backfill_id, ordinal in session.execute(
+            select(
+                BackfillDagRun.dag_run_id, BackfillDagRun.backfill_id, BackfillDagRun.sort_ordinal
+            ).where(BackfillDagRun.dag_run_id.in_(ids))
+        )
         if belongs.get(dag_run_id) == backfill_id
     }
     backfills = {
-        row.id: row for row in session.scalars(
-            select(Backfill).where(Backfill.id.in_({run.backfill_id for run in queued if run.backfill_id is not None})))
+        row.id: row
+        for row in session.scalars(
+            select(Backfill).where(
+                Backfill.id.in_({run.backfill_id for run in queued if run.backfill_id is not None})
+            )
+        )
     }
     return ordinals, backfills
 
 
-def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False) -> list[DagRun]:
+def start_queued_runs(
+    session: Session, cache: DagVersionCache, now: datetime, *, for_update: bool = False
+) -> list[DagRun]:
     """Move queued runs to running, oldest first, within ``max_active_runs``.
 
     Runs of a backfill start in the backfill's order, against the backfill's own
     ``max_active_runs``, and not while the backfill is paused (Airflow 3's rules).
     """
     query = (
-        select(DagRun).where(DagRun.state == DagRunState.QUEUED.value)
+        select(DagRun)
+        .where(DagRun.state == DagRunState.QUEUED.value)
         .order_by(DagRun.run_after, DagRun.logical_date, DagRun.id)
     )
     if for_update:
@@ -162,8 +194,12 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
         try:
             version = cache.get(session, run.dag_version_id)
         except Exception:
-            log.exception("Cannot load DAG version %s of run %s of %s; it stays queued",
-                          run.dag_version_id, run.run_id, run.dag_id)
+            log.exception(
+                "Cannot load DAG version %s of run %s of %s; it stays queued",
+                run.dag_version_id,
+                run.run_id,
+                run.dag_id,
+            )
             continue
         limit = version.dag.max_active_runs
         if run.backfill_id is not None:
@@ -177,7 +213,8 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
         if running[key] >= limit:
             continue
         has_tis = session.scalar(
-            select(func.count()).select_from(TaskInstance)
+            select(func.count())
+            .select_from(TaskInstance)
             .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
         )
         if not has_tis:
@@ -189,5 +226,3 @@ def start_queued_runs(session: Session, cache: DagVersionCache, now: datetime, *
         started.append(run)
     session.flush()
     return started
-
-

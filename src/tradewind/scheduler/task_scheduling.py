@@ -14,7 +14,6 @@ import dataclasses
 import logging
 from collections import defaultdict
 from datetime import datetime
-
 from typing import Any
 
 from sqlalchemy import bindparam, select, tuple_
@@ -56,8 +55,9 @@ class EvaluationResult:
 
 _TI = TaskInstance.__table__
 # Built once: building a statement costs about as much as running it.
-_RUN_TIS = ti_rows.select_rows(ti_rows.EVALUATE, tuple_(_TI.c.dag_id, _TI.c.run_id).in_(
-    bindparam("runs", expanding=True)))
+_RUN_TIS = ti_rows.select_rows(
+    ti_rows.EVALUATE, tuple_(_TI.c.dag_id, _TI.c.run_id).in_(bindparam("runs", expanding=True))
+)
 
 
 def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str, str], list[Any]]:
@@ -66,13 +66,15 @@ def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str,
     keys = [(run.dag_id, run.run_id) for run in runs]
     session.flush()
     for start in range(0, len(keys), 500):
-        result = session.execute(_RUN_TIS, {"runs": keys[start:start + 500]})
+        result = session.execute(_RUN_TIS, {"runs": keys[start : start + 500]})
         for ti in ti_rows.rows_of(ti_rows.EVALUATE, result):
             grouped[(ti.dag_id, ti.run_id)].append(ti)
     return grouped
 
 
-def evaluate_runs(session: Session, cache: DagVersionCache, runs: list[DagRun], now: datetime) -> EvaluationResult:
+def evaluate_runs(
+    session: Session, cache: DagVersionCache, runs: list[DagRun], now: datetime
+) -> EvaluationResult:
     result = EvaluationResult()
     by_run = load_task_instances(session, runs)
     history: list[int] = []
@@ -82,10 +84,16 @@ def evaluate_runs(session: Session, cache: DagVersionCache, runs: list[DagRun], 
         try:
             version = cache.get(session, run.dag_version_id)
         except Exception:  # one unreadable version must not stop every other run
-            log.exception("Cannot load DAG version %s of run %s of %s; the run waits",
-                          run.dag_version_id, run.run_id, run.dag_id)
+            log.exception(
+                "Cannot load DAG version %s of run %s of %s; the run waits",
+                run.dag_version_id,
+                run.run_id,
+                run.dag_id,
+            )
             continue
-        _evaluate_run(session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result, history)
+        _evaluate_run(
+            session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result, history
+        )
     session.flush()
     ti_rows.write_changes(session, (ti for tis in by_run.values() for ti in tis))
     for ti_id in history:
@@ -109,7 +117,12 @@ def _timed_out(run: DagRun, version: CachedVersion, now: datetime) -> bool:
 
 
 def _evaluate_run(
-    session: Session, run: DagRun, version: CachedVersion, tis: list[Any], now: datetime, result: EvaluationResult,
+    session: Session,
+    run: DagRun,
+    version: CachedVersion,
+    tis: list[Any],
+    now: datetime,
+    result: EvaluationResult,
     history: list[int],
 ) -> None:
     dag = version.dag
@@ -120,7 +133,12 @@ def _evaluate_run(
             if ti.state is None or TIS(ti.state) not in FINISHED_STATES:
                 ti.state = TIS.SKIPPED.value
                 ti.end_date = now
-        log.warning("DAG run %s of %s exceeded dagrun_timeout %s", run.run_id, run.dag_id, dag.dagrun_timeout)
+        log.warning(
+            "DAG run %s of %s exceeded dagrun_timeout %s",
+            run.run_id,
+            run.dag_id,
+            dag.dagrun_timeout,
+        )
         _finish_run(run, DagRunState.FAILED, now, result)
         result.timed_out.add(run.id)
         return
@@ -139,8 +157,13 @@ def _evaluate_run(
         for ti in list(by_task.get(task_id, [])):
             _evaluate_ti(session, run, version, task, ti, by_task, now, result, history)
     decided = run_state.decide_run_state(
-        [(ti.task_id, TIS(ti.state) if ti.state else None) for tis_ in by_task.values() for ti in tis_],
-        set(version.leaf_ids), fail_fast=dag.fail_fast,
+        [
+            (ti.task_id, TIS(ti.state) if ti.state else None)
+            for tis_ in by_task.values()
+            for ti in tis_
+        ],
+        set(version.leaf_ids),
+        fail_fast=dag.fail_fast,
     )
     if decided is not None:
         if decided is DagRunState.FAILED and dag.fail_fast:
@@ -155,8 +178,15 @@ def _evaluate_run(
 
 
 def _evaluate_ti(
-    session: Session, run: DagRun, version: CachedVersion, task: object, ti: Any,
-    by_task: dict[str, list[Any]], now: datetime, result: EvaluationResult, history: list[int],
+    session: Session,
+    run: DagRun,
+    version: CachedVersion,
+    task: object,
+    ti: Any,
+    by_task: dict[str, list[Any]],
+    now: datetime,
+    result: EvaluationResult,
+    history: list[int],
 ) -> None:
     state = ti.state
     if state == TIS.UP_FOR_RETRY.value:
@@ -174,10 +204,14 @@ def _evaluate_ti(
     if state is not None:
         return
     upstream_states = [
-        other.state for upstream_id in task.upstream_task_ids for other in by_task.get(upstream_id, [])  # type: ignore[attr-defined]
+        other.state
+        for upstream_id in task.upstream_task_ids
+        for other in by_task.get(upstream_id, [])  # type: ignore[attr-defined]
     ]
     verdict = trigger_rules.evaluate(
-        task.trigger_rule, trigger_rules.UpstreamCounts.from_states(upstream_states), map_index=ti.map_index  # type: ignore[attr-defined]
+        task.trigger_rule,
+        trigger_rules.UpstreamCounts.from_states(upstream_states),
+        map_index=ti.map_index,  # type: ignore[attr-defined]
     )
     if verdict is trigger_rules.Verdict.WAIT:
         return
@@ -206,8 +240,13 @@ def _evaluate_ti(
 def _has_callbacks(task: object) -> bool:
     return any(
         getattr(task, name, False)
-        for name in ("has_on_execute_callback", "has_on_success_callback", "has_on_failure_callback",
-                     "has_on_retry_callback", "has_on_skipped_callback")
+        for name in (
+            "has_on_execute_callback",
+            "has_on_success_callback",
+            "has_on_failure_callback",
+            "has_on_retry_callback",
+            "has_on_skipped_callback",
+        )
     )
 
 
@@ -218,8 +257,14 @@ def _schedule(ti: Any, now: datetime, result: EvaluationResult) -> None:
 
 
 def _expand(
-    session: Session, run: DagRun, version: CachedVersion, task: object, placeholder: Any,
-    by_task: dict[str, list[Any]], now: datetime, result: EvaluationResult,
+    session: Session,
+    run: DagRun,
+    version: CachedVersion,
+    task: object,
+    placeholder: Any,
+    by_task: dict[str, list[Any]],
+    now: datetime,
+    result: EvaluationResult,
 ) -> None:
     dag = version.dag
 
@@ -230,29 +275,50 @@ def _expand(
     try:
         count = len(task.resolve_expansion(pull))  # type: ignore[attr-defined]
     except (TradewindError, TypeError, ValueError) as exc:
-        log.error("Cannot expand mapped task %s of run %s: %s", placeholder.task_id, run.run_id, exc)
+        log.error(
+            "Cannot expand mapped task %s of run %s: %s", placeholder.task_id, run.run_id, exc
+        )
         placeholder.state = TIS.FAILED.value
         placeholder.end_date = now
         return
     if count == 0:
         placeholder.state = TIS.SKIPPED.value
         placeholder.end_date = now
-        log.info("Mapped task %s of run %s has no elements: skipped", placeholder.task_id, run.run_id)
+        log.info(
+            "Mapped task %s of run %s has no elements: skipped", placeholder.task_id, run.run_id
+        )
         return
     placeholder.map_index = 0
     _schedule(placeholder, now, result)
-    copied = session.get(TaskInstance, placeholder.id)  # what every mapped instance gets of the placeholder
+    copied = session.get(
+        TaskInstance, placeholder.id
+    )  # what every mapped instance gets of the placeholder
     assert copied is not None
     for index in range(1, count):
         ti = TaskInstance(
-            dag_id=placeholder.dag_id, run_id=placeholder.run_id, task_id=placeholder.task_id, map_index=index,
-            state=TIS.SCHEDULED.value, scheduled_dttm=now, try_number=0, max_tries=placeholder.max_tries,
-            pool=copied.pool, pool_slots=copied.pool_slots, priority_weight=copied.priority_weight,
-            queue=copied.queue, operator=copied.operator, dag_version_id=copied.dag_version_id,
+            dag_id=placeholder.dag_id,
+            run_id=placeholder.run_id,
+            task_id=placeholder.task_id,
+            map_index=index,
+            state=TIS.SCHEDULED.value,
+            scheduled_dttm=now,
+            try_number=0,
+            max_tries=placeholder.max_tries,
+            pool=copied.pool,
+            pool_slots=copied.pool_slots,
+            priority_weight=copied.priority_weight,
+            queue=copied.queue,
+            operator=copied.operator,
+            dag_version_id=copied.dag_version_id,
         )
         session.add(ti)
         by_task[placeholder.task_id].append(ti)
-    log.info("Mapped task %s of run %s expanded to %d task instances", placeholder.task_id, run.run_id, count)
+    log.info(
+        "Mapped task %s of run %s expanded to %d task instances",
+        placeholder.task_id,
+        run.run_id,
+        count,
+    )
 
 
 def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
@@ -260,8 +326,10 @@ def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
     if run.logical_date is None:
         return True
     previous = session.scalar(
-        select(DagRun).where(DagRun.dag_id == run.dag_id, DagRun.logical_date < run.logical_date)
-        .order_by(DagRun.logical_date.desc()).limit(1)
+        select(DagRun)
+        .where(DagRun.dag_id == run.dag_id, DagRun.logical_date < run.logical_date)
+        .order_by(DagRun.logical_date.desc())
+        .limit(1)
     )
     if previous is None:
         return True
@@ -269,7 +337,10 @@ def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
     if getattr(task, "wait_for_downstream", False):
         ids.extend(task.downstream_task_ids)  # type: ignore[attr-defined]
     rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.state)
-        .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == previous.run_id, TaskInstance.task_id.in_(ids))
+        select(TaskInstance.task_id, TaskInstance.state).where(
+            TaskInstance.dag_id == run.dag_id,
+            TaskInstance.run_id == previous.run_id,
+            TaskInstance.task_id.in_(ids),
+        )
     ).all()
     return all(state in _PAST_OK for _, state in rows)

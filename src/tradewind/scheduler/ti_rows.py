@@ -22,13 +22,35 @@ from tradewind.db.models import TaskInstance
 ALL = tuple(TaskInstance.__table__.c.keys())
 COLUMNS = frozenset(ALL)
 #: What deciding a task instance's next state reads.
-EVALUATE = ("id", "dag_id", "run_id", "task_id", "map_index", "state", "try_number", "max_tries", "next_retry_at",
-            "reschedule_date")
+EVALUATE = (
+    "id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "map_index",
+    "state",
+    "try_number",
+    "max_tries",
+    "next_retry_at",
+    "reschedule_date",
+)
 #: What a branch skipping instances reads of them.
 SKIP = ("id", "task_id", "state")
 #: What queueing a scheduled instance reads.
-QUEUE = ("id", "dag_id", "run_id", "task_id", "map_index", "try_number", "max_tries", "pool", "pool_slots",
-         "dag_version_id", "reschedule_date", "start_date")
+QUEUE = (
+    "id",
+    "dag_id",
+    "run_id",
+    "task_id",
+    "map_index",
+    "try_number",
+    "max_tries",
+    "pool",
+    "pool_slots",
+    "dag_version_id",
+    "reschedule_date",
+    "start_date",
+)
 
 
 class TaskInstanceRow:
@@ -74,7 +96,9 @@ def rows_of(names: Sequence[str], result: Iterable[Sequence[Any]]) -> list[TaskI
     return [TaskInstanceRow(names, values) for values in result]
 
 
-def load(session: Session, names: Sequence[str], *criteria: ColumnElement[bool]) -> list[TaskInstanceRow]:
+def load(
+    session: Session, names: Sequence[str], *criteria: ColumnElement[bool]
+) -> list[TaskInstanceRow]:
     """Columns ``names`` of the task instances matching ``criteria`` (pending ORM changes are
     flushed first)."""
     session.flush()
@@ -91,7 +115,9 @@ def write_changes(session: Session, rows: Iterable[Any]) -> set[int]:
     for row in rows:
         if isinstance(row, TaskInstanceRow) and row.changed:
             names = tuple(sorted(row.changed))
-            batches[names].append({"b_id": row.id, **{f"b_{name}": row.changed[name] for name in names}})
+            batches[names].append(
+                {"b_id": row.id, **{f"b_{name}": row.changed[name] for name in names}}
+            )
             row.changed.clear()
     if not batches:
         return set()
@@ -101,8 +127,11 @@ def write_changes(session: Session, rows: Iterable[Any]) -> set[int]:
     for names, params in batches.items():
         statement = _updates.get(names)
         if statement is None:
-            statement = _updates[names] = table.update().where(table.c.id == bindparam("b_id")).values(
-                {name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names})
+            statement = _updates[names] = (
+                table.update()
+                .where(table.c.id == bindparam("b_id"))
+                .values({name: bindparam(f"b_{name}", type_=table.c[name].type) for name in names})
+            )
         session.execute(statement, params)
         changed_ids.update(param["b_id"] for param in params)
     for obj in list(session.identity_map.values()):

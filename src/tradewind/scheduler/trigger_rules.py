@@ -49,7 +49,9 @@ class UpstreamCounts:
         return self.success + self.skipped + self.failed + self.upstream_failed + self.removed
 
     @classmethod
-    def from_states(cls, states: Iterable[TIS | str | None], total: int | None = None) -> UpstreamCounts:
+    def from_states(
+        cls, states: Iterable[TIS | str | None], total: int | None = None
+    ) -> UpstreamCounts:
         """Count states; ``total`` defaults to the number of states given."""
         counts = {"success": 0, "skipped": 0, "failed": 0, "upstream_failed": 0, "removed": 0}
         seen = 0
@@ -142,5 +144,9 @@ def _met(rule: TR, up: UpstreamCounts, map_index: int) -> bool:
         return up.total - up.skipped <= 0
     if rule is TR.ALL_DONE_MIN_ONE_SUCCESS:
         non_skipped_done = up.success + up.failed + up.upstream_failed + up.removed - removed
-        return up.skipped == 0 and non_skipped_done >= up.total - up.skipped - removed and up.success > 0
+        return (
+            up.skipped == 0
+            and non_skipped_done >= up.total - up.skipped - removed
+            and up.success > 0
+        )
     return True

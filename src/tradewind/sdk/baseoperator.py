@@ -50,7 +50,9 @@ def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
 class BaseOperatorMeta(abc.ABCMeta):
     """Wraps ``__init__`` of every operator class to apply ``default_args``."""
 
-    def __new__(mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any) -> type:
+    def __new__(
+        mcls, name: str, bases: tuple[type, ...], namespace: dict[str, Any], **kwargs: Any
+    ) -> type:
         init = namespace.get("__init__")
         if init is not None and not getattr(init, "_tw_wrapped", False):
             namespace["__init__"] = _wrap_init(init)
@@ -123,28 +125,51 @@ class BaseOperator(TaskNode, metaclass=BaseOperatorMeta):
                 + ", ".join(f"{key}={value!r}" for key, value in sorted(kwargs.items()))
             )
         base_args = {
-            "owner": owner, "retries": retries, "retry_delay": retry_delay,
-            "retry_exponential_backoff": retry_exponential_backoff, "max_retry_delay": max_retry_delay,
-            "execution_timeout": execution_timeout, "trigger_rule": trigger_rule, "pool": pool,
-            "pool_slots": pool_slots, "priority_weight": priority_weight, "weight_rule": weight_rule,
-            "depends_on_past": depends_on_past, "ignore_first_depends_on_past": ignore_first_depends_on_past,
+            "owner": owner,
+            "retries": retries,
+            "retry_delay": retry_delay,
+            "retry_exponential_backoff": retry_exponential_backoff,
+            "max_retry_delay": max_retry_delay,
+            "execution_timeout": execution_timeout,
+            "trigger_rule": trigger_rule,
+            "pool": pool,
+            "pool_slots": pool_slots,
+            "priority_weight": priority_weight,
+            "weight_rule": weight_rule,
+            "depends_on_past": depends_on_past,
+            "ignore_first_depends_on_past": ignore_first_depends_on_past,
             "wait_for_past_depends_before_skipping": wait_for_past_depends_before_skipping,
-            "wait_for_downstream": wait_for_downstream, "queue": queue, "do_xcom_push": do_xcom_push,
-            "multiple_outputs": multiple_outputs, "start_date": start_date, "end_date": end_date,
-            "params": params, "on_execute_callback": on_execute_callback,
-            "on_success_callback": on_success_callback, "on_failure_callback": on_failure_callback,
-            "on_retry_callback": on_retry_callback, "on_skipped_callback": on_skipped_callback,
-            "doc_md": doc_md, "doc": doc, "email": email, "email_on_retry": email_on_retry,
-            "email_on_failure": email_on_failure, "max_active_tis_per_dag": max_active_tis_per_dag,
-            "max_active_tis_per_dagrun": max_active_tis_per_dagrun, "executor_config": executor_config,
-            "task_display_name": task_display_name, "map_index_template": map_index_template,
+            "wait_for_downstream": wait_for_downstream,
+            "queue": queue,
+            "do_xcom_push": do_xcom_push,
+            "multiple_outputs": multiple_outputs,
+            "start_date": start_date,
+            "end_date": end_date,
+            "params": params,
+            "on_execute_callback": on_execute_callback,
+            "on_success_callback": on_success_callback,
+            "on_failure_callback": on_failure_callback,
+            "on_retry_callback": on_retry_callback,
+            "on_skipped_callback": on_skipped_callback,
+            "doc_md": doc_md,
+            "doc": doc,
+            "email": email,
+            "email_on_retry": email_on_retry,
+            "email_on_failure": email_on_failure,
+            "max_active_tis_per_dag": max_active_tis_per_dag,
+            "max_active_tis_per_dagrun": max_active_tis_per_dagrun,
+            "executor_config": executor_config,
+            "task_display_name": task_display_name,
+            "map_index_template": map_index_template,
         }
         if unmapped_from is not None:
             self._init_unmapped(unmapped_from)
         else:
             self._init_node(task_id, dag, task_group)
         self._set_base_args(base_args)
-        self.log = logging.getLogger(f"tradewind.task.operators.{type(self).__module__}.{type(self).__name__}")
+        self.log = logging.getLogger(
+            f"tradewind.task.operators.{type(self).__module__}.{type(self).__name__}"
+        )
 
     def _init_unmapped(self, mapped: TaskNode) -> None:
         """An operator built at run time for one map index: same id and edges, not added to the DAG."""
@@ -159,7 +184,9 @@ class BaseOperator(TaskNode, metaclass=BaseOperatorMeta):
     def _post_init(self) -> None:
         if self.__dict__.get("_tw_unmapped"):
             return
-        from_xcom_args = find_xcom_args([getattr(self, name, None) for name in self.template_fields])
+        from_xcom_args = find_xcom_args(
+            [getattr(self, name, None) for name in self.template_fields]
+        )
         for arg in from_xcom_args:
             self.set_upstream(arg)
 
@@ -205,6 +232,7 @@ class BaseOperator(TaskNode, metaclass=BaseOperatorMeta):
     def xcom_push(self, context: Context, key: str, value: Any) -> None:
         context["ti"].xcom_push(key=key, value=value)
 
-    def xcom_pull(self, context: Context, task_ids: Any = None, key: str = "return_value", **kwargs: Any) -> Any:
+    def xcom_pull(
+        self, context: Context, task_ids: Any = None, key: str = "return_value", **kwargs: Any
+    ) -> Any:
         return context["ti"].xcom_pull(task_ids=task_ids, key=key, **kwargs)
-

@@ -7,7 +7,12 @@ from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 
-def context_kwargs(function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], context: Mapping[str, Any]) -> dict[str, Any]:
+def context_kwargs(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> dict[str, Any]:
     """The keyword arguments for ``function``: ``kwargs`` plus the context keys it names.
 
     A function with ``**kwargs`` receives the whole context; otherwise only the context
@@ -30,5 +35,10 @@ def context_kwargs(function: Callable[..., Any], args: Sequence[Any], kwargs: Ma
     return result
 
 
-def call_with_context(function: Callable[..., Any], args: Sequence[Any], kwargs: Mapping[str, Any], context: Mapping[str, Any]) -> Any:
+def call_with_context(
+    function: Callable[..., Any],
+    args: Sequence[Any],
+    kwargs: Mapping[str, Any],
+    context: Mapping[str, Any],
+) -> Any:
     return function(*args, **context_kwargs(function, args, kwargs, context))

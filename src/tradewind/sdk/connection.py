@@ -18,7 +18,9 @@ from tradewind.sdk.sensitive import MASK
 
 #: Query parameter that carries a non-flat extra verbatim in a URI (Airflow's name).
 EXTRA_KEY = "__extra__"
-_JSON_FIELDS = frozenset({"conn_type", "description", "host", "schema", "login", "password", "port", "extra"})
+_JSON_FIELDS = frozenset(
+    {"conn_type", "description", "host", "schema", "login", "password", "port", "extra"}
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -92,8 +94,9 @@ class Connection:
     def get_uri(self) -> str:
         """The URI ``from_uri`` turns back into this connection (Airflow's format)."""
         uri = f"{self.conn_type.lower().replace('_', '-')}://" if self.conn_type else "//"
-        protocol, host = (self.host.split("://", 1) if self.host and "://" in self.host
-                          else (None, self.host))
+        protocol, host = (
+            self.host.split("://", 1) if self.host and "://" in self.host else (None, self.host)
+        )
         if protocol:
             uri += f"{protocol}://"
         authority = ""
@@ -113,7 +116,11 @@ class Connection:
         if self.extra:
             separator = "?" if self.schema else "/?"
             query = _flat_query(self.extra_dejson)
-            if query is not None and self.extra_dejson and dict(parse_qsl(query, keep_blank_values=True)) == self.extra_dejson:
+            if (
+                query is not None
+                and self.extra_dejson
+                and dict(parse_qsl(query, keep_blank_values=True)) == self.extra_dejson
+            ):
                 uri += separator + query
             else:
                 uri += separator + urlencode({EXTRA_KEY: self.extra})

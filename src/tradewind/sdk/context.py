@@ -20,7 +20,9 @@ class Context(dict[str, Any]):
     """What a running task sees: ``context["ti"]``, ``context["ds"]``, ..."""
 
 
-_current: contextvars.ContextVar[Context | None] = contextvars.ContextVar("tradewind_context", default=None)
+_current: contextvars.ContextVar[Context | None] = contextvars.ContextVar(
+    "tradewind_context", default=None
+)
 
 
 def get_current_context() -> Context:
@@ -47,7 +49,9 @@ class _Missing(KeyError):
 class VariableAccessor:
     """``{{ var.value.name }}`` and ``{{ var.json.name }}`` in templates."""
 
-    def __init__(self, lookup: Callable[[str], str | None], *, deserialize_json: bool = False) -> None:
+    def __init__(
+        self, lookup: Callable[[str], str | None], *, deserialize_json: bool = False
+    ) -> None:
         self._lookup = lookup
         self._json = deserialize_json
 

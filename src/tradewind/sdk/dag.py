@@ -71,7 +71,9 @@ class DAG:
         self.start_date = timezone.coerce_utc(raw_start)
         self.end_date = timezone.coerce_utc(raw_end)
         if self.start_date and self.end_date and self.end_date < self.start_date:
-            raise DagDefinitionError(f"DAG {dag_id!r}: end_date {self.end_date} is before start_date {self.start_date}")
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: end_date {self.end_date} is before start_date {self.start_date}"
+            )
         self.timetable: Timetable = timetables.create_timetable(schedule, self.timezone)
         self.schedule = schedule
         if self.timetable.can_be_scheduled and self.start_date is None:
@@ -94,7 +96,9 @@ class DAG:
         if isinstance(dagrun_timeout, (int, float)) and not isinstance(dagrun_timeout, bool):
             dagrun_timeout = timedelta(seconds=dagrun_timeout)
         if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
-            raise DagDefinitionError(f"DAG {dag_id!r}: dagrun_timeout must be a timedelta, got {dagrun_timeout!r}")
+            raise DagDefinitionError(
+                f"DAG {dag_id!r}: dagrun_timeout must be a timedelta, got {dagrun_timeout!r}"
+            )
         self.dagrun_timeout = dagrun_timeout
         self.on_success_callback = on_success_callback
         self.on_failure_callback = on_failure_callback
@@ -129,9 +133,13 @@ class DAG:
     # -- tasks ----------------------------------------------------------------------------
     def add_task(self, task: TaskNode) -> None:
         if task.task_id in self.task_dict and self.task_dict[task.task_id] is not task:
-            raise DuplicateTaskIdError(f"task id {task.task_id!r} has already been added to DAG {self.dag_id!r}")
+            raise DuplicateTaskIdError(
+                f"task id {task.task_id!r} has already been added to DAG {self.dag_id!r}"
+            )
         if task.task_id in self.task_group.used_group_ids:
-            raise DuplicateTaskIdError(f"task id {task.task_id!r} is already a task group id in DAG {self.dag_id!r}")
+            raise DuplicateTaskIdError(
+                f"task id {task.task_id!r} is already a task group id in DAG {self.dag_id!r}"
+            )
         self.task_dict[task.task_id] = task
 
     def add_tasks(self, tasks: Iterable[TaskNode]) -> None:
@@ -171,7 +179,9 @@ class DAG:
     def topological_sort(self) -> list[TaskNode]:
         """Tasks in dependency order (stable: definition order among equals); raises on a cycle."""
         self.check_cycle()
-        indegree = {task_id: len(task.upstream_task_ids) for task_id, task in self.task_dict.items()}
+        indegree = {
+            task_id: len(task.upstream_task_ids) for task_id, task in self.task_dict.items()
+        }
         order: list[TaskNode] = []
         ready = [task_id for task_id, degree in indegree.items() if degree == 0]
         position = {task_id: index for index, task_id in enumerate(self.task_dict)}
@@ -202,9 +212,11 @@ class DAG:
                     iterators.pop()
                     continue
                 if nxt not in color:
-                    raise DagDefinitionError(f"DAG {self.dag_id!r}: task {path[-1]!r} points to unknown task {nxt!r}")
+                    raise DagDefinitionError(
+                        f"DAG {self.dag_id!r}: task {path[-1]!r} points to unknown task {nxt!r}"
+                    )
                 if color[nxt] == grey:
-                    cycle = path[path.index(nxt):] + [nxt]
+                    cycle = path[path.index(nxt) :] + [nxt]
                     raise CycleError(f"cycle detected in DAG {self.dag_id!r}: {' -> '.join(cycle)}")
                 if color[nxt] == white:
                     color[nxt] = grey
@@ -230,7 +242,9 @@ class DAG:
                 weights[task_id] = task.priority_weight
                 continue
             relatives = task.get_flat_relative_ids(upstream=task.weight_rule == "upstream")
-            weights[task_id] = task.priority_weight + sum(self.task_dict[r].priority_weight for r in relatives)
+            weights[task_id] = task.priority_weight + sum(
+                self.task_dict[r].priority_weight for r in relatives
+            )
         return weights
 
 
@@ -241,7 +255,9 @@ def _zone_of(value: Any) -> tzinfo:
 
 def _positive(dag_id: str, name: str, value: Any) -> int:
     if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise DagDefinitionError(f"DAG {dag_id!r}: {name} must be a positive integer, got {value!r}")
+        raise DagDefinitionError(
+            f"DAG {dag_id!r}: {name} must be a positive integer, got {value!r}"
+        )
     return value
 
 
@@ -250,7 +266,8 @@ def _check_tags(dag_id: str, tags: Iterable[str] | None) -> list[str]:
     for tag in tags or []:
         if not isinstance(tag, str) or not tag or len(tag) > 100:
             raise DagDefinitionError(
-                f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got {short_repr(tag)}")
+                f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got {short_repr(tag)}"
+            )
         if tag not in result:
             result.append(tag)
     return result

@@ -70,7 +70,9 @@ class TaskDecorator:
         functools.update_wrapper(self, function)
         self.function = function
         self.operator_class = operator_class
-        self.multiple_outputs = infer_multiple_outputs(function) if multiple_outputs is None else multiple_outputs
+        self.multiple_outputs = (
+            infer_multiple_outputs(function) if multiple_outputs is None else multiple_outputs
+        )
         self.kwargs = dict(kwargs or {})
 
     def _operator_kwargs(self) -> dict[str, Any]:
@@ -86,7 +88,9 @@ class TaskDecorator:
         except (TypeError, ValueError):
             return
         optional = [
-            p.replace(default=None) if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD) else p
+            p.replace(default=None)
+            if p.default is p.empty and p.kind not in (p.VAR_POSITIONAL, p.VAR_KEYWORD)
+            else p
             for p in signature.parameters.values()
         ]
         try:
@@ -96,14 +100,19 @@ class TaskDecorator:
 
     def __call__(self, *args: Any, **kwargs: Any) -> XComArg:
         self._check_call(args, kwargs)
-        operator = self.operator_class(op_args=list(args), op_kwargs=dict(kwargs), **self._operator_kwargs())
+        operator = self.operator_class(
+            op_args=list(args), op_kwargs=dict(kwargs), **self._operator_kwargs()
+        )
         return XComArg(operator)
 
     def override(self, **kwargs: Any) -> TaskDecorator:
         """The same task with other operator arguments (``task_id``, ``retries``, ...)."""
         multiple_outputs = kwargs.pop("multiple_outputs", self.multiple_outputs)
         return TaskDecorator(
-            self.function, self.operator_class, multiple_outputs=multiple_outputs, kwargs={**self.kwargs, **kwargs}
+            self.function,
+            self.operator_class,
+            multiple_outputs=multiple_outputs,
+            kwargs={**self.kwargs, **kwargs},
         )
 
     def partial(self, **kwargs: Any) -> DecoratedPartial:
@@ -161,9 +170,16 @@ class DecoratedPartial:
 def make_task_decorator(operator_class: type) -> Callable[..., Any]:
     """A decorator usable as ``@deco``, ``@deco()`` and ``@deco(retries=2, ...)``."""
 
-    def decorator(python_callable: Callable[..., Any] | None = None, *, multiple_outputs: bool | None = None, **kwargs: Any) -> Any:
+    def decorator(
+        python_callable: Callable[..., Any] | None = None,
+        *,
+        multiple_outputs: bool | None = None,
+        **kwargs: Any,
+    ) -> Any:
         def wrap(function: Callable[..., Any]) -> TaskDecorator:
-            return TaskDecorator(function, operator_class, multiple_outputs=multiple_outputs, kwargs=kwargs)
+            return TaskDecorator(
+                function, operator_class, multiple_outputs=multiple_outputs, kwargs=kwargs
+            )
 
         if python_callable is not None:
             return wrap(python_callable)

@@ -12,7 +12,9 @@ if TYPE_CHECKING:
     from tradewind.sdk.task_node import TaskNode
 
 
-def collect_default_args(dag: DAG | None, group: TaskGroup | None, explicit: dict[str, Any] | None) -> dict[str, Any]:
+def collect_default_args(
+    dag: DAG | None, group: TaskGroup | None, explicit: dict[str, Any] | None
+) -> dict[str, Any]:
     """The DAG's default_args, overlaid by each enclosing group's, then the task's own."""
     merged: dict[str, Any] = {}
     if dag is not None:

@@ -55,7 +55,9 @@ def _items(other: Any) -> Iterable[Any]:
         return [other]
     if isinstance(other, Iterable) and not isinstance(other, (str, bytes)):
         return list(other)
-    raise TypeError(f"cannot set a dependency on {other!r}: expected a task, task group, XComArg or a list of them")
+    raise TypeError(
+        f"cannot set a dependency on {other!r}: expected a task, task group, XComArg or a list of them"
+    )
 
 
 def _flatten_roots(other: Any) -> list[Any]:

@@ -26,13 +26,17 @@ UNMAPPING_KEY = "_tw_unmapped_from"
 _NOT_MAPPABLE = frozenset({"task_id", "dag", "task_group", "default_args"})
 
 
-def _check_mappable(operator_class: type, names: Sequence[str], partial_kwargs: dict[str, Any]) -> None:
+def _check_mappable(
+    operator_class: type, names: Sequence[str], partial_kwargs: dict[str, Any]
+) -> None:
     accepted = operator_class.accepted_params()  # type: ignore[attr-defined]
     for name in names:
         if name in _NOT_MAPPABLE:
             raise DagDefinitionError(f"{operator_class.__name__}: {name!r} cannot be mapped")
         if name not in accepted:
-            raise DagDefinitionError(f"{operator_class.__name__}.expand() got an unexpected argument {name!r}")
+            raise DagDefinitionError(
+                f"{operator_class.__name__}.expand() got an unexpected argument {name!r}"
+            )
         if name in partial_kwargs:
             raise DagDefinitionError(
                 f"{operator_class.__name__}: {name!r} is given both to partial() and to expand()"
@@ -42,7 +46,13 @@ def _check_mappable(operator_class: type, names: Sequence[str], partial_kwargs: 
 class OperatorPartial:
     """An operator class with some arguments fixed, waiting for ``expand``."""
 
-    def __init__(self, operator_class: type[BaseOperator], kwargs: dict[str, Any], *, mapped_into: str | None = None) -> None:
+    def __init__(
+        self,
+        operator_class: type[BaseOperator],
+        kwargs: dict[str, Any],
+        *,
+        mapped_into: str | None = None,
+    ) -> None:
         kwargs = apply_default_args(operator_class, dict(kwargs))
         if "task_id" not in kwargs:
             raise DagDefinitionError(f"{operator_class.__name__}.partial() needs a task_id")
@@ -58,7 +68,9 @@ class OperatorPartial:
 
     def expand(self, **mapped: Any) -> MappedOperator:
         if not mapped:
-            raise DagDefinitionError(f"{self.operator_class.__name__}.expand() needs at least one argument")
+            raise DagDefinitionError(
+                f"{self.operator_class.__name__}.expand() needs at least one argument"
+            )
         if self.mapped_into is None:
             _check_mappable(self.operator_class, list(mapped), self.kwargs)
         for name, value in mapped.items():
@@ -67,7 +79,12 @@ class OperatorPartial:
                     f"expand() argument {name!r} must be a list, tuple, dict or a task's output, "
                     f"got {type(value).__name__}"
                 )
-        return MappedOperator(self.operator_class, self.kwargs, expand_input=dict(mapped), mapped_into=self.mapped_into)
+        return MappedOperator(
+            self.operator_class,
+            self.kwargs,
+            expand_input=dict(mapped),
+            mapped_into=self.mapped_into,
+        )
 
     def expand_kwargs(self, value: Any) -> MappedOperator:
         if not isinstance(value, (list, tuple, XComArg)):
@@ -77,10 +94,17 @@ class OperatorPartial:
         if isinstance(value, (list, tuple)):
             for index, element in enumerate(value):
                 if not isinstance(element, (dict, XComArg)):
-                    raise DagDefinitionError(f"expand_kwargs() element {index} is not a dict: {element!r}")
+                    raise DagDefinitionError(
+                        f"expand_kwargs() element {index} is not a dict: {element!r}"
+                    )
                 if isinstance(element, dict) and self.mapped_into is None:
                     _check_mappable(self.operator_class, list(element), self.kwargs)
-        return MappedOperator(self.operator_class, self.kwargs, expand_kwargs_input=value, mapped_into=self.mapped_into)
+        return MappedOperator(
+            self.operator_class,
+            self.kwargs,
+            expand_kwargs_input=value,
+            mapped_into=self.mapped_into,
+        )
 
 
 class MappedOperator(TaskNode):
@@ -102,7 +126,9 @@ class MappedOperator(TaskNode):
         group = kwargs.pop("task_group", None)
         task_id = kwargs.pop("task_id")
         self._init_node(task_id, dag, group)
-        self.base_kwargs = {name: kwargs.pop(name) for name in list(kwargs) if name in BASE_DEFAULTS}
+        self.base_kwargs = {
+            name: kwargs.pop(name) for name in list(kwargs) if name in BASE_DEFAULTS
+        }
         self._set_base_args(self.base_kwargs)
         self.operator_class = operator_class
         self.partial_kwargs = kwargs
@@ -139,7 +165,10 @@ class MappedOperator(TaskNode):
         """The keyword arguments of each map index, in order."""
         if self.expand_input is not None:
             names = list(self.expand_input)
-            columns = [_as_elements(name, _resolve(value, pull)) for name, value in self.expand_input.items()]
+            columns = [
+                _as_elements(name, _resolve(value, pull))
+                for name, value in self.expand_input.items()
+            ]
             return [dict(zip(names, combo, strict=True)) for combo in itertools.product(*columns)]
         value = _resolve(self.expand_kwargs_input, pull)
         if not isinstance(value, (list, tuple)):

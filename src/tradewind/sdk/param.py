@@ -27,10 +27,33 @@ NOTSET: Any = _NotSet()
 
 _SCHEMA_KEYS = frozenset(
     {
-        "type", "enum", "const", "minimum", "maximum", "exclusiveMinimum", "exclusiveMaximum",
-        "multipleOf", "minLength", "maxLength", "pattern", "format", "items", "minItems",
-        "maxItems", "uniqueItems", "properties", "required", "additionalProperties", "examples",
-        "title", "values_display", "section", "oneOf", "anyOf", "allOf", "not",
+        "type",
+        "enum",
+        "const",
+        "minimum",
+        "maximum",
+        "exclusiveMinimum",
+        "exclusiveMaximum",
+        "multipleOf",
+        "minLength",
+        "maxLength",
+        "pattern",
+        "format",
+        "items",
+        "minItems",
+        "maxItems",
+        "uniqueItems",
+        "properties",
+        "required",
+        "additionalProperties",
+        "examples",
+        "title",
+        "values_display",
+        "section",
+        "oneOf",
+        "anyOf",
+        "allOf",
+        "not",
     }
 )
 
@@ -38,7 +61,9 @@ _SCHEMA_KEYS = frozenset(
 class Param:
     """A parameter: a default value, a description and JSON-schema keywords for validation."""
 
-    def __init__(self, default: Any = NOTSET, description: str | None = None, **schema: Any) -> None:
+    def __init__(
+        self, default: Any = NOTSET, description: str | None = None, **schema: Any
+    ) -> None:
         unknown = sorted(set(schema) - _SCHEMA_KEYS)
         if unknown:
             raise ParamValidationError(f"Param got unknown schema keywords: {', '.join(unknown)}")
@@ -52,7 +77,9 @@ class Param:
         return self.value is not NOTSET
 
     def _validate_against_schema(self, name: str, value: Any) -> None:
-        schema = {key: val for key, val in self.schema.items() if key not in {"values_display", "section"}}
+        schema = {
+            key: val for key, val in self.schema.items() if key not in {"values_display", "section"}
+        }
         if not schema:
             return
         if self._validator is None:
@@ -64,13 +91,17 @@ class Param:
             self._validator(value)
         except fastjsonschema.JsonSchemaValueException as exc:
             message = str(exc.message).replace("data", "value", 1)
-            raise ParamValidationError(f"invalid value for param {name!r}: {value!r}: {message}") from None
+            raise ParamValidationError(
+                f"invalid value for param {name!r}: {value!r}: {message}"
+            ) from None
 
     def resolve(self, value: Any = NOTSET, *, name: str = "param") -> Any:
         """The value to use (``value`` or the default), validated against the schema."""
         final = self.value if value is NOTSET else value
         if final is NOTSET:
-            raise ParamValidationError(f"param {name!r} is required: it has no default and no value was given")
+            raise ParamValidationError(
+                f"param {name!r} is required: it has no default and no value was given"
+            )
         self._validate_against_schema(name, final)
         return final
 
@@ -82,7 +113,11 @@ class Param:
 
     @classmethod
     def deserialize(cls, data: Mapping[str, Any]) -> Param:
-        return cls(data.get("default", NOTSET), description=data.get("description"), **data.get("schema", {}))
+        return cls(
+            data.get("default", NOTSET),
+            description=data.get("description"),
+            **data.get("schema", {}),
+        )
 
     def __repr__(self) -> str:
         return f"Param({self.value!r}, {self.schema!r})"

@@ -112,12 +112,15 @@ class SecretsMasker:
             return MASK
         if isinstance(value, str):
             return MASK if hidden else self.redact_text(value)
-        if value is None or isinstance(value, (int, float)):  # the common leaves, before the ABC checks
+        if value is None or isinstance(
+            value, (int, float)
+        ):  # the common leaves, before the ABC checks
             return MASK if hidden and value is not None else value
         if isinstance(value, (dict, Mapping)):
             return {
-                self.redact_text(key) if isinstance(key, str) else key:
-                    self._redact(item, hidden or (isinstance(key, str) and is_sensitive(key)), depth + 1)
+                self.redact_text(key) if isinstance(key, str) else key: self._redact(
+                    item, hidden or (isinstance(key, str) and is_sensitive(key)), depth + 1
+                )
                 for key, item in value.items()
             }
         if isinstance(value, (list, tuple, set, frozenset)):
@@ -180,11 +183,22 @@ def _restore(given: Any, stored: Any, shown: Any, depth: int) -> Any:
     if given == MASK and shown == MASK:
         return stored
     if isinstance(given, Mapping) and isinstance(stored, Mapping) and isinstance(shown, Mapping):
-        return {key: _restore(item, stored[key], shown[key], depth + 1) if key in stored and key in shown else item
-                for key, item in given.items()}
-    if isinstance(given, list) and isinstance(stored, list) and isinstance(shown, list) and len(stored) == len(shown):
-        return [_restore(item, stored[index], shown[index], depth + 1) if index < len(stored) else item
-                for index, item in enumerate(given)]
+        return {
+            key: _restore(item, stored[key], shown[key], depth + 1)
+            if key in stored and key in shown
+            else item
+            for key, item in given.items()
+        }
+    if (
+        isinstance(given, list)
+        and isinstance(stored, list)
+        and isinstance(shown, list)
+        and len(stored) == len(shown)
+    ):
+        return [
+            _restore(item, stored[index], shown[index], depth + 1) if index < len(stored) else item
+            for index, item in enumerate(given)
+        ]
     return given
 
 

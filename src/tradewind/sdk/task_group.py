@@ -53,7 +53,9 @@ class TaskGroup(DependencyMixin):
             self._group_id: str | None = None
             return
         validate_key("group_id", group_id)
-        dag = dag or (parent_group.dag if parent_group else None) or definition_context.current_dag()
+        dag = (
+            dag or (parent_group.dag if parent_group else None) or definition_context.current_dag()
+        )
         if dag is None:
             raise DagDefinitionError(f"task group {group_id!r} was created outside any DAG")
         parent_group = parent_group or definition_context.current_group(dag)
@@ -63,7 +65,9 @@ class TaskGroup(DependencyMixin):
         if add_suffix_on_collision:
             self._group_id = self._unique_id(self._group_id)
         if self._group_id in dag.task_group.used_group_ids or self._group_id in dag.task_dict:
-            raise DuplicateTaskIdError(f"task group id {self._group_id!r} is already used in DAG {dag.dag_id!r}")
+            raise DuplicateTaskIdError(
+                f"task group id {self._group_id!r} is already used in DAG {dag.dag_id!r}"
+            )
         dag.task_group.used_group_ids.add(self._group_id)
         if parent_group is not None:
             parent_group.children[self._group_id] = self
@@ -72,7 +76,9 @@ class TaskGroup(DependencyMixin):
         used = self.dag.task_group.used_group_ids  # type: ignore[union-attr]
         if candidate not in used:
             return candidate
-        base = candidate.rsplit("__", 1)[0] if candidate.rsplit("__", 1)[-1].isdigit() else candidate
+        base = (
+            candidate.rsplit("__", 1)[0] if candidate.rsplit("__", 1)[-1].isdigit() else candidate
+        )
         for number in itertools.count(1):
             name = f"{base}__{number}"
             if name not in used:
@@ -92,7 +98,9 @@ class TaskGroup(DependencyMixin):
         if self._group_id is None or self.parent_group is None or not self.parent_group.group_id:
             return self._group_id
         prefix = self.parent_group.group_id + "."
-        return self._group_id[len(prefix):] if self._group_id.startswith(prefix) else self._group_id
+        return (
+            self._group_id[len(prefix) :] if self._group_id.startswith(prefix) else self._group_id
+        )
 
     @property
     def is_root(self) -> bool:
@@ -155,9 +163,7 @@ class TaskGroup(DependencyMixin):
         return f"<TaskGroup: {self._group_id}>"
 
 
-def task_group(
-    python_callable: Callable[..., Any] | None = None, **group_kwargs: Any
-) -> Any:
+def task_group(python_callable: Callable[..., Any] | None = None, **group_kwargs: Any) -> Any:
     """Decorate a function that creates tasks; each call makes a new group named after it.
 
     The call returns what the function returns when that is a task or XComArg (so
@@ -168,7 +174,11 @@ def task_group(
         @functools.wraps(function)
         def factory(*args: Any, **kwargs: Any) -> Any:
             inspect.signature(function).bind(*args, **kwargs)
-            options = {"group_id": function.__name__, "add_suffix_on_collision": True, **group_kwargs}
+            options = {
+                "group_id": function.__name__,
+                "add_suffix_on_collision": True,
+                **group_kwargs,
+            }
             with TaskGroup(**options) as group:
                 result = function(*args, **kwargs)
             return result if result is not None else group

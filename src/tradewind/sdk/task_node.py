@@ -39,6 +39,7 @@ def short_repr(value: Any) -> str:
     """``repr(value)``, cut to about a line."""
     return _SHORT.repr(value)
 
+
 WEIGHT_RULES = ("downstream", "upstream", "absolute")
 
 #: Scheduling attributes of every task, with their defaults (Airflow's names and defaults).
@@ -88,7 +89,8 @@ def validate_key(kind: str, value: Any) -> str:
         raise InvalidIdError(f"{kind} must be a non-empty string, got {short_repr(value)}")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidIdError(
-            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: {short_repr(value)}")
+            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: {short_repr(value)}"
+        )
     if not KEY_REGEX.fullmatch(value):
         raise InvalidIdError(
             f"{kind} {value!r} is invalid: use only letters, digits, underscores, dashes and dots"
@@ -101,7 +103,9 @@ def _as_timedelta(name: str, value: Any, task_id: str) -> timedelta | None:
         return value
     if isinstance(value, (int, float)) and not isinstance(value, bool):
         return timedelta(seconds=value)
-    raise DagDefinitionError(f"task {task_id!r}: {name} must be a timedelta or seconds, got {value!r}")
+    raise DagDefinitionError(
+        f"task {task_id!r}: {name} must be a timedelta or seconds, got {value!r}"
+    )
 
 
 def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
@@ -127,7 +131,9 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         try:
             retries = int(retries)
         except (TypeError, ValueError):
-            raise DagDefinitionError(f"task {task_id!r}: retries must be a whole number, got {retries!r}") from None
+            raise DagDefinitionError(
+                f"task {task_id!r}: retries must be a whole number, got {retries!r}"
+            ) from None
     out["retries"] = retries
     for name in ("retry_delay", "max_retry_delay", "execution_timeout"):
         if name in out:
@@ -136,9 +142,13 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         if name in out:
             value = out[name]
             if isinstance(value, bool) or not isinstance(value, int):
-                raise DagDefinitionError(f"task {task_id!r}: {name} must be an integer, got {value!r}")
+                raise DagDefinitionError(
+                    f"task {task_id!r}: {name} must be an integer, got {value!r}"
+                )
     if out.get("pool_slots", 1) < 1:
-        raise DagDefinitionError(f"task {task_id!r}: pool_slots must be at least 1, got {out['pool_slots']}")
+        raise DagDefinitionError(
+            f"task {task_id!r}: pool_slots must be at least 1, got {out['pool_slots']}"
+        )
     if not out.get("pool"):
         out["pool"] = "default_pool"
     for name in ("start_date", "end_date"):
@@ -196,7 +206,11 @@ class TaskNode(DependencyMixin):
         self.downstream_task_ids = set()
         self._dag = None
         self.definition_location = caller_location()
-        dag = dag or (task_group.dag if task_group is not None else None) or definition_context.current_dag()
+        dag = (
+            dag
+            or (task_group.dag if task_group is not None else None)
+            or definition_context.current_dag()
+        )
         group = task_group or definition_context.current_group(dag)
         self.task_group = group
         self.task_id = group.child_id(task_id) if group is not None else task_id
@@ -245,10 +259,14 @@ class TaskNode(DependencyMixin):
     @property
     def label(self) -> str:
         """The id without its group prefix, as drawn inside the group."""
-        if self.task_group is not None and self.task_group.group_id and self.task_group.prefix_group_id:
+        if (
+            self.task_group is not None
+            and self.task_group.group_id
+            and self.task_group.prefix_group_id
+        ):
             prefix = self.task_group.group_id + "."
             if self.task_id.startswith(prefix):
-                return self.task_id[len(prefix):]
+                return self.task_id[len(prefix) :]
         return self.task_id
 
     # -- edges ----------------------------------------------------------------------------
@@ -328,10 +346,13 @@ class TaskNode(DependencyMixin):
                 continue
             init = inspect.unwrap(init)
             for param in inspect.signature(init).parameters.values():
-                if param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY) and param.name != "self":
+                if (
+                    param.kind in (param.POSITIONAL_OR_KEYWORD, param.KEYWORD_ONLY)
+                    and param.name != "self"
+                ):
                     names.add(param.name)
         result = frozenset(names)
-        setattr(cls, "_tw_accepted_params", result)
+        cls._tw_accepted_params = result
         return result
 
     def __repr__(self) -> str:

@@ -63,7 +63,9 @@ def preload() -> None:
     import jinja2.nativetypes
 
     jinja2.Environment(extensions=list(_EXTENSIONS)).from_string("{{ x }}").render(x=1)
-    jinja2.nativetypes.NativeEnvironment(extensions=list(_EXTENSIONS)).from_string("{{ x }}").render(x=1)
+    jinja2.nativetypes.NativeEnvironment(extensions=list(_EXTENSIONS)).from_string(
+        "{{ x }}"
+    ).render(x=1)
 
 
 def environment_for(dag: DAG | None) -> Any:
@@ -102,7 +104,9 @@ def environment_for(dag: DAG | None) -> Any:
     return env
 
 
-def render_value(value: Any, context: Mapping[str, Any], env: Any, template_ext: tuple[str, ...] = ()) -> Any:
+def render_value(
+    value: Any, context: Mapping[str, Any], env: Any, template_ext: tuple[str, ...] = ()
+) -> Any:
     """Render a value: strings as templates, containers item by item, XComArgs resolved.
 
     ``env`` None keeps strings as they are: only for values ``needs_jinja`` said no to.
@@ -139,8 +143,11 @@ def needs_jinja(value: Any, template_ext: tuple[str, ...] = ()) -> bool:
     """Whether rendering ``value`` with a default-syntax, non-native environment could change a
     string in it (XComArgs and params resolve without Jinja)."""
     if isinstance(value, str):
-        return (any(mark in value for mark in _TEMPLATE_MARKS) or value.endswith("\n")
-                or bool(template_ext and value.endswith(template_ext)))
+        return (
+            any(mark in value for mark in _TEMPLATE_MARKS)
+            or value.endswith("\n")
+            or bool(template_ext and value.endswith(template_ext))
+        )
     if value is None or isinstance(value, (int, float, bytes, XComArg, DagParam)):
         return False
     if isinstance(value, (list, tuple, set, frozenset)):
@@ -156,7 +163,9 @@ def needs_jinja(value: Any, template_ext: tuple[str, ...] = ()) -> bool:
 def _default_syntax(dag: DAG | None) -> bool:
     """Whether the DAG's environment renders text without markers to itself (no native mode, no
     changed delimiters or newline handling)."""
-    return dag is None or (not dag.render_template_as_native_obj and not dag.jinja_environment_kwargs)
+    return dag is None or (
+        not dag.render_template_as_native_obj and not dag.jinja_environment_kwargs
+    )
 
 
 def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> None:
@@ -191,4 +200,6 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
             ) from exc
         except jinja2.TemplateError as exc:
             where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
-            raise TemplateError(f"task {task.task_id!r}: cannot render field {name!r}{where}: {exc}") from exc
+            raise TemplateError(
+                f"task {task.task_id!r}: cannot render field {name!r}{where}: {exc}"
+            ) from exc

@@ -67,4 +67,6 @@ def timezone_name(zone: tzinfo) -> str:
     offset = zone.utcoffset(None) or timedelta(0)
     if offset == timedelta(0):
         return "UTC"
-    raise DagDefinitionError(f"timezone {zone!r} has no IANA name; use zoneinfo.ZoneInfo('Area/City')")
+    raise DagDefinitionError(
+        f"timezone {zone!r} has no IANA name; use zoneinfo.ZoneInfo('Area/City')"
+    )

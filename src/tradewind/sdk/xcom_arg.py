@@ -45,7 +45,9 @@ class XComArg(DependencyMixin):
         )
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, XComArg) and other.operator is self.operator and other.key == self.key
+        return (
+            isinstance(other, XComArg) and other.operator is self.operator and other.key == self.key
+        )
 
     def __hash__(self) -> int:
         return hash((id(self.operator), self.key))
@@ -53,7 +55,11 @@ class XComArg(DependencyMixin):
     def __str__(self) -> str:
         # Lets f"{arg}" inside a templated string render as a pull, as in Airflow.
         return (
-            "{{ task_instance.xcom_pull(task_ids='" + self.operator.task_id + "', key='" + self.key + "') }}"
+            "{{ task_instance.xcom_pull(task_ids='"
+            + self.operator.task_id
+            + "', key='"
+            + self.key
+            + "') }}"
         )
 
     def __repr__(self) -> str:

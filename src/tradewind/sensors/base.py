@@ -45,7 +45,9 @@ def _seconds(name: str, value: Any, task_id: str) -> float:
         return value.total_seconds()
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
-    raise DagDefinitionError(f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, got {value!r}")
+    raise DagDefinitionError(
+        f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, got {value!r}"
+    )
 
 
 class BaseSensorOperator(BaseOperator):
@@ -70,7 +72,9 @@ class BaseSensorOperator(BaseOperator):
         self.timeout = _seconds("timeout", timeout, self.task_id)
         self.max_wait = None if max_wait is None else _seconds("max_wait", max_wait, self.task_id)
         if mode not in MODES:
-            raise DagDefinitionError(f"task {self.task_id!r}: mode must be one of {', '.join(MODES)}, got {mode!r}")
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: mode must be one of {', '.join(MODES)}, got {mode!r}"
+            )
         self.mode = mode
         self.soft_fail = soft_fail
         self.exponential_backoff = exponential_backoff

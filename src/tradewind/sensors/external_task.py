@@ -14,8 +14,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from tradewind.exceptions import DagDefinitionError, FailTask, SkipTask, TradewindError
-from tradewind.operators.trigger_dagrun import needs_scheduler
 from tradewind.operators import supervisor_comms
+from tradewind.operators.trigger_dagrun import needs_scheduler
 from tradewind.sdk import timezone
 from tradewind.sdk.context import Context
 from tradewind.sdk.states import DagRunState, TaskInstanceState
@@ -45,7 +45,12 @@ class ExternalTaskSensor(BaseSensorOperator):
     does not exist.
     """
 
-    template_fields: Sequence[str] = ("external_dag_id", "external_task_id", "external_task_ids", "external_task_group_id")
+    template_fields: Sequence[str] = (
+        "external_dag_id",
+        "external_task_id",
+        "external_task_ids",
+        "external_task_group_id",
+    )
     ui_color = "#4db7db"
 
     def __init__(
@@ -68,33 +73,49 @@ class ExternalTaskSensor(BaseSensorOperator):
         super().__init__(**kwargs)
         if external_task_id is not None and external_task_ids is not None:
             raise DagDefinitionError(
-                f"task {self.task_id!r}: give external_task_id or external_task_ids, not both")
-        if external_task_group_id is not None and (external_task_id is not None or external_task_ids is not None):
+                f"task {self.task_id!r}: give external_task_id or external_task_ids, not both"
+            )
+        if external_task_group_id is not None and (
+            external_task_id is not None or external_task_ids is not None
+        ):
             raise DagDefinitionError(
-                f"task {self.task_id!r}: external_task_group_id cannot be combined with external_task_id(s)")
+                f"task {self.task_id!r}: external_task_group_id cannot be combined with external_task_id(s)"
+            )
         if execution_delta is not None and execution_date_fn is not None:
             raise DagDefinitionError(
-                f"task {self.task_id!r}: give execution_delta or execution_date_fn, not both")
+                f"task {self.task_id!r}: give execution_delta or execution_date_fn, not both"
+            )
         if execution_delta is not None and not isinstance(execution_delta, timedelta):
             raise DagDefinitionError(f"task {self.task_id!r}: execution_delta must be a timedelta")
         if external_task_ids is not None and isinstance(external_task_ids, str):
             external_task_ids = [external_task_ids]
-        task_level = external_task_id is not None or external_task_ids is not None or external_task_group_id is not None
+        task_level = (
+            external_task_id is not None
+            or external_task_ids is not None
+            or external_task_group_id is not None
+        )
         self.allowed_states = _as_values(allowed_states) or [
-            TaskInstanceState.SUCCESS.value if task_level else DagRunState.SUCCESS.value]
+            TaskInstanceState.SUCCESS.value if task_level else DagRunState.SUCCESS.value
+        ]
         self.skipped_states = _as_values(skipped_states)
         self.failed_states = _as_values(failed_states)
         valid = _TASK_STATES if task_level else _RUN_STATES
-        for name, values in (("allowed_states", self.allowed_states), ("skipped_states", self.skipped_states),
-                             ("failed_states", self.failed_states)):
+        for name, values in (
+            ("allowed_states", self.allowed_states),
+            ("skipped_states", self.skipped_states),
+            ("failed_states", self.failed_states),
+        ):
             unknown = [value for value in values if value not in valid]
             if unknown:
                 kind = "task instance" if task_level else "DAG run"
                 raise DagDefinitionError(
-                    f"task {self.task_id!r}: {name} {unknown} are not {kind} states; expected some of {sorted(valid)}")
+                    f"task {self.task_id!r}: {name} {unknown} are not {kind} states; expected some of {sorted(valid)}"
+                )
         overlap = set(self.allowed_states) & (set(self.failed_states) | set(self.skipped_states))
         if overlap:
-            raise DagDefinitionError(f"task {self.task_id!r}: states {sorted(overlap)} are both allowed and failed/skipped")
+            raise DagDefinitionError(
+                f"task {self.task_id!r}: states {sorted(overlap)} are both allowed and failed/skipped"
+            )
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
         self.external_task_ids = list(external_task_ids) if external_task_ids is not None else None
@@ -134,23 +155,36 @@ class ExternalTaskSensor(BaseSensorOperator):
     # -- the poke -----------------------------------------------------------------------------
     def poke(self, context: Context) -> bool:
         if not supervisor_comms.available():
-            raise needs_scheduler("ExternalTaskSensor", f"it reads the state of DAG {self.external_dag_id!r}")
+            raise needs_scheduler(
+                "ExternalTaskSensor", f"it reads the state of DAG {self.external_dag_id!r}"
+            )
         dates = self._dates(context)
         task_ids = self._task_ids()
         group = self.external_task_group_id
-        what = (f"task group {group!r}" if group else f"tasks {task_ids}" if task_ids else "the run")
-        self.log.info("Poking for %s of DAG %s on %s", what, self.external_dag_id,
-                      ", ".join(date.isoformat() for date in dates))
-        reply = supervisor_comms.request({
-            "op": "task_states", "dag_id": self.external_dag_id, "logical_dates": [d.isoformat() for d in dates],
-            "task_ids": task_ids, "task_group_id": group,
-        })
+        what = f"task group {group!r}" if group else f"tasks {task_ids}" if task_ids else "the run"
+        self.log.info(
+            "Poking for %s of DAG %s on %s",
+            what,
+            self.external_dag_id,
+            ", ".join(date.isoformat() for date in dates),
+        )
+        reply = supervisor_comms.request(
+            {
+                "op": "task_states",
+                "dag_id": self.external_dag_id,
+                "logical_dates": [d.isoformat() for d in dates],
+                "task_ids": task_ids,
+                "task_group_id": group,
+            }
+        )
         if self.check_existence:
             if not reply.get("dag_exists"):
                 raise FailTask(f"The external DAG {self.external_dag_id} does not exist.")
             if reply.get("missing_task_ids"):
-                raise FailTask(f"The external task(s) {reply['missing_task_ids']} in DAG {self.external_dag_id} "
-                               "do not exist.")
+                raise FailTask(
+                    f"The external task(s) {reply['missing_task_ids']} in DAG {self.external_dag_id} "
+                    "do not exist."
+                )
         runs = reply.get("runs") or []
         task_level = task_ids is not None or group is not None
 
@@ -172,17 +206,27 @@ class ExternalTaskSensor(BaseSensorOperator):
                 return False
             if not task_level:
                 return any(run["state"] in wanted for run in runs)
-            return any(state in wanted for run in runs for found in run["tasks"].values() for state in found)
+            return any(
+                state in wanted
+                for run in runs
+                for found in run["tasks"].values()
+                for state in found
+            )
 
         if any_in(self.failed_states):
-            message = (f"Some of the external tasks {task_ids or group} in DAG {self.external_dag_id} failed."
-                       if task_level else f"The external DAG {self.external_dag_id} failed.")
+            message = (
+                f"Some of the external tasks {task_ids or group} in DAG {self.external_dag_id} failed."
+                if task_level
+                else f"The external DAG {self.external_dag_id} failed."
+            )
             if self.soft_fail:
                 raise SkipTask(message)
             raise TradewindError(message)
         if any_in(self.skipped_states):
-            raise SkipTask(f"The external {'tasks' if task_level else 'DAG'} of {self.external_dag_id} "
-                           "reached a skipped state.")
+            raise SkipTask(
+                f"The external {'tasks' if task_level else 'DAG'} of {self.external_dag_id} "
+                "reached a skipped state."
+            )
         expected = len(dates)
         if task_level:
             expected *= len(task_ids or []) if group is None else max(1, _group_size(runs))
@@ -198,6 +242,8 @@ def _call_date_fn(function: Callable[..., Any], logical_date: datetime, context:
     """Airflow calls ``execution_date_fn(logical_date, **context)``, keeping the names it takes."""
     parameters = list(inspect.signature(function).parameters.values())
     if any(p.kind is p.VAR_KEYWORD for p in parameters):
-        return function(logical_date, **{k: v for k, v in context.items() if k != parameters[0].name})
+        return function(
+            logical_date, **{k: v for k, v in context.items() if k != parameters[0].name}
+        )
     names = {p.name for p in parameters[1:] if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)}
     return function(logical_date, **{k: v for k, v in context.items() if k in names})

@@ -18,7 +18,14 @@ class FileSensor(BaseSensorOperator):
     template_fields: Sequence[str] = ("filepath",)
     ui_color = "#91818a"
 
-    def __init__(self, *, filepath: str, fs_conn_id: str | None = None, recursive: bool = False, **kwargs: Any) -> None:
+    def __init__(
+        self,
+        *,
+        filepath: str,
+        fs_conn_id: str | None = None,
+        recursive: bool = False,
+        **kwargs: Any,
+    ) -> None:
         super().__init__(**kwargs)
         self.filepath = filepath
         self.fs_conn_id = fs_conn_id

@@ -18,7 +18,9 @@ class TimeDeltaSensor(BaseSensorOperator):
         self.delta = delta
 
     def poke(self, context: Context) -> bool:
-        reference = context.get("data_interval_end") or context.get("logical_date") or timezone.utcnow()
+        reference = (
+            context.get("data_interval_end") or context.get("logical_date") or timezone.utcnow()
+        )
         target = reference + self.delta
         self.log.info("Checking if the time (%s) has come", target.isoformat())
         return timezone.utcnow() > target

@@ -45,7 +45,13 @@ Not stored: callables (callbacks, ``python_callable``, ``user_defined_macros``/`
 
 from __future__ import annotations
 
-from tradewind.serialization.dags import SERIALIZATION_VERSION, content_hash, deserialize_dag, dumps, serialize_dag
+from tradewind.serialization.dags import (
+    SERIALIZATION_VERSION,
+    content_hash,
+    deserialize_dag,
+    dumps,
+    serialize_dag,
+)
 from tradewind.serialization.errors import SerializationError, SerializedTaskNotExecutable
 from tradewind.serialization.serialized_operator import SerializedMappedOperator, SerializedOperator
 from tradewind.serialization.values import ReprValue

@@ -59,7 +59,9 @@ def serialize_dag(dag: DAG) -> dict[str, Any]:
         "catchup": bool(dag.catchup),
         "max_active_runs": dag.max_active_runs,
         "max_active_tasks": dag.max_active_tasks,
-        "dagrun_timeout": None if dag.dagrun_timeout is None else values.seconds(dag.dagrun_timeout),
+        "dagrun_timeout": None
+        if dag.dagrun_timeout is None
+        else values.seconds(dag.dagrun_timeout),
         "has_on_success_callback": tasks.has_callback(dag, "on_success_callback"),
         "has_on_failure_callback": tasks.has_callback(dag, "on_failure_callback"),
         "fail_fast": bool(dag.fail_fast),
@@ -131,7 +133,9 @@ def deserialize_dag(data: Mapping[str, Any] | str | bytes) -> DAG:
         with _unregistered():
             return _build(data)
     except SerializationError as exc:
-        raise SerializationError(f"cannot read serialized DAG {data.get('dag_id')!r}: {exc}") from exc
+        raise SerializationError(
+            f"cannot read serialized DAG {data.get('dag_id')!r}: {exc}"
+        ) from exc
     except (TradewindError, KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SerializationError(
             f"cannot read serialized DAG {data.get('dag_id')!r}: {type(exc).__name__}: {exc}"
@@ -165,7 +169,9 @@ def _build(data: Mapping[str, Any]) -> DAG:
     dag.definition_line = data.get("definition_line")
     dag.timezone = zones.parse_timezone(data["timezone"])
     schedule = data.get("schedule")
-    dag.schedule = timetable if schedule == _SCHEDULE_IS_TIMETABLE else values.decode_value(schedule)
+    dag.schedule = (
+        timetable if schedule == _SCHEDULE_IS_TIMETABLE else values.decode_value(schedule)
+    )
     dag.params = ParamsDict(tasks.decode_params(data.get("params")) or {})
     dag.has_on_success_callback = bool(data.get("has_on_success_callback"))  # type: ignore[attr-defined]
     dag.has_on_failure_callback = bool(data.get("has_on_failure_callback"))  # type: ignore[attr-defined]
@@ -185,7 +191,9 @@ def _build(data: Mapping[str, Any]) -> DAG:
     for item in task_data:
         task = dag.task_dict[item["task_id"]]
         task.upstream_task_ids = {lookup(task_id).task_id for task_id in item["upstream_task_ids"]}
-        task.downstream_task_ids = {lookup(task_id).task_id for task_id in item["downstream_task_ids"]}
+        task.downstream_task_ids = {
+            lookup(task_id).task_id for task_id in item["downstream_task_ids"]
+        }
         tasks.fill_task(task, item, lookup)
     _check_edges(dag)
     groups.attach_children(dag, tree, group_by_id)
@@ -198,7 +206,11 @@ def _check_edges(dag: DAG) -> None:
     for task in dag.task_dict.values():
         for downstream in task.downstream_task_ids:
             if task.task_id not in dag.task_dict[downstream].upstream_task_ids:
-                raise SerializationError(f"edge {task.task_id} -> {downstream} is stored on one side only")
+                raise SerializationError(
+                    f"edge {task.task_id} -> {downstream} is stored on one side only"
+                )
         for upstream in task.upstream_task_ids:
             if task.task_id not in dag.task_dict[upstream].downstream_task_ids:
-                raise SerializationError(f"edge {upstream} -> {task.task_id} is stored on one side only")
+                raise SerializationError(
+                    f"edge {upstream} -> {task.task_id} is stored on one side only"
+                )

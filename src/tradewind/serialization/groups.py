@@ -77,7 +77,9 @@ def attach_children(dag: DAG, tree: Mapping[str, Any], groups: Mapping[str, Task
             if isinstance(child, str):
                 task = dag.task_dict.get(child)
                 if task is None or child in placed:
-                    raise SerializationError(f"task group tree names task {child!r}, which is unknown or placed twice")
+                    raise SerializationError(
+                        f"task group tree names task {child!r}, which is unknown or placed twice"
+                    )
                 placed.add(child)
                 task.task_group = group
                 group.children[child] = task

@@ -28,10 +28,20 @@ if TYPE_CHECKING:
     from tradewind.sdk.dag import DAG
 
 #: The callbacks of a task; a serialized task only knows whether each was set (``has_<name>``).
-CALLBACK_NAMES = tuple(name for name in BASE_DEFAULTS if name.startswith("on_") and name.endswith("_callback"))
+CALLBACK_NAMES = tuple(
+    name for name in BASE_DEFAULTS if name.startswith("on_") and name.endswith("_callback")
+)
 
 #: Sensor settings kept for tasks whose operator is a sensor.
-SENSOR_FIELDS = ("mode", "poke_interval", "timeout", "soft_fail", "exponential_backoff", "max_wait", "silent_fail")
+SENSOR_FIELDS = (
+    "mode",
+    "poke_interval",
+    "timeout",
+    "soft_fail",
+    "exponential_backoff",
+    "max_wait",
+    "silent_fail",
+)
 
 
 class SerializedTaskMixin:
@@ -73,8 +83,16 @@ class SerializedTaskMixin:
 
     def copy_metadata_to(self, other: SerializedTaskMixin) -> None:
         """Give ``other`` this task's class-level facts (used when unmapping)."""
-        for name in ("task_type", "operator_module", "template_ext", "template_fields_renderers", "is_sensor",
-                     "_inherits_from_empty_operator", *SENSOR_FIELDS, *(f"has_{cb}" for cb in CALLBACK_NAMES)):
+        for name in (
+            "task_type",
+            "operator_module",
+            "template_ext",
+            "template_fields_renderers",
+            "is_sensor",
+            "_inherits_from_empty_operator",
+            *SENSOR_FIELDS,
+            *(f"has_{cb}" for cb in CALLBACK_NAMES),
+        ):
             setattr(other, name, getattr(self, name))
 
 
@@ -120,8 +138,15 @@ class SerializedMappedOperator(SerializedTaskMixin, MappedOperator):
     template field values given to ``partial()``.
     """
 
-    def __init__(self, *, task_id: str, dag: DAG, operator_name: str, template_fields: Sequence[str],
-                 base_args: dict[str, Any]) -> None:
+    def __init__(
+        self,
+        *,
+        task_id: str,
+        dag: DAG,
+        operator_name: str,
+        template_fields: Sequence[str],
+        base_args: dict[str, Any],
+    ) -> None:
         self._operator_name = operator_name
         self._template_fields = tuple(template_fields)
         super().__init__(SerializedOperator, {"task_id": task_id, "dag": dag, **base_args})
@@ -150,7 +175,9 @@ class SerializedMappedOperator(SerializedTaskMixin, MappedOperator):
         operator.template_fields = self._template_fields
         operator.ui_color = self.ui_color
         operator.ui_fgcolor = self.ui_fgcolor
-        operator.set_template_values({name: values[name] for name in self._template_fields if name in values})
+        operator.set_template_values(
+            {name: values[name] for name in self._template_fields if name in values}
+        )
         return operator
 
     def __repr__(self) -> str:

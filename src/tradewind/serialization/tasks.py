@@ -100,7 +100,9 @@ def _class_facts(task: TaskNode) -> dict[str, Any]:
         "template_ext": list(getattr(source, "template_ext", ())),
         "template_fields_renderers": dict(getattr(source, "template_fields_renderers", {}) or {}),
         "inherits_from_empty_operator": (
-            issubclass(cls, EmptyOperator) if isinstance(task, MappedOperator) else bool(task.inherits_from_empty_operator)
+            issubclass(cls, EmptyOperator)
+            if isinstance(task, MappedOperator)
+            else bool(task.inherits_from_empty_operator)
         ),
     }
 
@@ -124,7 +126,10 @@ def _sensor(task: TaskNode) -> dict[str, Any] | None:
     elif isinstance(task, MappedOperator):
         if not issubclass(task.operator_class, BaseSensorOperator):
             return None
-        settings = {name: task.partial_kwargs.get(name, _sensor_default(task.operator_class, name)) for name in SENSOR_FIELDS}
+        settings = {
+            name: task.partial_kwargs.get(name, _sensor_default(task.operator_class, name))
+            for name in SENSOR_FIELDS
+        }
     elif isinstance(task, BaseSensorOperator):
         settings = {name: getattr(task, name, None) for name in SENSOR_FIELDS}
     else:
@@ -154,10 +159,15 @@ def _mapping(task: MappedOperator) -> dict[str, Any]:
     expand_input = None
     if task.expand_input is not None:
         # A list of pairs: the order of the arguments (and of a mapped dict's items) is the map order.
-        expand_input = [[name, values.encode_value(value, ordered=True)] for name, value in task.expand_input.items()]
+        expand_input = [
+            [name, values.encode_value(value, ordered=True)]
+            for name, value in task.expand_input.items()
+        ]
     return {
         "expand_input": expand_input,
-        "expand_kwargs_input": None if task.expand_input is not None else values.encode_value(task.expand_kwargs_input),
+        "expand_kwargs_input": None
+        if task.expand_input is not None
+        else values.encode_value(task.expand_kwargs_input),
         "mapped_into": task.mapped_into,
         "mapped_argument_names": list(task.mapped_argument_names()),
     }
@@ -172,7 +182,9 @@ def serialize_task(task: TaskNode) -> dict[str, Any]:
         "ui_color": task.ui_color,
         "ui_fgcolor": task.ui_fgcolor,
         "template_fields": list(task.template_fields),  # type: ignore[attr-defined]
-        "template_values": {name: values.encode_value(value) for name, value in _template_values(task).items()},
+        "template_values": {
+            name: values.encode_value(value) for name, value in _template_values(task).items()
+        },
         "sensor": _sensor(task),
         "upstream_task_ids": sorted(task.upstream_task_ids),
         "downstream_task_ids": sorted(task.downstream_task_ids),
@@ -225,8 +237,11 @@ def create_task(data: Mapping[str, Any], dag: DAG) -> TaskNode:
     task: SerializedOperator | SerializedMappedOperator
     if data.get("is_mapped"):
         task = SerializedMappedOperator(
-            task_id=task_id, dag=dag, operator_name=data["operator_name"],
-            template_fields=data.get("template_fields") or (), base_args=base_args,
+            task_id=task_id,
+            dag=dag,
+            operator_name=data["operator_name"],
+            template_fields=data.get("template_fields") or (),
+            base_args=base_args,
         )
     else:
         task = SerializedOperator(task_id=task_id, dag=dag, **base_args)
@@ -240,13 +255,18 @@ def create_task(data: Mapping[str, Any], dag: DAG) -> TaskNode:
 
 def fill_task(task: TaskNode, data: Mapping[str, Any], lookup: values.TaskLookup) -> None:
     """Set the values that may refer to other tasks: template values and mapped input."""
-    template_values = {name: values.decode_value(value, lookup) for name, value in (data.get("template_values") or {}).items()}
+    template_values = {
+        name: values.decode_value(value, lookup)
+        for name, value in (data.get("template_values") or {}).items()
+    }
     if isinstance(task, SerializedMappedOperator):
         task.partial_kwargs = template_values
         task.mapped_into = data.get("mapped_into")
         expand_input = data.get("expand_input")
         if expand_input is not None:
-            task.expand_input = {name: values.decode_value(value, lookup) for name, value in expand_input}
+            task.expand_input = {
+                name: values.decode_value(value, lookup) for name, value in expand_input
+            }
             task.expand_kwargs_input = None
         else:
             task.expand_input = None

@@ -82,7 +82,10 @@ class ReprValue:
     __str__ = __repr__
 
     def __eq__(self, other: object) -> bool:
-        return isinstance(other, ReprValue) and (other.type_name, other.text) == (self.type_name, self.text)
+        return isinstance(other, ReprValue) and (other.type_name, other.text) == (
+            self.type_name,
+            self.text,
+        )
 
     def __hash__(self) -> int:
         return hash((self.type_name, self.text))
@@ -148,7 +151,9 @@ def canonical(data: Any) -> str:
 
     ASCII only: a lone surrogate in a DAG file's string still gives text that encodes to UTF-8.
     """
-    return json.dumps(data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False)
+    return json.dumps(
+        data, sort_keys=True, separators=(",", ":"), ensure_ascii=True, allow_nan=False
+    )
 
 
 def _tag(kind: str, payload: Any) -> dict[str, Any]:
@@ -156,7 +161,10 @@ def _tag(kind: str, payload: Any) -> dict[str, Any]:
 
 
 def encode_param(param: Param) -> dict[str, Any]:
-    data: dict[str, Any] = {"description": param.description, "schema": encode_value(dict(param.schema))}
+    data: dict[str, Any] = {
+        "description": param.description,
+        "schema": encode_value(dict(param.schema)),
+    }
     if param.has_value:
         data["default"] = encode_value(param.value)
     return data
@@ -217,14 +225,22 @@ def _encode_container(value: Any, ordered: bool, active: set[int]) -> Any:
         plain = all(type(key) is str for key in keys) and TYPE_KEY not in value
         if plain and (not ordered or keys == sorted(keys)):
             return {key: _encode(item, False, active) for key, item in value.items()}
-        return _tag("dict", [[_encode(key, False, active), _encode(item, False, active)] for key, item in value.items()])
+        return _tag(
+            "dict",
+            [
+                [_encode(key, False, active), _encode(item, False, active)]
+                for key, item in value.items()
+            ],
+        )
     items = [_encode(item, False, active) for item in value]
     if isinstance(value, list):
         return items
     if isinstance(value, tuple):
         return _tag("tuple", items)
     # Set order depends on the hash seed: sort by canonical text so every process agrees.
-    return _tag("frozenset" if isinstance(value, frozenset) else "set", sorted(items, key=canonical))
+    return _tag(
+        "frozenset" if isinstance(value, frozenset) else "set", sorted(items, key=canonical)
+    )
 
 
 def decode_value(data: Any, lookup: TaskLookup | None = None) -> Any:
@@ -259,7 +275,9 @@ def _decode_tagged(kind: Any, payload: Any, lookup: TaskLookup | None) -> Any:
         return {decode_value(key, lookup): decode_value(item, lookup) for key, item in payload}
     if kind == "xcomarg":
         if lookup is None:
-            raise SerializationError(f"a reference to task {payload.get('task_id')!r}'s output is not allowed here")
+            raise SerializationError(
+                f"a reference to task {payload.get('task_id')!r}'s output is not allowed here"
+            )
         return XComArg(lookup(payload["task_id"]), payload["key"])
     if kind == "dag_param":
         return DagParam(payload)

@@ -32,8 +32,9 @@ class Credentials:
 
 def find(session: Session, username: str) -> Credentials | None:
     row = session.execute(
-        select(User.id, User.username, User.role, User.password_hash, User.active, User.session_stamp)
-        .where(User.username == username)
+        select(
+            User.id, User.username, User.role, User.password_hash, User.active, User.session_stamp
+        ).where(User.username == username)
     ).one_or_none()
     return Credentials(*row) if row is not None else None
 
@@ -48,8 +49,11 @@ def password_matches(credentials: Credentials | None, password: str) -> bool:
 
 def record_failure(session: Session, credentials: Credentials) -> None:
     """Count a failed attempt (one statement: concurrent failures are all counted)."""
-    session.execute(update(User).where(User.id == credentials.user_id)
-                    .values(failed_login_count=User.failed_login_count + 1))
+    session.execute(
+        update(User)
+        .where(User.id == credentials.user_id)
+        .values(failed_login_count=User.failed_login_count + 1)
+    )
 
 
 def record_success(session: Session, credentials: Credentials, now: datetime) -> bool:
@@ -57,8 +61,11 @@ def record_success(session: Session, credentials: Credentials, now: datetime) ->
     ``find`` (new password, role, deactivation, deletion), which makes the sign-in fail."""
     result = session.execute(
         update(User)
-        .where(User.id == credentials.user_id, User.session_stamp == credentials.session_stamp,
-               User.active.is_(True))
+        .where(
+            User.id == credentials.user_id,
+            User.session_stamp == credentials.session_stamp,
+            User.active.is_(True),
+        )
         .values(failed_login_count=0, last_login=now)
     )
     return bool(result.rowcount == 1)  # type: ignore[attr-defined]

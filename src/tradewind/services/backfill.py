@@ -37,8 +37,12 @@ FINISHED_RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
 
 #: What ``list_page`` may order by (Airflow allows ``id``; the others help the UI).
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": Backfill.id, "dag_id": Backfill.dag_id, "from_date": Backfill.from_date, "to_date": Backfill.to_date,
-    "created_at": Backfill.created_at, "completed_at": Backfill.completed_at,
+    "id": Backfill.id,
+    "dag_id": Backfill.dag_id,
+    "from_date": Backfill.from_date,
+    "to_date": Backfill.to_date,
+    "created_at": Backfill.created_at,
+    "completed_at": Backfill.completed_at,
 }
 
 
@@ -98,9 +102,13 @@ class BackfillInfo:
 
 def _validate_range(dag: DAG, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if not dag.timetable.can_be_scheduled or not dag.timetable.periodic:
-        raise InvalidArgument(f"DAG {dag.dag_id!r} has no periodic schedule ({dag.timetable.summary}): nothing to backfill")
+        raise InvalidArgument(
+            f"DAG {dag.dag_id!r} has no periodic schedule ({dag.timetable.summary}): nothing to backfill"
+        )
     if end < start:
-        raise InvalidArgument(f"the end date {end.isoformat()} is before the start date {start.isoformat()}")
+        raise InvalidArgument(
+            f"the end date {end.isoformat()} is before the start date {start.isoformat()}"
+        )
     if dag.start_date is not None and end < dag.start_date:
         raise InvalidArgument(
             f"the range {start.date()} .. {end.date()} ends before the DAG's start_date {dag.start_date.isoformat()}"
@@ -116,7 +124,9 @@ def _validate_range(dag: DAG, start: datetime, end: datetime) -> tuple[datetime,
     return start, end
 
 
-def _validate_options(dag: DAG, conf: dict[str, Any], max_active_runs: int | None, run_backwards: bool) -> None:
+def _validate_options(
+    dag: DAG, conf: dict[str, Any], max_active_runs: int | None, run_backwards: bool
+) -> None:
     input_limits.check_conf_size("dag_run_conf", conf)
     try:
         dag.params.resolve(conf)
@@ -127,12 +137,20 @@ def _validate_options(dag: DAG, conf: dict[str, Any], max_active_runs: int | Non
     if run_backwards:
         past = [task.task_id for task in dag.tasks if task.depends_on_past]
         if past:
-            raise InvalidArgument(f"cannot run backwards: tasks {', '.join(past)} have depends_on_past=True")
+            raise InvalidArgument(
+                f"cannot run backwards: tasks {', '.join(past)} have depends_on_past=True"
+            )
 
 
 def plan(
-    session: Session, dag: DAG, start: datetime, end: datetime, reprocess: ReprocessBehavior, *,
-    run_backwards: bool = False, now: datetime | None = None,
+    session: Session,
+    dag: DAG,
+    start: datetime,
+    end: datetime,
+    reprocess: ReprocessBehavior,
+    *,
+    run_backwards: bool = False,
+    now: datetime | None = None,
 ) -> list[PlannedRun]:
     """Each interval in ``[start, end]`` that has ended by ``now``, and what the backfill would
     do with it (changes nothing)."""
@@ -140,18 +158,25 @@ def plan(
     start, end = _validate_range(dag, timezone.coerce_utc(start), timezone.coerce_utc(end))  # type: ignore[arg-type]
     infos = list(dag.timetable.iter_intervals(start, end))
     if not infos:
-        raise InvalidArgument(f"no data interval of DAG {dag.dag_id!r} has its logical date in {start.isoformat()} .. {end.isoformat()}")
+        raise InvalidArgument(
+            f"no data interval of DAG {dag.dag_id!r} has its logical date in {start.isoformat()} .. {end.isoformat()}"
+        )
     # As in Airflow: an interval that has not ended yet is the scheduler's to run, not a backfill's.
     infos = [info for info in infos if info.data_interval.end <= now]
     if not infos:
         raise InvalidArgument(
             f"nothing to backfill: every data interval of DAG {dag.dag_id!r} in {start.isoformat()} .. "
-            f"{end.isoformat()} ends in the future")
+            f"{end.isoformat()} ends in the future"
+        )
     existing = {
         run.logical_date: run
-        for run in session.scalars(select(DagRun).where(
-            DagRun.dag_id == dag.dag_id, DagRun.logical_date >= infos[0].logical_date,
-            DagRun.logical_date <= infos[-1].logical_date))
+        for run in session.scalars(
+            select(DagRun).where(
+                DagRun.dag_id == dag.dag_id,
+                DagRun.logical_date >= infos[0].logical_date,
+                DagRun.logical_date <= infos[-1].logical_date,
+            )
+        )
     }
     planned: list[PlannedRun] = []
     for info in infos:
@@ -162,20 +187,31 @@ def plan(
             continue
         if run.state not in FINISHED_RUN_STATES:
             action, reason = "skip", f"run {run.run_id} is {run.state}"
-        elif reprocess is ReprocessBehavior.COMPLETED or (reprocess is ReprocessBehavior.FAILED and run.state == DagRunState.FAILED.value):
+        elif reprocess is ReprocessBehavior.COMPLETED or (
+            reprocess is ReprocessBehavior.FAILED and run.state == DagRunState.FAILED.value
+        ):
             action, reason = "rerun", f"run {run.run_id} was {run.state}"
         else:
             action, reason = "skip", f"run {run.run_id} already exists ({run.state})"
-        planned.append(PlannedRun(info.logical_date, interval.start, interval.end, action, reason, run.run_id))
+        planned.append(
+            PlannedRun(info.logical_date, interval.start, interval.end, action, reason, run.run_id)
+        )
     if run_backwards:
         planned.reverse()
     return planned
 
 
 def preview(
-    session: Session, dag_id: str, *, start: datetime, end: datetime,
-    reprocess: ReprocessBehavior = ReprocessBehavior.NONE, max_active_runs: int | None = None,
-    run_backwards: bool = False, conf: dict[str, Any] | None = None, now: datetime | None = None,
+    session: Session,
+    dag_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    reprocess: ReprocessBehavior = ReprocessBehavior.NONE,
+    max_active_runs: int | None = None,
+    run_backwards: bool = False,
+    conf: dict[str, Any] | None = None,
+    now: datetime | None = None,
 ) -> list[PlannedRun]:
     """What ``create`` with the same arguments would do, checked the same way; changes nothing."""
     _, _, dag = dag_service.latest_dag(session, dag_id)
@@ -184,9 +220,16 @@ def preview(
 
 
 def create(
-    session: Session, dag_id: str, *, start: datetime, end: datetime,
-    reprocess: ReprocessBehavior = ReprocessBehavior.NONE, max_active_runs: int | None = None,
-    run_backwards: bool = False, conf: dict[str, Any] | None = None, created_by: str | None = None,
+    session: Session,
+    dag_id: str,
+    *,
+    start: datetime,
+    end: datetime,
+    reprocess: ReprocessBehavior = ReprocessBehavior.NONE,
+    max_active_runs: int | None = None,
+    run_backwards: bool = False,
+    conf: dict[str, Any] | None = None,
+    created_by: str | None = None,
     now: datetime | None = None,
 ) -> tuple[BackfillInfo, list[PlannedRun]]:
     """Store a backfill and queue its runs; nothing is created when the input is invalid."""
@@ -196,16 +239,29 @@ def create(
     _validate_options(dag, conf, max_active_runs, run_backwards)
     planned = plan(session, dag, start, end, reprocess, run_backwards=run_backwards, now=now)
     backfill = Backfill(
-        dag_id=dag_id, from_date=timezone.coerce_utc(start), to_date=timezone.coerce_utc(end),
-        reprocess_behavior=reprocess.value, max_active_runs=max_active_runs or dag.max_active_runs,
-        run_backwards=run_backwards, dag_run_conf=conf, is_paused=False, state="running",
-        created_by=created_by, created_at=now, updated_at=now,
+        dag_id=dag_id,
+        from_date=timezone.coerce_utc(start),
+        to_date=timezone.coerce_utc(end),
+        reprocess_behavior=reprocess.value,
+        max_active_runs=max_active_runs or dag.max_active_runs,
+        run_backwards=run_backwards,
+        dag_run_conf=conf,
+        is_paused=False,
+        state="running",
+        created_by=created_by,
+        created_at=now,
+        updated_at=now,
     )
     session.add(backfill)
     session.flush()
     existing = {
-        run.run_id: run for run in session.scalars(select(DagRun).where(
-            DagRun.dag_id == dag_id, DagRun.run_id.in_([p.existing_run_id for p in planned if p.existing_run_id])))
+        run.run_id: run
+        for run in session.scalars(
+            select(DagRun).where(
+                DagRun.dag_id == dag_id,
+                DagRun.run_id.in_([p.existing_run_id for p in planned if p.existing_run_id]),
+            )
+        )
     }
     done: list[PlannedRun] = []
     for ordinal, item in enumerate(planned):
@@ -213,30 +269,52 @@ def create(
         if item.action == "create":
             dag_run_id = _new_run(session, item, dag_id, version.id, conf, backfill.id, now)
             if dag_run_id is None:  # the scheduler made this interval's run meanwhile
-                item = dataclasses.replace(item, action="skip", reason="a run was created for it meanwhile")
+                item = dataclasses.replace(
+                    item, action="skip", reason="a run was created for it meanwhile"
+                )
         elif item.action == "rerun":
             run = existing[item.existing_run_id]  # type: ignore[index]
             _rerun(session, run, backfill.id, conf, now)
             dag_run_id = run.id
         done.append(item)
-        session.add(BackfillDagRun(
-            backfill_id=backfill.id, dag_run_id=dag_run_id, logical_date=item.logical_date,
-            exception_reason=item.reason if item.action == "skip" else None, sort_ordinal=ordinal,
-        ))
+        session.add(
+            BackfillDagRun(
+                backfill_id=backfill.id,
+                dag_run_id=dag_run_id,
+                logical_date=item.logical_date,
+                exception_reason=item.reason if item.action == "skip" else None,
+                sort_ordinal=ordinal,
+            )
+        )
     session.flush()
     backfill_progress.refresh_completion(session, backfill, now)
     return info(session, backfill), done
 
 
-def _new_run(session: Session, item: PlannedRun, dag_id: str, version_id: int, conf: dict[str, Any],
-             backfill_id: int, now: datetime) -> int | None:
+def _new_run(
+    session: Session,
+    item: PlannedRun,
+    dag_id: str,
+    version_id: int,
+    conf: dict[str, Any],
+    backfill_id: int,
+    now: datetime,
+) -> int | None:
     """A queued backfill run for ``item``; None when another writer took the interval first."""
     run = DagRun(
-        dag_id=dag_id, run_id=DagRunType.BACKFILL.generate_run_id(item.logical_date.isoformat()),
-        logical_date=item.logical_date, data_interval_start=item.data_interval_start,
-        data_interval_end=item.data_interval_end, run_after=item.data_interval_end,
-        run_type=DagRunType.BACKFILL.value, state=DagRunState.QUEUED.value, conf=conf,
-        dag_version_id=version_id, queued_at=now, backfill_id=backfill_id, triggered_by="backfill",
+        dag_id=dag_id,
+        run_id=DagRunType.BACKFILL.generate_run_id(item.logical_date.isoformat()),
+        logical_date=item.logical_date,
+        data_interval_start=item.data_interval_start,
+        data_interval_end=item.data_interval_end,
+        run_after=item.data_interval_end,
+        run_type=DagRunType.BACKFILL.value,
+        state=DagRunState.QUEUED.value,
+        conf=conf,
+        dag_version_id=version_id,
+        queued_at=now,
+        backfill_id=backfill_id,
+        triggered_by="backfill",
     )
     try:
         with session.begin_nested():
@@ -247,7 +325,9 @@ def _new_run(session: Session, item: PlannedRun, dag_id: str, version_id: int, c
     return run.id
 
 
-def _rerun(session: Session, run: DagRun, backfill_id: int, conf: dict[str, Any], now: datetime) -> None:
+def _rerun(
+    session: Session, run: DagRun, backfill_id: int, conf: dict[str, Any], now: datetime
+) -> None:
     """Clear a finished run so it runs again, as a run of this backfill."""
     clearing.clear_run(session, run.dag_id, run.run_id, only_failed=False, dry_run=False, now=now)
     if run.state in FINISHED_RUN_STATES:
@@ -296,14 +376,29 @@ def _infos(session: Session, rows: Sequence[Backfill]) -> list[BackfillInfo]:
         states = by_state[row.id]
         succeeded = states.get(DagRunState.SUCCESS.value, 0)
         failed = states.get(DagRunState.FAILED.value, 0)
-        infos.append(BackfillInfo(
-            id=row.id, dag_id=row.dag_id, from_date=row.from_date, to_date=row.to_date,
-            reprocess_behavior=row.reprocess_behavior, max_active_runs=row.max_active_runs,
-            run_backwards=row.run_backwards, is_paused=row.is_paused, state=row.state, created_by=row.created_by,
-            created_at=row.created_at, completed_at=row.completed_at, total=sum(states.values()),
-            done=succeeded + failed, succeeded=succeeded, failed=failed, dag_run_conf=dict(row.dag_run_conf or {}),
-            updated_at=row.updated_at, dag_display_name=names.get(row.dag_id, row.dag_id),
-        ))
+        infos.append(
+            BackfillInfo(
+                id=row.id,
+                dag_id=row.dag_id,
+                from_date=row.from_date,
+                to_date=row.to_date,
+                reprocess_behavior=row.reprocess_behavior,
+                max_active_runs=row.max_active_runs,
+                run_backwards=row.run_backwards,
+                is_paused=row.is_paused,
+                state=row.state,
+                created_by=row.created_by,
+                created_at=row.created_at,
+                completed_at=row.completed_at,
+                total=sum(states.values()),
+                done=succeeded + failed,
+                succeeded=succeeded,
+                failed=failed,
+                dag_run_conf=dict(row.dag_run_conf or {}),
+                updated_at=row.updated_at,
+                dag_display_name=names.get(row.dag_id, row.dag_id),
+            )
+        )
     return infos
 
 
@@ -316,7 +411,9 @@ def get(session: Session, backfill_id: int) -> BackfillInfo:
     return info(session, _get(session, backfill_id))
 
 
-def list_backfills(session: Session, dag_id: str | None = None, *, active_only: bool = False) -> list[BackfillInfo]:
+def list_backfills(
+    session: Session, dag_id: str | None = None, *, active_only: bool = False
+) -> list[BackfillInfo]:
     """Backfills with their progress, newest first (``active_only``: not completed yet)."""
     query = select(Backfill).order_by(Backfill.id.desc())
     if dag_id:
@@ -327,7 +424,11 @@ def list_backfills(session: Session, dag_id: str | None = None, *, active_only: 
 
 
 def list_page(
-    session: Session, dag_id: str | None, *, order_by: str | Sequence[str] | None, page: paging.Page,
+    session: Session,
+    dag_id: str | None,
+    *,
+    order_by: str | Sequence[str] | None,
+    page: paging.Page,
 ) -> tuple[list[BackfillInfo], int]:
     """One page of backfills (of one DAG, or all), by id unless ``order_by`` says otherwise, and the total."""
     query = select(Backfill)
@@ -345,7 +446,9 @@ def _open(session: Session, backfill_id: int) -> Backfill:
     return row
 
 
-def set_paused(session: Session, backfill_id: int, paused: bool, *, now: datetime | None = None) -> BackfillInfo:
+def set_paused(
+    session: Session, backfill_id: int, paused: bool, *, now: datetime | None = None
+) -> BackfillInfo:
     """Pause (start no more of its runs; those going on finish) or resume a backfill."""
     row = _open(session, backfill_id)
     row.is_paused = paused
@@ -360,8 +463,12 @@ def cancel(session: Session, backfill_id: int, *, now: datetime | None = None) -
     row = _open(session, backfill_id)
     session.execute(
         update(DagRun)
-        .where(DagRun.id.in_(select(BackfillDagRun.dag_run_id).where(BackfillDagRun.backfill_id == backfill_id)),
-               DagRun.state == DagRunState.QUEUED.value)
+        .where(
+            DagRun.id.in_(
+                select(BackfillDagRun.dag_run_id).where(BackfillDagRun.backfill_id == backfill_id)
+            ),
+            DagRun.state == DagRunState.QUEUED.value,
+        )
         .values(state=DagRunState.FAILED.value, end_date=now, note="backfill cancelled")
         .execution_options(synchronize_session=False)
     )

@@ -29,8 +29,13 @@ from tradewind.services import dags as dag_service
 
 FAILED_STATES = (TIS.FAILED.value, TIS.UPSTREAM_FAILED.value)
 _LIVE_STATES = (TIS.QUEUED.value, TIS.RUNNING.value)
-_FINISHED_TRY_STATES = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UP_FOR_RETRY.value,
-                        TIS.UPSTREAM_FAILED.value}
+_FINISHED_TRY_STATES = {
+    TIS.SUCCESS.value,
+    TIS.FAILED.value,
+    TIS.SKIPPED.value,
+    TIS.UP_FOR_RETRY.value,
+    TIS.UPSTREAM_FAILED.value,
+}
 _FINISHED_RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
 
 
@@ -87,9 +92,13 @@ def relatives(dag: DAG, task_ids: Iterable[str], *, upstream: bool, downstream: 
 def select_for_clear(session: Session, dag_id: str, request: ClearRequest) -> list[TaskInstance]:
     """The task instances ``request`` names, in run and task order; nothing is changed."""
     row, version, dag = dag_service.latest_dag(session, dag_id)
-    query = select(TaskInstance).join(
-        DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id)
-    ).where(TaskInstance.dag_id == dag_id)
+    query = (
+        select(TaskInstance)
+        .join(
+            DagRun, (DagRun.dag_id == TaskInstance.dag_id) & (DagRun.run_id == TaskInstance.run_id)
+        )
+        .where(TaskInstance.dag_id == dag_id)
+    )
     start, end = request.start_date, request.end_date
     if request.run_id is not None:
         run = dag_runs.get_run(session, dag_id, request.run_id)
@@ -111,11 +120,16 @@ def select_for_clear(session: Session, dag_id: str, request: ClearRequest) -> li
         if unknown:
             raise TaskNotFound(f"DAG {dag_id!r} has no task {', '.join(map(repr, unknown))}")
         named = {t.task_id for t in request.tasks}
-        ids = relatives(dag, named, upstream=request.include_upstream, downstream=request.include_downstream)
+        ids = relatives(
+            dag, named, upstream=request.include_upstream, downstream=request.include_downstream
+        )
         exact = {(t.task_id, t.map_index) for t in request.tasks if t.map_index is not None}
         whole = {t.task_id for t in request.tasks if t.map_index is None} | (ids - named)
         clauses = [TaskInstance.task_id.in_(sorted(whole))] if whole else []
-        clauses += [(TaskInstance.task_id == task_id) & (TaskInstance.map_index == index) for task_id, index in exact]
+        clauses += [
+            (TaskInstance.task_id == task_id) & (TaskInstance.map_index == index)
+            for task_id, index in exact
+        ]
         if not clauses:
             return []
         condition = clauses[0]
@@ -126,19 +140,25 @@ def select_for_clear(session: Session, dag_id: str, request: ClearRequest) -> li
         query = query.where(TaskInstance.state.in_(FAILED_STATES))
     if request.only_running:
         query = query.where(TaskInstance.state == TIS.RUNNING.value)
-    query = query.order_by(DagRun.logical_date, DagRun.id, TaskInstance.task_id, TaskInstance.map_index)
+    query = query.order_by(
+        DagRun.logical_date, DagRun.id, TaskInstance.task_id, TaskInstance.map_index
+    )
     return list(session.scalars(query))
 
 
-def clear_task_instances(session: Session, tis: Sequence[TaskInstance], *, reset_dag_runs: bool = True, now: datetime) -> None:
+def clear_task_instances(
+    session: Session, tis: Sequence[TaskInstance], *, reset_dag_runs: bool = True, now: datetime
+) -> None:
     """Reset ``tis`` for another try; finished runs they belong to go back to queued.
 
     ``ClearConflict`` (and nothing changed) when any of them is queued or running.
     """
     live = [ti for ti in tis if ti.state in _LIVE_STATES]
     if live:
-        names = ", ".join(f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: {ti.state})"
-                          for ti in live[:10])
+        names = ", ".join(
+            f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: {ti.state})"
+            for ti in live[:10]
+        )
         raise ClearConflict(
             f"cannot clear task instances that are queued or running: {names}; "
             "wait for them to finish, or mark them failed first"
@@ -165,7 +185,9 @@ def clear_task_instances(session: Session, tis: Sequence[TaskInstance], *, reset
     session.flush()
 
 
-def clear(session: Session, dag_id: str, request: ClearRequest, *, dry_run: bool, now: datetime) -> list[TaskInstance]:
+def clear(
+    session: Session, dag_id: str, request: ClearRequest, *, dry_run: bool, now: datetime
+) -> list[TaskInstance]:
     """Clear what ``request`` names (or only list it, with ``dry_run``); returns those instances."""
     tis = select_for_clear(session, dag_id, request)
     if not dry_run:
@@ -173,7 +195,15 @@ def clear(session: Session, dag_id: str, request: ClearRequest, *, dry_run: bool
     return tis
 
 
-def clear_run(session: Session, dag_id: str, run_id: str, *, only_failed: bool, dry_run: bool, now: datetime) -> list[TaskInstance]:
+def clear_run(
+    session: Session, dag_id: str, run_id: str, *, only_failed: bool, dry_run: bool, now: datetime
+) -> list[TaskInstance]:
     """Clear every task instance of one run (only failed ones with ``only_failed``)."""
     dag_runs.get_run(session, dag_id, run_id)
-    return clear(session, dag_id, ClearRequest(run_id=run_id, only_failed=only_failed), dry_run=dry_run, now=now)
+    return clear(
+        session,
+        dag_id,
+        ClearRequest(run_id=run_id, only_failed=only_failed),
+        dry_run=dry_run,
+        now=now,
+    )

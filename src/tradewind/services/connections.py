@@ -71,7 +71,9 @@ def add_connection(session: Session, conn: Connection, *, cipher: SecretCipher) 
 
 def get_connection(session: Session, conn_id: str, *, cipher: SecretCipher) -> Connection:
     """The connection ``conn_id`` with its secrets decrypted; ``ConnectionNotFound`` if none."""
-    row = session.scalar(select(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id))
+    row = session.scalar(
+        select(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id)
+    )
     if row is None:
         raise ConnectionNotFound(f"Connection {conn_id} does not exist")
     password, extra = row.password, row.extra
@@ -94,7 +96,9 @@ def get_connection(session: Session, conn_id: str, *, cipher: SecretCipher) -> C
 
 def delete_connection(session: Session, conn_id: str) -> None:
     """Delete ``conn_id``; ``ConnectionNotFound`` if there is none."""
-    result = session.execute(delete(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id))
+    result = session.execute(
+        delete(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id)
+    )
     if result.rowcount == 0:  # type: ignore[attr-defined]
         raise ConnectionNotFound(f"Connection {conn_id} does not exist")
 
@@ -142,31 +146,55 @@ def parse_extra(text: str | None) -> str | None:
 # -- the REST API's view: pages, masked values, partial updates ------------------------------
 
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "conn_id": models.ConnectionRow.conn_id, "connection_id": models.ConnectionRow.conn_id,
-    "id": models.ConnectionRow.id, "conn_type": models.ConnectionRow.conn_type,
-    "description": models.ConnectionRow.description, "host": models.ConnectionRow.host,
+    "conn_id": models.ConnectionRow.conn_id,
+    "connection_id": models.ConnectionRow.conn_id,
+    "id": models.ConnectionRow.id,
+    "conn_type": models.ConnectionRow.conn_type,
+    "description": models.ConnectionRow.description,
+    "host": models.ConnectionRow.host,
     "port": models.ConnectionRow.port,
 }
 
 #: Fields of a connection a partial update may change.
-UPDATABLE_FIELDS = ("conn_type", "description", "host", "schema", "login", "password", "port", "extra")
+UPDATABLE_FIELDS = (
+    "conn_type",
+    "description",
+    "host",
+    "schema",
+    "login",
+    "password",
+    "port",
+    "extra",
+)
 
 
 def list_connections_page(
-    session: Session, *, cipher: SecretCipher, conn_id_pattern: str | None = None,
-    conn_id_prefix_pattern: str | None = None, order_by: str | Sequence[str] | None = None, page: paging.Page,
+    session: Session,
+    *,
+    cipher: SecretCipher,
+    conn_id_pattern: str | None = None,
+    conn_id_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    page: paging.Page,
 ) -> tuple[list[Connection], int]:
     """One page of connections, decrypted (show them ``masked()``), by id by default."""
-    query = paging.where_all(select(models.ConnectionRow.conn_id), [
-        paging.pattern(models.ConnectionRow.conn_id, conn_id_pattern),
-        paging.prefix(models.ConnectionRow.conn_id, conn_id_prefix_pattern),
-    ])
-    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.ConnectionRow.id)
+    query = paging.where_all(
+        select(models.ConnectionRow.conn_id),
+        [
+            paging.pattern(models.ConnectionRow.conn_id, conn_id_pattern),
+            paging.prefix(models.ConnectionRow.conn_id, conn_id_prefix_pattern),
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.ConnectionRow.id
+    )
     ids, total = paging.paginate(session, query, order, page)
     return [get_connection(session, conn_id, cipher=cipher) for conn_id in ids], total
 
 
-def update_connection(session: Session, conn_id: str, changes: Mapping[str, Any], *, cipher: SecretCipher) -> Connection:
+def update_connection(
+    session: Session, conn_id: str, changes: Mapping[str, Any], *, cipher: SecretCipher
+) -> Connection:
     """Change some fields of a stored connection; returns it as stored.
 
     A ``password`` of ``***`` keeps the stored password, and ``***`` values in an ``extra``
@@ -187,7 +215,9 @@ def update_connection(session: Session, conn_id: str, changes: Mapping[str, Any]
     if "conn_type" in values and not values["conn_type"]:
         raise InvalidArgument(f"connection {conn_id} needs a conn_type")
     updated = dataclasses.replace(current, **values)
-    row = session.scalar(select(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id))
+    row = session.scalar(
+        select(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id)
+    )
     if row is None:
         raise ConnectionNotFound(f"Connection {conn_id} does not exist")
     row.conn_type = updated.conn_type

@@ -20,15 +20,25 @@ from tradewind.services import clearing, dag_runs
 from tradewind.services import dags as dag_service
 
 
-def find_run(session: Session, dag_id: str, *, run_id: str | None = None, logical_date: datetime | None = None) -> DagRun | None:
+def find_run(
+    session: Session,
+    dag_id: str,
+    *,
+    run_id: str | None = None,
+    logical_date: datetime | None = None,
+) -> DagRun | None:
     """The run with ``run_id`` (or else the one at ``logical_date``), or None."""
     if run_id is not None:
-        found = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        found = session.scalar(
+            select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        )
         if found is not None or logical_date is None:
             return found
     if logical_date is None:
         return None
-    return session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date))
+    return session.scalar(
+        select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
+    )
 
 
 def reset_run(session: Session, dag_id: str, run_id: str, *, now: datetime) -> DagRun:
@@ -54,7 +64,11 @@ def _task_ids_of_group(dag: DAG, group_id: str) -> list[str] | None:
 
 
 def external_states(
-    session: Session, dag_id: str, logical_dates: Iterable[datetime], *, task_ids: list[str] | None = None,
+    session: Session,
+    dag_id: str,
+    logical_dates: Iterable[datetime],
+    *,
+    task_ids: list[str] | None = None,
     task_group_id: str | None = None,
 ) -> dict[str, Any]:
     """The runs of ``dag_id`` at ``logical_dates`` and the states of the named tasks (every map
@@ -76,14 +90,24 @@ def external_states(
         wanted = (wanted or []) + members
     if wanted is not None:
         missing.extend(task_id for task_id in wanted if task_id not in dag.task_dict)
-    runs = list(session.scalars(
-        select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(dates)))) if dates else []
+    runs = (
+        list(
+            session.scalars(
+                select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date.in_(dates))
+            )
+        )
+        if dates
+        else []
+    )
     states: dict[str, dict[str, list[str | None]]] = {run.run_id: {} for run in runs}
     if wanted and runs:
         rows = session.execute(
             select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.state)
-            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(list(states)),
-                   TaskInstance.task_id.in_(wanted))
+            .where(
+                TaskInstance.dag_id == dag_id,
+                TaskInstance.run_id.in_(list(states)),
+                TaskInstance.task_id.in_(wanted),
+            )
             .order_by(TaskInstance.map_index)
         )
         for found_run_id, task_id, state in rows:
@@ -92,8 +116,12 @@ def external_states(
         "dag_exists": True,
         "missing_task_ids": missing,
         "runs": [
-            {"logical_date": run.logical_date.isoformat() if run.logical_date else None, "run_id": run.run_id,
-             "state": run.state, "tasks": states[run.run_id]}
+            {
+                "logical_date": run.logical_date.isoformat() if run.logical_date else None,
+                "run_id": run.run_id,
+                "state": run.state,
+                "tasks": states[run.run_id],
+            }
             for run in runs
         ],
     }
@@ -112,5 +140,16 @@ def run_states_json(session: Session, dag_id: str, run_id: str) -> dict[str, Any
             order = {task.task_id: index for index, task in enumerate(dag.topological_sort())}
     except TradewindError:
         order = {}
-    tis.sort(key=lambda ti: (order.get(ti.task_id, len(order)), "" if ti.task_id in order else ti.task_id, ti.map_index))
-    return {"dag_id": dag_id, "run_id": run_id, "state": run.state, "tasks": dag_runs.task_states_json(tis)}
+    tis.sort(
+        key=lambda ti: (
+            order.get(ti.task_id, len(order)),
+            "" if ti.task_id in order else ti.task_id,
+            ti.map_index,
+        )
+    )
+    return {
+        "dag_id": dag_id,
+        "run_id": run_id,
+        "state": run.state,
+        "tasks": dag_runs.task_states_json(tis),
+    }

@@ -12,7 +12,11 @@ def _quote(text: str) -> str:
 
 def dot(dag: DAG) -> str:
     """The DAG in DOT, task groups as clusters."""
-    lines = [f"digraph {_quote(dag.dag_id)} {{", "  rankdir=LR;", '  node [shape=box, style="rounded,filled", fontname=Helvetica];']
+    lines = [
+        f"digraph {_quote(dag.dag_id)} {{",
+        "  rankdir=LR;",
+        '  node [shape=box, style="rounded,filled", fontname=Helvetica];',
+    ]
 
     def emit_group(group: TaskGroup, indent: str) -> None:
         for child in group.children.values():

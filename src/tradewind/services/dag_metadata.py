@@ -113,7 +113,11 @@ def _summarize(serialized: str) -> VersionSummary:
     periodic = False
     try:
         timetable = timetables.deserialize(data["timetable"])
-        summary, description, periodic = timetable.summary, timetable.description, bool(timetable.periodic)
+        summary, description, periodic = (
+            timetable.summary,
+            timetable.description,
+            bool(timetable.periodic),
+        )
     except (TradewindError, KeyError, TypeError, ValueError):
         pass
     tasks: dict[str, TaskSummary] = {}
@@ -123,11 +127,18 @@ def _summarize(serialized: str) -> VersionSummary:
         display = item.get("task_display_name") or task_id
         operator = item.get("operator_name") or item.get("task_type") or ""
         tasks[task_id] = TaskSummary(task_id, str(display), str(operator))
-        limits = limits or bool(item.get("max_active_tis_per_dag") or item.get("max_active_tis_per_dagrun"))
+        limits = limits or bool(
+            item.get("max_active_tis_per_dag") or item.get("max_active_tis_per_dagrun")
+        )
     return VersionSummary(
-        dag_id=data["dag_id"], display_name=str(data.get("dag_display_name") or data["dag_id"]),
-        timetable_summary=summary, timetable_description=description, periodic=periodic,
-        has_task_concurrency_limits=limits, catchup=bool(data.get("catchup")), tasks=tasks,
+        dag_id=data["dag_id"],
+        display_name=str(data.get("dag_display_name") or data["dag_id"]),
+        timetable_summary=summary,
+        timetable_description=description,
+        periodic=periodic,
+        has_task_concurrency_limits=limits,
+        catchup=bool(data.get("catchup")),
+        tasks=tasks,
     )
 
 
@@ -152,8 +163,11 @@ def versions_by_id(session: Session, version_ids: Iterable[int | None]) -> dict[
     if not ids:
         return {}
     # The JSON and the source are loaded only when a summary is not cached yet.
-    query = select(DagVersion).where(DagVersion.id.in_(ids)).options(
-        defer(DagVersion.serialized_dag), defer(DagVersion.source_code))
+    query = (
+        select(DagVersion)
+        .where(DagVersion.id.in_(ids))
+        .options(defer(DagVersion.serialized_dag), defer(DagVersion.source_code))
+    )
     return {v.id: v for v in session.scalars(query)}
 
 
@@ -162,7 +176,9 @@ def listings(session: Session, rows: Sequence[Dag]) -> list[DagListing]:
     result = []
     for row in rows:
         version = versions.get(row.latest_version_id) if row.latest_version_id is not None else None
-        result.append(DagListing(row, version, version_summary(version) if version is not None else None))
+        result.append(
+            DagListing(row, version, version_summary(version) if version is not None else None)
+        )
     return result
 
 
@@ -180,17 +196,23 @@ def display_names(session: Session, dag_ids: Iterable[str]) -> dict[str, str]:
 def latest_run_state_subquery() -> Any:
     """The state of each DAG's latest run (by run_after), correlated to ``dag``."""
     return (
-        select(DagRun.state).where(DagRun.dag_id == Dag.dag_id)
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(1)
-        .correlate(Dag).scalar_subquery()
+        select(DagRun.state)
+        .where(DagRun.dag_id == Dag.dag_id)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(1)
+        .correlate(Dag)
+        .scalar_subquery()
     )
 
 
 def _latest_run_start_subquery() -> Any:
     return (
-        select(DagRun.start_date).where(DagRun.dag_id == Dag.dag_id)
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(1)
-        .correlate(Dag).scalar_subquery()
+        select(DagRun.start_date)
+        .where(DagRun.dag_id == Dag.dag_id)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(1)
+        .correlate(Dag)
+        .scalar_subquery()
     )
 
 
@@ -212,9 +234,13 @@ def _dag_clauses(where: DagFilter) -> list[Any]:
         paging.prefix(Dag.dag_id, where.dag_id_prefix_pattern),
         Dag.is_paused.is_(where.paused) if where.paused is not None else None,
         Dag.is_active.is_(True) if where.exclude_stale else None,
-        Dag.has_import_errors.is_(where.has_import_errors) if where.has_import_errors is not None else None,
+        Dag.has_import_errors.is_(where.has_import_errors)
+        if where.has_import_errors is not None
+        else None,
         Dag.dag_id.in_(list(where.dag_ids)) if where.dag_ids is not None else None,
-        latest_run_state_subquery().in_(list(where.last_run_states)) if where.last_run_states else None,
+        latest_run_state_subquery().in_(list(where.last_run_states))
+        if where.last_run_states
+        else None,
     ]
     if where.tags:
         tags = sorted(set(where.tags))
@@ -233,13 +259,19 @@ def list_dags_page(
 ) -> tuple[list[DagListing], int]:
     """One page of DAGs (by dag_id unless ``order_by`` says otherwise) and the total."""
     query = paging.where_all(select(Dag), _dag_clauses(where))
-    order = paging.order_clauses(order_by, DAG_ORDER_COLUMNS, default=["dag_id"], tie_breaker=Dag.dag_id)
+    order = paging.order_clauses(
+        order_by, DAG_ORDER_COLUMNS, default=["dag_id"], tie_breaker=Dag.dag_id
+    )
     rows, total = paging.paginate(session, query, order, page)
     return listings(session, rows), total
 
 
 def matching_dag_ids(session: Session, where: DagFilter) -> list[str]:
-    return list(session.scalars(paging.where_all(select(Dag.dag_id), _dag_clauses(where)).order_by(Dag.dag_id)))
+    return list(
+        session.scalars(
+            paging.where_all(select(Dag.dag_id), _dag_clauses(where)).order_by(Dag.dag_id)
+        )
+    )
 
 
 def dag_listing(session: Session, dag_id: str) -> DagListing:
@@ -247,10 +279,14 @@ def dag_listing(session: Session, dag_id: str) -> DagListing:
 
 
 def active_runs_count(session: Session, dag_id: str) -> int:
-    return session.scalar(
-        select(func.count()).select_from(DagRun)
-        .where(DagRun.dag_id == dag_id, DagRun.state.in_(("queued", "running")))
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(DagRun)
+            .where(DagRun.dag_id == dag_id, DagRun.state.in_(("queued", "running")))
+        )
+        or 0
+    )
 
 
 def delete_dag(session: Session, dag_id: str) -> None:
@@ -265,7 +301,8 @@ def delete_dag(session: Session, dag_id: str) -> None:
     row = dag_service.get_dag_row(session, dag_id)
     fileloc = row.fileloc
     busy = session.scalar(
-        select(func.count()).select_from(TaskInstance)
+        select(func.count())
+        .select_from(TaskInstance)
         .where(TaskInstance.dag_id == dag_id, TaskInstance.state.in_(("queued", "running")))
     )
     if busy:
@@ -286,23 +323,34 @@ def delete_dag(session: Session, dag_id: str) -> None:
 
 
 VERSION_ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": DagVersion.id, "version_number": DagVersion.version_number, "created_at": DagVersion.created_at,
+    "id": DagVersion.id,
+    "version_number": DagVersion.version_number,
+    "created_at": DagVersion.created_at,
     "dag_id": DagVersion.dag_id,
 }
 
 
 def list_versions_page(
-    session: Session, dag_id: str | None, *, version_number: int | None = None,
-    order_by: str | Sequence[str] | None = None, page: paging.Page,
+    session: Session,
+    dag_id: str | None,
+    *,
+    version_number: int | None = None,
+    order_by: str | Sequence[str] | None = None,
+    page: paging.Page,
 ) -> tuple[list[DagVersion], int]:
     """Versions of one DAG (or of all, for ``dag_id=None``), oldest first by default."""
     if dag_id is not None:
         dag_service.get_dag_row(session, dag_id)
-    query = paging.where_all(select(DagVersion), [
-        DagVersion.dag_id == dag_id if dag_id is not None else None,
-        DagVersion.version_number == version_number if version_number is not None else None,
-    ])
-    order = paging.order_clauses(order_by, VERSION_ORDER_COLUMNS, default=["id"], tie_breaker=DagVersion.id)
+    query = paging.where_all(
+        select(DagVersion),
+        [
+            DagVersion.dag_id == dag_id if dag_id is not None else None,
+            DagVersion.version_number == version_number if version_number is not None else None,
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, VERSION_ORDER_COLUMNS, default=["id"], tie_breaker=DagVersion.id
+    )
     return paging.paginate(session, query, order, page)
 
 
@@ -312,46 +360,76 @@ def get_version(session: Session, dag_id: str, version_number: int | None = None
         return dag_service.latest_dag(session, dag_id)[1]
     dag_service.get_dag_row(session, dag_id)
     version = session.scalar(
-        select(DagVersion).where(DagVersion.dag_id == dag_id, DagVersion.version_number == version_number)
+        select(DagVersion).where(
+            DagVersion.dag_id == dag_id, DagVersion.version_number == version_number
+        )
     )
     if version is None:
-        raise DagVersionNotFound(f"The DagVersion with dag_id: `{dag_id}` and version_number: `{version_number}` was not found")
+        raise DagVersionNotFound(
+            f"The DagVersion with dag_id: `{dag_id}` and version_number: `{version_number}` was not found"
+        )
     return version
 
 
 IMPORT_ERROR_ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": ParseImportError.id, "import_error_id": ParseImportError.id, "timestamp": ParseImportError.timestamp,
+    "id": ParseImportError.id,
+    "import_error_id": ParseImportError.id,
+    "timestamp": ParseImportError.timestamp,
     "filename": ParseImportError.filename,
 }
 
 
 def list_import_errors_page(
-    session: Session, *, filename: str | None = None, filename_pattern: str | None = None,
-    filename_prefix_pattern: str | None = None, order_by: str | Sequence[str] | None = None, page: paging.Page,
+    session: Session,
+    *,
+    filename: str | None = None,
+    filename_pattern: str | None = None,
+    filename_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    page: paging.Page,
 ) -> tuple[list[ParseImportError], int]:
-    query = paging.where_all(select(ParseImportError), [
-        ParseImportError.filename == filename if filename is not None else None,
-        paging.pattern(ParseImportError.filename, filename_pattern),
-        paging.prefix(ParseImportError.filename, filename_prefix_pattern),
-    ])
-    order = paging.order_clauses(order_by, IMPORT_ERROR_ORDER_COLUMNS, default=["id"], tie_breaker=ParseImportError.id)
+    query = paging.where_all(
+        select(ParseImportError),
+        [
+            ParseImportError.filename == filename if filename is not None else None,
+            paging.pattern(ParseImportError.filename, filename_pattern),
+            paging.prefix(ParseImportError.filename, filename_prefix_pattern),
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, IMPORT_ERROR_ORDER_COLUMNS, default=["id"], tie_breaker=ParseImportError.id
+    )
     return paging.paginate(session, query, order, page)
 
 
 def get_import_error(session: Session, import_error_id: int) -> ParseImportError:
     row = session.get(ParseImportError, import_error_id)
     if row is None:
-        raise ImportErrorNotFound(f"The ImportError with import_error_id: `{import_error_id}` was not found")
+        raise ImportErrorNotFound(
+            f"The ImportError with import_error_id: `{import_error_id}` was not found"
+        )
     return row
 
 
 def list_tags_page(
-    session: Session, *, name_pattern: str | None = None, name_prefix_pattern: str | None = None,
-    descending: bool = False, page: paging.Page,
+    session: Session,
+    *,
+    name_pattern: str | None = None,
+    name_prefix_pattern: str | None = None,
+    descending: bool = False,
+    page: paging.Page,
 ) -> tuple[list[str], int]:
     """Distinct tag names of active DAGs, alphabetical."""
     query = paging.where_all(
-        select(DagTag.name).distinct().join(Dag, Dag.dag_id == DagTag.dag_id).where(Dag.is_active.is_(True)),
-        [paging.pattern(DagTag.name, name_pattern), paging.prefix(DagTag.name, name_prefix_pattern)],
+        select(DagTag.name)
+        .distinct()
+        .join(Dag, Dag.dag_id == DagTag.dag_id)
+        .where(Dag.is_active.is_(True)),
+        [
+            paging.pattern(DagTag.name, name_pattern),
+            paging.prefix(DagTag.name, name_prefix_pattern),
+        ],
     )
-    return paging.paginate(session, query, [DagTag.name.desc() if descending else DagTag.name.asc()], page)
+    return paging.paginate(
+        session, query, [DagTag.name.desc() if descending else DagTag.name.asc()], page
+    )

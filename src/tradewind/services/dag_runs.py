@@ -11,7 +11,14 @@ from typing import Any
 from sqlalchemy import Text, cast, delete, select, tuple_, update
 from sqlalchemy.orm import Session
 
-from tradewind.db.models import BackfillDagRun, DagRun, DagVersion, TaskInstance, TaskInstanceHistory, XCom
+from tradewind.db.models import (
+    BackfillDagRun,
+    DagRun,
+    DagVersion,
+    TaskInstance,
+    TaskInstanceHistory,
+    XCom,
+)
 from tradewind.exceptions import (
     AlreadyExists,
     DagNotFound,
@@ -55,26 +62,46 @@ class RunInfoRow:
             return value.isoformat() if value is not None else None
 
         return {
-            "run_id": self.run_id, "state": self.state, "run_type": self.run_type,
-            "logical_date": iso(self.logical_date), "data_interval_start": iso(self.data_interval_start),
-            "data_interval_end": iso(self.data_interval_end), "start_date": iso(self.start_date),
+            "run_id": self.run_id,
+            "state": self.state,
+            "run_type": self.run_type,
+            "logical_date": iso(self.logical_date),
+            "data_interval_start": iso(self.data_interval_start),
+            "data_interval_end": iso(self.data_interval_end),
+            "start_date": iso(self.start_date),
             "end_date": iso(self.end_date),
         }
 
 
 def _row(run: DagRun) -> RunInfoRow:
     return RunInfoRow(
-        dag_id=run.dag_id, run_id=run.run_id, state=run.state, run_type=run.run_type, logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
-        start_date=run.start_date, end_date=run.end_date, conf=dict(run.conf or {}), dag_version_id=run.dag_version_id,
+        dag_id=run.dag_id,
+        run_id=run.run_id,
+        state=run.state,
+        run_type=run.run_type,
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        start_date=run.start_date,
+        end_date=run.end_date,
+        conf=dict(run.conf or {}),
+        dag_version_id=run.dag_version_id,
     )
 
 
 def trigger(
-    session: Session, dag_id: str, *, conf: dict[str, Any] | None = None, run_id: str | None = None,
-    logical_date: datetime | None = None, now: datetime, triggered_by: str = "cli",
-    without_logical_date: bool = False, run_after: datetime | None = None,
-    data_interval: tuple[datetime, datetime] | None = None, note: str | None = None,
+    session: Session,
+    dag_id: str,
+    *,
+    conf: dict[str, Any] | None = None,
+    run_id: str | None = None,
+    logical_date: datetime | None = None,
+    now: datetime,
+    triggered_by: str = "cli",
+    without_logical_date: bool = False,
+    run_after: datetime | None = None,
+    data_interval: tuple[datetime, datetime] | None = None,
+    note: str | None = None,
 ) -> RunInfoRow:
     """Create a queued manual run, its conf validated against the DAG's params.
 
@@ -111,17 +138,36 @@ def trigger(
         run_id = run_id or DagRunType.MANUAL.generate_run_id(logical.isoformat())
     if not RUN_ID_PATTERN.fullmatch(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
         raise InvalidRunRequest(
-            f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, digits and . _ ~ : + -")
-    if session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)) is not None:
+            f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, digits and . _ ~ : + -"
+        )
+    if (
+        session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        is not None
+    ):
         raise AlreadyExists(f"DAG {dag_id!r} already has a run with run_id {run_id!r}")
-    if logical is not None and session.scalar(
-        select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical)
-    ) is not None:
-        raise AlreadyExists(f"DAG {dag_id!r} already has a run at logical date {logical.isoformat()}")
+    if (
+        logical is not None
+        and session.scalar(
+            select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical)
+        )
+        is not None
+    ):
+        raise AlreadyExists(
+            f"DAG {dag_id!r} already has a run at logical date {logical.isoformat()}"
+        )
     run = DagRun(
-        dag_id=dag_id, run_id=run_id, logical_date=logical, data_interval_start=start,
-        data_interval_end=end, run_after=run_after, run_type=DagRunType.MANUAL.value,
-        state=DagRunState.QUEUED.value, conf=conf, dag_version_id=version.id, queued_at=now, triggered_by=triggered_by,
+        dag_id=dag_id,
+        run_id=run_id,
+        logical_date=logical,
+        data_interval_start=start,
+        data_interval_end=end,
+        run_after=run_after,
+        run_type=DagRunType.MANUAL.value,
+        state=DagRunState.QUEUED.value,
+        conf=conf,
+        dag_version_id=version.id,
+        queued_at=now,
+        triggered_by=triggered_by,
         note=note,
     )
     session.add(run)
@@ -129,9 +175,15 @@ def trigger(
     return _row(run)
 
 
-def list_runs(session: Session, dag_id: str, *, state: str | None = None, limit: int | None = None) -> list[RunInfoRow]:
+def list_runs(
+    session: Session, dag_id: str, *, state: str | None = None, limit: int | None = None
+) -> list[RunInfoRow]:
     dag_service.get_dag_row(session, dag_id)
-    query = select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.logical_date.desc(), DagRun.id.desc())
+    query = (
+        select(DagRun)
+        .where(DagRun.dag_id == dag_id)
+        .order_by(DagRun.logical_date.desc(), DagRun.id.desc())
+    )
     if state:
         query = query.where(DagRun.state == state)
     if limit:
@@ -152,10 +204,13 @@ def run_info(session: Session, dag_id: str, run_id: str) -> RunInfoRow:
 
 def task_instances(session: Session, dag_id: str, run_id: str) -> list[TaskInstance]:
     get_run(session, dag_id, run_id)
-    return list(session.scalars(
-        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
-        .order_by(TaskInstance.id, TaskInstance.map_index)
-    ))
+    return list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+            .order_by(TaskInstance.id, TaskInstance.map_index)
+        )
+    )
 
 
 def task_key(task_id: str, map_index: int) -> str:
@@ -166,7 +221,8 @@ def task_key(task_id: str, map_index: int) -> str:
 def task_states_json(tis: list[TaskInstance]) -> dict[str, dict[str, Any]]:
     return {
         task_key(ti.task_id, ti.map_index): {
-            "state": ti.state, "try_number": ti.try_number,
+            "state": ti.state,
+            "try_number": ti.try_number,
             "duration": round(ti.duration, 6) if ti.duration is not None else None,
         }
         for ti in tis
@@ -179,9 +235,19 @@ def version_of(session: Session, run: DagRun) -> DagVersion | None:
 
 # -- listing and changing runs (REST API, UI) ------------------------------------------------
 
-_FINISHED_TI = {TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value, TIS.UPSTREAM_FAILED.value, TIS.REMOVED.value}
+_FINISHED_TI = {
+    TIS.SUCCESS.value,
+    TIS.FAILED.value,
+    TIS.SKIPPED.value,
+    TIS.UPSTREAM_FAILED.value,
+    TIS.REMOVED.value,
+}
 _RUNNING_TI = {TIS.RUNNING.value, TIS.DEFERRED.value, TIS.UP_FOR_RESCHEDULE.value}
-MARKABLE_RUN_STATES = (DagRunState.QUEUED.value, DagRunState.SUCCESS.value, DagRunState.FAILED.value)
+MARKABLE_RUN_STATES = (
+    DagRunState.QUEUED.value,
+    DagRunState.SUCCESS.value,
+    DagRunState.FAILED.value,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -205,10 +271,18 @@ class RunFilter:
 
 
 RUN_ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": DagRun.id, "state": DagRun.state, "dag_id": DagRun.dag_id, "run_id": DagRun.run_id,
-    "dag_run_id": DagRun.run_id, "logical_date": DagRun.logical_date, "run_after": DagRun.run_after,
-    "start_date": DagRun.start_date, "end_date": DagRun.end_date, "updated_at": DagRun.updated_at,
-    "queued_at": DagRun.queued_at, "run_type": DagRun.run_type,
+    "id": DagRun.id,
+    "state": DagRun.state,
+    "dag_id": DagRun.dag_id,
+    "run_id": DagRun.run_id,
+    "dag_run_id": DagRun.run_id,
+    "logical_date": DagRun.logical_date,
+    "run_after": DagRun.run_after,
+    "start_date": DagRun.start_date,
+    "end_date": DagRun.end_date,
+    "updated_at": DagRun.updated_at,
+    "queued_at": DagRun.queued_at,
+    "run_type": DagRun.run_type,
 }
 
 
@@ -216,9 +290,13 @@ def check_triggerable(session: Session, dag_id: str) -> None:
     """``DagNotFound`` for an unknown or removed DAG; ``InvalidRunRequest`` if its file is broken."""
     row = dag_service.get_dag_row(session, dag_id)
     if not row.is_active:
-        raise DagNotFound(f"DAG with dag_id: '{dag_id}' not found (it is no longer in the DAG folder)")
+        raise DagNotFound(
+            f"DAG with dag_id: '{dag_id}' not found (it is no longer in the DAG folder)"
+        )
     if row.has_import_errors:
-        raise InvalidRunRequest(f"DAG with dag_id: '{dag_id}' has import errors and cannot be triggered")
+        raise InvalidRunRequest(
+            f"DAG with dag_id: '{dag_id}' has import errors and cannot be triggered"
+        )
 
 
 def list_runs_page(
@@ -233,40 +311,58 @@ def list_runs_page(
         paging.prefix(DagRun.run_id, where.run_id_prefix_pattern),
         DagRun.state.in_(list(where.states)) if where.states else None,
         DagRun.run_type.in_(list(where.run_types)) if where.run_types else None,
-        cast(DagRun.conf, Text).contains(where.conf_contains, autoescape=True) if where.conf_contains else None,
+        cast(DagRun.conf, Text).contains(where.conf_contains, autoescape=True)
+        if where.conf_contains
+        else None,
     ]
     if where.version_numbers:
-        clauses.append(DagRun.dag_version_id.in_(
-            select(DagVersion.id).where(DagVersion.version_number.in_(list(where.version_numbers)))))
-    for range_, column in ((where.run_after, DagRun.run_after), (where.logical_date, DagRun.logical_date),
-                           (where.start_date, DagRun.start_date), (where.end_date, DagRun.end_date),
-                           (where.updated_at, DagRun.updated_at)):
+        clauses.append(
+            DagRun.dag_version_id.in_(
+                select(DagVersion.id).where(
+                    DagVersion.version_number.in_(list(where.version_numbers))
+                )
+            )
+        )
+    for range_, column in (
+        (where.run_after, DagRun.run_after),
+        (where.logical_date, DagRun.logical_date),
+        (where.start_date, DagRun.start_date),
+        (where.end_date, DagRun.end_date),
+        (where.updated_at, DagRun.updated_at),
+    ):
         clauses.extend(range_.clauses(column))
     query = paging.where_all(select(DagRun), clauses)
     order = paging.order_clauses(order_by, RUN_ORDER_COLUMNS, default=["id"], tie_breaker=DagRun.id)
     return paging.paginate(session, query, order, page)
 
 
-def version_ids_of_runs(session: Session, runs: Sequence[DagRun]) -> dict[tuple[str, str], list[int]]:
+def version_ids_of_runs(
+    session: Session, runs: Sequence[DagRun]
+) -> dict[tuple[str, str], list[int]]:
     """The dag_version ids each run's task instances ran with (the run's own one if none)."""
     found: dict[tuple[str, str], set[int]] = {(run.dag_id, run.run_id): set() for run in runs}
     keys = list(found)
     for start in range(0, len(keys), 500):
         rows = session.execute(
-            select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.dag_version_id).distinct()
-            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys[start:start + 500]))
+            select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.dag_version_id)
+            .distinct()
+            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys[start : start + 500]))
         )
         for dag_id, run_id, version_id in rows:
             if version_id is not None:
                 found[(dag_id, run_id)].add(version_id)
     result: dict[tuple[str, str], list[int]] = {}
     for run in runs:
-        ids = found[(run.dag_id, run.run_id)] or ({run.dag_version_id} if run.dag_version_id else set())
+        ids = found[(run.dag_id, run.run_id)] or (
+            {run.dag_version_id} if run.dag_version_id else set()
+        )
         result[(run.dag_id, run.run_id)] = sorted(ids)
     return result
 
 
-def set_run_state(session: Session, dag_id: str, run_id: str, state: str, *, now: datetime) -> DagRun:
+def set_run_state(
+    session: Session, dag_id: str, run_id: str, state: str, *, now: datetime
+) -> DagRun:
     """Mark a run queued, success or failed, with its task instances as Airflow does.
 
     Success marks every task instance not yet successful as success. Failed marks running
@@ -275,9 +371,14 @@ def set_run_state(session: Session, dag_id: str, run_id: str, state: str, *, now
     """
     if state not in MARKABLE_RUN_STATES:
         raise InvalidStateTransition(
-            f"cannot set a DAG run to {state!r}: expected one of {', '.join(MARKABLE_RUN_STATES)}")
+            f"cannot set a DAG run to {state!r}: expected one of {', '.join(MARKABLE_RUN_STATES)}"
+        )
     run = get_run(session, dag_id, run_id)
-    tis = list(session.scalars(select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)))
+    tis = list(
+        session.scalars(
+            select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        )
+    )
     if state == DagRunState.SUCCESS.value:
         for ti in tis:
             if ti.state != TIS.SUCCESS.value:
@@ -324,7 +425,8 @@ def delete_run(session: Session, dag_id: str, run_id: str) -> None:
     run = get_run(session, dag_id, run_id)
     for model in (XCom, TaskInstanceHistory, TaskInstance):
         session.execute(delete(model).where(model.dag_id == dag_id, model.run_id == run_id))
-    session.execute(update(BackfillDagRun).where(BackfillDagRun.dag_run_id == run.id).values(dag_run_id=None))
+    session.execute(
+        update(BackfillDagRun).where(BackfillDagRun.dag_run_id == run.id).values(dag_run_id=None)
+    )
     session.execute(delete(DagRun).where(DagRun.id == run.id))
     session.expire_all()
-

@@ -75,7 +75,9 @@ class DagTestResult:
         }
 
 
-def make_run_info(dag: DAG, logical_date: datetime | None, conf: dict[str, Any], run_id: str | None = None) -> RunInfo:
+def make_run_info(
+    dag: DAG, logical_date: datetime | None, conf: dict[str, Any], run_id: str | None = None
+) -> RunInfo:
     """A manual run's identity and data interval, as Airflow infers them for a manual trigger."""
     logical_date = timezone.coerce_utc(logical_date) or timezone.utcnow()
     interval = dag.timetable.infer_manual_data_interval(run_after=logical_date)
@@ -117,13 +119,18 @@ class LocalDagRun:
         self.sleep = sleep
         self.order = [task.task_id for task in dag.topological_sort()]
         self.tis: dict[str, list[LocalTaskInstance]] = {
-            task_id: [LocalTaskInstance(task_id, unexpanded=dag.task_dict[task_id].is_mapped)] for task_id in self.order
+            task_id: [LocalTaskInstance(task_id, unexpanded=dag.task_dict[task_id].is_mapped)]
+            for task_id in self.order
         }
         self.leaves = {task.task_id for task in dag.leaves}
 
     # -- decisions ------------------------------------------------------------------------
     def _upstream_counts(self, task_id: str) -> trigger_rules.UpstreamCounts:
-        states = [ti.state for upstream in self.dag.task_dict[task_id].upstream_task_ids for ti in self.tis[upstream]]
+        states = [
+            ti.state
+            for upstream in self.dag.task_dict[task_id].upstream_task_ids
+            for ti in self.tis[upstream]
+        ]
         return trigger_rules.UpstreamCounts.from_states(states)
 
     def _pull(self, task_id: str, key: str) -> Any:
@@ -172,7 +179,9 @@ class LocalDagRun:
             task = self.dag.task_dict[task_id]
             for ti in list(self.tis[task_id]):
                 if ti.state is None:
-                    verdict = trigger_rules.evaluate(task.trigger_rule, self._upstream_counts(task_id), map_index=ti.map_index)
+                    verdict = trigger_rules.evaluate(
+                        task.trigger_rule, self._upstream_counts(task_id), map_index=ti.map_index
+                    )
                     if verdict is trigger_rules.Verdict.WAIT:
                         continue
                     progressed = True
@@ -194,22 +203,39 @@ class LocalDagRun:
             ti.sensor_start_date = None
             ti.poke_number = 0
         request = TryRequest(
-            task=task, run=self.run, params=self.params, map_index=ti.map_index, try_number=ti.try_number,
-            max_tries=task.retries, sensor_start_date=ti.sensor_start_date, poke_number=ti.poke_number,
+            task=task,
+            run=self.run,
+            params=self.params,
+            map_index=ti.map_index,
+            try_number=ti.try_number,
+            max_tries=task.retries,
+            sensor_start_date=ti.sensor_start_date,
+            poke_number=ti.poke_number,
             test_mode=True,
         )
         ti.state = TIS.RUNNING
         self.xcoms.clear(self.run.dag_id, self.run.run_id, ti.task_id, ti.map_index)
         outcome = task_execution.execute_try(
-            request, self.xcoms, variable_lookup=self.variable_lookup, connection_lookup=self.connection_lookup
+            request,
+            self.xcoms,
+            variable_lookup=self.variable_lookup,
+            connection_lookup=self.connection_lookup,
         )
         ti.state = outcome.state
-        ti.start_date = ti.start_date if outcome.state is TIS.UP_FOR_RESCHEDULE and ti.start_date else outcome.start_date
+        ti.start_date = (
+            ti.start_date
+            if outcome.state is TIS.UP_FOR_RESCHEDULE and ti.start_date
+            else outcome.start_date
+        )
         ti.end_date = outcome.end_date
         ti.duration = (outcome.end_date - (ti.start_date or outcome.start_date)).total_seconds()
         if outcome.state is TIS.UP_FOR_RETRY:
             ti.next_try_at = retries.next_retry_at(
-                task, dag_id=self.run.dag_id, run_id=self.run.run_id, try_number=ti.try_number, failed_at=outcome.end_date
+                task,
+                dag_id=self.run.dag_id,
+                run_id=self.run.run_id,
+                try_number=ti.try_number,
+                failed_at=outcome.end_date,
             )
             log.info("Task %s will be retried at %s", ti.key, ti.next_try_at.isoformat())
         elif outcome.state is TIS.UP_FOR_RESCHEDULE:
@@ -240,7 +266,9 @@ class LocalDagRun:
         state: DagRunState | None = None
         while state is None:
             if self._timed_out(started):
-                log.error("Run %s exceeded dagrun_timeout %s", self.run.run_id, self.dag.dagrun_timeout)
+                log.error(
+                    "Run %s exceeded dagrun_timeout %s", self.run.run_id, self.dag.dagrun_timeout
+                )
                 for ti in self.all_task_instances():
                     if ti.state not in FINISHED_STATES:
                         ti.state = TIS.SKIPPED
@@ -250,7 +278,11 @@ class LocalDagRun:
             state = self._decided_state()
             if state is not None or progressed:
                 continue
-            waiting = [ti.next_try_at for ti in self.all_task_instances() if ti.state in _WAITING and ti.next_try_at]
+            waiting = [
+                ti.next_try_at
+                for ti in self.all_task_instances()
+                if ti.state in _WAITING and ti.next_try_at
+            ]
             if not waiting:
                 log.error("Deadlock: no task instance can run; marking the run failed")
                 state = DagRunState.FAILED
@@ -267,11 +299,18 @@ class LocalDagRun:
         return [ti for task_id in self.order for ti in self.tis[task_id]]
 
     def _dag_callback(self, state: DagRunState) -> None:
-        callback = self.dag.on_success_callback if state is DagRunState.SUCCESS else self.dag.on_failure_callback
+        callback = (
+            self.dag.on_success_callback
+            if state is DagRunState.SUCCESS
+            else self.dag.on_failure_callback
+        )
         if not callback:
             return
         context = Context(
-            dag=self.dag, dag_run=self.run, run_id=self.run.run_id, params=self.params,
+            dag=self.dag,
+            dag_run=self.run,
+            run_id=self.run.run_id,
+            params=self.params,
             reason="success" if state is DagRunState.SUCCESS else "task_failure",
         )
         for function in callback if isinstance(callback, (list, tuple)) else [callback]:

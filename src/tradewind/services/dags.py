@@ -17,17 +17,17 @@ from sqlalchemy.orm import Session, selectinload
 
 from tradewind import serialization
 from tradewind.config import Settings
+from tradewind.dag_processing import importer
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import parse_files
-from tradewind.dag_processing import importer
 from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db import migrate as db_migrate
 from tradewind.db.models import Dag, DagRun, DagVersion, ParseImportError
 from tradewind.exceptions import DagNotFound
 from tradewind.scheduler import next_run
-from tradewind.services import dag_versions
 from tradewind.sdk.dag import DAG
+from tradewind.services import dag_versions
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,10 +56,17 @@ class ImportErrorInfo:
 
 def _info(row: Dag) -> DagInfo:
     return DagInfo(
-        dag_id=row.dag_id, fileloc=row.fileloc, owners=row.owners, is_paused=row.is_paused, is_active=row.is_active,
-        schedule=row.timetable_summary, tags=[tag.name for tag in row.tags], next_dagrun=row.next_dagrun,
+        dag_id=row.dag_id,
+        fileloc=row.fileloc,
+        owners=row.owners,
+        is_paused=row.is_paused,
+        is_active=row.is_active,
+        schedule=row.timetable_summary,
+        tags=[tag.name for tag in row.tags],
+        next_dagrun=row.next_dagrun,
         next_dagrun_data_interval_start=row.next_dagrun_data_interval_start,
-        next_dagrun_data_interval_end=row.next_dagrun_data_interval_end, has_import_errors=row.has_import_errors,
+        next_dagrun_data_interval_end=row.next_dagrun_data_interval_end,
+        has_import_errors=row.has_import_errors,
     )
 
 
@@ -67,14 +74,18 @@ def count_dags(session: Session) -> int:
     return session.scalar(select(func.count()).select_from(Dag)) or 0
 
 
-def list_dags(session: Session, *, include_inactive: bool = False, under: Path | None = None) -> list[DagInfo]:
+def list_dags(
+    session: Session, *, include_inactive: bool = False, under: Path | None = None
+) -> list[DagInfo]:
     """DAGs in id order; ``under``: only those whose file is in that folder (or is that file)."""
     query = select(Dag).options(selectinload(Dag.tags)).order_by(Dag.dag_id)
     if not include_inactive:
         query = query.where(Dag.is_active.is_(True))
     if under is not None:
         prefix = str(under).rstrip("/") + "/"
-        query = query.where(Dag.fileloc.startswith(prefix, autoescape=True) | (Dag.fileloc == str(under)))
+        query = query.where(
+            Dag.fileloc.startswith(prefix, autoescape=True) | (Dag.fileloc == str(under))
+        )
     return [_info(row) for row in session.scalars(query)]
 
 
@@ -89,16 +100,26 @@ def stored_dags(settings: Settings, *, under: Path | None = None) -> list[DagInf
         if db_migrate.status(engine).is_empty:
             return None
         db_migrate.check(engine)
-        return db_engine.run_in_transaction(engine, lambda session: list_dags(session, under=under), readonly=True)
+        return db_engine.run_in_transaction(
+            engine, lambda session: list_dags(session, under=under), readonly=True
+        )
     finally:
         engine.dispose()
 
 
 def _file_info(dag: DAG, fileloc: str) -> DagInfo:
     return DagInfo(
-        dag_id=dag.dag_id, fileloc=fileloc, owners=dag.owner, is_paused=None, is_active=True,
-        schedule=dag.timetable.summary, tags=list(dag.tags), next_dagrun=None, next_dagrun_data_interval_start=None,
-        next_dagrun_data_interval_end=None, has_import_errors=False,
+        dag_id=dag.dag_id,
+        fileloc=fileloc,
+        owners=dag.owner,
+        is_paused=None,
+        is_active=True,
+        schedule=dag.timetable.summary,
+        tags=list(dag.tags),
+        next_dagrun=None,
+        next_dagrun_data_interval_start=None,
+        next_dagrun_data_interval_end=None,
+        has_import_errors=False,
     )
 
 
@@ -108,7 +129,8 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
     bounded as stored import errors are."""
     paths = find_dag_files(folder)
     results = parse_files(
-        paths, timeout=float(settings.get("dag_processor", "file_timeout")),
+        paths,
+        timeout=float(settings.get("dag_processor", "file_timeout")),
         parallelism=int(settings.get("dag_processor", "parsing_processes")),
         folder=folder if folder.is_dir() else folder.parent,
         sys_path=[str(folder if folder.is_dir() else folder.parent)],
@@ -116,14 +138,25 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
     found: dict[str, DagInfo] = {}
     problems: list[ImportProblem] = []
     for result in sorted(results, key=lambda r: str(r.path)):
-        problems.extend(dataclasses.replace(problem, message=importer.cut_line(problem.message),
-                                            traceback=importer.bounded(problem.traceback))
-                        for problem in result.problems)
+        problems.extend(
+            dataclasses.replace(
+                problem,
+                message=importer.cut_line(problem.message),
+                traceback=importer.bounded(problem.traceback),
+            )
+            for problem in result.problems
+        )
         for dag_id, serialized in result.dags.items():
             if dag_id in found:
-                problems.append(ImportProblem(
-                    str(result.path), f"DAG id {dag_id!r} is already defined in {found[dag_id].fileloc}", "",
-                    None, dag_id))
+                problems.append(
+                    ImportProblem(
+                        str(result.path),
+                        f"DAG id {dag_id!r} is already defined in {found[dag_id].fileloc}",
+                        "",
+                        None,
+                        dag_id,
+                    )
+                )
                 continue
             found[dag_id] = _file_info(serialization.deserialize_dag(serialized), str(result.path))
     return [found[dag_id] for dag_id in sorted(found)], problems
@@ -132,7 +165,9 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
 def get_dag_row(session: Session, dag_id: str) -> Dag:
     row = session.get(Dag, dag_id)
     if row is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found in the metastore (has the DAG folder been parsed?)")
+        raise DagNotFound(
+            f"DAG {dag_id!r} not found in the metastore (has the DAG folder been parsed?)"
+        )
     return row
 
 
@@ -161,8 +196,13 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) ->
 def list_import_errors(session: Session, *, limit: int | None = None) -> list[ImportErrorInfo]:
     """Import errors by file name (the first ``limit``), each at most
     ``importer.MAX_STORED_CHARS`` long, also one stored before errors were bounded."""
-    rows = session.scalars(select(ParseImportError).order_by(ParseImportError.filename).limit(limit))
-    return [ImportErrorInfo(row.id, row.filename, row.timestamp, importer.bounded(row.stacktrace or "")) for row in rows]
+    rows = session.scalars(
+        select(ParseImportError).order_by(ParseImportError.filename).limit(limit)
+    )
+    return [
+        ImportErrorInfo(row.id, row.filename, row.timestamp, importer.bounded(row.stacktrace or ""))
+        for row in rows
+    ]
 
 
 def count_import_errors(session: Session) -> int:
@@ -171,5 +211,8 @@ def count_import_errors(session: Session) -> int:
 
 def last_run(session: Session, dag_id: str) -> DagRun | None:
     return session.scalar(
-        select(DagRun).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(1)
+        select(DagRun)
+        .where(DagRun.dag_id == dag_id)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(1)
     )

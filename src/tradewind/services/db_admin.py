@@ -62,7 +62,9 @@ def run(settings: Settings, fn: Callable[[Session], T], *, readonly: bool = Fals
 
 def migrate(settings: Settings) -> SchemaStatus:
     """Upgrade the metastore to head (``tradewind db migrate``)."""
-    return _with_engine(settings, lambda e: db_migrate.migrate(e, default_pool_slots=_default_pool_slots(settings)))
+    return _with_engine(
+        settings, lambda e: db_migrate.migrate(e, default_pool_slots=_default_pool_slots(settings))
+    )
 
 
 def check(settings: Settings) -> SchemaStatus:
@@ -72,7 +74,9 @@ def check(settings: Settings) -> SchemaStatus:
 
 def reset(settings: Settings) -> SchemaStatus:
     """Drop every table and migrate again (``tradewind db reset``)."""
-    return _with_engine(settings, lambda e: db_migrate.reset(e, default_pool_slots=_default_pool_slots(settings)))
+    return _with_engine(
+        settings, lambda e: db_migrate.reset(e, default_pool_slots=_default_pool_slots(settings))
+    )
 
 
 def downgrade(settings: Settings, revision: str) -> SchemaStatus:

@@ -32,11 +32,16 @@ def _limit(count: int) -> str:
 def check_name(kind: str, name: str, max_length: int) -> str:
     """``name`` unless it is empty, longer than ``max_length``, has surrounding spaces or a
     control character (a newline, a tab, NUL...); ``InvalidArgument`` naming ``kind`` then."""
-    if (not name or len(name) > max_length or name != name.strip()
-            or any(ord(char) < 32 or ord(char) == 127 for char in name)):
+    if (
+        not name
+        or len(name) > max_length
+        or name != name.strip()
+        or any(ord(char) < 32 or ord(char) == 127 for char in name)
+    ):
         raise InvalidArgument(
             f"invalid {kind} {name!r}: use 1-{max_length} characters, without surrounding spaces or control "
-            "characters (newline, tab, ...)")
+            "characters (newline, tab, ...)"
+        )
     return name
 
 
@@ -58,4 +63,6 @@ def check_conf_size(field: str, conf: Any) -> None:
 
 def check_note(note: str | None) -> None:
     if note is not None and len(note) > NOTE_CHARS:
-        raise ValueTooLarge(f"note is {len(note)} characters, over the limit of {NOTE_CHARS} characters")
+        raise ValueTooLarge(
+            f"note is {len(note)} characters, over the limit of {NOTE_CHARS} characters"
+        )

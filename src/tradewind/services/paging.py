@@ -96,12 +96,19 @@ def order_clauses(
             )
         clauses.append(column.desc() if descending else column.asc())
     if tie_breaker is not None:
-        clauses.append(tie_breaker.desc() if names and names[0].startswith("-") else tie_breaker.asc())
+        clauses.append(
+            tie_breaker.desc() if names and names[0].startswith("-") else tie_breaker.asc()
+        )
     return clauses
 
 
 def paginate(
-    session: Session, query: Select[Any], order: Sequence[Any], page: Page, *, whole_rows: bool = False
+    session: Session,
+    query: Select[Any],
+    order: Sequence[Any],
+    page: Page,
+    *,
+    whole_rows: bool = False,
 ) -> tuple[list[Any], int]:
     """One page of ``query`` and the total without paging.
 
@@ -109,7 +116,11 @@ def paginate(
     """
     total = session.scalar(select(func.count()).select_from(query.order_by(None).subquery())) or 0
     paged = query.order_by(*order).offset(page.offset).limit(page.limit)
-    rows = [tuple(row) for row in session.execute(paged)] if whole_rows else list(session.scalars(paged))
+    rows = (
+        [tuple(row) for row in session.execute(paged)]
+        if whole_rows
+        else list(session.scalars(paged))
+    )
     return rows, int(total)
 
 

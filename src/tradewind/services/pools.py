@@ -43,8 +43,19 @@ def set_pool(
     """Create pool ``name`` or change its slots, description and include_deferred."""
     input_limits.check_name("pool name", name, _NAME_LEN)
     slots = parse_slots(slots)
-    values = {"pool": name, "slots": slots, "description": description, "include_deferred": include_deferred}
-    upsert(session, models.SlotPool, values, key=["pool"], update=["slots", "description", "include_deferred"])
+    values = {
+        "pool": name,
+        "slots": slots,
+        "description": description,
+        "include_deferred": include_deferred,
+    }
+    upsert(
+        session,
+        models.SlotPool,
+        values,
+        key=["pool"],
+        update=["slots", "description", "include_deferred"],
+    )
     return PoolInfo(name, slots, description, include_deferred)
 
 
@@ -67,12 +78,17 @@ def delete_pool(session: Session, name: str) -> None:
 
 def list_pools(session: Session) -> list[PoolInfo]:
     """Every pool, by name."""
-    return [_info(r) for r in session.scalars(select(models.SlotPool).order_by(models.SlotPool.pool))]
+    return [
+        _info(r) for r in session.scalars(select(models.SlotPool).order_by(models.SlotPool.pool))
+    ]
 
 
 def ensure_default_pool(session: Session, slots: int) -> None:
     """Recreate ``default_pool`` with ``slots`` if someone removed it behind our back."""
-    if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == DEFAULT_POOL)) is None:
+    if (
+        session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == DEFAULT_POOL))
+        is None
+    ):
         set_pool(session, DEFAULT_POOL, slots, "Default pool")
 
 
@@ -119,8 +135,11 @@ class PoolUsage:
 
 
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": models.SlotPool.id, "pool": models.SlotPool.pool, "name": models.SlotPool.pool,
-    "slots": models.SlotPool.slots, "description": models.SlotPool.description,
+    "id": models.SlotPool.id,
+    "pool": models.SlotPool.pool,
+    "name": models.SlotPool.pool,
+    "slots": models.SlotPool.slots,
+    "description": models.SlotPool.description,
     "include_deferred": models.SlotPool.include_deferred,
 }
 
@@ -131,8 +150,14 @@ def usage(session: Session, pools: Sequence[PoolInfo]) -> list[PoolUsage]:
     counts: dict[tuple[str, str], int] = {}
     if names:
         rows = session.execute(
-            select(models.TaskInstance.pool, models.TaskInstance.state, func.sum(models.TaskInstance.pool_slots))
-            .where(models.TaskInstance.pool.in_(names), models.TaskInstance.state.in_(_USAGE_STATES))
+            select(
+                models.TaskInstance.pool,
+                models.TaskInstance.state,
+                func.sum(models.TaskInstance.pool_slots),
+            )
+            .where(
+                models.TaskInstance.pool.in_(names), models.TaskInstance.state.in_(_USAGE_STATES)
+            )
             .group_by(models.TaskInstance.pool, models.TaskInstance.state)
         )
         counts = {(pool, state): int(used or 0) for pool, state, used in rows}
@@ -143,20 +168,34 @@ def usage(session: Session, pools: Sequence[PoolInfo]) -> list[PoolUsage]:
 
 
 def list_pools_page(
-    session: Session, *, name_pattern: str | None = None, name_prefix_pattern: str | None = None,
-    order_by: str | Sequence[str] | None = None, page: paging.Page,
+    session: Session,
+    *,
+    name_pattern: str | None = None,
+    name_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    page: paging.Page,
 ) -> tuple[list[PoolInfo], int]:
-    query = paging.where_all(select(models.SlotPool), [
-        paging.pattern(models.SlotPool.pool, name_pattern),
-        paging.prefix(models.SlotPool.pool, name_prefix_pattern),
-    ])
-    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.SlotPool.id)
+    query = paging.where_all(
+        select(models.SlotPool),
+        [
+            paging.pattern(models.SlotPool.pool, name_pattern),
+            paging.prefix(models.SlotPool.pool, name_prefix_pattern),
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.SlotPool.id
+    )
     rows, total = paging.paginate(session, query, order, page)
     return [_info(row) for row in rows], total
 
 
 def create_pool(
-    session: Session, name: str, slots: int, description: str | None = None, *, include_deferred: bool = False
+    session: Session,
+    name: str,
+    slots: int,
+    description: str | None = None,
+    *,
+    include_deferred: bool = False,
 ) -> PoolInfo:
     """A new pool; ``AlreadyExists`` when the name is taken."""
     if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == name)) is not None:
@@ -176,11 +215,16 @@ def update_pool(session: Session, name: str, changes: Mapping[str, Any]) -> Pool
     if row is None:
         raise PoolNotFound(f"The Pool with name: `{name}` was not found")
     new_name = changes.get("pool", name)
-    if name == DEFAULT_POOL and (new_name != name or "description" in changes and changes["description"] != row.description):
+    if name == DEFAULT_POOL and (
+        new_name != name or "description" in changes and changes["description"] != row.description
+    ):
         raise InvalidArgument("Only slots and included_deferred can be modified on Default Pool")
     if new_name != name:
         input_limits.check_name("pool name", new_name, _NAME_LEN)
-        if session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == new_name)) is not None:
+        if (
+            session.scalar(select(models.SlotPool.id).where(models.SlotPool.pool == new_name))
+            is not None
+        ):
             raise AlreadyExists(f"Pool with name: `{new_name}` already exists")
         row.pool = new_name
     if "slots" in changes:

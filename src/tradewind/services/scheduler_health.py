@@ -13,8 +13,10 @@ from tradewind.sdk import timezone
 
 def latest_heartbeat(session: Session, job_type: JobType = JobType.SCHEDULER) -> object:
     return session.scalar(
-        select(Job.latest_heartbeat).where(Job.job_type == job_type.value, Job.state == JobState.RUNNING.value)
-        .order_by(Job.latest_heartbeat.desc()).limit(1)
+        select(Job.latest_heartbeat)
+        .where(Job.job_type == job_type.value, Job.state == JobState.RUNNING.value)
+        .order_by(Job.latest_heartbeat.desc())
+        .limit(1)
     )
 
 

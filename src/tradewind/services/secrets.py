@@ -26,6 +26,7 @@ KEY_FILE_NAME = "fernet.key"
 
 __all__ = ["MASK", "SENSITIVE_NAMES", "SecretCipher", "is_sensitive"]
 
+
 class SecretCipher:
     """Encrypts with the first key and decrypts with any, so keys can be rotated."""
 
@@ -90,7 +91,9 @@ def rotate_secrets(session: Session, cipher: SecretCipher) -> int:
             count += 1
     for conn in session.scalars(select(models.ConnectionRow)):
         if conn.is_encrypted and conn.password is not None:
-            conn.password = cipher.rotate(conn.password, what=f"password of connection {conn.conn_id!r}")
+            conn.password = cipher.rotate(
+                conn.password, what=f"password of connection {conn.conn_id!r}"
+            )
             count += 1
         if conn.is_extra_encrypted and conn.extra is not None:
             conn.extra = cipher.rotate(conn.extra, what=f"extra of connection {conn.conn_id!r}")
@@ -103,7 +106,9 @@ def _read_or_create_key_file(path: Path) -> str:
         _create_key_file(path)
     key = path.read_text().strip()
     if not key:
-        raise ConfigError(f"{path} is empty: delete it to generate a new key, or set [core] fernet_key")
+        raise ConfigError(
+            f"{path} is empty: delete it to generate a new key, or set [core] fernet_key"
+        )
     return key
 
 

@@ -24,8 +24,15 @@ from tradewind.services import dags as dag_service
 
 MARKABLE_STATES = (TIS.SUCCESS.value, TIS.FAILED.value, TIS.SKIPPED.value)
 #: The try whose instance is in one of these states is not over yet: its log may still grow.
-UNFINISHED_TRY_STATES = frozenset({TIS.QUEUED.value, TIS.RUNNING.value, TIS.UP_FOR_RESCHEDULE.value,
-                                   TIS.DEFERRED.value, TIS.RESTARTING.value})
+UNFINISHED_TRY_STATES = frozenset(
+    {
+        TIS.QUEUED.value,
+        TIS.RUNNING.value,
+        TIS.UP_FOR_RESCHEDULE.value,
+        TIS.DEFERRED.value,
+        TIS.RESTARTING.value,
+    }
+)
 _NO_STATE = {"none", "no_status", "null"}
 
 AnyTry = TaskInstance | TaskInstanceHistory
@@ -54,7 +61,11 @@ class TaskInstanceView:
 
     @property
     def task_display_name(self) -> str:
-        return self.summary.task_display_name(self.ti.task_id) if self.summary is not None else self.ti.task_id
+        return (
+            self.summary.task_display_name(self.ti.task_id)
+            if self.summary is not None
+            else self.ti.task_id
+        )
 
     @property
     def operator_name(self) -> str | None:
@@ -94,14 +105,28 @@ class TaskInstanceFilter:
 
 
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "id": TaskInstance.id, "state": TaskInstance.state, "duration": TaskInstance.duration,
-    "start_date": TaskInstance.start_date, "end_date": TaskInstance.end_date, "map_index": TaskInstance.map_index,
-    "try_number": TaskInstance.try_number, "logical_date": DagRun.logical_date, "run_after": DagRun.run_after,
-    "data_interval_start": DagRun.data_interval_start, "data_interval_end": DagRun.data_interval_end,
-    "rendered_map_index": TaskInstance.map_index, "operator": TaskInstance.operator, "task_id": TaskInstance.task_id,
-    "dag_id": TaskInstance.dag_id, "run_id": TaskInstance.run_id, "dag_run_id": TaskInstance.run_id,
-    "pool": TaskInstance.pool, "queue": TaskInstance.queue, "priority_weight": TaskInstance.priority_weight,
-    "queued_dttm": TaskInstance.queued_dttm, "updated_at": TaskInstance.updated_at,
+    "id": TaskInstance.id,
+    "state": TaskInstance.state,
+    "duration": TaskInstance.duration,
+    "start_date": TaskInstance.start_date,
+    "end_date": TaskInstance.end_date,
+    "map_index": TaskInstance.map_index,
+    "try_number": TaskInstance.try_number,
+    "logical_date": DagRun.logical_date,
+    "run_after": DagRun.run_after,
+    "data_interval_start": DagRun.data_interval_start,
+    "data_interval_end": DagRun.data_interval_end,
+    "rendered_map_index": TaskInstance.map_index,
+    "operator": TaskInstance.operator,
+    "task_id": TaskInstance.task_id,
+    "dag_id": TaskInstance.dag_id,
+    "run_id": TaskInstance.run_id,
+    "dag_run_id": TaskInstance.run_id,
+    "pool": TaskInstance.pool,
+    "queue": TaskInstance.queue,
+    "priority_weight": TaskInstance.priority_weight,
+    "queued_dttm": TaskInstance.queued_dttm,
+    "updated_at": TaskInstance.updated_at,
 }
 
 _JOIN_RUN = and_(DagRun.dag_id == TaskInstance.dag_id, DagRun.run_id == TaskInstance.run_id)
@@ -116,7 +141,11 @@ def _state_clause(column: Any, states: Sequence[str]) -> Any:
 
 
 def list_page(
-    session: Session, where: TaskInstanceFilter, *, order_by: str | Sequence[str] | None, page: paging.Page
+    session: Session,
+    where: TaskInstanceFilter,
+    *,
+    order_by: str | Sequence[str] | None,
+    page: paging.Page,
 ) -> tuple[list[TaskInstanceView], int]:
     """One page of task instances (by map index unless ``order_by`` says otherwise) and the total."""
     if where.dag_id is not None and where.run_id is not None:
@@ -145,14 +174,25 @@ def list_page(
         ti.duration < where.duration_lt if where.duration_lt is not None else None,
     ]
     if where.version_numbers:
-        clauses.append(ti.dag_version_id.in_(
-            select(DagVersion.id).where(DagVersion.version_number.in_(list(where.version_numbers)))))
-    for range_, column in ((where.run_after, DagRun.run_after), (where.logical_date, DagRun.logical_date),
-                           (where.start_date, ti.start_date), (where.end_date, ti.end_date),
-                           (where.updated_at, ti.updated_at)):
+        clauses.append(
+            ti.dag_version_id.in_(
+                select(DagVersion.id).where(
+                    DagVersion.version_number.in_(list(where.version_numbers))
+                )
+            )
+        )
+    for range_, column in (
+        (where.run_after, DagRun.run_after),
+        (where.logical_date, DagRun.logical_date),
+        (where.start_date, ti.start_date),
+        (where.end_date, ti.end_date),
+        (where.updated_at, ti.updated_at),
+    ):
         clauses.extend(range_.clauses(column))
     query = paging.where_all(select(TaskInstance, DagRun).join(DagRun, _JOIN_RUN), clauses)
-    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["map_index"], tie_breaker=TaskInstance.id)
+    order = paging.order_clauses(
+        order_by, ORDER_COLUMNS, default=["map_index"], tie_breaker=TaskInstance.id
+    )
     rows, total = paging.paginate(session, query, order, page, whole_rows=True)
     return _views(session, rows), total
 
@@ -162,7 +202,11 @@ def _views(session: Session, rows: Sequence[tuple[AnyTry, DagRun]]) -> list[Task
     views = []
     for ti, run in rows:
         version = versions.get(ti.dag_version_id) if ti.dag_version_id is not None else None
-        views.append(TaskInstanceView(ti, run, version, dag_metadata.version_summary(version) if version else None))
+        views.append(
+            TaskInstanceView(
+                ti, run, version, dag_metadata.version_summary(version) if version else None
+            )
+        )
     return views
 
 
@@ -171,17 +215,26 @@ def describe(session: Session, tis: Sequence[AnyTry]) -> list[TaskInstanceView]:
     keys = sorted({(ti.dag_id, ti.run_id) for ti in tis})
     runs: dict[tuple[str, str], DagRun] = {}
     for start in range(0, len(keys), 500):
-        chunk = keys[start:start + 500]
-        for run in session.scalars(select(DagRun).where(tuple_(DagRun.dag_id, DagRun.run_id).in_(chunk))):
+        chunk = keys[start : start + 500]
+        for run in session.scalars(
+            select(DagRun).where(tuple_(DagRun.dag_id, DagRun.run_id).in_(chunk))
+        ):
             runs[(run.dag_id, run.run_id)] = run
     return _views(session, [(ti, runs[(ti.dag_id, ti.run_id)]) for ti in tis])
 
 
-def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> TaskInstance:
+def get(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> TaskInstance:
     dag_runs.get_run(session, dag_id, run_id)
-    ti = session.scalar(select(TaskInstance).where(
-        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id,
-        TaskInstance.map_index == map_index))
+    ti = session.scalar(
+        select(TaskInstance).where(
+            TaskInstance.dag_id == dag_id,
+            TaskInstance.run_id == run_id,
+            TaskInstance.task_id == task_id,
+            TaskInstance.map_index == map_index,
+        )
+    )
     if ti is None:
         raise TaskInstanceNotFound(
             f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: `{task_id}` and "
@@ -190,41 +243,64 @@ def get(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int
     return ti
 
 
-def of_task(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int | None = None) -> list[TaskInstance]:
+def of_task(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int | None = None
+) -> list[TaskInstance]:
     """The instances of a task in a run (every map index, or just ``map_index``); never empty."""
     dag_runs.get_run(session, dag_id, run_id)
     query = select(TaskInstance).where(
-        TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, TaskInstance.task_id == task_id)
+        TaskInstance.dag_id == dag_id,
+        TaskInstance.run_id == run_id,
+        TaskInstance.task_id == task_id,
+    )
     if map_index is not None:
         query = query.where(TaskInstance.map_index == map_index)
     found = list(session.scalars(query.order_by(TaskInstance.map_index)))
     if not found:
         raise TaskInstanceNotFound(
             f"Task instance not found for task {task_id!r} on DAG run with ID {run_id!r}"
-            + (f" and map_index {map_index}" if map_index is not None else ""))
+            + (f" and map_index {map_index}" if map_index is not None else "")
+        )
     return found
 
 
-def tries(session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1) -> list[AnyTry]:
+def tries(
+    session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1
+) -> list[AnyTry]:
     """Every try of a task instance, oldest first: finished tries from history, then the current one."""
     current = get(session, dag_id, run_id, task_id, map_index)
-    history = list(session.scalars(select(TaskInstanceHistory).where(
-        TaskInstanceHistory.dag_id == dag_id, TaskInstanceHistory.run_id == run_id,
-        TaskInstanceHistory.task_id == task_id, TaskInstanceHistory.map_index == map_index,
-        TaskInstanceHistory.try_number != current.try_number,
-    ).order_by(TaskInstanceHistory.try_number)))
+    history = list(
+        session.scalars(
+            select(TaskInstanceHistory)
+            .where(
+                TaskInstanceHistory.dag_id == dag_id,
+                TaskInstanceHistory.run_id == run_id,
+                TaskInstanceHistory.task_id == task_id,
+                TaskInstanceHistory.map_index == map_index,
+                TaskInstanceHistory.try_number != current.try_number,
+            )
+            .order_by(TaskInstanceHistory.try_number)
+        )
+    )
     return [*history, current]
 
 
-def get_try(session: Session, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1) -> AnyTry:
+def get_try(
+    session: Session, dag_id: str, run_id: str, task_id: str, try_number: int, map_index: int = -1
+) -> AnyTry:
     """One try: the current instance if it is that try, else its history row."""
     current = get(session, dag_id, run_id, task_id, map_index)
     if current.try_number == try_number:
         return current
-    found = session.scalar(select(TaskInstanceHistory).where(
-        TaskInstanceHistory.dag_id == dag_id, TaskInstanceHistory.run_id == run_id,
-        TaskInstanceHistory.task_id == task_id, TaskInstanceHistory.map_index == map_index,
-        TaskInstanceHistory.try_number == try_number))
+    found = session.scalar(
+        select(TaskInstanceHistory).where(
+            TaskInstanceHistory.dag_id == dag_id,
+            TaskInstanceHistory.run_id == run_id,
+            TaskInstanceHistory.task_id == task_id,
+            TaskInstanceHistory.map_index == map_index,
+            TaskInstanceHistory.try_number == try_number,
+        )
+    )
     if found is None:
         raise TaskInstanceNotFound(
             f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: `{task_id}`, "
@@ -239,9 +315,19 @@ def try_is_over(ti: TaskInstance, try_number: int) -> bool:
 
 
 def set_state(
-    session: Session, dag_id: str, run_id: str, task_id: str, new_state: str, *, map_index: int | None = None,
-    upstream: bool = False, downstream: bool = False, past: bool = False, future: bool = False,
-    dry_run: bool = False, now: datetime,
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    new_state: str,
+    *,
+    map_index: int | None = None,
+    upstream: bool = False,
+    downstream: bool = False,
+    past: bool = False,
+    future: bool = False,
+    dry_run: bool = False,
+    now: datetime,
 ) -> list[TaskInstance]:
     """Mark a task's instances (and the relatives asked for) success, failed or skipped.
 
@@ -251,10 +337,15 @@ def set_state(
     """
     if new_state not in MARKABLE_STATES:
         raise InvalidStateTransition(
-            f"cannot set a task instance to {new_state!r}: expected one of {', '.join(MARKABLE_STATES)}")
+            f"cannot set a task instance to {new_state!r}: expected one of {', '.join(MARKABLE_STATES)}"
+        )
     run = dag_runs.get_run(session, dag_id, run_id)
     version = session.get(DagVersion, run.dag_version_id) if run.dag_version_id else None
-    dag = clearing.dag_of_version(version) if version is not None else dag_service.latest_dag(session, dag_id)[2]
+    dag = (
+        clearing.dag_of_version(version)
+        if version is not None
+        else dag_service.latest_dag(session, dag_id)[2]
+    )
     if task_id not in dag.task_dict:
         raise TaskNotFound(f"Task {task_id!r} not found in DAG {dag_id!r}")
     task_ids = clearing.relatives(dag, [task_id], upstream=upstream, downstream=downstream)
@@ -270,19 +361,26 @@ def set_state(
     own = TaskInstance.task_id == task_id
     if map_index is not None:
         own = own & (TaskInstance.map_index == map_index)
-    tis = list(session.scalars(
-        select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(run_ids))
-        .where(or_(own, condition))
-        .where(or_(TaskInstance.state.is_(None), TaskInstance.state != new_state))
-        .order_by(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
-    ))
+    tis = list(
+        session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(run_ids))
+            .where(or_(own, condition))
+            .where(or_(TaskInstance.state.is_(None), TaskInstance.state != new_state))
+            .order_by(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index)
+        )
+    )
     if not tis:
-        exists = session.scalar(select(TaskInstance.id).where(
-            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, own))
+        exists = session.scalar(
+            select(TaskInstance.id).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id, own
+            )
+        )
         if exists is None:
             raise TaskInstanceNotFound(
                 f"Task instance not found for task {task_id!r} on DAG run with ID {run_id!r}"
-                + (f" and map_index {map_index}" if map_index is not None else ""))
+                + (f" and map_index {map_index}" if map_index is not None else "")
+            )
         raise StateUnchanged(f"Task id {task_id} is already in {new_state} state")
     if dry_run:
         return tis
@@ -293,27 +391,46 @@ def set_state(
     return tis
 
 
-def _clear_failed_downstream(session: Session, dag: Any, marked: Sequence[TaskInstance], *, now: datetime) -> None:
+def _clear_failed_downstream(
+    session: Session, dag: Any, marked: Sequence[TaskInstance], *, now: datetime
+) -> None:
     marked_ids = {ti.id for ti in marked}
     by_run: dict[str, set[str]] = {}
     for ti in marked:
-        by_run.setdefault(ti.run_id, set()).update(dag.task_dict[ti.task_id].get_flat_relative_ids(upstream=False)
-                                                   if ti.task_id in dag.task_dict else set())
+        by_run.setdefault(ti.run_id, set()).update(
+            dag.task_dict[ti.task_id].get_flat_relative_ids(upstream=False)
+            if ti.task_id in dag.task_dict
+            else set()
+        )
     to_clear: list[TaskInstance] = []
     for run_id, downstream in by_run.items():
         if not downstream:
             continue
         to_clear.extend(
-            ti for ti in session.scalars(select(TaskInstance).where(
-                TaskInstance.dag_id == marked[0].dag_id, TaskInstance.run_id == run_id,
-                TaskInstance.task_id.in_(sorted(downstream)), TaskInstance.state.in_(clearing.FAILED_STATES)))
+            ti
+            for ti in session.scalars(
+                select(TaskInstance).where(
+                    TaskInstance.dag_id == marked[0].dag_id,
+                    TaskInstance.run_id == run_id,
+                    TaskInstance.task_id.in_(sorted(downstream)),
+                    TaskInstance.state.in_(clearing.FAILED_STATES),
+                )
+            )
             if ti.id not in marked_ids
         )
     if to_clear:
         clearing.clear_task_instances(session, to_clear, now=now)
 
 
-def set_note(session: Session, dag_id: str, run_id: str, task_id: str, note: str | None, *, map_index: int = -1) -> TaskInstance:
+def set_note(
+    session: Session,
+    dag_id: str,
+    run_id: str,
+    task_id: str,
+    note: str | None,
+    *,
+    map_index: int = -1,
+) -> TaskInstance:
     input_limits.check_note(note)
     ti = get(session, dag_id, run_id, task_id, map_index)
     ti.note = note

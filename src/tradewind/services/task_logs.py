@@ -43,11 +43,15 @@ class LogChunk:
         return self.text.splitlines()
 
 
-def log_path(log_folder: Path, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int) -> Path:
+def log_path(
+    log_folder: Path, dag_id: str, run_id: str, task_id: str, map_index: int, try_number: int
+) -> Path:
     return try_log_path(log_folder, dag_id, run_id, task_id, map_index, try_number)
 
 
-def read(path: Path, *, offset: int = 0, try_over: bool, max_bytes: int = MAX_CHUNK_BYTES) -> LogChunk:
+def read(
+    path: Path, *, offset: int = 0, try_over: bool, max_bytes: int = MAX_CHUNK_BYTES
+) -> LogChunk:
     """Read from byte ``offset``. ``end_of_log`` when the try is over and nothing is left."""
     try:
         with path.open("rb") as handle:
@@ -62,7 +66,7 @@ def read(path: Path, *, offset: int = 0, try_over: bool, max_bytes: int = MAX_CH
     if more or not try_over:
         cut = data.rfind(b"\n")
         if cut >= 0:
-            data = data[:cut + 1]
+            data = data[: cut + 1]
         elif not more:
             data = b""
     text = data.decode("utf-8", errors="replace")

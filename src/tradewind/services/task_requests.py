@@ -30,8 +30,14 @@ log = logging.getLogger("tradewind.scheduler")
 class TaskRequestHandler:
     """``handler(message) -> reply``; ``on_runs_changed`` is called after a run was created or reset."""
 
-    def __init__(self, engine: Engine, settings: Settings, *, on_runs_changed: Callable[[], None] | None = None,
-                 clock: Callable[[], Any] = timezone.utcnow) -> None:
+    def __init__(
+        self,
+        engine: Engine,
+        settings: Settings,
+        *,
+        on_runs_changed: Callable[[], None] | None = None,
+        clock: Callable[[], Any] = timezone.utcnow,
+    ) -> None:
         self.engine = engine
         self.settings = settings
         self.on_runs_changed = on_runs_changed
@@ -56,25 +62,42 @@ class TaskRequestHandler:
 
     # -- reads ------------------------------------------------------------------------------
     def _op_xcom_get(self, message: dict[str, Any]) -> dict[str, Any]:
-        value = self._read(lambda s: xcom_reads.get_encoded(
-            s, message["dag_id"], message["run_id"], message["task_id"], int(message["map_index"]), message["key"]))
+        value = self._read(
+            lambda s: xcom_reads.get_encoded(
+                s,
+                message["dag_id"],
+                message["run_id"],
+                message["task_id"],
+                int(message["map_index"]),
+                message["key"],
+            )
+        )
         return {"value": value}
 
     def _op_xcom_get_mapped(self, message: dict[str, Any]) -> dict[str, Any]:
-        values = self._read(lambda s: xcom_reads.get_mapped_encoded(
-            s, message["dag_id"], message["run_id"], message["task_id"], message["key"]))
+        values = self._read(
+            lambda s: xcom_reads.get_mapped_encoded(
+                s, message["dag_id"], message["run_id"], message["task_id"], message["key"]
+            )
+        )
         return {"values": values}
 
     def _op_variable_get(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
-            value = self._read(lambda s: variables.get_variable(s, message["key"], cipher=self.cipher, default=None))
+            value = self._read(
+                lambda s: variables.get_variable(
+                    s, message["key"], cipher=self.cipher, default=None
+                )
+            )
         except TradewindError as exc:
             return {"error": str(exc)}
         return {"value": value}
 
     def _op_connection_get(self, message: dict[str, Any]) -> dict[str, Any]:
         try:
-            found = self._read(lambda s: connections.get_connection(s, message["conn_id"], cipher=self.cipher))
+            found = self._read(
+                lambda s: connections.get_connection(s, message["conn_id"], cipher=self.cipher)
+            )
         except ConnectionNotFound:
             return {"connection": None}
         except TradewindError as exc:
@@ -86,8 +109,11 @@ class TaskRequestHandler:
             run = cross_dag.find_run(session, message["dag_id"], run_id=message["run_id"])
             if run is None:
                 return {"found": False, "state": None, "logical_date": None}
-            return {"found": True, "state": run.state,
-                    "logical_date": run.logical_date.isoformat() if run.logical_date else None}
+            return {
+                "found": True,
+                "state": run.state,
+                "logical_date": run.logical_date.isoformat() if run.logical_date else None,
+            }
 
         try:
             return self._read(read)
@@ -101,9 +127,15 @@ class TaskRequestHandler:
             return {"error": f"invalid logical date: {exc}"}
         task_ids = message.get("task_ids")
         try:
-            return self._read(lambda s: cross_dag.external_states(
-                s, message["dag_id"], dates, task_ids=list(task_ids) if task_ids else None,
-                task_group_id=message.get("task_group_id")))
+            return self._read(
+                lambda s: cross_dag.external_states(
+                    s,
+                    message["dag_id"],
+                    dates,
+                    task_ids=list(task_ids) if task_ids else None,
+                    task_group_id=message.get("task_group_id"),
+                )
+            )
         except TradewindError as exc:
             return {"error": str(exc)}
 
@@ -121,18 +153,35 @@ class TaskRequestHandler:
 
         def trigger(session: Session) -> dict[str, Any]:
             now = self.clock()
-            if message.get("fail_when_dag_is_paused") and dags.get_dag_row(session, dag_id).is_paused:
+            if (
+                message.get("fail_when_dag_is_paused")
+                and dags.get_dag_row(session, dag_id).is_paused
+            ):
                 return {"error": f"DAG {dag_id!r} is paused", "error_type": "paused"}
-            existing = cross_dag.find_run(session, dag_id, run_id=message.get("run_id"), logical_date=logical_date)
-            if existing is not None and (message.get("run_id") is not None or logical_date is not None):
+            existing = cross_dag.find_run(
+                session, dag_id, run_id=message.get("run_id"), logical_date=logical_date
+            )
+            if existing is not None and (
+                message.get("run_id") is not None or logical_date is not None
+            ):
                 if not message.get("reset_dag_run"):
-                    return {"error": f"DAG {dag_id!r} already has run {existing.run_id!r}", "error_type": "already_exists",
-                            "run_id": existing.run_id}
+                    return {
+                        "error": f"DAG {dag_id!r} already has run {existing.run_id!r}",
+                        "error_type": "already_exists",
+                        "run_id": existing.run_id,
+                    }
                 run = cross_dag.reset_run(session, dag_id, existing.run_id, now=now)
                 log.info("Run %s of DAG %s reset by a TriggerDagRunOperator", run.run_id, dag_id)
                 return _reply(dag_runs.run_info(session, dag_id, run.run_id), already_existed=True)
-            row = dag_runs.trigger(session, dag_id, conf=conf, run_id=message.get("run_id"),
-                                   logical_date=logical_date, now=now, triggered_by="operator")
+            row = dag_runs.trigger(
+                session,
+                dag_id,
+                conf=conf,
+                run_id=message.get("run_id"),
+                logical_date=logical_date,
+                now=now,
+                triggered_by="operator",
+            )
             log.info("Run %s of DAG %s created by a TriggerDagRunOperator", row.run_id, dag_id)
             return _reply(row, already_existed=False)
 
@@ -155,5 +204,9 @@ class TaskRequestHandler:
 
 
 def _reply(row: dag_runs.RunInfoRow, *, already_existed: bool) -> dict[str, Any]:
-    return {"run_id": row.run_id, "state": row.state, "already_existed": already_existed,
-            "logical_date": row.logical_date.isoformat() if row.logical_date else None}
+    return {
+        "run_id": row.run_id,
+        "state": row.state,
+        "already_existed": already_existed,
+        "logical_date": row.logical_date.isoformat() if row.logical_date else None,
+    }

@@ -98,7 +98,9 @@ def _filtered(query: Select, search: str, tags: list[str]) -> Select:  # type: i
     return query
 
 
-def recent_runs(session: Session, dag_ids: list[str], limit: int = RECENT_RUNS) -> dict[str, list[RunMark]]:
+def recent_runs(
+    session: Session, dag_ids: list[str], limit: int = RECENT_RUNS
+) -> dict[str, list[RunMark]]:
     """The last ``limit`` runs of each DAG, oldest first.
 
     Each DAG reads only ``limit`` entries of the ``(dag_id, run_after)`` index, however long
@@ -111,38 +113,67 @@ def recent_runs(session: Session, dag_ids: list[str], limit: int = RECENT_RUNS) 
     now = timezone.utcnow()
     if session.get_bind().dialect.name == "postgresql":
         newest = (
-            select(DagRun.run_id, DagRun.state, DagRun.run_after, DagRun.id,
-                   func.coalesce(DagRun.logical_date, DagRun.run_after).label("run_when"),
-                   seconds_between(session, DagRun.start_date, func.coalesce(DagRun.end_date, now)).label("seconds"))
+            select(
+                DagRun.run_id,
+                DagRun.state,
+                DagRun.run_after,
+                DagRun.id,
+                func.coalesce(DagRun.logical_date, DagRun.run_after).label("run_when"),
+                seconds_between(
+                    session, DagRun.start_date, func.coalesce(DagRun.end_date, now)
+                ).label("seconds"),
+            )
             .where(DagRun.dag_id == Dag.dag_id)
-            .order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(limit).lateral("newest")
+            .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+            .limit(limit)
+            .lateral("newest")
         )
         query = (
             select(Dag.dag_id, newest.c.run_id, newest.c.state, newest.c.run_when, newest.c.seconds)
-            .select_from(Dag).join(newest, true())
-            .where(Dag.dag_id.in_(dag_ids)).order_by(Dag.dag_id, newest.c.run_after, newest.c.id)
+            .select_from(Dag)
+            .join(newest, true())
+            .where(Dag.dag_id.in_(dag_ids))
+            .order_by(Dag.dag_id, newest.c.run_after, newest.c.id)
         )
     else:
         other = aliased(DagRun)
         ids = (
-            select(other.id).where(other.dag_id == Dag.dag_id)
-            .order_by(other.run_after.desc(), other.id.desc()).limit(limit).correlate(Dag)
+            select(other.id)
+            .where(other.dag_id == Dag.dag_id)
+            .order_by(other.run_after.desc(), other.id.desc())
+            .limit(limit)
+            .correlate(Dag)
         )
         query = (
-            select(DagRun.dag_id, DagRun.run_id, DagRun.state, func.coalesce(DagRun.logical_date, DagRun.run_after),
-                   seconds_between(session, DagRun.start_date, func.coalesce(DagRun.end_date, now)))
-            .select_from(Dag).join(DagRun, DagRun.id.in_(ids))
-            .where(Dag.dag_id.in_(dag_ids)).order_by(DagRun.dag_id, DagRun.run_after, DagRun.id)
+            select(
+                DagRun.dag_id,
+                DagRun.run_id,
+                DagRun.state,
+                func.coalesce(DagRun.logical_date, DagRun.run_after),
+                seconds_between(session, DagRun.start_date, func.coalesce(DagRun.end_date, now)),
+            )
+            .select_from(Dag)
+            .join(DagRun, DagRun.id.in_(ids))
+            .where(Dag.dag_id.in_(dag_ids))
+            .order_by(DagRun.dag_id, DagRun.run_after, DagRun.id)
         )
     marks: dict[str, list[RunMark]] = defaultdict(list)
     for dag_id, run_id, state, when, duration in session.execute(query):
-        marks[dag_id].append(RunMark(run_id, state, when,
-                                     max(0.0, float(duration)) if duration is not None else None))
+        marks[dag_id].append(
+            RunMark(
+                run_id, state, when, max(0.0, float(duration)) if duration is not None else None
+            )
+        )
     return marks
 
 
 def dag_list(
-    session: Session, *, search: str = "", tags: list[str] | None = None, status: str = "all", page: int = 1,
+    session: Session,
+    *,
+    search: str = "",
+    tags: list[str] | None = None,
+    status: str = "all",
+    page: int = 1,
     page_size: int = 50,
 ) -> DagListPage:
     tags = [tag for tag in (tags or []) if tag]
@@ -150,53 +181,94 @@ def dag_list(
     page = max(1, page)
 
     count_rows = session.execute(
-        _filtered(select(Dag.is_paused, func.count()).select_from(Dag), search, tags).group_by(Dag.is_paused)
+        _filtered(select(Dag.is_paused, func.count()).select_from(Dag), search, tags).group_by(
+            Dag.is_paused
+        )
     ).all()
     paused = sum(n for is_paused, n in count_rows if is_paused)
     active = sum(n for is_paused, n in count_rows if not is_paused)
     counts = {"all": paused + active, "active": active, "paused": paused}
 
-    query = _filtered(select(
-        Dag.dag_id, Dag.description, Dag.owners, Dag.is_paused, Dag.fileloc, Dag.timetable_summary,
-        Dag.latest_version_id, Dag.next_dagrun, Dag.next_dagrun_data_interval_start, Dag.next_dagrun_data_interval_end,
-        DagVersion.content_hash,
-    ).outerjoin(DagVersion, DagVersion.id == Dag.latest_version_id), search, tags)
+    query = _filtered(
+        select(
+            Dag.dag_id,
+            Dag.description,
+            Dag.owners,
+            Dag.is_paused,
+            Dag.fileloc,
+            Dag.timetable_summary,
+            Dag.latest_version_id,
+            Dag.next_dagrun,
+            Dag.next_dagrun_data_interval_start,
+            Dag.next_dagrun_data_interval_end,
+            DagVersion.content_hash,
+        ).outerjoin(DagVersion, DagVersion.id == Dag.latest_version_id),
+        search,
+        tags,
+    )
     if status == "active":
         query = query.where(Dag.is_paused.is_(False))
     elif status == "paused":
         query = query.where(Dag.is_paused.is_(True))
     total = counts.get(status, counts["all"])
-    rows = session.execute(query.order_by(Dag.dag_id).offset((page - 1) * page_size).limit(page_size)).all()
+    rows = session.execute(
+        query.order_by(Dag.dag_id).offset((page - 1) * page_size).limit(page_size)
+    ).all()
     dag_ids = [row.dag_id for row in rows]
 
     tags_by_dag: dict[str, list[str]] = defaultdict(list)
     if dag_ids:
         for dag_id, name in session.execute(
-            select(DagTag.dag_id, DagTag.name).where(DagTag.dag_id.in_(dag_ids)).order_by(DagTag.name)
+            select(DagTag.dag_id, DagTag.name)
+            .where(DagTag.dag_id.in_(dag_ids))
+            .order_by(DagTag.name)
         ):
             tags_by_dag[dag_id].append(name)
     runs = recent_runs(session, dag_ids)
     facts = ui_structure.schedule_facts(
-        session, [(row.latest_version_id, row.content_hash) for row in rows if row.latest_version_id])
+        session,
+        [(row.latest_version_id, row.content_hash) for row in rows if row.latest_version_id],
+    )
 
     items = []
     for row in rows:
         fact = facts.get(row.latest_version_id) if row.latest_version_id else None
-        items.append(DagListItem(
-            dag_id=row.dag_id, description=row.description, owners=row.owners, tags=tuple(tags_by_dag[row.dag_id]),
-            is_paused=row.is_paused, fileloc=row.fileloc, schedule_summary=row.timetable_summary,
-            schedule_description=fact.description if fact else (row.timetable_summary or ""),
-            has_params=fact.has_params if fact else False, next_dagrun=row.next_dagrun,
-            next_interval_start=row.next_dagrun_data_interval_start,
-            next_interval_end=row.next_dagrun_data_interval_end, recent_runs=tuple(runs.get(row.dag_id, ())),
-        ))
-    all_tags = tuple(session.scalars(
-        select(DagTag.name).join(Dag, Dag.dag_id == DagTag.dag_id).where(Dag.is_active.is_(True))
-        .distinct().order_by(DagTag.name)
-    ))
+        items.append(
+            DagListItem(
+                dag_id=row.dag_id,
+                description=row.description,
+                owners=row.owners,
+                tags=tuple(tags_by_dag[row.dag_id]),
+                is_paused=row.is_paused,
+                fileloc=row.fileloc,
+                schedule_summary=row.timetable_summary,
+                schedule_description=fact.description if fact else (row.timetable_summary or ""),
+                has_params=fact.has_params if fact else False,
+                next_dagrun=row.next_dagrun,
+                next_interval_start=row.next_dagrun_data_interval_start,
+                next_interval_end=row.next_dagrun_data_interval_end,
+                recent_runs=tuple(runs.get(row.dag_id, ())),
+            )
+        )
+    all_tags = tuple(
+        session.scalars(
+            select(DagTag.name)
+            .join(Dag, Dag.dag_id == DagTag.dag_id)
+            .where(Dag.is_active.is_(True))
+            .distinct()
+            .order_by(DagTag.name)
+        )
+    )
     return DagListPage(
-        items=tuple(items), total=total, page=page, page_size=page_size, counts=counts, all_tags=all_tags,
-        import_errors=tuple(dag_service.list_import_errors(session, limit=MAX_LISTED_IMPORT_ERRORS)),
+        items=tuple(items),
+        total=total,
+        page=page,
+        page_size=page_size,
+        counts=counts,
+        all_tags=all_tags,
+        import_errors=tuple(
+            dag_service.list_import_errors(session, limit=MAX_LISTED_IMPORT_ERRORS)
+        ),
         import_error_count=dag_service.count_import_errors(session),
     )
 
@@ -224,16 +296,31 @@ class DagHeader:
 
 def dag_header(session: Session, dag_id: str) -> DagHeader:
     row = dag_service.get_dag_row(session, dag_id)
-    content_hash = session.scalar(select(DagVersion.content_hash).where(DagVersion.id == row.latest_version_id))
-    fact = ui_structure.schedule_facts(session, [(row.latest_version_id, content_hash)]).get(row.latest_version_id) \
-        if row.latest_version_id and content_hash else None
+    content_hash = session.scalar(
+        select(DagVersion.content_hash).where(DagVersion.id == row.latest_version_id)
+    )
+    fact = (
+        ui_structure.schedule_facts(session, [(row.latest_version_id, content_hash)]).get(
+            row.latest_version_id
+        )
+        if row.latest_version_id and content_hash
+        else None
+    )
     last = recent_runs(session, [dag_id], limit=1).get(dag_id)
     return DagHeader(
-        dag_id=row.dag_id, description=row.description, owners=row.owners, tags=tuple(t.name for t in row.tags),
-        is_paused=row.is_paused, is_active=row.is_active, fileloc=row.fileloc, next_dagrun=row.next_dagrun,
-        next_interval_start=row.next_dagrun_data_interval_start, next_interval_end=row.next_dagrun_data_interval_end,
+        dag_id=row.dag_id,
+        description=row.description,
+        owners=row.owners,
+        tags=tuple(t.name for t in row.tags),
+        is_paused=row.is_paused,
+        is_active=row.is_active,
+        fileloc=row.fileloc,
+        next_dagrun=row.next_dagrun,
+        next_interval_start=row.next_dagrun_data_interval_start,
+        next_interval_end=row.next_dagrun_data_interval_end,
         latest_version_id=row.latest_version_id,
         schedule_description=fact.description if fact else (row.timetable_summary or ""),
-        schedule_summary=row.timetable_summary, has_params=fact.has_params if fact else False,
+        schedule_summary=row.timetable_summary,
+        has_params=fact.has_params if fact else False,
         last_run=last[-1] if last else None,
     )

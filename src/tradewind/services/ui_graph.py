@@ -67,21 +67,29 @@ def graph_for_run(session: Session, dag_id: str, run_id: str | None) -> GraphDoc
 
 def graph_of_version(session: Session, version_id: int) -> GraphDocument:
     """The graph of one stored version (cached by id and content hash, as shapes are)."""
-    content_hash = session.scalar(select(DagVersion.content_hash).where(DagVersion.id == version_id))
+    content_hash = session.scalar(
+        select(DagVersion.content_hash).where(DagVersion.id == version_id)
+    )
     if content_hash is None:
         raise DagNotFound(f"DAG version {version_id} does not exist")
     cached = _documents.get((version_id, content_hash))
     if cached is not None:
         return cached  # type: ignore[no-any-return]
     row = session.execute(
-        select(DagVersion.dag_id, DagVersion.version_number, DagVersion.serialized_dag).where(DagVersion.id == version_id)
+        select(DagVersion.dag_id, DagVersion.version_number, DagVersion.serialized_dag).where(
+            DagVersion.id == version_id
+        )
     ).one()
-    document = build_document(row.dag_id, version_id, row.version_number, content_hash, row.serialized_dag)
+    document = build_document(
+        row.dag_id, version_id, row.version_number, content_hash, row.serialized_dag
+    )
     _documents.put((version_id, content_hash), document)
     return document
 
 
-def build_document(dag_id: str, version_id: int, version_number: int, content_hash: str, text: str) -> GraphDocument:
+def build_document(
+    dag_id: str, version_id: int, version_number: int, content_hash: str, text: str
+) -> GraphDocument:
     """The document of one serialized DAG (the text ``serialization.dumps`` wrote).
 
     Raises ``SerializationError`` when the text is not such a DAG. A task the group tree
@@ -91,11 +99,14 @@ def build_document(dag_id: str, version_id: int, version_number: int, content_ha
     try:
         return _document(data, dag_id, version_id, version_number, content_hash)
     except (KeyError, TypeError, AttributeError, ValueError) as exc:
-        raise serialization.SerializationError(f"cannot read the tasks of stored DAG {dag_id!r}: {exc!r}") from exc
+        raise serialization.SerializationError(
+            f"cannot read the tasks of stored DAG {dag_id!r}: {exc!r}"
+        ) from exc
 
 
-def _document(data: dict[str, Any], dag_id: str, version_id: int, version_number: int,
-              content_hash: str) -> GraphDocument:
+def _document(
+    data: dict[str, Any], dag_id: str, version_id: int, version_number: int, content_hash: str
+) -> GraphDocument:
     tasks: list[list[Any]] = []
     index: dict[str, int] = {}
     operators: dict[str, int] = {}
@@ -103,7 +114,13 @@ def _document(data: dict[str, Any], dag_id: str, version_id: int, version_number
         task_id = str(task["task_id"])
         operator = str(task.get("operator_name") or task.get("task_type") or "")
         index[task_id] = len(tasks)
-        tasks.append([task_id, operators.setdefault(operator, len(operators)), 1 if task.get("is_mapped") else 0])
+        tasks.append(
+            [
+                task_id,
+                operators.setdefault(operator, len(operators)),
+                1 if task.get("is_mapped") else 0,
+            ]
+        )
     edges: list[int] = []
     for task in data.get("tasks") or ():
         source = index[str(task["task_id"])]
@@ -125,7 +142,11 @@ def _document(data: dict[str, Any], dag_id: str, version_id: int, version_number
                     numbers.append(index[child])
                     below.append(child)
                 continue
-            group = {"id": str(child["group_id"]), "tooltip": child.get("tooltip") or "", "children": []}
+            group = {
+                "id": str(child["group_id"]),
+                "tooltip": child.get("tooltip") or "",
+                "children": [],
+            }
             numbers.append(-len(groups) - 1)
             groups.append(group)
             group["children"], inside = children_of(child)
@@ -136,19 +157,37 @@ def _document(data: dict[str, Any], dag_id: str, version_id: int, version_number
     root, _ = children_of(data.get("task_group") or {})
     root += [index[task_id] for task_id in index if task_id not in placed]
     body = json.dumps(
-        {"dag_id": dag_id, "version": version_number, "operators": list(operators), "tasks": tasks,
-         "groups": groups, "root": root, "edges": edges},
-        separators=(",", ":"), ensure_ascii=False,
+        {
+            "dag_id": dag_id,
+            "version": version_number,
+            "operators": list(operators),
+            "tasks": tasks,
+            "groups": groups,
+            "root": root,
+            "edges": edges,
+        },
+        separators=(",", ":"),
+        ensure_ascii=False,
     ).encode()
-    return GraphDocument(dag_id, version_id, version_number, content_hash, len(tasks), members, body,
-                         gzip.compress(body, compresslevel=6, mtime=0))
+    return GraphDocument(
+        dag_id,
+        version_id,
+        version_number,
+        content_hash,
+        len(tasks),
+        members,
+        body,
+        gzip.compress(body, compresslevel=6, mtime=0),
+    )
 
 
 def _load(dag_id: str, text: str) -> dict[str, Any]:
     try:
         data = json.loads(text)
     except ValueError as exc:
-        raise serialization.SerializationError(f"stored DAG {dag_id!r} is not valid JSON: {exc}") from exc
+        raise serialization.SerializationError(
+            f"stored DAG {dag_id!r} is not valid JSON: {exc}"
+        ) from exc
     if not isinstance(data, dict) or data.get("__version") != serialization.SERIALIZATION_VERSION:
         raise serialization.SerializationError(
             f"stored DAG {dag_id!r} is not a serialized DAG of layout version "
@@ -170,20 +209,25 @@ class RunStates:
 def run_states(session: Session, dag_id: str, run_id: str) -> RunStates:
     """One query for the task instances, no object per row: the graph polls this every few
     seconds, and a run of 5,000 tasks must not cost more than a few milliseconds."""
-    state = session.scalar(select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+    state = session.scalar(
+        select(DagRun.state).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+    )
     if state is None:
         return RunStates(run_id, "", {})
     plain: dict[str, str | None] = {}
     mapped: dict[str, list[str | None]] = {}
     for task_id, map_index, ti_state in session.execute(
-        select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state).where(
+            TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+        )
     ):
         if map_index >= 0:
             mapped.setdefault(task_id, []).append(ti_state)
         else:
             plain[task_id] = ti_state
-    nodes: dict[str, tuple[str | None, int]] = {task_id: (ti_state, 0) for task_id, ti_state in plain.items()}
+    nodes: dict[str, tuple[str | None, int]] = {
+        task_id: (ti_state, 0) for task_id, ti_state in plain.items()
+    }
     for task_id, states in mapped.items():
         nodes[task_id] = (ui_grid.summary_state(states), len(states))
     # A group shows the most urgent state of its tasks' instances (Airflow's priority).

@@ -23,8 +23,19 @@ from tradewind.services.ui_structure import DagShape, TreeRow
 
 #: Task instance state priority for summaries (Airflow's ``State.state_priority``).
 STATE_PRIORITY: tuple[str | None, ...] = (
-    "failed", "upstream_failed", "up_for_retry", "up_for_reschedule", "queued", "scheduled",
-    "deferred", "running", "restarting", None, "success", "skipped", "removed",
+    "failed",
+    "upstream_failed",
+    "up_for_retry",
+    "up_for_reschedule",
+    "queued",
+    "scheduled",
+    "deferred",
+    "running",
+    "restarting",
+    None,
+    "success",
+    "skipped",
+    "removed",
 )
 _RANK = {state: rank for rank, state in enumerate(STATE_PRIORITY)}
 
@@ -93,13 +104,25 @@ class Grid:
 def grid_runs(session: Session, dag_id: str, *, limit: int, offset: int = 0) -> list[GridRun]:
     """A page of runs, newest first in the query, returned oldest first."""
     rows = session.execute(
-        select(DagRun.run_id, DagRun.state, DagRun.run_type, DagRun.logical_date, DagRun.run_after,
-               DagRun.data_interval_start, DagRun.data_interval_end, DagRun.start_date, DagRun.end_date,
-               DagRun.dag_version_id, DagVersion.version_number, DagRun.triggered_by)
+        select(
+            DagRun.run_id,
+            DagRun.state,
+            DagRun.run_type,
+            DagRun.logical_date,
+            DagRun.run_after,
+            DagRun.data_interval_start,
+            DagRun.data_interval_end,
+            DagRun.start_date,
+            DagRun.end_date,
+            DagRun.dag_version_id,
+            DagVersion.version_number,
+            DagRun.triggered_by,
+        )
         .outerjoin(DagVersion, DagVersion.id == DagRun.dag_version_id)
         .where(DagRun.dag_id == dag_id)
         .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        .offset(offset).limit(limit)
+        .offset(offset)
+        .limit(limit)
     ).all()
     return [GridRun(*row) for row in reversed(rows)]
 
@@ -110,9 +133,13 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
         return {}
     per: dict[tuple[str, str], list[tuple[int, str | None, int]]] = defaultdict(list)
     for run_id, task_id, map_index, state, try_number in session.execute(
-        select(TaskInstance.run_id, TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state,
-               TaskInstance.try_number)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(run_ids))
+        select(
+            TaskInstance.run_id,
+            TaskInstance.task_id,
+            TaskInstance.map_index,
+            TaskInstance.state,
+            TaskInstance.try_number,
+        ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id.in_(run_ids))
     ):
         per[(task_id, run_id)].append((map_index, state, try_number))
     cells: dict[str, dict[str, GridCell]] = defaultdict(dict)
@@ -121,7 +148,9 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
         if mapped:
             states = Counter(state or "none" for _, state, _ in mapped)
             cells[task_id][run_id] = GridCell(
-                summary_state(state for _, state, _ in mapped), len(mapped), dict(states),
+                summary_state(state for _, state, _ in mapped),
+                len(mapped),
+                dict(states),
                 max(t for _, _, t in mapped),
             )
         else:
@@ -130,7 +159,9 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
     return cells
 
 
-def add_group_cells(shape: DagShape, cells: dict[str, dict[str, GridCell]], run_ids: list[str]) -> None:
+def add_group_cells(
+    shape: DagShape, cells: dict[str, dict[str, GridCell]], run_ids: list[str]
+) -> None:
     for group in shape.groups.values():
         for run_id in run_ids:
             members = [cells[t][run_id] for t in group.task_ids if run_id in cells.get(t, {})]
@@ -158,7 +189,9 @@ def grid(session: Session, dag_id: str, *, limit: int = 25, offset: int = 0) -> 
     gone = sorted(task_id for task_id in cells if task_id not in shape.tasks)
     rows.extend(TreeRow("task", task_id, task_id, 0, None) for task_id in gone)
     add_group_cells(shape, cells, run_ids)
-    total = session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
+    total = (
+        session.scalar(select(func.count()).select_from(DagRun).where(DagRun.dag_id == dag_id)) or 0
+    )
     return Grid(dag_id, shape, tuple(rows), tuple(runs), dict(cells), total, offset, limit)
 
 
@@ -166,7 +199,8 @@ def grid_json(grid_data: Grid) -> dict[str, Any]:
     """The live part of a grid: run states and cell states, for the page's poller."""
     return {
         "runs": [
-            {"run_id": run.run_id, "state": run.state, "duration": run.duration} for run in grid_data.runs
+            {"run_id": run.run_id, "state": run.state, "duration": run.duration}
+            for run in grid_data.runs
         ],
         "cells": {
             node_id: {run_id: [cell.state, cell.count] for run_id, cell in by_run.items()}

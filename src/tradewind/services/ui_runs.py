@@ -47,7 +47,10 @@ class RunDetails:
 
 def latest_run_id(session: Session, dag_id: str) -> str | None:
     return session.scalar(
-        select(DagRun.run_id).where(DagRun.dag_id == dag_id).order_by(DagRun.run_after.desc(), DagRun.id.desc()).limit(1)
+        select(DagRun.run_id)
+        .where(DagRun.dag_id == dag_id)
+        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
+        .limit(1)
     )
 
 
@@ -55,19 +58,39 @@ def run_details(session: Session, dag_id: str, run_id: str) -> RunDetails:
     run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if run is None:
         raise DagRunNotFound(f"DAG {dag_id!r} has no run {run_id!r}")
-    number = session.scalar(select(DagVersion.version_number).where(DagVersion.id == run.dag_version_id)) \
-        if run.dag_version_id else None
+    number = (
+        session.scalar(select(DagVersion.version_number).where(DagVersion.id == run.dag_version_id))
+        if run.dag_version_id
+        else None
+    )
     counts = Counter(
-        state or "none" for state in session.scalars(
-            select(TaskInstance.state).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        state or "none"
+        for state in session.scalars(
+            select(TaskInstance.state).where(
+                TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id
+            )
         )
     )
     return RunDetails(
-        dag_id=dag_id, run_id=run.run_id, state=run.state, run_type=run.run_type, logical_date=run.logical_date,
-        data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end, run_after=run.run_after,
-        queued_at=run.queued_at, start_date=run.start_date, end_date=run.end_date, conf=dict(run.conf or {}),
-        note=run.note, triggered_by=run.triggered_by, dag_version_id=run.dag_version_id, version_number=number,
-        clear_number=run.clear_number or 0, backfill_id=run.backfill_id, task_counts=dict(counts),
+        dag_id=dag_id,
+        run_id=run.run_id,
+        state=run.state,
+        run_type=run.run_type,
+        logical_date=run.logical_date,
+        data_interval_start=run.data_interval_start,
+        data_interval_end=run.data_interval_end,
+        run_after=run.run_after,
+        queued_at=run.queued_at,
+        start_date=run.start_date,
+        end_date=run.end_date,
+        conf=dict(run.conf or {}),
+        note=run.note,
+        triggered_by=run.triggered_by,
+        dag_version_id=run.dag_version_id,
+        version_number=number,
+        clear_number=run.clear_number or 0,
+        backfill_id=run.backfill_id,
+        task_counts=dict(counts),
     )
 
 
@@ -101,23 +124,45 @@ class Gantt:
 
 def gantt(session: Session, dag_id: str, run_id: str, task_order: list[str]) -> Gantt:
     """Every try of every task instance of the run, placed on one time axis."""
-    columns = (TaskInstance.task_id, TaskInstance.map_index, TaskInstance.try_number, TaskInstance.state,
-               TaskInstance.queued_dttm, TaskInstance.start_date, TaskInstance.end_date)
-    current = session.execute(select(*columns).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)).all()
+    columns = (
+        TaskInstance.task_id,
+        TaskInstance.map_index,
+        TaskInstance.try_number,
+        TaskInstance.state,
+        TaskInstance.queued_dttm,
+        TaskInstance.start_date,
+        TaskInstance.end_date,
+    )
+    current = session.execute(
+        select(*columns).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+    ).all()
     history_columns = tuple(getattr(TaskInstanceHistory, c.key) for c in columns)
     history = session.execute(
-        select(*history_columns).where(TaskInstanceHistory.dag_id == dag_id, TaskInstanceHistory.run_id == run_id)
+        select(*history_columns).where(
+            TaskInstanceHistory.dag_id == dag_id, TaskInstanceHistory.run_id == run_id
+        )
     ).all()
     tries: dict[tuple[str, int], dict[int, Any]] = defaultdict(dict)
     for row in history:
         tries[(row.task_id, row.map_index)][row.try_number] = row
     for row in current:
-        if row.start_date is not None or row.queued_dttm is not None or (row.task_id, row.map_index) not in tries:
+        if (
+            row.start_date is not None
+            or row.queued_dttm is not None
+            or (row.task_id, row.map_index) not in tries
+        ):
             tries[(row.task_id, row.map_index)][row.try_number] = row
     now = timezone.utcnow()
-    moments = [moment for by_try in tries.values() for r in by_try.values()
-               for moment in (r.queued_dttm, r.start_date, r.end_date) if moment]
-    unfinished = any(r.start_date and not r.end_date for by_try in tries.values() for r in by_try.values())
+    moments = [
+        moment
+        for by_try in tries.values()
+        for r in by_try.values()
+        for moment in (r.queued_dttm, r.start_date, r.end_date)
+        if moment
+    ]
+    unfinished = any(
+        r.start_date and not r.end_date for by_try in tries.values() for r in by_try.values()
+    )
     start = min(moments) if moments else None
     end = max(moments + ([now] if unfinished else [])) if moments else None
     span = (end - start).total_seconds() if start and end else 0.0
@@ -138,7 +183,12 @@ def gantt(session: Session, dag_id: str, run_id: str, task_order: list[str]) -> 
     # As Airflow: by when each task instance first got going, then in the DAG's task order.
     for (task_id, map_index), by_try in sorted(
         tries.items(),
-        key=lambda item: (first_moment(item[1]), position.get(item[0][0], len(position)), item[0][0], item[0][1]),
+        key=lambda item: (
+            first_moment(item[1]),
+            position.get(item[0][0], len(position)),
+            item[0][0],
+            item[0][1],
+        ),
     ):
         bars = []
         for number in sorted(by_try):
@@ -149,8 +199,21 @@ def gantt(session: Session, dag_id: str, run_id: str, task_order: list[str]) -> 
             finish = r.end_date or (now if r.start_date else None)
             left, right = pct(begin), pct(finish)
             q_left = pct(r.queued_dttm) if r.queued_dttm else left
-            bars.append(GanttBar(task_id, map_index, number, r.state, r.queued_dttm, r.start_date, r.end_date,
-                                 left, q_left, max(right - left, 0.3) if begin else 0.0, max(left - q_left, 0.0)))
+            bars.append(
+                GanttBar(
+                    task_id,
+                    map_index,
+                    number,
+                    r.state,
+                    r.queued_dttm,
+                    r.start_date,
+                    r.end_date,
+                    left,
+                    q_left,
+                    max(right - left, 0.3) if begin else 0.0,
+                    max(left - q_left, 0.0),
+                )
+            )
         rows.append((task_id, map_index, tuple(bars)))
     return Gantt(start, end, tuple(rows))
 
@@ -173,7 +236,9 @@ class Calendar:
 _RUN_PRIORITY = ("failed", "running", "queued", "success")
 
 
-def calendar(session: Session, dag_id: str, zone: tzinfo, *, days: int = 371, today: date | None = None) -> Calendar:
+def calendar(
+    session: Session, dag_id: str, zone: tzinfo, *, days: int = 371, today: date | None = None
+) -> Calendar:
     """Runs per day (by logical date, else run_after, in ``zone``) over about a year."""
     today = today or timezone.utcnow().astimezone(zone).date()
     first = today - timedelta(days=days - 1)
@@ -181,8 +246,9 @@ def calendar(session: Session, dag_id: str, zone: tzinfo, *, days: int = 371, to
     since = datetime(first.year, first.month, first.day, tzinfo=zone) - timedelta(days=1)
     counts: dict[date, Counter[str]] = defaultdict(Counter)
     for logical, run_after, state in session.execute(
-        select(DagRun.logical_date, DagRun.run_after, DagRun.state)
-        .where(DagRun.dag_id == dag_id, DagRun.run_after >= since)
+        select(DagRun.logical_date, DagRun.run_after, DagRun.state).where(
+            DagRun.dag_id == dag_id, DagRun.run_after >= since
+        )
     ):
         moment = logical or run_after
         if moment is None:
@@ -224,13 +290,22 @@ class RunTaskRow:
     operator: str | None
 
 
-def run_task_instances(session: Session, dag_id: str, run_id: str, task_order: list[str]) -> list[RunTaskRow]:
+def run_task_instances(
+    session: Session, dag_id: str, run_id: str, task_order: list[str]
+) -> list[RunTaskRow]:
     """The run's task instances in the DAG's task order."""
     position = {task_id: index for index, task_id in enumerate(task_order)}
     rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.map_index, TaskInstance.state, TaskInstance.try_number,
-               TaskInstance.start_date, TaskInstance.end_date, TaskInstance.duration, TaskInstance.operator)
-        .where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
+        select(
+            TaskInstance.task_id,
+            TaskInstance.map_index,
+            TaskInstance.state,
+            TaskInstance.try_number,
+            TaskInstance.start_date,
+            TaskInstance.end_date,
+            TaskInstance.duration,
+            TaskInstance.operator,
+        ).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
     ).all()
     found = [RunTaskRow(*row) for row in rows]
     found.sort(key=lambda r: (position.get(r.task_id, len(position)), r.task_id, r.map_index))
@@ -251,8 +326,17 @@ class RunListRow:
 
     @classmethod
     def of(cls, run: DagRun) -> RunListRow:
-        return cls(run.dag_id, run.run_id, run.state, run.run_type, run.logical_date, run.run_after, run.start_date,
-                   run.end_date, run.triggered_by)
+        return cls(
+            run.dag_id,
+            run.run_id,
+            run.state,
+            run.run_type,
+            run.logical_date,
+            run.run_after,
+            run.start_date,
+            run.end_date,
+            run.triggered_by,
+        )
 
     @property
     def duration(self) -> float | None:

@@ -162,7 +162,7 @@ _schedules = LruCache(20_000)
 
 def _relative(child_id: str, parent_id: str | None) -> str:
     if parent_id and child_id.startswith(parent_id + "."):
-        return child_id[len(parent_id) + 1:]
+        return child_id[len(parent_id) + 1 :]
     return child_id
 
 
@@ -171,12 +171,17 @@ def _param_shapes(dag: DAG) -> tuple[ParamShape, ...]:
     for name in dag.params:
         param = dag.params.get_param(name)
         default = param.value if param.has_value else None
-        shapes.append(ParamShape(name, param.has_value, default, param.description, dict(param.schema)))
+        shapes.append(
+            ParamShape(name, param.has_value, default, param.description, dict(param.schema))
+        )
     return tuple(shapes)
 
 
 def _child_ids(group: TaskGroup) -> tuple[str, ...]:
-    return tuple((c.group_id or "") if isinstance(c, TaskGroup) else c.task_id for c in group.children.values())
+    return tuple(
+        (c.group_id or "") if isinstance(c, TaskGroup) else c.task_id
+        for c in group.children.values()
+    )
 
 
 def _shape(dag: DAG, version: DagVersion) -> DagShape:
@@ -191,13 +196,20 @@ def _shape(dag: DAG, version: DagVersion) -> DagShape:
             if isinstance(child, TaskGroup):
                 gid = child.group_id or ""
                 child_ids.append(gid)
-                rows.append(TreeRow("group", gid, _relative(gid, group.group_id), depth, group.group_id))
+                rows.append(
+                    TreeRow("group", gid, _relative(gid, group.group_id), depth, group.group_id)
+                )
                 members = walk(child, depth + 1)
                 all_tasks.extend(members)
                 groups[gid] = GroupShape(
-                    group_id=gid, label=_relative(gid, group.group_id), parent_id=group.group_id,
-                    tooltip=child.tooltip or "", ui_color=child.ui_color, ui_fgcolor=child.ui_fgcolor,
-                    children=_child_ids(child), task_ids=tuple(members),
+                    group_id=gid,
+                    label=_relative(gid, group.group_id),
+                    parent_id=group.group_id,
+                    tooltip=child.tooltip or "",
+                    ui_color=child.ui_color,
+                    ui_fgcolor=child.ui_fgcolor,
+                    children=_child_ids(child),
+                    task_ids=tuple(members),
                 )
             else:
                 task: Any = child
@@ -207,15 +219,24 @@ def _shape(dag: DAG, version: DagVersion) -> DagShape:
                 label = _relative(task.task_id, group.group_id)
                 rows.append(TreeRow("task", task.task_id, label, depth, group.group_id, is_mapped))
                 tasks[task.task_id] = TaskShape(
-                    task_id=task.task_id, label=label, group_id=group.group_id,
-                    operator=str(getattr(task, "operator_name", None) or getattr(task, "task_type", "")
-                                 or type(task).__name__),
-                    is_mapped=is_mapped, ui_color=str(getattr(task, "ui_color", "#fff") or "#fff"),
+                    task_id=task.task_id,
+                    label=label,
+                    group_id=group.group_id,
+                    operator=str(
+                        getattr(task, "operator_name", None)
+                        or getattr(task, "task_type", "")
+                        or type(task).__name__
+                    ),
+                    is_mapped=is_mapped,
+                    ui_color=str(getattr(task, "ui_color", "#fff") or "#fff"),
                     ui_fgcolor=str(getattr(task, "ui_fgcolor", "#000") or "#000"),
-                    upstream=tuple(sorted(task.upstream_task_ids)), downstream=tuple(sorted(task.downstream_task_ids)),
+                    upstream=tuple(sorted(task.upstream_task_ids)),
+                    downstream=tuple(sorted(task.downstream_task_ids)),
                     trigger_rule=str(getattr(task, "trigger_rule", "all_success")),
-                    retries=int(getattr(task, "retries", 0) or 0), pool=str(getattr(task, "pool", "default_pool")),
-                    queue=str(getattr(task, "queue", "default")), owner=str(getattr(task, "owner", "") or ""),
+                    retries=int(getattr(task, "retries", 0) or 0),
+                    pool=str(getattr(task, "pool", "default_pool")),
+                    queue=str(getattr(task, "queue", "default")),
+                    owner=str(getattr(task, "owner", "") or ""),
                     doc=getattr(task, "doc_md", None) or getattr(task, "doc", None),
                 )
         return all_tasks
@@ -224,13 +245,28 @@ def _shape(dag: DAG, version: DagVersion) -> DagShape:
     walk(dag.task_group, 0)
     timetable: Any = dag.timetable
     return DagShape(
-        dag_id=dag.dag_id, version_id=version.id, version_number=version.version_number,
-        created_at=version.created_at, fileloc=version.fileloc or dag.fileloc, description=dag.description,
-        doc_md=dag.doc_md, owner=dag.owner, tags=tuple(sorted(dag.tags)), timetable_summary=timetable.summary,
-        timetable_description=timetable.description, timezone=str(getattr(dag.timezone, "key", "UTC")),
-        start_date=dag.start_date, end_date=dag.end_date, catchup=bool(dag.catchup),
-        max_active_runs=dag.max_active_runs, max_active_tasks=dag.max_active_tasks, tasks=tasks, groups=groups,
-        root_children=root_children, rows=tuple(rows), params=_param_shapes(dag),
+        dag_id=dag.dag_id,
+        version_id=version.id,
+        version_number=version.version_number,
+        created_at=version.created_at,
+        fileloc=version.fileloc or dag.fileloc,
+        description=dag.description,
+        doc_md=dag.doc_md,
+        owner=dag.owner,
+        tags=tuple(sorted(dag.tags)),
+        timetable_summary=timetable.summary,
+        timetable_description=timetable.description,
+        timezone=str(getattr(dag.timezone, "key", "UTC")),
+        start_date=dag.start_date,
+        end_date=dag.end_date,
+        catchup=bool(dag.catchup),
+        max_active_runs=dag.max_active_runs,
+        max_active_tasks=dag.max_active_tasks,
+        tasks=tasks,
+        groups=groups,
+        root_children=root_children,
+        rows=tuple(rows),
+        params=_param_shapes(dag),
     )
 
 
@@ -240,7 +276,9 @@ def shape_of_version(session: Session, version_id: int) -> DagShape:
     The cache key includes the content hash, so a metastore that was reset (ids reused for
     other content) never gets an old shape back.
     """
-    content_hash = session.scalar(select(DagVersion.content_hash).where(DagVersion.id == version_id))
+    content_hash = session.scalar(
+        select(DagVersion.content_hash).where(DagVersion.id == version_id)
+    )
     if content_hash is None:
         raise DagNotFound(f"DAG version {version_id} does not exist")
     cached = _shapes.get((version_id, content_hash))
@@ -257,7 +295,9 @@ def shape_of_version(session: Session, version_id: int) -> DagShape:
 def latest_version_id(session: Session, dag_id: str) -> int:
     row = session.get(Dag, dag_id)
     if row is None:
-        raise DagNotFound(f"DAG {dag_id!r} not found in the metastore (has the DAG folder been parsed?)")
+        raise DagNotFound(
+            f"DAG {dag_id!r} not found in the metastore (has the DAG folder been parsed?)"
+        )
     if row.latest_version_id is None:
         raise DagNotFound(f"DAG {dag_id!r} has no stored version")
     return row.latest_version_id
@@ -270,7 +310,9 @@ def latest_shape(session: Session, dag_id: str) -> DagShape:
 def version_for_run(session: Session, dag_id: str, run_id: str | None) -> int:
     """Id of the version a run ran with; the latest version when no run is named or it was not pinned."""
     if run_id:
-        version_id = session.scalar(select(DagRun.dag_version_id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
+        version_id = session.scalar(
+            select(DagRun.dag_version_id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)
+        )
         if version_id is not None:
             return int(version_id)
     return latest_version_id(session, dag_id)
@@ -303,7 +345,7 @@ def schedule_facts(session: Session, versions: list[tuple[int, str]]) -> dict[in
         else:
             found[version_id] = cached
     for start in range(0, len(missing), 500):
-        chunk = missing[start:start + 500]
+        chunk = missing[start : start + 500]
         for version_id, text in session.execute(
             select(DagVersion.id, DagVersion.serialized_dag).where(DagVersion.id.in_(chunk))
         ):
@@ -354,14 +396,25 @@ class VersionSource:
 def versions(session: Session, dag_id: str) -> list[VersionInfo]:
     """Every stored version of a DAG, newest first (without the large serialized text)."""
     rows = session.execute(
-        select(DagVersion.id, DagVersion.version_number, DagVersion.created_at, DagVersion.fileloc,
-               DagVersion.content_hash)
-        .where(DagVersion.dag_id == dag_id).order_by(DagVersion.version_number.desc())
+        select(
+            DagVersion.id,
+            DagVersion.version_number,
+            DagVersion.created_at,
+            DagVersion.fileloc,
+            DagVersion.content_hash,
+        )
+        .where(DagVersion.dag_id == dag_id)
+        .order_by(DagVersion.version_number.desc())
     )
     return [VersionInfo(*row) for row in rows]
 
 
 def version_source(session: Session, dag_id: str, version_number: int) -> VersionSource:
     version = dag_metadata.get_version(session, dag_id, version_number)
-    return VersionSource(version.id, version.version_number, version.created_at, version.fileloc,
-                         version.source_code or "")
+    return VersionSource(
+        version.id,
+        version.version_number,
+        version.created_at,
+        version.fileloc,
+        version.source_code or "",
+    )

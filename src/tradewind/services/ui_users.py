@@ -16,14 +16,27 @@ from tradewind.services import user_sessions, users
 
 
 def update_user(
-    session: Session, username: str, *, role: str, active: bool, email: str | None, first_name: str | None,
-    last_name: str | None, acting_user: str,
+    session: Session,
+    username: str,
+    *,
+    role: str,
+    active: bool,
+    email: str | None,
+    first_name: str | None,
+    last_name: str | None,
+    acting_user: str,
 ) -> users.UserInfo:
     row = users.get_user(session, username)
     role_name = users.check_role(role)
     if username == acting_user and (role_name != row.role or not active):
-        raise InvalidArgument("you cannot change your own role or deactivate yourself; ask another admin")
-    if row.role == "Admin" and (role_name != "Admin" or not active) and _other_active_admins(session, username) == 0:
+        raise InvalidArgument(
+            "you cannot change your own role or deactivate yourself; ask another admin"
+        )
+    if (
+        row.role == "Admin"
+        and (role_name != "Admin" or not active)
+        and _other_active_admins(session, username) == 0
+    ):
         raise InvalidArgument(f"{username} is the last active admin")
     if role_name != row.role or (row.active and not active):
         user_sessions.end_all(session, row)
@@ -50,7 +63,11 @@ def get_user_info(session: Session, username: str) -> users.UserInfo:
 
 
 def _other_active_admins(session: Session, username: str) -> int:
-    return session.scalar(
-        select(func.count()).select_from(User)
-        .where(User.role == "Admin", User.active.is_(True), User.username != username)
-    ) or 0
+    return (
+        session.scalar(
+            select(func.count())
+            .select_from(User)
+            .where(User.role == "Admin", User.active.is_(True), User.username != username)
+        )
+        or 0
+    )

@@ -35,7 +35,9 @@ def start(session: Session, user_id: int, now: datetime) -> str:
     """
     session.execute(delete(UserSession).where(UserSession.expires_at <= now))
     secret = secrets.token_urlsafe(32)
-    session.add(UserSession(id=_digest(secret), user_id=user_id, created_at=now, expires_at=now + LIFETIME))
+    session.add(
+        UserSession(id=_digest(secret), user_id=user_id, created_at=now, expires_at=now + LIFETIME)
+    )
     session.flush()
     return secret
 
@@ -43,8 +45,11 @@ def start(session: Session, user_id: int, now: datetime) -> str:
 def user_of(session: Session, secret: str, now: datetime) -> User | None:
     """The active user signed in by ``secret``, or None (unknown, ended or expired session)."""
     return session.scalar(
-        select(User).join(UserSession, UserSession.user_id == User.id)
-        .where(UserSession.id == _digest(secret), UserSession.expires_at > now, User.active.is_(True))
+        select(User)
+        .join(UserSession, UserSession.user_id == User.id)
+        .where(
+            UserSession.id == _digest(secret), UserSession.expires_at > now, User.active.is_(True)
+        )
     )
 
 

@@ -44,8 +44,17 @@ class UserInfo:
 
 def user_info(row: User) -> UserInfo:
     """A user row as shown (no password hash)."""
-    return UserInfo(row.id, row.username, row.email, row.first_name, row.last_name, row.role, row.active,
-                    row.created_at, row.last_login)
+    return UserInfo(
+        row.id,
+        row.username,
+        row.email,
+        row.first_name,
+        row.last_name,
+        row.role,
+        row.active,
+        row.created_at,
+        row.last_login,
+    )
 
 
 def hash_password(password: str) -> str:
@@ -85,8 +94,14 @@ def check_role(role: str) -> str:
 
 
 def create_user(
-    session: Session, *, username: str, password: str, role: str, email: str | None = None,
-    first_name: str | None = None, last_name: str | None = None,
+    session: Session,
+    *,
+    username: str,
+    password: str,
+    role: str,
+    email: str | None = None,
+    first_name: str | None = None,
+    last_name: str | None = None,
 ) -> UserInfo:
     if not _USERNAME.fullmatch(username or ""):
         raise InvalidArgument(f"invalid username {username!r}: use letters, digits and . _ @ + -")
@@ -94,8 +109,15 @@ def create_user(
         raise InvalidArgument("the password must not be empty")
     if session.scalar(select(User.id).where(User.username == username)) is not None:
         raise AlreadyExists(f"user {username!r} already exists")
-    row = User(username=username, password_hash=hash_password(password), role=check_role(role), email=email,
-               first_name=first_name, last_name=last_name, active=True)
+    row = User(
+        username=username,
+        password_hash=hash_password(password),
+        role=check_role(role),
+        email=email,
+        first_name=first_name,
+        last_name=last_name,
+        active=True,
+    )
     session.add(row)
     session.flush()
     return user_info(row)

@@ -93,7 +93,9 @@ def set_variable(
         text = value
     else:
         text = json.dumps(value)
-    input_limits.check_text_size(f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES)
+    input_limits.check_text_size(
+        f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES
+    )
     encrypted = is_sensitive(key)
     values: dict[str, Any] = {
         "key": key,
@@ -142,7 +144,7 @@ def parse_import(text: str, *, source: str = "input") -> dict[str, Any]:
     except json.JSONDecodeError as exc:
         raise InvalidArgument(f"{source} is not valid JSON: {exc}") from exc
     if not isinstance(data, dict):
-        raise InvalidArgument(f"{source} must hold a JSON object of variables, {{\"key\": value}}")
+        raise InvalidArgument(f'{source} must hold a JSON object of variables, {{"key": value}}')
     return data
 
 
@@ -159,7 +161,9 @@ def import_variables(
     nothing is written when any key exists already.
     """
     policy = OnExisting(on_existing)
-    existing = set(session.scalars(select(models.Variable.key).where(models.Variable.key.in_(list(data)))))
+    existing = set(
+        session.scalars(select(models.Variable.key).where(models.Variable.key.in_(list(data))))
+    )
     if policy is OnExisting.FAIL and existing:
         raise InvalidArgument(f"Variables already exist: {', '.join(sorted(existing))}")
     written: list[str] = []
@@ -190,6 +194,7 @@ def _validate_key(key: str) -> None:
 
 # -- the REST API's view: pages, single entries, masking -------------------------------------
 
+
 @dataclasses.dataclass(frozen=True)
 class VariableEntry:
     """A variable with its (decrypted) value, for people allowed to see it."""
@@ -205,7 +210,9 @@ class VariableEntry:
 
 
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "key": models.Variable.key, "id": models.Variable.id, "description": models.Variable.description,
+    "key": models.Variable.key,
+    "id": models.Variable.id,
+    "description": models.Variable.description,
     "is_encrypted": models.Variable.is_encrypted,
 }
 
@@ -230,15 +237,25 @@ def _entry(row: models.Variable, cipher: SecretCipher) -> VariableEntry:
 
 
 def list_variables_page(
-    session: Session, *, cipher: SecretCipher, key_pattern: str | None = None, key_prefix_pattern: str | None = None,
-    order_by: str | Sequence[str] | None = None, page: paging.Page,
+    session: Session,
+    *,
+    cipher: SecretCipher,
+    key_pattern: str | None = None,
+    key_prefix_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None,
+    page: paging.Page,
 ) -> tuple[list[VariableEntry], int]:
     """One page of variables with their values (by key unless ``order_by`` says otherwise)."""
-    query = paging.where_all(select(models.Variable), [
-        paging.pattern(models.Variable.key, key_pattern),
-        paging.prefix(models.Variable.key, key_prefix_pattern),
-    ])
-    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.Variable.id)
+    query = paging.where_all(
+        select(models.Variable),
+        [
+            paging.pattern(models.Variable.key, key_pattern),
+            paging.prefix(models.Variable.key, key_prefix_pattern),
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, ORDER_COLUMNS, default=["id"], tie_breaker=models.Variable.id
+    )
     rows, total = paging.paginate(session, query, order, page)
     return [_entry(row, cipher) for row in rows], total
 
@@ -261,7 +278,12 @@ def create_variable(
 
 
 def update_variable(
-    session: Session, key: str, *, cipher: SecretCipher, value: Any = MISSING, description: Any = MISSING
+    session: Session,
+    key: str,
+    *,
+    cipher: SecretCipher,
+    value: Any = MISSING,
+    description: Any = MISSING,
 ) -> VariableEntry:
     """Change the value and/or the description (``MISSING`` leaves one as it is)."""
     row = session.scalar(select(models.Variable).where(models.Variable.key == key))
@@ -269,7 +291,9 @@ def update_variable(
         raise VariableNotFound(f"The Variable with key: `{key}` was not found")
     if value is not MISSING:
         text = value if isinstance(value, str) else json.dumps(value)
-        input_limits.check_text_size(f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES)
+        input_limits.check_text_size(
+            f"the value of variable {key!r}", text, input_limits.VARIABLE_VALUE_BYTES
+        )
         encrypted = is_sensitive(key)
         row.val = cipher.encrypt(text) if encrypted else text
         row.is_encrypted = encrypted

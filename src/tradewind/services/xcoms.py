@@ -37,19 +37,32 @@ class XComView:
 
 
 ORDER_COLUMNS: Mapping[str, Any] = {
-    "key": XCom.key, "timestamp": XCom.timestamp, "map_index": XCom.map_index, "task_id": XCom.task_id,
-    "dag_id": XCom.dag_id, "run_id": XCom.run_id, "dag_run_id": XCom.run_id,
-    "logical_date": DagRun.logical_date, "run_after": DagRun.run_after,
+    "key": XCom.key,
+    "timestamp": XCom.timestamp,
+    "map_index": XCom.map_index,
+    "task_id": XCom.task_id,
+    "dag_id": XCom.dag_id,
+    "run_id": XCom.run_id,
+    "dag_run_id": XCom.run_id,
+    "logical_date": DagRun.logical_date,
+    "run_after": DagRun.run_after,
 }
 
 _JOIN_RUN = and_(DagRun.dag_id == XCom.dag_id, DagRun.run_id == XCom.run_id)
-_JOIN_TI = and_(TaskInstance.dag_id == XCom.dag_id, TaskInstance.run_id == XCom.run_id,
-                TaskInstance.task_id == XCom.task_id, TaskInstance.map_index == XCom.map_index)
+_JOIN_TI = and_(
+    TaskInstance.dag_id == XCom.dag_id,
+    TaskInstance.run_id == XCom.run_id,
+    TaskInstance.task_id == XCom.task_id,
+    TaskInstance.map_index == XCom.map_index,
+)
 
 
 def _query() -> Any:
-    return (select(XCom, DagRun, TaskInstance.dag_version_id)
-            .join(DagRun, _JOIN_RUN).join(TaskInstance, _JOIN_TI))
+    return (
+        select(XCom, DagRun, TaskInstance.dag_version_id)
+        .join(DagRun, _JOIN_RUN)
+        .join(TaskInstance, _JOIN_TI)
+    )
 
 
 def _views(session: Session, rows: Sequence[Any]) -> list[XComView]:
@@ -58,36 +71,60 @@ def _views(session: Session, rows: Sequence[Any]) -> list[XComView]:
     for xcom, run, version_id in rows:
         version = versions.get(version_id) if version_id is not None else None
         summary = dag_metadata.version_summary(version) if version is not None else None
-        views.append(XComView(
-            xcom, run, summary.display_name if summary else xcom.dag_id,
-            summary.task_display_name(xcom.task_id) if summary else xcom.task_id,
-        ))
+        views.append(
+            XComView(
+                xcom,
+                run,
+                summary.display_name if summary else xcom.dag_id,
+                summary.task_display_name(xcom.task_id) if summary else xcom.task_id,
+            )
+        )
     return views
 
 
 def list_page(
-    session: Session, *, dag_id: str | None, run_id: str | None, task_id: str | None, key: str | None = None,
-    map_index: int | None = None, key_pattern: str | None = None, order_by: str | Sequence[str] | None = None,
+    session: Session,
+    *,
+    dag_id: str | None,
+    run_id: str | None,
+    task_id: str | None,
+    key: str | None = None,
+    map_index: int | None = None,
+    key_pattern: str | None = None,
+    order_by: str | Sequence[str] | None = None,
     page: paging.Page,
 ) -> tuple[list[XComView], int]:
     """One page of XCom entries; ``None`` for dag, run or task means any (Airflow's ``~``)."""
-    query = paging.where_all(_query(), [
-        XCom.dag_id == dag_id if dag_id is not None else None,
-        XCom.run_id == run_id if run_id is not None else None,
-        XCom.task_id == task_id if task_id is not None else None,
-        XCom.key == key if key is not None else None,
-        XCom.map_index == map_index if map_index is not None else None,
-        paging.pattern(XCom.key, key_pattern),
-    ])
-    order = paging.order_clauses(order_by, ORDER_COLUMNS, default=["dag_id", "run_id", "task_id", "map_index", "key"])
+    query = paging.where_all(
+        _query(),
+        [
+            XCom.dag_id == dag_id if dag_id is not None else None,
+            XCom.run_id == run_id if run_id is not None else None,
+            XCom.task_id == task_id if task_id is not None else None,
+            XCom.key == key if key is not None else None,
+            XCom.map_index == map_index if map_index is not None else None,
+            paging.pattern(XCom.key, key_pattern),
+        ],
+    )
+    order = paging.order_clauses(
+        order_by, ORDER_COLUMNS, default=["dag_id", "run_id", "task_id", "map_index", "key"]
+    )
     rows, total = paging.paginate(session, query, order, page, whole_rows=True)
     return _views(session, rows), total
 
 
-def get_entry(session: Session, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1) -> XComView:
-    row = session.execute(_query().where(
-        XCom.dag_id == dag_id, XCom.run_id == run_id, XCom.task_id == task_id, XCom.key == key,
-        XCom.map_index == map_index)).first()
+def get_entry(
+    session: Session, dag_id: str, run_id: str, task_id: str, key: str, map_index: int = -1
+) -> XComView:
+    row = session.execute(
+        _query().where(
+            XCom.dag_id == dag_id,
+            XCom.run_id == run_id,
+            XCom.task_id == task_id,
+            XCom.key == key,
+            XCom.map_index == map_index,
+        )
+    ).first()
     if row is None:
         raise XComNotFound(f"XCom entry with key: `{key}` not found")
     return _views(session, [row])[0]

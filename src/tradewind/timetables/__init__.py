@@ -7,7 +7,13 @@ Timetable; the scheduler asks it for the next run (``next_dagrun_info``) and sto
 
 from __future__ import annotations
 
-from tradewind.timetables.base import DagRunInfo, DataInterval, TimeRestriction, Timetable, deserialize
+from tradewind.timetables.base import (
+    DagRunInfo,
+    DataInterval,
+    TimeRestriction,
+    Timetable,
+    deserialize,
+)
 from tradewind.timetables.cron import CronDataIntervalTimetable, CronTriggerTimetable
 from tradewind.timetables.cron_expression import PRESETS
 from tradewind.timetables.factory import create_timetable

@@ -161,7 +161,9 @@ class Timetable(abc.ABC):
             if info.logical_date >= start:
                 yield info
             previous = info
-            info = self.next_dagrun_info(last_automated_data_interval=info.data_interval, restriction=restriction)
+            info = self.next_dagrun_info(
+                last_automated_data_interval=info.data_interval, restriction=restriction
+            )
 
 
 def deserialize(data: Mapping[str, Any]) -> Timetable:

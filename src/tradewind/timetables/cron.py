@@ -105,7 +105,9 @@ class CronTriggerTimetable(Timetable):
         self, expression: str, timezone: tzinfo | str = "UTC", *, interval: timedelta = timedelta(0)
     ) -> None:
         if not isinstance(interval, timedelta) or interval < timedelta(0):
-            raise DagDefinitionError(f"interval must be a timedelta of zero or more, got {interval!r}")
+            raise DagDefinitionError(
+                f"interval must be a timedelta of zero or more, got {interval!r}"
+            )
         object.__setattr__(self, "interval", interval)
         _init_cron(self, expression, timezone)
 
@@ -160,7 +162,9 @@ class CronTriggerTimetable(Timetable):
     @classmethod
     def from_serialized(cls, data: Mapping[str, Any]) -> CronTriggerTimetable:
         """Inverse of ``serialize``."""
-        return cls(data["expression"], data["timezone"], interval=timedelta(seconds=data["interval"]))
+        return cls(
+            data["expression"], data["timezone"], interval=timedelta(seconds=data["interval"])
+        )
 
 
 def _init_cron(timetable: Timetable, expression: str, timezone: tzinfo | str) -> None:

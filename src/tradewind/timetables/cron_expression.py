@@ -72,7 +72,9 @@ def validate(expression: str) -> str:
     from croniter import CroniterBadDateError, CroniterError, croniter
 
     if not isinstance(expression, str):
-        raise DagDefinitionError(f"cron expression must be a string, got {type(expression).__name__}")
+        raise DagDefinitionError(
+            f"cron expression must be a string, got {type(expression).__name__}"
+        )
     cron = to_cron(expression)
     fields = cron.split()
     if len(fields) != 5:
@@ -83,11 +85,15 @@ def validate(expression: str) -> str:
     try:
         schedule = croniter(cron)
     except CroniterError as exc:
-        raise DagDefinitionError(f"invalid cron expression {expression!r}: {_explain(fields) or exc}") from exc
+        raise DagDefinitionError(
+            f"invalid cron expression {expression!r}: {_explain(fields) or exc}"
+        ) from exc
     try:
         schedule.get_next(datetime, start_time=datetime(2000, 1, 1))
     except CroniterBadDateError as exc:
-        raise DagDefinitionError(f"invalid cron expression {expression!r}: no date ever matches it") from exc
+        raise DagDefinitionError(
+            f"invalid cron expression {expression!r}: no date ever matches it"
+        ) from exc
     return cron
 
 

@@ -51,7 +51,9 @@ class CronFireTimes:
     def next_after(self, instant: datetime) -> datetime:
         """The first fire time strictly after ``instant`` (aware), in UTC."""
         if not self._spread(instant):
-            candidate = self._first_instant(self._walls_from(self._wall(instant)).get_next(datetime))
+            candidate = self._first_instant(
+                self._walls_from(self._wall(instant)).get_next(datetime)
+            )
             if candidate > instant and not self._spread(candidate):
                 return candidate
         return self._search_next(instant)
@@ -59,7 +61,9 @@ class CronFireTimes:
     def prev_before(self, instant: datetime) -> datetime:
         """The last fire time strictly before ``instant`` (aware), in UTC."""
         if not self._spread(instant):
-            candidate = self._first_instant(self._walls_from(self._wall(instant)).get_prev(datetime))
+            candidate = self._first_instant(
+                self._walls_from(self._wall(instant)).get_prev(datetime)
+            )
             if candidate < instant and not self._spread(candidate):
                 return candidate
         return self._search_prev(instant)

@@ -54,7 +54,9 @@ def describe_timedelta(delta: timedelta) -> str:
     counted = [(unit, count) for unit, count in parts if count]
     if len(counted) == 1 and counted[0][1] == 1:
         return f"Every {counted[0][0]}"
-    return "Every " + _join([f"{count} {unit}{'s' if count > 1 else ''}" for unit, count in counted])
+    return "Every " + _join(
+        [f"{count} {unit}{'s' if count > 1 else ''}" for unit, count in counted]
+    )
 
 
 def _describe_time(minute: CronField, hour: CronField) -> tuple[str, bool] | None:
@@ -71,7 +73,11 @@ def _describe_time(minute: CronField, hour: CronField) -> tuple[str, bool] | Non
         if minute.values == (0,):
             return f"Every {hour.step} hours", False
         return f"At minute {minute.values[0]}, every {hour.step} hours", False
-    if not minute.every and not minute.step and len(minute.values) * len(hour.values) <= _MAX_LISTED_TIMES:
+    if (
+        not minute.every
+        and not minute.step
+        and len(minute.values) * len(hour.values) <= _MAX_LISTED_TIMES
+    ):
         times = [f"{h:02d}:{m:02d}" for h in hour.values for m in minute.values]
         return "At " + _join(times), True
     span = _hour_span(hour.values)

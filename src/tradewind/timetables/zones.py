@@ -15,7 +15,9 @@ from tradewind.exceptions import DagDefinitionError
 
 __all__ = ["UTC", "coerce_utc", "parse_timezone", "timezone_name"]
 
-_UTC_NAMES = frozenset({"UTC", "Z", "ETC/UTC", "ETC/UCT", "UCT", "ZULU", "ETC/ZULU", "GMT", "ETC/GMT"})
+_UTC_NAMES = frozenset(
+    {"UTC", "Z", "ETC/UTC", "ETC/UCT", "UCT", "ZULU", "ETC/ZULU", "GMT", "ETC/GMT"}
+)
 _OFFSET = re.compile(r"([+-])(\d{2}):(\d{2})")
 
 
@@ -83,4 +85,6 @@ def _zone_from_name(name: str) -> tzinfo:
     try:
         return ZoneInfo(text)
     except (ZoneInfoNotFoundError, ValueError):
-        raise DagDefinitionError(f"unknown timezone {name!r}: not an IANA zone name such as 'Europe/Berlin'") from None
+        raise DagDefinitionError(
+            f"unknown timezone {name!r}: not an IANA zone name such as 'Europe/Berlin'"
+        ) from None

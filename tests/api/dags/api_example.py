@@ -28,7 +28,9 @@ with DAG(
     load = BashOperator(task_id="load", bash_command="echo loading && echo done")
     transform(extract()) >> load
 
-with DAG("api_mapped", schedule=None, start_date=datetime(2024, 1, 1), tags=["mapped"]) as api_mapped:
+with DAG(
+    "api_mapped", schedule=None, start_date=datetime(2024, 1, 1), tags=["mapped"]
+) as api_mapped:
 
     @task
     def numbers():

@@ -7,8 +7,16 @@ from datetime import datetime, timedelta
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
-from tradewind import DAG, BashOperator, BranchPythonOperator, EmptyOperator, Param, PythonOperator, ShortCircuitOperator
-from tradewind import TriggerRule
+from tradewind import (
+    DAG,
+    BashOperator,
+    BranchPythonOperator,
+    EmptyOperator,
+    Param,
+    PythonOperator,
+    ShortCircuitOperator,
+    TriggerRule,
+)
 
 
 def notify(context):
@@ -89,11 +97,22 @@ with DAG(
         task_display_name="Run bash",
         params={"limit": Param(5, type="integer")},
     )
-    script = BashOperator(task_id="script", bash_command="scripts/run.sh", priority_weight=10, weight_rule="absolute")
+    script = BashOperator(
+        task_id="script", bash_command="scripts/run.sh", priority_weight=10, weight_rule="absolute"
+    )
     python = PythonOperator(
         task_id="python",
         python_callable=notify,
-        op_args=[1, "two", 3.5, None, True, (4, 5), datetime(2024, 1, 2, 3, 4, 5), timedelta(days=1, microseconds=7)],
+        op_args=[
+            1,
+            "two",
+            3.5,
+            None,
+            True,
+            (4, 5),
+            datetime(2024, 1, 2, 3, 4, 5),
+            timedelta(days=1, microseconds=7),
+        ],
         op_kwargs={
             "names": {"delta", "alpha", "charlie", "bravo", "echo"},
             "frozen": frozenset({"x", "y", "z"}),
@@ -115,7 +134,9 @@ with DAG(
     branch = BranchPythonOperator(task_id="branch", python_callable=pick)
     left = EmptyOperator(task_id="left")
     right = EmptyOperator(task_id="right")
-    gate = ShortCircuitOperator(task_id="gate", python_callable=pick, ignore_downstream_trigger_rules=False)
+    gate = ShortCircuitOperator(
+        task_id="gate", python_callable=pick, ignore_downstream_trigger_rules=False
+    )
 
     start >> [bash, script, python] >> branch >> [left, right]
     right >> gate

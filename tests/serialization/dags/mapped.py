@@ -55,9 +55,9 @@ with DAG(
         [{"bash_command": "echo x", "env": {"K": "v"}}, {"bash_command": "echo y"}]
     )
     kwargs_xcom = BashOperator.partial(task_id="kwargs_xcom").expand_kwargs(make_kwargs())
-    sensors = FileSensor.partial(task_id="sensors", mode="reschedule", poke_interval=timedelta(minutes=1)).expand(
-        filepath=["/a", "/b"]
-    )
+    sensors = FileSensor.partial(
+        task_id="sensors", mode="reschedule", poke_interval=timedelta(minutes=1)
+    ).expand(filepath=["/a", "/b"])
     empties = EmptyOperator.partial(task_id="empties").expand(owner=["ann", "bob"])
     total(over_xcom) >> over_list
     over_dict >> [opaque, kwargs_literal, kwargs_xcom, sensors, empties, product]

@@ -23,5 +23,7 @@ with DAG("sensors", schedule="@once", start_date=datetime(2024, 1, 1)):
         soft_fail=True,
     )
     delta = TimeDeltaSensor(task_id="delta", delta=timedelta(hours=1), poke_interval=2.5)
-    python = PythonSensor(task_id="python", python_callable=ready, silent_fail=True, op_kwargs={"x": 1})
+    python = PythonSensor(
+        task_id="python", python_callable=ready, silent_fail=True, op_kwargs={"x": 1}
+    )
     file >> delta >> python

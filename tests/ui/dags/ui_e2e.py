@@ -47,7 +47,9 @@ with DAG(
     schedule=None,
     start_date=datetime(2024, 1, 1),
     tags=["e2e"],
-    params={"rows": Param(10, type="integer", minimum=1, description="Rows to load"),
-            "mode": Param("full", enum=["full", "incremental"])},
+    params={
+        "rows": Param(10, type="integer", minimum=1, description="Rows to load"),
+        "mode": Param("full", enum=["full", "incremental"]),
+    },
 ) as with_params:
     EmptyOperator(task_id="noop")

@@ -49,14 +49,28 @@ class BackfillResponse(BaseModel):
     @classmethod
     def of(cls, info: backfill.BackfillInfo) -> BackfillResponse:
         return cls(
-            id=info.id, dag_id=info.dag_id, dag_display_name=info.dag_display_name or info.dag_id,
-            from_date=info.from_date, to_date=info.to_date, dag_run_conf=info.dag_run_conf, is_paused=info.is_paused,
+            id=info.id,
+            dag_id=info.dag_id,
+            dag_display_name=info.dag_display_name or info.dag_id,
+            from_date=info.from_date,
+            to_date=info.to_date,
+            dag_run_conf=info.dag_run_conf,
+            is_paused=info.is_paused,
             reprocess_behavior=info.reprocess_behavior,  # type: ignore[arg-type]
-            max_active_runs=info.max_active_runs, created_at=info.created_at, completed_at=info.completed_at,
-            updated_at=info.updated_at or info.created_at, run_backwards=info.run_backwards, state=info.state,
+            max_active_runs=info.max_active_runs,
+            created_at=info.created_at,
+            completed_at=info.completed_at,
+            updated_at=info.updated_at or info.created_at,
+            run_backwards=info.run_backwards,
+            state=info.state,
             triggering_user_name=info.created_by,
-            progress=BackfillProgress(total=info.total, done=info.done, succeeded=info.succeeded, failed=info.failed,
-                                      running=info.running),
+            progress=BackfillProgress(
+                total=info.total,
+                done=info.done,
+                succeeded=info.succeeded,
+                failed=info.failed,
+                running=info.running,
+            ),
         )
 
 

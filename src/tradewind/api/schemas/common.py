@@ -24,7 +24,9 @@ def _iso_text(value: Any) -> Any:
     text such as ``0.5``, as seconds since 1970."""
     if isinstance(value, datetime) or (isinstance(value, str) and not _NUMBER.fullmatch(value)):
         return value
-    raise ValueError(f"expected an ISO 8601 date-time such as 2024-01-31T12:00:00+00:00, got {value!r}")
+    raise ValueError(
+        f"expected an ISO 8601 date-time such as 2024-01-31T12:00:00+00:00, got {value!r}"
+    )
 
 
 #: A datetime of a query parameter or request body; without a zone it is taken as UTC.
@@ -73,6 +75,9 @@ class DagVersionResponse(BaseModel):
     def of(cls, version: DagVersion) -> DagVersionResponse:
         summary = dag_metadata.version_summary(version)
         return cls(
-            id=row_uuid(version.id), version_number=version.version_number, dag_id=version.dag_id,
-            created_at=version.created_at, dag_display_name=summary.display_name,
+            id=row_uuid(version.id),
+            version_number=version.version_number,
+            dag_id=version.dag_id,
+            created_at=version.created_at,
+            dag_display_name=summary.display_name,
         )

@@ -26,8 +26,15 @@ class ConnectionResponse(BaseModel):
     def of(cls, conn: connections.Connection) -> ConnectionResponse:
         shown = conn.masked()
         return cls(
-            connection_id=shown.conn_id, conn_type=shown.conn_type, description=shown.description, host=shown.host,
-            login=shown.login, schema=shown.schema, port=shown.port, password=shown.password, extra=shown.extra,
+            connection_id=shown.conn_id,
+            conn_type=shown.conn_type,
+            description=shown.description,
+            host=shown.host,
+            login=shown.login,
+            schema=shown.schema,
+            port=shown.port,
+            password=shown.password,
+            extra=shown.extra,
         )
 
 
@@ -52,7 +59,13 @@ class ConnectionBody(RequestBody):
 
     def to_connection(self) -> connections.Connection:
         return connections.Connection(
-            conn_id=self.connection_id, conn_type=self.conn_type, description=self.description, host=self.host,
-            login=self.login, schema=self.schema_, port=connections.parse_port(self.port), password=self.password,
+            conn_id=self.connection_id,
+            conn_type=self.conn_type,
+            description=self.description,
+            host=self.host,
+            login=self.login,
+            schema=self.schema_,
+            port=connections.parse_port(self.port),
+            password=self.password,
             extra=connections.parse_extra(self.extra),
         )

@@ -12,7 +12,9 @@ from tradewind.api.schemas.common import DagVersionResponse, IsoAwareDatetime, R
 from tradewind.db.models import DagRun, DagVersion
 
 #: ``triggered_by`` values the client knows; others are shown as null.
-TRIGGERED_BY = frozenset({"cli", "operator", "rest_api", "ui", "test", "timetable", "asset", "backfill"})
+TRIGGERED_BY = frozenset(
+    {"cli", "operator", "rest_api", "ui", "test", "timetable", "asset", "backfill"}
+)
 
 
 class DAGRunResponse(BaseModel):
@@ -40,28 +42,52 @@ class DAGRunResponse(BaseModel):
     partition_date: datetime | None = None
 
     @classmethod
-    def of(cls, run: DagRun, *, dag_display_name: str, versions: Sequence[DagVersion]) -> DAGRunResponse:
+    def of(
+        cls, run: DagRun, *, dag_display_name: str, versions: Sequence[DagVersion]
+    ) -> DAGRunResponse:
         duration = None
         if run.start_date is not None and run.end_date is not None:
             duration = max(0.0, (run.end_date - run.start_date).total_seconds())
         return cls(
-            dag_run_id=run.run_id, dag_id=run.dag_id, logical_date=run.logical_date, queued_at=run.queued_at,
-            start_date=run.start_date, end_date=run.end_date, duration=duration,
-            data_interval_start=run.data_interval_start, data_interval_end=run.data_interval_end,
-            run_after=run.run_after, last_scheduling_decision=run.last_scheduling_decision, run_type=run.run_type,
-            state=run.state, triggered_by=run.triggered_by if run.triggered_by in TRIGGERED_BY else None,
-            conf=dict(run.conf or {}), note=run.note, dag_versions=[DagVersionResponse.of(v) for v in versions],
+            dag_run_id=run.run_id,
+            dag_id=run.dag_id,
+            logical_date=run.logical_date,
+            queued_at=run.queued_at,
+            start_date=run.start_date,
+            end_date=run.end_date,
+            duration=duration,
+            data_interval_start=run.data_interval_start,
+            data_interval_end=run.data_interval_end,
+            run_after=run.run_after,
+            last_scheduling_decision=run.last_scheduling_decision,
+            run_type=run.run_type,
+            state=run.state,
+            triggered_by=run.triggered_by if run.triggered_by in TRIGGERED_BY else None,
+            conf=dict(run.conf or {}),
+            note=run.note,
+            dag_versions=[DagVersionResponse.of(v) for v in versions],
             dag_display_name=dag_display_name,
         )
 
     @classmethod
     def many(
-        cls, runs: Sequence[DagRun], *, display_names: Mapping[str, str],
-        version_ids: Mapping[tuple[str, str], Sequence[int]], versions: Mapping[int, DagVersion],
+        cls,
+        runs: Sequence[DagRun],
+        *,
+        display_names: Mapping[str, str],
+        version_ids: Mapping[tuple[str, str], Sequence[int]],
+        versions: Mapping[int, DagVersion],
     ) -> list[DAGRunResponse]:
         return [
-            cls.of(run, dag_display_name=display_names.get(run.dag_id, run.dag_id),
-                   versions=[versions[vid] for vid in version_ids.get((run.dag_id, run.run_id), []) if vid in versions])
+            cls.of(
+                run,
+                dag_display_name=display_names.get(run.dag_id, run.dag_id),
+                versions=[
+                    versions[vid]
+                    for vid in version_ids.get((run.dag_id, run.run_id), [])
+                    if vid in versions
+                ],
+            )
             for run in runs
         ]
 
@@ -90,7 +116,9 @@ class TriggerDAGRunPostBody(BaseModel):
     @model_validator(mode="after")
     def _both_interval_ends(self) -> TriggerDAGRunPostBody:
         if (self.data_interval_start is None) != (self.data_interval_end is None):
-            raise ValueError("Either both data_interval_start and data_interval_end must be provided or both must be None")
+            raise ValueError(
+                "Either both data_interval_start and data_interval_end must be provided or both must be None"
+            )
         return self
 
 

@@ -58,28 +58,45 @@ class DAGResponse(BaseModel):
     is_backfillable: bool
 
     @classmethod
-    def fields_of(cls, item: dag_metadata.DagListing, *, file_token: str, dags_folder: Path) -> dict[str, Any]:
+    def fields_of(
+        cls, item: dag_metadata.DagListing, *, file_token: str, dags_folder: Path
+    ) -> dict[str, Any]:
         row, summary = item.row, item.summary
         return {
-            "dag_id": row.dag_id, "dag_display_name": item.display_name, "is_paused": row.is_paused,
-            "is_stale": not row.is_active, "last_parsed_time": row.last_parsed_time,
-            "relative_fileloc": _relative(row.fileloc, dags_folder), "fileloc": row.fileloc or "",
-            "description": row.description, "timetable_summary": row.timetable_summary,
+            "dag_id": row.dag_id,
+            "dag_display_name": item.display_name,
+            "is_paused": row.is_paused,
+            "is_stale": not row.is_active,
+            "last_parsed_time": row.last_parsed_time,
+            "relative_fileloc": _relative(row.fileloc, dags_folder),
+            "fileloc": row.fileloc or "",
+            "description": row.description,
+            "timetable_summary": row.timetable_summary,
             "timetable_description": summary.timetable_description if summary else None,
             "timetable_periodic": summary.periodic if summary else False,
-            "tags": [DagTagResponse(name=tag.name, dag_id=row.dag_id, dag_display_name=item.display_name) for tag in row.tags],
-            "max_active_tasks": row.max_active_tasks or DEFAULT_MAX_ACTIVE_TASKS, "max_active_runs": row.max_active_runs,
-            "has_task_concurrency_limits": summary.has_task_concurrency_limits if summary else False,
-            "has_import_errors": row.has_import_errors, "next_dagrun_logical_date": row.next_dagrun,
+            "tags": [
+                DagTagResponse(name=tag.name, dag_id=row.dag_id, dag_display_name=item.display_name)
+                for tag in row.tags
+            ],
+            "max_active_tasks": row.max_active_tasks or DEFAULT_MAX_ACTIVE_TASKS,
+            "max_active_runs": row.max_active_runs,
+            "has_task_concurrency_limits": summary.has_task_concurrency_limits
+            if summary
+            else False,
+            "has_import_errors": row.has_import_errors,
+            "next_dagrun_logical_date": row.next_dagrun,
             "next_dagrun_data_interval_start": row.next_dagrun_data_interval_start,
             "next_dagrun_data_interval_end": row.next_dagrun_data_interval_end,
             "next_dagrun_run_after": row.next_dagrun_create_after,
             "owners": [owner.strip() for owner in (row.owners or "").split(",") if owner.strip()],
-            "file_token": file_token, "is_backfillable": summary.periodic if summary else False,
+            "file_token": file_token,
+            "is_backfillable": summary.periodic if summary else False,
         }
 
     @classmethod
-    def of(cls, item: dag_metadata.DagListing, *, file_token: str, dags_folder: Path) -> DAGResponse:
+    def of(
+        cls, item: dag_metadata.DagListing, *, file_token: str, dags_folder: Path
+    ) -> DAGResponse:
         return cls(**cls.fields_of(item, file_token=file_token, dags_folder=dags_folder))
 
 
@@ -106,19 +123,35 @@ class DAGDetailsResponse(DAGResponse):
 
     @classmethod
     def of_dag(
-        cls, item: dag_metadata.DagListing, version: DagVersion, dag: DAG, *, file_token: str, dags_folder: Path,
+        cls,
+        item: dag_metadata.DagListing,
+        version: DagVersion,
+        dag: DAG,
+        *,
+        file_token: str,
+        dags_folder: Path,
         active_runs_count: int,
     ) -> DAGDetailsResponse:
         fields = cls.fields_of(item, file_token=file_token, dags_folder=dags_folder)
         return cls(
-            **fields, catchup=dag.catchup, concurrency=fields["max_active_tasks"], dag_run_timeout=dag.dagrun_timeout,
-            doc_md=dag.doc_md, start_date=dag.start_date, end_date=dag.end_date,
-            is_paused_upon_creation=dag.is_paused_upon_creation, params=params_json(dag.params),
+            **fields,
+            catchup=dag.catchup,
+            concurrency=fields["max_active_tasks"],
+            dag_run_timeout=dag.dagrun_timeout,
+            doc_md=dag.doc_md,
+            start_date=dag.start_date,
+            end_date=dag.end_date,
+            is_paused_upon_creation=dag.is_paused_upon_creation,
+            params=params_json(dag.params),
             render_template_as_native_obj=bool(dag.render_template_as_native_obj),
             template_search_path=[str(path) for path in dag.template_searchpath] or None,
-            timezone=zones.timezone_name(dag.timezone), last_parsed=item.row.last_parsed_time,
-            default_args=jsonable_encoder(dag.default_args, custom_encoder={timedelta: lambda v: v.total_seconds()}),
-            owner_links=dict(dag.owner_links) or None, active_runs_count=active_runs_count,
+            timezone=zones.timezone_name(dag.timezone),
+            last_parsed=item.row.last_parsed_time,
+            default_args=jsonable_encoder(
+                dag.default_args, custom_encoder={timedelta: lambda v: v.total_seconds()}
+            ),
+            owner_links=dict(dag.owner_links) or None,
+            active_runs_count=active_runs_count,
             latest_dag_version=DagVersionResponse.of(version),
         )
 

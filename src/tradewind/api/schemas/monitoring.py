@@ -21,7 +21,12 @@ class ImportErrorResponse(BaseModel):
 
     @classmethod
     def of(cls, row: ParseImportError) -> ImportErrorResponse:
-        return cls(import_error_id=row.id, timestamp=row.timestamp, filename=row.filename, stack_trace=row.stacktrace or "")
+        return cls(
+            import_error_id=row.id,
+            timestamp=row.timestamp,
+            filename=row.filename,
+            stack_trace=row.stacktrace or "",
+        )
 
 
 class ImportErrorCollectionResponse(BaseModel):
@@ -47,9 +52,17 @@ class EventLogResponse(BaseModel):
     @classmethod
     def of(cls, row: Log) -> EventLogResponse:
         return cls(
-            event_log_id=row.id, when=row.dttm, dag_id=row.dag_id, task_id=row.task_id, run_id=row.run_id,
-            map_index=row.map_index, try_number=row.try_number, event=row.event, owner=row.owner,
-            extra=json.dumps(row.extra) if row.extra is not None else None, dag_display_name=row.dag_id,
+            event_log_id=row.id,
+            when=row.dttm,
+            dag_id=row.dag_id,
+            task_id=row.task_id,
+            run_id=row.run_id,
+            map_index=row.map_index,
+            try_number=row.try_number,
+            event=row.event,
+            owner=row.owner,
+            extra=json.dumps(row.extra) if row.extra is not None else None,
+            dag_display_name=row.dag_id,
             task_display_name=row.task_id,
         )
 

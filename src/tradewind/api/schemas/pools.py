@@ -24,9 +24,16 @@ class PoolResponse(BaseModel):
     @classmethod
     def of(cls, use: pools.PoolUsage) -> PoolResponse:
         return cls(
-            name=use.info.pool, slots=use.info.slots, description=use.info.description,
-            include_deferred=use.info.include_deferred, occupied_slots=use.occupied, running_slots=use.running,
-            queued_slots=use.queued, scheduled_slots=use.scheduled, open_slots=use.open, deferred_slots=use.deferred,
+            name=use.info.pool,
+            slots=use.info.slots,
+            description=use.info.description,
+            include_deferred=use.info.include_deferred,
+            occupied_slots=use.occupied,
+            running_slots=use.running,
+            queued_slots=use.queued,
+            scheduled_slots=use.scheduled,
+            open_slots=use.open,
+            deferred_slots=use.deferred,
         )
 
 

@@ -17,16 +17,34 @@ from tradewind.services import task_instances
 def _fields(view: task_instances.TaskInstanceView) -> dict[str, Any]:
     ti, run = view.ti, view.run
     return {
-        "task_id": ti.task_id, "dag_id": ti.dag_id, "dag_run_id": ti.run_id, "map_index": ti.map_index,
-        "start_date": ti.start_date, "end_date": ti.end_date, "duration": ti.duration, "state": ti.state,
-        "try_number": ti.try_number, "max_tries": ti.max_tries, "task_display_name": view.task_display_name,
-        "dag_display_name": view.dag_display_name, "hostname": ti.hostname, "unixname": None, "pool": ti.pool,
-        "pool_slots": ti.pool_slots, "queue": ti.queue, "priority_weight": ti.priority_weight,
-        "operator": ti.operator, "operator_name": view.operator_name, "queued_when": ti.queued_dttm,
-        "scheduled_when": ti.scheduled_dttm, "pid": ti.pid, "executor": None,
+        "task_id": ti.task_id,
+        "dag_id": ti.dag_id,
+        "dag_run_id": ti.run_id,
+        "map_index": ti.map_index,
+        "start_date": ti.start_date,
+        "end_date": ti.end_date,
+        "duration": ti.duration,
+        "state": ti.state,
+        "try_number": ti.try_number,
+        "max_tries": ti.max_tries,
+        "task_display_name": view.task_display_name,
+        "dag_display_name": view.dag_display_name,
+        "hostname": ti.hostname,
+        "unixname": None,
+        "pool": ti.pool,
+        "pool_slots": ti.pool_slots,
+        "queue": ti.queue,
+        "priority_weight": ti.priority_weight,
+        "operator": ti.operator,
+        "operator_name": view.operator_name,
+        "queued_when": ti.queued_dttm,
+        "scheduled_when": ti.scheduled_dttm,
+        "pid": ti.pid,
+        "executor": None,
         "executor_config": str(ti.executor_config or {}),
         "dag_version": DagVersionResponse.of(view.version) if view.version is not None else None,
-        "logical_date": run.logical_date, "run_after": run.run_after,
+        "logical_date": run.logical_date,
+        "run_after": run.run_after,
     }
 
 
@@ -108,7 +126,9 @@ class TaskInstanceResponse(BaseModel):
         if not isinstance(ti, TaskInstance):
             raise TypeError("a finished try is a TaskInstanceHistoryResponse")
         return cls(
-            **_fields(view), id=row_uuid(ti.id), note=ti.note,
+            **_fields(view),
+            id=row_uuid(ti.id),
+            note=ti.note,
             rendered_map_index=str(ti.map_index) if ti.map_index >= 0 else None,
             rendered_fields=dict(ti.rendered_fields or {}),
         )
@@ -121,9 +141,13 @@ class TaskInstanceCollectionResponse(BaseModel):
     previous_cursor: str | None = None
 
     @classmethod
-    def of(cls, views: Sequence[task_instances.TaskInstanceView], total: int | None = None) -> TaskInstanceCollectionResponse:
-        return cls(task_instances=[TaskInstanceResponse.of(view) for view in views],
-                   total_entries=len(views) if total is None else total)
+    def of(
+        cls, views: Sequence[task_instances.TaskInstanceView], total: int | None = None
+    ) -> TaskInstanceCollectionResponse:
+        return cls(
+            task_instances=[TaskInstanceResponse.of(view) for view in views],
+            total_entries=len(views) if total is None else total,
+        )
 
 
 class TaskInstanceHistoryCollectionResponse(BaseModel):
@@ -165,5 +189,3 @@ class PatchTaskInstanceBody(RequestBody):
         if not isinstance(value, str) or value.lower() not in task_instances.MARKABLE_STATES:
             raise ValueError(f"'{value}' is not one of {list(task_instances.MARKABLE_STATES)}")
         return value.lower()
-
-

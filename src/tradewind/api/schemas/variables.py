@@ -17,8 +17,12 @@ class VariableResponse(BaseModel):
 
     @classmethod
     def of(cls, entry: variables.VariableEntry) -> VariableResponse:
-        return cls(key=entry.key, value=entry.masked_value, description=entry.description,
-                   is_encrypted=entry.is_encrypted)
+        return cls(
+            key=entry.key,
+            value=entry.masked_value,
+            description=entry.description,
+            is_encrypted=entry.is_encrypted,
+        )
 
 
 class VariableCollectionResponse(BaseModel):
@@ -31,4 +35,3 @@ class VariableBody(RequestBody):
     value: JsonValue
     description: str | None = None
     team_name: str | None = Field(None, max_length=50)
-

@@ -26,9 +26,15 @@ class XComResponse(BaseModel):
     def fields_of(cls, view: xcoms.XComView) -> dict[str, Any]:
         row = view.row
         return {
-            "key": row.key, "timestamp": row.timestamp, "logical_date": view.run.logical_date,
-            "map_index": row.map_index, "task_id": row.task_id, "dag_id": row.dag_id, "run_id": row.run_id,
-            "run_after": view.run.run_after, "dag_display_name": view.dag_display_name,
+            "key": row.key,
+            "timestamp": row.timestamp,
+            "logical_date": view.run.logical_date,
+            "map_index": row.map_index,
+            "task_id": row.task_id,
+            "dag_id": row.dag_id,
+            "run_id": row.run_id,
+            "run_after": view.run.run_after,
+            "dag_display_name": view.dag_display_name,
             "task_display_name": view.task_display_name,
         }
 

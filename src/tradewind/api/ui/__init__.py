@@ -11,12 +11,28 @@ from pathlib import Path
 from fastapi import APIRouter
 from starlette.staticfiles import StaticFiles
 
-from tradewind.api.ui import pages_admin, pages_auth, pages_dag, pages_dags, pages_runs, pages_security, pages_tasks
+from tradewind.api.ui import (
+    pages_admin,
+    pages_auth,
+    pages_dag,
+    pages_dags,
+    pages_runs,
+    pages_security,
+    pages_tasks,
+)
 
 STATIC_DIR = Path(__file__).parent / "static"
 
 router = APIRouter(include_in_schema=False)
-for _module in (pages_auth, pages_dags, pages_dag, pages_runs, pages_tasks, pages_admin, pages_security):
+for _module in (
+    pages_auth,
+    pages_dags,
+    pages_dag,
+    pages_runs,
+    pages_tasks,
+    pages_admin,
+    pages_security,
+):
     router.include_router(_module.router)
 
 

@@ -32,16 +32,32 @@ def field(form: FormData, name: str, default: str = "") -> str:
 
 
 def apply(
-    request: Request, user: CurrentUser, event: str, change: Callable[[Session], T], *,
-    dag_id: str | None = None, run_id: str | None = None, task_id: str | None = None, map_index: int | None = None,
-    extra: Mapping[str, Any] | None = None, wake: bool = False,
+    request: Request,
+    user: CurrentUser,
+    event: str,
+    change: Callable[[Session], T],
+    *,
+    dag_id: str | None = None,
+    run_id: str | None = None,
+    task_id: str | None = None,
+    map_index: int | None = None,
+    extra: Mapping[str, Any] | None = None,
+    wake: bool = False,
 ) -> T:
     """Run ``change`` and record ``event`` in one transaction; errors pass through unchanged."""
 
     def work(session: Session) -> T:
         result = change(session)
-        audit.record(session, event, owner=user.username, dag_id=dag_id, run_id=run_id, task_id=task_id,
-                     map_index=map_index, extra={"source": "ui", **(extra or {})})
+        audit.record(
+            session,
+            event,
+            owner=user.username,
+            dag_id=dag_id,
+            run_id=run_id,
+            task_id=task_id,
+            map_index=map_index,
+            extra={"source": "ui", **(extra or {})},
+        )
         return result
 
     result = db_engine.run_in_transaction(request.app.state.engine, work)
@@ -50,8 +66,16 @@ def apply(
     return result
 
 
-def apply_and_answer(request: Request, user: CurrentUser, event: str, change: Callable[[Session], Any], *,
-                     back_to: str, ok: str, extra: Mapping[str, Any] | None = None) -> Response:
+def apply_and_answer(
+    request: Request,
+    user: CurrentUser,
+    event: str,
+    change: Callable[[Session], Any],
+    *,
+    back_to: str,
+    ok: str,
+    extra: Mapping[str, Any] | None = None,
+) -> Response:
     """``apply`` what a form posted, then answer with ``outcome``: ``ok``, or the error."""
     try:
         apply(request, user, event, change, extra=extra)
@@ -74,8 +98,15 @@ def wants_json(request: Request) -> bool:
     return "application/json" in request.headers.get("accept", "")
 
 
-def outcome(request: Request, form: FormData | None, default: str, *, ok: str | None = None,
-            error: TradewindError | None = None, data: Mapping[str, Any] | None = None) -> Response:
+def outcome(
+    request: Request,
+    form: FormData | None,
+    default: str,
+    *,
+    ok: str | None = None,
+    error: TradewindError | None = None,
+    data: Mapping[str, Any] | None = None,
+) -> Response:
     """The answer to a form post: JSON for scripts, else a message and a redirect."""
     if wants_json(request):
         if error is not None:

@@ -68,8 +68,10 @@ def fmt_datetime(value: datetime | None, zone: tzinfo, *, seconds: bool = True) 
     local = value.astimezone(zone)
     name = local.tzname() or zone_name(zone)
     if seconds:
-        return (f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
-                f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {name}")
+        return (
+            f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+            f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {name}"
+        )
     return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d} {name}"
 
 
@@ -113,7 +115,9 @@ def fmt_duration(seconds: float | timedelta | None) -> str:
     return f"{days}d {hours:02d}h"
 
 
-def duration_between(start: datetime | None, end: datetime | None, now: datetime | None = None) -> float | None:
+def duration_between(
+    start: datetime | None, end: datetime | None, now: datetime | None = None
+) -> float | None:
     """Seconds from ``start`` to ``end`` (or to ``now`` while unfinished)."""
     if start is None:
         return None

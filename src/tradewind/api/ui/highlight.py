@@ -17,7 +17,9 @@ _BUILTINS = frozenset(name for name in dir(builtins) if not name.startswith("_")
 _SOFT = frozenset({"match", "case", "type", "_"})
 
 
-def _classes(tokens: list[tokenize.TokenInfo]) -> dict[tuple[int, int], tuple[tuple[int, int], str]]:
+def _classes(
+    tokens: list[tokenize.TokenInfo],
+) -> dict[tuple[int, int], tuple[tuple[int, int], str]]:
     marks: dict[tuple[int, int], tuple[tuple[int, int], str]] = {}
     previous = ""
     for token in tokens:
@@ -43,8 +45,11 @@ def _classes(tokens: list[tokenize.TokenInfo]) -> dict[tuple[int, int], tuple[tu
     return marks
 
 
-_FSTRING_TYPES = frozenset(getattr(tokenize, name) for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
-                           if hasattr(tokenize, name))
+_FSTRING_TYPES = frozenset(
+    getattr(tokenize, name)
+    for name in ("FSTRING_START", "FSTRING_MIDDLE", "FSTRING_END")
+    if hasattr(tokenize, name)
+)
 
 
 def python_lines(source: str) -> list[Markup]:

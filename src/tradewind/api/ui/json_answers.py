@@ -18,7 +18,10 @@ MIN_COMPRESSED = 1024
 
 
 def accepts_gzip(request: Request) -> bool:
-    return any(part.split(";")[0].strip() == "gzip" for part in request.headers.get("accept-encoding", "").split(","))
+    return any(
+        part.split(";")[0].strip() == "gzip"
+        for part in request.headers.get("accept-encoding", "").split(",")
+    )
 
 
 def json_answer(request: Request, data: Any) -> Response:
@@ -28,8 +31,14 @@ def json_answer(request: Request, data: Any) -> Response:
     return bytes_answer(request, body, gzipped, cache_control="no-store")
 
 
-def bytes_answer(request: Request, body: bytes, gzipped: bytes | None, *, cache_control: str,
-                 etag: str | None = None) -> Response:
+def bytes_answer(
+    request: Request,
+    body: bytes,
+    gzipped: bytes | None,
+    *,
+    cache_control: str,
+    etag: str | None = None,
+) -> Response:
     """A JSON body (and the same body gzip-compressed, if there is one), with its validator."""
     headers = {"Cache-Control": cache_control, "Vary": "Accept-Encoding"}
     if etag is not None:

@@ -20,8 +20,14 @@ from tradewind.services import user_sessions
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
 
-def _login_page(request: Request, *, next_url: str, username: str = "", error: str | None = None,
-                status_code: int = 200) -> Response:
+def _login_page(
+    request: Request,
+    *,
+    next_url: str,
+    username: str = "",
+    error: str | None = None,
+    status_code: int = 200,
+) -> Response:
     context: dict[str, Any] = {"next": next_url, "username": username, "error": error}
     return templating.render(request, "login.html", context, status_code=status_code)
 
@@ -35,7 +41,8 @@ def favicon() -> Response:
 def login_form(request: Request, next: str = "/") -> Response:
     next_url = ui_session.safe_next(next)
     if deps.SESSION_ID_KEY in request.session and db_engine.run_in_transaction(
-            request.app.state.engine, lambda s: deps.session_user(request, s), readonly=True):
+        request.app.state.engine, lambda s: deps.session_user(request, s), readonly=True
+    ):
         return RedirectResponse(next_url, status_code=303)
     return _login_page(request, next_url=next_url)
 
@@ -48,13 +55,23 @@ async def login(request: Request) -> Response:
     try:
         await ui_session.check_csrf(request)
     except ui_session.CsrfError:
-        return _login_page(request, next_url=next_url, username=username, status_code=400,
-                           error="The sign-in form had expired. Please sign in again.")
+        return _login_page(
+            request,
+            next_url=next_url,
+            username=username,
+            status_code=400,
+            error="The sign-in form had expired. Please sign in again.",
+        )
     password = actions.field(form, "password")
     signed_in = await sign_in.sign_in(request.app.state, username, password, open_ui_session=True)
     if signed_in is None or signed_in.ui_session_secret is None:
-        return _login_page(request, next_url=next_url, username=username, status_code=401,
-                           error="Invalid username or password.")
+        return _login_page(
+            request,
+            next_url=next_url,
+            username=username,
+            status_code=401,
+            error="Invalid username or password.",
+        )
     ui_session.rotate(request, signed_in.ui_session_secret)
     return RedirectResponse(next_url, status_code=303)
 
@@ -63,8 +80,11 @@ async def login(request: Request) -> Response:
 async def logout(request: Request, form: FormData = Depends(ui_session.csrf_form)) -> Response:
     secret = request.session.get(deps.SESSION_ID_KEY)
     if isinstance(secret, str):
-        await run_in_threadpool(db_engine.run_in_transaction, request.app.state.engine,
-                                lambda s: user_sessions.end(s, secret))
+        await run_in_threadpool(
+            db_engine.run_in_transaction,
+            request.app.state.engine,
+            lambda s: user_sessions.end(s, secret),
+        )
     ui_session.rotate(request, None)
     ui_session.flash(request, "ok", "You have been signed out.")
     return RedirectResponse("/login", status_code=303)
@@ -72,7 +92,9 @@ async def logout(request: Request, form: FormData = Depends(ui_session.csrf_form
 
 @router.post("/timezone")
 async def set_timezone(
-    request: Request, form: FormData = Depends(ui_session.csrf_form), user: CurrentUser = Depends(ui_session.page_user),
+    request: Request,
+    form: FormData = Depends(ui_session.csrf_form),
+    user: CurrentUser = Depends(ui_session.page_user),
 ) -> Response:
     zone = actions.field(form, "zone").strip()
     if zone and formatting.is_zone(zone):

@@ -61,8 +61,15 @@ def _bars(runs: list[ui_dag_list.RunMark], zone: tzinfo) -> list[list[Any]]:
         duration = run.duration
         height = int(6 + 16 * (duration or 0.0) / longest) if longest else 12
         when = int(run.when.timestamp()) if run.when is not None else None
-        bars.append([path_part(run.run_id), run.state, height, when,
-                     round(duration, 2) if duration is not None else None])
+        bars.append(
+            [
+                path_part(run.run_id),
+                run.state,
+                height,
+                when,
+                round(duration, 2) if duration is not None else None,
+            ]
+        )
     return bars
 
 
@@ -86,50 +93,76 @@ def dag_list(
         status = "all"
     if page_size not in PAGE_SIZES:
         page_size = 50
-    listing = ui_dag_list.dag_list(session, search=q.strip(), tags=tags, status=status, page=page, page_size=page_size)
+    listing = ui_dag_list.dag_list(
+        session, search=q.strip(), tags=tags, status=status, page=page, page_size=page_size
+    )
     context: dict[str, Any] = {
-        "listing": listing, "marks": run_marks(listing, templating.ui_zone(request)), "q": q, "tags": tags,
-        "status": status, "page_size": page_size,
-        "page_sizes": PAGE_SIZES, "can_run": user.can(Action.RUN), "dag_url": dag_url, "path_part": path_part,
-        "no_scheduler": scheduler_warning(session, request), "section": "dags",
+        "listing": listing,
+        "marks": run_marks(listing, templating.ui_zone(request)),
+        "q": q,
+        "tags": tags,
+        "status": status,
+        "page_size": page_size,
+        "page_sizes": PAGE_SIZES,
+        "can_run": user.can(Action.RUN),
+        "dag_url": dag_url,
+        "path_part": path_part,
+        "no_scheduler": scheduler_warning(session, request),
+        "section": "dags",
     }
     return templating.render(request, "dags.html", context)
 
 
 @router.get("/dags/recent.json")
 def recent_json(
-    request: Request, ids: str = "",
-    user: CurrentUser = Depends(ui_session.page_user), session: Session = Depends(ui_session.read_session, scope="function"),
+    request: Request,
+    ids: str = "",
+    user: CurrentUser = Depends(ui_session.page_user),
+    session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
     """The DAG list's poll: recent runs of the DAGs on the page (at most 100)."""
     dag_ids = [dag_id for dag_id in ids.split(",") if dag_id][:100]
     runs = ui_dag_list.recent_runs(session, dag_ids)
     zone = templating.ui_zone(request)
-    return JSONResponse({dag_id: _bars(runs.get(dag_id, []), zone) for dag_id in dag_ids},
-                        headers={"Cache-Control": "no-store"})
+    return JSONResponse(
+        {dag_id: _bars(runs.get(dag_id, []), zone) for dag_id in dag_ids},
+        headers={"Cache-Control": "no-store"},
+    )
 
 
 @router.post("/dags/{dag_id}/pause")
 def pause(
-    request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.can(Action.RUN)), form: FormData = Depends(ui_session.csrf_form),
+    request: Request,
+    dag_id: str,
+    user: CurrentUser = Depends(ui_session.can(Action.RUN)),
+    form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
     paused = actions.field(form, "paused").lower() in {"true", "1", "on", "yes"}
     try:
         info = actions.apply(
-            request, user, "pause" if paused else "unpause",
-            lambda s: dags.set_paused(s, dag_id, paused, now=timezone.utcnow()), dag_id=dag_id, wake=True,
+            request,
+            user,
+            "pause" if paused else "unpause",
+            lambda s: dags.set_paused(s, dag_id, paused, now=timezone.utcnow()),
+            dag_id=dag_id,
+            wake=True,
         )
     except TradewindError as exc:
         return actions.outcome(request, form, dag_url(dag_id), error=exc)
     word = "paused" if info.is_paused else "unpaused"
-    return actions.outcome(request, form, dag_url(dag_id), ok=f"DAG {dag_id} {word}.",
-                           data={"dag_id": dag_id, "is_paused": info.is_paused})
+    return actions.outcome(
+        request,
+        form,
+        dag_url(dag_id),
+        ok=f"DAG {dag_id} {word}.",
+        data={"dag_id": dag_id, "is_paused": info.is_paused},
+    )
 
 
 @router.get("/dags/{dag_id}/trigger")
 def trigger_page(
-    request: Request, dag_id: str,
+    request: Request,
+    dag_id: str,
     user: CurrentUser = Depends(ui_session.can(Action.RUN)),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
@@ -137,17 +170,28 @@ def trigger_page(
     return _trigger_page(request, shape, trigger_form.TriggerForm.defaults(shape))
 
 
-def _trigger_page(request: Request, shape: ui_structure.DagShape, form: trigger_form.TriggerForm,
-                  status_code: int = 200) -> Response:
-    context = {"shape": shape, "form": form, "dag_url": dag_url, "section": "dags",
-               "next": request.query_params.get("next") or dag_url(shape.dag_id)}
+def _trigger_page(
+    request: Request,
+    shape: ui_structure.DagShape,
+    form: trigger_form.TriggerForm,
+    status_code: int = 200,
+) -> Response:
+    context = {
+        "shape": shape,
+        "form": form,
+        "dag_url": dag_url,
+        "section": "dags",
+        "next": request.query_params.get("next") or dag_url(shape.dag_id),
+    }
     return templating.render(request, "trigger.html", context, status_code=status_code)
 
 
 @router.post("/dags/{dag_id}/trigger")
 def trigger(
-    request: Request, dag_id: str,
-    user: CurrentUser = Depends(ui_session.can(Action.RUN)), form: FormData = Depends(ui_session.csrf_form),
+    request: Request,
+    dag_id: str,
+    user: CurrentUser = Depends(ui_session.can(Action.RUN)),
+    form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
     shape = actions.read(request, lambda s: ui_structure.latest_shape(s, dag_id))
     has_form = actions.field(form, "form") == "1"
@@ -157,15 +201,30 @@ def trigger(
 
     def create(s: Session) -> dag_runs.RunInfoRow:
         dag_runs.check_triggerable(s, dag_id)
-        return dag_runs.trigger(s, dag_id, conf=wanted.conf, run_id=wanted.run_id, logical_date=wanted.logical_date,
-                                now=timezone.utcnow(), triggered_by="ui", note=wanted.note)
+        return dag_runs.trigger(
+            s,
+            dag_id,
+            conf=wanted.conf,
+            run_id=wanted.run_id,
+            logical_date=wanted.logical_date,
+            now=timezone.utcnow(),
+            triggered_by="ui",
+            note=wanted.note,
+        )
 
     try:
-        run = actions.apply(request, user, "trigger", create, dag_id=dag_id, extra={"conf": wanted.conf}, wake=True)
+        run = actions.apply(
+            request, user, "trigger", create, dag_id=dag_id, extra={"conf": wanted.conf}, wake=True
+        )
     except TradewindError as exc:
         if has_form:
             typed.error = str(exc)
             return _trigger_page(request, shape, typed, status_code=400)
         return actions.outcome(request, form, dag_url(dag_id), error=exc)
-    return actions.outcome(request, form, dag_url(dag_id), ok=f"Triggered {dag_id}: run {run.run_id} is queued.",
-                           data={"dag_id": dag_id, "run_id": run.run_id})
+    return actions.outcome(
+        request,
+        form,
+        dag_url(dag_id),
+        ok=f"Triggered {dag_id}: run {run.run_id} is queued.",
+        data={"dag_id": dag_id, "run_id": run.run_id},
+    )

@@ -25,13 +25,17 @@ log = logging.getLogger("tradewind.api.ui")
 
 
 def _wants_json(request: Request) -> bool:
-    return request.url.path.endswith(".json") or "application/json" in request.headers.get("accept", "")
+    return request.url.path.endswith(".json") or "application/json" in request.headers.get(
+        "accept", ""
+    )
 
 
 def error_response(request: Request, status: int, title: str, message: str) -> Response:
     if _wants_json(request):
         return JSONResponse({"detail": message}, status_code=status)
-    return templating.render(request, "error.html", {"title": title, "message": message}, status_code=status)
+    return templating.render(
+        request, "error.html", {"title": title, "message": message}, status_code=status
+    )
 
 
 class UIRoute(APIRoute):
@@ -51,7 +55,9 @@ class UIRoute(APIRoute):
                 return error_response(request, 403, "Form expired", str(exc))
             except RequestValidationError as exc:
                 fields = ", ".join(".".join(str(p) for p in e.get("loc", ())) for e in exc.errors())
-                return error_response(request, 400, "Bad request", f"Invalid or missing values: {fields}")
+                return error_response(
+                    request, 400, "Bad request", f"Invalid or missing values: {fields}"
+                )
             except HTTPException as exc:
                 return error_response(request, exc.status_code, "Error", str(exc.detail))
             except TradewindError as exc:

@@ -16,8 +16,8 @@ from collections.abc import Callable, Iterator
 from urllib.parse import quote
 
 from fastapi import Depends, Request
-from starlette.datastructures import FormData
 from sqlalchemy.orm import Session
+from starlette.datastructures import FormData
 
 from tradewind.api import deps
 from tradewind.api.deps import CurrentUser
@@ -75,7 +75,9 @@ async def check_csrf(request: Request) -> None:
         value = form.get(CSRF_FIELD)
         sent = value if isinstance(value, str) else None
     if not expected or not sent or not hmac.compare_digest(str(expected), sent):
-        raise CsrfError("The form has expired or did not come from this site: reload the page and try again.")
+        raise CsrfError(
+            "The form has expired or did not come from this site: reload the page and try again."
+        )
 
 
 async def csrf_form(request: Request) -> FormData:
@@ -101,7 +103,9 @@ def _next_url(request: Request) -> str:
     return path
 
 
-def page_user(request: Request, session: Session = Depends(read_session, scope="function")) -> CurrentUser:
+def page_user(
+    request: Request, session: Session = Depends(read_session, scope="function")
+) -> CurrentUser:
     """The signed-in user, or ``LoginRequired`` (answered with a redirect to ``/login``)."""
     user = deps.user_from_request(request, session)
     if user is None:

@@ -70,7 +70,9 @@ def url_with(request: Request, **changes: Any) -> str:
     return request.url.path + ("?" + query if query else "")
 
 
-def render(request: Request, name: str, context: dict[str, Any], *, status_code: int = 200) -> HTMLResponse:
+def render(
+    request: Request, name: str, context: dict[str, Any], *, status_code: int = 200
+) -> HTMLResponse:
     zone = ui_zone(request)
     has_session = "session" in request.scope
     user = getattr(request.state, "ui_user", None)
@@ -79,7 +81,9 @@ def render(request: Request, name: str, context: dict[str, Any], *, status_code:
         "user": user,
         "csrf_token": ui_session.csrf_token(request) if has_session else "",
         # A page a script fetches to swap part of itself in leaves the messages to a real page view.
-        "flashes": ui_session.take_flashes(request) if has_session and PARTIAL_HEADER not in request.headers else [],
+        "flashes": ui_session.take_flashes(request)
+        if has_session and PARTIAL_HEADER not in request.headers
+        else [],
         "zone": zone,
         "zone_name": formatting.zone_name(zone),
         "zone_label": formatting.zone_label(zone),

@@ -53,7 +53,9 @@ def _value(param: ParamShape, raw: str, present: bool) -> Any:
     if text == "":
         if param.has_default and param.default is None:
             return None
-        raise ValueError("a value is required" if not param.has_default else "empty: clear means no value")
+        raise ValueError(
+            "a value is required" if not param.has_default else "empty: clear means no value"
+        )
     if kind == "integer":
         try:
             return int(text)
@@ -64,12 +66,18 @@ def _value(param: ParamShape, raw: str, present: bool) -> Any:
             number = float(text)
         except ValueError:
             raise ValueError("must be a number") from None
-        return int(number) if number.is_integer() and "." not in text and "e" not in text.lower() else number
+        return (
+            int(number)
+            if number.is_integer() and "." not in text and "e" not in text.lower()
+            else number
+        )
     if kind == "json":
         try:
             return json.loads(text)
         except json.JSONDecodeError as exc:
-            raise ValueError(f"must be JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})") from None
+            raise ValueError(
+                f"must be JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            ) from None
     if kind == "enum":
         options = param.schema.get("enum") or []
         for option in options:
@@ -79,23 +87,30 @@ def _value(param: ParamShape, raw: str, present: bool) -> Any:
     return raw
 
 
-def read(shape: DagShape, form: FormData, zone: tzinfo) -> tuple[TriggerForm, TriggerRequest | None]:
+def read(
+    shape: DagShape, form: FormData, zone: tzinfo
+) -> tuple[TriggerForm, TriggerRequest | None]:
     """The form as typed, and the request it makes (None when something is wrong)."""
     typed = TriggerForm(
-        values={}, conf_json=_text(form, "conf_json"), logical_date=_text(form, "logical_date"),
-        run_id=_text(form, "run_id").strip(), note=_text(form, "note"),
+        values={},
+        conf_json=_text(form, "conf_json"),
+        logical_date=_text(form, "logical_date"),
+        run_id=_text(form, "run_id").strip(),
+        note=_text(form, "note"),
     )
     conf: dict[str, Any] = {}
     if typed.conf_json.strip():
         try:
             extra = json.loads(typed.conf_json)
         except json.JSONDecodeError as exc:
-            typed.errors["conf_json"] = f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            typed.errors["conf_json"] = (
+                f"not valid JSON: {exc.msg} (line {exc.lineno}, column {exc.colno})"
+            )
         else:
             if isinstance(extra, dict):
                 conf.update(extra)
             else:
-                typed.errors["conf_json"] = "must be a JSON object, like {\"key\": \"value\"}"
+                typed.errors["conf_json"] = 'must be a JSON object, like {"key": "value"}'
     for param in shape.params:
         name = PREFIX + param.name
         raw = _text(form, name)
@@ -108,7 +123,9 @@ def read(shape: DagShape, form: FormData, zone: tzinfo) -> tuple[TriggerForm, Tr
             typed.errors[param.name] = str(exc)
             continue
         try:
-            Param(param.default if param.has_default else None, **param.schema).resolve(value, name=param.name)
+            Param(param.default if param.has_default else None, **param.schema).resolve(
+                value, name=param.name
+            )
         except ParamValidationError as exc:
             typed.errors[param.name] = str(exc)
             continue

@@ -33,7 +33,9 @@ class Backfill(Base):
     dag_id: Mapped[str] = mapped_column(ForeignKey("dag.dag_id", ondelete="CASCADE"))
     from_date: Mapped[dt.datetime] = mapped_column(UtcDateTime)
     to_date: Mapped[dt.datetime] = mapped_column(UtcDateTime)
-    reprocess_behavior: Mapped[str] = mapped_column(String(20), default=ReprocessBehavior.NONE.value)
+    reprocess_behavior: Mapped[str] = mapped_column(
+        String(20), default=ReprocessBehavior.NONE.value
+    )
     max_active_runs: Mapped[int] = mapped_column(Integer, default=10)
     run_backwards: Mapped[bool] = mapped_column(Boolean, default=False)
     dag_run_conf: Mapped[dict[str, Any] | None] = mapped_column(Json)

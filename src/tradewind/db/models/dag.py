@@ -40,13 +40,17 @@ class Dag(Base):
     )
 
     tags: Mapped[list[DagTag]] = relationship(
-        back_populates="dag", cascade="all, delete-orphan", passive_deletes=True,
+        back_populates="dag",
+        cascade="all, delete-orphan",
+        passive_deletes=True,
         order_by="DagTag.name",
     )
 
     __table_args__ = (
         # The scheduler's "which DAGs need a new run" query.
-        Index("ix_dag_next_dagrun_create_after", "is_paused", "is_active", "next_dagrun_create_after"),
+        Index(
+            "ix_dag_next_dagrun_create_after", "is_paused", "is_active", "next_dagrun_create_after"
+        ),
     )
 
 

@@ -54,4 +54,3 @@ class DagRun(Base):
         Index("ix_dag_run_state_dag_id", "state", "dag_id"),
         Index("ix_dag_run_dag_id_run_after", "dag_id", "run_after"),
     )
-

@@ -96,7 +96,12 @@ class TaskInstanceHistory(TaskInstanceColumns, Base):
     __table_args__ = (
         # Named by hand: the conventional name passes PostgreSQL's 63-character limit.
         UniqueConstraint(
-            "dag_id", "run_id", "task_id", "map_index", "try_number", name="uq_task_instance_history_try"
+            "dag_id",
+            "run_id",
+            "task_id",
+            "map_index",
+            "try_number",
+            name="uq_task_instance_history_try",
         ),
         ForeignKeyConstraint(
             ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"], ondelete="CASCADE"

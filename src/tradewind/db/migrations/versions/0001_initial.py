@@ -105,7 +105,9 @@ def _create_dag_tables() -> None:
         _pk("dag", "dag_id"),
     )
     op.create_index(
-        "ix_dag_next_dagrun_create_after", "dag", ["is_paused", "is_active", "next_dagrun_create_after"]
+        "ix_dag_next_dagrun_create_after",
+        "dag",
+        ["is_paused", "is_active", "next_dagrun_create_after"],
     )
     op.create_table(
         "dag_tag",
@@ -193,7 +195,9 @@ def _create_run_tables() -> None:
         _ts("created_at", nullable=False),
         _ts("updated_at", nullable=False),
         sa.ForeignKeyConstraint(
-            ["backfill_id"], ["backfill.id"], name="fk_dag_run_backfill_id_backfill",
+            ["backfill_id"],
+            ["backfill.id"],
+            name="fk_dag_run_backfill_id_backfill",
             ondelete="SET NULL",
         ),
         sa.ForeignKeyConstraint(
@@ -217,11 +221,15 @@ def _create_run_tables() -> None:
         sa.Column("exception_reason", sa.String(250), nullable=True),
         sa.Column("sort_ordinal", sa.Integer(), nullable=False),
         sa.ForeignKeyConstraint(
-            ["backfill_id"], ["backfill.id"], name="fk_backfill_dag_run_backfill_id_backfill",
+            ["backfill_id"],
+            ["backfill.id"],
+            name="fk_backfill_dag_run_backfill_id_backfill",
             ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["dag_run_id"], ["dag_run.id"], name="fk_backfill_dag_run_dag_run_id_dag_run",
+            ["dag_run_id"],
+            ["dag_run.id"],
+            name="fk_backfill_dag_run_dag_run_id_dag_run",
             ondelete="SET NULL",
         ),
         _pk("backfill_dag_run", "id"),
@@ -240,16 +248,22 @@ def _create_task_tables() -> None:
         sa.Column("id", sa.Integer(), nullable=False),
         *_task_instance_columns(),
         sa.ForeignKeyConstraint(
-            ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"],
-            name="fk_task_instance_dag_id_run_id_dag_run", ondelete="CASCADE",
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            name="fk_task_instance_dag_id_run_id_dag_run",
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["dag_version_id"], ["dag_version.id"],
+            ["dag_version_id"],
+            ["dag_version.id"],
             name="fk_task_instance_dag_version_id_dag_version",
         ),
         _pk("task_instance", "id"),
         sa.UniqueConstraint(
-            "dag_id", "run_id", "task_id", "map_index",
+            "dag_id",
+            "run_id",
+            "task_id",
+            "map_index",
             name="uq_task_instance_dag_id_run_id_task_id_map_index",
         ),
     )
@@ -264,20 +278,29 @@ def _create_task_tables() -> None:
         sa.Column("task_instance_id", sa.Integer(), nullable=True),
         *_task_instance_columns(),
         sa.ForeignKeyConstraint(
-            ["dag_id", "run_id"], ["dag_run.dag_id", "dag_run.run_id"],
-            name="fk_task_instance_history_dag_id_run_id_dag_run", ondelete="CASCADE",
+            ["dag_id", "run_id"],
+            ["dag_run.dag_id", "dag_run.run_id"],
+            name="fk_task_instance_history_dag_id_run_id_dag_run",
+            ondelete="CASCADE",
         ),
         sa.ForeignKeyConstraint(
-            ["dag_version_id"], ["dag_version.id"],
+            ["dag_version_id"],
+            ["dag_version.id"],
             name="fk_task_instance_history_dag_version_id_dag_version",
         ),
         sa.ForeignKeyConstraint(
-            ["task_instance_id"], ["task_instance.id"],
-            name="fk_task_instance_history_task_instance_id_task_instance", ondelete="CASCADE",
+            ["task_instance_id"],
+            ["task_instance.id"],
+            name="fk_task_instance_history_task_instance_id_task_instance",
+            ondelete="CASCADE",
         ),
         _pk("task_instance_history", "id"),
         sa.UniqueConstraint(
-            "dag_id", "run_id", "task_id", "map_index", "try_number",
+            "dag_id",
+            "run_id",
+            "task_id",
+            "map_index",
+            "try_number",
             name="uq_task_instance_history_try",
         ),
     )
@@ -441,9 +464,22 @@ def _seed() -> None:
 
 
 def downgrade() -> None:
-    for table in ("log", "user", "role", "job", "import_error", "slot_pool", "connection",
-                  "variable", "xcom", "task_instance_history", "task_instance",
-                  "backfill_dag_run", "dag_run", "backfill"):
+    for table in (
+        "log",
+        "user",
+        "role",
+        "job",
+        "import_error",
+        "slot_pool",
+        "connection",
+        "variable",
+        "xcom",
+        "task_instance_history",
+        "task_instance",
+        "backfill_dag_run",
+        "dag_run",
+        "backfill",
+    ):
         op.drop_table(table)
     with op.batch_alter_table("dag") as batch:
         batch.drop_constraint("fk_dag_latest_version_id_dag_version", type_="foreignkey")

@@ -31,7 +31,9 @@ def upgrade() -> None:
     user = sa.table("user", sa.column("id", sa.Integer), sa.column("session_stamp", sa.String))
     bind = op.get_bind()
     for (user_id,) in bind.execute(sa.select(user.c.id)).all():
-        bind.execute(user.update().where(user.c.id == user_id).values(session_stamp=secrets.token_hex(16)))
+        bind.execute(
+            user.update().where(user.c.id == user_id).values(session_stamp=secrets.token_hex(16))
+        )
     with op.batch_alter_table("user") as batch:
         batch.alter_column("session_stamp", existing_type=sa.String(32), nullable=False)
 
@@ -41,7 +43,9 @@ def upgrade() -> None:
         sa.Column("user_id", sa.Integer(), nullable=False),
         sa.Column("created_at", UtcDateTime(), nullable=False),
         sa.Column("expires_at", UtcDateTime(), nullable=False),
-        sa.ForeignKeyConstraint(["user_id"], ["user.id"], name="fk_user_session_user_id_user", ondelete="CASCADE"),
+        sa.ForeignKeyConstraint(
+            ["user_id"], ["user.id"], name="fk_user_session_user_id_user", ondelete="CASCADE"
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_user_session"),
     )
     op.create_index("ix_user_session_user_id", "user_session", ["user_id"])
