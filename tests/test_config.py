@@ -8,6 +8,8 @@ import pytest
 
 from tradewind import config
 from tradewind.exceptions import ConfigError
+from tradewind.executors import registry as executors
+from tradewind.executors.local import LocalExecutor
 
 
 def test_max_body_bytes_from_the_environment(tmp_path: Path) -> None:
@@ -26,3 +28,30 @@ def test_max_body_bytes_must_be_a_positive_number(tmp_path: Path, value: str) ->
         match=r"TRADEWIND__API__MAX_BODY_BYTES: invalid value for \[api\] max_body_bytes",
     ):
         config.load({"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__API__MAX_BODY_BYTES": value})
+
+
+@pytest.mark.parametrize("value", ["local", "LOCAL", " Local ", "LocalExecutor", "localexecutor"])
+def test_executor_accepts_local_in_any_case_and_airflow_spelling(value: str) -> None:
+    assert executors.executor_name(value) == "local"
+
+
+def test_executor_defaults_to_local_and_is_built_with_parallelism(tmp_path: Path) -> None:
+    settings = config.load({"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__CORE__PARALLELISM": "3"})
+    assert settings.get("core", "executor") == "local"
+    executor = executors.create_executor(settings)
+    assert isinstance(executor, LocalExecutor) and executor.parallelism == 3
+    airflow_spelling = settings.with_values(core__executor="LocalExecutor")
+    assert isinstance(executors.create_executor(airflow_spelling), LocalExecutor)
+
+
+@pytest.mark.parametrize("value", ["celery", "DistributedExecutor", ""])
+def test_an_unknown_executor_is_refused_naming_it_and_the_accepted_ones(
+    tmp_path: Path, value: str
+) -> None:
+    settings = config.load({"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__CORE__EXECUTOR": value})
+    with pytest.raises(ConfigError) as caught:
+        executors.create_executor(settings)
+    assert str(caught.value) == (
+        f"[core] executor: unknown executor {value!r} (TRADEWIND__CORE__EXECUTOR); "
+        "accepted: local (LocalExecutor)"
+    )

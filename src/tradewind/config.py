@@ -69,7 +69,12 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "Fernet key for secrets at rest (generated under $TRADEWIND_HOME when unset).",
         secret=True,
     ),
-    Option("core", "executor", "LocalExecutor", "LocalExecutor or DistributedExecutor."),
+    Option(
+        "core",
+        "executor",
+        "local",
+        "Executor the scheduler runs tasks with: local (LocalExecutor, case-insensitive).",
+    ),
     Option("core", "default_timezone", "UTC", "Zone for naive datetimes in DAG files."),
     Option("core", "load_examples", False, "Also load the bundled example DAGs.", _parse_bool),
     Option("core", "max_active_runs_per_dag", 16, "Default max_active_runs of a DAG.", int),
