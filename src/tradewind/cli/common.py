@@ -55,6 +55,7 @@ def load_dag_or_exit(dag_id: str, folder: Path) -> DAG:
         dag_id,
         timeout=float(settings.get("dag_processor", "file_timeout")),
         parallelism=int(settings.get("dag_processor", "parsing_processes")),
+        defaults=importer.file_defaults_from(settings),
     )
     if dag is not None:
         return dag

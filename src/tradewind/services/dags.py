@@ -134,6 +134,7 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
         parallelism=int(settings.get("dag_processor", "parsing_processes")),
         folder=folder if folder.is_dir() else folder.parent,
         sys_path=[str(folder if folder.is_dir() else folder.parent)],
+        defaults=importer.file_defaults_from(settings),
     )
     found: dict[str, DagInfo] = {}
     problems: list[ImportProblem] = []
