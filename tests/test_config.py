@@ -3,6 +3,7 @@ ones with an effect worth checking here have it (executor, DAG file defaults).""
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from zoneinfo import ZoneInfo
 
@@ -97,3 +98,27 @@ def test_default_timezone_from_tradewind_toml(tmp_path: Path) -> None:
     settings = config.load({"TRADEWIND_HOME": str(tmp_path)})
     assert settings.get("core", "default_timezone") == "Europe/Paris"
     assert settings.sources[("core", "default_timezone")] == "tradewind.toml"
+
+
+#: Settings read through a property of ``Settings`` rather than ``settings.get``.
+_PROPERTIES = {
+    ("core", "dags_folder"): ".dags_folder",
+    ("logging", "base_log_folder"): ".log_folder",
+    ("database", "url"): ".database_url",
+}
+
+
+def test_every_setting_is_read_somewhere() -> None:
+    """A declared setting nothing reads would be a promise the code does not keep."""
+    source = "\n".join(
+        path.read_text(encoding="utf-8")
+        for path in (Path(config.__file__).parent).rglob("*.py")
+        if path != Path(config.__file__)
+    )
+    unread = [
+        f"[{section}] {key}"
+        for section, key in config.OPTIONS
+        if not re.search(rf'\.get\(\s*"{section}",\s*"{key}"\s*\)', source)
+        and _PROPERTIES.get((section, key), "\0") not in source
+    ]
+    assert unread == []

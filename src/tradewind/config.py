@@ -97,7 +97,6 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "schedules, e.g. Asia/Seoul.",
         _zone_name,
     ),
-    Option("core", "load_examples", False, "Also load the bundled example DAGs.", _parse_bool),
     Option(
         "core",
         "max_active_runs_per_dag",
