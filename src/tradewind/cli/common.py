@@ -15,7 +15,6 @@ import click
 
 from tradewind import config
 from tradewind.dag_processing import dag_bag, importer
-from tradewind.exceptions import TradewindError
 from tradewind.runner.log_context import TaskLabelFilter
 from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.sdk import timezone
@@ -159,7 +158,3 @@ def stdout_to_stderr() -> Iterator[None]:
         if saved >= 0:
             os.dup2(saved, out_fd)
             os.close(saved)
-
-
-def user_error(exc: TradewindError, code: int = 1) -> None:
-    fail(str(exc), code)

@@ -70,10 +70,6 @@ def _info(row: Dag) -> DagInfo:
     )
 
 
-def count_dags(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Dag)) or 0
-
-
 def list_dags(
     session: Session, *, include_inactive: bool = False, under: Path | None = None
 ) -> list[DagInfo]:

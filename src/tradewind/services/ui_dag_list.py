@@ -62,10 +62,6 @@ class DagListItem:
     def last_run(self) -> RunMark | None:
         return self.recent_runs[-1] if self.recent_runs else None
 
-    @property
-    def longest_recent_run(self) -> float:
-        return max((run.duration or 0.0 for run in self.recent_runs), default=0.0)
-
 
 @dataclasses.dataclass(frozen=True)
 class DagListPage:

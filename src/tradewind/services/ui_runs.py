@@ -45,15 +45,6 @@ class RunDetails:
         return ((self.end_date or timezone.utcnow()) - self.start_date).total_seconds()
 
 
-def latest_run_id(session: Session, dag_id: str) -> str | None:
-    return session.scalar(
-        select(DagRun.run_id)
-        .where(DagRun.dag_id == dag_id)
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        .limit(1)
-    )
-
-
 def run_details(session: Session, dag_id: str, run_id: str) -> RunDetails:
     run = session.scalar(select(DagRun).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
     if run is None:
