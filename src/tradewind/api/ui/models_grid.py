@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewind.api.ui import models_structure
+from tradewind.api.ui.models_structure import DagShape, TreeRow
 from tradewind.db.models import DagRun, DagVersion, TaskInstance
 from tradewind.sdk import timezone
-from tradewind.services import ui_structure
-from tradewind.services.ui_structure import DagShape, TreeRow
 
 #: Task instance state priority for summaries (Airflow's ``State.state_priority``).
 STATE_PRIORITY: tuple[str | None, ...] = (
@@ -178,7 +178,7 @@ def add_group_cells(
 
 
 def grid(session: Session, dag_id: str, *, limit: int = 25, offset: int = 0) -> Grid:
-    shape = ui_structure.latest_shape(session, dag_id)
+    shape = models_structure.latest_shape(session, dag_id)
     limit = max(1, min(limit, 365))
     offset = max(0, offset)
     runs = grid_runs(session, dag_id, limit=limit, offset=offset)
