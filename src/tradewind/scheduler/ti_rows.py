@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tradewind.db.models import TaskInstance
+from tradewind.sdk.states import TaskInstanceState
 
 #: Every column, in table order; a row may hold any (each query reads the ones it uses).
 ALL = tuple(TaskInstance.__table__.c.keys())
@@ -62,7 +63,7 @@ class TaskInstanceRow:
     run_id: str
     task_id: str
     map_index: int
-    state: str | None
+    state: TaskInstanceState | None
     try_number: int
     max_tries: int
     pool: str

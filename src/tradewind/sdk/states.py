@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class TaskInstanceState(str, enum.Enum):
+class TaskInstanceState(enum.StrEnum):
     """State of one task instance."""
 
     SCHEDULED = "scheduled"
@@ -21,11 +21,8 @@ class TaskInstanceState(str, enum.Enum):
     RESTARTING = "restarting"
     DEFERRED = "deferred"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DagRunState(str, enum.Enum):
+class DagRunState(enum.StrEnum):
     """State of one DAG run."""
 
     QUEUED = "queued"
@@ -33,20 +30,14 @@ class DagRunState(str, enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DagRunType(str, enum.Enum):
+class DagRunType(enum.StrEnum):
     """Why a DAG run exists."""
 
     MANUAL = "manual"
     SCHEDULED = "scheduled"
     BACKFILL = "backfill"
     ASSET_TRIGGERED = "asset_triggered"
-
-    def __str__(self) -> str:
-        return self.value
 
     def generate_run_id(self, logical_date_iso: str) -> str:
         return f"{self.value}__{logical_date_iso}"
@@ -76,3 +67,4 @@ UNFINISHED_STATES = frozenset(
         TaskInstanceState.DEFERRED,
     }
 )
+
