@@ -37,13 +37,14 @@ EVALUATE = (
 )
 #: What a branch skipping instances reads of them.
 SKIP = ("id", "task_id", "state")
-#: What queueing a scheduled instance reads.
+#: What queueing a scheduled instance reads (its state too: the transition checks it).
 QUEUE = (
     "id",
     "dag_id",
     "run_id",
     "task_id",
     "map_index",
+    "state",
     "try_number",
     "max_tries",
     "pool",

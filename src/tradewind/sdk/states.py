@@ -68,3 +68,16 @@ UNFINISHED_STATES = frozenset(
     }
 )
 
+
+def after_failed_try(
+    try_number: int, max_tries: int, *, retryable: bool = True
+) -> TaskInstanceState:
+    """The state a try that failed leaves its task instance in: up_for_retry while it has
+    tries left (``try_number <= max_tries``, Airflow's rule) and may be retried, else failed.
+
+    One rule for the task process that reports its own failure and for the scheduler that
+    records a try which died without a word; it does no I/O, so both may call it.
+    """
+    if retryable and try_number <= max_tries:
+        return TaskInstanceState.UP_FOR_RETRY
+    return TaskInstanceState.FAILED
