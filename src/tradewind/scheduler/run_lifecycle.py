@@ -10,7 +10,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import Backfill, BackfillDagRun, Dag, DagRun, TaskInstance
-from tradewind.scheduler import next_run
+from tradewind.scheduler import next_run, run_transitions
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState, DagRunType
 from tradewind.timetables.base import DataInterval
@@ -219,9 +219,7 @@ def start_queued_runs(
         )
         if not has_tis:
             session.add_all(task_instances_for(run, version))
-        run.state = DagRunState.RUNNING.value
-        run.start_date = run.start_date or now
-        run.end_date = None
+        run_transitions.start_run(run, now)
         running[key] += 1
         started.append(run)
     session.flush()

@@ -21,7 +21,15 @@ from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
 from tradewind.exceptions import TradewindError
-from tradewind.scheduler import outcomes, run_state, ti_rows, trigger_rules, xcom_reads
+from tradewind.scheduler import (
+    outcomes,
+    run_state,
+    run_transitions,
+    ti_rows,
+    transitions,
+    trigger_rules,
+    xcom_reads,
+)
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import FINISHED_STATES, DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -29,7 +37,6 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 log = logging.getLogger("tradewind.scheduler")
 
 _PAST_OK = {TIS.SUCCESS.value, TIS.SKIPPED.value}
-_ACTIVE = {TIS.QUEUED.value, TIS.RUNNING.value}
 
 
 @dataclasses.dataclass
@@ -105,8 +112,7 @@ def evaluate_runs(
 
 
 def _finish_run(run: DagRun, state: DagRunState, now: datetime, result: EvaluationResult) -> None:
-    run.state = state.value
-    run.end_date = now
+    run_transitions.finish_run(run, state, now)
     result.finished_runs.append((run, state))
     log.info("DAG run %s of %s finished: %s", run.run_id, run.dag_id, state.value)
 
@@ -128,11 +134,8 @@ def _evaluate_run(
     dag = version.dag
     if _timed_out(run, version, now):
         for ti in tis:
-            if ti.state in _ACTIVE:
-                result.to_terminate.append(ti.id)
-            if ti.state is None or TIS(ti.state) not in FINISHED_STATES:
-                ti.state = TIS.SKIPPED.value
-                ti.end_date = now
+            if ti.state not in FINISHED_STATES:
+                transitions.skip_and_stop(ti, now, result.to_terminate)
         log.warning(
             "DAG run %s of %s exceeded dagrun_timeout %s",
             run.run_id,
@@ -151,7 +154,7 @@ def _evaluate_run(
         if task_id not in dag.task_dict:
             for ti in task_tis:
                 if ti.state is None:
-                    ti.state = TIS.REMOVED.value
+                    transitions.remove(ti)
     for task_id in version.topological_order:
         task = dag.task_dict[task_id]
         for ti in list(by_task.get(task_id, [])):
@@ -169,11 +172,8 @@ def _evaluate_run(
         if decided is DagRunState.FAILED and dag.fail_fast:
             for tis_ in by_task.values():
                 for ti in tis_:
-                    if ti.state in _ACTIVE:
-                        result.to_terminate.append(ti.id)
-                    if ti.state is None or TIS(ti.state) not in FINISHED_STATES:
-                        ti.state = TIS.SKIPPED.value
-                        ti.end_date = now
+                    if ti.state not in FINISHED_STATES:
+                        transitions.skip_and_stop(ti, now, result.to_terminate)
         _finish_run(run, decided, now, result)
 
 
@@ -216,8 +216,7 @@ def _evaluate_ti(
     if verdict is trigger_rules.Verdict.WAIT:
         return
     if verdict.settled_state is not None:
-        ti.state = verdict.settled_state.value
-        ti.end_date = now
+        transitions.settle(ti, verdict.settled_state, now)
         return
     if task.is_mapped and ti.map_index == -1:  # type: ignore[attr-defined]
         _expand(session, run, version, task, ti, by_task, now, result)
@@ -228,10 +227,7 @@ def _evaluate_ti(
         # Cleared after earlier tries: the next try gets the task's retries afresh (Airflow 3).
         ti.max_tries = ti.try_number + task.retries  # type: ignore[attr-defined]
     if getattr(task, "inherits_from_empty_operator", False) and not _has_callbacks(task):
-        ti.state = TIS.SUCCESS.value
-        ti.try_number = (ti.try_number or 0) + 1
-        ti.start_date = ti.end_date = now
-        ti.duration = 0.0
+        transitions.succeed_empty(ti, now)
         history.append(ti.id)  # copied once the change is written
         return
     _schedule(ti, now, result)
@@ -251,8 +247,7 @@ def _has_callbacks(task: object) -> bool:
 
 
 def _schedule(ti: Any, now: datetime, result: EvaluationResult) -> None:
-    ti.state = TIS.SCHEDULED.value
-    ti.scheduled_dttm = now
+    transitions.schedule(ti, now)
     result.scheduled_any = True
 
 
@@ -278,12 +273,10 @@ def _expand(
         log.error(
             "Cannot expand mapped task %s of run %s: %s", placeholder.task_id, run.run_id, exc
         )
-        placeholder.state = TIS.FAILED.value
-        placeholder.end_date = now
+        transitions.settle(placeholder, TIS.FAILED, now)
         return
     if count == 0:
-        placeholder.state = TIS.SKIPPED.value
-        placeholder.end_date = now
+        transitions.settle(placeholder, TIS.SKIPPED, now)
         log.info(
             "Mapped task %s of run %s has no elements: skipped", placeholder.task_id, run.run_id
         )

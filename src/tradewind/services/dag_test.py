@@ -19,7 +19,7 @@ from tradewind.runner import task_execution
 from tradewind.runner.runtime import RunInfo
 from tradewind.runner.task_execution import TryRequest
 from tradewind.runner.xcom_store import MISSING, InMemoryXComStore, XComStore
-from tradewind.scheduler import retries, run_state, trigger_rules
+from tradewind.scheduler import retries, run_state, transitions, trigger_rules
 from tradewind.sdk import timezone
 from tradewind.sdk.context import Context
 from tradewind.sdk.dag import DAG
@@ -156,7 +156,7 @@ class LocalDagRun:
         self.tis[task.task_id] = [LocalTaskInstance(task.task_id, index) for index in range(count)]
 
     def _settle(self, ti: LocalTaskInstance, state: TIS) -> None:
-        ti.state = state
+        transitions.move(ti, transitions.SETTLE, state)
         log.info("Task %s is %s", ti.key, state.value)
 
     def _ready_time(self, ti: LocalTaskInstance, now: datetime) -> bool:
@@ -169,7 +169,8 @@ class LocalDagRun:
         """``fail_fast``: every other unfinished task instance is skipped, as Airflow does."""
         for ti in self.all_task_instances():
             if ti is not failed and ti.state not in FINISHED_STATES:
-                self._settle(ti, TIS.SKIPPED)
+                transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
+                log.info("Task %s is %s", ti.key, TIS.SKIPPED.value)
 
     # -- one pass -------------------------------------------------------------------------
     def _step(self) -> bool:
@@ -213,7 +214,7 @@ class LocalDagRun:
             poke_number=ti.poke_number,
             test_mode=True,
         )
-        ti.state = TIS.RUNNING
+        transitions.run_in_process(ti)
         self.xcoms.clear(self.run.dag_id, self.run.run_id, ti.task_id, ti.map_index)
         outcome = task_execution.execute_try(
             request,
@@ -221,7 +222,7 @@ class LocalDagRun:
             variable_lookup=self.variable_lookup,
             connection_lookup=self.connection_lookup,
         )
-        ti.state = outcome.state
+        transitions.move(ti, transitions.FINISH, outcome.state)
         ti.start_date = (
             ti.start_date
             if outcome.state is TIS.UP_FOR_RESCHEDULE and ti.start_date
@@ -271,7 +272,7 @@ class LocalDagRun:
                 )
                 for ti in self.all_task_instances():
                     if ti.state not in FINISHED_STATES:
-                        ti.state = TIS.SKIPPED
+                        transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
                 state = DagRunState.FAILED
                 break
             progressed = self._step()

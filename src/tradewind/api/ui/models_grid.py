@@ -154,8 +154,8 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
                 max(t for _, _, t in mapped),
             )
         else:
-            _, state, try_number = instances[0]
-            cells[task_id][run_id] = GridCell(state, 0, {}, try_number)
+            _, only_state, try_number = instances[0]
+            cells[task_id][run_id] = GridCell(only_state, 0, {}, try_number)
     return cells
 
 
