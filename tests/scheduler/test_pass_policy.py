@@ -16,11 +16,14 @@ from tradewind.scheduler.pass_policy import (
     Step,
     after_wait,
     drain_end,
+    error_backoff,
     recovery_due,
     wait_seconds,
 )
 
-CONFIG = LoopConfig(max_loop_interval=5.0, heartbeat_every=5.0, start_record_delay=0.1)
+CONFIG = LoopConfig(
+    max_loop_interval=5.0, heartbeat_every=5.0, start_record_delay=0.1, poison_attempts=3
+)
 NOW = 1000.0
 #: A quiet loop just after a successful pass: nothing due, recovery far away.
 QUIET = LoopState(last_pass=PassOutlook(), next_recovery=NOW + 10, last_heartbeat=NOW)
@@ -130,6 +133,31 @@ WOKE_FOR_NOTHING = replace(QUIET, woke_early=True, waited=5.0)
             {"pending": 2, "only_starts": True, "woken": True, "starts_since": NOW},
             Decision(Step.PASS, True, None),
         ),
+        (
+            "two failures with events: tried again as they are",
+            {"failures": 2, "pending": 3},
+            Decision(Step.PASS, False, None),
+        ),
+        (
+            "three failures with events: set the poison aside",
+            {"failures": 3, "pending": 3},
+            Decision(Step.SET_ASIDE, False, None),
+        ),
+        (
+            "four failures: the pass again (no search every time)",
+            {"failures": 4, "pending": 3},
+            Decision(Step.PASS, False, None),
+        ),
+        (
+            "six failures: search again",
+            {"failures": 6, "pending": 3},
+            Decision(Step.SET_ASIDE, False, None),
+        ),
+        (
+            "three failures, no events: nothing to set aside",
+            {"failures": 3},
+            Decision(Step.PASS, False, None),
+        ),
     ],
 )
 def test_after_wait(name: str, changes: dict[str, object], expected: Decision) -> None:
@@ -167,3 +195,24 @@ def test_drain_end(
 ) -> None:
     state = replace(QUIET, phase=phase, drain_until=drain_until)
     assert drain_end(state, NOW, busy=busy) == expected
+
+
+def test_a_loop_of_failing_passes_searches_for_poison_every_few_attempts() -> None:
+    """Walk the fake clock through failing passes: backoff grows, the search comes every third."""
+    clock, state, steps, waits = NOW, QUIET, [], []
+    for failures in range(1, 8):
+        state = replace(state, failures=failures, last_pass=None, pending=1, just_passed=True)
+        wait = wait_seconds(state, CONFIG, clock)
+        waits.append(wait)
+        clock += wait
+        steps.append(after_wait(replace(state, waited=wait), CONFIG, clock).step)
+    assert waits == [error_backoff(n, CONFIG) for n in range(1, 8)] == [1, 2, 4, 8, 16, 30, 30]
+    assert steps == [
+        Step.PASS,
+        Step.PASS,
+        Step.SET_ASIDE,
+        Step.PASS,
+        Step.PASS,
+        Step.SET_ASIDE,
+        Step.PASS,
+    ]

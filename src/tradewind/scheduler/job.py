@@ -7,10 +7,10 @@ from the loop's state when to pass and how long to wait; a pass is one transacti
 
 A killed scheduler loses nothing: every decision is committed before it is acted on, and a
 restarted scheduler adopts the tries still running (``scheduler.recovery``). A pass that fails
-is logged and tried again with the same events; the loop does not die of it. Asked to stop
-(``SchedulerPhase``), the scheduler starts no more tries but applies the outcomes of those
-running for up to ``core.shutdown_grace`` seconds; asked again, or once the grace is over, it
-terminates them.
+is logged and tried again with the same events; events that fail every pass, and DAG versions
+that cannot be read, are set aside (``scheduler.poison``). Asked to stop (``SchedulerPhase``),
+the scheduler starts no more tries but applies the outcomes of those running for up to
+``core.shutdown_grace`` seconds; asked again, or once the grace is over, it terminates them.
 """
 
 from __future__ import annotations
@@ -27,7 +27,7 @@ from sqlalchemy.engine import Engine
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskStarted
-from tradewind.scheduler import job_rows
+from tradewind.scheduler import job_rows, poison
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.scheduler.loop_wait import LoopWaiter
 from tradewind.scheduler.pass_policy import (
@@ -79,8 +79,10 @@ class SchedulerJob:
         self.config = LoopConfig(
             max_loop_interval=float(settings.get("scheduler", "max_loop_interval")),
             heartbeat_every=float(settings.get("scheduler", "task_heartbeat_interval")),
+            poison_attempts=int(settings.get("scheduler", "poison_pass_attempts")),
         )
         self.passes = SchedulerPass.for_settings(self.cache, executor, settings, engine)
+        self.unreadable = poison.UnreadableVersions(self.config.poison_attempts)
         self.job_id: int | None = None
         self.handler = request_handler(
             engine, settings, on_runs_changed=self._runs_changed, clock=clock
@@ -108,16 +110,20 @@ class SchedulerJob:
         self._full_sweep = False
         ended = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
         draining = self._phase is not SchedulerPhase.RUNNING
+        set_aside = self.unreadable.due()
         try:
             result = db_engine.run_in_transaction(
                 self.engine,
                 lambda session: self.passes.run(
-                    session, events, now, full, recover, ended, draining
+                    session, events, now, full, recover, ended, draining, set_aside
                 ),
             )
         except BaseException:
             self._full_sweep = True
             raise
+        finally:
+            self.unreadable.note(self.cache.take_load_errors(), self.cache)
+        self.unreadable.forget(set_aside)
         self._ended_callbacks = []
         self.passes.committed(result, recover)
         self._deadline_mono = (
@@ -171,7 +177,18 @@ class SchedulerJob:
                 state = replace(state, phase=self._phase, drain_until=self._drain_until)
                 if self._phase is SchedulerPhase.DRAINING and self._drain(state):
                     break
-                if step is Step.PASS:
+                if step in (Step.PASS, Step.SET_ASIDE):
+                    if step is Step.SET_ASIDE:
+                        kept = poison.set_aside_pending(
+                            self.engine,
+                            self.cache,
+                            events,
+                            self.clock,
+                            self.passes.outcome_folder,
+                            self.passes.log_folder,
+                        )
+                        self._full_sweep = self._full_sweep or len(kept) < len(events)
+                        events = kept
                     now = time.monotonic()
                     recover = recovery_due(replace(state, recover_now=self._recover_now), now)
                     self._recover_now = False

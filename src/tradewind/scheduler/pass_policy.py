@@ -2,8 +2,8 @@
 
 The loop (``scheduler.job``) keeps what it knows in a frozen ``LoopState`` and asks the policy
 three questions: how long it may wait for events (``wait_seconds``), what to do once the wait
-is over (``after_wait``: a pass, no pass, record started tries alone), and whether a draining
-scheduler is done (``drain_end``). Times are monotonic seconds
+is over (``after_wait``: a pass, no pass, record started tries alone, set poison events aside
+first), and whether a draining scheduler is done (``drain_end``). Times are monotonic seconds
 passed in as ``now``: nothing here reads a clock, sleeps or touches the database, so the rules
 are tested with plain tables and a fake clock.
 
@@ -40,6 +40,9 @@ class Step(enum.Enum):
     """What the loop does once a wait is over."""
 
     PASS = "pass"
+    #: Passes failed ``poison_attempts`` times in a row with events pending: set aside the
+    #: events that fail on their own, then pass.
+    SET_ASIDE = "set_aside"
     #: Nothing that changes a decision: wait again.
     WAIT = "wait"
     #: Only started tries, for ``start_record_delay``: record them without a pass, wait again.
@@ -54,6 +57,8 @@ class LoopConfig:
     start_record_delay: float = 0.1
     #: Longest pause after a failed pass.
     max_error_backoff: float = 30.0
+    #: Failed passes in a row after which the pending events are tried one by one.
+    poison_attempts: int = 3
 
 
 @dataclasses.dataclass(frozen=True)
@@ -175,7 +180,12 @@ def after_wait(state: LoopState, config: LoopConfig, now: float) -> Decision:
         if now - state.starts_since >= config.start_record_delay:
             return Decision(Step.RECORD_STARTS, full, state.starts_since)
         return Decision(Step.WAIT, full, state.starts_since)
-    return Decision(Step.PASS, full, None)
+    poisoned = (
+        state.pending > 0
+        and state.failures > 0
+        and state.failures % max(1, config.poison_attempts) == 0
+    )
+    return Decision(Step.SET_ASIDE if poisoned else Step.PASS, full, None)
 
 
 def drain_end(state: LoopState, now: float, *, busy: bool) -> str | None:

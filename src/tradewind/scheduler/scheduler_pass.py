@@ -29,6 +29,7 @@ from tradewind.scheduler import (
     dag_callbacks,
     outcomes,
     pass_policy,
+    poison,
     queueing,
     recovery,
     run_lifecycle,
@@ -168,12 +169,16 @@ class SchedulerPass:
         recover: bool,
         ended_callbacks: list[tuple[str, str]],
         draining: bool,
+        set_aside: dict[int, str] | None = None,
     ) -> PassResult:
-        """One pass in ``session``."""
+        """One pass in ``session``; ``set_aside``: unreadable DAG versions whose runs fail now."""
         files_done: list[Path] = []
         stop: list[int] = []
         adopted: list[CallbackWorkload] = []
         touched = outcomes.apply_events(session, self.cache, events, now, self.log_folder, stop)
+        if set_aside:
+            touched |= poison.set_aside_versions(session, set_aside, now, self.log_folder)
+            full = True  # their DAGs' queued runs may start now
         dag_callbacks.settle_ended(session, ended_callbacks, job_id=self.job_id)
         for event in events:
             if isinstance(event, TaskFinished) and isinstance(event.message.get("try_number"), int):
