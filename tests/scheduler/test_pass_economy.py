@@ -13,6 +13,7 @@ from sqlalchemy import select
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
 from tradewind.executors.base import BaseExecutor, Event, TaskFinished, TaskStarted
+from tradewind.runner.messages import TaskDone
 from tradewind.runner.workload import TaskWorkload
 from tradewind.scheduler import job as job_module
 from tradewind.scheduler import outcomes, ti_rows
@@ -69,16 +70,14 @@ class ScriptedExecutor(BaseExecutor):
                 events.append(
                     TaskFinished(
                         ti_id,
-                        {
-                            "op": "done",
-                            "ti_id": ti_id,
-                            "try_number": workload.try_number,
-                            "state": "success",
-                            "start_date": now.isoformat(),
-                            "end_date": now.isoformat(),
-                            "error": None,
-                            "xcoms": [["return_value", '"v"']],
-                        },
+                        TaskDone(
+                            ti_id=ti_id,
+                            try_number=workload.try_number,
+                            state="success",
+                            start_date=now.isoformat(),
+                            end_date=now.isoformat(),
+                            xcoms=[["return_value", '"v"']],
+                        ),
                     )
                 )
         if not events:

@@ -577,6 +577,7 @@ class SchedulerJob:
                 # The executor also wakes for its own reasons (a reaped process, a reply to a
                 # launch) that bring no event: those need no pass.
                 woke_early = time.monotonic() - waited_from < timeout - 0.001
+                self.executor.answer_requests()  # the tries' questions, outside ``wait``
                 if self._stop_reader in readable:
                     wakeup.drain(self._stop_reader)
                 readable = [fd for fd in readable if fd is not self._stop_reader]
