@@ -235,39 +235,40 @@ LineMessage = Request | Reply | TaskDone | Resume | Resumed
 
 
 # -- executor <-> launcher and fork server ------------------------------------------------------
-@dataclasses.dataclass(frozen=True, slots=True)
+# (Without slots: a slotted frozen dataclass unpickles through Python code, twice as slow.)
+@dataclasses.dataclass(frozen=True)
 class Ready:
     """A launcher loaded its DAG version, or the fork server is warm: it takes requests."""
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class LoadFailed:
     """A launcher could not load its DAG version (or must not fork it); it exits."""
 
     reason: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Launch:
     """Fork this try (its channel's end travels with the frame; ``source_code`` left out)."""
 
     workload: TaskWorkload
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Started:
     ti_id: int
     pid: int
     at: datetime
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class LaunchFailed:
     ti_id: int
     reason: str
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Exited:
     """A process the sender forked ended (``os.waitpid``-style status; None: unknown)."""
 
@@ -275,14 +276,14 @@ class Exited:
     status: int | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Reap:
     """The executor settled that exit: the launcher may reap the process now."""
 
     pid: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Spawn:
     """Fork a launcher (its control socket's end and a memfd of the source travel along)."""
 
@@ -291,14 +292,14 @@ class Spawn:
     home_key: str | None
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class Spawned:
     """The launcher started (a pidfd of it travels along)."""
 
     pid: int
 
 
-@dataclasses.dataclass(frozen=True, slots=True)
+@dataclasses.dataclass(frozen=True)
 class SpawnFailed:
     reason: str
 
