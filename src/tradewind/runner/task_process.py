@@ -80,7 +80,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TaskTerminated("the task process received SIGTERM")
 
 
-class TaskLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class TaskLogHandler(logging.StreamHandler):
     """The try's log handler. Logging swallows whatever is raised while a record is written;
     a SIGTERM or an ``execution_timeout`` that arrives just then must still stop the task."""
 
@@ -142,14 +142,16 @@ def warm_up() -> None:
     types (``isinstance(x, Mapping)`` in every log record with one argument) are cached.
     """
     logging.getLogger("tradewind.task").info("warm launcher %d ready: %s", os.getpid(), None)
-    for value in (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset()):
-        for abc in (
-            collections.abc.Mapping,
-            collections.abc.Sequence,
-            collections.abc.Set,
-            collections.abc.Iterable,
-            collections.abc.Callable,
-        ):
+    values: tuple[object, ...] = (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset())
+    kinds: tuple[Any, ...] = (
+        collections.abc.Mapping,
+        collections.abc.Sequence,
+        collections.abc.Set,
+        collections.abc.Iterable,
+        collections.abc.Callable,
+    )
+    for value in values:
+        for abc in kinds:
             isinstance(value, abc)
     message_codec.frame_to_line(
         {"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]}
