@@ -17,6 +17,7 @@ def wait_for(
     while not predicate(events):
         assert time.monotonic() < deadline, f"timed out; events so far: {events}"
         got, _ = executor.wait(step, [])
+        executor.answer_requests()
         events.extend(got)
     return events
 

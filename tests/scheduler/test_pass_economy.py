@@ -10,10 +10,10 @@ from typing import Any
 
 from sqlalchemy import select
 
+from tests.executors.fakes import ScriptedExecutor
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance, TaskInstanceHistory, XCom
-from tradewind.executors.base import BaseExecutor, Event, TaskFinished, TaskStarted
-from tradewind.runner.workload import TaskWorkload
+from tradewind.executors.base import Event
 from tradewind.scheduler import job as job_module
 from tradewind.scheduler import outcomes, ti_rows
 from tradewind.scheduler.job import SchedulerJob
@@ -25,71 +25,6 @@ CHAIN = """
     with DAG("chain", schedule=None) as dag:
         PythonOperator(task_id="a", python_callable=lambda: 1) >> PythonOperator(task_id="b", python_callable=lambda: 2)
 """
-
-
-class ScriptedExecutor(BaseExecutor):
-    """Starts nothing: a try reports started at once, then finishes after ``run_for`` seconds;
-    between, every ``wait`` returns early with nothing, as the executor does when a launcher
-    reply or a reaped process wakes it."""
-
-    parallelism = 8
-
-    def __init__(self, run_for: float = 0.3) -> None:
-        self.run_for = run_for
-        self.running: dict[int, tuple[TaskWorkload, float]] = {}
-        self.fresh: list[int] = []
-        self.launched: list[str] = []
-
-    def start(self, request_handler: Any, *, private_fds: Any = (), home: Any = None) -> None:
-        pass
-
-    def launch(self, workload: TaskWorkload) -> None:
-        self.running[workload.ti_id] = (workload, time.monotonic() + self.run_for)
-        self.fresh.append(workload.ti_id)
-        self.launched.append(workload.task_id)
-
-    def launch_callback(self, workload: Any) -> None:
-        pass
-
-    @property
-    def open_slots(self) -> int:
-        return self.parallelism - len(self.running)
-
-    @property
-    def running_ti_ids(self) -> set[int]:
-        return set(self.running)
-
-    def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
-        now = timezone.utcnow()
-        events: list[Event] = [TaskStarted(ti_id, 4242, "here", now) for ti_id in self.fresh]
-        self.fresh = []
-        for ti_id, (workload, done_at) in list(self.running.items()):
-            if time.monotonic() >= done_at:
-                del self.running[ti_id]
-                events.append(
-                    TaskFinished(
-                        ti_id,
-                        {
-                            "op": "done",
-                            "ti_id": ti_id,
-                            "try_number": workload.try_number,
-                            "state": "success",
-                            "start_date": now.isoformat(),
-                            "end_date": now.isoformat(),
-                            "error": None,
-                            "xcoms": [["return_value", '"v"']],
-                        },
-                    )
-                )
-        if not events:
-            time.sleep(min(0.005, timeout or 0))
-        return events, []
-
-    def terminate(self, ti_id: int) -> None:
-        pass
-
-    def end(self, grace: float | None = None) -> list[Event]:
-        return []
 
 
 def _count_passes(job: SchedulerJob) -> list[list[str]]:
@@ -142,16 +77,18 @@ def test_a_started_try_is_recorded_running_without_a_pass(harness, monkeypatch) 
         return harness.states("chain", run_id).get("a") == "running"
 
     original_wait = executor.wait
+    recorded: list[Any] = []  # the row while the try runs (stopping the job then ends it)
 
     def wait(timeout: float | None, extra: list[Any]) -> tuple[list[Event], list[Any]]:
         if a_running():
+            recorded.extend(ti for ti in harness.tis("chain", run_id) if ti.task_id == "a")
             job.stop()
         return original_wait(timeout, extra)
 
     executor.wait = wait  # type: ignore[method-assign]
     job.run()
     assert passes == [[]]  # only the first pass; "running" came from the start alone
-    a = next(ti for ti in harness.tis("chain", run_id) if ti.task_id == "a")
+    a = recorded[0]
     assert a.pid == 4242 and a.hostname == "here"
 
 

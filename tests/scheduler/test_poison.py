@@ -4,6 +4,7 @@ neither makes the scheduler fail passes forever."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 from typing import Any
 
@@ -13,6 +14,7 @@ from tradewind.db import engine as db_engine
 from tradewind.db.models import DagRun, DagVersion, TaskInstance
 from tradewind.executors.base import Event, TaskFinished
 from tradewind.runner.log_paths import try_log_path
+from tradewind.runner.messages import TaskDone
 from tradewind.runner.workload import TaskWorkload
 from tradewind.scheduler import outcomes
 from tradewind.scheduler.dag_cache import DagVersionCache
@@ -115,10 +117,13 @@ class PoisonExecutor(ScriptedExecutor):
 
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
         events, readable = super().wait(timeout, extra_fds)
-        for event in events:
-            if isinstance(event, TaskFinished) and self.dag_of.get(event.ti_id) == self.dag_id:
-                event.message["start_date"] = "the day before yesterday"
-        return events, readable
+        return [self._spoil(event) for event in events], readable
+
+    def _spoil(self, event: Event) -> Event:
+        if isinstance(event, TaskFinished) and self.dag_of.get(event.ti_id) == self.dag_id:
+            unreadable = dataclasses.replace(event.done, start_date="the day before yesterday")
+            return TaskFinished(event.ti_id, unreadable)
+        return event
 
 
 def test_an_outcome_no_pass_can_apply_is_set_aside(harness, caplog) -> None:
@@ -182,10 +187,8 @@ def test_a_retry_whose_dag_version_cannot_be_read_fails_no_pass(harness) -> None
         )
         ti.state, ti.try_number = "running", 1
         session.flush()
-        message = {"state": "up_for_retry", "start_date": now.isoformat(), "xcoms": []}
-        return outcomes.apply_events(
-            session, DagVersionCache(), [TaskFinished(ti.id, message)], now
-        )
+        done = TaskDone(ti.id, 1, "up_for_retry", now.isoformat(), now.isoformat())
+        return outcomes.apply_events(session, DagVersionCache(), [TaskFinished(ti.id, done)], now)
 
     assert db_engine.run_in_transaction(harness.engine, apply) == {("bad", run_id)}
     (a,) = [ti for ti in harness.tis("bad", run_id) if ti.task_id == "a"]

@@ -2,6 +2,21 @@
 
 An executor does not touch task instance rows: it reports events, and the scheduler applies
 them to the metastore in batched transactions. This keeps one writer on the hot path.
+
+Every executor (and every fake of one in the tests) passes the same suite,
+``tests/executors/contract``. What it checks, in the words of the methods below:
+
+- a launched try reports ``TaskStarted`` once, then exactly one of ``TaskFinished`` (its
+  ``TaskDone``) or ``TaskDied``; while it runs it is in ``running_ti_ids`` and takes a slot;
+- its questions are answered by the request handler, from ``answer_requests``, never from
+  ``wait``;
+- ``terminate`` ends a try (SIGTERM: the try reports ``failed``, or dies), as does its
+  ``execution_timeout``, passed by ``timeout_grace`` seconds, when its own alarm did not;
+- a try whose process vanishes is reported ``TaskDied`` without delay (no heartbeat: the
+  process's end is the signal);
+- ``end`` stops every try and returns the events of their ends, and no try is left running;
+- an executor that can adopt finds the tries of a dead predecessor (``orphans``), and an
+  adopted try's end is reported like any other.
 """
 
 from __future__ import annotations
@@ -13,10 +28,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from tradewind.runner.messages import TaskDone
 from tradewind.runner.process_identity import ProcessIdentity
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 
-#: Answers a task process's question (``xcom_get``, ``variable_get``, ...) from the metastore.
+#: Answers a task process's question (its wire fields: ``op`` ``xcom_get``, ``variable_get``,
+#: ..., see ``runner.messages``) with the reply's fields, from the metastore.
 RequestHandler = Callable[[dict[str, Any]], dict[str, Any]]
 
 
@@ -30,10 +47,15 @@ class TaskStarted:
 
 @dataclasses.dataclass(frozen=True)
 class TaskFinished:
-    """The try ended and reported its outcome (``message`` as in ``outcome_to_message``)."""
+    """The try ended and reported its outcome."""
 
     ti_id: int
-    message: dict[str, Any]
+    done: TaskDone
+
+    @property
+    def message(self) -> dict[str, Any]:
+        """The outcome in its wire form, as ``scheduler.outcomes`` applies it."""
+        return self.done.as_fields()
 
 
 @dataclasses.dataclass(frozen=True)
@@ -99,7 +121,9 @@ class BaseExecutor(abc.ABC):
 
     @abc.abstractmethod
     def launch(self, workload: TaskWorkload) -> None:
-        """Start one try now. The caller respects ``open_slots``."""
+        """Start one try now. The caller respects ``open_slots``. The try is reported
+        ``TaskStarted`` by a later ``wait``, then its end: ``TaskFinished`` or ``TaskDied``,
+        exactly once (none after ``release``)."""
 
     @abc.abstractmethod
     def launch_callback(self, workload: CallbackWorkload) -> None:
@@ -131,14 +155,24 @@ class BaseExecutor(abc.ABC):
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
         """Block until a task event or one of ``extra_fds`` is readable, or ``timeout`` s pass.
 
-        Returns the events and the extra fds that are readable.
+        Returns the events and the extra fds that are readable. It only reads what the tries
+        sent: their questions wait for ``answer_requests`` (it returns at once while some
+        wait).
         """
+
+    def answer_requests(self) -> int:
+        """Answer the questions tries asked since the last call, with the request handler
+        given to ``start`` (this is where lookups happen); how many there were. The caller
+        calls it after each ``wait``."""
+        return 0
 
     @abc.abstractmethod
     def terminate(self, ti_id: int) -> None:
-        """Stop one running try (its process gets SIGTERM, then SIGKILL after a grace period)."""
+        """Stop one running try (its process gets SIGTERM, then SIGKILL after a grace period);
+        its end is reported by ``wait`` as for any try. Unknown ids are ignored."""
 
     @abc.abstractmethod
     def end(self, grace: float | None = None) -> list[Event]:
         """Stop every running try (and callback), SIGKILL after ``grace`` seconds (the executor's
-        default when None), and return the events of their ending."""
+        default when None), and return the events of their ending (every try still running
+        gets one). Afterwards ``running_ti_ids`` is empty."""

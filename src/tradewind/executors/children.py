@@ -1,12 +1,14 @@
-"""The local executor's record of each process it watches, and how it signals and describes them.
+"""The supervisor's record of each process it watches, and how it signals and describes them.
 
 A try's process is watched in one of several ways, depending on where it came from and what
 happened since (``ChildKind``). The kind decides how its end is noticed and how its exit
 status is known; everything else about a try (its channel, time limits, outcome) is the same.
+Where a child is in its life is its ``ChildPhase``, changed only by the methods of ``Child``.
 """
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import os
@@ -16,10 +18,6 @@ from typing import Any
 
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
-
-#: What a descriptor registered with the executor's selector belongs to (with the ``Child``).
-CHANNEL = "channel"
-EXIT = "exit"
 
 
 class ChildKind(enum.Enum):
@@ -38,6 +36,32 @@ class ChildKind(enum.Enum):
     GUEST = "guest"
 
 
+class ChildPhase(enum.Enum):
+    """Where a child is in its life. The usual path is RUNNING -> (FINISHED) -> REAPED;
+    LAUNCHING comes first for a try sent to a launcher; STOPPING and KILLED when it is
+    stopped (``terminate``, ``execution_timeout``, ``end``); RELEASED when another scheduler
+    took it over."""
+
+    #: Sent to a launcher that has not said it forked it: no pid yet.
+    LAUNCHING = "launching"
+    RUNNING = "running"
+    #: SIGTERM sent (or, while LAUNCHING, to be sent once the pid is known); SIGKILL at
+    #: ``kill_at``.
+    STOPPING = "stopping"
+    #: SIGKILL sent.
+    KILLED = "killed"
+    #: It reported its outcome; its process is ending.
+    FINISHED = "finished"
+    #: Supervised by another scheduler now: reaped silently, no event.
+    RELEASED = "released"
+    #: Settled: it reports no more events.
+    REAPED = "reaped"
+
+
+#: The phases in which a child may still be stopped.
+STOPPABLE = frozenset({ChildPhase.LAUNCHING, ChildPhase.RUNNING, ChildPhase.FINISHED})
+
+
 @dataclasses.dataclass(eq=False)
 class Child:
     """A task, callback or guest process. ``pid`` is None while its launcher has not reported
@@ -54,18 +78,59 @@ class Child:
     workload: TaskWorkload | None = None
     callback: CallbackWorkload | None = None
     pidfd: int | None = None
+    phase: ChildPhase = ChildPhase.RUNNING
     #: It said something over its channel (so it started).
     heard: bool = False
-    #: Its outcome was reported.
-    finished: bool = False
-    #: Settled: it reports no more events (a released try: none at all).
-    ended: bool = False
-    released: bool = False
     kill_at: float | None = None
     terminate_at: float | None = None
     launcher: Any = None
-    #: SIGTERM asked for before the pid was known: sent when it is.
-    term_pending: bool = False
+
+    # -- transitions ------------------------------------------------------------------------
+    def forked(self, pid: int) -> bool:
+        """Its launcher forked it as ``pid``; True when a SIGTERM waits for it."""
+        self.pid = pid
+        if self.phase is ChildPhase.LAUNCHING:
+            self.phase = ChildPhase.RUNNING
+            return False
+        return self.phase in (ChildPhase.STOPPING, ChildPhase.KILLED)
+
+    def stopping(self, kill_at: float) -> None:
+        """SIGTERM sent (or due once forked); SIGKILL at ``kill_at``."""
+        if self.phase in (ChildPhase.LAUNCHING, ChildPhase.RUNNING):
+            self.phase = ChildPhase.STOPPING
+        self.kill_at = kill_at
+
+    def killed(self) -> None:
+        if self.phase is ChildPhase.STOPPING:
+            self.phase = ChildPhase.KILLED
+        self.kill_at = self.terminate_at = None
+
+    def finish(self) -> bool:
+        """It reported its outcome: True the first time (then an event is due)."""
+        if self.phase in (ChildPhase.FINISHED, ChildPhase.RELEASED, ChildPhase.REAPED):
+            return False
+        self.phase = ChildPhase.FINISHED
+        return True
+
+    def release(self) -> None:
+        self.phase = ChildPhase.RELEASED
+        self.kill_at = self.terminate_at = None
+
+    def reap(self) -> ChildPhase | None:
+        """Settle it: the phase it was in, or None when it was settled already."""
+        if self.phase is ChildPhase.REAPED:
+            return None
+        before, self.phase = self.phase, ChildPhase.REAPED
+        return before
+
+    # -- questions --------------------------------------------------------------------------
+    @property
+    def ended(self) -> bool:
+        return self.phase is ChildPhase.REAPED
+
+    @property
+    def released(self) -> bool:
+        return self.phase is ChildPhase.RELEASED
 
     @classmethod
     def for_try(
@@ -81,6 +146,7 @@ class Child:
             pid,
             channel,
             started,
+            phase=ChildPhase.RUNNING if pid is not None else ChildPhase.LAUNCHING,
             ti_id=workload.ti_id,
             try_number=workload.try_number,
             outcome_path=workload.outcome_path,
@@ -121,10 +187,8 @@ def kill_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def signal_through_pidfd(pidfd: int, pid: int, sig: int) -> None:
@@ -135,10 +199,8 @@ def signal_through_pidfd(pidfd: int, pid: int, sig: int) -> None:
     except OSError:  # ended already
         return
     if not pidfd_ended(pidfd):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def exit_text(status: int | None) -> str:
@@ -158,29 +220,3 @@ def describe_status(status: int | None) -> str:
     return (
         f"the task process exited with code {os.WEXITSTATUS(status)} without reporting an outcome"
     )
-
-
-def redirect_inherited_fds(keep: set[int]) -> None:
-    """In a new child of the executor's process: point every descriptor it inherited, except
-    ``keep`` and 0-2, at /dev/null.
-
-    Tries outlive the scheduler now, so nothing of the scheduler's may stay open in them: a
-    metastore connection held by an orphan keeps a killed scheduler's transaction (and its row
-    locks) open on the server, and a held listening socket keeps its address taken. The
-    descriptor numbers stay valid (objects of the parent that close them later close /dev/null).
-    """
-    try:
-        listed = [int(name) for name in os.listdir("/proc/self/fd")]
-    except OSError:
-        return
-    devnull = os.open(os.devnull, os.O_RDWR)
-    try:
-        for fd in listed:
-            if fd <= 2 or fd in keep or fd == devnull:
-                continue
-            try:
-                os.dup2(devnull, fd, inheritable=False)
-            except OSError:  # the descriptor listdir itself used, closed since
-                pass
-    finally:
-        os.close(devnull)

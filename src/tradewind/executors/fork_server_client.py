@@ -9,6 +9,7 @@ once per ``RESTART_AFTER`` seconds; meanwhile launchers are forked here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -19,6 +20,7 @@ import time
 from typing import Any
 
 from tradewind.runner import fork_server, launcher_process
+from tradewind.runner.messages import Exited, PacketMessage, Ready, Spawn, Spawned, SpawnFailed
 
 log = logging.getLogger("tradewind.executor")
 
@@ -109,7 +111,7 @@ class ForkServer:
         try:
             os.write(source_fd, source_code.encode("utf-8"))
             launcher_process.send(
-                self.sock, ("spawn", fileloc, dag_id, home_key), [launcher_fd, source_fd]
+                self.sock, Spawn(fileloc, dag_id, home_key), [launcher_fd, source_fd]
             )
         except OSError as exc:
             self._fail(f"could not send it a request: {exc}")
@@ -126,13 +128,13 @@ class ForkServer:
                 elif (
                     spawned is None
                     and refused is None
-                    and message[0] == "spawned"
+                    and isinstance(message, Spawned)
                     and len(fds) == 1
                 ):
-                    spawned = (int(message[1]), fds[0])
+                    spawned = (message.pid, fds[0])
                     continue
-                elif spawned is None and refused is None and message[0] == "spawn_failed":
-                    refused = str(message[1])
+                elif spawned is None and refused is None and isinstance(message, SpawnFailed):
+                    refused = message.reason
                 else:
                     self._note(message)
                 for fd in fds:
@@ -179,10 +181,8 @@ class ForkServer:
     def close_in_child(self) -> None:
         """In a process forked from the executor: drop our descriptor of the server."""
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
 
     def _fail(self, why: str) -> Any:
         log.warning(
@@ -193,15 +193,15 @@ class ForkServer:
         self.stop(failed=True)
         raise ForkServerError(f"the fork server failed: {why}")
 
-    def _note(self, message: tuple[Any, ...]) -> None:
-        if message[0] == "ready":
+    def _note(self, message: PacketMessage) -> None:
+        if isinstance(message, Ready):
             self.ready = True
-        elif message[0] == "exited":
+        elif isinstance(message, Exited) and message.status is not None:
             if len(self._statuses) >= MAX_STATUSES:
                 self._statuses.clear()
-            self._statuses[int(message[1])] = message[2]
+            self._statuses[message.pid] = message.status
 
-    def _receive_all(self) -> list[tuple[Any, ...] | None]:
+    def _receive_all(self) -> list[PacketMessage | None]:
         """What is waiting (None for the end of the stream), without descriptors: only a spawn
         answer carries one."""
         found = []
@@ -211,21 +211,26 @@ class ForkServer:
             found.append(message)
         return found
 
-    def _receive_with_fds(self, deadline: float) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
+    def _receive_with_fds(self, deadline: float) -> list[tuple[PacketMessage | None, list[int]]]:
         """Wait until something arrives (or the deadline), then read it all."""
         assert self.sock is not None
         select.select([self.sock], [], [], max(0.0, deadline - time.monotonic()))
         return self._drain()
 
-    def _drain(self) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
-        """Every message waiting with its descriptors; ``(None, [])`` ends it at the end of the stream."""
-        found: list[tuple[tuple[Any, ...] | None, list[int]]] = []
+    def _drain(self) -> list[tuple[PacketMessage | None, list[int]]]:
+        """Every message waiting with its descriptors; ``(None, [])`` ends it at the end of the
+        stream (or at a message of another protocol version: that server is no use)."""
+        found: list[tuple[PacketMessage | None, list[int]]] = []
         while self.sock is not None:
             try:
-                message, fds = launcher_process.receive(self.sock)
+                message, fds = launcher_process.receive(self.sock, what="the fork server")
             except BlockingIOError:
                 break
             except OSError:
+                found.append((None, []))
+                break
+            except ValueError as exc:
+                log.error("Cannot talk to the fork server: %s", exc)
                 found.append((None, []))
                 break
             found.append((message, fds))

@@ -16,7 +16,9 @@ false and every try is forked directly.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
+import enum
 import logging
 import os
 import signal
@@ -26,6 +28,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 from tradewind.runner import launcher_process
+from tradewind.runner.messages import Launch, PacketMessage, Reap
 from tradewind.runner.workload import TaskWorkload
 
 log = logging.getLogger("tradewind.executor")
@@ -54,6 +57,27 @@ def key_of(workload: TaskWorkload) -> LauncherKey:
     return (workload.dag_id, workload.fileloc, workload.source_code)
 
 
+class LauncherPhase(enum.Enum):
+    """Where a launcher is in its life: LOADING -> READY -> RETIRED -> STOPPING -> GONE, or
+    FAILED (its source did not load, or it died with work) before STOPPING or GONE."""
+
+    #: Loading its DAG version: tries sent now wait until it is ready.
+    LOADING = "loading"
+    READY = "ready"
+    #: Takes no new tries; stopped once it has none.
+    RETIRED = "retired"
+    #: Takes no new tries, for a while none of its version (``failure_ttl``).
+    FAILED = "failed"
+    #: Our end of its socket is closed: it exits.
+    STOPPING = "stopping"
+    #: Reaped: its descriptors are closed.
+    GONE = "gone"
+
+
+#: The phases in which a launcher takes new tries.
+TAKING = frozenset({LauncherPhase.LOADING, LauncherPhase.READY})
+
+
 @dataclasses.dataclass(eq=False)
 class Launcher:
     """One launcher process and the tries it was asked to start.
@@ -68,14 +92,11 @@ class Launcher:
     pidfd: int
     created: float
     last_used: float
-    loading: bool = True
-    failed: bool = False
-    retired: bool = False
-    stopping: bool = False
+    phase: LauncherPhase = LauncherPhase.LOADING
+    #: It said it loaded its source (so it may have forked tries).
+    loaded: bool = False
     #: Forked by the executor's process (which reaps it), not by the fork server.
     forked_here: bool = True
-    #: Reaped: its descriptors are closed.
-    gone: bool = False
     pending: dict[int, Any] = dataclasses.field(default_factory=dict)
     running: dict[int, Any] = dataclasses.field(default_factory=dict)
 
@@ -83,32 +104,70 @@ class Launcher:
     def busy(self) -> bool:
         return bool(self.pending or self.running)
 
+    @property
+    def stopping(self) -> bool:
+        """Stopped or gone: it reads nothing more of ours."""
+        return self.phase in (LauncherPhase.STOPPING, LauncherPhase.GONE)
+
+    @property
+    def retired(self) -> bool:
+        """It takes no new tries (retired, failed, stopping or gone)."""
+        return self.phase not in TAKING
+
+    @property
+    def gone(self) -> bool:
+        return self.phase is LauncherPhase.GONE
+
+    # -- transitions ------------------------------------------------------------------------
+    def ready(self) -> None:
+        self.loaded = True
+        if self.phase is LauncherPhase.LOADING:
+            self.phase = LauncherPhase.READY
+
+    def retire(self) -> None:
+        if self.phase in TAKING:
+            self.phase = LauncherPhase.RETIRED
+
+    def fail(self) -> None:
+        if not self.stopping:
+            self.phase = LauncherPhase.FAILED
+
+    def reaped(self) -> LauncherPhase | None:
+        """It ended: the phase it was in, or None when that was known already."""
+        if self.phase is LauncherPhase.GONE:
+            return None
+        before, self.phase = self.phase, LauncherPhase.GONE
+        return before
+
     def describe(self) -> str:
         return f"warm launcher {self.pid} of DAG {self.key[0]}"
 
     def send_launch(self, workload: TaskWorkload, channel_fd: int) -> None:
         """Ask for one try; raises ``OSError`` (``BlockingIOError`` when its queue is full)."""
         launcher_process.send(
-            self.sock, ("launch", dataclasses.replace(workload, source_code="")), [channel_fd]
+            self.sock, Launch(dataclasses.replace(workload, source_code="")), [channel_fd]
         )
         self.last_used = time.monotonic()
 
     def send_reap(self, pid: int) -> None:
         """Let it reap a try whose end was settled (until then the pid cannot be reused)."""
-        try:
-            launcher_process.send(self.sock, ("reap", pid))
-        except OSError:  # full or gone: the zombie goes with the launcher
-            pass
+        # (OSError: full or gone; the zombie goes with the launcher.)
+        with contextlib.suppress(OSError):
+            launcher_process.send(self.sock, Reap(pid))
 
-    def receive_all(self) -> tuple[list[tuple[Any, ...]], bool]:
-        """The messages waiting, and whether the launcher's end is closed."""
-        messages: list[tuple[Any, ...]] = []
+    def receive_all(self) -> tuple[list[PacketMessage], bool]:
+        """The messages waiting, and whether the launcher's end is closed (or unusable: it
+        speaks another protocol version)."""
+        messages: list[PacketMessage] = []
         while True:
             try:
-                message, fds = launcher_process.receive(self.sock)
+                message, fds = launcher_process.receive(self.sock, what=self.describe())
             except BlockingIOError:
                 return messages, False
             except OSError:
+                return messages, True
+            except ValueError as exc:
+                log.error("%s", exc)
                 return messages, True
             for fd in fds:  # a launcher sends none; never leak one
                 os.close(fd)
@@ -118,11 +177,10 @@ class Launcher:
 
     def stop(self) -> None:
         """Close our end (unregister it first): the launcher exits when it reads the end."""
-        self.stopping = True
-        try:
+        if not self.gone:
+            self.phase = LauncherPhase.STOPPING
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL: its tries go on (orphaned, still on their channels); what it already sent
@@ -139,10 +197,8 @@ class Launcher:
     def close_in_child(self) -> None:
         """In a process forked from the executor: drop our descriptors of this launcher."""
         for close in (self.sock.close, lambda: os.close(self.pidfd)):
-            try:
+            with contextlib.suppress(OSError):
                 close()
-            except OSError:
-                pass
 
 
 class LauncherPool:
@@ -188,7 +244,7 @@ class LauncherPool:
             self._retire(launcher)
             launcher = None
         if launcher is not None:
-            if launcher.loading and now - launcher.created > LOAD_PATIENCE:
+            if not launcher.loaded and now - launcher.created > LOAD_PATIENCE:
                 return None
             self._current.move_to_end(key)
             return launcher
@@ -200,9 +256,9 @@ class LauncherPool:
 
     def note_failed(self, launcher: Launcher) -> None:
         """Its source did not load (or it died): fork that version's tries directly for a while."""
-        launcher.failed = True
-        self._failed[launcher.key] = time.monotonic() + self.failure_ttl
         self._retire(launcher)
+        launcher.fail()
+        self._failed[launcher.key] = time.monotonic() + self.failure_ttl
 
     def discard(self, launcher: Launcher) -> None:
         """Forget a launcher that is gone."""
@@ -221,7 +277,7 @@ class LauncherPool:
         if self._current.get(launcher.key) is launcher:
             del self._current[launcher.key]
             self._retired.append(launcher)
-        launcher.retired = True
+        launcher.retire()
 
     def to_stop(self) -> list[Launcher]:
         """The launchers to stop now: idle too long, too old, or retired and idle."""
@@ -233,7 +289,7 @@ class LauncherPool:
             if launcher.busy or launcher.stopping:
                 continue
             if (
-                launcher.retired
+                launcher.phase not in TAKING
                 or now - launcher.last_used > self.idle_timeout
                 or now - launcher.created > self.max_age
             ):

@@ -30,6 +30,8 @@ from typing import Any
 
 from tradewind.exceptions import TradewindError
 
+#: Sends one request (its wire fields) and returns the reply's fields; the task process's
+#: sender makes a typed message of it (``runner.messages``), which is checked there.
 Sender = Callable[[dict[str, Any]], dict[str, Any]]
 
 _sender: Sender | None = None

@@ -19,7 +19,8 @@ from typing import Any, NoReturn
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated
 from tradewind.operators import supervisor_comms
-from tradewind.runner import context_builder, xcom_codec
+from tradewind.runner import context_builder, message_codec, xcom_codec
+from tradewind.runner.messages import XComGet, XComGetMapped
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.parent_link import ParentLink
 from tradewind.runner.protocol import LineChannel
@@ -45,28 +46,11 @@ class _ReadOnlyXComs(XComStore):
         log.warning("a DAG callback cannot push XComs; %r is dropped", key)
 
     def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
-        reply = self.link.ask_or_raise(
-            {
-                "op": "xcom_get",
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "task_id": task_id,
-                "map_index": map_index,
-                "key": key,
-            }
-        )
+        reply = self.link.ask_or_raise(XComGet(dag_id, run_id, task_id, map_index, key))
         return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
 
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
-        reply = self.link.ask_or_raise(
-            {
-                "op": "xcom_get_mapped",
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "task_id": task_id,
-                "key": key,
-            }
-        )
+        reply = self.link.ask_or_raise(XComGetMapped(dag_id, run_id, task_id, key))
         return [xcom_codec.decode(value) for value in reply.get("values", [])]
 
 
@@ -127,7 +111,7 @@ def run(
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         redirect_output(workload.log_path)
         link = ParentLink(channel)
-        supervisor_comms.install(link.ask)
+        supervisor_comms.install(message_codec.relay_sender(link.ask))
         code = _execute(workload, link)
     except BaseException:
         traceback.print_exc()

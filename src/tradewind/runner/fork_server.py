@@ -8,16 +8,18 @@ a third of that, and each try costs a few milliseconds less (see ``make bench``,
 
 The executor starts it as a new interpreter (``python -c ...``, with the executor's
 ``sys.path``) and talks to it over a ``SOCK_SEQPACKET`` socket whose descriptor number is the
-first argument. Messages are pickled tuples, as ``launcher_process`` sends them:
+first argument. Messages are those of ``runner.messages``, framed as ``launcher_process``
+sends them (each frame carries the protocol version: the server is a new interpreter, which
+may have loaded a newer install than the executor's):
 
-- server → executor, once: ``("ready",)`` when the modules are imported and warm;
-- executor → server: ``("spawn", fileloc, dag_id, home_key)`` with two descriptors attached:
-  the launcher's end of its control socket, and a memfd holding the DAG version's source
-  (UTF-8); ``home_key`` goes to the launcher's tries (``runner.beacons``);
-- server → executor, in order: ``("spawned", pid)`` with a pidfd of the new launcher attached
-  (a pidfd cannot point at a later process that reuses the pid), or ``("spawn_failed", text)``;
-- server → executor: ``("exited", pid, status)`` once a launcher ended (``os.waitpid``-style
-  status); it is reaped then.
+- server → executor, once: ``Ready`` when the modules are imported and warm;
+- executor → server: ``Spawn`` with two descriptors attached: the launcher's end of its
+  control socket, and a memfd holding the DAG version's source (UTF-8); its ``home_key``
+  goes to the launcher's tries (``runner.beacons``);
+- server → executor, in order: ``Spawned`` with a pidfd of the new launcher attached (a pidfd
+  cannot point at a later process that reuses the pid), or ``SpawnFailed``;
+- server → executor: ``Exited`` once a launcher ended (``os.waitpid``-style status); it is
+  reaped then.
 
 It dies with the executor (``PR_SET_PDEATHSIG``), its launchers with it (the tries they
 forked go on), and it exits when the executor closes its end of the socket. An executor that
@@ -36,6 +38,7 @@ import traceback
 from typing import NoReturn
 
 from tradewind.runner import launcher_process
+from tradewind.runner.messages import Exited, PacketMessage, Ready, Spawn, Spawned, SpawnFailed
 from tradewind.runner.parent_death import die_with_parent
 
 
@@ -69,7 +72,7 @@ def main(control_fd: int, parent_pid: int) -> NoReturn:
         control.set_inheritable(False)
         _preload()
         gc.freeze()  # pages of what is loaded now stay shared with every launcher and try
-        launcher_process.send(control, ("ready",))
+        launcher_process.send(control, Ready())
         _ForkServer(control).loop()
     except ConnectionError:  # the executor died first: a quiet end
         pass
@@ -91,7 +94,7 @@ class _ForkServer:
             for key, _mask in self.selector.select():
                 try:
                     if key.data is None:
-                        message, fds = launcher_process.receive(self.control)
+                        message, fds = launcher_process.receive(self.control, what="the executor")
                         if message is None:
                             return
                         self._on_message(message, fds)
@@ -100,23 +103,21 @@ class _ForkServer:
                 except ConnectionError:  # the executor died: its end of the socket was reset
                     return
 
-    def _on_message(self, message: tuple[object, ...], fds: list[int]) -> None:
-        if message[0] != "spawn" or len(message) != 4 or len(fds) != 2:
+    def _on_message(self, message: PacketMessage, fds: list[int]) -> None:
+        if not isinstance(message, Spawn) or len(fds) != 2:
             for fd in fds:
                 os.close(fd)
             launcher_process.send(
-                self.control, ("spawn_failed", f"unexpected request {message[0]!r}")
+                self.control, SpawnFailed(f"unexpected request {type(message).__name__}")
             )
             return
-        _kind, fileloc, dag_id, home_key = message
+        fileloc, dag_id, home_key = message.fileloc, message.dag_id, message.home_key
         launcher_fd, source_fd = fds
         try:
             source = _read_all(source_fd).decode("utf-8")
         except (OSError, UnicodeDecodeError) as exc:
             os.close(launcher_fd)
-            launcher_process.send(
-                self.control, ("spawn_failed", f"could not read the source: {exc}")
-            )
+            launcher_process.send(self.control, SpawnFailed(f"could not read the source: {exc}"))
             return
         finally:
             os.close(source_fd)
@@ -125,7 +126,7 @@ class _ForkServer:
             pid = os.fork()
         except OSError as exc:
             os.close(launcher_fd)
-            launcher_process.send(self.control, ("spawn_failed", f"{type(exc).__name__}: {exc}"))
+            launcher_process.send(self.control, SpawnFailed(f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
             self._become_launcher(
@@ -140,7 +141,7 @@ class _ForkServer:
         pidfd = os.pidfd_open(pid)
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
-        launcher_process.send(self.control, ("spawned", pid), [pidfd])
+        launcher_process.send(self.control, Spawned(pid), [pidfd])
 
     def _become_launcher(
         self,
@@ -176,13 +177,13 @@ class _ForkServer:
         except ChildProcessError:
             return
         try:
-            launcher_process.send(self.control, ("exited", pid, status))
+            launcher_process.send(self.control, Exited(pid, status))
         except OSError:  # the executor is gone; so are we, at the next select
             pass
 
 
 def _read_all(fd: int) -> bytes:
-    chunks = []
+    chunks: list[bytes] = []
     offset = 0
     while True:
         chunk = os.pread(fd, 1 << 20, offset)

@@ -6,19 +6,19 @@ A task process of a big DAG used to spend most of its time executing the DAG fil
 process (so user code still never runs in the scheduler itself), loads the pinned source, and
 forks task processes from itself, so each starts with the DAG built.
 
-Protocol, over a ``SOCK_SEQPACKET`` socket pair, one pickled tuple per message (both ends are
-processes of the same Tradewind install, forked from one another):
+Protocol, over a ``SOCK_SEQPACKET`` socket pair, one message of ``runner.messages`` per
+frame (``runner.message_codec``'s packets):
 
-- launcher → executor, once: ``("ready",)`` after the source loaded, or
-  ``("load_failed", text)``, after which it forks nothing and exits;
-- executor → launcher: ``("launch", workload)`` with the task process's end of its channel
-  attached (``SCM_RIGHTS``); the workload's ``source_code`` is left out (the launcher has it);
-- launcher → executor: ``("started", ti_id, pid, at)`` right after the fork (the process
-  group is set on both sides of the fork first), or ``("launch_failed", ti_id, text)``;
-  ``("exited", pid, status)`` when a task process ended (``os.waitpid``-style status);
-- executor → launcher: ``("reap", pid)`` once the executor has settled that exit. The ended
-  process stays a zombie until then, so its pid (and process group) cannot be reused while
-  the executor may still signal it.
+- launcher → executor, once: ``Ready`` after the source loaded, or ``LoadFailed``, after
+  which it forks nothing and exits;
+- executor → launcher: ``Launch`` with the task process's end of its channel attached
+  (``SCM_RIGHTS``); the workload's ``source_code`` is left out (the launcher has it);
+- launcher → executor: ``Started`` right after the fork (the process group is set on both
+  sides of the fork first), or ``LaunchFailed``; ``Exited`` when a task process ended
+  (``os.waitpid``-style status);
+- executor → launcher: ``Reap`` once the executor has settled that exit. The ended process
+  stays a zombie until then, so its pid (and process group) cannot be reused while the
+  executor may still signal it.
 
 The launcher dies with the process that started it (``PR_SET_PDEATHSIG``), but its task
 processes do not: they go on as orphans, still connected to the executor by their channels,
@@ -32,7 +32,6 @@ import dataclasses
 import gc
 import logging
 import os
-import pickle
 import selectors
 import signal
 import socket
@@ -42,7 +41,17 @@ import traceback
 from typing import Any, NoReturn
 
 from tradewind.dag_processing.source_loader import load_dag_from_source
-from tradewind.runner import task_process
+from tradewind.runner import message_codec, task_process
+from tradewind.runner.messages import (
+    Exited,
+    Launch,
+    LaunchFailed,
+    LoadFailed,
+    PacketMessage,
+    Ready,
+    Reap,
+    Started,
+)
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import TaskWorkload
@@ -52,9 +61,9 @@ from tradewind.sdk import templating, timezone
 MAX_MESSAGE = 128 * 1024
 
 
-def send(sock: socket.socket, message: tuple[Any, ...], fds: list[int] | None = None) -> None:
+def send(sock: socket.socket, message: PacketMessage, fds: list[int] | None = None) -> None:
     """One message (blocking); raises ``OSError`` when the other end is gone or it is too big."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    data = message_codec.encode_packet(message)
     if len(data) > MAX_MESSAGE:
         raise OSError(f"launcher message of {len(data)} bytes is too large")
     if fds:
@@ -63,14 +72,22 @@ def send(sock: socket.socket, message: tuple[Any, ...], fds: list[int] | None = 
         sock.send(data)
 
 
-def receive(sock: socket.socket) -> tuple[tuple[Any, ...] | None, list[int]]:
-    """One message and the descriptors attached to it; ``(None, [])`` at the end of the stream."""
+def receive(
+    sock: socket.socket, *, what: str = "the peer"
+) -> tuple[PacketMessage | None, list[int]]:
+    """One message and the descriptors attached to it; ``(None, [])`` at the end of the stream.
+    ``message_codec.ProtocolMismatch`` (descriptors closed) when the peer is of another release."""
     data, fds, _flags, _addr = socket.recv_fds(sock, MAX_MESSAGE + 1, 4)
     if not data:
         for fd in fds:
             os.close(fd)
         return None, []
-    return pickle.loads(data), fds
+    try:
+        return message_codec.decode_packet(data, what=what), fds
+    except ValueError:
+        for fd in fds:
+            os.close(fd)
+        raise
 
 
 def _quiet_output() -> None:
@@ -164,24 +181,21 @@ def serve(
             except Exception:  # the try that renders reports it
                 pass
         except BaseException as exc:
-            send(control, ("load_failed", f"{type(exc).__name__}: {exc}"))
-            return _exit(0)
+            send(control, LoadFailed(f"{type(exc).__name__}: {exc}"))
+            _exit(0)
         unsafe = _unsafe_to_fork(fds_before)
         if unsafe:
             send(
                 control,
-                (
-                    "load_failed",
-                    f"the DAG file {unsafe} when imported, which its tries must not share",
-                ),
+                LoadFailed(f"the DAG file {unsafe} when imported, which its tries must not share"),
             )
-            return _exit(0)
+            _exit(0)
         task_process.prepare_output()
         task_process.warm_up()
         # Objects alive now are never collected in the children: keeping the collector off
         # them keeps their pages shared instead of copied on the first collection.
         gc.freeze()
-        send(control, ("ready",))
+        send(control, Ready())
         _Launcher(control, dag, source_code, home_key).loop()
     except BaseException:
         traceback.print_exc()
@@ -210,7 +224,7 @@ class _Launcher:
             for key, _mask in self.selector.select():
                 if key.data is None:
                     try:
-                        message, fds = receive(self.control)
+                        message, fds = receive(self.control, what="the executor")
                     except OSError:  # the executor died (its end was reset): nothing left to do
                         return
                     if message is None:
@@ -225,15 +239,15 @@ class _Launcher:
                     except ConnectionError:
                         return
 
-    def _on_message(self, message: tuple[Any, ...], fds: list[int]) -> None:
-        if message[0] == "reap" and not fds:
-            self._reap(message[1])
+    def _on_message(self, message: PacketMessage, fds: list[int]) -> None:
+        if isinstance(message, Reap) and not fds:
+            self._reap(message.pid)
             return
-        if message[0] != "launch" or len(fds) != 1:
+        if not isinstance(message, Launch) or len(fds) != 1:
             for fd in fds:
                 os.close(fd)
             return
-        workload: TaskWorkload = dataclasses.replace(message[1], source_code=self.source_code)
+        workload: TaskWorkload = dataclasses.replace(message.workload, source_code=self.source_code)
         channel_fd = fds[0]
         sys.stdout.flush()  # nothing buffered may be written twice
         sys.stderr.flush()
@@ -241,7 +255,7 @@ class _Launcher:
             pid = os.fork()
         except OSError as exc:
             os.close(channel_fd)
-            send(self.control, ("launch_failed", workload.ti_id, f"{type(exc).__name__}: {exc}"))
+            send(self.control, LaunchFailed(workload.ti_id, f"{type(exc).__name__}: {exc}"))
             return
         if pid == 0:
             self._become_task(workload, channel_fd)
@@ -255,10 +269,10 @@ class _Launcher:
             pidfd = os.pidfd_open(pid)
         except OSError:  # cannot happen for an unreaped child; reap it blocking then
             pidfd = None
-        send(self.control, ("started", workload.ti_id, pid, at))
+        send(self.control, Started(workload.ti_id, pid, at))
         if pidfd is None:
             _pid, status = os.waitpid(pid, 0)
-            send(self.control, ("exited", pid, status))
+            send(self.control, Exited(pid, status))
             return
         self.pidfds[pid] = pidfd
         self.selector.register(pidfd, selectors.EVENT_READ, pid)
@@ -285,7 +299,7 @@ class _Launcher:
             info = os.waitid(os.P_PIDFD, pidfd, os.WEXITED | os.WNOWAIT)
         except ChildProcessError:
             info = None
-        send(self.control, ("exited", pid, _wait_status(info)))
+        send(self.control, Exited(pid, _wait_status(info)))
 
     def _reap(self, pid: int) -> None:
         pidfd = self.pidfds.pop(pid, None)

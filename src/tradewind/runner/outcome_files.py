@@ -9,11 +9,13 @@ try and only learns that its process ended.
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 from pathlib import Path
 from typing import Any
+
+from tradewind.runner import message_codec
+from tradewind.runner.messages import TaskDone
 
 log = logging.getLogger("tradewind.task")
 
@@ -23,7 +25,8 @@ def path_for(folder: Path, ti_id: int, try_number: int) -> Path:
 
 
 def write(path: str | None, data: bytes) -> None:
-    """Write the final message (its ``protocol.encode``-d line) where a scheduler finds it."""
+    """Write the final message (its ``message_codec.encode_line``-d line) where a scheduler
+    finds it."""
     if not path:
         return
     try:
@@ -37,17 +40,29 @@ def write(path: str | None, data: bytes) -> None:
 
 
 def read(path: str | Path | None, ti_id: int, try_number: int) -> dict[str, Any] | None:
-    """The final message that try left in ``path``, or None (no file, or not that try's)."""
+    """The final message that try left in ``path`` in its wire form, or None (no file, not
+    that try's, or not readable by this release)."""
+    done = read_done(path, ti_id, try_number)
+    return None if done is None else done.as_fields()
+
+
+def read_done(path: str | Path | None, ti_id: int, try_number: int) -> TaskDone | None:
+    """The final message that try left in ``path``, or None (no file, or not that try's). A
+    file written by a try of another release is not read (the scheduler then reports the try
+    as having ended without an outcome), and that is logged with both versions."""
     if path is None:
         return None
     try:
-        message = json.loads(Path(path).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+        data = Path(path).read_bytes()
+    except OSError:
         return None
-    if (
-        not isinstance(message, dict)
-        or message.get("ti_id") != ti_id
-        or message.get("try_number") != try_number
-    ):
+    try:
+        done = message_codec.decode_line(data, what=f"the outcome file {path}")
+    except message_codec.ProtocolMismatch as exc:
+        log.error("%s", exc)
         return None
-    return message
+    except ValueError:
+        return None
+    if not isinstance(done, TaskDone) or done.ti_id != ti_id or done.try_number != try_number:
+        return None
+    return done

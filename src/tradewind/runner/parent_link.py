@@ -23,13 +23,12 @@ import threading
 import time
 from typing import Any
 
-from tradewind.runner import beacons
+from tradewind.runner import beacons, message_codec, messages
+from tradewind.runner.messages import Reply, Request
 from tradewind.runner.protocol import ChannelClosed, LineChannel
 
 log = logging.getLogger("tradewind.task")
 
-#: Questions that change something: not asked twice when their answer was lost.
-NOT_REPEATABLE = frozenset({"trigger_dag_run"})
 #: Seconds between attempts to reach a scheduler, at first and at most.
 RETRY_FIRST = 0.2
 RETRY_MAX = 2.0
@@ -59,31 +58,36 @@ class ParentLink:
         self.resume = resume
         self._lock = threading.Lock()
 
-    def ask(self, message: dict[str, Any]) -> dict[str, Any]:
-        """The raw reply (which may be ``{"error": ...}``)."""
+    def ask(self, request: Request) -> Reply:
+        """The reply (which may be an error)."""
         with self._lock:
             while True:
                 try:
-                    self.channel.send(message)
+                    self.channel.send_message(request)
                 except ChannelClosed:
                     self._reconnect()  # not delivered: ask the next scheduler
                     continue
                 try:
-                    return self.channel.receive()
+                    reply = self.channel.receive_message(what="the scheduler")
                 except ChannelClosed:
                     self._reconnect()
-                    if message.get("op") in NOT_REPEATABLE:
-                        return {
-                            "error": f"the scheduler stopped while answering {message.get('op')!r}; "
+                    if not request.repeatable:
+                        return Reply.failure(
+                            f"the scheduler stopped while answering {request.op!r}; "
                             "it may or may not have been done",
-                            "error_type": "supervisor_lost",
-                        }
+                            "supervisor_lost",
+                        )
+                    continue
+                if not isinstance(reply, Reply):
+                    raise message_codec.MalformedMessage(f"expected a reply, got {reply!r}")
+                return reply
 
-    def ask_or_raise(self, message: dict[str, Any]) -> dict[str, Any]:
-        reply = self.ask(message)
-        if "error" in reply:
-            raise RuntimeError(reply["error"])
-        return reply
+    def ask_or_raise(self, request: Request) -> dict[str, Any]:
+        """The reply's fields; ``RuntimeError`` when it is an error."""
+        reply = self.ask(request)
+        if reply.error is not None:
+            raise RuntimeError(reply.error)
+        return reply.fields
 
     def send_final(self, data: bytes) -> None:
         """Send the outcome line; if the scheduler is gone, the outcome file tells it instead."""
@@ -106,37 +110,36 @@ class ParentLink:
         )
         delay = RETRY_FIRST
         while True:
-            channel, reply = self._handshake()
+            channel, answer = self._handshake()
             if channel is not None:
                 self.channel.close()
                 self.channel = channel
-                log.info("Taken over by the scheduler in process %s", reply.get("pid"))
+                log.info("Taken over by the scheduler in process %s", answer)
                 return
-            if reply:  # a scheduler answered, and said no
-                raise SupervisorLost(
-                    f"the scheduler refused to take this try over: {reply.get('error')}"
-                )
+            if answer:  # a scheduler answered, and said no
+                raise SupervisorLost(f"the scheduler refused to take this try over: {answer}")
             time.sleep(delay)
             delay = min(RETRY_MAX, delay * 2)
 
-    def _handshake(self) -> tuple[LineChannel | None, dict[str, Any]]:
-        """(the new channel, the reply) once a scheduler took the try; (None, {}) when none
-        listens; (None, its refusal) when one refused."""
+    def _handshake(self) -> tuple[LineChannel | None, str]:
+        """(the new channel, the scheduler's pid) once a scheduler took the try; (None, "")
+        when none listens; (None, why) when one refused (or speaks another protocol)."""
         assert self.resume is not None
         sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
         sock.settimeout(HANDSHAKE_TIMEOUT)
         channel = LineChannel(sock)
         try:
             sock.connect(beacons.supervisor_address(self.resume.home_key))
-            channel.send(
-                {"op": "resume", "ti_id": self.resume.ti_id, "try_number": self.resume.try_number}
-            )
-            reply = channel.receive()
+            channel.send_message(messages.Resume(self.resume.ti_id, self.resume.try_number))
+            reply = channel.receive_message(what="the scheduler")
+        except message_codec.ProtocolMismatch as exc:
+            channel.close()
+            return None, str(exc)
         except (OSError, ChannelClosed, ValueError):
             channel.close()
-            return None, {}
-        if reply.get("op") != "resumed":
+            return None, ""
+        if not isinstance(reply, messages.Resumed):
             channel.close()
-            return None, reply if "error" in reply else {"error": "unexpected answer"}
+            return None, (reply.error if isinstance(reply, Reply) else None) or "unexpected answer"
         sock.settimeout(None)
-        return channel, reply
+        return channel, str(reply.pid)

@@ -1,26 +1,26 @@
-"""Messages between a task process and the process that started it.
+"""The channel between a task process and the process that supervises it.
 
-One JSON object per line over a socket pair. The task process never opens the metastore:
-it asks its parent for XComs, variables and connections, and reports its outcome (with the
-XComs it pushed) in one final message, which the parent applies in a batched transaction.
+One JSON object per line over a stream socket (``runner.message_codec`` says what the
+objects are). The task process never opens the metastore: it asks its parent for XComs,
+variables and connections, and reports its outcome (with the XComs it pushed) in one final
+message, which the parent applies in a batched transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from typing import Any
+
+from tradewind.runner import message_codec
+from tradewind.runner.messages import LineMessage
 
 MAX_LINE = 64 * 1024 * 1024
 
 
 class ChannelClosed(Exception):  # noqa: N818 - a condition, not a failure of ours
     """The other end went away."""
-
-
-def encode(message: dict[str, Any]) -> bytes:
-    """One message as the line ``LineChannel`` sends."""
-    return json.dumps(message, separators=(",", ":"), default=str).encode() + b"\n"
 
 
 class LineChannel:
@@ -33,13 +33,20 @@ class LineChannel:
     def fileno(self) -> int:
         return self.sock.fileno()
 
-    def send(self, message: dict[str, Any], *, timeout: float = 60.0) -> None:
-        """Send one message. On a non-blocking socket (the parent's end) the send blocks for at
+    def send(self, frame: dict[str, Any], *, timeout: float = 60.0) -> None:
+        """Send one raw frame. On a non-blocking socket (the parent's end) the send blocks for at
         most ``timeout`` seconds: a reply larger than the socket buffer must still go out whole."""
-        self.send_encoded(encode(message), timeout=timeout)
+        self.send_encoded(message_codec.frame_to_line(frame), timeout=timeout)
+
+    def send_message(self, message: LineMessage, *, timeout: float = 60.0) -> None:
+        self.send_encoded(message_codec.encode_line(message), timeout=timeout)
+
+    def receive_message(self, *, what: str = "the peer") -> LineMessage:
+        """Block until one whole message arrives; ``ValueError`` when it is none of ours."""
+        return message_codec.from_frame(self.receive(), what=what)
 
     def send_encoded(self, data: bytes, *, timeout: float = 60.0) -> None:
-        """Send a message already made by ``encode``."""
+        """Send a message already made by ``message_codec.encode_line``."""
         previous = self.sock.gettimeout()
         try:
             if previous == 0.0:
@@ -49,10 +56,8 @@ class LineChannel:
             raise ChannelClosed(str(exc)) from exc
         finally:
             if previous == 0.0:
-                try:
+                with contextlib.suppress(OSError):
                     self.sock.setblocking(False)
-                except OSError:
-                    pass
 
     def receive_available(self) -> list[dict[str, Any]]:
         """Read what is there now (call when the socket is readable); raises at EOF."""
@@ -118,7 +123,5 @@ class LineChannel:
             self._buffer.extend(chunk)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass

@@ -25,12 +25,20 @@ from typing import Any, NoReturn
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated, TaskTimeout
 from tradewind.operators import supervisor_comms
-from tradewind.runner import beacons, outcome_files, protocol, task_execution, xcom_codec
+from tradewind.runner import beacons, message_codec, outcome_files, task_execution, xcom_codec
 from tradewind.runner.env_lookups import environment_connection, environment_variable
 from tradewind.runner.masking import MaskingFilter, MaskingStream
+from tradewind.runner.messages import (
+    ConnectionGet,
+    TaskDone,
+    VariableGet,
+    XComGet,
+    XComGetMapped,
+)
 from tradewind.runner.parent_link import ParentLink, Resume
 from tradewind.runner.protocol import LineChannel
-from tradewind.runner.workload import TaskWorkload, outcome_to_message
+from tradewind.runner.task_execution import TryOutcome
+from tradewind.runner.workload import TaskWorkload
 from tradewind.runner.xcom_store import MISSING, XComStore
 from tradewind.sdk import states, timezone
 from tradewind.sdk.connection import Connection
@@ -60,28 +68,11 @@ class ParentXComStore(XComStore):
     def get(self, dag_id: str, run_id: str, task_id: str, map_index: int, key: str) -> Any:
         if self._own(dag_id, run_id, task_id, map_index):
             return xcom_codec.decode(self.pushed[key]) if key in self.pushed else MISSING
-        reply = self.link.ask_or_raise(
-            {
-                "op": "xcom_get",
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "task_id": task_id,
-                "map_index": map_index,
-                "key": key,
-            }
-        )
+        reply = self.link.ask_or_raise(XComGet(dag_id, run_id, task_id, map_index, key))
         return MISSING if reply.get("value") is None else xcom_codec.decode(reply["value"])
 
     def get_mapped(self, dag_id: str, run_id: str, task_id: str, key: str) -> list[Any]:
-        reply = self.link.ask_or_raise(
-            {
-                "op": "xcom_get_mapped",
-                "dag_id": dag_id,
-                "run_id": run_id,
-                "task_id": task_id,
-                "key": key,
-            }
-        )
+        reply = self.link.ask_or_raise(XComGetMapped(dag_id, run_id, task_id, key))
         return [xcom_codec.decode(value) for value in reply.get("values", [])]
 
 
@@ -89,7 +80,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TaskTerminated("the task process received SIGTERM")
 
 
-class TaskLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class TaskLogHandler(logging.StreamHandler):
     """The try's log handler. Logging swallows whatever is raised while a record is written;
     a SIGTERM or an ``execution_timeout`` that arrives just then must still stop the task."""
 
@@ -151,16 +142,20 @@ def warm_up() -> None:
     types (``isinstance(x, Mapping)`` in every log record with one argument) are cached.
     """
     logging.getLogger("tradewind.task").info("warm launcher %d ready: %s", os.getpid(), None)
-    for value in (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset()):
-        for abc in (
-            collections.abc.Mapping,
-            collections.abc.Sequence,
-            collections.abc.Set,
-            collections.abc.Iterable,
-            collections.abc.Callable,
-        ):
+    values: tuple[object, ...] = (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset())
+    kinds: tuple[Any, ...] = (
+        collections.abc.Mapping,
+        collections.abc.Sequence,
+        collections.abc.Set,
+        collections.abc.Iterable,
+        collections.abc.Callable,
+    )
+    for value in values:
+        for abc in kinds:
             isinstance(value, abc)
-    protocol.encode({"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]})
+    message_codec.frame_to_line(
+        {"warm": [timezone.utcnow().isoformat(), TIS.SUCCESS.value, TIS("success")]}
+    )
     _rehearse_try()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -197,7 +192,7 @@ def _rehearse_try() -> None:
     store = InMemoryXComStore()
     try:
         outcome = task_execution.execute_try(request, store)
-        protocol.encode(outcome_to_message(0, outcome, []))
+        message_codec.encode_line(TaskDone.of(0, 0, outcome, []))
     except Exception:  # a rehearsal only: a try reports its own problems
         logging.getLogger("tradewind.task").debug("rehearsal try failed", exc_info=True)
 
@@ -211,29 +206,31 @@ def lookups(link: ParentLink) -> tuple[Any, Any]:
     def variable(key: str) -> str | None:
         value = environment_variable(key)
         if value is None:
-            reply = link.ask({"op": "variable_get", "key": key})
-            if "error" in reply:
-                raise RuntimeError(reply["error"])
-            value = reply.get("value")
+            reply = link.ask(VariableGet(key))
+            if reply.error is not None:
+                raise RuntimeError(reply.error)
+            value = reply.fields.get("value")
         return value
 
     def connection(conn_id: str) -> Any:
         found = environment_connection(conn_id)
         if found is None:
-            reply = link.ask({"op": "connection_get", "conn_id": conn_id})
-            if "error" in reply:
-                raise RuntimeError(reply["error"])
-            data = reply.get("connection")
+            reply = link.ask(ConnectionGet(conn_id))
+            if reply.error is not None:
+                raise RuntimeError(reply.error)
+            data = reply.fields.get("connection")
             found = Connection(**data) if data else None
         return found
 
     return variable, connection
 
 
-def write_outcome(path: str | None, message: dict[str, Any] | bytes) -> None:
-    """Write the final message (or its ``protocol.encode``-d line) where a restarted scheduler
-    can find it (atomically)."""
-    outcome_files.write(path, message if isinstance(message, bytes) else protocol.encode(message))
+def write_outcome(path: str | None, message: TaskDone | bytes) -> None:
+    """Write the final message (or its encoded line) where a restarted scheduler can find it
+    (atomically)."""
+    outcome_files.write(
+        path, message if isinstance(message, bytes) else message_codec.encode_line(message)
+    )
 
 
 #: This try's beacon, held until the process ends (the kernel then drops it).
@@ -273,15 +270,14 @@ def run(
             else None
         )
         link = ParentLink(channel, resume=resume)
-        supervisor_comms.install(link.ask)
+        supervisor_comms.install(message_codec.relay_sender(link.ask))
         store = ParentXComStore(link, workload)
-        message = _execute(workload, store, link, dag)
+        done = _execute(workload, store, link, dag)
         # The outcome is decided: a SIGTERM now has nothing left to stop, and must not cut its
         # report short (the process ends in a moment; a SIGKILL still would end it).
         signal.signal(signal.SIGTERM, signal.SIG_IGN)
         reported = True
-        message["try_number"] = workload.try_number
-        data = protocol.encode(message)  # once, for the file and the parent
+        data = message_codec.encode_line(done)  # once, for the file and the parent
         write_outcome(workload.outcome_path, data)
         link.send_final(data)
     except BaseException:  # the last line of defence: the parent must hear of the failure
@@ -289,19 +285,10 @@ def run(
         if not reported:  # (once it was decided, the outcome file tells the parent what it missed)
             try:
                 traceback.print_exc()
-                now = timezone.utcnow().isoformat()
+                now = timezone.utcnow()
                 state = states.after_failed_try(workload.try_number, workload.max_tries)
-                failure = protocol.encode(
-                    {
-                        "op": "done",
-                        "ti_id": workload.ti_id,
-                        "try_number": workload.try_number,
-                        "state": state.value,
-                        "start_date": now,
-                        "end_date": now,
-                        "error": "the task process failed",
-                        "xcoms": [],
-                    }
+                failure = message_codec.encode_line(
+                    _done(workload, TryOutcome(state, now, now, "the task process failed"))
                 )
                 write_outcome(workload.outcome_path, failure)
                 (link.channel if link is not None else channel).send_encoded(failure)
@@ -316,9 +303,16 @@ def run(
         os._exit(code)
 
 
+def _done(
+    workload: TaskWorkload, outcome: TryOutcome, xcoms: list[list[Any]] | None = None
+) -> TaskDone:
+    """The try's final message: made here only."""
+    return TaskDone.of(workload.ti_id, workload.try_number, outcome, xcoms or [])
+
+
 def _execute(
     workload: TaskWorkload, store: ParentXComStore, link: ParentLink, dag: DAG | None = None
-) -> dict[str, Any]:
+) -> TaskDone:
     log = logging.getLogger("tradewind.task")
     log.info("Task %s started in process %d", workload.describe(), os.getpid())
     started = timezone.utcnow()
@@ -330,16 +324,8 @@ def _execute(
     except Exception as exc:
         log.exception("Could not load the task: %s", exc)
         state = states.after_failed_try(workload.try_number, workload.max_tries)
-        now = timezone.utcnow().isoformat()
-        return {
-            "op": "done",
-            "ti_id": workload.ti_id,
-            "state": state.value,
-            "start_date": started.isoformat(),
-            "end_date": now,
-            "error": f"{type(exc).__name__}: {exc}",
-            "xcoms": [],
-        }
+        now = timezone.utcnow()
+        return _done(workload, TryOutcome(state, started, now, f"{type(exc).__name__}: {exc}"))
     variable, connection = lookups(link)
     request = task_execution.TryRequest(
         task=task,
@@ -355,4 +341,4 @@ def _execute(
         request, store, variable_lookup=variable, connection_lookup=connection
     )
     xcoms = [[key, value] for key, value in store.pushed.items()]
-    return outcome_to_message(workload.ti_id, outcome, xcoms)
+    return _done(workload, outcome, xcoms)

@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import datetime
-from typing import Any
 
 from tradewind.runner.runtime import RunInfo
 
@@ -71,19 +70,3 @@ class CallbackWorkload:
 
     def describe(self) -> str:
         return f"{self.kind} of DAG {self.dag_id} run {self.run_id}"
-
-
-def outcome_to_message(ti_id: int, outcome: Any, xcoms: list[list[Any]]) -> dict[str, Any]:
-    """The final message a task process sends (see ``runner.protocol``)."""
-    return {
-        "op": "done",
-        "ti_id": ti_id,
-        "state": outcome.state.value,
-        "start_date": outcome.start_date.isoformat(),
-        "end_date": outcome.end_date.isoformat(),
-        "error": outcome.error,
-        "reschedule_date": outcome.reschedule_date.isoformat() if outcome.reschedule_date else None,
-        "skipped_task_ids": outcome.skipped_task_ids,
-        "rendered_fields": outcome.rendered_fields,
-        "xcoms": xcoms,
-    }

@@ -224,6 +224,7 @@ class SchedulerJob:
                 )
                 timeout = wait_seconds(state, config, time.monotonic())
                 waited = self.waiter.wait(self.executor, timeout)
+                self.executor.answer_requests()  # the tries' questions, outside ``wait``
                 events.extend(waited.events)
                 if time.monotonic() - state.last_heartbeat >= config.heartbeat_every:
                     try:

@@ -9,6 +9,7 @@ nothing for ``HELLO_TIMEOUT`` seconds is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -18,6 +19,7 @@ import time
 from typing import Any
 
 from tradewind.runner import beacons
+from tradewind.runner.messages import Resume
 from tradewind.runner.process_identity import ProcessIdentity
 from tradewind.runner.protocol import ChannelClosed, LineChannel
 
@@ -83,15 +85,13 @@ class SupervisorSocket:
 
     def close(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
             self.sock = None
 
 
 def read_hello(hello: PendingHello) -> dict[str, Any] | None:
-    """The first message of a pending connection, once it arrived; raises ``ChannelClosed``
+    """The first frame of a pending connection, once it arrived; raises ``ChannelClosed``
     when the peer went away or sent something else than one line."""
     messages = hello.channel.receive_available()
     if not messages:
@@ -101,14 +101,10 @@ def read_hello(hello: PendingHello) -> dict[str, Any] | None:
     return messages[0]
 
 
-def check_claim(home_key: str, hello: PendingHello, message: dict[str, Any]) -> ResumeClaim | str:
+def check_claim(home_key: str, hello: PendingHello, message: Resume) -> ResumeClaim | str:
     """The claim, checked against the kernel's word; or why it is refused."""
-    ti_id, try_number = message.get("ti_id"), message.get("try_number")
-    if (
-        message.get("op") != "resume"
-        or not isinstance(ti_id, int)
-        or not isinstance(try_number, int)
-    ):
+    ti_id, try_number = message.ti_id, message.try_number
+    if not isinstance(ti_id, int) or not isinstance(try_number, int):
         return 'expected {"op": "resume", "ti_id": int, "try_number": int}'
     try:
         raw = hello.channel.sock.getsockopt(
