@@ -15,11 +15,13 @@ from tradewind.scheduler.run_decisions import (
     ChangeKind,
     Expansion,
     PastStates,
+    QueuedRun,
     RunDecision,
     RunView,
     TiView,
     XComError,
     decide_run,
+    runs_to_start,
 )
 from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -294,3 +296,31 @@ def test_the_leaves_decide_the_run() -> None:
     assert decide_run(view(dag, {"work": F, "cleanup": S}), NOW).finished is DagRunState.SUCCESS
     assert decide_run(view(dag, {"work": S, "cleanup": F}), NOW).finished is DagRunState.FAILED
     assert TIS.SUCCESS.value == S
+
+
+def queued(
+    run_id: int, dag_id: str = "d", backfill: int | None = None, limit: int = 2, held: bool = False
+) -> QueuedRun:
+    return QueuedRun(run_id, dag_id, backfill, limit, held=held)
+
+
+@pytest.mark.parametrize(
+    ("candidates", "running", "started"),
+    [
+        ([queued(1), queued(2), queued(3)], {}, [1, 2]),
+        ([queued(1), queued(2)], {("d", None): 2}, []),
+        ([queued(1), queued(2, "e", limit=1), queued(3, "e", limit=1)], {("d", None): 1}, [1, 2]),
+        # backfill runs count against their backfill's limit only
+        (
+            [queued(1, backfill=7, limit=1), queued(2, backfill=7, limit=1), queued(3)],
+            {("d", None): 1},
+            [1, 3],
+        ),
+        # a paused backfill holds its runs; the others still start
+        ([queued(1, backfill=7, held=True), queued(2)], {}, [2]),
+    ],
+)
+def test_runs_to_start(
+    candidates: list[QueuedRun], running: dict[tuple[str, int | None], int], started: list[int]
+) -> None:
+    assert runs_to_start(candidates, running) == started

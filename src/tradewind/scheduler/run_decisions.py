@@ -16,8 +16,8 @@ from __future__ import annotations
 
 import dataclasses
 import enum
-from collections import defaultdict
-from collections.abc import Mapping
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
@@ -145,6 +145,35 @@ class RunDecision:
     @property
     def scheduled_any(self) -> bool:
         return any(change.kind is ChangeKind.SCHEDULE for change in self.changes)
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class QueuedRun:
+    """A queued run, with the ``max_active_runs`` it starts under (its DAG's, or its
+    backfill's when the backfill sets one)."""
+
+    id: int
+    dag_id: str
+    backfill_id: int | None
+    max_active_runs: int
+    #: Its backfill is paused: it stays queued.
+    held: bool = False
+
+
+def runs_to_start(
+    queued: Sequence[QueuedRun], running: Mapping[tuple[str, int | None], int]
+) -> list[int]:
+    """The queued runs that start now, in ``queued``'s order. ``running``: running runs per
+    (DAG, backfill); backfill runs count against their backfill's limit only."""
+    active = Counter(running)
+    started = []
+    for run in queued:
+        key = (run.dag_id, run.backfill_id)
+        if run.held or active[key] >= run.max_active_runs:
+            continue
+        active[key] += 1
+        started.append(run.id)
+    return started
 
 
 class _MissingXCom(Exception):
