@@ -126,15 +126,24 @@ def apply_decisions(
 ) -> EvaluationResult:
     """Write the decisions: the only writes of the task-scheduling pass."""
     result = EvaluationResult()
-    rows: list[ti_rows.TaskInstanceRow] = []
+    rows: dict[int, ti_rows.TaskInstanceRow] = {}
     copies: list[dict[str, object]] = []
     succeeded: list[int] = []
     for item, decision in decided:
         run = item.run
-        for change in decision.changes:
-            rows.append(_changed_row(change, now))
-            if change.kind is ChangeKind.SUCCEED:
-                succeeded.append(change.ti_id)
+        if decision.changes:
+            # Each change starts from the state the instance was loaded in (or the one an
+            # earlier change of this decision left it in).
+            loaded = {ti.id: ti.state for ti in item.view.tis}
+            for change in decision.changes:
+                row = rows.get(change.ti_id)
+                if row is None:
+                    row = rows[change.ti_id] = ti_rows.TaskInstanceRow(
+                        ("id", "state"), (change.ti_id, loaded[change.ti_id])
+                    )
+                _change(row, change, now)
+                if change.kind is ChangeKind.SUCCEED:
+                    succeeded.append(change.ti_id)
         for expansion in decision.expansions:
             copies.extend(_copies(run, expansion, now))
         result.wake(decision.wake_at)
@@ -153,7 +162,7 @@ def apply_decisions(
     session.flush()
     if copies:
         session.execute(_COPY_PLACEHOLDER, copies)
-    ti_rows.write_changes(session, rows)
+    ti_rows.write_changes(session, rows.values())
     if succeeded:  # an empty task's try is copied once its change is written
         tis = session.scalars(
             select(TaskInstance)
@@ -165,8 +174,8 @@ def apply_decisions(
     return result
 
 
-def _changed_row(change: TiChange, now: datetime) -> ti_rows.TaskInstanceRow:
-    row = ti_rows.TaskInstanceRow(("id",), (change.ti_id,))
+def _change(row: ti_rows.TaskInstanceRow, change: TiChange, now: datetime) -> None:
+    """One decided change of a task instance, with the columns that go with its new state."""
     if change.max_tries is not None:
         row.max_tries = change.max_tries
     if change.map_index is not None:
@@ -180,7 +189,6 @@ def _changed_row(change: TiChange, now: datetime) -> ti_rows.TaskInstanceRow:
         row.try_number = change.try_number or 0
         row.start_date = row.end_date = now
         row.duration = 0.0
-    return row
 
 
 def _copies(run: DagRun, expansion: Expansion, now: datetime) -> list[dict[str, object]]:
