@@ -179,8 +179,9 @@ def _xcoms(
 
 
 def _pulled(rows: list[tuple[int, str | None]], mapped: bool) -> Any:
-    """What ``xcom_reads.pull`` gives for these stored rows; a value that does not decode
-    becomes an ``XComError`` (the expansion fails with it, as when it is pulled)."""
+    """The value a task pulls from these stored rows: a mapped producer's in map-index order,
+    else the unmapped one or None. A value that does not decode becomes an ``XComError``
+    (the expansion fails with it, as when it is pulled)."""
     try:
         if mapped:
             return [xcom_codec.decode(v) for _i, v in sorted(rows) if _i >= 0 and v is not None]
