@@ -14,6 +14,7 @@ import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradewind.exceptions import ConfigError
 
@@ -34,6 +35,19 @@ def _positive_int(raw: str) -> int:
     if value <= 0:
         raise ValueError(f"expected a whole number above 0, got {raw!r}")
     return value
+
+
+def _zone_name(raw: str) -> str:
+    name = raw.strip()
+    if name.upper() in {"UTC", "Z", "ETC/UTC"}:
+        return "UTC"
+    try:
+        ZoneInfo(name)
+    except (ZoneInfoNotFoundError, ValueError):
+        raise ValueError(
+            f"unknown timezone {raw!r}; give an IANA name such as Asia/Seoul"
+        ) from None
+    return name
 
 
 @dataclasses.dataclass(frozen=True)
@@ -69,11 +83,34 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "Fernet key for secrets at rest (generated under $TRADEWIND_HOME when unset).",
         secret=True,
     ),
-    Option("core", "executor", "LocalExecutor", "LocalExecutor or DistributedExecutor."),
-    Option("core", "default_timezone", "UTC", "Zone for naive datetimes in DAG files."),
-    Option("core", "load_examples", False, "Also load the bundled example DAGs.", _parse_bool),
-    Option("core", "max_active_runs_per_dag", 16, "Default max_active_runs of a DAG.", int),
-    Option("core", "max_active_tasks_per_dag", 16, "Default max_active_tasks of a DAG.", int),
+    Option(
+        "core",
+        "executor",
+        "local",
+        "Executor the scheduler runs tasks with: local (LocalExecutor, case-insensitive).",
+    ),
+    Option(
+        "core",
+        "default_timezone",
+        "UTC",
+        "Zone of naive datetimes in DAG files (start_date, end_date), and so of their cron "
+        "schedules, e.g. Asia/Seoul.",
+        _zone_name,
+    ),
+    Option(
+        "core",
+        "max_active_runs_per_dag",
+        16,
+        "max_active_runs of a DAG whose file does not set it.",
+        _positive_int,
+    ),
+    Option(
+        "core",
+        "max_active_tasks_per_dag",
+        16,
+        "max_active_tasks of a DAG whose file does not set it.",
+        _positive_int,
+    ),
     Option(
         "core", "default_pool_slots", 128, "Slots of default_pool when it is first created.", int
     ),

@@ -15,6 +15,7 @@ from sqlalchemy import select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
+from tradewind.api.ui import models_dag_list
 from tradewind.dag_processing import importer
 from tradewind.dag_processing.manager import DagProcessor
 from tradewind.db import engine as db_engine
@@ -23,7 +24,6 @@ from tradewind.exceptions import InvalidIdError
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
 from tradewind.services import dags as dag_service
-from tradewind.services import ui_dag_list
 
 from .helpers import dag_source, stored, write
 
@@ -80,7 +80,7 @@ def test_a_1_mb_dag_id_gives_a_short_import_error(
 
     # What every DAG list page carries (the UI's and the CLI's) is as short.
     page = db_engine.run_in_transaction(
-        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+        engine, lambda session: models_dag_list.dag_list(session), readonly=True
     )
     assert [len(e.stacktrace) <= importer.MAX_STORED_CHARS for e in page.import_errors] == [True]
     errors = db_engine.run_in_transaction(engine, dag_service.list_import_errors, readonly=True)
@@ -211,14 +211,14 @@ def test_an_import_error_stored_before_the_bound_is_listed_cut(engine: Engine) -
     [error] = db_engine.run_in_transaction(engine, dag_service.list_import_errors, readonly=True)
     assert len(error.stacktrace) <= importer.MAX_LINE_CHARS and error.stacktrace.startswith("zzz")
     page = db_engine.run_in_transaction(
-        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+        engine, lambda session: models_dag_list.dag_list(session), readonly=True
     )
     assert [e.stacktrace for e in page.import_errors] == [error.stacktrace]
 
 
 def test_the_dag_list_carries_the_first_import_errors_and_their_count(engine: Engine) -> None:
     def add(session: Session) -> None:
-        for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7):
+        for number in range(models_dag_list.MAX_LISTED_IMPORT_ERRORS + 7):
             session.add(
                 ParseImportError(
                     filename=f"/dags/broken_{number:03}.py",
@@ -229,9 +229,9 @@ def test_the_dag_list_carries_the_first_import_errors_and_their_count(engine: En
 
     db_engine.run_in_transaction(engine, add)
     page = db_engine.run_in_transaction(
-        engine, lambda session: ui_dag_list.dag_list(session), readonly=True
+        engine, lambda session: models_dag_list.dag_list(session), readonly=True
     )
-    assert page.import_error_count == ui_dag_list.MAX_LISTED_IMPORT_ERRORS + 7
+    assert page.import_error_count == models_dag_list.MAX_LISTED_IMPORT_ERRORS + 7
     assert [e.filename for e in page.import_errors] == [
-        f"/dags/broken_{number:03}.py" for number in range(ui_dag_list.MAX_LISTED_IMPORT_ERRORS)
+        f"/dags/broken_{number:03}.py" for number in range(models_dag_list.MAX_LISTED_IMPORT_ERRORS)
     ]

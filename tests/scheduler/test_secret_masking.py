@@ -16,11 +16,12 @@ from fastapi.testclient import TestClient
 
 from tests.ui.helpers import sign_in
 from tradewind.api.app import create_app
+from tradewind.api.ui import models_task_instances
 from tradewind.db import engine as db_engine
 from tradewind.runner.log_paths import try_log_path
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.secrets_masker import masker
-from tradewind.services import connections, task_instances, ui_task_instances, users, variables
+from tradewind.services import connections, task_instances, users, variables
 from tradewind.services.secrets import SecretCipher
 
 DAG_SOURCE = """
@@ -143,7 +144,7 @@ def test_rendered_fields_are_masked_where_they_are_stored_and_shown(harness) -> 
         found["failing"] = [
             t.rendered_fields for t in task_instances.tries(session, "masking", run_id, "failing")
         ]
-        found["page"] = ui_task_instances.task_instance(
+        found["page"] = models_task_instances.task_instance(
             session, "masking", run_id, "bash"
         ).rendered_fields
         return found

@@ -24,9 +24,10 @@ from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind import config, serialization
+from tradewind.api.ui import models_graph
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance
-from tradewind.services import db_admin, ui_graph, users
+from tradewind.services import db_admin, users
 
 from . import big_dags, headless
 from .big_dags import RUN_ID, big_dag
@@ -120,7 +121,7 @@ def test_a_stored_dag_that_is_not_whole_is_drawn_or_refused_clearly() -> None:
     data = serialization.serialize_dag(nested_dag())
     del data["task_group"]["children"][1]  # "outer" and its tasks
     data["task_group"]["children"].append("start")  # named twice
-    document = ui_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
+    document = models_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
     tasks, edges, children = decode(json.loads(document.body))
     assert len(tasks) == 6 and len(edges) == 7
     assert children[""] == ["start", "side", "end", "outer.inner.a", "outer.inner.b", "outer.c"]
@@ -128,11 +129,11 @@ def test_a_stored_dag_that_is_not_whole_is_drawn_or_refused_clearly() -> None:
     with pytest.raises(
         serialization.SerializationError, match="cannot read the tasks of stored DAG 'nested'"
     ):
-        ui_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
+        models_graph.build_document("nested", 1, 1, "hash", json.dumps(data))
     with pytest.raises(serialization.SerializationError, match="not valid JSON"):
-        ui_graph.build_document("nested", 1, 1, "hash", "{")
+        models_graph.build_document("nested", 1, 1, "hash", "{")
     with pytest.raises(serialization.SerializationError, match="layout version"):
-        ui_graph.build_document("nested", 1, 1, "hash", json.dumps({**data, "__version": 99}))
+        models_graph.build_document("nested", 1, 1, "hash", json.dumps({**data, "__version": 99}))
 
 
 def test_a_missing_dag_or_version_is_a_clear_404(

@@ -8,18 +8,17 @@ from zoneinfo import ZoneInfo
 from markupsafe import Markup
 
 from tradewind import DAG, serialization
-from tradewind.api.ui import formatting, highlight
+from tradewind.api.ui import formatting, highlight, models_grid, models_structure
 from tradewind.db.models import DagVersion
-from tradewind.services import ui_grid, ui_structure
 
 from .helpers import nested_dag
 
 
-def shape_of(dag: DAG) -> ui_structure.DagShape:
+def shape_of(dag: DAG) -> models_structure.DagShape:
     version = DagVersion(
         id=1, dag_id=dag.dag_id, version_number=1, serialized_dag="", content_hash=""
     )
-    return ui_structure._shape(serialization.deserialize_dag(serialization.dumps(dag)), version)
+    return models_structure._shape(serialization.deserialize_dag(serialization.dumps(dag)), version)
 
 
 def test_shape_rows_and_labels() -> None:
@@ -36,11 +35,11 @@ def test_shape_rows_and_labels() -> None:
 
 
 def test_summary_state_uses_airflows_priority() -> None:
-    assert ui_grid.summary_state(["success", "failed", "running"]) == "failed"
-    assert ui_grid.summary_state(["success", "running"]) == "running"
-    assert ui_grid.summary_state(["success", None]) is None
-    assert ui_grid.summary_state(["success", "skipped"]) == "success"
-    assert ui_grid.summary_state([]) is None
+    assert models_grid.summary_state(["success", "failed", "running"]) == "failed"
+    assert models_grid.summary_state(["success", "running"]) == "running"
+    assert models_grid.summary_state(["success", None]) is None
+    assert models_grid.summary_state(["success", "skipped"]) == "success"
+    assert models_grid.summary_state([]) is None
 
 
 def test_times_are_written_in_the_zone_with_its_name() -> None:

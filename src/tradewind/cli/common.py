@@ -15,7 +15,6 @@ import click
 
 from tradewind import config
 from tradewind.dag_processing import dag_bag, importer
-from tradewind.exceptions import TradewindError
 from tradewind.runner.log_context import TaskLabelFilter
 from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.sdk import timezone
@@ -55,6 +54,7 @@ def load_dag_or_exit(dag_id: str, folder: Path) -> DAG:
         dag_id,
         timeout=float(settings.get("dag_processor", "file_timeout")),
         parallelism=int(settings.get("dag_processor", "parsing_processes")),
+        defaults=importer.file_defaults_from(settings),
     )
     if dag is not None:
         return dag
@@ -158,7 +158,3 @@ def stdout_to_stderr() -> Iterator[None]:
         if saved >= 0:
             os.dup2(saved, out_fd)
             os.close(saved)
-
-
-def user_error(exc: TradewindError, code: int = 1) -> None:
-    fail(str(exc), code)

@@ -20,7 +20,7 @@ from tradewind.cli.output import user_errors
 from tradewind.config import Settings
 from tradewind.dag_processing.manager import DagProcessor
 from tradewind.exceptions import ConfigError
-from tradewind.executors.local import LocalExecutor
+from tradewind.executors import registry as executors
 from tradewind.runner.parent_death import die_with_parent
 from tradewind.scheduler.job import SchedulerJob, SchedulerPhase
 from tradewind.services import db_admin, standalone_setup
@@ -70,8 +70,8 @@ def _setup_logging() -> None:
 
 
 def _run_scheduler(settings: Settings) -> None:
+    executor = executors.create_executor(settings)
     engine = db_admin.open_engine(settings)
-    executor = LocalExecutor(int(settings.get("core", "parallelism")))
     job = SchedulerJob(settings, engine, executor, request_handler=TaskRequestHandler)
 
     def on_signal(signum: int, frame: Any) -> None:
@@ -163,6 +163,7 @@ def standalone_command() -> None:
     (with the local executor) and the API/UI server together. Ctrl-C stops everything."""
     _setup_logging()
     settings = standalone_setup.standalone_settings(config.load())
+    executors.executor_name(settings.get("core", "executor"))  # refused before anything starts
     setup = standalone_setup.prepare(settings)
     if setup.new_password is not None:
         click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)

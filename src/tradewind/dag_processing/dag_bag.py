@@ -19,6 +19,7 @@ from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import parse_files
 from tradewind.dag_processing.importer import ImportProblem, import_dag_file
 from tradewind.sdk.dag import DAG
+from tradewind.sdk.definition_context import DagFileDefaults
 
 #: The DAG processor's defaults (``[dag_processor] file_timeout``, ``parsing_processes``).
 DEFAULT_TIMEOUT = 30.0
@@ -33,9 +34,11 @@ class DagBag:
     dags: dict[str, DAG] = dataclasses.field(default_factory=dict)
     problems: list[ImportProblem] = dataclasses.field(default_factory=list)
     files_read: int = 0
+    #: What the DAGs take for what their file leaves unset.
+    defaults: DagFileDefaults = dataclasses.field(default_factory=DagFileDefaults)
 
     def add_file(self, path: Path) -> None:
-        result = import_dag_file(path)
+        result = import_dag_file(path, self.defaults)
         self.files_read += 1
         self.problems.extend(result.problems)
         for dag in result.dags:
@@ -60,10 +63,12 @@ def _on_path(folder: Path) -> None:
         sys.path.insert(0, entry)
 
 
-def load_folder(folder: Path, *, safe_mode: bool = True) -> DagBag:
+def load_folder(
+    folder: Path, *, safe_mode: bool = True, defaults: DagFileDefaults | None = None
+) -> DagBag:
     """Import every DAG file of ``folder`` in this process (for tests of trusted folders:
     a file that crashes the interpreter takes this process with it)."""
-    bag = DagBag(folder)
+    bag = DagBag(folder, defaults=defaults or DagFileDefaults())
     _on_path(folder)
     for path in find_dag_files(folder, safe_mode=safe_mode):
         bag.add_file(path)
@@ -77,6 +82,7 @@ def find_dag_file(
     safe_mode: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     parallelism: int = DEFAULT_PARALLELISM,
+    defaults: DagFileDefaults | None = None,
 ) -> tuple[Path | None, list[ImportProblem], int]:
     """The file that defines ``dag_id`` (the first in path order, as for the DAG processor),
     the problems of the files imported to find it, and how many were imported.
@@ -99,6 +105,7 @@ def find_dag_file(
                 parallelism=parallelism,
                 folder=_top(folder),
                 sys_path=[str(_top(folder))],
+                defaults=defaults or DagFileDefaults(),
             ),
             key=lambda result: str(result.path),
         )
@@ -118,15 +125,21 @@ def load_dag(
     safe_mode: bool = True,
     timeout: float = DEFAULT_TIMEOUT,
     parallelism: int = DEFAULT_PARALLELISM,
+    defaults: DagFileDefaults | None = None,
 ) -> tuple[DAG | None, DagBag]:
     """Find one DAG (``find_dag_file``) and import its file, and only that file, here.
 
     The bag holds the problems of every file imported to find it, and ``files_read`` their
     number; the DAG is None when no file defines it or the defining file failed to import.
     """
-    bag = DagBag(folder)
+    bag = DagBag(folder, defaults=defaults or DagFileDefaults())
     path, problems, bag.files_read = find_dag_file(
-        folder, dag_id, safe_mode=safe_mode, timeout=timeout, parallelism=parallelism
+        folder,
+        dag_id,
+        safe_mode=safe_mode,
+        timeout=timeout,
+        parallelism=parallelism,
+        defaults=bag.defaults,
     )
     bag.problems.extend(
         problem for problem in problems if path is None or problem.filename != str(path)

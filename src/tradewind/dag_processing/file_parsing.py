@@ -46,6 +46,7 @@ from tradewind import serialization
 from tradewind.dag_processing.importer import DagFileTimeout, ImportProblem, import_dag_file
 from tradewind.runner import parent_death
 from tradewind.sdk import definition_context
+from tradewind.sdk.definition_context import DagFileDefaults
 
 log = logging.getLogger("tradewind.dag_processor")
 
@@ -155,6 +156,7 @@ def _child_main(
     timeout: float,
     sys_path: Sequence[str],
     parent: int,
+    defaults: DagFileDefaults,
 ) -> None:
     """Runs in the child: import, serialize, send, exit."""
     real_exit = os._exit
@@ -180,7 +182,7 @@ def _child_main(
         signal.signal(signal.SIGALRM, _raise_timeout(timeout))
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
-            result = import_dag_file(Path(path))
+            result = import_dag_file(Path(path), defaults)
         finally:
             signal.setitimer(signal.ITIMER_REAL, 0)
             os._exit = real_exit
@@ -337,12 +339,17 @@ def _failed(
 
 
 def _start(
-    context: Any, path: Path, log_path: Path, timeout: float, sys_path: Sequence[str]
+    context: Any,
+    path: Path,
+    log_path: Path,
+    timeout: float,
+    sys_path: Sequence[str],
+    defaults: DagFileDefaults,
 ) -> _Running:
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_child_main,
-        args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid()),
+        args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid(), defaults),
         daemon=True,
     )
     process.start()
@@ -411,12 +418,14 @@ def parse_files(
     folder: Path | None = None,
     sys_path: Sequence[str] = (),
     stop: threading.Event | None = None,
+    defaults: DagFileDefaults | None = None,
 ) -> list[ParsedFile]:
     """Parse every file, ``parallelism`` at a time; results in the order files finished.
 
     ``folder`` is the DAG folder (log file names are relative to it). The file's own folder,
     then the ``sys_path`` entries, are put first on the children's ``sys.path``. When
     ``stop`` is set, running children are killed and the files finished so far are returned.
+    DAGs take ``defaults`` for what their file leaves unset.
     """
     if log_folder is None:
         with tempfile.TemporaryDirectory(prefix="tradewind-parse-") as scratch:
@@ -428,8 +437,10 @@ def parse_files(
                 folder=folder,
                 sys_path=sys_path,
                 stop=stop,
+                defaults=defaults,
             )
     warm_up()
+    defaults = defaults or DagFileDefaults()
     context = multiprocessing.get_context("fork")
     pending = list(paths)
     pending.reverse()
@@ -444,7 +455,14 @@ def parse_files(
             while pending and len(running) < parallelism:
                 path = pending.pop()
                 running.append(
-                    _start(context, path, log_path_for(log_folder, path, folder), timeout, sys_path)
+                    _start(
+                        context,
+                        path,
+                        log_path_for(log_folder, path, folder),
+                        timeout,
+                        sys_path,
+                        defaults,
+                    )
                 )
             now = time.monotonic()
             wait_for = min(max(0.0, r.started + deadline_after - now) for r in running)

@@ -16,9 +16,11 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+from tradewind.config import Settings
 from tradewind.exceptions import DagDefinitionError
-from tradewind.sdk import definition_context
+from tradewind.sdk import definition_context, timezone
 from tradewind.sdk.dag import DAG
+from tradewind.sdk.definition_context import DagFileDefaults
 
 #: Most characters of the import error stored for one file, and of one line in it. A DAG
 #: file decides what its errors say (a 1 MB id, an exception with a 1 MB message, a traceback
@@ -89,6 +91,16 @@ class FileImportResult:
     filename: str
     dags: list[DAG]
     problems: list[ImportProblem]
+
+
+def file_defaults_from(settings: Settings) -> DagFileDefaults:
+    """What DAGs take for what their file leaves unset, from ``[core] default_timezone``,
+    ``max_active_runs_per_dag`` and ``max_active_tasks_per_dag``."""
+    return DagFileDefaults(
+        timezone=timezone.parse_timezone(str(settings.get("core", "default_timezone"))),
+        max_active_runs=int(settings.get("core", "max_active_runs_per_dag")),
+        max_active_tasks=int(settings.get("core", "max_active_tasks_per_dag")),
+    )
 
 
 def module_name_for(path: Path) -> str:
@@ -181,8 +193,9 @@ def _orphan_problems(path: Path, orphans: list[object]) -> list[ImportProblem]:
     return problems
 
 
-def import_dag_file(path: Path) -> FileImportResult:
-    """Execute ``path`` and return its valid DAGs and every problem found."""
+def import_dag_file(path: Path, defaults: DagFileDefaults | None = None) -> FileImportResult:
+    """Execute ``path`` and return its valid DAGs and every problem found; its DAGs take
+    ``defaults`` (UTC and 16 when not given) for what the file leaves unset."""
     path = path.resolve()
     definition_context.take_created_dags()
     definition_context.take_orphans()
@@ -195,7 +208,8 @@ def import_dag_file(path: Path) -> FileImportResult:
     module = importlib.util.module_from_spec(spec)
     sys.modules[name] = module
     try:
-        spec.loader.exec_module(module)
+        with definition_context.file_defaults(defaults or DagFileDefaults()):
+            spec.loader.exec_module(module)
     except (Exception, SystemExit, DagFileTimeout) as exc:
         sys.modules.pop(name, None)
         definition_context.take_created_dags()

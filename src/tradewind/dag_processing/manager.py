@@ -35,7 +35,7 @@ from sqlalchemy.orm import Session
 
 from tradewind import wakeup
 from tradewind.config import Settings
-from tradewind.dag_processing import processor_job, store
+from tradewind.dag_processing import importer, processor_job, store
 from tradewind.dag_processing.discovery import find_dag_files
 from tradewind.dag_processing.file_parsing import ParsedFile, parse_files
 from tradewind.dag_processing.importer import ImportProblem
@@ -84,6 +84,7 @@ class DagProcessor:
         self.timeout = float(settings.get("dag_processor", "file_timeout"))
         self.parallelism = int(settings.get("dag_processor", "parsing_processes"))
         self.paused_by_default = bool(settings.get("core", "dags_are_paused_at_creation"))
+        self.file_defaults = importer.file_defaults_from(settings)
         self.log_folder = settings.log_folder / "dag_processor"
         self._known: dict[Path, _Known] = {}
         self._seeded = False
@@ -199,6 +200,7 @@ class DagProcessor:
                 folder=self.folder,
                 sys_path=self._sys_path(),
                 stop=stop,
+                defaults=self.file_defaults,
             )
             if changed
             else []

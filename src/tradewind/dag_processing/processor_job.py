@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Job, JobState, JobType
+from tradewind.scheduler import run_transitions
 from tradewind.sdk import timezone
 
 log = logging.getLogger("tradewind.dag_processor")
@@ -41,14 +42,14 @@ def register(engine: Engine) -> int | None:
 
 
 def heartbeat(engine: Engine, job_id: int | None) -> None:
-    _update(engine, job_id, JobState.RUNNING, end=False)
+    _update(engine, job_id, end=False)
 
 
 def end(engine: Engine, job_id: int | None) -> None:
-    _update(engine, job_id, JobState.SUCCESS, end=True)
+    _update(engine, job_id, end=True)
 
 
-def _update(engine: Engine, job_id: int | None, state: JobState, *, end: bool) -> None:
+def _update(engine: Engine, job_id: int | None, *, end: bool) -> None:
     if job_id is None:
         return
 
@@ -57,10 +58,9 @@ def _update(engine: Engine, job_id: int | None, state: JobState, *, end: bool) -
         if job is None:
             return
         now = timezone.utcnow()
-        job.latest_heartbeat = now
-        job.state = state.value
+        run_transitions.beat(job, now)
         if end:
-            job.end_date = now
+            run_transitions.end_job(job, now)
 
     try:
         db_engine.run_in_transaction(engine, write)

@@ -170,15 +170,6 @@ def store_dag(
     return summary.versions_added > 0
 
 
-def store_file(
-    session: Session, parsed: ParsedFile, source: str, *, paused_by_default: bool, now: datetime
-) -> StoreSummary:
-    """Apply one parsed file to the metastore."""
-    return store_files(
-        session, [parsed], {parsed.path: source}, paused_by_default=paused_by_default, now=now
-    )
-
-
 @dataclasses.dataclass
 class _Batch:
     """What is already stored about the DAGs and files of one batch."""

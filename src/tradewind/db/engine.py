@@ -28,7 +28,7 @@ import sqlalchemy
 from sqlalchemy import event
 from sqlalchemy.engine import URL, Connection, Engine, make_url
 from sqlalchemy.exc import DBAPIError, SQLAlchemyError
-from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.orm import Session
 
 from tradewind.config import Settings
 from tradewind.exceptions import MetastoreError
@@ -103,11 +103,6 @@ def describe(engine: Engine) -> str:
 def read_only(engine: Engine) -> Engine:
     """A view of ``engine`` whose transactions only read (plain ``BEGIN`` on SQLite)."""
     return engine.execution_options(**{READ_ONLY_OPTION: True})
-
-
-def make_sessionmaker(engine: Engine) -> sessionmaker[Session]:
-    """A session factory; objects stay readable after commit (``expire_on_commit=False``)."""
-    return sessionmaker(bind=engine, expire_on_commit=False)
 
 
 @contextlib.contextmanager

@@ -3,15 +3,20 @@
 from __future__ import annotations
 
 import datetime as dt
+import enum
 from typing import Any
 
-from sqlalchemy import JSON, DateTime, TypeDecorator
+from sqlalchemy import JSON, DateTime, String, TypeDecorator
 from sqlalchemy.dialects import postgresql
 from sqlalchemy.engine import Dialect
 
 
 class NaiveDatetimeError(ValueError):
     """A naive datetime was about to be stored; its zone would be a guess."""
+
+
+class UnknownStateError(ValueError):
+    """A value that is not one of the column's states was about to be stored."""
 
 
 class UtcDateTime(TypeDecorator[dt.datetime]):
@@ -46,6 +51,61 @@ class UtcDateTime(TypeDecorator[dt.datetime]):
         if value.tzinfo is None:
             return value.replace(tzinfo=dt.UTC)
         return value.astimezone(dt.UTC)
+
+
+class StrEnumType(TypeDecorator[str]):
+    """A ``StrEnum`` member stored as its string value: a plain ``VARCHAR(length)``.
+
+    Writes take a member or its value and refuse anything else, so a typo never reaches the
+    table; reads return the member (a value no member has, written by something else, is
+    returned as the plain string rather than breaking every page that lists it). Comparisons
+    (``WHERE state = :s``, ``IN``) are not checked: filtering by an unknown state finds
+    nothing, as before.
+    """
+
+    impl = String
+    cache_ok = True
+
+    def __init__(self, states: type[enum.StrEnum], length: int) -> None:
+        super().__init__(length)
+        self.states = states
+        self.length = length
+        self._members: dict[str, enum.StrEnum] = {member.value: member for member in states}
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        try:
+            member = self._members.get(value)
+        except TypeError:  # unhashable
+            member = None
+        if member is None:
+            raise UnknownStateError(
+                f"{value!r} is not a {self.states.__name__}: expected one of "
+                f"{', '.join(self._members)}"
+            )
+        return member.value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> str | None:
+        if value is None:
+            return None
+        return self._members.get(value, value)
+
+    def coerce_compared_value(self, op: Any, value: Any) -> Any:
+        return _COMPARED_STATE
+
+
+class _ComparedStateType(TypeDecorator[str]):
+    """What a state column is compared with: members as their plain values, nothing refused."""
+
+    impl = String
+    cache_ok = True
+
+    def process_bind_param(self, value: Any, dialect: Dialect) -> Any:
+        return value.value if isinstance(value, enum.Enum) else value
+
+
+_COMPARED_STATE = _ComparedStateType()
 
 
 #: JSON document column: JSONB on PostgreSQL (comparable, so DISTINCT and GROUP BY work on

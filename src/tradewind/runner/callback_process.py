@@ -103,8 +103,8 @@ def build_context(dag: DAG, workload: CallbackWorkload, link: ParentLink) -> Con
             xcoms=_ReadOnlyXComs(link),
             map_index=workload.ti_map_index,
             try_number=workload.ti_try_number,
+            state=workload.ti_state or "none",
         )
-        ti.state = workload.ti_state or "none"
         context = context_builder.build_context(
             ti=ti,
             run=workload.run,

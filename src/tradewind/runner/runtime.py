@@ -51,6 +51,7 @@ class RuntimeTaskInstance:
         start_date: datetime | None = None,
         sensor_start_date: datetime | None = None,
         poke_number: int = 0,
+        state: str = "running",
     ) -> None:
         self.task = task
         self.dag_id = run.dag_id
@@ -63,7 +64,7 @@ class RuntimeTaskInstance:
         self.sensor_start_date = sensor_start_date
         self.poke_number = poke_number
         self.hostname = socket.gethostname()
-        self.state = "running"
+        self.state = state
         self.dag_run = run
         self._xcoms = xcoms
         self.skipped_task_ids: list[str] = []

@@ -19,7 +19,7 @@ from tradewind.runner import context_builder, log_context, rendered_fields
 from tradewind.runner.runtime import RunInfo, RuntimeTaskInstance
 from tradewind.runner.timeout import execution_timeout
 from tradewind.runner.xcom_store import XComStore
-from tradewind.sdk import param, timezone
+from tradewind.sdk import param, states, timezone
 from tradewind.sdk.context import Context, current_context
 from tradewind.sdk.secrets_masker import masker
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -216,10 +216,11 @@ def _execute(
         error = f"{type(exc).__name__}: {exc}"
         trace = traceback.format_exc()
         log.error("Task failed with exception\n%s", trace.rstrip())
-        retryable = operator.retries and request.try_number <= request.max_tries
-        state = TIS.UP_FOR_RETRY if retryable else TIS.FAILED
-        if isinstance(exc, KeyboardInterrupt):
-            state = TIS.FAILED
+        state = states.after_failed_try(
+            request.try_number,
+            request.max_tries,
+            retryable=bool(operator.retries) and not isinstance(exc, KeyboardInterrupt),
+        )
         context.setdefault("exception", exc)
     end = timezone.utcnow()
     # Masked last: a secret registered while the task ran is hidden too.

@@ -32,7 +32,7 @@ from tradewind.runner.parent_link import ParentLink, Resume
 from tradewind.runner.protocol import LineChannel
 from tradewind.runner.workload import TaskWorkload, outcome_to_message
 from tradewind.runner.xcom_store import MISSING, XComStore
-from tradewind.sdk import timezone
+from tradewind.sdk import states, timezone
 from tradewind.sdk.connection import Connection
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -290,9 +290,7 @@ def run(
             try:
                 traceback.print_exc()
                 now = timezone.utcnow().isoformat()
-                state = (
-                    TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
-                )
+                state = states.after_failed_try(workload.try_number, workload.max_tries)
                 failure = protocol.encode(
                     {
                         "op": "done",
@@ -331,7 +329,7 @@ def _execute(
         params = dag.params.resolve(workload.run.conf)
     except Exception as exc:
         log.exception("Could not load the task: %s", exc)
-        state = TIS.UP_FOR_RETRY if workload.try_number <= workload.max_tries else TIS.FAILED
+        state = states.after_failed_try(workload.try_number, workload.max_tries)
         now = timezone.utcnow().isoformat()
         return {
             "op": "done",

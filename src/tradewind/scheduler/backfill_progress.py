@@ -8,6 +8,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import Backfill, BackfillDagRun, DagRun
+from tradewind.scheduler import run_transitions
 from tradewind.sdk.states import DagRunState
 
 _OPEN = (DagRunState.QUEUED.value, DagRunState.RUNNING.value)
@@ -25,10 +26,7 @@ def refresh_completion(session: Session, row: Backfill, now: datetime) -> bool:
     )
     if open_runs:
         return False
-    row.completed_at = now
-    row.updated_at = now
-    row.state = "completed"
-    row.is_paused = False
+    run_transitions.complete(row, now)
     return True
 
 

@@ -57,7 +57,9 @@ from tradewind.scheduler import (
     queueing,
     recovery,
     run_lifecycle,
+    run_transitions,
     task_scheduling,
+    transitions,
 )
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.sdk import timezone
@@ -186,8 +188,7 @@ class SchedulerJob:
             now = self.clock()
             job = session.get(Job, self.job_id)
             if job is not None:
-                job.latest_heartbeat = now
-                job.state = JobState.RUNNING.value
+                run_transitions.beat(job, now)
             stale: list[int] = []
             taken: list[int] = []
             for start in range(0, len(running), 500):
@@ -691,14 +692,10 @@ class SchedulerJob:
                         TaskInstance.queued_by_job_id == self.job_id,
                     )
                 ):
-                    ti.state = TIS.SCHEDULED.value
-                    if ti.reschedule_date is None:
-                        ti.try_number = max(0, (ti.try_number or 1) - 1)
-                    ti.queued_by_job_id = None
+                    transitions.requeue_try(ti)
                 job = session.get(Job, self.job_id)
                 if job is not None:
-                    job.state = JobState.SUCCESS.value
-                    job.end_date = now
+                    run_transitions.end_job(job, now)
 
             if self.job_id is not None:
                 db_engine.run_in_transaction(self.engine, finish)

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -27,7 +27,7 @@ from tradewind.db.models.task_instance import TaskInstanceColumns
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
 from tradewind.runner import outcome_files
 from tradewind.runner.log_paths import try_log_path
-from tradewind.scheduler import retries, ti_rows
+from tradewind.scheduler import retries, ti_rows, transitions
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.sdk import timezone
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -172,22 +172,9 @@ def fail_try(
 
     With ``history``, the try is added there for the caller's ``record_histories``.
     """
-    retryable = ti.try_number <= ti.max_tries
-    ti.state = (TIS.UP_FOR_RETRY if retryable else TIS.FAILED).value
-    ti.end_date = now
-    if ti.start_date is not None:
-        ti.duration = (now - ti.start_date).total_seconds()
-    ti.pid = None
-    ti.reschedule_date = None
-    if retryable:
-        task = task_of(session, cache, ti)
-        ti.next_retry_at = (
-            retries.next_retry_at(
-                task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=now
-            )
-            if task is not None
-            else now
-        )
+    transitions.fail_or_retry(
+        ti, now=now, retry_at=lambda: _retry_at(session, cache, ti, failed_at=now)
+    )
     if history is None:
         record_history(session, ti)
     else:
@@ -220,6 +207,18 @@ def task_of(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
     if ti.dag_version_id is None:
         return None
     return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
+
+
+def _retry_at(
+    session: Session, cache: DagVersionCache, ti: Any, *, failed_at: datetime
+) -> datetime:
+    """When the failed try of ``ti`` may be retried (at once when its task is unknown)."""
+    task = task_of(session, cache, ti)
+    if task is None:
+        return failed_at
+    return retries.next_retry_at(
+        task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=failed_at
+    )
 
 
 def _skip_tasks(
@@ -260,12 +259,7 @@ def _skip_tasks(
     for other in others:
         if other.id == ti.id or other.state in (TIS.SKIPPED.value, TIS.REMOVED.value):
             continue
-        if other.state in (TIS.QUEUED.value, TIS.RUNNING.value) and to_terminate is not None:
-            to_terminate.append(other.id)
-        other.state = TIS.SKIPPED.value
-        other.end_date = now
-        other.next_retry_at = None
-        other.reschedule_date = None
+        transitions.skip_and_stop(other, now, to_terminate)
 
 
 def apply_finished(
@@ -286,14 +280,21 @@ def apply_finished(
     caller to write in one go (``record_histories``, ``write_xcoms``); with ``rows``, ``ti`` is
     a ``ti_rows`` row and so are the instances a branch skips (added to ``rows``).
     """
-    state = message["state"]
+    state = TIS(message["state"])
     start = timezone.parse(message["start_date"]) if message.get("start_date") else now
     end = timezone.parse(message["end_date"]) if message.get("end_date") else now
-    ti.start_date = ti.start_date or start
-    ti.end_date = end
-    ti.duration = max(0.0, (end - ti.start_date).total_seconds())
-    ti.state = state
-    ti.pid = None
+    reschedule_date = None
+    if state == TIS.UP_FOR_RESCHEDULE:
+        found = message.get("reschedule_date")
+        reschedule_date = timezone.parse(found) if found else now
+    transitions.finish(
+        ti,
+        state,
+        start=start,
+        end=end,
+        reschedule_date=reschedule_date,
+        retry_at=lambda: _retry_at(session, cache, ti, failed_at=end),
+    )
     if message.get("rendered_fields"):
         ti.rendered_fields = message["rendered_fields"]
     pushed = [
@@ -312,22 +313,8 @@ def apply_finished(
         write_xcoms(session, pushed)
     else:
         xcoms.extend(pushed)
-    if state == TIS.UP_FOR_RESCHEDULE.value:
-        ti.reschedule_date = (
-            timezone.parse(message["reschedule_date"]) if message.get("reschedule_date") else now
-        )
-        ti.end_date = None
+    if state == TIS.UP_FOR_RESCHEDULE:
         return
-    ti.reschedule_date = None
-    if state == TIS.UP_FOR_RETRY.value:
-        task = task_of(session, cache, ti)
-        ti.next_retry_at = (
-            retries.next_retry_at(
-                task, dag_id=ti.dag_id, run_id=ti.run_id, try_number=ti.try_number, failed_at=end
-            )
-            if task is not None
-            else end
-        )
     skipped = message.get("skipped_task_ids") or []
     if skipped:
         _skip_tasks(session, ti, skipped, now, to_terminate, rows)
@@ -339,31 +326,14 @@ def apply_finished(
 
 
 _TI = TaskInstance.__table__
-# Built once: constructing a statement costs about as much as running it.
-_RECORD_STARTED = (
-    _TI.update()
-    .where(_TI.c.id == bindparam("ti"), _TI.c.state == TIS.QUEUED.value)
-    .values(
-        state=TIS.RUNNING.value,
-        pid=bindparam("pid"),
-        hostname=bindparam("host"),
-        start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
-        last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type),
-    )
-)
 
 
 def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
     """Mark queued instances whose try started as running (one statement for the batch); the
     start is their first heartbeat."""
-    params = [
-        {"ti": event.ti_id, "pid": event.pid, "host": event.hostname, "at": event.at}
-        for event in events
-    ]
-    if not params:
-        return
-    session.flush()
-    session.execute(_RECORD_STARTED, params)
+    transitions.start_tries(
+        session, ((event.ti_id, event.pid, event.hostname, event.at) for event in events)
+    )
 
 
 def apply_events(

@@ -22,7 +22,7 @@ from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
 from tradewind.runner.log_paths import try_log_path
 from tradewind.runner.runtime import RunInfo
 from tradewind.runner.workload import TaskWorkload
-from tradewind.scheduler import outcomes, queue_policy, ti_rows
+from tradewind.scheduler import outcomes, queue_policy, ti_rows, transitions
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -194,7 +194,7 @@ def queue_ready(
         choice = queue_policy.choose(candidates, capacity)
         by_id = {ti.id: ti for ti in page}
         for ti_id in choice.removed:
-            by_id[ti_id].state = TIS.REMOVED.value
+            transitions.remove(by_id[ti_id])
         for pool, (dag_id, task_id) in choice.missing_pools.items():
             if pool not in _warned_pools:
                 log.warning(
@@ -351,18 +351,9 @@ def _queue(
     clear_xcoms: list[tuple[str, str, str, int]],
 ) -> TaskWorkload:
     """Mark one instance queued by ``job_id`` and describe the try to run."""
-    continuing_sensor = ti.reschedule_date is not None
+    continuing_sensor = not transitions.queue(ti, retries=task.retries, now=now, job_id=job_id)
     if not continuing_sensor:
-        ti.try_number = (ti.try_number or 0) + 1
-        ti.start_date = None
-        if ti.try_number == 1 or ti.max_tries is None:
-            ti.max_tries = task.retries
         clear_xcoms.append((ti.dag_id, ti.run_id, ti.task_id, ti.map_index))
-    ti.state = TIS.QUEUED.value
-    ti.queued_dttm = now
-    ti.queued_by_job_id = job_id
-    ti.end_date = None
-    ti.duration = None
     timeout = task.execution_timeout.total_seconds() if task.execution_timeout else None
     return TaskWorkload(
         ti_id=ti.id,

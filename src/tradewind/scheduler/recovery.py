@@ -35,7 +35,7 @@ from tradewind.db.models import Job, JobState, TaskInstance
 from tradewind.executors.base import BaseExecutor
 from tradewind.runner.log_paths import try_log_path
 from tradewind.runner.process_identity import ProcessIdentity
-from tradewind.scheduler import outcomes
+from tradewind.scheduler import outcomes, run_transitions, transitions
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.sdk.states import TaskInstanceState as TIS
 
@@ -77,8 +77,7 @@ def dead_job_ids(
         local = job.hostname == hostname
         gone = local and (job.pid == me or not _process_alive(job.pid))
         if stale or gone:
-            job.state = JobState.FAILED.value
-            job.end_date = now
+            run_transitions.declare_dead(job, now)
             dead.add(job.id)
             log.warning(
                 "Job %s (%s, pid %s on %s) is gone: its task instances are recovered",
@@ -163,10 +162,7 @@ def reset_orphans(
                 ti.state,
             )
         elif ti.state == TIS.QUEUED.value and not _left_a_log(ti, log_folder):
-            ti.state = TIS.SCHEDULED.value
-            if ti.reschedule_date is None:
-                ti.try_number = max(0, (ti.try_number or 1) - 1)
-            ti.queued_by_job_id = None
+            transitions.requeue_try(ti)
             log.warning(
                 "Task %s.%s (run %s) was queued by a job that is gone: scheduled again",
                 ti.dag_id,
@@ -241,13 +237,10 @@ def _adopt(
         ti.id, ti.try_number, identity, outcome_path=outcome, label=label, time_left=time_left
     ):
         return False
-    if (
-        ti.state == TIS.QUEUED.value
-    ):  # it started in the instant before its scheduler could record it
-        ti.state = TIS.RUNNING.value
-        ti.pid, ti.hostname, ti.start_date = identity.pid, hostname, started
-    ti.queued_by_job_id = my_job_id
-    ti.last_heartbeat_at = now
+    # A queued one started in the instant before its scheduler could record it.
+    transitions.adopt(
+        ti, pid=identity.pid, hostname=hostname, started=started, job_id=my_job_id, now=now
+    )
     log.warning("Task %s (process %d) outlived its scheduler: adopted", label, identity.pid)
     if log_folder is not None:
         path = try_log_path(

@@ -10,7 +10,7 @@ from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import Backfill, BackfillDagRun, Dag, DagRun, TaskInstance
-from tradewind.scheduler import next_run, run_decisions
+from tradewind.scheduler import next_run, run_decisions, run_transitions
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState, DagRunType
 from tradewind.timetables.base import DataInterval
@@ -253,7 +253,5 @@ def _start(
     for run in started:
         if (run.dag_id, run.run_id) not in with_tis:
             session.add_all(task_instances_for(run, versions[run.id]))
-        run.state = DagRunState.RUNNING.value
-        run.start_date = run.start_date or now
-        run.end_date = None
+        run_transitions.start_run(run, now)
     session.flush()

@@ -16,7 +16,7 @@ from sqlalchemy import Table, bindparam, insert, literal, select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
-from tradewind.scheduler import outcomes, run_view, ti_rows
+from tradewind.scheduler import outcomes, run_transitions, run_view, ti_rows, transitions
 from tradewind.scheduler.dag_cache import DagVersionCache
 from tradewind.scheduler.run_decisions import (
     ChangeKind,
@@ -121,6 +121,10 @@ _COPY_PLACEHOLDER = insert(_TI).from_select(
 )
 
 
+#: What a change reads of the instance it changes (a transition checks the state it leaves).
+_CHANGED = ("id", "state", "try_number")
+
+
 def apply_decisions(
     session: Session, decided: list[tuple[run_view.LoadedRun, RunDecision]], now: datetime
 ) -> EvaluationResult:
@@ -134,12 +138,13 @@ def apply_decisions(
         if decision.changes:
             # Each change starts from the state the instance was loaded in (or the one an
             # earlier change of this decision left it in).
-            loaded = {ti.id: ti.state for ti in item.view.tis}
+            loaded = {ti.id: ti for ti in item.view.tis}
             for change in decision.changes:
                 row = rows.get(change.ti_id)
                 if row is None:
+                    ti = loaded[change.ti_id]
                     row = rows[change.ti_id] = ti_rows.TaskInstanceRow(
-                        ("id", "state"), (change.ti_id, loaded[change.ti_id])
+                        _CHANGED, (ti.id, ti.state, ti.try_number)
                     )
                 _change(row, change, now)
                 if change.kind is ChangeKind.SUCCEED:
@@ -175,20 +180,22 @@ def apply_decisions(
 
 
 def _change(row: ti_rows.TaskInstanceRow, change: TiChange, now: datetime) -> None:
-    """One decided change of a task instance, with the columns that go with its new state."""
+    """One decided change of a task instance, through its transition."""
     if change.max_tries is not None:
         row.max_tries = change.max_tries
     if change.map_index is not None:
         row.map_index = change.map_index
-    row.state = change.state.value
-    if change.kind is ChangeKind.SCHEDULE:
-        row.scheduled_dttm = now
-    elif change.kind in (ChangeKind.SETTLE, ChangeKind.STOP):
-        row.end_date = now
-    elif change.kind is ChangeKind.SUCCEED:
-        row.try_number = change.try_number or 0
-        row.start_date = row.end_date = now
-        row.duration = 0.0
+    kind = change.kind
+    if kind is ChangeKind.SCHEDULE:
+        transitions.schedule(row, now)
+    elif kind is ChangeKind.SETTLE:
+        transitions.settle(row, change.state, now)
+    elif kind is ChangeKind.SUCCEED:
+        transitions.succeed_empty(row, now)
+    elif kind is ChangeKind.REMOVE:
+        transitions.remove(row)
+    else:
+        transitions.skip_and_stop(row, now)
 
 
 def _copies(run: DagRun, expansion: Expansion, now: datetime) -> list[dict[str, object]]:
@@ -225,7 +232,6 @@ def _copies(run: DagRun, expansion: Expansion, now: datetime) -> list[dict[str, 
 
 
 def _finish_run(run: DagRun, state: DagRunState, now: datetime, result: EvaluationResult) -> None:
-    run.state = state.value
-    run.end_date = now
+    run_transitions.finish_run(run, state, now)
     result.finished_runs.append((run, state))
     log.info("DAG run %s of %s finished: %s", run.run_id, run.dag_id, state.value)

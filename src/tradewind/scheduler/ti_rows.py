@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session
 from sqlalchemy.sql import ColumnElement
 
 from tradewind.db.models import TaskInstance
+from tradewind.sdk.states import TaskInstanceState
 
 #: Every column, in table order; a row may hold any (each query reads the ones it uses).
 ALL = tuple(TaskInstance.__table__.c.keys())
@@ -36,13 +37,14 @@ EVALUATE = (
 )
 #: What a branch skipping instances reads of them.
 SKIP = ("id", "task_id", "state")
-#: What queueing a scheduled instance reads.
+#: What queueing a scheduled instance reads (its state too: the transition checks it).
 QUEUE = (
     "id",
     "dag_id",
     "run_id",
     "task_id",
     "map_index",
+    "state",
     "try_number",
     "max_tries",
     "pool",
@@ -62,7 +64,7 @@ class TaskInstanceRow:
     run_id: str
     task_id: str
     map_index: int
-    state: str | None
+    state: TaskInstanceState | None
     try_number: int
     max_tries: int
     pool: str

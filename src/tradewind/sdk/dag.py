@@ -19,16 +19,17 @@ if TYPE_CHECKING:
     from tradewind.sdk.task_node import TaskNode
     from tradewind.timetables.base import Timetable
 
-DEFAULT_MAX_ACTIVE_RUNS = 16
-DEFAULT_MAX_ACTIVE_TASKS = 16
-
 
 class DAG:
     """A workflow: tasks with dependencies, a schedule and run-level settings.
 
     Use it as a context manager (``with DAG("etl", schedule="@daily", start_date=...)``) or
-    through ``@dag``. Naive ``start_date``/``end_date`` values are taken as UTC; an aware
-    ``start_date`` sets the zone cron schedules are evaluated in.
+    through ``@dag``. Naive ``start_date``/``end_date`` values are taken in the default zone
+    (``[core] default_timezone``, UTC unless set), which is then also the zone cron schedules
+    are evaluated in; an aware ``start_date`` sets that zone instead. ``max_active_runs`` and
+    ``max_active_tasks`` left unset are ``[core] max_active_runs_per_dag`` and
+    ``max_active_tasks_per_dag`` (16 unless set). The DAG processor applies those settings
+    (``definition_context.file_defaults``); the SDK reads no configuration.
     """
 
     def __init__(
@@ -44,8 +45,8 @@ class DAG:
         tags: Iterable[str] | None = None,
         description: str | None = None,
         doc_md: str | None = None,
-        max_active_runs: int = DEFAULT_MAX_ACTIVE_RUNS,
-        max_active_tasks: int = DEFAULT_MAX_ACTIVE_TASKS,
+        max_active_runs: int | None = None,
+        max_active_tasks: int | None = None,
         dagrun_timeout: timedelta | float | None = None,
         on_success_callback: Callable[..., Any] | list[Callable[..., Any]] | None = None,
         on_failure_callback: Callable[..., Any] | list[Callable[..., Any]] | None = None,
@@ -67,9 +68,10 @@ class DAG:
         self.default_args = dict(default_args or {})
         raw_start = start_date if start_date is not None else self.default_args.get("start_date")
         raw_end = end_date if end_date is not None else self.default_args.get("end_date")
-        self.timezone: tzinfo = _zone_of(raw_start)
-        self.start_date = timezone.coerce_utc(raw_start)
-        self.end_date = timezone.coerce_utc(raw_end)
+        defaults = definition_context.current_defaults()
+        self.timezone: tzinfo = _zone_of(raw_start, defaults.timezone)
+        self.start_date = timezone.coerce_utc(raw_start, defaults.timezone)
+        self.end_date = timezone.coerce_utc(raw_end, defaults.timezone)
         if self.start_date and self.end_date and self.end_date < self.start_date:
             raise DagDefinitionError(
                 f"DAG {dag_id!r}: end_date {self.end_date} is before start_date {self.start_date}"
@@ -91,8 +93,16 @@ class DAG:
         self.tags = _check_tags(dag_id, tags)
         self.description = description
         self.doc_md = doc_md
-        self.max_active_runs = _positive(dag_id, "max_active_runs", max_active_runs)
-        self.max_active_tasks = _positive(dag_id, "max_active_tasks", max_active_tasks)
+        self.max_active_runs = _positive(
+            dag_id,
+            "max_active_runs",
+            defaults.max_active_runs if max_active_runs is None else max_active_runs,
+        )
+        self.max_active_tasks = _positive(
+            dag_id,
+            "max_active_tasks",
+            defaults.max_active_tasks if max_active_tasks is None else max_active_tasks,
+        )
         if isinstance(dagrun_timeout, (int, float)) and not isinstance(dagrun_timeout, bool):
             dagrun_timeout = timedelta(seconds=dagrun_timeout)
         if dagrun_timeout is not None and not isinstance(dagrun_timeout, timedelta):
@@ -248,9 +258,9 @@ class DAG:
         return weights
 
 
-def _zone_of(value: Any) -> tzinfo:
+def _zone_of(value: Any, naive_zone: tzinfo) -> tzinfo:
     tz = getattr(value, "tzinfo", None)
-    return tz if tz is not None else timezone.UTC
+    return tz if tz is not None else naive_zone
 
 
 def _positive(dag_id: str, name: str, value: Any) -> int:

@@ -1,12 +1,21 @@
-"""The DAG and task group that tasks created right now belong to.
+"""The DAG and task group that tasks created right now belong to, and what DAGs created right
+now take for what their file leaves unset.
 
 ``with DAG(...)`` and ``with TaskGroup(...)`` push themselves here; operators look here when
 they are created without an explicit ``dag=``/``task_group=``. Tasks created with no DAG at all
 are remembered, so the DAG loader can report them with the line that created them.
+
+``DagFileDefaults`` are Airflow's ``[core] default_timezone``, ``max_active_runs_per_dag`` and
+``max_active_tasks_per_dag``: the process that imports DAG files reads its settings and sets
+them around the import (``file_defaults``), so the SDK itself never reads configuration.
 """
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+from collections.abc import Iterator
+from datetime import UTC, tzinfo
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
@@ -17,6 +26,34 @@ _dag_stack: list[DAG] = []
 _group_stack: list[TaskGroup] = []
 _orphan_tasks: dict[int, Any] = {}
 _loaded_dags: list[DAG] = []
+
+
+@dataclasses.dataclass(frozen=True)
+class DagFileDefaults:
+    """What a DAG takes when its file does not say: the zone of naive datetimes (start and end
+    dates, and the zone cron schedules are evaluated in) and the DAG's run and task limits."""
+
+    timezone: tzinfo = UTC
+    max_active_runs: int = 16
+    max_active_tasks: int = 16
+
+
+_defaults = DagFileDefaults()
+
+
+def current_defaults() -> DagFileDefaults:
+    return _defaults
+
+
+@contextlib.contextmanager
+def file_defaults(defaults: DagFileDefaults) -> Iterator[None]:
+    """DAGs and tasks created inside the block take ``defaults`` for what they leave unset."""
+    global _defaults
+    previous, _defaults = _defaults, defaults
+    try:
+        yield
+    finally:
+        _defaults = previous
 
 
 def push_dag(dag: DAG) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class TaskInstanceState(str, enum.Enum):
+class TaskInstanceState(enum.StrEnum):
     """State of one task instance."""
 
     SCHEDULED = "scheduled"
@@ -21,11 +21,8 @@ class TaskInstanceState(str, enum.Enum):
     RESTARTING = "restarting"
     DEFERRED = "deferred"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DagRunState(str, enum.Enum):
+class DagRunState(enum.StrEnum):
     """State of one DAG run."""
 
     QUEUED = "queued"
@@ -33,20 +30,14 @@ class DagRunState(str, enum.Enum):
     SUCCESS = "success"
     FAILED = "failed"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class DagRunType(str, enum.Enum):
+class DagRunType(enum.StrEnum):
     """Why a DAG run exists."""
 
     MANUAL = "manual"
     SCHEDULED = "scheduled"
     BACKFILL = "backfill"
     ASSET_TRIGGERED = "asset_triggered"
-
-    def __str__(self) -> str:
-        return self.value
 
     def generate_run_id(self, logical_date_iso: str) -> str:
         return f"{self.value}__{logical_date_iso}"
@@ -76,3 +67,17 @@ UNFINISHED_STATES = frozenset(
         TaskInstanceState.DEFERRED,
     }
 )
+
+
+def after_failed_try(
+    try_number: int, max_tries: int, *, retryable: bool = True
+) -> TaskInstanceState:
+    """The state a try that failed leaves its task instance in: up_for_retry while it has
+    tries left (``try_number <= max_tries``, Airflow's rule) and may be retried, else failed.
+
+    One rule for the task process that reports its own failure and for the scheduler that
+    records a try which died without a word; it does no I/O, so both may call it.
+    """
+    if retryable and try_number <= max_tries:
+        return TaskInstanceState.UP_FOR_RETRY
+    return TaskInstanceState.FAILED

@@ -153,7 +153,9 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
         out["pool"] = "default_pool"
     for name in ("start_date", "end_date"):
         if out.get(name) is not None:
-            out[name] = timezone.coerce_utc(out[name])
+            out[name] = timezone.coerce_utc(
+                out[name], definition_context.current_defaults().timezone
+            )
     return out
 
 

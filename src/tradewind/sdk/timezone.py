@@ -1,7 +1,8 @@
 """Time helpers: everything inside Tradewind is timezone-aware UTC.
 
-Naive datetimes written in DAG files are taken as UTC (documented in the README), so a DAG
-means the same thing on every machine whatever its local zone.
+Naive datetimes written in DAG files are taken in ``[core] default_timezone`` (UTC unless set;
+documented in the README), never in the machine's local zone, so a DAG means the same thing on
+every machine.
 """
 
 from __future__ import annotations
@@ -24,13 +25,14 @@ def make_aware(value: datetime, zone: tzinfo = UTC) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
-def coerce_utc(value: datetime | date | None) -> datetime | None:
-    """A datetime in UTC; naive values are taken as UTC, dates as their midnight UTC."""
+def coerce_utc(value: datetime | date | None, naive_zone: tzinfo = UTC) -> datetime | None:
+    """A datetime in UTC; naive values are taken in ``naive_zone``, dates as their midnight
+    there."""
     if value is None:
         return None
     if not isinstance(value, datetime):
         value = datetime(value.year, value.month, value.day)
-    return make_aware(value).astimezone(UTC)
+    return make_aware(value, naive_zone).astimezone(UTC)
 
 
 def parse(text: str) -> datetime:

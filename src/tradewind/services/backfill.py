@@ -20,13 +20,19 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from tradewind.db.models import Backfill, BackfillDagRun, DagRun, ReprocessBehavior
+from tradewind.db.models import (
+    Backfill,
+    BackfillDagRun,
+    BackfillState,
+    DagRun,
+    ReprocessBehavior,
+)
 from tradewind.exceptions import InvalidArgument, ParamValidationError, TradewindError
-from tradewind.scheduler import backfill_progress
+from tradewind.scheduler import backfill_progress, run_transitions
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.states import DagRunState, DagRunType
@@ -247,7 +253,7 @@ def create(
         run_backwards=run_backwards,
         dag_run_conf=conf,
         is_paused=False,
-        state="running",
+        state=BackfillState.RUNNING,
         created_by=created_by,
         created_at=now,
         updated_at=now,
@@ -330,14 +336,8 @@ def _rerun(
 ) -> None:
     """Clear a finished run so it runs again, as a run of this backfill."""
     clearing.clear_run(session, run.dag_id, run.run_id, only_failed=False, dry_run=False, now=now)
-    if run.state in FINISHED_RUN_STATES:
-        # A run with no task instance to clear (a cancelled backfill's, say) is queued all the same.
-        run.state = DagRunState.QUEUED.value
-        run.clear_number = (run.clear_number or 0) + 1
-        run.queued_at = now
-        run.start_date = None
-        run.end_date = None
-        run.last_scheduling_decision = None
+    # A run with no task instance to clear (a cancelled backfill's, say) is queued all the same.
+    run_transitions.requeue_run(run, now)
     run.backfill_id = backfill_id
     run.run_type = DagRunType.BACKFILL.value
     run.triggered_by = "backfill"
@@ -451,9 +451,7 @@ def set_paused(
 ) -> BackfillInfo:
     """Pause (start no more of its runs; those going on finish) or resume a backfill."""
     row = _open(session, backfill_id)
-    row.is_paused = paused
-    row.state = "paused" if paused else "running"
-    row.updated_at = now or timezone.utcnow()
+    run_transitions.pause(row, paused, now or timezone.utcnow())
     return info(session, row)
 
 
@@ -461,22 +459,5 @@ def cancel(session: Session, backfill_id: int, *, now: datetime | None = None) -
     """Stop the backfill: its runs not started yet are failed; running ones go on to their end."""
     now = now or timezone.utcnow()
     row = _open(session, backfill_id)
-    session.execute(
-        update(DagRun)
-        .where(
-            DagRun.id.in_(
-                select(BackfillDagRun.dag_run_id).where(BackfillDagRun.backfill_id == backfill_id)
-            ),
-            DagRun.state == DagRunState.QUEUED.value,
-        )
-        .values(state=DagRunState.FAILED.value, end_date=now, note="backfill cancelled")
-        .execution_options(synchronize_session=False)
-    )
-    session.expire_all()
-    row = _get(session, backfill_id)
-    row.state = "cancelled"
-    # Unlike Airflow, not left paused: a run of it cleared later must still start (apache/airflow#72337).
-    row.is_paused = False
-    row.completed_at = now
-    row.updated_at = now
+    run_transitions.cancel(session, row, now)
     return info(session, row)

@@ -20,9 +20,8 @@ from sqlalchemy.orm import Session
 from tradewind import serialization
 from tradewind.db.models import DagRun, DagVersion, TaskInstance
 from tradewind.exceptions import TaskNotFound, TradewindError
-from tradewind.scheduler import outcomes
+from tradewind.scheduler import outcomes, run_transitions, transitions
 from tradewind.sdk.dag import DAG
-from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.services import dag_runs
 from tradewind.services import dags as dag_service
@@ -36,7 +35,6 @@ _FINISHED_TRY_STATES = {
     TIS.UP_FOR_RETRY.value,
     TIS.UPSTREAM_FAILED.value,
 }
-_FINISHED_RUN_STATES = (DagRunState.SUCCESS.value, DagRunState.FAILED.value)
 
 
 class ClearConflict(TradewindError):
@@ -166,22 +164,11 @@ def clear_task_instances(
     for ti in tis:
         if ti.state in _FINISHED_TRY_STATES:
             outcomes.record_history(session, ti)
-        ti.state = None
-        ti.next_retry_at = None
-        ti.reschedule_date = None
-        ti.external_executor_id = None
-        ti.pid = None
+        transitions.clear(ti)
     if reset_dag_runs:
         keys = sorted({(ti.dag_id, ti.run_id) for ti in tis})
         for dag_id, run_id in keys:
-            run = dag_runs.get_run(session, dag_id, run_id)
-            if run.state in _FINISHED_RUN_STATES:
-                run.state = DagRunState.QUEUED.value
-                run.clear_number = (run.clear_number or 0) + 1
-                run.queued_at = now
-                run.start_date = None
-                run.end_date = None
-                run.last_scheduling_decision = None
+            run_transitions.requeue_run(dag_runs.get_run(session, dag_id, run_id), now)
     session.flush()
 
 

@@ -27,9 +27,9 @@ from tradewind.exceptions import (
     ParamValidationError,
     TradewindError,
 )
+from tradewind.scheduler import run_transitions
 from tradewind.sdk import timezone
 from tradewind.sdk.states import DagRunState, DagRunType
-from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.services import dags as dag_service
 from tradewind.services import input_limits, paging
 
@@ -235,14 +235,6 @@ def version_of(session: Session, run: DagRun) -> DagVersion | None:
 
 # -- listing and changing runs (REST API, UI) ------------------------------------------------
 
-_FINISHED_TI = {
-    TIS.SUCCESS.value,
-    TIS.FAILED.value,
-    TIS.SKIPPED.value,
-    TIS.UPSTREAM_FAILED.value,
-    TIS.REMOVED.value,
-}
-_RUNNING_TI = {TIS.RUNNING.value, TIS.DEFERRED.value, TIS.UP_FOR_RESCHEDULE.value}
 MARKABLE_RUN_STATES = (
     DagRunState.QUEUED.value,
     DagRunState.SUCCESS.value,
@@ -363,12 +355,8 @@ def version_ids_of_runs(
 def set_run_state(
     session: Session, dag_id: str, run_id: str, state: str, *, now: datetime
 ) -> DagRun:
-    """Mark a run queued, success or failed, with its task instances as Airflow does.
-
-    Success marks every task instance not yet successful as success. Failed marks running
-    ones failed and the ones not yet finished skipped. Queued changes only the run, so the
-    scheduler looks at it again.
-    """
+    """Mark a run queued, success or failed, with its task instances as Airflow does
+    (``run_transitions.mark_run``)."""
     if state not in MARKABLE_RUN_STATES:
         raise InvalidStateTransition(
             f"cannot set a DAG run to {state!r}: expected one of {', '.join(MARKABLE_RUN_STATES)}"
@@ -379,36 +367,9 @@ def set_run_state(
             select(TaskInstance).where(TaskInstance.dag_id == dag_id, TaskInstance.run_id == run_id)
         )
     )
-    if state == DagRunState.SUCCESS.value:
-        for ti in tis:
-            if ti.state != TIS.SUCCESS.value:
-                finish_ti(ti, TIS.SUCCESS.value, now)
-    elif state == DagRunState.FAILED.value:
-        for ti in tis:
-            if ti.state in _RUNNING_TI:
-                finish_ti(ti, TIS.FAILED.value, now)
-            elif ti.state not in _FINISHED_TI:
-                finish_ti(ti, TIS.SKIPPED.value, now)
-    run.state = state
-    if state == DagRunState.QUEUED.value:
-        run.queued_at = now
-        run.end_date = None
-        run.last_scheduling_decision = None
-    else:
-        run.start_date = run.start_date or now
-        run.end_date = now
+    run_transitions.mark_run(run, tis, DagRunState(state), now)
     session.flush()
     return run
-
-
-def finish_ti(ti: TaskInstance, state: str, now: datetime) -> None:
-    """Airflow's ``TaskInstance.set_state`` for a finished state: keep known times, fill the rest."""
-    ti.state = state
-    ti.start_date = ti.start_date or now
-    ti.end_date = ti.end_date or now
-    ti.duration = max(0.0, (ti.end_date - ti.start_date).total_seconds())
-    ti.next_retry_at = None
-    ti.reschedule_date = None
 
 
 def set_run_note(session: Session, dag_id: str, run_id: str, note: str | None) -> DagRun:

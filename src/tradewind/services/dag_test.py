@@ -18,7 +18,7 @@ from tradewind.runner import task_execution
 from tradewind.runner.runtime import RunInfo
 from tradewind.runner.task_execution import TryRequest
 from tradewind.runner.xcom_store import MISSING, InMemoryXComStore, XComStore
-from tradewind.scheduler import retries, run_decisions
+from tradewind.scheduler import retries, run_decisions, transitions
 from tradewind.sdk import timezone
 from tradewind.sdk.context import Context
 from tradewind.sdk.dag import DAG
@@ -177,14 +177,15 @@ class LocalDagRun:
             ]
 
     def _settle(self, ti: LocalTaskInstance, state: TIS) -> None:
-        ti.state = state
+        transitions.move(ti, transitions.SETTLE, state)
         log.info("Task %s is %s", ti.key, state.value)
 
     def _stop_remaining(self, failed: LocalTaskInstance) -> None:
         """``fail_fast``: every other unfinished task instance is skipped, as Airflow does."""
         for ti in self.all_task_instances():
             if ti is not failed and ti.state not in FINISHED_STATES:
-                self._settle(ti, TIS.SKIPPED)
+                transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
+                log.info("Task %s is %s", ti.key, TIS.SKIPPED.value)
 
     # -- one pass -------------------------------------------------------------------------
     def _step(
@@ -199,6 +200,9 @@ class LocalDagRun:
             if change.kind in (run_decisions.ChangeKind.SCHEDULE, run_decisions.ChangeKind.SUCCEED):
                 if change.ti_id not in expanded:
                     to_run.append((ti, ti.state))
+            elif change.kind is run_decisions.ChangeKind.STOP:
+                transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
+                log.info("Task %s is %s", ti.key, TIS.SKIPPED.value)
             else:
                 self._settle(ti, change.state)
         for expansion in decision.expansions:
@@ -223,7 +227,7 @@ class LocalDagRun:
             poke_number=ti.poke_number,
             test_mode=True,
         )
-        ti.state = TIS.RUNNING
+        transitions.run_in_process(ti)
         self.xcoms.clear(self.run.dag_id, self.run.run_id, ti.task_id, ti.map_index)
         outcome = task_execution.execute_try(
             request,
@@ -231,7 +235,7 @@ class LocalDagRun:
             variable_lookup=self.variable_lookup,
             connection_lookup=self.connection_lookup,
         )
-        ti.state = outcome.state
+        transitions.move(ti, transitions.FINISH, outcome.state)
         ti.start_date = (
             ti.start_date
             if outcome.state is TIS.UP_FOR_RESCHEDULE and ti.start_date

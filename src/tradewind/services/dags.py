@@ -70,10 +70,6 @@ def _info(row: Dag) -> DagInfo:
     )
 
 
-def count_dags(session: Session) -> int:
-    return session.scalar(select(func.count()).select_from(Dag)) or 0
-
-
 def list_dags(
     session: Session, *, include_inactive: bool = False, under: Path | None = None
 ) -> list[DagInfo]:
@@ -134,6 +130,7 @@ def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[
         parallelism=int(settings.get("dag_processor", "parsing_processes")),
         folder=folder if folder.is_dir() else folder.parent,
         sys_path=[str(folder if folder.is_dir() else folder.parent)],
+        defaults=importer.file_defaults_from(settings),
     )
     found: dict[str, DagInfo] = {}
     problems: list[ImportProblem] = []

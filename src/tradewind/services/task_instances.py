@@ -18,6 +18,7 @@ from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceHistory
 from tradewind.exceptions import InvalidStateTransition, TaskNotFound, TradewindError
+from tradewind.scheduler import transitions
 from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.services import clearing, dag_metadata, dag_runs, input_limits, paging
 from tradewind.services import dags as dag_service
@@ -385,7 +386,7 @@ def set_state(
     if dry_run:
         return tis
     for ti in tis:
-        dag_runs.finish_ti(ti, new_state, now)
+        transitions.mark(ti, TIS(new_state), now)
     session.flush()
     _clear_failed_downstream(session, dag, tis, now=now)
     return tis

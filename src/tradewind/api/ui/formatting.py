@@ -115,18 +115,6 @@ def fmt_duration(seconds: float | timedelta | None) -> str:
     return f"{days}d {hours:02d}h"
 
 
-def duration_between(
-    start: datetime | None, end: datetime | None, now: datetime | None = None
-) -> float | None:
-    """Seconds from ``start`` to ``end`` (or to ``now`` while unfinished)."""
-    if start is None:
-        return None
-    end = end or now
-    if end is None:
-        return None
-    return (end - start).total_seconds()
-
-
 def iso(value: datetime | None) -> str | None:
     return value.isoformat() if value is not None else None
 

@@ -10,11 +10,19 @@ from sqlalchemy.orm import Session
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import highlight, json_answers, templating
+from tradewind.api.ui import (
+    highlight,
+    json_answers,
+    models_dag_list,
+    models_graph,
+    models_grid,
+    models_runs,
+    models_structure,
+    templating,
+)
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.pages_dags import dag_url, scheduler_warning
 from tradewind.api.ui.routing import UIRoute
-from tradewind.services import ui_dag_list, ui_graph, ui_grid, ui_runs, ui_structure
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -30,7 +38,7 @@ def dag_page(
     template: str,
     context: dict[str, Any],
 ) -> Response:
-    header = ui_dag_list.dag_header(session, dag_id)
+    header = models_dag_list.dag_header(session, dag_id)
     base = {
         "dag": header,
         "dag_id": dag_id,
@@ -45,8 +53,8 @@ def dag_page(
 
 def _run_choice(
     session: Session, dag_id: str, run_id: str | None
-) -> tuple[str | None, list[ui_grid.GridRun]]:
-    runs = ui_runs.runs_for_select(session, dag_id)
+) -> tuple[str | None, list[models_grid.GridRun]]:
+    runs = models_runs.runs_for_select(session, dag_id)
     if run_id is None and runs:
         run_id = runs[0].run_id
     return run_id, runs
@@ -63,7 +71,7 @@ def grid_page(
 ) -> Response:
     if limit not in GRID_SIZES:
         limit = 25
-    data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
+    data = models_grid.grid(session, dag_id, limit=limit, offset=offset)
     return dag_page(
         request,
         session,
@@ -83,8 +91,8 @@ def grid_json(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    data = ui_grid.grid(session, dag_id, limit=limit, offset=offset)
-    return JSONResponse(ui_grid.grid_json(data), headers={"Cache-Control": "no-store"})
+    data = models_grid.grid(session, dag_id, limit=limit, offset=offset)
+    return JSONResponse(models_grid.grid_json(data), headers={"Cache-Control": "no-store"})
 
 
 @router.get("/dags/{dag_id}/graph")
@@ -98,7 +106,7 @@ def graph_page(
     """The page around the graph: the browser fetches ``graph.json`` and lays it out itself,
     so the page is as small for 5,000 tasks as for five."""
     run_id, runs = _run_choice(session, dag_id, run_id)
-    document = ui_graph.graph_for_run(session, dag_id, run_id)
+    document = models_graph.graph_for_run(session, dag_id, run_id)
     run_state = next((run.state for run in runs if run.run_id == run_id), None)
     return dag_page(
         request,
@@ -125,9 +133,9 @@ def graph_json(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    """The structure of the version the run used (see ``services.ui_graph``); it never changes,
+    """The structure of the version the run used (see ``models_graph``); it never changes,
     so a browser that holds it gets a 304."""
-    document = ui_graph.graph_for_run(session, dag_id, run_id)
+    document = models_graph.graph_for_run(session, dag_id, run_id)
     return json_answers.bytes_answer(
         request,
         document.body,
@@ -145,7 +153,7 @@ def run_states(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    states = ui_graph.run_states(session, dag_id, run_id)
+    states = models_graph.run_states(session, dag_id, run_id)
     body = {
         "run_id": run_id,
         "state": states.state,
@@ -161,7 +169,7 @@ def calendar_page(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    data = ui_runs.calendar(session, dag_id, templating.ui_zone(request))
+    data = models_runs.calendar(session, dag_id, templating.ui_zone(request))
     return dag_page(
         request, session, user, dag_id, "calendar", "dag_calendar.html", {"calendar": data}
     )
@@ -179,9 +187,9 @@ def gantt_page(
     chart = None
     run = None
     if run_id:
-        shape = ui_structure.shape_for_run(session, dag_id, run_id)
-        chart = ui_runs.gantt(session, dag_id, run_id, list(shape.tasks))
-        run = ui_runs.run_details(session, dag_id, run_id)
+        shape = models_structure.shape_for_run(session, dag_id, run_id)
+        chart = models_runs.gantt(session, dag_id, run_id, list(shape.tasks))
+        run = models_runs.run_details(session, dag_id, run_id)
     return dag_page(
         request,
         session,
@@ -202,11 +210,11 @@ def code_page(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    versions = ui_structure.versions(session, dag_id)
+    versions = models_structure.versions(session, dag_id)
     if version is None:
-        version = ui_structure.shape_for_run(session, dag_id, run_id).version_number
-    source = ui_structure.version_source(session, dag_id, version)
-    runs = ui_runs.runs_for_select(session, dag_id)
+        version = models_structure.shape_for_run(session, dag_id, run_id).version_number
+    source = models_structure.version_source(session, dag_id, version)
+    runs = models_runs.runs_for_select(session, dag_id)
     return dag_page(
         request,
         session,
@@ -232,8 +240,8 @@ def details_page(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    shape = ui_structure.latest_shape(session, dag_id)
-    versions = ui_structure.versions(session, dag_id)
+    shape = models_structure.latest_shape(session, dag_id)
+    versions = models_structure.versions(session, dag_id)
     return dag_page(
         request,
         session,

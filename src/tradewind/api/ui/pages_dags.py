@@ -14,12 +14,12 @@ from starlette.datastructures import FormData
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import actions, templating, trigger_form
+from tradewind.api.ui import actions, models_dag_list, models_structure, templating, trigger_form
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.routing import UIRoute
 from tradewind.exceptions import TradewindError
 from tradewind.sdk import timezone
-from tradewind.services import dag_runs, dags, scheduler_health, ui_dag_list, ui_structure
+from tradewind.services import dag_runs, dags, scheduler_health
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -44,7 +44,7 @@ def scheduler_warning(session: Session, request: Request) -> bool:
     return not scheduler_health.scheduler_alive(session, timedelta(seconds=limit))
 
 
-def run_marks(listing: ui_dag_list.DagListPage, zone: tzinfo) -> dict[str, list[list[Any]]]:
+def run_marks(listing: models_dag_list.DagListPage, zone: tzinfo) -> dict[str, list[list[Any]]]:
     """The recent-runs bars of each DAG (see ``_bars``).
 
     Sent as one JSON document the page's script draws: building 10,000 bars in the template
@@ -53,7 +53,7 @@ def run_marks(listing: ui_dag_list.DagListPage, zone: tzinfo) -> dict[str, list[
     return {item.dag_id: _bars(list(item.recent_runs), zone) for item in listing.items}
 
 
-def _bars(runs: list[ui_dag_list.RunMark], zone: tzinfo) -> list[list[Any]]:
+def _bars(runs: list[models_dag_list.RunMark], zone: tzinfo) -> list[list[Any]]:
     """``[run path, state, height px, epoch seconds, duration]``; the script writes the tooltip."""
     longest = max((run.duration or 0.0 for run in runs), default=0.0)
     bars = []
@@ -93,7 +93,7 @@ def dag_list(
         status = "all"
     if page_size not in PAGE_SIZES:
         page_size = 50
-    listing = ui_dag_list.dag_list(
+    listing = models_dag_list.dag_list(
         session, search=q.strip(), tags=tags, status=status, page=page, page_size=page_size
     )
     context: dict[str, Any] = {
@@ -122,7 +122,7 @@ def recent_json(
 ) -> Response:
     """The DAG list's poll: recent runs of the DAGs on the page (at most 100)."""
     dag_ids = [dag_id for dag_id in ids.split(",") if dag_id][:100]
-    runs = ui_dag_list.recent_runs(session, dag_ids)
+    runs = models_dag_list.recent_runs(session, dag_ids)
     zone = templating.ui_zone(request)
     return JSONResponse(
         {dag_id: _bars(runs.get(dag_id, []), zone) for dag_id in dag_ids},
@@ -166,13 +166,13 @@ def trigger_page(
     user: CurrentUser = Depends(ui_session.can(Action.RUN)),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    shape = ui_structure.latest_shape(session, dag_id)
+    shape = models_structure.latest_shape(session, dag_id)
     return _trigger_page(request, shape, trigger_form.TriggerForm.defaults(shape))
 
 
 def _trigger_page(
     request: Request,
-    shape: ui_structure.DagShape,
+    shape: models_structure.DagShape,
     form: trigger_form.TriggerForm,
     status_code: int = 200,
 ) -> Response:
@@ -193,7 +193,7 @@ def trigger(
     user: CurrentUser = Depends(ui_session.can(Action.RUN)),
     form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
-    shape = actions.read(request, lambda s: ui_structure.latest_shape(s, dag_id))
+    shape = actions.read(request, lambda s: models_structure.latest_shape(s, dag_id))
     has_form = actions.field(form, "form") == "1"
     typed, wanted = trigger_form.read(shape, form, templating.ui_zone(request))
     if wanted is None:

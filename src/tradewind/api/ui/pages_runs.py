@@ -11,14 +11,14 @@ from starlette.datastructures import FormData
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import actions, templating
+from tradewind.api.ui import actions, models_runs, models_structure, templating
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.pages_dag import dag_page
 from tradewind.api.ui.pages_dags import dag_url
 from tradewind.api.ui.routing import UIRoute
 from tradewind.exceptions import InvalidStateTransition, TradewindError
 from tradewind.sdk import timezone
-from tradewind.services import backfill, clearing, dag_runs, paging, ui_runs, ui_structure
+from tradewind.services import backfill, clearing, dag_runs, paging
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -45,7 +45,7 @@ def runs_list(
         order_by="-run_after",
         page=paging.Page(limit=size, offset=(page - 1) * size),
     )
-    runs = [ui_runs.RunListRow.of(row) for row in rows]
+    runs = [models_runs.RunListRow.of(row) for row in rows]
     return templating.render(
         request,
         "runs.html",
@@ -91,9 +91,9 @@ def run_page(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    run = ui_runs.run_details(session, dag_id, run_id)
-    shape = ui_structure.shape_for_run(session, dag_id, run_id)
-    tasks = ui_runs.run_task_instances(session, dag_id, run_id, list(shape.tasks))
+    run = models_runs.run_details(session, dag_id, run_id)
+    shape = models_structure.shape_for_run(session, dag_id, run_id)
+    tasks = models_runs.run_task_instances(session, dag_id, run_id, list(shape.tasks))
     return dag_page(
         request,
         session,

@@ -19,7 +19,7 @@ from tradewind.api.ui.routing import UIRoute
 from tradewind.db.models import BUILTIN_ROLES
 from tradewind.exceptions import TradewindError
 from tradewind.sdk import timezone
-from tradewind.services import audit, paging, ui_users, user_sessions, users
+from tradewind.services import audit, paging, user_admin, user_sessions, users
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -69,7 +69,7 @@ def user_edit(
     user: CurrentUser = Depends(ui_session.can(Action.MANAGE_USERS)),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    info = ui_users.get_user_info(session, username)
+    info = user_admin.get_user_info(session, username)
     form = {
         "username": info.username,
         "role": info.role,
@@ -107,7 +107,7 @@ def user_save(
                 last_name=typed["last_name"] or None,
             )
             return None
-        ui_users.update_user(
+        user_admin.update_user(
             s,
             original,
             role=typed["role"],
@@ -157,7 +157,7 @@ def user_delete(
         request,
         user,
         "user_delete",
-        lambda s: ui_users.delete_user(s, username, acting_user=user.username),
+        lambda s: user_admin.delete_user(s, username, acting_user=user.username),
         extra={"username": username},
         back_to="/users",
         ok=f"User {username} deleted.",

@@ -11,14 +11,14 @@ from starlette.datastructures import FormData
 
 from tradewind.api.deps import CurrentUser
 from tradewind.api.permissions import Action
-from tradewind.api.ui import actions
+from tradewind.api.ui import actions, models_structure, models_task_instances
 from tradewind.api.ui import session as ui_session
 from tradewind.api.ui.pages_dag import dag_page
 from tradewind.api.ui.pages_dags import dag_url
 from tradewind.api.ui.routing import UIRoute
 from tradewind.exceptions import InvalidStateTransition, TradewindError
 from tradewind.sdk import timezone
-from tradewind.services import clearing, task_instances, task_logs, ui_structure, ui_task_instances
+from tradewind.services import clearing, task_instances, task_logs
 
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
@@ -45,8 +45,8 @@ def task_page(
     user: CurrentUser = Depends(ui_session.page_user),
     session: Session = Depends(ui_session.read_session, scope="function"),
 ) -> Response:
-    ti = ui_task_instances.task_instance(session, dag_id, run_id, task_id, map_index)
-    shape = ui_structure.shape_for_run(session, dag_id, run_id)
+    ti = models_task_instances.task_instance(session, dag_id, run_id, task_id, map_index)
+    shape = models_structure.shape_for_run(session, dag_id, run_id)
     task = shape.tasks.get(task_id)
     chosen = (
         try_number if try_number is not None else (ti.tries[-1].try_number if ti.tries else None)

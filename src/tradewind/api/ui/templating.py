@@ -97,8 +97,3 @@ def render(
     }
     html = _env.get_template(name).render(page)
     return HTMLResponse(html, status_code=status_code, headers=PAGE_HEADERS)
-
-
-def render_fragment(name: str, context: dict[str, Any]) -> str:
-    """A template rendered without the page frame (for fragments fetched by the page's script)."""
-    return _env.get_template(name).render(context)

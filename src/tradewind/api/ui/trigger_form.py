@@ -13,9 +13,9 @@ from typing import Any
 
 from starlette.datastructures import FormData
 
+from tradewind.api.ui.models_structure import DagShape, ParamShape, param_default_text
 from tradewind.exceptions import ParamValidationError
 from tradewind.sdk.param import Param
-from tradewind.services.ui_structure import DagShape, ParamShape, param_default_text
 
 PREFIX = "param."
 

@@ -6,7 +6,12 @@ Importing this package registers every table on ``tradewind.db.base.Base.metadat
 from __future__ import annotations
 
 from tradewind.db.models.auth import BUILTIN_ROLES, Role, User, UserSession
-from tradewind.db.models.backfill import Backfill, BackfillDagRun, ReprocessBehavior
+from tradewind.db.models.backfill import (
+    Backfill,
+    BackfillDagRun,
+    BackfillState,
+    ReprocessBehavior,
+)
 from tradewind.db.models.connection import ConnectionRow
 from tradewind.db.models.dag import Dag, DagTag, DagVersion
 from tradewind.db.models.import_error import ParseImportError
@@ -24,6 +29,7 @@ __all__ = [
     "RETURN_VALUE_KEY",
     "Backfill",
     "BackfillDagRun",
+    "BackfillState",
     "ConnectionRow",
     "Dag",
     "DagRun",

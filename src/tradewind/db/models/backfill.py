@@ -10,18 +10,24 @@ from sqlalchemy import Boolean, ForeignKey, Integer, String, UniqueConstraint
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradewind.db.base import STATE_LEN, Base
-from tradewind.db.types import Json, UtcDateTime, utcnow
+from tradewind.db.types import Json, StrEnumType, UtcDateTime, utcnow
 
 
-class ReprocessBehavior(str, enum.Enum):
+class ReprocessBehavior(enum.StrEnum):
     """Which logical dates that already have a run are run again (Airflow's values)."""
 
     NONE = "none"
     FAILED = "failed"
     COMPLETED = "completed"
 
-    def __str__(self) -> str:
-        return self.value
+
+class BackfillState(enum.StrEnum):
+    """Where a backfill is: creating runs (``running``), held (``paused``), or over."""
+
+    RUNNING = "running"
+    PAUSED = "paused"
+    CANCELLED = "cancelled"
+    COMPLETED = "completed"
 
 
 class Backfill(Base):
@@ -40,7 +46,9 @@ class Backfill(Base):
     run_backwards: Mapped[bool] = mapped_column(Boolean, default=False)
     dag_run_conf: Mapped[dict[str, Any] | None] = mapped_column(Json)
     is_paused: Mapped[bool] = mapped_column(Boolean, default=False)
-    state: Mapped[str] = mapped_column(String(STATE_LEN), default="running")
+    state: Mapped[BackfillState] = mapped_column(
+        StrEnumType(BackfillState, STATE_LEN), default=BackfillState.RUNNING
+    )
     created_by: Mapped[str | None] = mapped_column(String(512))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     updated_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow, onupdate=utcnow)

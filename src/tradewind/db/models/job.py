@@ -9,10 +9,10 @@ from sqlalchemy import Index, Integer, String
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradewind.db.base import STATE_LEN, Base
-from tradewind.db.types import UtcDateTime, utcnow
+from tradewind.db.types import StrEnumType, UtcDateTime, utcnow
 
 
-class JobType(str, enum.Enum):
+class JobType(enum.StrEnum):
     """Which kind of process a job row stands for."""
 
     SCHEDULER = "scheduler"
@@ -20,20 +20,14 @@ class JobType(str, enum.Enum):
     DAG_PROCESSOR = "dag_processor"
     TRIGGERER = "triggerer"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """Lifecycle of a job row (Airflow's JobState values)."""
 
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
     RESTARTING = "restarting"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Job(Base):
@@ -43,7 +37,9 @@ class Job(Base):
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     job_type: Mapped[str] = mapped_column(String(30))
-    state: Mapped[str] = mapped_column(String(STATE_LEN), default=JobState.RUNNING.value)
+    state: Mapped[JobState] = mapped_column(
+        StrEnumType(JobState, STATE_LEN), default=JobState.RUNNING
+    )
     hostname: Mapped[str | None] = mapped_column(String(500))
     pid: Mapped[int | None] = mapped_column(Integer)
     start_date: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)

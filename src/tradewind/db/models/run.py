@@ -9,7 +9,7 @@ from sqlalchemy import ForeignKey, Index, Integer, String, Text, UniqueConstrain
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradewind.db.base import ID_LEN, STATE_LEN, Base
-from tradewind.db.types import Json, UtcDateTime, utcnow
+from tradewind.db.types import Json, StrEnumType, UtcDateTime, utcnow
 from tradewind.sdk.states import DagRunState
 
 
@@ -27,7 +27,9 @@ class DagRun(Base):
     data_interval_end: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     run_after: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     run_type: Mapped[str] = mapped_column(String(50))
-    state: Mapped[str] = mapped_column(String(STATE_LEN), default=DagRunState.QUEUED.value)
+    state: Mapped[DagRunState] = mapped_column(
+        StrEnumType(DagRunState, STATE_LEN), default=DagRunState.QUEUED
+    )
     conf: Mapped[dict[str, Any] | None] = mapped_column(Json)
     dag_version_id: Mapped[int | None] = mapped_column(ForeignKey("dag_version.id"))
     queued_at: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)

@@ -18,7 +18,8 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column
 
 from tradewind.db.base import ID_LEN, STATE_LEN, Base
-from tradewind.db.types import Json, UtcDateTime, utcnow
+from tradewind.db.types import Json, StrEnumType, UtcDateTime, utcnow
+from tradewind.sdk.states import TaskInstanceState
 
 DEFAULT_POOL = "default_pool"
 DEFAULT_QUEUE = "default"
@@ -37,7 +38,9 @@ class TaskInstanceColumns:
     map_index: Mapped[int] = mapped_column(Integer, default=-1)
     try_number: Mapped[int] = mapped_column(Integer, default=0)
     max_tries: Mapped[int] = mapped_column(Integer, default=0)
-    state: Mapped[str | None] = mapped_column(String(STATE_LEN))
+    state: Mapped[TaskInstanceState | None] = mapped_column(
+        StrEnumType(TaskInstanceState, STATE_LEN)
+    )
     pool: Mapped[str] = mapped_column(String(256), default=DEFAULT_POOL)
     pool_slots: Mapped[int] = mapped_column(Integer, default=1)
     priority_weight: Mapped[int] = mapped_column(Integer, default=1)

@@ -1,6 +1,6 @@
 /* A layered drawing of a DAG, left to right, with task groups as boxes or collapsed nodes.
  *
- * Pure computation on the structure the server sends (graph.json, see services/ui_graph.py):
+ * Pure computation on the structure the server sends (graph.json, see api/ui/models_graph.py):
  * no DOM. The steps:
  * 1. Which nodes are visible: a task whose groups are all open, or the outermost closed
  *    group around it. Edges between tasks become edges between their visible nodes.

@@ -127,11 +127,6 @@ class DagShape:
     rows: tuple[TreeRow, ...]
     params: tuple[ParamShape, ...]
 
-    def group_of(self, node_id: str) -> str | None:
-        if node_id in self.tasks:
-            return self.tasks[node_id].group_id
-        return self.groups[node_id].parent_id
-
 
 class LruCache:
     """A small thread-safe LRU of values keyed by ``(version id, content hash)``."""

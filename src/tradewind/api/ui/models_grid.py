@@ -16,10 +16,10 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewind.api.ui import models_structure
+from tradewind.api.ui.models_structure import DagShape, TreeRow
 from tradewind.db.models import DagRun, DagVersion, TaskInstance
 from tradewind.sdk import timezone
-from tradewind.services import ui_structure
-from tradewind.services.ui_structure import DagShape, TreeRow
 
 #: Task instance state priority for summaries (Airflow's ``State.state_priority``).
 STATE_PRIORITY: tuple[str | None, ...] = (
@@ -154,8 +154,8 @@ def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, d
                 max(t for _, _, t in mapped),
             )
         else:
-            _, state, try_number = instances[0]
-            cells[task_id][run_id] = GridCell(state, 0, {}, try_number)
+            _, only_state, try_number = instances[0]
+            cells[task_id][run_id] = GridCell(only_state, 0, {}, try_number)
     return cells
 
 
@@ -178,7 +178,7 @@ def add_group_cells(
 
 
 def grid(session: Session, dag_id: str, *, limit: int = 25, offset: int = 0) -> Grid:
-    shape = ui_structure.latest_shape(session, dag_id)
+    shape = models_structure.latest_shape(session, dag_id)
     limit = max(1, min(limit, 365))
     offset = max(0, offset)
     runs = grid_runs(session, dag_id, limit=limit, offset=offset)

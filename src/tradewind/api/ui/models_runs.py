@@ -10,10 +10,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from tradewind.api.ui import models_grid
 from tradewind.db.models import DagRun, DagVersion, TaskInstance, TaskInstanceHistory
 from tradewind.exceptions import DagRunNotFound
 from tradewind.sdk import timezone
-from tradewind.services import ui_grid
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,15 +43,6 @@ class RunDetails:
         if self.start_date is None:
             return None
         return ((self.end_date or timezone.utcnow()) - self.start_date).total_seconds()
-
-
-def latest_run_id(session: Session, dag_id: str) -> str | None:
-    return session.scalar(
-        select(DagRun.run_id)
-        .where(DagRun.dag_id == dag_id)
-        .order_by(DagRun.run_after.desc(), DagRun.id.desc())
-        .limit(1)
-    )
 
 
 def run_details(session: Session, dag_id: str, run_id: str) -> RunDetails:
@@ -273,9 +264,9 @@ def calendar(
     return Calendar(tuple(weeks), tuple(months), first, today)
 
 
-def runs_for_select(session: Session, dag_id: str, limit: int = 50) -> list[ui_grid.GridRun]:
+def runs_for_select(session: Session, dag_id: str, limit: int = 50) -> list[models_grid.GridRun]:
     """Recent runs, newest first, for the run pickers of the graph, gantt and code views."""
-    return list(reversed(ui_grid.grid_runs(session, dag_id, limit=limit)))
+    return list(reversed(models_grid.grid_runs(session, dag_id, limit=limit)))
 
 
 @dataclasses.dataclass(frozen=True)

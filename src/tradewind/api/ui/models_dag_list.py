@@ -15,10 +15,10 @@ from typing import Any
 from sqlalchemy import Select, func, select, true
 from sqlalchemy.orm import Session, aliased
 
+from tradewind.api.ui import models_structure
 from tradewind.db.models import Dag, DagRun, DagTag, DagVersion
 from tradewind.sdk import timezone
 from tradewind.services import dags as dag_service
-from tradewind.services import ui_structure
 
 RECENT_RUNS = 10
 MAX_PAGE_SIZE = 1000
@@ -61,10 +61,6 @@ class DagListItem:
     @property
     def last_run(self) -> RunMark | None:
         return self.recent_runs[-1] if self.recent_runs else None
-
-    @property
-    def longest_recent_run(self) -> float:
-        return max((run.duration or 0.0 for run in self.recent_runs), default=0.0)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -225,7 +221,7 @@ def dag_list(
         ):
             tags_by_dag[dag_id].append(name)
     runs = recent_runs(session, dag_ids)
-    facts = ui_structure.schedule_facts(
+    facts = models_structure.schedule_facts(
         session,
         [(row.latest_version_id, row.content_hash) for row in rows if row.latest_version_id],
     )
@@ -300,7 +296,7 @@ def dag_header(session: Session, dag_id: str) -> DagHeader:
         select(DagVersion.content_hash).where(DagVersion.id == row.latest_version_id)
     )
     fact = (
-        ui_structure.schedule_facts(session, [(row.latest_version_id, content_hash)]).get(
+        models_structure.schedule_facts(session, [(row.latest_version_id, content_hash)]).get(
             row.latest_version_id
         )
         if row.latest_version_id and content_hash

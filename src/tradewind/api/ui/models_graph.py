@@ -32,9 +32,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind import serialization
+from tradewind.api.ui import models_grid, models_structure
 from tradewind.db.models import DagRun, DagVersion, TaskInstance
 from tradewind.exceptions import DagNotFound
-from tradewind.services import ui_grid, ui_structure
 
 _CACHE_SIZE = 128
 
@@ -57,12 +57,12 @@ class GraphDocument:
         return f'W/"graph-{self.version_id}-{self.content_hash}"'
 
 
-_documents = ui_structure.LruCache(_CACHE_SIZE)
+_documents = models_structure.LruCache(_CACHE_SIZE)
 
 
 def graph_for_run(session: Session, dag_id: str, run_id: str | None) -> GraphDocument:
     """The graph of the version a run ran with; the latest version when no run is named."""
-    return graph_of_version(session, ui_structure.version_for_run(session, dag_id, run_id))
+    return graph_of_version(session, models_structure.version_for_run(session, dag_id, run_id))
 
 
 def graph_of_version(session: Session, version_id: int) -> GraphDocument:
@@ -229,10 +229,10 @@ def run_states(session: Session, dag_id: str, run_id: str) -> RunStates:
         task_id: (ti_state, 0) for task_id, ti_state in plain.items()
     }
     for task_id, states in mapped.items():
-        nodes[task_id] = (ui_grid.summary_state(states), len(states))
+        nodes[task_id] = (models_grid.summary_state(states), len(states))
     # A group shows the most urgent state of its tasks' instances (Airflow's priority).
     for group_id, task_ids in graph_for_run(session, dag_id, run_id).group_members.items():
         inside = [nodes[task_id][0] for task_id in task_ids if task_id in nodes]
         if inside:
-            nodes[group_id] = (ui_grid.summary_state(inside), 0)
+            nodes[group_id] = (models_grid.summary_state(inside), 0)
     return RunStates(run_id, state, nodes)
