@@ -122,3 +122,12 @@ def test_every_setting_is_read_somewhere() -> None:
         and _PROPERTIES.get((section, key), "\0") not in source
     ]
     assert unread == []
+
+
+def test_poison_pass_attempts_default_and_environment(tmp_path: Path) -> None:
+    home = {"TRADEWIND_HOME": str(tmp_path)}
+    assert config.load(home).get("scheduler", "poison_pass_attempts") == 3
+    environ = {**home, "TRADEWIND__SCHEDULER__POISON_PASS_ATTEMPTS": "5"}
+    assert config.load(environ).get("scheduler", "poison_pass_attempts") == 5
+    with pytest.raises(ConfigError, match=r"POISON_PASS_ATTEMPTS"):
+        config.load({**home, "TRADEWIND__SCHEDULER__POISON_PASS_ATTEMPTS": "0"})

@@ -153,6 +153,15 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         float,
     ),
     Option(
+        "scheduler",
+        "poison_pass_attempts",
+        3,
+        "Failed scheduler passes in a row after which the events they carry are tried one by "
+        "one and those that fail alone are set aside (their task failed); also the passes a "
+        "DAG version may fail to load in before its runs are failed.",
+        _positive_int,
+    ),
+    Option(
         "logging", "base_log_folder", None, "Folder of task logs (default $TRADEWIND_HOME/logs)."
     ),
     Option("api", "host", "0.0.0.0", "Address the API server listens on."),

@@ -40,6 +40,10 @@ TASK_INSTANCE_MOVES = {
     "skip_and_stop": ("*", "skipped"),
     "mark": ("*", "success failed skipped"),
     "clear": ("*", "none"),
+    "set_aside": (
+        "none scheduled queued running up_for_retry up_for_reschedule deferred",
+        "failed",
+    ),
 }
 RUN_MOVES = {
     "start_run": ("queued", "running"),
@@ -47,6 +51,7 @@ RUN_MOVES = {
     "requeue_run": ("success failed", "queued"),
     "mark_run": ("*", "queued success failed"),
     "cancel_run": ("queued", "failed"),
+    "set_aside_run": ("queued running", "failed"),
 }
 BACKFILL_MOVES = {
     "pause": ("running paused", "running paused"),

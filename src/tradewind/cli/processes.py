@@ -75,7 +75,7 @@ def _run_scheduler(settings: Settings) -> None:
     job = SchedulerJob(settings, engine, executor, request_handler=TaskRequestHandler)
 
     def on_signal(signum: int, frame: Any) -> None:
-        again = job.phase is not SchedulerPhase.RUNNING
+        again = job.phase not in (SchedulerPhase.STARTING, SchedulerPhase.RUNNING)
         log.info(
             "Received %s: %s",
             signal.Signals(signum).name,

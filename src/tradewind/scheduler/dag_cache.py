@@ -30,6 +30,17 @@ class DagVersionCache:
     def __init__(self, max_size: int = 512) -> None:
         self._items: collections.OrderedDict[int, CachedVersion] = collections.OrderedDict()
         self._max_size = max_size
+        #: Versions that failed to load since the last ``take_load_errors``, with the error.
+        self._load_errors: dict[int, str] = {}
+
+    def __contains__(self, version_id: object) -> bool:
+        return version_id in self._items
+
+    def take_load_errors(self) -> dict[int, str]:
+        """The versions that could not be read since the last call (a row that is missing or
+        does not deserialize; an error of the database itself is not counted)."""
+        errors, self._load_errors = self._load_errors, {}
+        return errors
 
     def get(self, session: Session, version_id: int) -> CachedVersion:
         cached = self._items.get(version_id)
@@ -38,17 +49,22 @@ class DagVersionCache:
             return cached
         row = session.get(DagVersion, version_id)
         if row is None:
+            self._load_errors[version_id] = "it does not exist"
             raise DagNotFound(f"DAG version {version_id} does not exist")
-        dag = serialization.deserialize_dag(row.serialized_dag)
-        cached = CachedVersion(
-            version_id=version_id,
-            dag=dag,
-            fileloc=row.fileloc or dag.fileloc or "",
-            source_code=row.source_code or "",
-            priority_weights=dag.priority_weights(),
-            leaf_ids=frozenset(task.task_id for task in dag.leaves),
-            topological_order=tuple(task.task_id for task in dag.topological_sort()),
-        )
+        try:
+            dag = serialization.deserialize_dag(row.serialized_dag)
+            cached = CachedVersion(
+                version_id=version_id,
+                dag=dag,
+                fileloc=row.fileloc or dag.fileloc or "",
+                source_code=row.source_code or "",
+                priority_weights=dag.priority_weights(),
+                leaf_ids=frozenset(task.task_id for task in dag.leaves),
+                topological_order=tuple(task.task_id for task in dag.topological_sort()),
+            )
+        except Exception as exc:
+            self._load_errors[version_id] = f"{type(exc).__name__}: {exc}"
+            raise
         self._items[version_id] = cached
         if len(self._items) > self._max_size:
             self._items.popitem(last=False)

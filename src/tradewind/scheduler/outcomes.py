@@ -203,10 +203,18 @@ def fail_try(
 
 
 def task_of(session: Session, cache: DagVersionCache, ti: TaskInstance) -> Any:
-    """The task of the DAG version ``ti`` runs (None when unknown)."""
+    """The task of the DAG version ``ti`` runs (None when unknown, or when that version cannot
+    be read: an unreadable version must not fail the pass that applies every other outcome)."""
     if ti.dag_version_id is None:
         return None
-    return cache.get(session, ti.dag_version_id).dag.task_dict.get(ti.task_id)
+    try:
+        version = cache.get(session, ti.dag_version_id)
+    except Exception:
+        log.exception(
+            "Cannot load DAG version %s of task %s.%s", ti.dag_version_id, ti.dag_id, ti.task_id
+        )
+        return None
+    return version.dag.task_dict.get(ti.task_id)
 
 
 def _retry_at(

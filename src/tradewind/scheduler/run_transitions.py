@@ -40,6 +40,9 @@ FINISH_RUN = transition("finish_run", {DagRunState.RUNNING}, _FINISHED_RUN)
 REQUEUE_RUN = transition("requeue_run", _FINISHED_RUN, {DagRunState.QUEUED})
 MARK_RUN = transition("mark_run", set(DagRunState), {DagRunState.QUEUED, *_FINISHED_RUN})
 CANCEL_RUN = transition("cancel_run", {DagRunState.QUEUED}, {DagRunState.FAILED})
+SET_ASIDE_RUN = transition(
+    "set_aside_run", {DagRunState.QUEUED, DagRunState.RUNNING}, {DagRunState.FAILED}
+)
 PAUSE = transition("pause", _OPEN_BACKFILL, _OPEN_BACKFILL)
 CANCEL = transition("cancel", _OPEN_BACKFILL, {BackfillState.CANCELLED})
 COMPLETE = transition("complete", _OPEN_BACKFILL, {BackfillState.COMPLETED})
@@ -48,7 +51,10 @@ DECLARE_DEAD = transition("declare_dead", {JobState.RUNNING}, {JobState.FAILED})
 END_JOB = transition("end_job", set(JobState), {JobState.SUCCESS})
 
 #: Every transition here, by name.
-RUN = {step.name: step for step in (START_RUN, FINISH_RUN, REQUEUE_RUN, MARK_RUN, CANCEL_RUN)}
+RUN = {
+    step.name: step
+    for step in (START_RUN, FINISH_RUN, REQUEUE_RUN, MARK_RUN, CANCEL_RUN, SET_ASIDE_RUN)
+}
 BACKFILL = {step.name: step for step in (PAUSE, CANCEL, COMPLETE)}
 JOB = {step.name: step for step in (BEAT, DECLARE_DEAD, END_JOB)}
 
@@ -82,6 +88,14 @@ def requeue_run(run: Any, now: datetime) -> bool:
     run.end_date = None
     run.last_scheduling_decision = None
     return True
+
+
+def set_aside_run(run: Any, now: datetime, reason: str) -> None:
+    """Failed by the scheduler because it cannot be scheduled (its DAG version is
+    unreadable); ``reason`` goes in its note. Its task instances are set aside one by one."""
+    move(run, SET_ASIDE_RUN, DagRunState.FAILED)
+    run.end_date = now
+    run.note = run.note or reason
 
 
 def mark_run(run: Any, tis: Iterable[Any], state: DagRunState, now: datetime) -> None:

@@ -87,6 +87,18 @@ def only(found: frozenset[Any]) -> Any:
 ANY = frozenset({None, *TIS})
 #: Queued or running: a try of it may be alive.
 LIVE = frozenset({TIS.QUEUED, TIS.RUNNING})
+#: Not finished: the scheduler or a try may still move it.
+UNFINISHED = frozenset(
+    {
+        None,
+        TIS.SCHEDULED,
+        TIS.QUEUED,
+        TIS.RUNNING,
+        TIS.UP_FOR_RETRY,
+        TIS.UP_FOR_RESCHEDULE,
+        TIS.DEFERRED,
+    }
+)
 _WAITING = frozenset({None, TIS.UP_FOR_RETRY, TIS.UP_FOR_RESCHEDULE})
 _TRY_ENDS = frozenset(
     {TIS.SUCCESS, TIS.FAILED, TIS.SKIPPED, TIS.UP_FOR_RETRY, TIS.UP_FOR_RESCHEDULE}
@@ -106,6 +118,9 @@ RUN_IN_PROCESS = transition("run_in_process", _WAITING, {TIS.RUNNING})
 SKIP_AND_STOP = transition("skip_and_stop", ANY - {TIS.SKIPPED, TIS.REMOVED}, {TIS.SKIPPED})
 MARK = transition("mark", ANY, {TIS.SUCCESS, TIS.FAILED, TIS.SKIPPED})
 CLEAR = transition("clear", ANY - LIVE, {None})
+#: Not finished, but what it belongs to cannot be scheduled (an unreadable DAG version, an
+#: event that fails every pass): failed, so scheduling of everything else goes on.
+SET_ASIDE = transition("set_aside", UNFINISHED, {TIS.FAILED})
 
 #: Every task instance transition, by name.
 TASK_INSTANCE = {
@@ -125,6 +140,7 @@ TASK_INSTANCE = {
         SKIP_AND_STOP,
         MARK,
         CLEAR,
+        SET_ASIDE,
     )
 }
 
@@ -299,6 +315,19 @@ def mark(ti: Any, state: TIS, now: datetime) -> None:
     ti.duration = max(0.0, (ti.end_date - ti.start_date).total_seconds())
     ti.next_retry_at = None
     ti.reschedule_date = None
+
+
+def set_aside(ti: Any, now: datetime, reason: str) -> None:
+    """Failed by the scheduler, not by its try: ``reason`` says why, in its note (where
+    Airflow shows what was done to a task instance from outside)."""
+    move(ti, SET_ASIDE, TIS.FAILED)
+    ti.end_date = now
+    if ti.start_date is not None:
+        ti.duration = (now - ti.start_date).total_seconds()
+    ti.pid = None
+    ti.next_retry_at = None
+    ti.reschedule_date = None
+    ti.note = ti.note or reason
 
 
 def clear(ti: Any) -> None:
