@@ -1,7 +1,9 @@
 """The scheduler: which runs exist, which task instances are ready, and in what order.
 
-The decision modules here (``trigger_rules``, ``retries``, ``run_state``) are pure functions,
-shared by the scheduler loop and by ``tradewind dags test`` so both give the same states.
+Each pass loads what it decides from in batches (``run_view``), decides with pure functions
+(``run_decisions``, ``queue_policy``, ``trigger_rules``, ``retries``, ``run_state``), then
+writes the decisions (``task_scheduling.apply_decisions``, ``queueing``). ``tradewind dags
+test`` uses the same ``run_decisions.decide_run``, so both give the same states.
 Every state change, the scheduler's, recovery's and the services' alike, goes through
 ``transitions`` (task instances) and ``run_transitions`` (DAG runs, backfills, jobs).
 """

@@ -6,11 +6,11 @@ import logging
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, tuple_
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import Backfill, BackfillDagRun, Dag, DagRun, TaskInstance
-from tradewind.scheduler import next_run, run_transitions
+from tradewind.scheduler import next_run, run_decisions, run_transitions
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import DagRunState, DagRunType
 from tradewind.timetables.base import DataInterval
@@ -56,6 +56,7 @@ def create_due_runs(
     if not due:
         return []
     active = active_run_counts(session, [row.dag_id for row in due])
+    existing = _existing_logical_dates(session, [row.dag_id for row in due])
     created: list[DagRun] = []
     for row in due:
         try:
@@ -70,15 +71,12 @@ def create_due_runs(
             and active[row.dag_id] < dag.max_active_runs
         ):
             interval = DataInterval(
-                row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end
-            )  # type: ignore[arg-type]
-            logical_date = row.next_dagrun
-            exists = session.scalar(
-                select(DagRun.id).where(
-                    DagRun.dag_id == row.dag_id, DagRun.logical_date == logical_date
-                )
+                row.next_dagrun_data_interval_start,  # type: ignore[arg-type]
+                row.next_dagrun_data_interval_end,  # type: ignore[arg-type]
             )
-            if exists is None:
+            logical_date = row.next_dagrun
+            if (row.dag_id, logical_date) not in existing:
+                existing.add((row.dag_id, logical_date))
                 run = DagRun(
                     dag_id=row.dag_id,
                     run_id=DagRunType.SCHEDULED.generate_run_id(logical_date.isoformat()),  # type: ignore[union-attr]
@@ -100,6 +98,19 @@ def create_due_runs(
             next_run.advance_next_dagrun(row, dag, interval, now)
     session.flush()
     return created
+
+
+def _existing_logical_dates(
+    session: Session, dag_ids: list[str]
+) -> set[tuple[str, datetime | None]]:
+    """The logical dates of the runs these DAGs already have from their next run on (a run
+    made by hand or by a backfill is not made again), in one query."""
+    rows = session.execute(
+        select(DagRun.dag_id, DagRun.logical_date)
+        .join(Dag, Dag.dag_id == DagRun.dag_id)
+        .where(DagRun.dag_id.in_(dag_ids), DagRun.logical_date >= Dag.next_dagrun)
+    )
+    return {(dag_id, logical_date) for dag_id, logical_date in rows}
 
 
 def task_instances_for(run: DagRun, version: CachedVersion) -> list[TaskInstance]:
@@ -152,7 +163,7 @@ def _backfill_order(
                 BackfillDagRun.dag_run_id, BackfillDagRun.backfill_id, BackfillDagRun.sort_ordinal
             ).where(BackfillDagRun.dag_run_id.in_(ids))
         )
-        if belongs.get(dag_run_id) == backfill_id
+        if dag_run_id is not None and belongs.get(dag_run_id) == backfill_id
     }
     backfills = {
         row.id: row
@@ -187,12 +198,13 @@ def start_queued_runs(
     position = {run.id: index for index, run in enumerate(queued)}
     queued.sort(key=lambda run: (run.backfill_id or 0, ordinals.get(run.id, position[run.id])))
     running = _running_counts(session, sorted({run.dag_id for run in queued}))
-    started: list[DagRun] = []
+    versions: dict[int, CachedVersion] = {}
+    candidates: list[run_decisions.QueuedRun] = []
     for run in queued:
         if run.dag_version_id is None:
             continue
         try:
-            version = cache.get(session, run.dag_version_id)
+            versions[run.id] = cache.get(session, run.dag_version_id)
         except Exception:
             log.exception(
                 "Cannot load DAG version %s of run %s of %s; it stays queued",
@@ -201,26 +213,45 @@ def start_queued_runs(
                 run.dag_id,
             )
             continue
-        limit = version.dag.max_active_runs
-        if run.backfill_id is not None:
-            backfill = backfills.get(run.backfill_id)
-            # A completed backfill's run is queued again only when cleared: it must start.
-            if backfill is not None and backfill.is_paused and backfill.completed_at is None:
-                continue
-            if backfill is not None and backfill.max_active_runs:
-                limit = int(backfill.max_active_runs)
-        key = (run.dag_id, run.backfill_id)
-        if running[key] >= limit:
-            continue
-        has_tis = session.scalar(
-            select(func.count())
-            .select_from(TaskInstance)
-            .where(TaskInstance.dag_id == run.dag_id, TaskInstance.run_id == run.run_id)
-        )
-        if not has_tis:
-            session.add_all(task_instances_for(run, version))
-        run_transitions.start_run(run, now)
-        running[key] += 1
-        started.append(run)
-    session.flush()
+        candidates.append(_queued_run(run, versions[run.id], backfills))
+    chosen = set(run_decisions.runs_to_start(candidates, running))
+    started = [run for run in queued if run.id in chosen]
+    _start(session, started, versions, now)
     return started
+
+
+def _queued_run(
+    run: DagRun, version: CachedVersion, backfills: dict[int, Backfill]
+) -> run_decisions.QueuedRun:
+    """What deciding whether ``run`` starts needs: its limit, and whether its backfill holds it."""
+    limit = version.dag.max_active_runs
+    held = False
+    backfill = backfills.get(run.backfill_id) if run.backfill_id is not None else None
+    if backfill is not None:
+        # A completed backfill's run is queued again only when cleared: it must start.
+        held = bool(backfill.is_paused and backfill.completed_at is None)
+        if backfill.max_active_runs:
+            limit = int(backfill.max_active_runs)
+    return run_decisions.QueuedRun(run.id, run.dag_id, run.backfill_id, limit, held=held)
+
+
+def _start(
+    session: Session, started: list[DagRun], versions: dict[int, CachedVersion], now: datetime
+) -> None:
+    """Mark ``started`` running; those without task instances yet get them."""
+    if not started:
+        return
+    keys = [(run.dag_id, run.run_id) for run in started]
+    with_tis = {
+        (dag_id, run_id)
+        for dag_id, run_id in session.execute(
+            select(TaskInstance.dag_id, TaskInstance.run_id)
+            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys))
+            .distinct()
+        )
+    }
+    for run in started:
+        if (run.dag_id, run.run_id) not in with_tis:
+            session.add_all(task_instances_for(run, versions[run.id]))
+        run_transitions.start_run(run, now)
+    session.flush()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Set
 
 from tradewind.sdk.states import UNFINISHED_STATES, DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -12,7 +12,7 @@ _SUCCEEDED = {TIS.SUCCESS, TIS.SKIPPED}
 
 
 def decide_run_state(
-    states: Iterable[tuple[str, TIS | None]], leaf_task_ids: set[str], *, fail_fast: bool = False
+    states: Iterable[tuple[str, TIS | None]], leaf_task_ids: Set[str], *, fail_fast: bool = False
 ) -> DagRunState | None:
     """The run's final state, or None while it is still going.
 

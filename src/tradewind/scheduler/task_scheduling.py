@@ -1,42 +1,34 @@
-"""Decide the next state of each task instance of running DAG runs, and finish decided runs.
+"""One pass over running DAG runs: load their views, decide each run, write the decisions.
 
-Runs are evaluated task by task in topological order, so a skip or an upstream failure
-propagates down the whole graph in one pass. The decisions themselves (trigger rules, run
-state) are the pure functions ``dags test`` uses too.
-
-Every pass reads every task instance of the runs it looks at, so they are read as plain rows
-(``ti_rows``), not ORM objects.
+Loading (``run_view``) is a few batched queries, deciding (``run_decisions.decide_run``) is
+pure, and ``apply_decisions`` is the one place that writes what was decided: task instance
+state changes, mapped instances created by an expansion, finished runs.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-from collections import defaultdict
 from datetime import datetime
-from typing import Any
+from typing import cast
 
-from sqlalchemy import bindparam, select, tuple_
+from sqlalchemy import Table, bindparam, insert, literal, select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
-from tradewind.exceptions import TradewindError
-from tradewind.scheduler import (
-    outcomes,
-    run_state,
-    run_transitions,
-    ti_rows,
-    transitions,
-    trigger_rules,
-    xcom_reads,
+from tradewind.scheduler import outcomes, run_transitions, run_view, ti_rows, transitions
+from tradewind.scheduler.dag_cache import DagVersionCache
+from tradewind.scheduler.run_decisions import (
+    ChangeKind,
+    Expansion,
+    RunDecision,
+    TiChange,
+    decide_run,
 )
-from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
-from tradewind.sdk.states import FINISHED_STATES, DagRunState
+from tradewind.sdk.states import DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
 
 log = logging.getLogger("tradewind.scheduler")
-
-_PAST_OK = {TIS.SUCCESS.value, TIS.SKIPPED.value}
 
 
 @dataclasses.dataclass
@@ -60,280 +52,186 @@ class EvaluationResult:
             self.wake_at = at
 
 
-_TI = TaskInstance.__table__
-# Built once: building a statement costs about as much as running it.
-_RUN_TIS = ti_rows.select_rows(
-    ti_rows.EVALUATE, tuple_(_TI.c.dag_id, _TI.c.run_id).in_(bindparam("runs", expanding=True))
-)
-
-
-def load_task_instances(session: Session, runs: list[DagRun]) -> dict[tuple[str, str], list[Any]]:
-    """Every task instance of ``runs``, as ``TaskInstanceRow``s by (dag_id, run_id)."""
-    grouped: dict[tuple[str, str], list[Any]] = defaultdict(list)
-    keys = [(run.dag_id, run.run_id) for run in runs]
-    session.flush()
-    for start in range(0, len(keys), 500):
-        result = session.execute(_RUN_TIS, {"runs": keys[start : start + 500]})
-        for ti in ti_rows.rows_of(ti_rows.EVALUATE, result):
-            grouped[(ti.dag_id, ti.run_id)].append(ti)
-    return grouped
-
-
 def evaluate_runs(
     session: Session, cache: DagVersionCache, runs: list[DagRun], now: datetime
 ) -> EvaluationResult:
+    """Decide and write the next state of every task instance of ``runs``, and of the runs."""
+    decided = decide_runs(session, run_view.load_runs(session, cache, runs), now)
+    return apply_decisions(session, decided, now)
+
+
+def decide_runs(
+    session: Session, loaded: list[run_view.LoadedRun], now: datetime
+) -> list[tuple[run_view.LoadedRun, RunDecision]]:
+    """Each run's decision; what decisions ask for beyond their view is loaded for all of
+    them at once, then those runs are decided again (rarely more than once)."""
+    decided: dict[int, RunDecision] = {}
+    pending = loaded
+    while pending:
+        incomplete = []
+        for item in pending:
+            decision = decide_run(item.view, now)
+            if decision.complete:
+                decided[item.run.id] = decision
+            else:
+                incomplete.append((item, decision))
+        pending = run_view.load_needs(session, incomplete) if incomplete else []
+    return [(item, decided[item.run.id]) for item in loaded]
+
+
+_TI = cast(Table, TaskInstance.__table__)
+#: The instances 1..n-1 of an expanded mapped task, copied from its placeholder (index 0).
+_COPY_PLACEHOLDER = insert(_TI).from_select(
+    [
+        "dag_id",
+        "run_id",
+        "task_id",
+        "map_index",
+        "state",
+        "scheduled_dttm",
+        "end_date",
+        "try_number",
+        "max_tries",
+        "pool",
+        "pool_slots",
+        "priority_weight",
+        "queue",
+        "operator",
+        "dag_version_id",
+        "updated_at",
+    ],
+    select(
+        _TI.c.dag_id,
+        _TI.c.run_id,
+        _TI.c.task_id,
+        bindparam("c_map_index", type_=_TI.c.map_index.type),
+        bindparam("c_state", type_=_TI.c.state.type),
+        bindparam("c_now", type_=_TI.c.scheduled_dttm.type),
+        bindparam("c_end_date", type_=_TI.c.end_date.type),
+        literal(0),
+        _TI.c.max_tries,
+        _TI.c.pool,
+        _TI.c.pool_slots,
+        _TI.c.priority_weight,
+        _TI.c.queue,
+        _TI.c.operator,
+        _TI.c.dag_version_id,
+        bindparam("c_updated_at", type_=_TI.c.updated_at.type),
+    ).where(_TI.c.id == bindparam("c_placeholder")),
+)
+
+
+#: What a change reads of the instance it changes (a transition checks the state it leaves).
+_CHANGED = ("id", "state", "try_number")
+
+
+def apply_decisions(
+    session: Session, decided: list[tuple[run_view.LoadedRun, RunDecision]], now: datetime
+) -> EvaluationResult:
+    """Write the decisions: the only writes of the task-scheduling pass."""
     result = EvaluationResult()
-    by_run = load_task_instances(session, runs)
-    history: list[int] = []
-    for run in runs:
-        if run.dag_version_id is None:
-            continue
-        try:
-            version = cache.get(session, run.dag_version_id)
-        except Exception:  # one unreadable version must not stop every other run
-            log.exception(
-                "Cannot load DAG version %s of run %s of %s; the run waits",
-                run.dag_version_id,
+    rows: dict[int, ti_rows.TaskInstanceRow] = {}
+    copies: list[dict[str, object]] = []
+    succeeded: list[int] = []
+    for item, decision in decided:
+        run = item.run
+        if decision.changes:
+            # Each change starts from the state the instance was loaded in (or the one an
+            # earlier change of this decision left it in).
+            loaded = {ti.id: ti for ti in item.view.tis}
+            for change in decision.changes:
+                row = rows.get(change.ti_id)
+                if row is None:
+                    ti = loaded[change.ti_id]
+                    row = rows[change.ti_id] = ti_rows.TaskInstanceRow(
+                        _CHANGED, (ti.id, ti.state, ti.try_number)
+                    )
+                _change(row, change, now)
+                if change.kind is ChangeKind.SUCCEED:
+                    succeeded.append(change.ti_id)
+        for expansion in decision.expansions:
+            copies.extend(_copies(run, expansion, now))
+        result.wake(decision.wake_at)
+        result.to_terminate.extend(decision.to_terminate)
+        result.scheduled_any |= decision.scheduled_any
+        if decision.timed_out:
+            log.warning(
+                "DAG run %s of %s exceeded dagrun_timeout %s",
                 run.run_id,
                 run.dag_id,
+                item.version.dag.dagrun_timeout,
             )
-            continue
-        _evaluate_run(
-            session, run, version, by_run.get((run.dag_id, run.run_id), []), now, result, history
-        )
+            result.timed_out.add(run.id)
+        if decision.finished is not None:
+            _finish_run(run, decision.finished, now, result)
     session.flush()
-    ti_rows.write_changes(session, (ti for tis in by_run.values() for ti in tis))
-    for ti_id in history:
-        ti = session.get(TaskInstance, ti_id, populate_existing=True)
-        if ti is not None:
-            outcomes.record_history(session, ti)
+    if copies:
+        session.execute(_COPY_PLACEHOLDER, copies)
+    ti_rows.write_changes(session, rows.values())
+    if succeeded:  # an empty task's try is copied once its change is written
+        tis = session.scalars(
+            select(TaskInstance)
+            .where(TaskInstance.id.in_(succeeded))
+            .execution_options(populate_existing=True)
+        )
+        outcomes.record_histories(session, list(tis))
     session.flush()
     return result
+
+
+def _change(row: ti_rows.TaskInstanceRow, change: TiChange, now: datetime) -> None:
+    """One decided change of a task instance, through its transition."""
+    if change.max_tries is not None:
+        row.max_tries = change.max_tries
+    if change.map_index is not None:
+        row.map_index = change.map_index
+    kind = change.kind
+    if kind is ChangeKind.SCHEDULE:
+        transitions.schedule(row, now)
+    elif kind is ChangeKind.SETTLE:
+        transitions.settle(row, change.state, now)
+    elif kind is ChangeKind.SUCCEED:
+        transitions.succeed_empty(row, now)
+    elif kind is ChangeKind.REMOVE:
+        transitions.remove(row)
+    else:
+        transitions.skip_and_stop(row, now)
+
+
+def _copies(run: DagRun, expansion: Expansion, now: datetime) -> list[dict[str, object]]:
+    """The instances an expansion adds (logged here: the decision itself is silent)."""
+    if expansion.error is not None:
+        log.error(
+            "Cannot expand mapped task %s of run %s: %s",
+            expansion.task_id,
+            run.run_id,
+            expansion.error,
+        )
+        return []
+    if expansion.count == 0:
+        log.info("Mapped task %s of run %s has no elements: skipped", expansion.task_id, run.run_id)
+        return []
+    log.info(
+        "Mapped task %s of run %s expanded to %d task instances",
+        expansion.task_id,
+        run.run_id,
+        expansion.count,
+    )
+    state = TIS.SKIPPED if expansion.stopped else TIS.SCHEDULED
+    return [
+        {
+            "c_placeholder": expansion.placeholder_id,
+            "c_map_index": index,
+            "c_state": state.value,
+            "c_now": now,
+            "c_end_date": now if expansion.stopped else None,
+            "c_updated_at": now,
+        }
+        for index in range(1, expansion.count)
+    ]
 
 
 def _finish_run(run: DagRun, state: DagRunState, now: datetime, result: EvaluationResult) -> None:
     run_transitions.finish_run(run, state, now)
     result.finished_runs.append((run, state))
     log.info("DAG run %s of %s finished: %s", run.run_id, run.dag_id, state.value)
-
-
-def _timed_out(run: DagRun, version: CachedVersion, now: datetime) -> bool:
-    timeout = version.dag.dagrun_timeout
-    return timeout is not None and run.start_date is not None and now - run.start_date > timeout
-
-
-def _evaluate_run(
-    session: Session,
-    run: DagRun,
-    version: CachedVersion,
-    tis: list[Any],
-    now: datetime,
-    result: EvaluationResult,
-    history: list[int],
-) -> None:
-    dag = version.dag
-    if _timed_out(run, version, now):
-        for ti in tis:
-            if ti.state not in FINISHED_STATES:
-                transitions.skip_and_stop(ti, now, result.to_terminate)
-        log.warning(
-            "DAG run %s of %s exceeded dagrun_timeout %s",
-            run.run_id,
-            run.dag_id,
-            dag.dagrun_timeout,
-        )
-        _finish_run(run, DagRunState.FAILED, now, result)
-        result.timed_out.add(run.id)
-        return
-    if dag.dagrun_timeout is not None and run.start_date is not None:
-        result.wake(run.start_date + dag.dagrun_timeout)
-    by_task: dict[str, list[Any]] = defaultdict(list)
-    for ti in tis:
-        by_task[ti.task_id].append(ti)
-    for task_id, task_tis in by_task.items():
-        if task_id not in dag.task_dict:
-            for ti in task_tis:
-                if ti.state is None:
-                    transitions.remove(ti)
-    for task_id in version.topological_order:
-        task = dag.task_dict[task_id]
-        for ti in list(by_task.get(task_id, [])):
-            _evaluate_ti(session, run, version, task, ti, by_task, now, result, history)
-    decided = run_state.decide_run_state(
-        [
-            (ti.task_id, TIS(ti.state) if ti.state else None)
-            for tis_ in by_task.values()
-            for ti in tis_
-        ],
-        set(version.leaf_ids),
-        fail_fast=dag.fail_fast,
-    )
-    if decided is not None:
-        if decided is DagRunState.FAILED and dag.fail_fast:
-            for tis_ in by_task.values():
-                for ti in tis_:
-                    if ti.state not in FINISHED_STATES:
-                        transitions.skip_and_stop(ti, now, result.to_terminate)
-        _finish_run(run, decided, now, result)
-
-
-def _evaluate_ti(
-    session: Session,
-    run: DagRun,
-    version: CachedVersion,
-    task: object,
-    ti: Any,
-    by_task: dict[str, list[Any]],
-    now: datetime,
-    result: EvaluationResult,
-    history: list[int],
-) -> None:
-    state = ti.state
-    if state == TIS.UP_FOR_RETRY.value:
-        if ti.next_retry_at is None or ti.next_retry_at <= now:
-            _schedule(ti, now, result)
-        else:
-            result.wake(ti.next_retry_at)
-        return
-    if state == TIS.UP_FOR_RESCHEDULE.value:
-        if ti.reschedule_date is None or ti.reschedule_date <= now:
-            _schedule(ti, now, result)
-        else:
-            result.wake(ti.reschedule_date)
-        return
-    if state is not None:
-        return
-    upstream_states = [
-        other.state
-        for upstream_id in task.upstream_task_ids
-        for other in by_task.get(upstream_id, [])  # type: ignore[attr-defined]
-    ]
-    verdict = trigger_rules.evaluate(
-        task.trigger_rule,
-        trigger_rules.UpstreamCounts.from_states(upstream_states),
-        map_index=ti.map_index,  # type: ignore[attr-defined]
-    )
-    if verdict is trigger_rules.Verdict.WAIT:
-        return
-    if verdict.settled_state is not None:
-        transitions.settle(ti, verdict.settled_state, now)
-        return
-    if task.is_mapped and ti.map_index == -1:  # type: ignore[attr-defined]
-        _expand(session, run, version, task, ti, by_task, now, result)
-        return
-    if task.depends_on_past and not _past_ok(session, run, task, ti):  # type: ignore[attr-defined]
-        return
-    if (ti.try_number or 0) > 0:
-        # Cleared after earlier tries: the next try gets the task's retries afresh (Airflow 3).
-        ti.max_tries = ti.try_number + task.retries  # type: ignore[attr-defined]
-    if getattr(task, "inherits_from_empty_operator", False) and not _has_callbacks(task):
-        transitions.succeed_empty(ti, now)
-        history.append(ti.id)  # copied once the change is written
-        return
-    _schedule(ti, now, result)
-
-
-def _has_callbacks(task: object) -> bool:
-    return any(
-        getattr(task, name, False)
-        for name in (
-            "has_on_execute_callback",
-            "has_on_success_callback",
-            "has_on_failure_callback",
-            "has_on_retry_callback",
-            "has_on_skipped_callback",
-        )
-    )
-
-
-def _schedule(ti: Any, now: datetime, result: EvaluationResult) -> None:
-    transitions.schedule(ti, now)
-    result.scheduled_any = True
-
-
-def _expand(
-    session: Session,
-    run: DagRun,
-    version: CachedVersion,
-    task: object,
-    placeholder: Any,
-    by_task: dict[str, list[Any]],
-    now: datetime,
-    result: EvaluationResult,
-) -> None:
-    dag = version.dag
-
-    def pull(task_id: str, key: str) -> object:
-        mapped = dag.task_dict[task_id].is_mapped if task_id in dag.task_dict else False
-        return xcom_reads.pull(session, run.dag_id, run.run_id, task_id, key, mapped=mapped)
-
-    try:
-        count = len(task.resolve_expansion(pull))  # type: ignore[attr-defined]
-    except (TradewindError, TypeError, ValueError) as exc:
-        log.error(
-            "Cannot expand mapped task %s of run %s: %s", placeholder.task_id, run.run_id, exc
-        )
-        transitions.settle(placeholder, TIS.FAILED, now)
-        return
-    if count == 0:
-        transitions.settle(placeholder, TIS.SKIPPED, now)
-        log.info(
-            "Mapped task %s of run %s has no elements: skipped", placeholder.task_id, run.run_id
-        )
-        return
-    placeholder.map_index = 0
-    _schedule(placeholder, now, result)
-    copied = session.get(
-        TaskInstance, placeholder.id
-    )  # what every mapped instance gets of the placeholder
-    assert copied is not None
-    for index in range(1, count):
-        ti = TaskInstance(
-            dag_id=placeholder.dag_id,
-            run_id=placeholder.run_id,
-            task_id=placeholder.task_id,
-            map_index=index,
-            state=TIS.SCHEDULED.value,
-            scheduled_dttm=now,
-            try_number=0,
-            max_tries=placeholder.max_tries,
-            pool=copied.pool,
-            pool_slots=copied.pool_slots,
-            priority_weight=copied.priority_weight,
-            queue=copied.queue,
-            operator=copied.operator,
-            dag_version_id=copied.dag_version_id,
-        )
-        session.add(ti)
-        by_task[placeholder.task_id].append(ti)
-    log.info(
-        "Mapped task %s of run %s expanded to %d task instances",
-        placeholder.task_id,
-        run.run_id,
-        count,
-    )
-
-
-def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
-    """``depends_on_past`` / ``wait_for_downstream``: the previous run's instance must have succeeded."""
-    if run.logical_date is None:
-        return True
-    previous = session.scalar(
-        select(DagRun)
-        .where(DagRun.dag_id == run.dag_id, DagRun.logical_date < run.logical_date)
-        .order_by(DagRun.logical_date.desc())
-        .limit(1)
-    )
-    if previous is None:
-        return True
-    ids = [ti.task_id]
-    if getattr(task, "wait_for_downstream", False):
-        ids.extend(task.downstream_task_ids)  # type: ignore[attr-defined]
-    rows = session.execute(
-        select(TaskInstance.task_id, TaskInstance.state).where(
-            TaskInstance.dag_id == run.dag_id,
-            TaskInstance.run_id == previous.run_id,
-            TaskInstance.task_id.in_(ids),
-        )
-    ).all()
-    return all(state in _PAST_OK for _, state in rows)

@@ -1,14 +1,12 @@
-"""Reading XComs from the metastore, for mapped-task expansion and for task processes."""
+"""Reading XComs from the metastore for task processes (a scheduler pass reads the XComs it
+expands mapped tasks over in one batch: ``run_view``)."""
 
 from __future__ import annotations
-
-from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import XCom
-from tradewind.runner import xcom_codec
 
 
 def get_encoded(
@@ -37,15 +35,3 @@ def get_mapped_encoded(
         .order_by(XCom.map_index)
     )
     return [value for _, value in rows if value is not None]
-
-
-def pull(
-    session: Session, dag_id: str, run_id: str, task_id: str, key: str, *, mapped: bool
-) -> Any:
-    """The value as a task would pull it: a list in map-index order for a mapped producer."""
-    if mapped:
-        return [
-            xcom_codec.decode(v) for v in get_mapped_encoded(session, dag_id, run_id, task_id, key)
-        ]
-    encoded = get_encoded(session, dag_id, run_id, task_id, -1, key)
-    return None if encoded is None else xcom_codec.decode(encoded)

@@ -1,8 +1,8 @@
 """``tradewind dags test``: one whole DAG run in this process, no database, no server.
 
-Tasks run one at a time in dependency order, with the same trigger-rule, retry and run-state
-decisions the scheduler makes (``tradewind.scheduler.*``), so a DAG ends here with the states
-it would get when scheduled.
+Tasks run one at a time in dependency order. What runs, what is settled without running and
+when the run is finished are decided by the scheduler's own ``run_decisions.decide_run``, so a
+DAG ends here with the states it would get when scheduled.
 """
 
 from __future__ import annotations
@@ -14,12 +14,11 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
-from tradewind.exceptions import TradewindError
 from tradewind.runner import task_execution
 from tradewind.runner.runtime import RunInfo
 from tradewind.runner.task_execution import TryRequest
 from tradewind.runner.xcom_store import MISSING, InMemoryXComStore, XComStore
-from tradewind.scheduler import retries, run_state, transitions, trigger_rules
+from tradewind.scheduler import retries, run_decisions, transitions
 from tradewind.sdk import timezone
 from tradewind.sdk.context import Context
 from tradewind.sdk.dag import DAG
@@ -45,7 +44,6 @@ class LocalTaskInstance:
     next_try_at: datetime | None = None
     sensor_start_date: datetime | None = None
     poke_number: int = 0
-    unexpanded: bool = False
 
     @property
     def key(self) -> str:
@@ -119,51 +117,68 @@ class LocalDagRun:
         self.sleep = sleep
         self.order = [task.task_id for task in dag.topological_sort()]
         self.tis: dict[str, list[LocalTaskInstance]] = {
-            task_id: [LocalTaskInstance(task_id, unexpanded=dag.task_dict[task_id].is_mapped)]
-            for task_id in self.order
+            task_id: [LocalTaskInstance(task_id)] for task_id in self.order
         }
-        self.leaves = {task.task_id for task in dag.leaves}
+        self.leaves = frozenset(task.task_id for task in dag.leaves)
+        self.started_at: datetime | None = None
 
-    # -- decisions ------------------------------------------------------------------------
-    def _upstream_counts(self, task_id: str) -> trigger_rules.UpstreamCounts:
-        states = [
-            ti.state
-            for upstream in self.dag.task_dict[task_id].upstream_task_ids
-            for ti in self.tis[upstream]
-        ]
-        return trigger_rules.UpstreamCounts.from_states(states)
+    # -- decisions: the scheduler's, on this run's task instances ----------------------------
+    def _decide(
+        self, now: datetime
+    ) -> tuple[run_decisions.RunDecision, dict[int, LocalTaskInstance]]:
+        """``decide_run`` on the task instances as they are now (XComs a mapped task expands
+        over are read from the store when the decision asks for them)."""
+        by_id = dict(enumerate(self.all_task_instances(), start=1))
+        view = run_decisions.RunView(
+            dag=self.dag,
+            topological_order=tuple(self.order),
+            leaf_ids=self.leaves,
+            start_date=self.started_at,
+            tis=tuple(self._ti_view(ti_id, ti) for ti_id, ti in by_id.items()),
+            past=run_decisions.PastStates(complete=True),
+        )
+        decision = run_decisions.decide_run(view, now)
+        while decision.needs_xcoms:
+            xcoms = {**view.xcoms, **{key: self._pull(*key) for key in decision.needs_xcoms}}
+            view = dataclasses.replace(view, xcoms=xcoms)
+            decision = run_decisions.decide_run(view, now)
+        return decision, by_id
 
-    def _pull(self, task_id: str, key: str) -> Any:
-        if self.dag.task_dict[task_id].is_mapped:
+    def _ti_view(self, ti_id: int, ti: LocalTaskInstance) -> run_decisions.TiView:
+        # --no-retry-delay shortens retries only: a reschedule sensor still waits for its next poke.
+        retry_at = ti.next_try_at if self.use_retry_delay else None
+        return run_decisions.TiView(
+            id=ti_id,
+            task_id=ti.task_id,
+            map_index=ti.map_index,
+            state=ti.state.value if ti.state else None,
+            try_number=ti.try_number,
+            max_tries=None,
+            next_retry_at=retry_at if ti.state is TIS.UP_FOR_RETRY else None,
+            reschedule_date=ti.next_try_at if ti.state is TIS.UP_FOR_RESCHEDULE else None,
+        )
+
+    def _pull(self, task_id: str, key: str, mapped: bool) -> Any:
+        if mapped:
             return self.xcoms.get_mapped(self.run.dag_id, self.run.run_id, task_id, key)
         value = self.xcoms.get(self.run.dag_id, self.run.run_id, task_id, -1, key)
         return None if value is MISSING else value
 
-    def _expand(self, placeholder: LocalTaskInstance) -> None:
-        task = self.dag.task_dict[placeholder.task_id]
-        try:
-            count = len(task.resolve_expansion(self._pull))
-        except (TradewindError, TypeError, ValueError) as exc:
-            log.error("Cannot expand mapped task %s: %s", task.task_id, exc)
-            self._settle(placeholder, TIS.FAILED)
-            return
-        if count == 0:
-            log.info("Mapped task %s has no elements: marking it skipped", task.task_id)
-            placeholder.unexpanded = False
-            self._settle(placeholder, TIS.SKIPPED)
-            return
-        log.info("Mapped task %s expanded to %d task instances", task.task_id, count)
-        self.tis[task.task_id] = [LocalTaskInstance(task.task_id, index) for index in range(count)]
+    def _expand(self, expansion: run_decisions.Expansion) -> None:
+        task_id = expansion.task_id
+        if expansion.error is not None:
+            log.error("Cannot expand mapped task %s: %s", task_id, expansion.error)
+        elif expansion.count == 0:
+            log.info("Mapped task %s has no elements: marking it skipped", task_id)
+        else:
+            log.info("Mapped task %s expanded to %d task instances", task_id, expansion.count)
+            self.tis[task_id] = [
+                LocalTaskInstance(task_id, index) for index in range(expansion.count)
+            ]
 
     def _settle(self, ti: LocalTaskInstance, state: TIS) -> None:
         transitions.move(ti, transitions.SETTLE, state)
         log.info("Task %s is %s", ti.key, state.value)
-
-    def _ready_time(self, ti: LocalTaskInstance, now: datetime) -> bool:
-        # --no-retry-delay shortens retries only: a reschedule sensor still waits for its next poke.
-        if ti.next_try_at is None or (ti.state is TIS.UP_FOR_RETRY and not self.use_retry_delay):
-            return True
-        return ti.next_try_at <= now
 
     def _stop_remaining(self, failed: LocalTaskInstance) -> None:
         """``fail_fast``: every other unfinished task instance is skipped, as Airflow does."""
@@ -173,30 +188,28 @@ class LocalDagRun:
                 log.info("Task %s is %s", ti.key, TIS.SKIPPED.value)
 
     # -- one pass -------------------------------------------------------------------------
-    def _step(self) -> bool:
-        """Advance every task instance that can move; True when something changed."""
-        progressed = False
-        for task_id in self.order:
-            task = self.dag.task_dict[task_id]
-            for ti in list(self.tis[task_id]):
-                if ti.state is None:
-                    verdict = trigger_rules.evaluate(
-                        task.trigger_rule, self._upstream_counts(task_id), map_index=ti.map_index
-                    )
-                    if verdict is trigger_rules.Verdict.WAIT:
-                        continue
-                    progressed = True
-                    if verdict.settled_state is not None:
-                        self._settle(ti, verdict.settled_state)
-                        continue
-                    if ti.unexpanded:
-                        self._expand(ti)
-                        continue
-                    self._run_try(task, ti)
-                elif ti.state in _WAITING and self._ready_time(ti, timezone.utcnow()):
-                    progressed = True
-                    self._run_try(task, ti)
-        return progressed
+    def _step(
+        self, decision: run_decisions.RunDecision, by_id: dict[int, LocalTaskInstance]
+    ) -> None:
+        """Apply a decision: settle what it settles, expand, then run each try it starts
+        (one at a time, in dependency order)."""
+        expanded = {e.placeholder_id for e in decision.expansions if e.count > 0}
+        to_run: list[tuple[LocalTaskInstance, TIS | None]] = []
+        for change in decision.changes:
+            ti = by_id[change.ti_id]
+            if change.kind in (run_decisions.ChangeKind.SCHEDULE, run_decisions.ChangeKind.SUCCEED):
+                if change.ti_id not in expanded:
+                    to_run.append((ti, ti.state))
+            elif change.kind is run_decisions.ChangeKind.STOP:
+                transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
+                log.info("Task %s is %s", ti.key, TIS.SKIPPED.value)
+            else:
+                self._settle(ti, change.state)
+        for expansion in decision.expansions:
+            self._expand(expansion)
+        for ti, state in to_run:
+            if ti.state is state:  # not skipped or stopped by a try run before it
+                self._run_try(self.dag.task_dict[ti.task_id], ti)
 
     def _run_try(self, task: Any, ti: LocalTaskInstance) -> None:
         if ti.state is not TIS.UP_FOR_RESCHEDULE:
@@ -253,31 +266,19 @@ class LocalDagRun:
                     self._settle(other, TIS.SKIPPED)
 
     # -- the run --------------------------------------------------------------------------
-    def _decided_state(self) -> DagRunState | None:
-        states = [(ti.task_id, ti.state) for tis in self.tis.values() for ti in tis]
-        return run_state.decide_run_state(states, self.leaves, fail_fast=self.dag.fail_fast)
-
-    def _timed_out(self, started: float) -> bool:
-        timeout = self.dag.dagrun_timeout
-        return timeout is not None and time.monotonic() - started > timeout.total_seconds()
-
     def execute(self) -> DagTestResult:
-        started = time.monotonic()
+        self.started_at = timezone.utcnow()
         log.info("Running DAG %s, run %s", self.dag.dag_id, self.run.run_id)
         state: DagRunState | None = None
         while state is None:
-            if self._timed_out(started):
+            decision, by_id = self._decide(timezone.utcnow())
+            if decision.timed_out:
                 log.error(
                     "Run %s exceeded dagrun_timeout %s", self.run.run_id, self.dag.dagrun_timeout
                 )
-                for ti in self.all_task_instances():
-                    if ti.state not in FINISHED_STATES:
-                        transitions.move(ti, transitions.SKIP_AND_STOP, TIS.SKIPPED)
-                state = DagRunState.FAILED
-                break
-            progressed = self._step()
-            state = self._decided_state()
-            if state is not None or progressed:
+            self._step(decision, by_id)
+            state = decision.finished
+            if state is not None or decision.changes or decision.expansions:
                 continue
             waiting = [
                 ti.next_try_at
