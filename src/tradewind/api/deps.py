@@ -138,8 +138,9 @@ def api_user(request: Request, session: ApiSession) -> CurrentUser:
         raise HTTPException(
             status_code=403,
             detail=(
-                "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
-                "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"
+                "CSRF token missing or wrong: a change signed in with the UI's session cookie must "
+                "send the session's token in the X-CSRF-Token header; API clients should use a "
+                "bearer token from POST /auth/token"
             ),
         )
     return user

@@ -106,7 +106,8 @@ def tasks_clear_command(
     yes: bool,
     dry_run: bool,
 ) -> None:
-    """Reset task instances so the scheduler runs them again (try number goes up, history is kept)."""
+    """Reset task instances so the scheduler runs them
+    again (try number goes up, history is kept)."""
     request = clearing.ClearRequest(
         tasks=_matching_tasks(dag_id, task_regex),
         start_date=_date(start_date, "--start-date"),

@@ -1,4 +1,5 @@
-"""``tradewind dags ...`` commands that work on runs in the metastore: trigger, pause, list-runs, state."""
+"""``tradewind dags ...`` commands that work on runs
+in the metastore: trigger, pause, list-runs, state."""
 
 from __future__ import annotations
 
@@ -187,7 +188,8 @@ def next_execution_command(dag_id: str) -> None:
         return
     click.echo(info.next_dagrun.isoformat())
     click.echo(
-        f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}",
+        f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. "
+        f"{_iso(info.next_dagrun_data_interval_end)}",
         err=True,
     )
     if info.is_paused:

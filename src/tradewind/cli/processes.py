@@ -150,7 +150,8 @@ def standalone_command() -> None:
         child.start()
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(
-        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops it.",
+        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops "
+        "it.",
         err=True,
     )
     try:

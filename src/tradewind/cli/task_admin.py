@@ -119,8 +119,8 @@ def logs_command(
         index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)
         if try_number is not None and (try_number < 1 or try_number > max(current_try, 1)):
             raise InvalidArgument(
-                f"task instance {task_id}{'' if index < 0 else f'[{index}]'} has no try {try_number} "
-                f"(latest: {current_try})"
+                f"task instance {task_id}{'' if index < 0 else f'[{index}]'} has no try "
+                f"{try_number} (latest: {current_try})"
             )
         wanted = try_number if try_number is not None else max(current_try, 1)
         path = try_log_path(settings.log_folder, dag_id, run_id, task_id, index, wanted)
@@ -128,7 +128,8 @@ def logs_command(
             if not path.exists():
                 if current_try == 0:
                     raise InvalidArgument(
-                        f"task {task_id} of run {run_id} has no log: it has not run (state {state or 'none'})"
+                        f"task {task_id} of run {run_id} has no log: it has not run (state "
+                        f"{state or 'none'})"
                     )
                 raise InvalidArgument(
                     f"no log for try {wanted} of task {task_id} of run {run_id} ({path})"

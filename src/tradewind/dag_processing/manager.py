@@ -307,7 +307,8 @@ class DagProcessor:
                 if not _refused_content(exc):
                     raise
                 log.error(
-                    "Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
+                    "Neither the DAGs nor the import error of %s can be stored (%s): skipped until "
+                    "it changes",
                     result.path,
                     exc,
                 )

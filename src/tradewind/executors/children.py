@@ -7,6 +7,7 @@ status is known; everything else about a try (its channel, time limits, outcome)
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import os
@@ -121,10 +122,8 @@ def kill_group(pid: int, sig: int) -> None:
     try:
         os.killpg(pid, sig)
     except (ProcessLookupError, PermissionError):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, sig)
-        except ProcessLookupError:
-            pass
 
 
 def signal_through_pidfd(pidfd: int, pid: int, sig: int) -> None:
@@ -135,10 +134,8 @@ def signal_through_pidfd(pidfd: int, pid: int, sig: int) -> None:
     except OSError:  # ended already
         return
     if not pidfd_ended(pidfd):
-        try:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
             os.killpg(pid, sig)
-        except (ProcessLookupError, PermissionError):
-            pass
 
 
 def exit_text(status: int | None) -> str:
@@ -178,9 +175,8 @@ def redirect_inherited_fds(keep: set[int]) -> None:
         for fd in listed:
             if fd <= 2 or fd in keep or fd == devnull:
                 continue
-            try:
+            # OSError: the descriptor listdir itself used, closed since.
+            with contextlib.suppress(OSError):
                 os.dup2(devnull, fd, inheritable=False)
-            except OSError:  # the descriptor listdir itself used, closed since
-                pass
     finally:
         os.close(devnull)

@@ -9,6 +9,7 @@ once per ``RESTART_AFTER`` seconds; meanwhile launchers are forked here.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -179,10 +180,8 @@ class ForkServer:
     def close_in_child(self) -> None:
         """In a process forked from the executor: drop our descriptor of the server."""
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
 
     def _fail(self, why: str) -> Any:
         log.warning(
@@ -218,7 +217,8 @@ class ForkServer:
         return self._drain()
 
     def _drain(self) -> list[tuple[tuple[Any, ...] | None, list[int]]]:
-        """Every message waiting with its descriptors; ``(None, [])`` ends it at the end of the stream."""
+        """Every message waiting with its descriptors;
+        ``(None, [])`` ends it at the end of the stream."""
         found: list[tuple[tuple[Any, ...] | None, list[int]]] = []
         while self.sock is not None:
             try:

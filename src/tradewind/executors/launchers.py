@@ -16,6 +16,7 @@ false and every try is forked directly.
 from __future__ import annotations
 
 import collections
+import contextlib
 import dataclasses
 import logging
 import os
@@ -95,10 +96,9 @@ class Launcher:
 
     def send_reap(self, pid: int) -> None:
         """Let it reap a try whose end was settled (until then the pid cannot be reused)."""
-        try:
+        # OSError: full or gone, and the zombie goes with the launcher.
+        with contextlib.suppress(OSError):
             launcher_process.send(self.sock, ("reap", pid))
-        except OSError:  # full or gone: the zombie goes with the launcher
-            pass
 
     def receive_all(self) -> tuple[list[tuple[Any, ...]], bool]:
         """The messages waiting, and whether the launcher's end is closed."""
@@ -119,10 +119,8 @@ class Launcher:
     def stop(self) -> None:
         """Close our end (unregister it first): the launcher exits when it reads the end."""
         self.stopping = True
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass
 
     def kill(self) -> None:
         """SIGKILL: its tries go on (orphaned, still on their channels); what it already sent
@@ -139,10 +137,8 @@ class Launcher:
     def close_in_child(self) -> None:
         """In a process forked from the executor: drop our descriptors of this launcher."""
         for close in (self.sock.close, lambda: os.close(self.pidfd)):
-            try:
+            with contextlib.suppress(OSError):
                 close()
-            except OSError:
-                pass
 
 
 class LauncherPool:

@@ -28,6 +28,7 @@ die with this process (a callback cut short runs again, see ``scheduler.job``).
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import select
@@ -71,7 +72,8 @@ from tradewind.sdk import templating, timezone
 
 log = logging.getLogger("tradewind.executor")
 
-#: Seconds after ``execution_timeout`` before the parent kills a task whose own alarm did not end it.
+#: Seconds after ``execution_timeout`` before the
+#: parent kills a task whose own alarm did not end it.
 HARD_TIMEOUT_GRACE = 10.0
 #: Seconds between SIGTERM and SIGKILL when a process is stopped.
 KILL_GRACE = 5.0
@@ -179,28 +181,22 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
                 run_child(LineChannel(child_sock))
             finally:
                 os._exit(1)
-        try:
+        with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also here, so a kill right after the fork reaches the group
-        except OSError:
-            pass
         child_sock.close()
         parent_sock.setblocking(False)
         return pid, parent_sock
 
     def _close_inherited(self, *, keep: int) -> None:
         """In a new child: drop the parent's descriptors it has no business holding."""
-        try:
+        with contextlib.suppress(OSError):
             self._selector.close()
-        except OSError:
-            pass
         for child in self._watched():
             if child.channel is not None:
                 child.channel.close()
             if child.pidfd is not None:
-                try:
+                with contextlib.suppress(OSError):
                     os.close(child.pidfd)
-                except OSError:
-                    pass
         for launcher in self.launchers:
             launcher.close_in_child()
         if self._fork_server is not None:
@@ -210,10 +206,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         for hello in self._hellos:
             hello.channel.close()
         for fd in self._private_fds:
-            try:
+            with contextlib.suppress(OSError):
                 fd.close()
-            except OSError:
-                pass
         redirect_inherited_fds({keep})
 
     def _watched(self) -> list[Child]:
@@ -372,10 +366,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
                     reply = {"error": f"{type(exc).__name__}: {exc}"}
             if child.channel is None:
                 continue
-            try:
+            with contextlib.suppress(ChannelClosed):
                 child.channel.send(reply)
-            except ChannelClosed:
-                pass
         return events
 
     def _on_readable(self, child: Child) -> list[Event]:
@@ -407,10 +399,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         child.channel = None
 
     def _unregister(self, fileobj: Any) -> None:
-        try:
+        with contextlib.suppress(KeyError, ValueError):
             self._selector.unregister(fileobj)
-        except (KeyError, ValueError):
-            pass
 
     def _on_exit(self, child: Child, status: Any = _WAIT) -> list[Event]:
         """The process ended (its pidfd is readable, or its launcher reaped it with ``status``):
@@ -456,10 +446,8 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         self._close_channel(child)
         if child.pidfd is not None:
             self._unregister(child.pidfd)
-            try:
+            with contextlib.suppress(OSError):
                 os.close(child.pidfd)
-            except OSError:
-                pass
             child.pidfd = None
         if child.released:
             self._released.discard(child)

@@ -11,6 +11,7 @@ scheduler adopted, is served as a guest: answered, nothing more.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -166,10 +167,8 @@ class AdoptionSide:
         self._unregister(hello.channel.sock)
         if isinstance(claim, str):
             log.warning("Refused a connection on the supervisor socket: %s", claim)
-            try:
+            with contextlib.suppress(ChannelClosed):
                 hello.channel.send({"error": claim})
-            except ChannelClosed:
-                pass
             hello.channel.close()
             return
         try:

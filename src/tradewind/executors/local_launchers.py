@@ -9,6 +9,7 @@ A try sent to a launcher that died before it said it forked it is known by its c
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import selectors
@@ -321,10 +322,8 @@ class LauncherSide:
             self._unregister(fd)
         if not launcher.stopping:
             launcher.stop()
-        try:
+        with contextlib.suppress(OSError):
             os.close(launcher.pidfd)
-        except OSError:
-            pass
         status = self._launcher_status(launcher)
         self.launchers.discard(launcher)
         if not (launcher.pending or launcher.running):

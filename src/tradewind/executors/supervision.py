@@ -9,6 +9,7 @@ nothing for ``HELLO_TIMEOUT`` seconds is dropped.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -83,10 +84,8 @@ class SupervisorSocket:
 
     def close(self) -> None:
         if self.sock is not None:
-            try:
+            with contextlib.suppress(OSError):
                 self.sock.close()
-            except OSError:
-                pass
             self.sock = None
 
 

@@ -28,6 +28,7 @@ launcher exits when the executor closes its end of the socket.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -159,10 +160,9 @@ def serve(
         fds_before = _open_fds()
         try:
             dag = load_dag_from_source(source_code, fileloc, dag_id)
-            try:
-                templating.environment_for(dag)  # built once, inherited by every try
-            except Exception:  # the try that renders reports it
-                pass
+            # Built once, inherited by every try; if it fails, the try that renders reports it.
+            with contextlib.suppress(Exception):
+                templating.environment_for(dag)
         except BaseException as exc:
             send(control, ("load_failed", f"{type(exc).__name__}: {exc}"))
             return _exit(0)
@@ -245,10 +245,8 @@ class _Launcher:
             return
         if pid == 0:
             self._become_task(workload, channel_fd)
-        try:
+        with contextlib.suppress(OSError):
             os.setpgid(pid, pid)  # also here, so a kill right after the reply reaches the group
-        except OSError:
-            pass
         os.close(channel_fd)
         at = timezone.utcnow()
         try:
@@ -292,10 +290,8 @@ class _Launcher:
         if pidfd is None:
             return
         os.close(pidfd)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
 
 def _wait_status(info: Any) -> int | None:

@@ -74,8 +74,10 @@ class ParentLink:
                     self._reconnect()
                     if message.get("op") in NOT_REPEATABLE:
                         return {
-                            "error": f"the scheduler stopped while answering {message.get('op')!r}; "
-                            "it may or may not have been done",
+                            "error": (
+                                "the scheduler stopped while answering "
+                                f"{message.get('op')!r}; it may or may not have been done"
+                            ),
                             "error_type": "supervisor_lost",
                         }
 

@@ -7,6 +7,7 @@ XComs it pushed) in one final message, which the parent applies in a batched tra
 
 from __future__ import annotations
 
+import contextlib
 import json
 import socket
 from typing import Any
@@ -49,10 +50,8 @@ class LineChannel:
             raise ChannelClosed(str(exc)) from exc
         finally:
             if previous == 0.0:
-                try:
+                with contextlib.suppress(OSError):
                     self.sock.setblocking(False)
-                except OSError:
-                    pass
 
     def receive_available(self) -> list[dict[str, Any]]:
         """Read what is there now (call when the socket is readable); raises at EOF."""
@@ -118,7 +117,5 @@ class LineChannel:
             self._buffer.extend(chunk)
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(OSError):
             self.sock.close()
-        except OSError:
-            pass

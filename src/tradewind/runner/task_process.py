@@ -121,12 +121,13 @@ def prepare_output() -> None:
     A warm launcher does this once, before it forks tries; each try then only points the
     descriptors at its log (``point_output_at``).
     """
+    # The process's own streams, open for its whole life: no `with` (hence the noqa).
     sys.stdout = MaskingStream(
-        open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
-    )  # noqa: SIM115
+        open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    )
     sys.stderr = MaskingStream(
-        open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
-    )  # noqa: SIM115
+        open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    )
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

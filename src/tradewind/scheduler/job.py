@@ -29,6 +29,7 @@ tries still running and records them failed.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import enum
 import logging
@@ -425,7 +426,8 @@ class SchedulerJob:
         return min(values) if values else None
 
     def run_pass(self, events: list[Event], *, recover: bool = False) -> PassResult:
-        """One pass over ``events``; raises when its transaction fails (nothing was applied then)."""
+        """One pass over ``events``; raises when its
+        transaction fails (nothing was applied then)."""
         now = self.clock()
         if self._deadline is not None and now >= self._deadline:
             self._full_sweep = True
@@ -488,10 +490,8 @@ class SchedulerJob:
             self._phase = SchedulerPhase.STOPPING
         writer = self._stop_writer
         if writer is not None:
-            try:
+            with contextlib.suppress(OSError):
                 writer.send(b"!")
-            except OSError:
-                pass
 
     def run(
         self, *, max_passes: int | None = None, until: Callable[[], bool] | None = None
@@ -522,8 +522,8 @@ class SchedulerJob:
                     if not drain_noted:
                         drain_noted = True
                         log.info(
-                            "Scheduler stopping: no new tries; waiting up to %g s for %d running task(s) "
-                            "to finish (stop again to terminate them now)",
+                            "Scheduler stopping: no new tries; waiting up to %g s for %d running "
+                            "task(s) to finish (stop again to terminate them now)",
                             self.shutdown_grace,
                             len(self.executor.running_ti_ids),
                         )
@@ -705,7 +705,8 @@ class SchedulerJob:
                 outcomes.remove_outcome_files(files_done)
         except Exception:
             log.exception(
-                "Could not record the end of the running tasks; the next scheduler will recover them"
+                "Could not record the end of the running tasks; the next scheduler will recover "
+                "them"
             )
         finally:
             if listener is not None:

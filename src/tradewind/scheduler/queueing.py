@@ -231,7 +231,8 @@ def queue_ready(
             if size is None:
                 if ti.pool not in _warned_pools:
                     log.warning(
-                        "Task %s.%s uses pool %r, which does not exist; it waits until the pool is created",
+                        "Task %s.%s uses pool %r, which does not exist; it waits until the pool is "
+                        "created",
                         ti.dag_id,
                         ti.task_id,
                         ti.pool,

@@ -322,7 +322,8 @@ def _expand(
 
 
 def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
-    """``depends_on_past`` / ``wait_for_downstream``: the previous run's instance must have succeeded."""
+    """``depends_on_past`` / ``wait_for_downstream``:
+    the previous run's instance must have succeeded."""
     if run.logical_date is None:
         return True
     previous = session.scalar(

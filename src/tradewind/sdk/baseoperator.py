@@ -172,7 +172,8 @@ class BaseOperator(TaskNode, metaclass=BaseOperatorMeta):
         )
 
     def _init_unmapped(self, mapped: TaskNode) -> None:
-        """An operator built at run time for one map index: same id and edges, not added to the DAG."""
+        """An operator built at run time for one map
+        index: same id and edges, not added to the DAG."""
         self.task_id = mapped.task_id
         self._dag = mapped._dag
         self.task_group = mapped.task_group

@@ -89,7 +89,8 @@ def validate_key(kind: str, value: Any) -> str:
         raise InvalidIdError(f"{kind} must be a non-empty string, got {short_repr(value)}")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidIdError(
-            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: {short_repr(value)}"
+            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: "
+            f"{short_repr(value)}"
         )
     if not KEY_REGEX.fullmatch(value):
         raise InvalidIdError(
@@ -121,7 +122,8 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
     weight_rule = str(out.get("weight_rule", "downstream"))
     if weight_rule not in WEIGHT_RULES:
         raise DagDefinitionError(
-            f"task {task_id!r}: unknown weight_rule {weight_rule!r}; expected one of {', '.join(WEIGHT_RULES)}"
+            f"task {task_id!r}: unknown weight_rule {weight_rule!r}; expected one of "
+            f"{', '.join(WEIGHT_RULES)}"
         )
     out["weight_rule"] = weight_rule
     retries = out.get("retries", 0)
@@ -239,7 +241,8 @@ class TaskNode(DependencyMixin):
             return
         if self._dag is not None:
             raise DagDefinitionError(
-                f"task {self.task_id!r} already belongs to DAG {self._dag.dag_id!r}; it cannot move to {dag.dag_id!r}"
+                f"task {self.task_id!r} already belongs to DAG {self._dag.dag_id!r}; it cannot "
+                f"move to {dag.dag_id!r}"
             )
         dag.add_task(self)
         self._dag = dag

@@ -180,7 +180,7 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
         dag = task.dag if task.has_dag else None
         fields = [getattr(task, name, None) for name in task.template_fields]
         if _default_syntax(dag) and not any(needs_jinja(value, template_ext) for value in fields):
-            for name, value in zip(task.template_fields, fields):
+            for name, value in zip(task.template_fields, fields, strict=True):
                 if value is not None:
                     setattr(task, name, render_value(value, context, None, template_ext))
             return
@@ -195,8 +195,8 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
             setattr(task, name, render_value(value, context, env, template_ext))
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(
-                f"task {task.task_id!r}: template file {exc.name!r} of field {name!r} was not found in "
-                f"{', '.join(env.loader.searchpath)}"
+                f"task {task.task_id!r}: template file {exc.name!r} of field {name!r} was not "
+                f"found in {', '.join(env.loader.searchpath)}"
             ) from exc
         except jinja2.TemplateError as exc:
             where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""

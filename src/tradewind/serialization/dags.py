@@ -126,8 +126,8 @@ def deserialize_dag(data: Mapping[str, Any] | str | bytes) -> DAG:
     version = data.get("__version")
     if version != SERIALIZATION_VERSION:
         raise SerializationError(
-            f"serialized DAG {data.get('dag_id')!r} has layout version {version!r}; this Tradewind reads version "
-            f"{SERIALIZATION_VERSION}: re-parse the DAG file to store it again"
+            f"serialized DAG {data.get('dag_id')!r} has layout version {version!r}; this Tradewind "
+            f"reads version {SERIALIZATION_VERSION}: re-parse the DAG file to store it again"
         )
     try:
         with _unregistered():

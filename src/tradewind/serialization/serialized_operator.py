@@ -121,8 +121,9 @@ class SerializedOperator(SerializedTaskMixin, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         raise SerializedTaskNotExecutable(
-            f"task {self.task_id!r} ({self.operator_module}.{self.task_type}) was read back from a serialized "
-            "DAG and has none of its code; only the task runner, which imports the DAG file, can execute it"
+            f"task {self.task_id!r} ({self.operator_module}.{self.task_type}) was read back from a "
+            "serialized DAG and has none of its code; only the task runner, which imports the DAG "
+            "file, can execute it"
         )
 
     def __repr__(self) -> str:
@@ -160,7 +161,8 @@ class SerializedMappedOperator(SerializedTaskMixin, MappedOperator):
         return self._template_fields
 
     def unmap(self, mapped_kwargs: dict[str, Any]) -> SerializedOperator:
-        """The ``SerializedOperator`` of one map index (not added to the DAG); it cannot run either."""
+        """The ``SerializedOperator`` of one map index
+        (not added to the DAG); it cannot run either."""
         values = dict(self.partial_kwargs)
         if self.mapped_into:
             values[self.mapped_into] = {**(values.get(self.mapped_into) or {}), **mapped_kwargs}

@@ -158,7 +158,8 @@ def _template_values(task: TaskNode) -> dict[str, Any]:
 def _mapping(task: MappedOperator) -> dict[str, Any]:
     expand_input = None
     if task.expand_input is not None:
-        # A list of pairs: the order of the arguments (and of a mapped dict's items) is the map order.
+        # A list of pairs: the order of the arguments (and
+        # of a mapped dict's items) is the map order.
         expand_input = [
             [name, values.encode_value(value, ordered=True)]
             for name, value in task.expand_input.items()
@@ -231,7 +232,8 @@ def _restore_facts(task: SerializedTaskMixin, data: Mapping[str, Any]) -> None:
 
 
 def create_task(data: Mapping[str, Any], dag: DAG) -> TaskNode:
-    """The task node of ``data``, added to ``dag``'s root group, without edges or template values."""
+    """The task node of ``data``, added to ``dag``'s
+    root group, without edges or template values."""
     task_id = data["task_id"]
     base_args = _decode_base(data)
     task: SerializedOperator | SerializedMappedOperator

@@ -156,7 +156,8 @@ def clear_task_instances(
     live = [ti for ti in tis if ti.state in _LIVE_STATES]
     if live:
         names = ", ".join(
-            f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: {ti.state})"
+            f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: "
+            f"{ti.state})"
             for ti in live[:10]
         )
         raise ClearConflict(

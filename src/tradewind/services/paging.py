@@ -92,7 +92,8 @@ def order_clauses(
         column = columns.get(attribute)
         if column is None:
             raise InvalidArgument(
-                f"Ordering with '{attribute}' is disallowed or the attribute does not exist on the model"
+                f"Ordering with '{attribute}' is disallowed or the attribute does not exist on the "
+                "model"
             )
         clauses.append(column.desc() if descending else column.asc())
     if tie_breaker is not None:

@@ -1,4 +1,5 @@
-"""One DAG run as the UI shows it: details, the gantt chart of its tries, and the calendar of runs."""
+"""One DAG run as the UI shows it: details, the gantt
+chart of its tries, and the calendar of runs."""
 
 from __future__ import annotations
 

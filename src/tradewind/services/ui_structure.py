@@ -308,7 +308,8 @@ def latest_shape(session: Session, dag_id: str) -> DagShape:
 
 
 def version_for_run(session: Session, dag_id: str, run_id: str | None) -> int:
-    """Id of the version a run ran with; the latest version when no run is named or it was not pinned."""
+    """Id of the version a run ran with; the latest
+    version when no run is named or it was not pinned."""
     if run_id:
         version_id = session.scalar(
             select(DagRun.dag_version_id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)

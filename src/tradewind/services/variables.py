@@ -37,7 +37,7 @@ class VariableInfo:
     is_encrypted: bool
 
 
-class OnExisting(str, enum.Enum):
+class OnExisting(enum.StrEnum):
     """What ``import_variables`` does with a key that already exists."""
 
     OVERWRITE = "overwrite"

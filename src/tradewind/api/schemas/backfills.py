@@ -18,8 +18,8 @@ ReprocessBehaviorValue = Literal["none", "failed", "completed"]
 
 
 class BackfillProgress(BaseModel):
-    """Runs of the backfill: ``total``, finished (``done`` = ``succeeded`` + ``failed``), ``running``
-    (queued or running)."""
+    """Runs of the backfill: ``total``, finished (``done`` = ``succeeded`` + ``failed``),
+    ``running`` (queued or running)."""
 
     total: int
     done: int

@@ -13,15 +13,12 @@ from tradewind.db.base import STATE_LEN, Base
 from tradewind.db.types import Json, UtcDateTime, utcnow
 
 
-class ReprocessBehavior(str, enum.Enum):
+class ReprocessBehavior(enum.StrEnum):
     """Which logical dates that already have a run are run again (Airflow's values)."""
 
     NONE = "none"
     FAILED = "failed"
     COMPLETED = "completed"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Backfill(Base):

@@ -12,7 +12,7 @@ from tradewind.db.base import STATE_LEN, Base
 from tradewind.db.types import UtcDateTime, utcnow
 
 
-class JobType(str, enum.Enum):
+class JobType(enum.StrEnum):
     """Which kind of process a job row stands for."""
 
     SCHEDULER = "scheduler"
@@ -20,20 +20,14 @@ class JobType(str, enum.Enum):
     DAG_PROCESSOR = "dag_processor"
     TRIGGERER = "triggerer"
 
-    def __str__(self) -> str:
-        return self.value
 
-
-class JobState(str, enum.Enum):
+class JobState(enum.StrEnum):
     """Lifecycle of a job row (Airflow's JobState values)."""
 
     RUNNING = "running"
     SUCCESS = "success"
     FAILED = "failed"
     RESTARTING = "restarting"
-
-    def __str__(self) -> str:
-        return self.value
 
 
 class Job(Base):
