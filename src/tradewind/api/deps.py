@@ -290,8 +290,8 @@ def range_query(name: str) -> Callable[..., paging.Range]:
             **{key.rsplit("_", 1)[1]: timezone.coerce_utc(value) for key, value in bounds.items()}
         )
 
-    dependency.__signature__ = inspect.Signature(
-        [  # type: ignore[attr-defined]
+    signature = inspect.Signature(
+        [
             inspect.Parameter(
                 f"{name}_{bound}",
                 inspect.Parameter.KEYWORD_ONLY,
@@ -301,6 +301,8 @@ def range_query(name: str) -> Callable[..., paging.Range]:
             for bound in ("gte", "gt", "lte", "lt")
         ]
     )
+    # FastAPI reads a function's __signature__; typeshed does not declare it on functions.
+    dependency.__signature__ = signature  # type: ignore[attr-defined]  # see above
     dependency.__name__ = f"{name}_range"
     return dependency
 

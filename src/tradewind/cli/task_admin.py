@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind import config
@@ -143,10 +145,10 @@ def logs_command(
         engine.dispose()
 
 
-def _copy(path: object, offset: int) -> int:
+def _copy(path: Path, offset: int) -> int:
     """Write the file's complete lines from ``offset`` to stdout; return the new offset."""
     try:
-        with open(path, "rb") as handle:  # type: ignore[call-overload]
+        with open(path, "rb") as handle:
             handle.seek(offset)
             data = handle.read()
     except FileNotFoundError:
@@ -157,8 +159,8 @@ def _copy(path: object, offset: int) -> int:
 
 
 def _follow(
-    engine: object,
-    log_folder: object,
+    engine: Engine,
+    log_folder: Path,
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -176,8 +178,8 @@ def _follow(
 
         # Look at the state first, then read: a finished state is recorded after the try's
         # last log line is written, so this read gets the whole log.
-        _index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)  # type: ignore[arg-type]
-        path = try_log_path(log_folder, dag_id, run_id, task_id, index, try_number)  # type: ignore[arg-type]
+        _index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)
+        path = try_log_path(log_folder, dag_id, run_id, task_id, index, try_number)
         offset = _copy(path, offset)
         finished = state is not None and TIS(state) in FINISHED_STATES
         if current_try > try_number:

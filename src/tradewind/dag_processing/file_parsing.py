@@ -100,17 +100,17 @@ def _redirect_output(log_path: str) -> None:
     os.close(null)
     # New stream objects on the redirected descriptors: the inherited ones may be a test
     # runner's in-memory capture, and their buffers hold the parent's unwritten output.
-    sys.stdin = _text_stream(0, "r")
-    sys.stdout = _text_stream(1, "w")
-    sys.stderr = _text_stream(2, "w")
+    sys.stdin = _text_stream(0, write=False)
+    sys.stdout = _text_stream(1, write=True)
+    sys.stderr = _text_stream(2, write=True)
     faulthandler.enable(file=2, all_threads=True)
 
 
-def _text_stream(fd: int, mode: str) -> TextIO:
+def _text_stream(fd: int, *, write: bool) -> TextIO:
     """A stream on ``fd`` for the rest of the child's life: it never closes the descriptor."""
-    if mode == "r":
+    if not write:
         return open(fd, encoding="utf-8", closefd=False)
-    return open(fd, mode, encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
+    return open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
 
 
 def _flush_output() -> None:
@@ -176,7 +176,7 @@ def _child_main(
             _flush_output()
             real_exit(code)
 
-        os._exit = exit_during_import  # type: ignore[assignment]
+        os._exit = exit_during_import  # type: ignore[assignment]  # restored after the import
         signal.signal(signal.SIGALRM, _raise_timeout(timeout))
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:

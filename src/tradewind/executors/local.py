@@ -432,7 +432,7 @@ class LocalExecutor(LauncherSide, AdoptionSide, BaseExecutor):
         try:
             done, status = os.waitpid(child.pid, os.WNOHANG)
         except ChildProcessError:
-            done, status = child.pid, None  # type: ignore[assignment]
+            done, status = child.pid, None
         if not done:
             return []
         return self._finalize(child, status)

@@ -16,8 +16,9 @@ import logging
 import os
 import selectors
 import signal
+import socket
 import time
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from tradewind.executors import supervision
 from tradewind.executors.base import Event
@@ -144,9 +145,9 @@ class AdoptionSide:
             and self._supervisor.sock is None
             and self._supervisor.listen()
         ):
-            self._selector.register(
-                self._supervisor.sock, selectors.EVENT_READ, (SUPERVISOR, self._supervisor)
-            )
+            # listen() opened the socket; mypy still holds the `sock is None` narrowing above.
+            sock = cast(socket.socket, self._supervisor.sock)
+            self._selector.register(sock, selectors.EVENT_READ, (SUPERVISOR, self._supervisor))
 
     def _attach(self, child: Child, channel: LineChannel) -> None:
         child.channel = channel
@@ -154,6 +155,7 @@ class AdoptionSide:
 
     def _on_hello(self, hello: supervision.PendingHello) -> None:
         """A try that lost its scheduler says which it is: take it, as adopted or as a guest."""
+        claim: supervision.ResumeClaim | str
         try:
             message = supervision.read_hello(hello)
         except (ChannelClosed, ValueError):

@@ -165,7 +165,7 @@ def serve(
                 templating.environment_for(dag)
         except BaseException as exc:
             send(control, ("load_failed", f"{type(exc).__name__}: {exc}"))
-            return _exit(0)
+            _exit(0)
         unsafe = _unsafe_to_fork(fds_before)
         if unsafe:
             send(
@@ -175,7 +175,7 @@ def serve(
                     f"the DAG file {unsafe} when imported, which its tries must not share",
                 ),
             )
-            return _exit(0)
+            _exit(0)
         task_process.prepare_output()
         task_process.warm_up()
         # Objects alive now are never collected in the children: keeping the collector off

@@ -89,7 +89,7 @@ def _on_sigterm(signum: int, frame: Any) -> None:
     raise TaskTerminated("the task process received SIGTERM")
 
 
-class TaskLogHandler(logging.StreamHandler):  # type: ignore[type-arg]
+class TaskLogHandler(logging.StreamHandler):
     """The try's log handler. Logging swallows whatever is raised while a record is written;
     a SIGTERM or an ``execution_timeout`` that arrives just then must still stop the task."""
 
@@ -152,6 +152,8 @@ def warm_up() -> None:
     types (``isinstance(x, Mapping)`` in every log record with one argument) are cached.
     """
     logging.getLogger("tradewind.task").info("warm launcher %d ready: %s", os.getpid(), None)
+    value: object
+    abc: Any  # collections.abc.Callable is a special form to type checkers, a class at run time
     for value in (None, "", 0, 0.0, True, b"", [], (), {}, set(), frozenset()):
         for abc in (
             collections.abc.Mapping,

@@ -391,10 +391,10 @@ class SchedulerJob:
                     timeout = self.cache.get(session, run.dag_version_id).dag.dagrun_timeout
                 except Exception:
                     timeout = None
-            if timeout is None:
+            if timeout is None or run.start_date is None:
                 self._run_timeouts.pop(run.id, None)
             else:
-                self._run_timeouts[run.id] = run.start_date + timeout  # type: ignore[operator]
+                self._run_timeouts[run.id] = run.start_date + timeout
 
     @staticmethod
     def _next_dagrun_due(session: Session, now: datetime) -> datetime | None:

@@ -189,14 +189,14 @@ def queue_ready(
             pool_used, run_active = _usage(session)
         missing = {(ti.dag_id, ti.run_id) for ti in candidates} - set(runs)
         if missing:
-            for run in session.scalars(
+            for found in session.scalars(
                 _RUNS,
                 {
                     "run_ids": sorted({key[1] for key in missing}),
                     "dag_ids": sorted({key[0] for key in missing}),
                 },
             ):
-                runs[(run.dag_id, run.run_id)] = run
+                runs[(found.dag_id, found.run_id)] = found
         for ti in candidates:
             if len(workloads) >= slots:
                 break
@@ -222,12 +222,12 @@ def queue_ready(
             dag = version.dag
             task = dag.task_dict.get(ti.task_id)
             if task is None:
-                ti.state = TIS.REMOVED.value  # type: ignore[misc]
+                ti.state = TIS.REMOVED.value
                 continue
             if run_active[run_key] >= dag.max_active_tasks:
                 full_runs.add(run_key)
                 continue
-            size = pools.get(ti.pool)  # type: ignore[union-attr]
+            size = pools.get(ti.pool)
             if size is None:
                 if ti.pool not in _warned_pools:
                     log.warning(

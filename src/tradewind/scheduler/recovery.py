@@ -150,7 +150,7 @@ def reset_orphans(
         message = outcomes.read_outcome(outcome_folder, ti.id, ti.try_number)
         if message is not None:
             outcomes.apply_finished(session, cache, ti, message, now)
-            result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]
+            result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]  # an outcome was read from it
             log.warning(
                 "Task %s.%s (run %s, try %s) finished while its scheduler was down: recorded %s",
                 ti.dag_id,

@@ -59,7 +59,7 @@ def create_due_runs(
     created: list[DagRun] = []
     for row in due:
         try:
-            version = cache.get(session, row.latest_version_id)  # type: ignore[arg-type]
+            version = cache.get(session, row.latest_version_id)  # type: ignore[arg-type]  # the query keeps rows with one
         except Exception:  # one unreadable DAG must not stop the others
             log.exception("Cannot load the latest version of DAG %s; no run created", row.dag_id)
             continue
@@ -70,8 +70,9 @@ def create_due_runs(
             and active[row.dag_id] < dag.max_active_runs
         ):
             interval = DataInterval(
-                row.next_dagrun_data_interval_start, row.next_dagrun_data_interval_end
-            )  # type: ignore[arg-type]
+                row.next_dagrun_data_interval_start,  # type: ignore[arg-type]  # set with next_dagrun
+                row.next_dagrun_data_interval_end,  # type: ignore[arg-type]  # set with next_dagrun
+            )
             logical_date = row.next_dagrun
             exists = session.scalar(
                 select(DagRun.id).where(
@@ -81,7 +82,7 @@ def create_due_runs(
             if exists is None:
                 run = DagRun(
                     dag_id=row.dag_id,
-                    run_id=DagRunType.SCHEDULED.generate_run_id(logical_date.isoformat()),  # type: ignore[union-attr]
+                    run_id=DagRunType.SCHEDULED.generate_run_id(logical_date.isoformat()),  # type: ignore[union-attr]  # set with next_dagrun_create_after
                     logical_date=logical_date,
                     data_interval_start=interval.start,
                     data_interval_end=interval.end,
@@ -152,7 +153,7 @@ def _backfill_order(
                 BackfillDagRun.dag_run_id, BackfillDagRun.backfill_id, BackfillDagRun.sort_ordinal
             ).where(BackfillDagRun.dag_run_id.in_(ids))
         )
-        if belongs.get(dag_run_id) == backfill_id
+        if dag_run_id is not None and belongs.get(dag_run_id) == backfill_id
     }
     backfills = {
         row.id: row

@@ -25,6 +25,7 @@ from tradewind.scheduler import outcomes, run_state, ti_rows, trigger_rules, xco
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
 from tradewind.sdk.states import FINISHED_STATES, DagRunState
 from tradewind.sdk.states import TaskInstanceState as TIS
+from tradewind.sdk.task_node import TaskNode
 
 log = logging.getLogger("tradewind.scheduler")
 
@@ -181,7 +182,7 @@ def _evaluate_ti(
     session: Session,
     run: DagRun,
     version: CachedVersion,
-    task: object,
+    task: TaskNode,
     ti: Any,
     by_task: dict[str, list[Any]],
     now: datetime,
@@ -206,12 +207,12 @@ def _evaluate_ti(
     upstream_states = [
         other.state
         for upstream_id in task.upstream_task_ids
-        for other in by_task.get(upstream_id, [])  # type: ignore[attr-defined]
+        for other in by_task.get(upstream_id, [])
     ]
     verdict = trigger_rules.evaluate(
         task.trigger_rule,
         trigger_rules.UpstreamCounts.from_states(upstream_states),
-        map_index=ti.map_index,  # type: ignore[attr-defined]
+        map_index=ti.map_index,
     )
     if verdict is trigger_rules.Verdict.WAIT:
         return
@@ -219,14 +220,14 @@ def _evaluate_ti(
         ti.state = verdict.settled_state.value
         ti.end_date = now
         return
-    if task.is_mapped and ti.map_index == -1:  # type: ignore[attr-defined]
+    if task.is_mapped and ti.map_index == -1:
         _expand(session, run, version, task, ti, by_task, now, result)
         return
-    if task.depends_on_past and not _past_ok(session, run, task, ti):  # type: ignore[attr-defined]
+    if task.depends_on_past and not _past_ok(session, run, task, ti):
         return
     if (ti.try_number or 0) > 0:
         # Cleared after earlier tries: the next try gets the task's retries afresh (Airflow 3).
-        ti.max_tries = ti.try_number + task.retries  # type: ignore[attr-defined]
+        ti.max_tries = ti.try_number + task.retries
     if getattr(task, "inherits_from_empty_operator", False) and not _has_callbacks(task):
         ti.state = TIS.SUCCESS.value
         ti.try_number = (ti.try_number or 0) + 1
@@ -273,7 +274,7 @@ def _expand(
         return xcom_reads.pull(session, run.dag_id, run.run_id, task_id, key, mapped=mapped)
 
     try:
-        count = len(task.resolve_expansion(pull))  # type: ignore[attr-defined]
+        count = len(task.resolve_expansion(pull))  # type: ignore[attr-defined]  # only mapped tasks get here
     except (TradewindError, TypeError, ValueError) as exc:
         log.error(
             "Cannot expand mapped task %s of run %s: %s", placeholder.task_id, run.run_id, exc
@@ -321,7 +322,7 @@ def _expand(
     )
 
 
-def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
+def _past_ok(session: Session, run: DagRun, task: TaskNode, ti: Any) -> bool:
     """``depends_on_past`` / ``wait_for_downstream``:
     the previous run's instance must have succeeded."""
     if run.logical_date is None:
@@ -336,7 +337,7 @@ def _past_ok(session: Session, run: DagRun, task: object, ti: Any) -> bool:
         return True
     ids = [ti.task_id]
     if getattr(task, "wait_for_downstream", False):
-        ids.extend(task.downstream_task_ids)  # type: ignore[attr-defined]
+        ids.extend(task.downstream_task_ids)
     rows = session.execute(
         select(TaskInstance.task_id, TaskInstance.state).where(
             TaskInstance.dag_id == run.dag_id,

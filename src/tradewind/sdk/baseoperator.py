@@ -43,7 +43,7 @@ def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
             self.__dict__["_tw_in_init"] = False
         self._post_init()
 
-    wrapper._tw_wrapped = True  # type: ignore[attr-defined]
+    wrapper._tw_wrapped = True  # type: ignore[attr-defined]  # a marker on the function
     return wrapper
 
 

@@ -27,9 +27,9 @@ _NOT_MAPPABLE = frozenset({"task_id", "dag", "task_group", "default_args"})
 
 
 def _check_mappable(
-    operator_class: type, names: Sequence[str], partial_kwargs: dict[str, Any]
+    operator_class: type[TaskNode], names: Sequence[str], partial_kwargs: dict[str, Any]
 ) -> None:
-    accepted = operator_class.accepted_params()  # type: ignore[attr-defined]
+    accepted = operator_class.accepted_params()
     for name in names:
         if name in _NOT_MAPPABLE:
             raise DagDefinitionError(f"{operator_class.__name__}: {name!r} cannot be mapped")

@@ -13,7 +13,8 @@ import reprlib
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradewind.exceptions import DagDefinitionError, InvalidIdError
 from tradewind.sdk import definition_context, timezone
@@ -161,13 +162,13 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def caller_location() -> tuple[str, int] | None:
     """File and line of the first frame outside the tradewind package (the user's code)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     package_dir = __file__.rsplit("/sdk/", 1)[0] + "/"  # the slash: not tradewind_dags/...
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(package_dir):
             return filename, frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None
 
 
@@ -201,6 +202,9 @@ class TaskNode(DependencyMixin):
     queue: str
     do_xcom_push: bool
     multiple_outputs: bool
+    doc_md: str | None
+    #: ``accepted_params()`` of each class, cached on the class itself.
+    _tw_accepted_params: ClassVar[frozenset[str]]
 
     def _init_node(self, task_id: str, dag: DAG | None, task_group: TaskGroup | None) -> None:
         validate_key("task_id", task_id)

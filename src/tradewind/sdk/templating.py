@@ -120,7 +120,7 @@ def render_value(
             template = env.from_string(value)
         return template.render(**context)
     if isinstance(value, XComArg):
-        return value.resolve(context)  # type: ignore[arg-type]
+        return value.resolve(context)  # type: ignore[arg-type]  # a task's context is a Context
     if isinstance(value, DagParam):
         return value.resolve(context)
     if isinstance(value, tuple):
@@ -199,7 +199,8 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
                 f"found in {', '.join(env.loader.searchpath)}"
             ) from exc
         except jinja2.TemplateError as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            lineno = getattr(exc, "lineno", None)  # only syntax errors know their line
+            where = f" (line {lineno})" if lineno else ""
             raise TemplateError(
                 f"task {task.task_id!r}: cannot render field {name!r}{where}: {exc}"
             ) from exc

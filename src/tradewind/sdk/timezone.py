@@ -7,6 +7,7 @@ means the same thing on every machine whatever its local zone.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradewind.exceptions import DagDefinitionError
@@ -24,6 +25,12 @@ def make_aware(value: datetime, zone: tzinfo = UTC) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
+@overload
+def coerce_utc(value: datetime | date) -> datetime: ...
+@overload
+def coerce_utc(value: None) -> None: ...
+@overload
+def coerce_utc(value: datetime | date | None) -> datetime | None: ...
 def coerce_utc(value: datetime | date | None) -> datetime | None:
     """A datetime in UTC; naive values are taken as UTC, dates as their midnight UTC."""
     if value is None:
@@ -42,7 +49,7 @@ def parse(text: str) -> datetime:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"not an ISO 8601 date or datetime: {text!r}") from None
-    return coerce_utc(value)  # type: ignore[return-value]
+    return coerce_utc(value)
 
 
 def parse_timezone(name: str | tzinfo) -> tzinfo:

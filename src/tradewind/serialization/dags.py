@@ -173,8 +173,8 @@ def _build(data: Mapping[str, Any]) -> DAG:
         timetable if schedule == _SCHEDULE_IS_TIMETABLE else values.decode_value(schedule)
     )
     dag.params = ParamsDict(tasks.decode_params(data.get("params")) or {})
-    dag.has_on_success_callback = bool(data.get("has_on_success_callback"))  # type: ignore[attr-defined]
-    dag.has_on_failure_callback = bool(data.get("has_on_failure_callback"))  # type: ignore[attr-defined]
+    dag.has_on_success_callback = bool(data.get("has_on_success_callback"))  # type: ignore[attr-defined]  # only on read-back DAGs
+    dag.has_on_failure_callback = bool(data.get("has_on_failure_callback"))  # type: ignore[attr-defined]  # only on read-back DAGs
 
     tree = data["task_group"]
     group_by_id = groups.create_groups(dag, tree)

@@ -158,7 +158,7 @@ def plan(
     """Each interval in ``[start, end]`` that has ended by ``now``, and what the backfill would
     do with it (changes nothing)."""
     now = now or timezone.utcnow()
-    start, end = _validate_range(dag, timezone.coerce_utc(start), timezone.coerce_utc(end))  # type: ignore[arg-type]
+    start, end = _validate_range(dag, timezone.coerce_utc(start), timezone.coerce_utc(end))
     infos = list(dag.timetable.iter_intervals(start, end))
     if not infos:
         raise InvalidArgument(
@@ -277,7 +277,7 @@ def create(
                     item, action="skip", reason="a run was created for it meanwhile"
                 )
         elif item.action == "rerun":
-            run = existing[item.existing_run_id]  # type: ignore[index]
+            run = existing[item.existing_run_id]  # type: ignore[index]  # a rerun names its run
             _rerun(session, run, backfill.id, conf, now)
             dag_run_id = run.id
         done.append(item)

@@ -23,6 +23,7 @@ from tradewind.scheduler import retries, run_state, trigger_rules
 from tradewind.sdk import timezone
 from tradewind.sdk.context import Context
 from tradewind.sdk.dag import DAG
+from tradewind.sdk.mapped import MappedOperator
 from tradewind.sdk.states import FINISHED_STATES, DagRunState, DagRunType
 from tradewind.sdk.states import TaskInstanceState as TIS
 
@@ -141,6 +142,7 @@ class LocalDagRun:
 
     def _expand(self, placeholder: LocalTaskInstance) -> None:
         task = self.dag.task_dict[placeholder.task_id]
+        assert isinstance(task, MappedOperator)  # only a mapped task has an unexpanded placeholder
         try:
             count = len(task.resolve_expansion(self._pull))
         except (TradewindError, TypeError, ValueError) as exc:

@@ -265,8 +265,8 @@ def calendar(
                 week.append(None)
             else:
                 found = counts.get(day, Counter())
-                state = next((s for s in _RUN_PRIORITY if found.get(s)), None)
-                week.append(CalendarDay(day, state, dict(found)))
+                shown = next((s for s in _RUN_PRIORITY if found.get(s)), None)
+                week.append(CalendarDay(day, shown, dict(found)))
                 if day.day == 1 or (not months and not weeks and not week[:-1]):
                     months.append((len(weeks), day.strftime("%b")))
             day += timedelta(days=1)

@@ -283,7 +283,7 @@ def shape_of_version(session: Session, version_id: int) -> DagShape:
         raise DagNotFound(f"DAG version {version_id} does not exist")
     cached = _shapes.get((version_id, content_hash))
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     version = session.get(DagVersion, version_id)
     if version is None:
         raise DagNotFound(f"DAG version {version_id} does not exist")
