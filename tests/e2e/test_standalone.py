@@ -13,6 +13,7 @@ import time
 import pytest
 from sqlalchemy import func, select
 
+from tests.e2e.conftest import TRADEWIND
 from tradewind.db.models import Job
 
 pytestmark = [pytest.mark.slow, pytest.mark.parametrize("backend", ["sqlite"], indirect=True)]
@@ -205,3 +206,52 @@ def _zombie(pid: int) -> bool:
             return handle.read().rsplit(")", 1)[1].split()[0] == "Z"
     except OSError:
         return True
+
+
+SLOW_TO_IMPORT = """
+    import os, time
+    from pathlib import Path
+    Path(os.environ["PARSE_PID_FILE"]).write_text(str(os.getpid()))
+    time.sleep(30)
+    from tradewind import DAG
+    DAG("slow_to_import", schedule=None)
+"""
+
+
+def _ignore_sigint() -> None:
+    """What a shell does to a command it starts in the background of a script."""
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+
+
+@pytest.mark.parametrize("inherited", ["default", "ignored"])
+@pytest.mark.parametrize("stop_signal", [signal.SIGINT, signal.SIGTERM])
+def test_standalone_stops_on_a_signal_during_start_up(
+    deployment, tmp_path, inherited: str, stop_signal: signal.Signals
+) -> None:
+    """A stop request while standalone migrates and parses ends it at once and cleanly: neither
+    lost (SIGINT inherited ignored) nor a KeyboardInterrupt traceback, and no parse outlives it."""
+    pid_file = tmp_path / "parse.pid"
+    deployment.env = {**_standalone_env(deployment), "PARSE_PID_FILE": str(pid_file)}
+    deployment.write("slow_to_import.py", SLOW_TO_IMPORT)
+    standalone = subprocess.Popen(
+        [TRADEWIND, "standalone"],
+        env=deployment.env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=_ignore_sigint if inherited == "ignored" else None,
+    )
+    deployment.processes.append(standalone)
+    deployment.wait_for(pid_file.exists, 60, "the start-up parse to import the slow file")
+    parse_pid = int(pid_file.read_text())
+    standalone.send_signal(stop_signal)
+    _out, err = standalone.communicate(timeout=15)
+    assert standalone.returncode == 0, err
+    assert f"Received {stop_signal.name} during start-up: stopped" in err
+    assert "Traceback" not in err
+    deployment.wait_for(
+        lambda: not os.path.exists(f"/proc/{parse_pid}") or _zombie(parse_pid),
+        10,
+        "the parse of the slow file to end with standalone",
+    )
+    assert "Tradewind is running" not in err  # nothing was started after the request

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import multiprocessing
 import signal
 import socket
 import sys
 import threading
+from collections.abc import Callable
 from typing import Any
 
 import click
@@ -25,6 +27,37 @@ from tradewind.services import db_admin, standalone_setup
 from tradewind.services.task_requests import TaskRequestHandler
 
 log = logging.getLogger("tradewind")
+
+
+class StopDuringStartup(BaseException):
+    """SIGINT or SIGTERM arrived before the long-running loop took over its signals.
+
+    A ``BaseException`` like ``KeyboardInterrupt``, so no ``except Exception`` on the way swallows
+    it; unlike ``KeyboardInterrupt`` it also fires when the process inherited SIGINT ignored (a
+    command started in the background of a script), where Python installs no handler at all."""
+
+
+def _stop_during_startup(signum: int, frame: Any) -> None:
+    raise StopDuringStartup(signal.Signals(signum).name)
+
+
+def _catch_stop_during_startup() -> None:
+    """From the first instant, a stop request ends start-up instead of being lost or printing a
+    traceback; the scheduler and the DAG processor replace these handlers with their own."""
+    signal.signal(signal.SIGINT, _stop_during_startup)
+    signal.signal(signal.SIGTERM, _stop_during_startup)
+
+
+def _stopped_during_startup(command: Callable[[], None]) -> Callable[[], None]:
+    @functools.wraps(command)
+    def run() -> None:
+        _catch_stop_during_startup()
+        try:
+            command()
+        except StopDuringStartup as stop:
+            log.info("Received %s during start-up: stopped", stop.args[0])
+
+    return run
 
 
 def _setup_logging() -> None:
@@ -72,6 +105,8 @@ def _processor_main(settings: Settings) -> None:
 
 
 def _processor_child(settings: Settings) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the processor installs its own
     die_with_parent()
     _processor_main(settings)
 
@@ -95,14 +130,16 @@ def _check_port_free(host: str, port: int) -> None:
 
 def _api_child(settings: Settings) -> None:
     """Entry of the API/UI server child of ``standalone``."""
-    die_with_parent()
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the server installs its own
+    die_with_parent()
     host, port = _api_address(settings)
     api_server.serve(settings, host, port, log_level="warning")
 
 
 @click.command("scheduler")
 @user_errors
+@_stopped_during_startup
 def scheduler_command() -> None:
     """Run the scheduler with the local executor until interrupted."""
     _setup_logging()
@@ -111,6 +148,7 @@ def scheduler_command() -> None:
 
 @click.command("dag-processor")
 @user_errors
+@_stopped_during_startup
 def dag_processor_command() -> None:
     """Keep the metastore in step with the DAG folder until interrupted."""
     _setup_logging()
@@ -119,6 +157,7 @@ def dag_processor_command() -> None:
 
 @click.command("standalone")
 @user_errors
+@_stopped_during_startup
 def standalone_command() -> None:
     """Migrate the metastore, create an admin user, then run the DAG processor, the scheduler
     (with the local executor) and the API/UI server together. Ctrl-C stops everything."""
@@ -150,8 +189,8 @@ def standalone_command() -> None:
         child.start()
     shown = "localhost" if host in ("0.0.0.0", "::") else host
     click.echo(
-        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). Ctrl-C stops "
-        "it.",
+        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). "
+        "Ctrl-C stops it.",
         err=True,
     )
     try:
