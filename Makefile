@@ -4,8 +4,12 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 PYTEST_ARGS ?=
+# Line coverage of the test process (tries and servers started as subprocesses are not measured);
+# `make test COV_ARGS=` runs without it.
+COV_ARGS ?= --cov=tradewind --cov-report=term:skip-covered
+CHECK_PATHS := src tests bench examples
 
-.PHONY: run test test-fast chaos bench bench-deps bench-airflow install clean
+.PHONY: run check test test-fast chaos bench bench-deps bench-airflow install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,8 +25,15 @@ run: $(STAMP)
 	TRADEWIND__CORE__DAGS_FOLDER=$${TRADEWIND__CORE__DAGS_FOLDER:-$(CURDIR)/examples} \
 	$(BIN)/tradewind standalone
 
-test: $(STAMP)
-	$(BIN)/python -m pytest $(PYTEST_ARGS)
+# Static checks: lint, formatting, types (mypy's settings are in pyproject.toml: it checks src/).
+check: $(STAMP)
+	$(BIN)/ruff check $(CHECK_PATHS)
+	$(BIN)/ruff format --check $(CHECK_PATHS)
+	$(BIN)/mypy
+
+# The checks first (any finding fails), then the whole suite with its line coverage printed.
+test: check
+	$(BIN)/python -m pytest $(COV_ARGS) $(PYTEST_ARGS)
 
 test-fast: $(STAMP)
 	$(BIN)/python -m pytest -m 'not slow' $(PYTEST_ARGS)
@@ -44,4 +55,4 @@ bench-airflow: bench-deps
 	$(BIN)/python -m bench --airflow $(BENCH_ARGS)
 
 clean:
-	rm -rf $(VENV) .pytest_cache build dist src/*.egg-info
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build dist src/*.egg-info

@@ -43,7 +43,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--warmup",
         type=int,
         default=1,
-        help="unmeasured runs of W1-W4 before the repetitions (default 1; W1's is reported as W1.cold)",
+        help=(
+            "unmeasured runs of W1-W4 before the repetitions (default 1; W1's is reported as "
+            "W1.cold)"
+        ),
     )
     parser.add_argument(
         "--only",
@@ -56,7 +59,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     parser.add_argument(
         "--quick",
         action="store_true",
-        help="reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke tests",
+        help=(
+            "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke "
+            "tests"
+        ),
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})"
@@ -122,14 +128,17 @@ def main(argv: list[str] | None = None) -> int:
     finally:
         db.drop()
     ctx.notes[:0] = [
-        "Trigger → done: the run's end_date (recorded by the scheduler) minus the wall-clock instant just before "
-        "the trigger call; hop: a task's start_date minus its upstream's end_date, all from the metastore.",
-        "Tradewind W1-W4: one fresh $TRADEWIND_HOME and `tradewind standalone` per workload, repetitions are "
-        "successive runs on it; triggered in-process through tradewind.services.dag_runs.trigger plus the "
-        "scheduler wake-up (what the CLI/API trigger does, minus process start or HTTP).",
+        "Trigger → done: the run's end_date (recorded by the scheduler) minus the wall-clock "
+        "instant just before the trigger call; hop: a task's start_date minus its upstream's "
+        "end_date, all from the metastore.",
+        "Tradewind W1-W4: one fresh $TRADEWIND_HOME and `tradewind standalone` per workload, "
+        "repetitions are successive runs on it; triggered in-process through "
+        "tradewind.services.dag_runs.trigger plus the scheduler wake-up (what the CLI/API trigger "
+        "does, minus process start or HTTP).",
         "Rates count every task instance of the run (W2: 200 + start + end) over trigger → done.",
-        f"W1-W4 on both sides: {args.warmup} unmeasured warm-up run(s) of each workload before its repetitions "
-        "(a DAG version's first run starts processes and fills caches); W1's first run is its own line (W1.cold).",
+        f"W1-W4 on both sides: {args.warmup} unmeasured warm-up run(s) of each workload before its "
+        "repetitions (a DAG version's first run starts processes and fills caches); W1's first run "
+        "is its own line (W1.cold).",
     ]
     meta = {
         "started": report.now_iso(),

@@ -316,8 +316,9 @@ class AirflowRunner:
             return now
         if now - unhealthy_since >= SCHEDULER_GONE_AFTER:
             raise BenchError(
-                f"{what}: Airflow's scheduler stopped (health: unhealthy for {now - unhealthy_since:.0f} s, "
-                f"last heartbeat {scheduler.get('latest_scheduler_heartbeat')}); see {self.server.log_path}"
+                f"{what}: Airflow's scheduler stopped (health: unhealthy for "
+                f"{now - unhealthy_since:.0f} s, last heartbeat "
+                f"{scheduler.get('latest_scheduler_heartbeat')}); see {self.server.log_path}"
             )
         return unhealthy_since
 
@@ -365,7 +366,8 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         figures.add("startup.pss", "Idle memory PSS", "MiB", memory.pss_mib)
         figures.add("startup.processes", "Idle processes", "processes", memory.processes)
         ctx.log(
-            f"airflow idle: {memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB"
+            f"airflow idle: {memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS "
+            f"{memory.pss_mib:.0f} MiB"
         )
         facts["settings"] = server.settings()
         runner = AirflowRunner(server, ctx.log)

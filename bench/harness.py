@@ -190,9 +190,9 @@ class Standalone:
             if now > deadline:
                 raise BenchError(
                     f"{what}: tradewind standalone not ready after {timeout:g} s (health answered: "
-                    f"{healthy_at is not None}, scheduler row: {self.reader.scheduler_running()}, DAGs stored: "
-                    f"{sorted(self.reader.active_dag_ids())} of {sorted(expected_dags)}); log {self.log_path}:\n"
-                    f"{procs.tail(self.log_path)}"
+                    f"{healthy_at is not None}, scheduler row: {self.reader.scheduler_running()}, "
+                    f"DAGs stored: {sorted(self.reader.active_dag_ids())} of "
+                    f"{sorted(expected_dags)}); log {self.log_path}:\n{procs.tail(self.log_path)}"
                 )
             time.sleep(0.01)
 

@@ -173,6 +173,7 @@ class MetastoreReader:
             time.sleep(poll)
         states = {run_id: run.state for run_id, run in runs.items()}
         raise BenchError(
-            f"{what}: timed out after {timeout:g} s waiting for {len(run_ids)} run(s) of {dag_id} to finish; "
-            f"run states {states or 'none found'}; task states {self.task_state_counts(dag_id, run_ids)}"
+            f"{what}: timed out after {timeout:g} s waiting for {len(run_ids)} run(s) of {dag_id} "
+            f"to finish; run states {states or 'none found'}; task states "
+            f"{self.task_state_counts(dag_id, run_ids)}"
         )

@@ -9,6 +9,7 @@ whatever is left in the session, pid by pid: nothing outside the session is touc
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import os
 import signal
@@ -128,10 +129,8 @@ def stop_session(proc: subprocess.Popen[bytes], *, grace: float = 20.0) -> float
     started = time.monotonic()
     sid = proc.pid
     if proc.poll() is None:
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(sid, signal.SIGTERM)
-        except ProcessLookupError:
-            pass
     deadline = started + grace
     while time.monotonic() < deadline:
         proc.poll()
@@ -139,14 +138,10 @@ def stop_session(proc: subprocess.Popen[bytes], *, grace: float = 20.0) -> float
             return time.monotonic() - started
         time.sleep(0.05)
     for pid in session_pids(sid):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-    try:
+    with contextlib.suppress(subprocess.TimeoutExpired):
         proc.wait(timeout=10)
-    except subprocess.TimeoutExpired:
-        pass
     return time.monotonic() - started
 
 

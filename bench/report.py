@@ -128,13 +128,14 @@ def markdown(
         f"# Tradewind benchmark ({meta['db']})",
         "",
         f"Run {meta['started']} · {meta['duration_s']:.0f} s · commit {meta['git']} · "
-        f"{m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('cpu', '?')} · Python {m.get('python')} · "
-        f"repetitions {meta['repeat']}{' · QUICK (reduced sizes)' if meta['quick'] else ''} · "
+        f"{m.get('cores')} cores, {m.get('memory_gib')} GiB, {m.get('cpu', '?')} · Python "
+        f"{m.get('python')} · repetitions "
+        f"{meta['repeat']}{' · QUICK (reduced sizes)' if meta['quick'] else ''} · "
         f"`{meta['command']}`",
         "",
-        'Median of the repetitions, with min and max. "≈ py starts" is the median divided by the run\'s '
-        "baseline, one bare `python -c pass` (for a rate: the time per task); it survives a noisy machine "
-        "better than seconds do.",
+        'Median of the repetitions, with min and max. "≈ py starts" is the median divided by the '
+        "run's baseline, one bare `python -c pass` (for a rate: the time per task); it survives a "
+        "noisy machine better than seconds do.",
         "",
     ]
     header = ["Figure", "Tradewind (median)", "min", "max", "≈ py starts", "Target", "Met"]
@@ -181,15 +182,17 @@ def markdown(
             f"Apache Airflow {facts.get('version')} `airflow standalone`, its defaults: "
             + ", ".join(f"{k} = `{v}`" for k, v in settings.items())
             + ". "
-            "Same DAG files (only the imports differ), same trigger → done definition "
-            "(run end_date minus the instant before the trigger request), runs triggered through the REST "
-            "API (POST /api/v2/dags/{id}/dagRuns) and task instances read from it. Tradewind's defaults "
-            "match: parallelism 32, 16 active tasks and 16 active runs per DAG, SQLite, local executor."
+            "Same DAG files (only the imports differ), same trigger → done definition (run "
+            "end_date minus the instant before the trigger request), runs triggered through the "
+            "REST API (POST /api/v2/dags/{id}/dagRuns) and task instances read from it. "
+            "Tradewind's defaults match: parallelism 32, 16 active tasks and 16 active runs per "
+            "DAG, SQLite, local executor."
         )
         if facts.get("api_retries"):
             lines.append(
-                f"Airflow's REST API answered {facts['api_retries']} call(s) with a server error (its SQLite "
-                "metastore was locked); each was tried again after a pause, up to 5 times."
+                f"Airflow's REST API answered {facts['api_retries']} call(s) with a server error "
+                "(its SQLite metastore was locked); each was tried again after a pause, up to 5 "
+                "times."
             )
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]

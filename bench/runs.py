@@ -51,10 +51,7 @@ def parse_time(value: object) -> dt.datetime | None:
     """A UTC-aware datetime from a DB value (naive UTC text on SQLite) or an ISO string."""
     if value is None:
         return None
-    if isinstance(value, dt.datetime):
-        parsed = value
-    else:
-        parsed = dt.datetime.fromisoformat(str(value))
+    parsed = value if isinstance(value, dt.datetime) else dt.datetime.fromisoformat(str(value))
     if parsed.tzinfo is None:
         return parsed.replace(tzinfo=dt.UTC)
     return parsed.astimezone(dt.UTC)

@@ -97,8 +97,8 @@ def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
             figures.add("startup.idle_cpu", *labels["startup.idle_cpu"][:2], cpu_used / idle * 100)
             ctx.log(
                 f"start-up {rep + 1}/{ctx.repeat}: ready {ready.seconds:.2f} s ({ready.method}), "
-                f"{memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS {memory.pss_mib:.0f} MiB, "
-                f"idle CPU {cpu_used / idle * 100:.1f}%"
+                f"{memory.processes} processes, RSS {memory.rss_mib:.0f} MiB, PSS "
+                f"{memory.pss_mib:.0f} MiB, idle CPU {cpu_used / idle * 100:.1f}%"
             )
     except BenchError as exc:
         ctx.log(f"start-up FAILED: {exc}")

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import itertools
 import json
 import re
 import shutil
@@ -97,7 +98,7 @@ def _analyze_chain(
 ) -> Analysis:
     run = _only(runs)
     rows = sorted(tasks[run.run_id], key=lambda row: row.task_id)
-    hops = [_seconds(b.start_date, a.end_date) * 1000 for a, b in zip(rows, rows[1:])]
+    hops = [_seconds(b.start_date, a.end_date) * 1000 for a, b in itertools.pairwise(rows)]
     values = {
         "W1.wall": _seconds(run.end_date, t0),
         "W1.hop_median": statistics.median(hops),
@@ -154,7 +155,8 @@ def run_workloads(sizes: Sizes) -> list[RunWorkload]:
                 ),
                 "W1.first_start": ("W1 chain: trigger → first task start", "ms", None),
                 "W1.cold": (
-                    "W1 chain: the first run after start-up (the warm-up, not a repetition): trigger → done",
+                    "W1 chain: the first run after start-up (the warm-up, not a repetition): "
+                    "trigger → done",
                     "s",
                     None,
                 ),
@@ -197,7 +199,8 @@ def run_workloads(sizes: Sizes) -> list[RunWorkload]:
             1800,
             {
                 "W4.wall": (
-                    f"W4 {s.w4_runs} runs of a {s.w4_tasks}-task chain at once: until all succeeded",
+                    f"W4 {s.w4_runs} runs of a {s.w4_tasks}-task chain at once: until all "
+                    "succeeded",
                     "s",
                     Target("<", 2),
                 ),
@@ -299,7 +302,8 @@ def run_tradewind(ctx: Context, workload: RunWorkload, figures: FigureSet) -> No
 
 
 _PARSED = re.compile(
-    r"Parsed (\d+) files in ([\d.]+) s: (\d+) DAGs, (\d+) new versions, (\d+) files with import errors"
+    r"Parsed (\d+) files in ([\d.]+) s: (\d+) DAGs, (\d+) new versions, (\d+) files with import "
+    r"errors"
 )
 
 
@@ -344,7 +348,8 @@ def run_parse(ctx: Context, figures: FigureSet) -> None:
     n, tasks = ctx.sizes.w5_files, ctx.sizes.w5_tasks
     labels: dict[str, tuple[str, str, Target | None]] = {
         "W5.parse": (
-            f"W5 parse {n} files × {tasks} tasks: until all stored (`dags reserialize`, whole command)",
+            f"W5 parse {n} files × {tasks} tasks: until all stored (`dags reserialize`, whole "
+            "command)",
             "s",
             Target("<", 10),
         ),
@@ -387,8 +392,8 @@ def run_parse(ctx: Context, figures: FigureSet) -> None:
             wall, inner, dags_seen, added, errors = _reserialize(env, "W5 first parse")
             if dags_seen != n or added != n or errors:
                 raise BenchError(
-                    f"W5 first parse stored {dags_seen} DAGs ({added} new versions, {errors} errors), "
-                    f"expected {n}"
+                    f"W5 first parse stored {dags_seen} DAGs ({added} new versions, {errors} "
+                    f"errors), expected {n}"
                 )
             add("W5.parse", wall)
             add("W5.parse_inner", inner)
@@ -402,14 +407,16 @@ def run_parse(ctx: Context, figures: FigureSet) -> None:
             wall2, inner2, dags_seen, added, errors = _reserialize(env, "W5 forced re-parse")
             if dags_seen != n or added != 0:
                 raise BenchError(
-                    f"W5 forced re-parse of unchanged files stored {added} new versions (expected 0)"
+                    f"W5 forced re-parse of unchanged files stored {added} new versions (expected "
+                    "0)"
                 )
             add("W5.reimport", wall2)
             add("W5.reimport_inner", inner2)
             ctx.log(
-                f"tradewind W5 {rep + 1}/{ctx.repeat}: parse {wall:.2f} s (inner {inner:.2f}), unchanged scan "
-                f"{scan_wall:.2f} s (inner {scan['seconds']:.2f}, {scan['files_parsed']} files imported), "
-                f"forced re-parse {wall2:.2f} s (inner {inner2:.2f})"
+                f"tradewind W5 {rep + 1}/{ctx.repeat}: parse {wall:.2f} s (inner {inner:.2f}), "
+                f"unchanged scan {scan_wall:.2f} s (inner {scan['seconds']:.2f}, "
+                f"{scan['files_parsed']} files imported), forced re-parse {wall2:.2f} s (inner "
+                f"{inner2:.2f})"
             )
     except BenchError as exc:
         ctx.log(f"tradewind W5 FAILED: {exc}")

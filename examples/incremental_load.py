@@ -29,7 +29,8 @@ def seed_source(path: str = SOURCE_DB) -> None:
     try:
         connection.execute("BEGIN IMMEDIATE")  # one seeder at a time; the others then see the rows
         connection.execute(
-            "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, amount REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS orders (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, "
+            "amount REAL NOT NULL)"
         )
         if not connection.execute("SELECT COUNT(*) FROM orders").fetchone()[0]:
             rng = random.Random(2024)
@@ -53,12 +54,14 @@ def copy_interval(templates_dict: dict[str, str], **_: object) -> int:
     start, end = templates_dict["start"], templates_dict["end"]
     with sqlite3.connect(SOURCE_DB) as source:
         rows = source.execute(
-            "SELECT id, created_at, amount FROM orders WHERE created_at >= ? AND created_at < ? ORDER BY id",
+            "SELECT id, created_at, amount FROM orders WHERE created_at >= ? AND created_at < ? "
+            "ORDER BY id",
             (start, end),
         ).fetchall()
     with sqlite3.connect(TARGET_DB, timeout=30) as target:
         target.execute(
-            "CREATE TABLE IF NOT EXISTS orders_copy (id INTEGER PRIMARY KEY, created_at TEXT NOT NULL, amount REAL NOT NULL)"
+            "CREATE TABLE IF NOT EXISTS orders_copy (id INTEGER PRIMARY KEY, created_at TEXT NOT "
+            "NULL, amount REAL NOT NULL)"
         )
         target.execute(
             "DELETE FROM orders_copy WHERE created_at >= ? AND created_at < ?", (start, end)

@@ -206,7 +206,8 @@ def session(engine: Engine) -> Iterator[Session]:
 
 @pytest.fixture
 def tradewind_env(tmp_path: Path, migrated_db_url: str) -> dict[str, str]:
-    """``TRADEWIND_HOME`` and the database URL, for ``CliRunner.invoke(env=...)`` or subprocesses."""
+    """``TRADEWIND_HOME`` and the database URL, for
+    ``CliRunner.invoke(env=...)`` or subprocesses."""
     return {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__DATABASE__URL": migrated_db_url}
 
 

@@ -23,7 +23,8 @@ __all__ = ["task", "task_group"]
 
 
 class _TaskDecoratorCollection:
-    """``@task`` itself, with ``.python``, ``.branch``, ``.short_circuit``, ``.bash``, ``.sensor``."""
+    """``@task`` itself, with ``.python``, ``.branch``,
+    ``.short_circuit``, ``.bash``, ``.sensor``."""
 
     python = staticmethod(make_task_decorator(DecoratedPythonOperator))
     branch = staticmethod(make_task_decorator(DecoratedBranchOperator))

@@ -65,7 +65,8 @@ class MetastoreError(TradewindError):
 
 
 class SecretDecryptionError(MetastoreError):
-    """A stored secret could not be decrypted: the Fernet key is not the one it was encrypted with."""
+    """A stored secret could not be decrypted: the
+    Fernet key is not the one it was encrypted with."""
 
 
 class MetastoreUnreachable(MetastoreError):

@@ -9,7 +9,8 @@ Fixtures
     admin          headers of the Admin user
     make_run       ``make_run("api_example", **trigger_kwargs)`` -> run_id of a started run
                    (task instances created, nothing scheduled yet)
-    set_ti         ``set_ti(run_id, task_id, state=..., try_number=..., ...)`` edits one task instance
+    set_ti         ``set_ti(run_id, task_id, state=..., try_number=..., ...)`` edits one task
+                   instance
     run_url        ``run_url(run_id)`` -> ``/api/v2/dags/api_example/dagRuns/<quoted run_id>``
 """
 

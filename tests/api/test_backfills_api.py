@@ -327,9 +327,9 @@ def test_the_official_client_manages_a_backfill(server: str, app: FastAPI, engin
             created.reprocess_behavior,
             created.is_paused,
         ) == ("api_example", 2, ac.ReprocessBehavior.FAILED, False)
-        assert created.from_date == datetime(
-            2024, 1, 1, tzinfo=UTC
-        ) and created.dag_run_conf == {"n": 2}
+        assert created.from_date == datetime(2024, 1, 1, tzinfo=UTC) and created.dag_run_conf == {
+            "n": 2
+        }
         listed = backfills.list_backfills(dag_id="api_example")
         assert [b.id for b in listed.backfills] == [created.id] and listed.total_entries == 1
         assert backfills.pause_backfill(created.id).is_paused is True

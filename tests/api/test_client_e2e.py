@@ -51,7 +51,8 @@ def _wait_for(what: str, check: Callable[[], Any], timeout: float = DEADLINE) ->
 
 @pytest.fixture
 def server(tradewind_env: dict[str, str], tmp_path: Path) -> Iterator[str]:
-    """A parsed DAG folder, a user, and running api-server and scheduler processes; yields the URL."""
+    """A parsed DAG folder, a user, and running api-server
+    and scheduler processes; yields the URL."""
     shutil.copytree(DAGS, tmp_path / "dags")
     env = {**os.environ, **tradewind_env, "TRADEWIND__CORE__DAGS_FOLDER": str(tmp_path / "dags")}
     settings = config.load(environ=env)

@@ -115,11 +115,13 @@ def test_cli_refuses_ids_with_control_characters(
 def test_sdk_refuses_ids_with_a_trailing_newline(kind: str) -> None:
     from tradewind import TaskGroup
 
-    with pytest.raises(InvalidIdError, match=kind):
-        with DAG("d\n" if kind == "dag_id" else "d", schedule=None):
-            if kind == "group_id":
-                TaskGroup("g\n")
-            EmptyOperator(task_id="t\n" if kind == "task_id" else "t")
+    with (
+        pytest.raises(InvalidIdError, match=kind),
+        DAG("d\n" if kind == "dag_id" else "d", schedule=None),
+    ):
+        if kind == "group_id":
+            TaskGroup("g\n")
+        EmptyOperator(task_id="t\n" if kind == "task_id" else "t")
 
 
 @ON_SQLITE

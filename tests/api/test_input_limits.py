@@ -63,7 +63,10 @@ def test_variable_value_over_its_cap(
     answer = client.post("/api/v2/variables", json={"key": "big", "value": OVER}, headers=admin)
     assert answer.status_code == 413
     assert answer.json() == {
-        "detail": "the value of variable 'big' is 1,048,577 bytes, over the limit of 1,048,576 bytes (1 MiB)"
+        "detail": (
+            "the value of variable 'big' is 1,048,577 bytes, over the limit of 1,048,576 bytes "
+            "(1 MiB)"
+        )
     }
     structured = client.post(
         "/api/v2/variables", json={"key": "big", "value": {"rows": [OVER]}}, headers=admin

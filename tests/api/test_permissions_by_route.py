@@ -49,23 +49,28 @@ def _operations(app: FastAPI, document: dict[str, Any]) -> list[tuple[str, str, 
     found = []
     for path, operations in document["paths"].items():
         for method, operation in operations.items():
-
-            def value(match: re.Match[str]) -> str:
-                name = match[1]
-                assert name in PATH_VALUES, (
-                    f"{path}: give the path parameter {name!r} a value in PATH_VALUES"
-                )
-                return PATH_VALUES[name]
-
             found.append(
                 (
                     names[(method.upper(), path)],
                     method.upper(),
-                    re.sub(r"\{(\w+)\}", value, path),
+                    _url(path),
                     "requestBody" in operation,
                 )
             )
     return found
+
+
+def _url(path: str) -> str:
+    """``path`` with a value from ``PATH_VALUES`` in each of its parameters."""
+
+    def value(match: re.Match[str]) -> str:
+        name = match[1]
+        assert name in PATH_VALUES, (
+            f"{path}: give the path parameter {name!r} a value in PATH_VALUES"
+        )
+        return PATH_VALUES[name]
+
+    return re.sub(r"\{(\w+)\}", value, path)
 
 
 def test_every_operation_is_in_the_permission_table(app: FastAPI, client: TestClient) -> None:

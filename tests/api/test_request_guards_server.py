@@ -150,8 +150,8 @@ def test_stranger_with_a_huge_body_gets_401_fast(server: Server, chunked: bool) 
     status, sent, seconds = _send_huge(server.port, {}, chunked=chunked)
     grown = _peak_memory(server.process.pid) - before
     print(
-        f"\n401 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
-        f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
+        f"\n401 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, "
+        f"{sent / 2**20:.1f} MiB accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
     )
     assert status.split(" ")[1:2] == ["401"], status
     assert seconds < 5
@@ -167,8 +167,8 @@ def test_user_with_a_body_over_the_limit_gets_413_fast(server: Server, chunked: 
     )
     grown = _peak_memory(server.process.pid) - before
     print(
-        f"\n413 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, {sent / 2**20:.1f} MiB "
-        f"accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
+        f"\n413 ({'chunked' if chunked else 'content-length'}): {seconds:.3f} s, "
+        f"{sent / 2**20:.1f} MiB accepted by the socket, peak memory +{grown / 2**20:.1f} MiB"
     )
     assert status.split(" ")[1:2] == ["413"], status
     assert seconds < 5

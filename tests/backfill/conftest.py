@@ -3,7 +3,8 @@ this process (``cli``), both on the same test metastore.
 
 Fixtures
     harness     ``SchedulerHarness`` on a temporary DAG folder (see ``tests/scheduler/conftest.py``)
-    deployment  a home and DAG folder for real ``tradewind`` processes (see ``tests/e2e/conftest.py``)
+    deployment  a home and DAG folder for real ``tradewind`` processes (see
+                ``tests/e2e/conftest.py``)
     cli         ``cli("dags", "backfill", ...)`` -> click ``Result`` of the real command group
 """
 

@@ -26,7 +26,8 @@ from .helpers import backfill_done, backfills, counts, created_id
 TRADEWIND = str(Path(sys.executable).with_name("tradewind"))
 
 GATED = """
-    with DAG("gated", schedule="@daily", start_date=datetime(2024, 1, 1), end_date=datetime(2024, 6, 30),
+    with DAG("gated", schedule="@daily", start_date=datetime(2024, 1, 1),
+             end_date=datetime(2024, 6, 30),
              is_paused_upon_creation=True, params={{"gate": {gate!r}}}) as dag:
         PythonOperator(task_id="t", python_callable=work)
 """
@@ -109,7 +110,8 @@ NO_SCHEDULE = """
         EmptyOperator(task_id="t")
     with DAG("once", schedule="@once", start_date=datetime(2024, 1, 1)) as once:
         EmptyOperator(task_id="t")
-    with DAG("strict", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True,
+    with DAG("strict", schedule="@daily", start_date=datetime(2024, 1, 1),
+             is_paused_upon_creation=True,
              params={"n": Param(1, type="integer")}) as strict:
         EmptyOperator(task_id="t", depends_on_past=True)
 """
@@ -179,7 +181,8 @@ def test_only_intervals_that_have_ended_are_backfilled(harness, cli, gate) -> No
         """
         from datetime import datetime
         from tradewind import DAG, EmptyOperator
-        with DAG("recent", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True) as dag:
+        with DAG("recent", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True) as dag:
             EmptyOperator(task_id="t")
     """,
     )
@@ -381,7 +384,8 @@ def test_waiting_command_shows_progress_and_exits_by_the_outcome(
         "failing.py",
         dags.HEADER.format(journal=str(tmp_path / "journal"), sleep=0)
         + f"""
-with DAG("failing", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True,
+with DAG("failing", schedule="@daily", start_date=datetime(2024, 1, 1),
+         is_paused_upon_creation=True,
          params={{"fail_unless": ["2024-01-02", {str(fixed)!r}]}}) as dag:
     PythonOperator(task_id="t", python_callable=work)
 """,
@@ -406,9 +410,12 @@ with DAG("failing", schedule="@daily", start_date=datetime(2024, 1, 1), is_pause
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
         )
-        # The scheduler looks often: its only event here is the command's exit, which does not wake it.
+        # The scheduler looks often: its only event here
+        # is the command's exit, which does not wake it.
         harness.run_until(
-            lambda: process.poll() is not None, timeout=30, scheduler__max_loop_interval=0.05
+            lambda process=process: process.poll() is not None,
+            timeout=30,
+            scheduler__max_loop_interval=0.05,
         )
         out, err = process.communicate(timeout=10)
         assert process.returncode == expected, (out, err)

@@ -34,7 +34,8 @@ def test_backfill_keeps_to_its_max_active_runs_or_the_dags(harness, cli, tmp_pat
         harness,
         "limited.py",
         """
-        with DAG("limited", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True, max_active_runs=3) as dag:
+        with DAG("limited", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True, max_active_runs=3) as dag:
             PythonOperator(task_id="t", python_callable=work)
     """,
         journal,
@@ -65,7 +66,8 @@ def test_runs_start_oldest_first_or_newest_first_with_run_backwards(harness, cli
         harness,
         "ordered.py",
         """
-        with DAG("ordered", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True) as dag:
+        with DAG("ordered", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True) as dag:
             PythonOperator(task_id="t", python_callable=work)
     """,
         journal,
@@ -116,9 +118,12 @@ def test_backfill_tasks_keep_to_pools_and_priorities(harness, cli, tmp_path, eng
         harness,
         "pooled.py",
         """
-        with DAG("pooled", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True) as dag:
-            PythonOperator(task_id="minor", python_callable=work, pool="single", priority_weight=1, weight_rule="absolute")
-            PythonOperator(task_id="major", python_callable=work, pool="single", priority_weight=10, weight_rule="absolute")
+        with DAG("pooled", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True) as dag:
+            PythonOperator(task_id="minor", python_callable=work, pool="single", priority_weight=1,
+                           weight_rule="absolute")
+            PythonOperator(task_id="major", python_callable=work, pool="single", priority_weight=10,
+                           weight_rule="absolute")
     """,
         journal,
         sleep=0.02,
@@ -144,7 +149,8 @@ def test_depends_on_past_and_wait_for_downstream_hold_across_a_backfill(
         harness,
         "serial.py",
         """
-        with DAG("serial", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True, max_active_runs=4) as dag:
+        with DAG("serial", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True, max_active_runs=4) as dag:
             first = PythonOperator(task_id="first", python_callable=work, wait_for_downstream=True)
             second = PythonOperator(task_id="second", python_callable=work)
             first >> second
@@ -174,7 +180,8 @@ def test_depends_on_past_holds_later_days_until_the_failed_one_is_cleared(
         harness,
         "past.py",
         f"""
-        with DAG("past", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True, max_active_runs=4,
+        with DAG("past", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True, max_active_runs=4,
                  params={{"fail_unless": ["2024-01-02", {str(fixed)!r}]}}) as dag:
             PythonOperator(task_id="t", python_callable=work, depends_on_past=True)
     """,
@@ -280,12 +287,15 @@ def test_catch_up_on_first_activation_and_on_unpause(harness, tmp_path) -> None:
         harness,
         "catching.py",
         """
-        for dag_id, catchup, paused in (("fresh", True, False), ("resumed", True, True), ("latest", False, True)):
+        for dag_id, catchup, paused in (
+            ("fresh", True, False), ("resumed", True, True), ("latest", False, True)
+        ):
             with DAG(dag_id, schedule="@daily", start_date=datetime(2024, 1, 1), catchup=catchup,
                      max_active_runs=3, is_paused_upon_creation=paused) as dag:
                 PythonOperator(task_id="t", python_callable=work)
             globals()[dag_id] = dag
-        with DAG("chained", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=True, max_active_runs=3) as chained:
+        with DAG("chained", schedule="@daily", start_date=datetime(2024, 1, 1), catchup=True,
+                 max_active_runs=3) as chained:
             PythonOperator(task_id="in_order", python_callable=work, depends_on_past=True)
     """,
         journal,

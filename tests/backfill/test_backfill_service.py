@@ -24,7 +24,8 @@ def test_an_interval_taken_meanwhile_is_skipped_not_duplicated(
         """
         from datetime import datetime
         from tradewind import DAG, EmptyOperator
-        with DAG("raced", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True) as dag:
+        with DAG("raced", schedule="@daily", start_date=datetime(2024, 1, 1),
+                 is_paused_upon_creation=True) as dag:
             EmptyOperator(task_id="t")
     """,
     )

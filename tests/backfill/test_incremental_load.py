@@ -52,7 +52,8 @@ def _target(data: Path) -> list[tuple[Any, ...]]:
 def _source(data: Path, start: str, end: str) -> list[tuple[Any, ...]]:
     return _query(
         data / "tradewind_example_source.db",
-        "SELECT id, created_at, amount FROM orders WHERE created_at >= ? AND created_at < ? ORDER BY id",
+        "SELECT id, created_at, amount FROM orders WHERE created_at >= ? AND created_at < ? ORDER "
+        "BY id",
         start,
         end,
     )

@@ -76,7 +76,9 @@ def _run_driver(backend: str, workdir: Path, db_url: str | None) -> dict[str, An
         return {
             "backend": backend,
             "seed": SEED,
-            "error": f"no report ({exc}); the driver exited with {driver.returncode}; see {log_path}",
+            "error": (
+                f"no report ({exc}); the driver exited with {driver.returncode}; see {log_path}"
+            ),
         }
     report.setdefault("workdir", str(workdir))
     return report

@@ -122,7 +122,8 @@ class ChaosRun:
         return self.deployment.start(role, *command)
 
     def _keep_running(self) -> None:
-        """Start the scheduler and the DAG processor again once they ended and their pause passed."""
+        """Start the scheduler and the DAG processor
+        again once they ended and their pause passed."""
         now = time.time()
         for role in ("scheduler", "dag_processor"):
             if self.stopping or self.deployment.running(role) is not None:
@@ -280,7 +281,8 @@ class ChaosRun:
             }
         )
         print(
-            f"[{time.time() - self.t0:7.2f}] killed {kind} {victim.pid} ({len(subtree) - 1} below it)",
+            f"[{time.time() - self.t0:7.2f}] killed {kind} {victim.pid} ({len(subtree) - 1} below "
+            "it)",
             flush=True,
         )
 
@@ -333,8 +335,8 @@ class ChaosRun:
     def run(self) -> dict[str, Any]:
         options = self.options
         print(
-            f"chaos: backend {options.backend}, seed {options.seed} (CHAOS_SEED={options.seed} replays it), "
-            f"{options.duration:.0f} s of kills, workdir {options.workdir}",
+            f"chaos: backend {options.backend}, seed {options.seed} (CHAOS_SEED={options.seed} "
+            f"replays it), {options.duration:.0f} s of kills, workdir {options.workdir}",
             flush=True,
         )
         become_subreaper()

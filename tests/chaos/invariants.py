@@ -35,6 +35,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import itertools
 import json
 import sys
 from pathlib import Path
@@ -158,7 +159,8 @@ class Analysis:
             if hits
             else ""
         )
-        return f"pid {execution.pid} from {self._rel(execution.at)} ({' '.join(execution.events)}{hit})"
+        events = " ".join(execution.events)
+        return f"pid {execution.pid} from {self._rel(execution.at)} ({events}{hit})"
 
     def _reschedule_sensor(self, key: TryKey) -> bool:
         return key[2] in self.specs.get(key[0], {}).get("reschedule_sensors", ())
@@ -175,7 +177,8 @@ class Analysis:
                 found.append(f"{name} is still {run['state']}")
             elif run["state"] != spec["run_state"] and not self._failed_with_retries_left(run):
                 found.append(
-                    f"{name} ended {run['state']}, expected {spec['run_state']}: {self._why_failed(run)}"
+                    f"{name} ended {run['state']}, expected {spec['run_state']}: "
+                    f"{self._why_failed(run)}"
                 )
         present = {(run["dag_id"], run["run_id"]) for run in self.runs}
         asked = {(t["dag_id"], t["run_id"]) for t in self.evidence["triggers"] if t["ok"]}
@@ -231,7 +234,8 @@ class Analysis:
 
     def nothing_stuck(self) -> list[str]:
         return [
-            f"{_name(_key(ti)[:4])} left {ti['state'] or 'without a state'} at try {ti['try_number']}"
+            f"{_name(_key(ti)[:4])} left {ti['state'] or 'without a state'} at try "
+            f"{ti['try_number']}"
             for ti in self.tis
             if ti["state"] not in FINAL_TI_STATES
         ]
@@ -250,7 +254,8 @@ class Analysis:
             instance = self.instances.get(key[:4])
             if instance is not None and key[4] > instance["try_number"]:
                 problems.append(
-                    f"ran, but the instance is at try {instance['try_number']} ({instance['state']})"
+                    f"ran, but the instance is at try {instance['try_number']} "
+                    f"({instance['state']})"
                 )
             if not problems:
                 continue
@@ -259,7 +264,8 @@ class Analysis:
             )
             runs = sorted(executions, key=lambda e: e.at)
             restarted = all(
-                self._scheduler_died_between(before, after) for before, after in zip(runs, runs[1:])
+                self._scheduler_died_between(before, after)
+                for before, after in itertools.pairwise(runs)
             )
             (after_scheduler_death if restarted and len(runs) > 1 else others).append(text)
         return others, after_scheduler_death
@@ -304,7 +310,8 @@ class Analysis:
 
     def retries_honoured(self) -> list[str]:
         return [
-            f"{_name(key)} is recorded failed with {instance['max_tries'] - key[4] + 1} retries left: "
+            f"{_name(key)} is recorded failed with {instance['max_tries'] - key[4] + 1} retries "
+            "left: "
             + (
                 "; ".join(self.describe(e) for e in self.executions.get(key, []))
                 or "no execution recorded"
@@ -348,15 +355,16 @@ class Analysis:
         for process in self.evidence["processes"]:
             if process["ended_by"] == "stop" and process["exit_code"] != 0:
                 found.append(
-                    f"{process['role']}-{process['number']} exited with {process['exit']} when stopped "
-                    f"with SIGTERM; see {process['log']}"
+                    f"{process['role']}-{process['number']} exited with {process['exit']} when "
+                    f"stopped with SIGTERM; see {process['log']}"
                 )
         found += [
             f"still running after the stop: {p['kind']} pid {p['pid']}: {p['cmdline']}"
             for p in self.evidence["leftovers"]
         ]
         found += [
-            f"trigger of {t['dag_id']}/{t['run_id']} failed after {t['seconds']:.1f} s: {t['error']}"
+            f"trigger of {t['dag_id']}/{t['run_id']} failed after {t['seconds']:.1f} s: "
+            f"{t['error']}"
             for t in self.evidence["triggers"]
             if not t["ok"]
         ]
@@ -451,7 +459,10 @@ def analyse(evidence: dict[str, Any]) -> dict[str, Any]:
 def summary(report: dict[str, Any], limit: int = 5) -> str:
     """The figures and, per invariant, how many violations and the first few."""
     if "error" in report:
-        return f"chaos run on {report.get('backend')} (seed {report.get('seed')}) failed:\n{report['error']}"
+        return (
+            f"chaos run on {report.get('backend')} (seed {report.get('seed')}) failed:\n"
+            f"{report['error']}"
+        )
     figures = report["figures"]
     lines = [
         f"chaos on {report['backend']}, seed {report['seed']}: "

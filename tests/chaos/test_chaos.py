@@ -19,7 +19,8 @@ pytestmark = [pytest.mark.slow, pytest.mark.timeout(RUN_TIMEOUT + 120)]
 
 
 def _holds(report: dict[str, Any], invariant: str) -> None:
-    where = f"seed {report.get('seed')} (CHAOS_SEED={report.get('seed')} replays it), files in {report.get('workdir')}"
+    seed = report.get("seed")
+    where = f"seed {seed} (CHAOS_SEED={seed} replays it), files in {report.get('workdir')}"
     assert "error" not in report, f"the chaos run did not complete ({where}):\n{report['error']}"
     found = report["violations"][invariant]
     shown = "\n".join(f"- {text}" for text in found[:25])

@@ -40,12 +40,15 @@ def record(ti, event, **extra):
     """One line about this execution of this try, in one write."""
     with open("/proc/self/stat") as handle:
         fields = handle.read().rsplit(")", 1)[1].split()
-    line = dict(event=event, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id, map_index=ti.map_index,
-                try_number=ti.try_number, pid=os.getpid(), start=int(fields[19]), ppid=int(fields[1]),
+    line = dict(event=event, dag_id=ti.dag_id, run_id=ti.run_id, task_id=ti.task_id,
+                map_index=ti.map_index,
+                try_number=ti.try_number, pid=os.getpid(), start=int(fields[19]),
+                ppid=int(fields[1]),
                 at=time.time(), **extra)
     folder = os.path.join(RECORDS, ti.dag_id, ti.run_id)
     os.makedirs(folder, exist_ok=True)
-    fd = os.open(os.path.join(folder, f"{ti.task_id}.{ti.map_index}.jsonl"), os.O_WRONLY | os.O_CREAT | os.O_APPEND,
+    fd = os.open(os.path.join(folder, f"{ti.task_id}.{ti.map_index}.jsonl"),
+                 os.O_WRONLY | os.O_CREAT | os.O_APPEND,
                  0o644)
     try:
         os.write(fd, (json.dumps(line) + "\n").encode())
@@ -74,7 +77,8 @@ def bash_work(seconds, fail_first=False):
     path = RECORDS + "/{{ ti.dag_id }}/{{ run_id }}/{{ ti.task_id }}.{{ ti.map_index }}.jsonl"
     fmt = ('{"event": "%s", "dag_id": "%s", "run_id": "%s", "task_id": "%s", "map_index": %s, '
            '"try_number": %s, "pid": %s, "start": %s, "ppid": %s, "at": %s}\\n')
-    names = '"{{ ti.dag_id }}" "{{ run_id }}" "{{ ti.task_id }}" "{{ ti.map_index }}" "{{ ti.try_number }}"'
+    names = ('"{{ ti.dag_id }}" "{{ run_id }}" "{{ ti.task_id }}" "{{ ti.map_index }}" '
+             '"{{ ti.try_number }}"')
     lines = [
         'mkdir -p "$(dirname "' + path + '")"',
         "rec() { read -r -a s < /proc/$PPID/stat; printf '" + fmt + "' \"$1\" " + names
@@ -193,9 +197,12 @@ with DAG("chaos_sensor", schedule=None, default_args=DEFAULTS) as dag:
             handle.write("ready")
         record(ti, "done")
 
-    wait = PythonSensor(task_id="wait", python_callable=marker_ready, mode="reschedule", poke_interval=0.3,
+    wait = PythonSensor(task_id="wait", python_callable=marker_ready, mode="reschedule",
+                        poke_interval=0.3,
                         timeout=300)
-    hold = PythonSensor(task_id="hold", python_callable=marker_ready, mode="poke", poke_interval=0.3, timeout=300)
+    hold = PythonSensor(task_id="hold", python_callable=marker_ready, mode="poke",
+                        poke_interval=0.3,
+                        timeout=300)
     finish = BashOperator(task_id="finish", bash_command=bash_work(0.3))
     prepare() >> [wait, hold]
     wait >> finish

@@ -16,13 +16,14 @@ import pytest
 from backfill import dags
 from backfill.helpers import backfill_done
 from click.testing import CliRunner, Result
-from scheduler.conftest import SchedulerHarness, harness  # noqa: F401  (the fixture is re-exported)
+from scheduler.conftest import SchedulerHarness
 
 from tradewind.cli.main import cli as tradewind_cli
 from tradewind.services import task_instances
 
 PIPELINE = """
-with DAG("pipeline", schedule="@daily", start_date=datetime(2024, 1, 1), is_paused_upon_creation=True,
+with DAG("pipeline", schedule="@daily", start_date=datetime(2024, 1, 1),
+         is_paused_upon_creation=True,
          params={{"fail_unless": ["2024-01-03", {fixed!r}, "transform"]}}) as dag:
     extract = PythonOperator(task_id="extract", python_callable=work)
     transform = PythonOperator(task_id="transform", python_callable=work)
@@ -252,7 +253,8 @@ def test_mark_task_instances_with_their_relatives(pipeline, cli) -> None:
         TASKS, "success"
     )
 
-    # Marking the failed transform of day 3 success clears its upstream_failed downstream: load runs.
+    # Marking the failed transform of day 3 success
+    # clears its upstream_failed downstream: load runs.
     result = cli("tasks", "mark-success", "pipeline", RUN[3], "transform")
     assert (
         result.exit_code == 0

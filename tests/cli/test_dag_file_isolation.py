@@ -106,8 +106,8 @@ def test_a_defining_file_that_aborts_is_reported_with_exit_2(tmp_path: Path, fol
         done = tradewind(tmp_path, *command, "--dags-folder", str(folder))
         assert done.returncode == 2, (command, done.returncode, done.stderr)
         assert (
-            f"Error in {folder / 'doomed.py'}: the interpreter was killed by signal SIGABRT while importing "
-            "the file (doomed.py, line 6)"
+            f"Error in {folder / 'doomed.py'}: the interpreter was killed by signal SIGABRT while "
+            "importing the file (doomed.py, line 6)"
         ) in done.stderr
         assert f"Error: DAG 'doomed' not found in {folder}" in done.stderr
         assert done.stdout == ""

@@ -54,7 +54,8 @@ def test_json_output_is_one_object_and_logs_go_to_stderr(cli: Any) -> None:
         "success",
     )
     assert list(data["tasks"]) == [
-        "list_files", "count_lines[0]", "count_lines[1]", "count_lines[2]", "total", "echo_file[0]", "echo_file[1]",
+        "list_files", "count_lines[0]", "count_lines[1]", "count_lines[2]", "total",
+        "echo_file[0]", "echo_file[1]",
     ]  # fmt: skip
     for entry in data["tasks"].values():
         assert set(entry) == {"state", "try_number", "duration"}
@@ -111,7 +112,8 @@ def test_no_retry_delay(cli: Any, tmp_path: Path) -> None:
 def test_conf_overrides_params(cli: Any, tmp_path: Path, min_rows: str, publish: str) -> None:
     result = dags_test(
         cli, "file_batch_taskflow", "2024-03-01", "--dags-folder", str(EXAMPLES), "-o", "json",
-        "--conf", f'{{"min_rows": {min_rows}}}', env={"TRADEWIND_EXAMPLE_LANDING": str(tmp_path / "landing")},
+        "--conf", f'{{"min_rows": {min_rows}}}',
+        env={"TRADEWIND_EXAMPLE_LANDING": str(tmp_path / "landing")},
     )  # fmt: skip
     assert result.exit_code == 0, result.stderr
     assert json.loads(result.stdout)["tasks"]["publish"]["state"] == publish
@@ -206,7 +208,8 @@ def test_dags_folder_defaults(cli: Any, tmp_path: Path) -> None:
     home = tmp_path / "home"
     (home / "dags").mkdir(parents=True)
     (home / "dags" / "tiny.py").write_text(
-        "from tradewind import DAG, EmptyOperator\nwith DAG('tiny', schedule=None):\n    EmptyOperator(task_id='t')\n"
+        "from tradewind import DAG, EmptyOperator\nwith DAG('tiny', schedule=None):\n    "
+        "EmptyOperator(task_id='t')\n"
     )
     assert dags_test(cli, "tiny").exit_code == 0
     by_setting = dags_test(
@@ -256,7 +259,8 @@ def test_tasks_test(cli: Any) -> None:
 
 def test_tasks_test_with_task_params(cli: Any, tmp_path: Path) -> None:
     result = cli(
-        tasks_group, "test", "sensors_bash", "write_marker", "2024-03-01", "--dags-folder", str(DAGS),
+        tasks_group, "test", "sensors_bash", "write_marker", "2024-03-01",
+        "--dags-folder", str(DAGS),
         "--task-params", json.dumps({"workdir": str(tmp_path)}),
     )  # fmt: skip
     assert result.exit_code == 0
@@ -361,8 +365,10 @@ with DAG("noisy", schedule=None):
 def test_real_command_prints_only_json_on_stdout(tmp_path: Path) -> None:
     (tmp_path / "noisy.py").write_text(NOISY_DAG)
     completed = subprocess.run(
-        [sys.executable, "-m", "tradewind.cli.main", "dags", "test", "noisy", "2024-03-01", "--dags-folder", str(tmp_path), "-o", "json"],
-        capture_output=True, text=True, timeout=60, env={"TRADEWIND_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
+        [sys.executable, "-m", "tradewind.cli.main", "dags", "test", "noisy", "2024-03-01",
+         "--dags-folder", str(tmp_path), "-o", "json"],
+        capture_output=True, text=True, timeout=60,
+        env={"TRADEWIND_HOME": str(tmp_path / "home"), "PATH": "/usr/bin:/bin"},
     )  # fmt: skip
     assert completed.returncode == 0, completed.stderr
     assert json.loads(completed.stdout)["tasks"]["talk"]["state"] == "success"

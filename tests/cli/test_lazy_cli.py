@@ -25,7 +25,8 @@ PROBE = textwrap.dedent("""
         cli(sys.argv[1:], prog_name="tradewind")
     except SystemExit:
         pass
-    heavy = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "tradewind.cli.clear", "tradewind.cli.db")
+    heavy = ("sqlalchemy", "alembic", "fastapi", "starlette", "uvicorn", "tradewind.cli.clear",
+             "tradewind.cli.db")
     print(json.dumps(sorted(name for name in heavy if name in sys.modules)), file=sys.__stderr__)
 """)
 

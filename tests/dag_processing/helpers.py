@@ -23,7 +23,8 @@ def dag_source(
         "from datetime import datetime, timezone\n\nfrom tradewind import DAG, EmptyOperator\n\n"
     )
     body = textwrap.dedent(f"""\
-        with DAG({dag_id!r}, schedule={schedule!r}, start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
+        with DAG({dag_id!r}, schedule={schedule!r},
+                 start_date=datetime(2024, 1, 1, tzinfo=timezone.utc),
                  tags={tags}) as dag:
             previous = None
             for number in range({tasks}):

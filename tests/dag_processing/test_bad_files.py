@@ -316,7 +316,10 @@ def test_processes_a_file_starts_are_killed_once_it_is_parsed(
 
 
 def test_processes_a_hanging_file_starts_are_killed_with_it(tmp_path: Path, pid_file: Path) -> None:
-    stubborn = "\nwhile True:\n    try:\n        time.sleep(100)\n    except BaseException:\n        pass\n"
+    stubborn = (
+        "\nwhile True:\n    try:\n        time.sleep(100)\n"
+        "    except BaseException:\n        pass\n"
+    )
     path = write(tmp_path / "spawner.py", _spawner(pid_file, then=stubborn))
     [problem] = file_parsing.parse_files(
         [path], timeout=1.0, parallelism=1, log_folder=tmp_path / "logs"

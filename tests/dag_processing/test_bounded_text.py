@@ -195,7 +195,8 @@ def test_an_id_or_tag_changed_after_validation_fails_only_its_file(
         renamed
     )
     assert state.error_of(tagged).startswith(
-        "DAG 'tagged' cannot be stored: cannot read serialized DAG 'tagged': DagDefinitionError: DAG 'tagged': tags"
+        "DAG 'tagged' cannot be stored: cannot read serialized DAG 'tagged': DagDefinitionError: "
+        "DAG 'tagged': tags"
     )
 
 

@@ -141,8 +141,8 @@ def test_file_timeout_comes_from_the_environment(
     code, out, err = invoke(env, "dags", "reserialize")
     assert code == 0 and "1 DAGs, 1 new versions, 1 files with import errors" in out
     assert (
-        "hangs.py: Timeout: the file took longer than 1 s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)"
-        in err
+        "hangs.py: Timeout: the file took longer than 1 s to import "
+        "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)" in err
     )
 
 

@@ -35,7 +35,8 @@ def _wait_for(
         if process.poll() is not None:
             _, err = process.communicate()
             pytest.fail(
-                f"the DAG processor exited with {process.returncode} while waiting for {what}:\n{err}"
+                f"the DAG processor exited with {process.returncode} while waiting for "
+                f"{what}:\n{err}"
             )
         if time.monotonic() > deadline:
             pytest.fail(f"timed out waiting for {what}")

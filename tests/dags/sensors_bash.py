@@ -32,7 +32,10 @@ with DAG(
 ) as sensors_bash:
     write_marker = BashOperator(
         task_id="write_marker",
-        bash_command="mkdir -p {{ params.workdir }} && echo {{ ds }} > {{ params.workdir }}/ready_{{ ds_nodash }}.txt && echo written",
+        bash_command=(
+            "mkdir -p {{ params.workdir }} && echo {{ ds }} > "
+            "{{ params.workdir }}/ready_{{ ds_nodash }}.txt && echo written"
+        ),
     )
     wait_for_marker = FileSensor(
         task_id="wait_for_marker",
@@ -54,7 +57,10 @@ with DAG(
 
     @task.bash(env={"MARKER_DIR": "{{ params.workdir }}"}, append_env=True)
     def report(ds=None):
-        return 'echo "marker says $(cat $MARKER_DIR/ready_{{ ds_nodash }}.txt), next day {{ macros.ds_add(ds, 1) }}"'
+        return (
+            'echo "marker says $(cat $MARKER_DIR/ready_{{ ds_nodash }}.txt), '
+            'next day {{ macros.ds_add(ds, 1) }}"'
+        )
 
     weekend_only = BashOperator(
         task_id="weekend_only",

@@ -136,7 +136,11 @@ from tradewind.db import engine as db_engine, models
 engine = db_engine.create_engine(sys.argv[1], busy_timeout_ms=100)
 def bump(session):
     slots = models.SlotPool.slots
-    session.execute(update(models.SlotPool).where(models.SlotPool.pool == "default_pool").values(slots=slots + 1))
+    session.execute(
+        update(models.SlotPool)
+        .where(models.SlotPool.pool == "default_pool")
+        .values(slots=slots + 1)
+    )
 for _ in range(int(sys.argv[2])):
     db_engine.run_in_transaction(engine, bump, retries=50, backoff=0.005)
 engine.dispose()

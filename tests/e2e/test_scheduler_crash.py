@@ -52,7 +52,8 @@ OUTLIVE = """
         note(f"end killed_meanwhile {{ti.try_number}}")
         return ti.try_number
 
-    with DAG("outlive", schedule=None, default_args={{"retries": 1, "retry_delay": timedelta(0)}}) as dag:
+    with DAG("outlive", schedule=None,
+             default_args={{"retries": 1, "retry_delay": timedelta(0)}}) as dag:
         for work in (adopted, finished_meanwhile, killed_meanwhile):
             PythonOperator(task_id=work.__name__, python_callable=work)
 """
@@ -204,10 +205,12 @@ ANCESTRY = """
 
     def work(ti, dag_run, run_id):
         with open({journal!r}, "a") as handle:
-            handle.write(f"start {{dag_run.dag_id}}.{{ti.task_id}}.{{run_id}} {{ti.try_number}} {{os.getpid()}} "
+            handle.write(f"start {{dag_run.dag_id}}.{{ti.task_id}}.{{run_id}} {{ti.try_number}} "
+                         f"{{os.getpid()}} "
                          f"{{os.getppid()}} {{parent_of(os.getppid())}}\\n")
         deadline = time.monotonic() + 90
-        while not os.path.exists(os.path.join({folder!r}, "go_" + run_id)) and time.monotonic() < deadline:
+        go = os.path.join({folder!r}, "go_" + run_id)
+        while not os.path.exists(go) and time.monotonic() < deadline:
             time.sleep(0.05)
         return os.getpid()
 

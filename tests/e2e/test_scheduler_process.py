@@ -31,7 +31,8 @@ CHAIN = """
         with open({journal!r}, "a") as handle:
             handle.write(f"end {{ti.task_id}}\\n")
 
-    with DAG("chain", schedule=None, default_args={{"retries": 2, "retry_delay": timedelta(0)}}) as dag:
+    with DAG("chain", schedule=None,
+             default_args={{"retries": 2, "retry_delay": timedelta(0)}}) as dag:
         previous = None
         for name in ("t1", "t2", "t3", "t4"):
             current = PythonOperator(task_id=name, python_callable=step)
@@ -183,7 +184,8 @@ def test_wakeups_idle_cpu_and_follow(deployment) -> None:
                 time.sleep(0.2)
 
         with DAG("talk", schedule=None) as dag:
-            PythonOperator(task_id="talk", python_callable=talk) >> PythonOperator(task_id="after", python_callable=lambda: 1)
+            talk_task = PythonOperator(task_id="talk", python_callable=talk)
+            talk_task >> PythonOperator(task_id="after", python_callable=lambda: 1)
     """,
     )
     deployment.parse()
@@ -210,7 +212,8 @@ def test_wakeups_idle_cpu_and_follow(deployment) -> None:
             for ti in dag_runs.task_instances(s, "talk", "r")
         }
     )
-    # A finishing task wakes the scheduler at once: the next one starts within a fraction of a second.
+    # A finishing task wakes the scheduler at once: the
+    # next one starts within a fraction of a second.
     assert (tis["after"][0] - tis["talk"][1]).total_seconds() < 1.0
     assert final["tasks"]["after"]["state"] == "success"
 

@@ -35,7 +35,8 @@ SOURCE = textwrap.dedent("""
 
     def wait(name):
         deadline = time.monotonic() + 60
-        while not os.path.exists(os.path.join(os.environ["TW_TEST_DIR"], name)) and time.monotonic() < deadline:
+        path = os.path.join(os.environ["TW_TEST_DIR"], name)
+        while not os.path.exists(path) and time.monotonic() < deadline:
             time.sleep(0.02)
 
     def asks(ti):
@@ -64,15 +65,18 @@ FIRST_EXECUTOR = textwrap.dedent("""
     from tradewind.runner.workload import TaskWorkload
     from tradewind.sdk import timezone
 
-    source, folder, direct, tasks = sys.argv[1], Path(sys.argv[2]), sys.argv[3] == "direct", sys.argv[4].split(",")
-    run = RunInfo(dag_id="orphans", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
+    source, folder = sys.argv[1], Path(sys.argv[2])
+    direct, tasks = sys.argv[3] == "direct", sys.argv[4].split(",")
+    run = RunInfo(dag_id="orphans", run_id="r1", logical_date=timezone.utcnow(),
+                  data_interval_start=None,
                   data_interval_end=None, run_type="manual", conf={})
     executor = LocalExecutor(parallelism=4, fork_server=False)
     if direct:
         executor.launchers.enabled = False
     executor.start(lambda message: {"value": xcom_codec.encode(1)}, home=folder)
     for ti_id, task_id in enumerate(tasks, start=1):
-        executor.launch(TaskWorkload(ti_id=ti_id, dag_id="orphans", run_id="r1", task_id=task_id, map_index=-1,
+        executor.launch(TaskWorkload(ti_id=ti_id, dag_id="orphans", run_id="r1", task_id=task_id,
+                                     map_index=-1,
                                      try_number=1, max_tries=0, fileloc=str(folder / "orphans.py"),
                                      source_code=open(source).read(), run=run,
                                      log_path=str(folder / f"{task_id}.log"),

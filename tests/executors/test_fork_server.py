@@ -37,7 +37,8 @@ SOURCE = textwrap.dedent("""
 
     def modules():
         return {"pid": os.getpid(), "ppid": os.getppid(),
-                "heavy": sorted(name for name in ("sqlalchemy", "fastapi", "uvicorn", "cryptography")
+                "heavy": sorted(name
+                                for name in ("sqlalchemy", "fastapi", "uvicorn", "cryptography")
                                 if name in sys.modules)}
 
     def block():
@@ -166,7 +167,7 @@ def test_a_lean_launcher_killed_under_its_try_leaves_it_running_and_the_next_try
         (launcher,) = [launcher for launcher in executor.launchers if not launcher.forked_here]
         os.kill(launcher.pid, signal.SIGKILL)
         deadline = time.monotonic() + 5
-        while launcher.pid in {l.pid for l in executor.launchers}:
+        while launcher.pid in {each.pid for each in executor.launchers}:
             assert time.monotonic() < deadline, "the executor did not notice its launcher died"
             assert not tries_ended(executor.wait(0.05, [])[0])
         assert "killed by SIGKILL" in caplog.text  # the server told how its launcher ended
@@ -230,13 +231,15 @@ KILLED_PARENT = textwrap.dedent("""
     from tradewind.sdk import timezone
 
     source, folder = sys.argv[1], sys.argv[2]
-    run = RunInfo(dag_id="lean", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
+    run = RunInfo(dag_id="lean", run_id="r1", logical_date=timezone.utcnow(),
+                  data_interval_start=None,
                   data_interval_end=None, run_type="manual", conf={})
     executor = LocalExecutor(parallelism=2)
     executor.start(lambda message: {})
 
     def launch(ti_id, task_id, version):
-        executor.launch(TaskWorkload(ti_id=ti_id, dag_id="lean", run_id="r1", task_id=task_id, map_index=-1,
+        executor.launch(TaskWorkload(ti_id=ti_id, dag_id="lean", run_id="r1", task_id=task_id,
+                                     map_index=-1,
                                      try_number=1, max_tries=0, fileloc=folder + "/lean.py",
                                      source_code=open(source).read() + version, run=run,
                                      log_path=folder + f"/{task_id}-{ti_id}.log",

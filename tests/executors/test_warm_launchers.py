@@ -247,13 +247,16 @@ KILLED_PARENT = textwrap.dedent("""
     from tradewind.sdk import timezone
 
     source, folder = sys.argv[1], sys.argv[2]
-    run = RunInfo(dag_id="warm", run_id="r1", logical_date=timezone.utcnow(), data_interval_start=None,
+    run = RunInfo(dag_id="warm", run_id="r1", logical_date=timezone.utcnow(),
+                  data_interval_start=None,
                   data_interval_end=None, run_type="manual", conf={})
     executor = LocalExecutor(parallelism=2)
     executor.start(lambda message: {})
-    executor.launch(TaskWorkload(ti_id=1, dag_id="warm", run_id="r1", task_id="wait_go", map_index=-1,
+    executor.launch(TaskWorkload(ti_id=1, dag_id="warm", run_id="r1", task_id="wait_go",
+                                 map_index=-1,
                                  try_number=1, max_tries=0, fileloc=folder + "/warm.py",
-                                 source_code=open(source).read(), run=run, log_path=folder + "/wait_go.log",
+                                 source_code=open(source).read(), run=run,
+                                 log_path=folder + "/wait_go.log",
                                  outcome_path=folder + "/outcomes/1-1.json"))
     while True:
         events, _ = executor.wait(0.5, [])

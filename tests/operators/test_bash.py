@@ -88,7 +88,10 @@ def test_env_replaces_the_environment_unless_appended(monkeypatch: pytest.Monkey
         )
         BashOperator(
             task_id="context",
-            bash_command="echo $AIRFLOW_CTX_DAG_ID/$TRADEWIND_CTX_TASK_ID/$AIRFLOW_CTX_TRY_NUMBER/$AIRFLOW_CTX_DAG_RUN_ID",
+            bash_command=(
+                "echo $AIRFLOW_CTX_DAG_ID/$TRADEWIND_CTX_TASK_ID/$AIRFLOW_CTX_TRY_NUMBER/"
+                "$AIRFLOW_CTX_DAG_RUN_ID"
+            ),
             env={},
         )
     values = run_tasks(dag)[1]

@@ -1,4 +1,5 @@
-"""``PythonOperator``, branching (``BranchPythonOperator``, ``@task.branch``), short-circuiting, empty."""
+"""``PythonOperator``, branching (``BranchPythonOperator``,
+``@task.branch``), short-circuiting, empty."""
 
 from __future__ import annotations
 
@@ -129,16 +130,14 @@ def test_branch_decorator_skips_and_propagates() -> None:
         choose() >> [weekday, weekend]
         weekend >> after_weekend
         [weekday, after_weekend] >> join
-    assert (
-        run_tasks(dag)[0]
-        == {
-            "choose": "success",
-            "weekday": "success",
-            "weekend": "skipped",
-            "after_weekend": "skipped",
-            "join": "skipped",  # all_success after a skip: Airflow's reason to use none_failed_min_one_success
-        }
-    )
+    assert run_tasks(dag)[0] == {
+        "choose": "success",
+        "weekday": "success",
+        "weekend": "skipped",
+        "after_weekend": "skipped",
+        # all_success after a skip: Airflow's reason to use none_failed_min_one_success
+        "join": "skipped",
+    }
 
 
 @pytest.mark.parametrize(

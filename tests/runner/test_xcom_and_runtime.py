@@ -56,7 +56,8 @@ def test_in_memory_store_contract() -> None:
 def _run_info(dag_id: str) -> RunInfo:
     logical_date = datetime(2024, 3, 1, tzinfo=UTC)
     return RunInfo(
-        dag_id=dag_id, run_id="manual__x", logical_date=logical_date, data_interval_start=logical_date - timedelta(days=1),
+        dag_id=dag_id, run_id="manual__x", logical_date=logical_date,
+        data_interval_start=logical_date - timedelta(days=1),
         data_interval_end=logical_date, run_type="manual", conf={"k": "v"},
     )  # fmt: skip
 

@@ -21,7 +21,8 @@ CALLBACK_DAG = """
     def record(context):
         with open({marker!r}, "a") as handle:
             ti = context["ti"]
-            handle.write(f"{version} {{context['reason']}} {{context['run_id']}} {{ti.task_id}} {{os.getpid()}}\\n")
+            handle.write(f"{version} {{context['reason']}} {{context['run_id']}} {{ti.task_id}} "
+                         f"{{os.getpid()}}\\n")
 
     def broken(context):
         raise RuntimeError("the callback itself is broken")
@@ -29,7 +30,8 @@ CALLBACK_DAG = """
     def fail():
         raise ValueError("task failure")
 
-    with DAG("{dag_id}", schedule=None, on_success_callback=[broken, record], on_failure_callback=record) as dag:
+    with DAG("{dag_id}", schedule=None, on_success_callback=[broken, record],
+             on_failure_callback=record) as dag:
         first = PythonOperator(task_id="first", python_callable=lambda: 1)
         second = PythonOperator(task_id="second", python_callable={second})
         first >> second

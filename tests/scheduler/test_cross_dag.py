@@ -30,7 +30,8 @@ CONTROLLER = """
     from tradewind import DAG, TriggerDagRunOperator
 
     with DAG("controller", schedule=None) as dag:
-        TriggerDagRunOperator(task_id="trigger", trigger_dag_id="target", trigger_run_id="from_controller_{{{{ ds }}}}",
+        TriggerDagRunOperator(task_id="trigger", trigger_dag_id="target",
+                              trigger_run_id="from_controller_{{{{ ds }}}}",
                               conf={conf}, wait_for_completion=True, poke_interval=0.2)
 """
 
@@ -95,8 +96,10 @@ def test_trigger_of_an_existing_run_fails_unless_reset(harness) -> None:
         from tradewind import DAG, TriggerDagRunOperator
         for dag_id, reset in (("again", False), ("reset", True)):
             with DAG(dag_id, schedule=None) as dag:
-                TriggerDagRunOperator(task_id="trigger", trigger_dag_id="target", trigger_run_id="fixed",
-                                      conf={"greeting": dag_id}, reset_dag_run=reset, wait_for_completion=True,
+                TriggerDagRunOperator(task_id="trigger", trigger_dag_id="target",
+                                      trigger_run_id="fixed",
+                                      conf={"greeting": dag_id}, reset_dag_run=reset,
+                                      wait_for_completion=True,
                                       poke_interval=0.2)
     """,
     )
@@ -133,14 +136,18 @@ def test_external_task_sensor_waits_for_the_other_dag(harness) -> None:
         from datetime import timedelta
         from tradewind import DAG, ExternalTaskSensor, PythonOperator
         with DAG("downstream", schedule=None) as dag:
-            task_sensor = ExternalTaskSensor(task_id="wait_task", external_dag_id="upstream", external_task_id="produce",
+            task_sensor = ExternalTaskSensor(task_id="wait_task", external_dag_id="upstream",
+                                             external_task_id="produce",
                                              mode="reschedule", poke_interval=0.2, timeout=30)
-            run_sensor = ExternalTaskSensor(task_id="wait_run", external_dag_id="upstream", poke_interval=0.2,
+            run_sensor = ExternalTaskSensor(task_id="wait_run", external_dag_id="upstream",
+                                            poke_interval=0.2,
                                             timeout=30)
             shifted = ExternalTaskSensor(task_id="wait_yesterday", external_dag_id="upstream",
-                                         external_task_ids=["produce"], execution_delta=timedelta(days=1),
+                                         external_task_ids=["produce"],
+                                         execution_delta=timedelta(days=1),
                                          poke_interval=0.2, timeout=30, check_existence=True)
-            [task_sensor, run_sensor, shifted] >> PythonOperator(task_id="consume", python_callable=lambda: None)
+            consume = PythonOperator(task_id="consume", python_callable=lambda: None)
+            [task_sensor, run_sensor, shifted] >> consume
     """,
     )
     harness.parse()
@@ -176,11 +183,16 @@ def test_external_task_sensor_fails_on_failed_states_and_soft_fail_skips(harness
         """
         from tradewind import DAG, ExternalTaskSensor
         with DAG("downstream", schedule=None) as dag:
-            ExternalTaskSensor(task_id="strict", external_dag_id="upstream", external_task_id="produce",
-                               failed_states=["failed", "upstream_failed"], poke_interval=0.2, timeout=30)
-            ExternalTaskSensor(task_id="soft", external_dag_id="upstream", external_task_id="produce",
-                               failed_states=["failed"], soft_fail=True, poke_interval=0.2, timeout=30)
-            ExternalTaskSensor(task_id="missing", external_dag_id="no_such_dag", check_existence=True,
+            ExternalTaskSensor(task_id="strict", external_dag_id="upstream",
+                               external_task_id="produce",
+                               failed_states=["failed", "upstream_failed"], poke_interval=0.2,
+                               timeout=30)
+            ExternalTaskSensor(task_id="soft", external_dag_id="upstream",
+                               external_task_id="produce",
+                               failed_states=["failed"], soft_fail=True, poke_interval=0.2,
+                               timeout=30)
+            ExternalTaskSensor(task_id="missing", external_dag_id="no_such_dag",
+                               check_existence=True,
                                poke_interval=0.2, timeout=30)
     """,
     )
@@ -208,7 +220,8 @@ def test_under_dags_test_they_fail_saying_they_need_the_scheduler(harness, caplo
         from tradewind import DAG, ExternalTaskSensor, TriggerDagRunOperator
         with DAG("cross", schedule=None) as dag:
             TriggerDagRunOperator(task_id="trigger", trigger_dag_id="elsewhere", retries=2)
-            ExternalTaskSensor(task_id="sense", external_dag_id="elsewhere", poke_interval=0.1, timeout=5)
+            ExternalTaskSensor(task_id="sense", external_dag_id="elsewhere", poke_interval=0.1,
+                               timeout=5)
     """,
     )
     dag, _ = dag_bag.load_dag(harness.folder, "cross")

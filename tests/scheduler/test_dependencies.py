@@ -75,7 +75,8 @@ def test_depends_on_past_waits_for_the_previous_run(harness) -> None:
             if logical_date.isoformat() == {(start + timedelta(days=1)).isoformat()!r}:
                 raise ValueError("the second day fails")
 
-        with DAG("past", schedule="@daily", start_date=datetime.fromisoformat({start.isoformat()!r}),
+        with DAG("past", schedule="@daily",
+                 start_date=datetime.fromisoformat({start.isoformat()!r}),
                  catchup=True) as dag:
             PythonOperator(task_id="t", python_callable=check, depends_on_past=True)
     """,
@@ -103,7 +104,8 @@ def test_reschedule_sensor_frees_its_slot_between_pokes(harness, tmp_path) -> No
         with DAG("sensing", schedule=None) as dag:
             PythonSensor(task_id="wait", python_callable=lambda: os.path.exists({str(flag)!r}),
                          mode="reschedule", poke_interval=0.2, timeout=60)
-            PythonOperator(task_id="other", python_callable=lambda: open({str(flag)!r}, "w").close(),
+            PythonOperator(task_id="other",
+                           python_callable=lambda: open({str(flag)!r}, "w").close(),
                            priority_weight=0, weight_rule="absolute")
     """,
     )

@@ -25,9 +25,11 @@ def test_one_slot_pool_runs_tasks_one_by_one_in_priority_order(harness) -> None:
         from tradewind import DAG, PythonOperator
         with DAG("pooled", schedule=None) as dag:
             for name, weight in [("low", 1), ("top", 10), ("mid", 5), ("high", 8), ("lowest", 0)]:
-                PythonOperator(task_id=name, python_callable=lambda: time.sleep(0.05), pool="single",
+                PythonOperator(task_id=name, python_callable=lambda: time.sleep(0.05),
+                               pool="single",
                                priority_weight=weight, weight_rule="absolute")
-            PythonOperator(task_id="unpooled", python_callable=lambda: time.sleep(0.05), priority_weight=0,
+            PythonOperator(task_id="unpooled", python_callable=lambda: time.sleep(0.05),
+                           priority_weight=0,
                            weight_rule="absolute")
     """,
     )
@@ -45,7 +47,8 @@ def test_one_slot_pool_runs_tasks_one_by_one_in_priority_order(harness) -> None:
         "lowest",
     ]
     _assert_never_overlap(tis)
-    # The pool held back only its own tasks: the unpooled one (lowest priority) did not wait for them.
+    # The pool held back only its own tasks: the unpooled
+    # one (lowest priority) did not wait for them.
     unpooled = next(ti for ti in harness.tis("pooled", run_id) if ti.task_id == "unpooled")
     assert unpooled.start_date < max(ti.start_date for ti in tis)
 
@@ -87,11 +90,13 @@ def test_priority_decides_order_under_parallelism_one(harness) -> None:
         import time
         from tradewind import DAG, PythonOperator
         with DAG("prio", schedule=None) as dag:
-            start = PythonOperator(task_id="start", python_callable=lambda: None, priority_weight=100)
+            start = PythonOperator(task_id="start", python_callable=lambda: None,
+                                   priority_weight=100)
             for name in ("x", "y", "z"):
                 # downstream rule: the longer chain behind "z" makes it the most urgent
                 start >> PythonOperator(task_id=name, python_callable=lambda: time.sleep(0.02))
-            tail = PythonOperator(task_id="z_tail", python_callable=lambda: None, priority_weight=50)
+            tail = PythonOperator(task_id="z_tail", python_callable=lambda: None,
+                                  priority_weight=50)
             dag.task_dict["z"] >> tail
     """,
     )
@@ -129,7 +134,8 @@ def test_a_task_larger_than_its_pool_waits_without_blocking_others(harness) -> N
         """
         from tradewind import DAG, PythonOperator
         with DAG("big", schedule=None) as dag:
-            PythonOperator(task_id="huge", python_callable=lambda: None, pool="small", pool_slots=3, priority_weight=9)
+            PythonOperator(task_id="huge", python_callable=lambda: None, pool="small",
+                           pool_slots=3, priority_weight=9)
             PythonOperator(task_id="fits", python_callable=lambda: None, pool="small", pool_slots=2)
     """,
     )

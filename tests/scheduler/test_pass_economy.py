@@ -23,7 +23,8 @@ from tradewind.services.task_requests import TaskRequestHandler
 CHAIN = """
     from tradewind import DAG, PythonOperator
     with DAG("chain", schedule=None) as dag:
-        PythonOperator(task_id="a", python_callable=lambda: 1) >> PythonOperator(task_id="b", python_callable=lambda: 2)
+        a = PythonOperator(task_id="a", python_callable=lambda: 1)
+        a >> PythonOperator(task_id="b", python_callable=lambda: 2)
 """
 
 

@@ -47,7 +47,8 @@ def test_a_new_scheduler_repairs_what_a_dead_one_left(harness) -> None:
         from datetime import timedelta
         from tradewind import DAG, PythonOperator
         with DAG("rec", schedule=None) as dag:
-            PythonOperator(task_id="finished_unrecorded", python_callable=lambda: 1 / 0)  # must not run again
+            # must not run again
+            PythonOperator(task_id="finished_unrecorded", python_callable=lambda: 1 / 0)
             PythonOperator(task_id="lost_with_retry", python_callable=lambda: "ok", retries=1,
                            retry_delay=timedelta(0))
             PythonOperator(task_id="queued", python_callable=lambda: "ok")
@@ -136,7 +137,8 @@ def test_a_failing_pass_is_logged_and_tried_again(harness, caplog) -> None:
         """
         from tradewind import DAG, PythonOperator
         with DAG("steady", schedule=None) as dag:
-            PythonOperator(task_id="a", python_callable=lambda: 1) >> PythonOperator(task_id="b", python_callable=lambda: 2)
+            a = PythonOperator(task_id="a", python_callable=lambda: 1)
+            a >> PythonOperator(task_id="b", python_callable=lambda: 2)
     """,
     )
     harness.parse()

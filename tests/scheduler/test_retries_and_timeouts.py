@@ -30,7 +30,8 @@ def test_failed_try_is_retried_after_retry_delay(harness) -> None:
             return "ok"
 
         with DAG("flaky", schedule=None) as dag:
-            PythonOperator(task_id="flaky", python_callable=flaky, retries=3, retry_delay=timedelta(seconds=0.3))
+            PythonOperator(task_id="flaky", python_callable=flaky, retries=3,
+                           retry_delay=timedelta(seconds=0.3))
     """,
     )
     harness.parse()
@@ -61,7 +62,8 @@ def test_exponential_backoff_is_capped_by_max_retry_delay(harness) -> None:
             raise RuntimeError("nope")
 
         with DAG("backoff", schedule=None) as dag:
-            PythonOperator(task_id="t", python_callable=always_fails, retries=2, retry_delay=timedelta(seconds=0.5),
+            PythonOperator(task_id="t", python_callable=always_fails, retries=2,
+                           retry_delay=timedelta(seconds=0.5),
                            retry_exponential_backoff=True, max_retry_delay=timedelta(seconds=1))
     """,
     )
@@ -123,7 +125,8 @@ def test_parent_kills_a_task_that_outlives_its_timeout(harness) -> None:
             time.sleep(60)
 
         with DAG("stubborn", schedule=None) as dag:
-            PythonOperator(task_id="stubborn", python_callable=stubborn, retries=1, retry_delay=timedelta(0),
+            PythonOperator(task_id="stubborn", python_callable=stubborn, retries=1,
+                           retry_delay=timedelta(0),
                            execution_timeout=timedelta(seconds=0.3))
     """,
     )
@@ -155,7 +158,8 @@ def test_task_process_killed_with_sigkill_is_detected_and_retried(harness) -> No
             return ti.try_number
 
         with DAG("victim", schedule=None) as dag:
-            PythonOperator(task_id="work", python_callable=work, retries=1, retry_delay=timedelta(0))
+            PythonOperator(task_id="work", python_callable=work, retries=1,
+                           retry_delay=timedelta(0))
     """,
     )
     harness.parse()
@@ -186,7 +190,8 @@ def test_task_without_retries_killed_fails(harness) -> None:
         import time
         from tradewind import DAG, PythonOperator
         with DAG("fragile", schedule=None) as dag:
-            PythonOperator(task_id="work", python_callable=lambda: time.sleep(60)) >> PythonOperator(
+            work = PythonOperator(task_id="work", python_callable=lambda: time.sleep(60))
+            work >> PythonOperator(
                 task_id="after", python_callable=lambda: None)
     """,
     )
@@ -214,7 +219,8 @@ def test_dagrun_timeout_fails_the_run_and_skips_what_is_left(harness, tmp_path) 
 
         def on_failure(context):
             with open({str(marker)!r}, "a") as handle:
-                handle.write(f"{{context['reason']}} {{context['dag_run'].run_id}} {{context['ti'].task_id}}\\n")
+                handle.write(f"{{context['reason']}} {{context['dag_run'].run_id}} "
+                             f"{{context['ti'].task_id}}\\n")
 
         with DAG("deadline", schedule=None, dagrun_timeout=timedelta(seconds=1),
                  on_failure_callback=on_failure) as dag:

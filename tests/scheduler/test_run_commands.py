@@ -122,9 +122,12 @@ def test_pause_unpause_next_execution_and_new_dags_start_paused(
 ) -> None:
     harness.write("pipeline.py", PIPELINE)
     DagProcessor(settings.with_values(core__dags_folder=str(harness.folder)), engine).run_once()
-    paused = lambda: harness.read(
-        lambda s: s.scalar(select(Dag.is_paused).where(Dag.dag_id == "pipeline"))
-    )  # noqa: E731
+
+    def paused() -> bool | None:
+        return harness.read(
+            lambda s: s.scalar(select(Dag.is_paused).where(Dag.dag_id == "pipeline"))
+        )
+
     assert paused() is True  # the default: new DAGs start paused
     assert run("dags", "unpause", "pipeline").stdout == "DAG pipeline is unpaused\n"
     assert paused() is False
@@ -140,9 +143,7 @@ def test_pause_unpause_next_execution_and_new_dags_start_paused(
 def test_list_runs_state_and_states_for_dag_run(harness, run) -> None:
     harness.write("pipeline.py", PIPELINE)
     harness.parse()
-    run_id = harness.trigger(
-        "pipeline", run_id="r1", logical_date=datetime(2024, 3, 1, tzinfo=UTC)
-    )
+    run_id = harness.trigger("pipeline", run_id="r1", logical_date=datetime(2024, 3, 1, tzinfo=UTC))
     harness.run_until(harness.run_finished("pipeline", run_id), timeout=30)
 
     runs = json.loads(run("dags", "list-runs", "pipeline", "-o", "json").stdout)

@@ -155,9 +155,11 @@ def test_timedelta_and_cron_schedules(harness) -> None:
         """
         from datetime import datetime, timedelta
         from tradewind import DAG, EmptyOperator
-        with DAG("every_6h", schedule=timedelta(hours=6), start_date=datetime(2024, 1, 1), catchup=True) as dag:
+        with DAG("every_6h", schedule=timedelta(hours=6), start_date=datetime(2024, 1, 1),
+                 catchup=True) as dag:
             EmptyOperator(task_id="a")
-        with DAG("cron_9am", schedule="0 9 * * *", start_date=datetime(2024, 1, 1), catchup=True) as dag2:
+        with DAG("cron_9am", schedule="0 9 * * *", start_date=datetime(2024, 1, 1),
+                 catchup=True) as dag2:
             EmptyOperator(task_id="a")
     """,
     )

@@ -40,10 +40,13 @@ DAG_SOURCE = """
     with DAG("masking", schedule=None) as dag:
         BashOperator(
             task_id="bash",
-            bash_command="echo {{ var.value.my_password }} {{ conn.secret_conn.password }} {{ conn.x.extra_dejson }}",
-            env={"API_TOKEN": "{{ conn.secret_conn.extra_dejson['token'] }}", "REGION": "{{ var.value.region }}",
+            bash_command="echo {{ var.value.my_password }} {{ conn.secret_conn.password }} "
+                         "{{ conn.x.extra_dejson }}",
+            env={"API_TOKEN": "{{ conn.secret_conn.extra_dejson['token'] }}",
+                 "REGION": "{{ var.value.region }}",
                  "EXTRA": "{{ conn.secret_conn.extra }}", "PARSED": "parse-time-secret-42"},
-            do_xcom_push=False,  # XCom values are not masked (as in Airflow), and the echo would push them
+            # XCom values are not masked (as in Airflow), and the echo would push them
+            do_xcom_push=False,
         )
         PythonOperator(task_id="python", python_callable=uses_secrets, op_kwargs={
             "command": "login {{ conn.secret_conn.login }}:{{ conn.secret_conn.password }}",

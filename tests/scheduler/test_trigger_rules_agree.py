@@ -11,7 +11,10 @@ from tradewind.dag_processing import dag_bag
 from tradewind.services.dag_test import LocalDagRun, make_run_info
 
 RULES_DAG = """
-from tradewind import DAG, BranchPythonOperator, EmptyOperator, PythonOperator, ShortCircuitOperator, SkipTask, TriggerRule, task
+from tradewind import (
+    DAG, BranchPythonOperator, EmptyOperator, PythonOperator, ShortCircuitOperator, SkipTask,
+    TriggerRule, task,
+)
 
 def ok():
     return "ok"

@@ -69,7 +69,8 @@ def test_valid_file_with_several_dags(tmp_path: Path) -> None:
                 EmptyOperator(task_id="a")
                 EmptyOperator(task_id="a")
             """,
-            "DuplicateTaskIdError: task id 'a' has already been added to DAG 'dup' (dag_file.py, line 6)",
+            "DuplicateTaskIdError: task id 'a' has already been added to DAG 'dup' (dag_file.py, "
+            "line 6)",
             6,
         ),
         (
@@ -117,7 +118,8 @@ def test_valid_file_with_several_dags(tmp_path: Path) -> None:
                     return x
                 consume(value)
             """,
-            "tried to set a dependency between tasks of two DAGs: 'produce' in 'one' and 'consume' in 'two'",
+            "tried to set a dependency between tasks of two DAGs: 'produce' in 'one' and 'consume' "
+            "in 'two'",
             13,
         ),
         (
@@ -209,7 +211,8 @@ def test_same_dag_id_twice_in_a_file(tmp_path: Path) -> None:
 def test_a_failed_import_leaves_no_definition_state_behind(tmp_path: Path) -> None:
     load(
         tmp_path,
-        'with DAG("half", schedule=None):\n    EmptyOperator(task_id="a")\n    raise RuntimeError("stop")\n',
+        'with DAG("half", schedule=None):\n    EmptyOperator(task_id="a")\n    raise '
+        'RuntimeError("stop")\n',
     )
     assert definition_context.current_dag() is None
     assert definition_context.take_orphans() == []
@@ -222,7 +225,8 @@ def test_folder_loading_discovery_and_ignore_files(tmp_path: Path) -> None:
     )  # no 'dag': not read as a DAG file
     (tmp_path / "uses_helper.py").write_text(
         HEADER
-        + "import tw_loading_helpers\nwith DAG('helped', schedule=None, tags=[tw_loading_helpers.GREETING]):\n    pass\n"
+        + "import tw_loading_helpers\n"
+        + "with DAG('helped', schedule=None, tags=[tw_loading_helpers.GREETING]):\n    pass\n"
     )
     (tmp_path / "other.py").write_text(HEADER + "DAG('other', schedule=None)\n")
     (tmp_path / "clash.py").write_text(HEADER + "DAG('other', schedule=None)\n")

@@ -12,7 +12,8 @@ import pytest
 import tradewind
 
 AUTHORING_NAMES = [
-    "DAG", "dag", "task", "task_group", "TaskGroup", "BaseOperator", "BashOperator", "PythonOperator",
+    "DAG", "dag", "task", "task_group", "TaskGroup", "BaseOperator", "BashOperator",
+    "PythonOperator",
     "BranchPythonOperator", "ShortCircuitOperator", "EmptyOperator", "PythonSensor", "FileSensor",
     "TimeDeltaSensor", "BaseSensorOperator", "PokeReturnValue", "Param", "TriggerRule", "SkipTask",
     "FailTask", "chain", "cross_downstream", "get_current_context", "XComArg",
@@ -93,6 +94,7 @@ def test_import_loads_only_the_authoring_api() -> None:
         "cryptography",
     }
     assert not {m for m in modules if m.split(".")[0] in forbidden_roots}
-    forbidden_packages = ("tradewind.db", "tradewind.api", "tradewind.scheduler", "tradewind.services",
-                          "tradewind.cli", "tradewind.executors", "tradewind.runner", "tradewind.dag_processing")  # fmt: skip
+    forbidden_packages = ("tradewind.db", "tradewind.api", "tradewind.scheduler",
+                          "tradewind.services", "tradewind.cli", "tradewind.executors",
+                          "tradewind.runner", "tradewind.dag_processing")  # fmt: skip
     assert not {m for m in modules if m.startswith(forbidden_packages)}

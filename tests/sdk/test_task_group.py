@@ -31,9 +31,11 @@ def test_group_default_args_overlay_the_dags() -> None:
     with DAG(
         "group_defaults", schedule=None, default_args={"retries": 1, "owner": "dag-owner"}
     ) as dag:
-        with TaskGroup("g", default_args={"retries": 3, "retry_delay": timedelta(seconds=1)}):
-            with TaskGroup("h", default_args={"owner": "h-owner"}):
-                EmptyOperator(task_id="deep")
+        with (
+            TaskGroup("g", default_args={"retries": 3, "retry_delay": timedelta(seconds=1)}),
+            TaskGroup("h", default_args={"owner": "h-owner"}),
+        ):
+            EmptyOperator(task_id="deep")
         EmptyOperator(task_id="outside")
     deep = dag.get_task("g.h.deep")
     assert (deep.retries, deep.retry_delay, deep.owner) == (3, timedelta(seconds=1), "h-owner")

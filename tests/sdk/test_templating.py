@@ -107,7 +107,8 @@ def test_variables_and_connections() -> None:
     with DAG("lookups", schedule=None):
         op = EchoOperator(
             task_id="echo",
-            text="{{ var.value.region }}|{{ var.json.settings.batch }}|{{ var.value.get('missing', 'd') }}|"
+            text="{{ var.value.region }}|{{ var.json.settings.batch }}|"
+            "{{ var.value.get('missing', 'd') }}|"
             "{{ conn.warehouse.host }}:{{ conn.warehouse.port }}",
         )
         missing = EchoOperator(task_id="missing", text="{{ var.value.missing }}")

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import time
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -42,7 +43,7 @@ class Countdown:
 
     @property
     def gaps(self) -> list[float]:
-        return [later - earlier for earlier, later in zip(self.times, self.times[1:])]
+        return [later - earlier for earlier, later in itertools.pairwise(self.times)]
 
 
 def one_try(op: Any, **request: Any) -> tuple[TryOutcome, Any]:

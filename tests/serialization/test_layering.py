@@ -10,7 +10,9 @@ import sys
 import tradewind.serialization
 from tradewind.serialization import deserialize_dag
 assert callable(deserialize_dag)
-heavy = sorted(name for name in sys.modules if name.split(".")[0] in {"sqlalchemy", "alembic", "psycopg"})
+heavy = sorted(
+    name for name in sys.modules if name.split(".")[0] in {"sqlalchemy", "alembic", "psycopg"}
+)
 print(",".join(heavy))
 """
 

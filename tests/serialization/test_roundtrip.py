@@ -25,7 +25,8 @@ DAG_IDS = all_dag_ids()
 
 
 def _json_only(value: Any, path: str = "$") -> None:
-    """Fail unless ``value`` is made only of str, int, float, bool, None, list and str-keyed dict."""
+    """Fail unless ``value`` is made only of str, int,
+    float, bool, None, list and str-keyed dict."""
     if value is None or type(value) in (str, int, float, bool):
         return
     if type(value) is list:

@@ -7,6 +7,7 @@ obvious.
 
 from __future__ import annotations
 
+import itertools
 import time
 from collections.abc import Callable
 from datetime import datetime, timedelta
@@ -386,7 +387,7 @@ def test_reschedule_sensor_waits_for_its_reschedule_date(use_retry_delay: bool) 
         )
     result = run(dag, use_retry_delay=use_retry_delay)
     assert states(result) == {"wait": "success"} and tries(result) == {"wait": 1}
-    gaps = [later - earlier for earlier, later in zip(pokes, pokes[1:])]
+    gaps = [later - earlier for earlier, later in itertools.pairwise(pokes)]
     assert len(gaps) == 2 and min(gaps) >= 0.09  # --no-retry-delay does not shorten reschedules
 
 

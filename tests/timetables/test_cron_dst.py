@@ -1,8 +1,10 @@
 """Cron schedules across daylight-saving transitions: wall-clock semantics, correct UTC instants.
 
 2024 transitions used here:
-  Europe/Berlin     spring 03-31 02:00 CET -> 03:00 CEST (01:00Z); fall 10-27 03:00 CEST -> 02:00 CET (01:00Z)
-  America/New_York  spring 03-10 02:00 EST -> 03:00 EDT (07:00Z); fall 11-03 02:00 EDT -> 01:00 EST (06:00Z)
+  Europe/Berlin     spring 03-31 02:00 CET -> 03:00 CEST (01:00Z);
+                    fall 10-27 03:00 CEST -> 02:00 CET (01:00Z)
+  America/New_York  spring 03-10 02:00 EST -> 03:00 EDT (07:00Z);
+                    fall 11-03 02:00 EDT -> 01:00 EST (06:00Z)
 """
 
 from __future__ import annotations
@@ -136,7 +138,8 @@ def test_no_catchup_latest_interval_on_the_fall_back_day():
 
 def test_manual_run_inside_the_repeated_hour():
     timetable = CronDataIntervalTimetable("0 * * * *", BERLIN)
-    # 01:30Z is 02:30 CET, the second pass through 02:30: the last complete hour began at 02:00 CEST.
+    # 01:30Z is 02:30 CET, the second pass through
+    # 02:30: the last complete hour began at 02:00 CEST.
     assert timetable.infer_manual_data_interval(run_after=utc(2024, 10, 27, 1, 30)) == DataInterval(
         utc(2024, 10, 27, 0), utc(2024, 10, 27, 1)
     )

@@ -19,11 +19,10 @@ def utc(*args: int) -> datetime:
 
 EVERY_2H = DeltaDataIntervalTimetable(timedelta(hours=2))
 START = utc(2024, 1, 1, 0, 17)
+NOW = utc(2024, 1, 5, 10, 30)
 
 
-def next_info(
-    timetable, last=None, *, start=START, end=None, catchup=True, now=utc(2024, 1, 5, 10, 30)
-):
+def next_info(timetable, last=None, *, start=START, end=None, catchup=True, now=NOW):
     restriction = TimeRestriction(start, end, catchup)
     return timetable.next_dagrun_info(
         last_automated_data_interval=last, restriction=restriction, now=now

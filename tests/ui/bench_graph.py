@@ -107,7 +107,8 @@ def browser_times(url: str, home: Path, dag_ids: list[str], repeat: int) -> None
             page.click("button[type=submit]")
             page.wait_for_selector("#dag-table")
             print(
-                f"\n{'DAG':14} {'first ms':>9} {'median ms':>10}   (navigation to drawn graph, Chromium)"
+                f"\n{'DAG':14} {'first ms':>9} {'median ms':>10}   (navigation to drawn graph, "
+                "Chromium)"
             )
             for dag_id in dag_ids:
                 times = []

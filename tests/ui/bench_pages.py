@@ -209,8 +209,8 @@ def build(url: str, home: Path) -> None:
             conn.execute(insert(DagRun), runs)
             conn.execute(insert(TaskInstance), tis)
     print(
-        f"inserted {(DAGS - 1) * RUNS_PER_DAG + BIG_RUNS} runs and {BIG_RUNS * 12} task instances in "
-        f"{time.perf_counter() - t0:.1f}s"
+        f"inserted {(DAGS - 1) * RUNS_PER_DAG + BIG_RUNS} runs and {BIG_RUNS * 12} task instances "
+        f"in {time.perf_counter() - t0:.1f}s"
     )
     if engine.url.get_backend_name() == "postgresql":
         with engine.connect().execution_options(isolation_level="AUTOCOMMIT") as conn:

@@ -133,7 +133,10 @@ def test_import_errors_are_shown_with_file_and_traceback(
             {
                 "filename": "/dags/broken.py",
                 "timestamp": NOW,
-                "stacktrace": "Traceback (most recent call last):\nModuleNotFoundError: No module named 'nope'",
+                "stacktrace": (
+                    "Traceback (most recent call last):\n"
+                    "ModuleNotFoundError: No module named 'nope'"
+                ),
             },
         )
     login("Viewer")
@@ -176,7 +179,8 @@ def test_grid_has_runs_tasks_groups_and_mapped_counts(
     assert page.count('class="runbar"') == 2
     failed = seeded["failed"]
     cell = re.search(
-        rf'<span class="cell group" data-node="etl" data-run="{re.escape(failed)}" data-state="(\w*)"',
+        rf'<span class="cell group" data-node="etl" data-run="{re.escape(failed)}" '
+        r'data-state="(\w*)"',
         page,
     )
     assert cell is not None and cell.group(1) == "failed"  # a group shows its most urgent state

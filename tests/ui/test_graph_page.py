@@ -233,7 +233,8 @@ def graph_server(graph_home: dict[str, str]) -> Iterator[str]:
 
 @pytest.fixture(scope="module")
 def signed_in(graph_server: str) -> Iterator[Callable[[], Page]]:
-    """Makes pages of one headless Chromium, signed in as a viewer; fails a test on a script error."""
+    """Makes pages of one headless Chromium, signed in
+    as a viewer; fails a test on a script error."""
     chromium = headless.chromium_path()
     with sync_playwright() as playwright:
         browser = playwright.chromium.launch(executable_path=chromium, args=headless.CHROMIUM_ARGS)
@@ -273,8 +274,10 @@ def _drawn(page: Page) -> dict[str, Any]:
     """What the graph shows: nodes (id -> kind, state), edges, group boxes."""
     return page.evaluate("""() => ({
         nodes: Object.fromEntries([...document.querySelectorAll('#graph g.gnode')].map(
-            g => [g.dataset.node, [g.classList.contains('kind-group') ? 'group' : 'task', g.dataset.state || null]])),
-        edges: [...document.querySelectorAll('#graph path.edge')].map(p => [p.dataset.source, p.dataset.target]),
+            g => [g.dataset.node, [g.classList.contains('kind-group') ? 'group' : 'task',
+                                   g.dataset.state || null]])),
+        edges: [...document.querySelectorAll('#graph path.edge')].map(
+            p => [p.dataset.source, p.dataset.target]),
         boxes: [...document.querySelectorAll('#graph g.box')].map(b => b.dataset.group),
     })""")
 
@@ -315,22 +318,30 @@ def _geometry_problems(page: Page) -> list[str]:
         const nodes = [...document.querySelectorAll('#graph g.gnode')].map(g => {
             const [x, y] = g.getAttribute('transform').match(/[-\\d.]+/g).map(Number);
             const body = g.querySelector('rect.body');
-            return {id: g.dataset.node, x, y, w: +body.getAttribute('width'), h: +body.getAttribute('height')};
+            return {id: g.dataset.node, x, y,
+                    w: +body.getAttribute('width'), h: +body.getAttribute('height')};
         });
         const byId = Object.fromEntries(nodes.map(n => [n.id, n]));
-        const hit = (a, b) => a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
-        nodes.forEach((a, i) => nodes.slice(i + 1).forEach(b => { if (hit(a, b)) problems.push('overlap ' + a.id + ' ' + b.id); }));
+        const hit = (a, b) =>
+            a.x < b.x + b.w && b.x < a.x + a.w && a.y < b.y + b.h && b.y < a.y + a.h;
+        nodes.forEach((a, i) => nodes.slice(i + 1).forEach(b => {
+            if (hit(a, b)) problems.push('overlap ' + a.id + ' ' + b.id);
+        }));
         document.querySelectorAll('#graph path.edge').forEach(p => {
             const a = byId[p.dataset.source], b = byId[p.dataset.target];
             if (a && b && !(a.x < b.x)) problems.push('edge ' + a.id + ' -> ' + b.id);
         });
         document.querySelectorAll('#graph g.box').forEach(g => {
-            const r = g.querySelector('rect'), box = {x: +r.getAttribute('x'), y: +r.getAttribute('y'),
+            const r = g.querySelector('rect');
+            const box = {x: +r.getAttribute('x'), y: +r.getAttribute('y'),
                 w: +r.getAttribute('width'), h: +r.getAttribute('height')};
             nodes.forEach(n => {
                 const inside = n.id.startsWith(g.dataset.group + '.');
-                const within = box.x <= n.x && n.x + n.w <= box.x + box.w && box.y <= n.y && n.y + n.h <= box.y + box.h;
-                if (inside !== within && (inside || hit(box, n))) problems.push('box ' + g.dataset.group + ' ' + n.id);
+                const within = box.x <= n.x && n.x + n.w <= box.x + box.w
+                    && box.y <= n.y && n.y + n.h <= box.y + box.h;
+                if (inside !== within && (inside || hit(box, n))) {
+                    problems.push('box ' + g.dataset.group + ' ' + n.id);
+                }
             });
         });
         return problems;
@@ -423,8 +434,8 @@ def test_a_5000_task_graph_loads_little_and_draws_what_is_in_view(
     assert _geometry_problems(page) == []
     headless.shot(page, f"graph_{kind}_{BIG}")
     print(
-        f"{kind}_{BIG}: drawn {page.locator('#graph').get_attribute('data-drawn-ms')} ms after navigation, "
-        f"{sum(sent.values())} bytes: {sent}"
+        f"{kind}_{BIG}: drawn {page.locator('#graph').get_attribute('data-drawn-ms')} ms after "
+        f"navigation, {sum(sent.values())} bytes: {sent}"
     )
 
     page.click('[data-zoom="fit"]')  # the whole graph, each node a coloured box

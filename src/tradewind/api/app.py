@@ -77,7 +77,8 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine if engine is not None else db_admin.open_engine(settings)
     app.state.tokens = TokenSigner(key, int(settings.get("api", "access_token_expiration")))
-    # The last added runs first: the session is read, then credentials checked, then the body limited.
+    # The last added runs first: the session is read,
+    # then credentials checked, then the body limited.
     app.add_middleware(
         middleware.BodyLimitMiddleware, max_bytes=int(settings.get("api", "max_body_bytes"))
     )

@@ -138,8 +138,9 @@ def api_user(request: Request, session: ApiSession) -> CurrentUser:
         raise HTTPException(
             status_code=403,
             detail=(
-                "CSRF token missing or wrong: a change signed in with the UI's session cookie must send the "
-                "session's token in the X-CSRF-Token header; API clients should use a bearer token from POST /auth/token"
+                "CSRF token missing or wrong: a change signed in with the UI's session cookie must "
+                "send the session's token in the X-CSRF-Token header; API clients should use a "
+                "bearer token from POST /auth/token"
             ),
         )
     return user
@@ -289,8 +290,8 @@ def range_query(name: str) -> Callable[..., paging.Range]:
             **{key.rsplit("_", 1)[1]: timezone.coerce_utc(value) for key, value in bounds.items()}
         )
 
-    dependency.__signature__ = inspect.Signature(
-        [  # type: ignore[attr-defined]
+    signature = inspect.Signature(
+        [
             inspect.Parameter(
                 f"{name}_{bound}",
                 inspect.Parameter.KEYWORD_ONLY,
@@ -300,6 +301,8 @@ def range_query(name: str) -> Callable[..., paging.Range]:
             for bound in ("gte", "gt", "lte", "lt")
         ]
     )
+    # FastAPI reads a function's __signature__; typeshed does not declare it on functions.
+    dependency.__signature__ = signature  # type: ignore[attr-defined]  # see above
     dependency.__name__ = f"{name}_range"
     return dependency
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import enum
 
 
-class Action(str, enum.Enum):
+class Action(enum.StrEnum):
     READ = "read"  # every page and GET route
     RUN = "run"  # trigger, clear, pause, mark state, delete runs
     EDIT_CONFIG = "edit_config"  # variables, connections, pools
@@ -64,7 +64,8 @@ OPERATION_ACTIONS: dict[str, Action | None] = {
     "patch_dag_run": _RUN,
     "delete_dag_run": _RUN,
     "clear_dag_run": _RUN,
-    # Task instances, their tries, logs and XComs; a dry run of a change needs the change's permission.
+    # Task instances, their tries, logs and XComs; a dry
+    # run of a change needs the change's permission.
     "get_task_instances": _READ,
     "get_task_instance": _READ,
     "get_mapped_task_instances": _READ,

@@ -75,7 +75,7 @@ def create_backfill(
             session,
             body.dag_id,
             start=timezone.coerce_utc(body.from_date),
-            end=timezone.coerce_utc(body.to_date),  # type: ignore[arg-type]
+            end=timezone.coerce_utc(body.to_date),
             reprocess=ReprocessBehavior(body.reprocess_behavior),
             max_active_runs=body.max_active_runs,
             run_backwards=body.run_backwards,
@@ -109,7 +109,7 @@ def create_backfill_dry_run(
             session,
             body.dag_id,
             start=timezone.coerce_utc(body.from_date),
-            end=timezone.coerce_utc(body.to_date),  # type: ignore[arg-type]
+            end=timezone.coerce_utc(body.to_date),
             reprocess=ReprocessBehavior(body.reprocess_behavior),
             max_active_runs=body.max_active_runs,
             run_backwards=body.run_backwards,

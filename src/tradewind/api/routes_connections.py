@@ -97,7 +97,10 @@ def patch_connection(
     if body.connection_id != connection_id:
         raise HTTPException(
             status_code=400,
-            detail=f"The connection_id in the request body does not match the URL: {body.connection_id}",
+            detail=(
+                "The connection_id in the request body does not match the URL: "
+                f"{body.connection_id}"
+            ),
         )
     changes = {
         _BODY_FIELDS[name]: getattr(body, name)

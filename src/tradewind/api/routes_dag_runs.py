@@ -216,7 +216,8 @@ def patch_dag_run(
     user: Runner,
     update_mask: Annotated[list[str] | None, Query()] = None,
 ) -> DAGRunResponse:
-    """Mark the run queued, success or failed (its unfinished task instances too), or set its note."""
+    """Mark the run queued, success or failed (its
+    unfinished task instances too), or set its note."""
     fields = set(body.model_fields_set)
     if update_mask:
         fields &= set(update_mask)

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from fastapi import APIRouter, Request
@@ -25,7 +25,8 @@ def get_health(request: Request) -> dict[str, Any]:
     (status null: no such process has run)."""
     body: dict[str, Any] = {"metadatabase": {"status": "healthy"}}
     settings = request.app.state.settings
-    scheduler_beat = processor_beat = None
+    scheduler_beat: datetime | None = None
+    processor_beat: datetime | None = None
     try:
         with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
             scheduler_beat = scheduler_health.latest_heartbeat(session, JobType.SCHEDULER)

@@ -39,7 +39,9 @@ def get_tasks(
     if tasks and not hasattr(tasks[0], name):
         raise HTTPException(
             status_code=400,
-            detail=f"Ordering with '{name}' is disallowed or the attribute does not exist on the model",
+            detail=(
+                f"Ordering with '{name}' is disallowed or the attribute does not exist on the model"
+            ),
         )
     try:
         tasks.sort(key=_sort_key(name), reverse=order_by.startswith("-"))

@@ -73,8 +73,8 @@ def _wait(settings: config.Settings, backfill_id: int) -> backfill_service.Backf
             )
         ):
             click.echo(
-                "\nNo scheduler is running: start `tradewind scheduler` (or `tradewind standalone`); "
-                "the backfill is stored and runs when a scheduler does.",
+                "\nNo scheduler is running: start `tradewind scheduler` (or `tradewind "
+                "standalone`); the backfill is stored and runs when a scheduler does.",
                 err=True,
             )
             warned = True
@@ -174,16 +174,16 @@ def backfill_command(
         rerun = sum(1 for p in planned if p.action == "rerun")
         skipped = sum(1 for p in planned if p.action == "skip")
         click.echo(
-            f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, {rerun} re-runs, "
-            f"{skipped} skipped"
+            f"Backfill {info.id} of {dag_id}: {len(planned)} intervals, {created} new runs, "
+            f"{rerun} re-runs, {skipped} skipped"
         )
         if no_wait:
             return
         final = _wait(settings, info.id)
     except KeyboardInterrupt:
         click.echo(
-            f"\nStopped waiting. Backfill {info.id} goes on in the scheduler: see `tradewind backfill list`; "
-            f"`tradewind backfill cancel {info.id}` stops it.",
+            f"\nStopped waiting. Backfill {info.id} goes on in the scheduler: see `tradewind "
+            f"backfill list`; `tradewind backfill cancel {info.id}` stops it.",
             err=True,
         )
         sys.exit(130)

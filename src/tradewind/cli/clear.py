@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import datetime
+from typing import Any, TypeVar
 
 import click
 
@@ -17,6 +19,8 @@ from tradewind.sdk import timezone
 from tradewind.sdk.states import TaskInstanceState
 from tradewind.services import clearing, dag_runs, db_admin, task_instances
 from tradewind.services import dags as dag_service
+
+F = TypeVar("F", bound=Callable[..., Any])
 
 
 def _describe(tis: list) -> list[str]:
@@ -106,7 +110,8 @@ def tasks_clear_command(
     yes: bool,
     dry_run: bool,
 ) -> None:
-    """Reset task instances so the scheduler runs them again (try number goes up, history is kept)."""
+    """Reset task instances so the scheduler runs them
+    again (try number goes up, history is kept)."""
     request = clearing.ClearRequest(
         tasks=_matching_tasks(dag_id, task_regex),
         start_date=_date(start_date, "--start-date"),
@@ -182,7 +187,7 @@ def _mark_task(
     click.echo("\n".join(_describe(changed)))
 
 
-def _mark_options(function: object) -> object:
+def _mark_options(function: F) -> F:
     for decorator in reversed(
         [
             click.argument("dag_id"),
@@ -195,12 +200,12 @@ def _mark_options(function: object) -> object:
             click.option("--downstream", "-d", is_flag=True, help="Also its downstream tasks."),
         ]
     ):
-        function = decorator(function)  # type: ignore[operator]
+        function = decorator(function)
     return function
 
 
 @tasks_group.command("mark-success")
-@_mark_options  # type: ignore[arg-type]
+@_mark_options
 @user_errors
 def tasks_mark_success(
     dag_id: str, run_id: str, task_id: str, map_index: int | None, upstream: bool, downstream: bool
@@ -212,7 +217,7 @@ def tasks_mark_success(
 
 
 @tasks_group.command("mark-failed")
-@_mark_options  # type: ignore[arg-type]
+@_mark_options
 @user_errors
 def tasks_mark_failed(
     dag_id: str, run_id: str, task_id: str, map_index: int | None, upstream: bool, downstream: bool

@@ -34,7 +34,10 @@ def dags_folder_option(function: F) -> F:
         "dags_folder",
         type=click.Path(path_type=Path),
         default=None,
-        help="Folder (or file) of DAG files. Default: $TRADEWIND__CORE__DAGS_FOLDER or $TRADEWIND_HOME/dags.",
+        help=(
+            "Folder (or file) of DAG files. "
+            "Default: $TRADEWIND__CORE__DAGS_FOLDER or $TRADEWIND_HOME/dags."
+        ),
     )(function)
 
 

@@ -1,10 +1,11 @@
-"""``tradewind dags ...`` commands that work on runs in the metastore: trigger, pause, list-runs, state."""
+"""``tradewind dags ...`` commands that work on runs
+in the metastore: trigger, pause, list-runs, state."""
 
 from __future__ import annotations
 
 import json
 from datetime import datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -15,9 +16,12 @@ from tradewind.exceptions import DagRunNotFound, InvalidArgument
 from tradewind.sdk import timezone
 from tradewind.services import cross_dag, dag_metadata, dag_runs, dags, db_admin
 
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
 
 def _iso(value: object) -> str | None:
-    return value.isoformat() if hasattr(value, "isoformat") else None  # type: ignore[union-attr]
+    return value.isoformat() if hasattr(value, "isoformat") else None
 
 
 def _parse_conf(raw: str | None) -> dict[str, Any]:
@@ -175,9 +179,9 @@ def state_command(dag_id: str, run_id: str) -> None:
 def next_execution_command(dag_id: str) -> None:
     """Print the logical date and data interval of the next scheduled run."""
 
-    def read(session: object) -> tuple[dags.DagInfo, object]:
-        row = dags.get_dag_row(session, dag_id)  # type: ignore[arg-type]
-        return dags._info(row), dags.last_run(session, dag_id)  # type: ignore[arg-type]
+    def read(session: Session) -> tuple[dags.DagInfo, object]:
+        row = dags.get_dag_row(session, dag_id)
+        return dags._info(row), dags.last_run(session, dag_id)
 
     info, last = db_admin.run(config.load(), read, readonly=True)
     if info.next_dagrun is None:
@@ -187,7 +191,8 @@ def next_execution_command(dag_id: str) -> None:
         return
     click.echo(info.next_dagrun.isoformat())
     click.echo(
-        f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. {_iso(info.next_dagrun_data_interval_end)}",
+        f"data interval: {_iso(info.next_dagrun_data_interval_start)} .. "
+        f"{_iso(info.next_dagrun_data_interval_end)}",
         err=True,
     )
     if info.is_paused:

@@ -66,7 +66,7 @@ def reserialize_command(dags_folder: Path | None) -> None:
     for filename, message in summary.errors:
         click.echo(f"Import error in {filename}: {message}", err=True)
     click.echo(
-        f"Parsed {summary.files_parsed} files in {summary.seconds:.2f} s: {summary.dags_seen} DAGs, "
-        f"{summary.versions_added} new versions, {summary.import_errors} files with import errors, "
-        f"{summary.deactivated} DAGs deactivated"
+        f"Parsed {summary.files_parsed} files in {summary.seconds:.2f} s: {summary.dags_seen} "
+        f"DAGs, {summary.versions_added} new versions, {summary.import_errors} files with import "
+        f"errors, {summary.deactivated} DAGs deactivated"
     )

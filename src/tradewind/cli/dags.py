@@ -115,7 +115,7 @@ def list_command(dags_folder: Path | None, output: str) -> None:
             f"Warning: cannot read the metastore ({exc}); reading the DAG folder instead", err=True
         )
         found = None
-    problems = []
+    problems: list[dag_service.ImportProblem] = []
     if not found:
         if not folder.exists():
             click.echo(f"Warning: DAG folder {folder} does not exist", err=True)

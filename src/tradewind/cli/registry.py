@@ -125,7 +125,7 @@ class LazyGroup(click.Group):
     ) -> tuple[str | None, click.Command | None, list[str]]:
         name = args[0] if args else None
         entry = COMMANDS.get(name) if name is not None else None
-        if entry is not None and entry.extra:
+        if name is not None and entry is not None and entry.extra:
             # Only the module of the subcommand asked for (the first word after the group's name).
             subcommand = next((arg for arg in args[1:] if not arg.startswith("-")), None)
             command = load(name, subcommand)

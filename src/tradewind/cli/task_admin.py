@@ -5,8 +5,10 @@ from __future__ import annotations
 import json
 import sys
 import time
+from pathlib import Path
 
 import click
+from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
 from tradewind import config
@@ -119,8 +121,8 @@ def logs_command(
         index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)
         if try_number is not None and (try_number < 1 or try_number > max(current_try, 1)):
             raise InvalidArgument(
-                f"task instance {task_id}{'' if index < 0 else f'[{index}]'} has no try {try_number} "
-                f"(latest: {current_try})"
+                f"task instance {task_id}{'' if index < 0 else f'[{index}]'} has no try "
+                f"{try_number} (latest: {current_try})"
             )
         wanted = try_number if try_number is not None else max(current_try, 1)
         path = try_log_path(settings.log_folder, dag_id, run_id, task_id, index, wanted)
@@ -128,7 +130,8 @@ def logs_command(
             if not path.exists():
                 if current_try == 0:
                     raise InvalidArgument(
-                        f"task {task_id} of run {run_id} has no log: it has not run (state {state or 'none'})"
+                        f"task {task_id} of run {run_id} has no log: it has not run (state "
+                        f"{state or 'none'})"
                     )
                 raise InvalidArgument(
                     f"no log for try {wanted} of task {task_id} of run {run_id} ({path})"
@@ -142,10 +145,10 @@ def logs_command(
         engine.dispose()
 
 
-def _copy(path: object, offset: int) -> int:
+def _copy(path: Path, offset: int) -> int:
     """Write the file's complete lines from ``offset`` to stdout; return the new offset."""
     try:
-        with open(path, "rb") as handle:  # type: ignore[call-overload]
+        with open(path, "rb") as handle:
             handle.seek(offset)
             data = handle.read()
     except FileNotFoundError:
@@ -156,8 +159,8 @@ def _copy(path: object, offset: int) -> int:
 
 
 def _follow(
-    engine: object,
-    log_folder: object,
+    engine: Engine,
+    log_folder: Path,
     dag_id: str,
     run_id: str,
     task_id: str,
@@ -175,8 +178,8 @@ def _follow(
 
         # Look at the state first, then read: a finished state is recorded after the try's
         # last log line is written, so this read gets the whole log.
-        _index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)  # type: ignore[arg-type]
-        path = try_log_path(log_folder, dag_id, run_id, task_id, index, try_number)  # type: ignore[arg-type]
+        _index, current_try, state = db_engine.run_in_transaction(engine, look, readonly=True)
+        path = try_log_path(log_folder, dag_id, run_id, task_id, index, try_number)
         offset = _copy(path, offset)
         finished = state is not None and TIS(state) in FINISHED_STATES
         if current_try > try_number:

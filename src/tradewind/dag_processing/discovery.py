@@ -59,23 +59,26 @@ def iter_python_files(folder: Path) -> Iterator[Path]:
         if spec is not None:
             specs.append((directory, spec))
         active = [(base, s) for base, s in specs if directory == base or base in directory.parents]
-
-        def ignored(path: Path, is_dir: bool) -> bool:
-            for base, s in active:
-                relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
-                if s.match_file(relative):
-                    return True
-            return False
-
         dirnames[:] = sorted(
             d
             for d in dirnames
-            if not d.startswith(".") and d != "__pycache__" and not ignored(directory / d, True)
+            if not d.startswith(".")
+            and d != "__pycache__"
+            and not _ignored(active, directory / d, is_dir=True)
         )
         for name in sorted(filenames):
             path = directory / name
-            if name.endswith(".py") and not ignored(path, False):
+            if name.endswith(".py") and not _ignored(active, path, is_dir=False):
                 yield path
+
+
+def _ignored(specs: list[tuple[Path, pathspec.GitIgnoreSpec]], path: Path, *, is_dir: bool) -> bool:
+    """Whether one of the ignore files that apply to ``path``'s folder matches it."""
+    for base, spec in specs:
+        relative = path.relative_to(base).as_posix() + ("/" if is_dir else "")
+        if spec.match_file(relative):
+            return True
+    return False
 
 
 def find_dag_files(folder: Path, *, safe_mode: bool = True) -> list[Path]:

@@ -22,6 +22,7 @@ does so at import is beyond what a parse can clean up without containers or cgro
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import datetime as dt
 import faulthandler
@@ -39,7 +40,7 @@ import traceback
 from collections.abc import Iterable, Sequence
 from multiprocessing.connection import Connection
 from pathlib import Path
-from typing import Any
+from typing import Any, TextIO
 
 import tradewind
 from tradewind import serialization
@@ -69,10 +70,8 @@ def log_path_for(log_folder: Path, path: Path, folder: Path | None = None) -> Pa
     so ``a/etl.py`` and ``b/etl.py`` do not share a log."""
     relative = Path(path.name)
     if folder is not None:
-        try:
+        with contextlib.suppress(ValueError):
             relative = path.relative_to(folder)
-        except ValueError:
-            pass
     return log_folder / (relative.as_posix() + ".log")
 
 
@@ -102,22 +101,23 @@ def _redirect_output(log_path: str) -> None:
     os.close(null)
     # New stream objects on the redirected descriptors: the inherited ones may be a test
     # runner's in-memory capture, and their buffers hold the parent's unwritten output.
-    sys.stdin = open(0, encoding="utf-8", closefd=False)
-    sys.stdout = open(
-        1, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
-    )
-    sys.stderr = open(
-        2, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False
-    )
+    sys.stdin = _text_stream(0, write=False)
+    sys.stdout = _text_stream(1, write=True)
+    sys.stderr = _text_stream(2, write=True)
     faulthandler.enable(file=2, all_threads=True)
+
+
+def _text_stream(fd: int, *, write: bool) -> TextIO:
+    """A stream on ``fd`` for the rest of the child's life: it never closes the descriptor."""
+    if not write:
+        return open(fd, encoding="utf-8", closefd=False)
+    return open(fd, "w", encoding="utf-8", errors="backslashreplace", buffering=1, closefd=False)
 
 
 def _flush_output() -> None:
     for stream in (sys.stdout, sys.stderr):
-        try:
+        with contextlib.suppress(OSError, ValueError):
             stream.flush()
-        except (OSError, ValueError):
-            pass
 
 
 def _problem_dict(
@@ -178,7 +178,7 @@ def _child_main(
             _flush_output()
             real_exit(code)
 
-        os._exit = exit_during_import  # type: ignore[assignment]
+        os._exit = exit_during_import  # type: ignore[assignment]  # restored after the import
         signal.signal(signal.SIGALRM, _raise_timeout(timeout))
         signal.setitimer(signal.ITIMER_REAL, timeout)
         try:
@@ -201,7 +201,8 @@ def _child_main(
                     dataclasses.asdict(
                         ImportProblem(
                             path,
-                            f"DAG {dag.dag_id!r} cannot be serialized{where}: {type(exc).__name__}: {exc}",
+                            f"DAG {dag.dag_id!r} cannot be serialized{where}: "
+                            f"{type(exc).__name__}: {exc}",
                             traceback.format_exc(),
                             dag.definition_line,
                             dag.dag_id,
@@ -214,12 +215,11 @@ def _child_main(
             message = f"Timeout: {exc}"
         else:
             message = f"{type(exc).__name__}: {exc}"
-        try:
+        # If even this fails, the parent reports a child without an answer.
+        with contextlib.suppress(BaseException):
             conn.send(
                 {"dags": {}, "problems": [_problem_dict(path, message, traceback.format_exc())]}
             )
-        except BaseException:  # the parent then reports a child without an answer
-            pass
     finally:
         _flush_output()
         real_exit(0)
@@ -353,10 +353,9 @@ def _start(
         daemon=True,
     )
     process.start()
-    try:
-        os.setpgid(process.pid, process.pid)  # the child does the same, whichever runs first
-    except OSError:  # it already did (or already exited)
-        pass
+    # The child does the same, whichever runs first: OSError when it already did (or exited).
+    with contextlib.suppress(OSError):
+        os.setpgid(process.pid, process.pid)
     sender.close()
     try:
         ended: Any = os.pidfd_open(process.pid)
@@ -369,10 +368,9 @@ def _kill_group(item: _Running) -> None:
     """Kill the child and every process of its group (what the file started). The group's id
     is the child's pid, which the kernel gives no other process while the child or any
     member of its group exists."""
-    try:  # a child that ended and is not reaped yet keeps its own exit code
+    # A child that ended and is not reaped yet keeps its own exit code.
+    with contextlib.suppress(ProcessLookupError, PermissionError):
         os.killpg(item.process.pid, signal.SIGKILL)
-    except (ProcessLookupError, PermissionError):
-        pass
     if item.process.exitcode is None:  # not in its group (setpgid failed)
         item.process.kill()
 

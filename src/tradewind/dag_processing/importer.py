@@ -81,7 +81,8 @@ class DagFileTimeout(BaseException):
 
     def __init__(self, timeout: float) -> None:
         super().__init__(
-            f"the file took longer than {timeout:g} s to import (TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)"
+            f"the file took longer than {timeout:g} s to import "
+            "(TRADEWIND__DAG_PROCESSOR__FILE_TIMEOUT)"
         )
         self.timeout = timeout
 
@@ -185,7 +186,8 @@ def _orphan_problems(path: Path, orphans: list[object]) -> list[ImportProblem]:
         problems.append(
             ImportProblem(
                 str(path),
-                f"task {task_id!r} was created outside any DAG{where}: create it inside `with DAG(...)` or pass dag=",
+                f"task {task_id!r} was created outside any DAG{where}: create it inside `with "
+                "DAG(...)` or pass dag=",
                 "",
                 line,
             )

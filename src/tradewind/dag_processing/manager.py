@@ -110,6 +110,8 @@ class DagProcessor:
             files: dict[str, tuple[set[str], set[str]]] = {}
             unparsed: set[str] = set()
             for fileloc, dag_id, parsed_at, source in session.execute(query):
+                if fileloc is None:  # excluded by the query; the column itself is nullable
+                    continue
                 digests, dag_ids = files.setdefault(fileloc, (set(), set()))
                 digests.add(_digest((source or "").encode("utf-8")))
                 dag_ids.add(dag_id)
@@ -141,7 +143,11 @@ class DagProcessor:
             query = select(Dag.dag_id, Dag.fileloc).where(
                 Dag.is_active.is_(True), Dag.fileloc.startswith(self._prefix, autoescape=True)
             )
-            return {(dag_id, fileloc) for dag_id, fileloc in session.execute(query)}
+            return {
+                (dag_id, fileloc)
+                for dag_id, fileloc in session.execute(query)
+                if fileloc is not None  # excluded by the query; the column itself is nullable
+            }
 
         active = db_engine.run_in_transaction(self.engine, read, readonly=True)
         for path, known in list(self._known.items()):
@@ -309,7 +315,8 @@ class DagProcessor:
                 if not _refused_content(exc):
                     raise
                 log.error(
-                    "Neither the DAGs nor the import error of %s can be stored (%s): skipped until it changes",
+                    "Neither the DAGs nor the import error of %s can be stored (%s): skipped until "
+                    "it changes",
                     result.path,
                     exc,
                 )

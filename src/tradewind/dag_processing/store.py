@@ -339,7 +339,7 @@ def store_files(
 
     # New DAG rows first, then new versions, then the rows point at their versions: three
     # flushes for the whole batch, in the order the foreign keys need.
-    for _, dag_id, serialized, _ in to_store:
+    for _, dag_id, _serialized, _ in to_store:
         if dag_id not in batch.rows:
             dag = deserialized[dag_id]
             paused = (
@@ -384,7 +384,7 @@ def store_files(
         )
 
     stored: set[str] = set()
-    for result, dag_id, serialized, digest in to_store:
+    for result, dag_id, _serialized, digest in to_store:
         row, version_id, filename = (
             batch.rows[dag_id],
             batch.versions[(dag_id, digest)],

@@ -6,7 +6,9 @@ tree can create, compare and drop them identically on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
-from sqlalchemy import MetaData
+from typing import TYPE_CHECKING, ClassVar
+
+from sqlalchemy import MetaData, Table
 from sqlalchemy.orm import DeclarativeBase
 
 NAMING_CONVENTION: dict[str, str] = {
@@ -26,3 +28,7 @@ class Base(DeclarativeBase):
     """Base of every ORM model; ``Base.metadata`` is what Alembic compares against."""
 
     metadata = MetaData(naming_convention=NAMING_CONVENTION)
+
+    if TYPE_CHECKING:
+        # Every model here is mapped to a table (SQLAlchemy types it as any FromClause).
+        __table__: ClassVar[Table]

@@ -222,7 +222,7 @@ def _migration_connection(engine: Engine) -> Iterator[Connection]:
 def _sqlite_pragma(connection: Connection, statement: str) -> None:
     # Through the driver: SQLAlchemy would open a transaction first, and these pragmas are
     # no-ops inside one.
-    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]
+    cursor = connection.connection.driver_connection.cursor()  # type: ignore[union-attr]  # open while connected
     try:
         cursor.execute(statement)
     finally:

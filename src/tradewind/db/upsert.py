@@ -10,12 +10,14 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.orm import DeclarativeBase, Session
+from sqlalchemy.orm import Session
+
+from tradewind.db.base import Base
 
 
 def upsert(
     session: Session,
-    model: type[DeclarativeBase],
+    model: type[Base],
     values: Mapping[str, Any],
     *,
     key: Sequence[str],

@@ -113,11 +113,14 @@ class BaseExecutor(abc.ABC):
         return False
 
     def disown(self, identity: ProcessIdentity, reason: str) -> None:
-        """Stop (SIGTERM) a try's process that nobody wants any more (found by ``orphans``)."""
+        """Stop (SIGTERM) a try's process that nobody wants any more (found by ``orphans``).
+        An executor that adopts nothing has nothing to stop."""
+        return None
 
     def release(self, ti_id: int) -> None:
         """Stop supervising a try that another scheduler took over; it is not stopped, and its
-        end is not reported here."""
+        end is not reported here. An executor that adopts nothing has nothing to release."""
+        return None
 
     @abc.abstractmethod
     def launch(self, workload: TaskWorkload) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import subprocess
@@ -124,10 +125,8 @@ class BashOperator(BaseOperator):
         for sig in (signal.SIGTERM, signal.SIGKILL):
             if process.poll() is not None:
                 break
-            try:
+            with contextlib.suppress(ProcessLookupError):
                 os.killpg(process.pid, sig)
-            except ProcessLookupError:
-                pass
             try:
                 process.wait(timeout=KILL_GRACE_SECONDS)
             except subprocess.TimeoutExpired:
@@ -160,7 +159,8 @@ class DecoratedBashOperator(BashOperator):
         command = call_with_context(self.python_callable, self.op_args, self.op_kwargs, context)
         if not isinstance(command, str) or not command.strip():
             raise TradewindError(
-                f"task {self.task_id!r}: the @task.bash function must return a non-empty command string, got {command!r}"
+                f"task {self.task_id!r}: the @task.bash function must return a non-empty command "
+                f"string, got {command!r}"
             )
         self.bash_command = render_value(
             command, context, self.get_template_env(), tuple(self.template_ext)

@@ -41,7 +41,8 @@ class BranchMixIn:
             group = next((g for g in dag.task_group.iter_groups() if g.group_id == branch), None)
             if group is None:
                 raise TradewindError(
-                    f"branch task {self.task_id!r} returned {branch!r}, which is not a task or task group of DAG {dag.dag_id!r}"
+                    f"branch task {self.task_id!r} returned {branch!r}, which is not a task or "
+                    f"task group of DAG {dag.dag_id!r}"
                 )
             follow.update(task.task_id for task in group.roots)
         not_downstream = sorted(follow - self.downstream_task_ids)

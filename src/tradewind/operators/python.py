@@ -31,7 +31,8 @@ class PythonOperator(BaseOperator):
     ) -> None:
         if not callable(python_callable):
             raise DagDefinitionError(
-                f"task {kwargs.get('task_id')!r}: python_callable must be callable, got {python_callable!r}"
+                f"task {kwargs.get('task_id')!r}: python_callable must be callable, got "
+                f"{python_callable!r}"
             )
         super().__init__(**kwargs)
         self.python_callable = python_callable

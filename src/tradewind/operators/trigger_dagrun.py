@@ -44,7 +44,8 @@ def _states(name: str, values: Sequence[Any] | None, default: list[str], task_id
     unknown = [value for value in found if value not in _RUN_STATES]
     if unknown:
         raise DagDefinitionError(
-            f"task {task_id!r}: {name} has unknown DAG run states {unknown}; expected some of {sorted(_RUN_STATES)}"
+            f"task {task_id!r}: {name} has unknown DAG run states {unknown}; expected some of "
+            f"{sorted(_RUN_STATES)}"
         )
     return found
 

@@ -1,4 +1,5 @@
-"""How a try that outlived its scheduler is found again: its beacon, and its home's supervisor socket.
+"""How a try that outlived its scheduler is found
+again: its beacon, and its home's supervisor socket.
 
 A try must survive the death of the processes above it (the scheduler, the fork server, its
 warm launcher): killing healthy work because its supervisor crashed costs every running task

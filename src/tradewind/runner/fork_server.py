@@ -28,6 +28,7 @@ died first (its end reset) ends it quietly: that is no error of the server's.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import os
 import selectors
@@ -176,10 +177,9 @@ class _ForkServer:
             _pid, status = os.waitpid(pid, 0)
         except ChildProcessError:
             return
-        try:
+        # The executor may be gone; so are we, then, at the next select.
+        with contextlib.suppress(OSError):
             launcher_process.send(self.control, Exited(pid, status))
-        except OSError:  # the executor is gone; so are we, at the next select
-            pass
 
 
 def _read_all(fd: int) -> bytes:

@@ -28,6 +28,7 @@ launcher exits when the executor closes its end of the socket.
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import gc
 import logging
@@ -176,10 +177,9 @@ def serve(
         fds_before = _open_fds()
         try:
             dag = load_dag_from_source(source_code, fileloc, dag_id)
-            try:
-                templating.environment_for(dag)  # built once, inherited by every try
-            except Exception:  # the try that renders reports it
-                pass
+            # Built once, inherited by every try; if it fails, the try that renders reports it.
+            with contextlib.suppress(Exception):
+                templating.environment_for(dag)
         except BaseException as exc:
             send(control, LoadFailed(f"{type(exc).__name__}: {exc}"))
             _exit(0)
@@ -259,10 +259,9 @@ class _Launcher:
             return
         if pid == 0:
             self._become_task(workload, channel_fd)
-        try:
-            os.setpgid(pid, pid)  # also here, so a kill right after the reply reaches the group
-        except OSError:
-            pass
+        # Also here, so a kill right after the reply reaches the group.
+        with contextlib.suppress(OSError):
+            os.setpgid(pid, pid)
         os.close(channel_fd)
         at = timezone.utcnow()
         try:
@@ -306,10 +305,8 @@ class _Launcher:
         if pidfd is None:
             return
         os.close(pidfd)
-        try:
+        with contextlib.suppress(ChildProcessError):
             os.waitpid(pid, 0)
-        except ChildProcessError:
-            pass
 
 
 def _wait_status(info: Any) -> int | None:

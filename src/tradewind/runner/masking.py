@@ -93,7 +93,7 @@ class MaskingStream(io.TextIOBase):
         return MaskingBinaryStream(self._wrapped.buffer, self.encoding)
 
     @property
-    def encoding(self) -> str:  # type: ignore[override]
+    def encoding(self) -> str:  # type: ignore[override]  # read-only here, an attribute of TextIO
         return getattr(self._wrapped, "encoding", "utf-8")
 
 

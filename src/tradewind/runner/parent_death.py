@@ -7,6 +7,7 @@ supervisors and is adopted (``runner.beacons``).
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import os
 import signal
@@ -27,10 +28,8 @@ def _prctl() -> Any:
 
 def preload() -> None:
     """Open libc now, in a long-lived parent, so forked children find it open."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         _prctl()
-    except (OSError, AttributeError):
-        pass
 
 
 def die_with_parent(sig: int = signal.SIGTERM, *, expected_parent: int | None = None) -> None:
@@ -39,9 +38,7 @@ def die_with_parent(sig: int = signal.SIGTERM, *, expected_parent: int | None = 
     With ``expected_parent`` (the pid of the process that forked this one), a parent that
     already died between the fork and this call is noticed too: the signal is sent at once.
     """
-    try:
+    with contextlib.suppress(OSError, AttributeError):
         _prctl()(_PR_SET_PDEATHSIG, sig)
-    except (OSError, AttributeError):
-        pass
     if expected_parent is not None and os.getppid() != expected_parent:
         os.kill(os.getpid(), sig)

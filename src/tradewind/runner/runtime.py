@@ -1,4 +1,5 @@
-"""What a running task sees of itself and of its run: ``context["ti"]`` and ``context["dag_run"]``."""
+"""What a running task sees of itself and of its run: ``context["ti"]`` and
+``context["dag_run"]``."""
 
 from __future__ import annotations
 
@@ -138,4 +139,7 @@ class RuntimeTaskInstance:
                 self.skipped_task_ids.append(task_id)
 
     def __repr__(self) -> str:
-        return f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} map_index={self.map_index} [{self.state}]>"
+        return (
+            f"<TaskInstance: {self.dag_id}.{self.task_id} {self.run_id} "
+            f"map_index={self.map_index} [{self.state}]>"
+        )

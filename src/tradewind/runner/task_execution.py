@@ -68,7 +68,8 @@ def prepare_operator(task: Any, map_index: int, pull: Callable[[str, str], Any])
         expansion = task.resolve_expansion(pull)
         if not 0 <= map_index < len(expansion):
             raise IndexError(
-                f"task {task.task_id!r} has {len(expansion)} mapped elements, no map index {map_index}"
+                f"task {task.task_id!r} has {len(expansion)} mapped elements, no map index "
+                f"{map_index}"
             )
         return task.unmap(expansion[map_index])
     return copy.copy(task)
@@ -90,7 +91,8 @@ def _push_result(ti: RuntimeTaskInstance, operator: Any, result: Any) -> None:
     if operator.multiple_outputs:
         if not isinstance(result, dict):
             raise TypeError(
-                f"task {operator.task_id!r} has multiple_outputs=True, so it must return a dict, got {type(result).__name__}"
+                f"task {operator.task_id!r} has multiple_outputs=True, so it must return a dict, "
+                f"got {type(result).__name__}"
             )
         for key, value in result.items():
             if not isinstance(key, str):
@@ -249,7 +251,8 @@ def _finish(
         TIS.UP_FOR_RESCHEDULE: "UP_FOR_RESCHEDULE",
     }[outcome.state]
     log.info(
-        "Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%s, start_date=%s, end_date=%s",
+        "Marking task as %s. dag_id=%s, task_id=%s, run_id=%s, map_index=%s, start_date=%s, "
+        "end_date=%s",
         verb,
         request.run.dag_id,
         operator.task_id,

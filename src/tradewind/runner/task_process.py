@@ -113,11 +113,11 @@ def prepare_output() -> None:
     descriptors at its log (``point_output_at``).
     """
     sys.stdout = MaskingStream(
-        open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
-    )  # noqa: SIM115
+        open(1, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    )
     sys.stderr = MaskingStream(
-        open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")
-    )  # noqa: SIM115
+        open(2, "w", buffering=1, closefd=False, encoding="utf-8", errors="backslashreplace")  # noqa: SIM115
+    )
     root = logging.getLogger()
     for handler in list(root.handlers):
         root.removeHandler(handler)

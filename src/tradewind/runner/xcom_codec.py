@@ -83,8 +83,9 @@ def encode(value: Any, *, key: str | None = None) -> str:
     ):
         size = len(text.encode("utf-8", "surrogatepass")) / 2**20
         raise XComValueError(
-            f"XCom value{f' of key {key!r}' if key is not None else ''} is {size:.1f} MiB as JSON, over the limit "
-            f"of {MAX_VALUE_BYTES // 2**20} MiB: pass large data through files or object storage and push a reference"
+            f"XCom value{f' of key {key!r}' if key is not None else ''} is {size:.1f} MiB as JSON, "
+            f"over the limit of {MAX_VALUE_BYTES // 2**20} MiB: pass large data through files or "
+            "object storage and push a reference"
         )
     return text
 

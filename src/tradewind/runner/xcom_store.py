@@ -34,7 +34,9 @@ class XComStore(abc.ABC):
         """Values of every map index of a mapped task, in map-index order (missing ones skipped)."""
 
     def clear(self, dag_id: str, run_id: str, task_id: str, map_index: int) -> None:
-        """Forget a task instance's XComs (before it runs again)."""
+        """Forget a task instance's XComs (before it runs again). By default nothing: a
+        store that reads through the parent keeps no earlier try's values."""
+        return None
 
 
 class InMemoryXComStore(XComStore):

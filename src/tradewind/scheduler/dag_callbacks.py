@@ -1,4 +1,5 @@
-"""What the scheduler owes finished DAG runs: their ``on_success_callback`` / ``on_failure_callback``.
+"""What the scheduler owes finished DAG runs: their
+``on_success_callback`` / ``on_failure_callback``.
 
 A run that finishes with a callback records it as owed (``callback_reason``) by the scheduler
 job that starts it (``callback_job_id``), in the same transaction that finishes the run. The
@@ -112,7 +113,8 @@ def adopt_owed(
             version = None
         if version is None:
             log.error(
-                "DAG run %s of %s owes its %s callback, but its DAG version cannot be read; dropped",
+                "DAG run %s of %s owes its %s callback, but its DAG version cannot be read; "
+                "dropped",
                 run.run_id,
                 run.dag_id,
                 run.callback_reason,

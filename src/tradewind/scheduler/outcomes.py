@@ -390,9 +390,8 @@ def apply_events(
                     xcoms=xcoms,
                     rows=rows,
                 )
-        elif isinstance(event, TaskDied):
-            if ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
-                fail_try(session, cache, ti, event.reason, now, log_folder, history=history)
+        elif isinstance(event, TaskDied) and ti.state in (TIS.QUEUED.value, TIS.RUNNING.value):
+            fail_try(session, cache, ti, event.reason, now, log_folder, history=history)
     ti_rows.write_changes(session, list(rows.values()))
     write_xcoms(session, xcoms)
     record_histories(session, history)

@@ -13,9 +13,9 @@ from collections import Counter
 from collections.abc import Iterable
 from datetime import datetime
 from pathlib import Path
-from typing import Any, cast
+from typing import Any
 
-from sqlalchemy import Table, bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
 from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
@@ -80,7 +80,7 @@ _RUNS = select(DagRun).where(
     DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
     DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)),
 )
-_XCOM = cast(Table, XCom.__table__)
+_XCOM = XCom.__table__
 _CLEAR_XCOMS = _XCOM.delete().where(  # the table's, not the entity's: no ORM session bookkeeping
     tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index).in_(
         bindparam("keys", expanding=True)

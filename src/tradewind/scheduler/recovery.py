@@ -127,10 +127,7 @@ def reset_orphans(
     for ti in rows:
         seen.add((ti.id, ti.try_number))
         owner = ti.queued_by_job_id
-        if owner == my_job_id:
-            orphaned = ti.id not in running_here
-        else:
-            orphaned = not owner_alive(owner)
+        orphaned = ti.id not in running_here if owner == my_job_id else not owner_alive(owner)
         if not orphaned:
             continue
         identity = orphans.get((ti.id, ti.try_number))
@@ -152,7 +149,7 @@ def reset_orphans(
         message = outcomes.read_outcome(outcome_folder, ti.id, ti.try_number)
         if message is not None:
             outcomes.apply_finished(session, cache, ti, message, now)
-            result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]
+            result.files_done.append(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))  # type: ignore[arg-type]  # an outcome was read from it
             log.warning(
                 "Task %s.%s (run %s, try %s) finished while its scheduler was down: recorded %s",
                 ti.dag_id,
@@ -229,7 +226,8 @@ def _adopt(
         limit = None
     if limit is not None:
         time_left = (started + limit - now).total_seconds()
-    label = f"{ti.dag_id}.{ti.task_id}{f'[{ti.map_index}]' if ti.map_index >= 0 else ''} {ti.run_id} try {ti.try_number}"
+    index = f"[{ti.map_index}]" if ti.map_index >= 0 else ""
+    label = f"{ti.dag_id}.{ti.task_id}{index} {ti.run_id} try {ti.try_number}"
     outcome = (
         str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number)) if outcome_folder else None
     )

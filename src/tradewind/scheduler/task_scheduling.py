@@ -10,9 +10,8 @@ from __future__ import annotations
 import dataclasses
 import logging
 from datetime import datetime
-from typing import cast
 
-from sqlalchemy import Table, bindparam, insert, literal, select
+from sqlalchemy import bindparam, insert, literal, select
 from sqlalchemy.orm import Session
 
 from tradewind.db.models import DagRun, TaskInstance
@@ -79,7 +78,7 @@ def decide_runs(
     return [(item, decided[item.run.id]) for item in loaded]
 
 
-_TI = cast(Table, TaskInstance.__table__)
+_TI = TaskInstance.__table__
 #: The instances 1..n-1 of an expanded mapped task, copied from its placeholder (index 0).
 _COPY_PLACEHOLDER = insert(_TI).from_select(
     [

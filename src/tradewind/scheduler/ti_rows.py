@@ -75,7 +75,7 @@ class TaskInstanceRow:
 
     def __init__(self, names: Sequence[str], values: Sequence[Any]) -> None:
         attributes = self.__dict__
-        attributes.update(zip(names, values))
+        attributes.update(zip(names, values, strict=True))
         attributes["changed"] = {}
 
     def __setattr__(self, name: str, value: Any) -> None:

@@ -14,7 +14,7 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 from tradewind.sdk.trigger_rule import TriggerRule as TR
 
 
-class Verdict(str, enum.Enum):
+class Verdict(enum.StrEnum):
     """What the scheduler does with a task instance whose upstream states are known."""
 
     RUN = "run"

@@ -43,7 +43,7 @@ def _wrap_init(init: Callable[..., None]) -> Callable[..., None]:
             self.__dict__["_tw_in_init"] = False
         self._post_init()
 
-    wrapper._tw_wrapped = True  # type: ignore[attr-defined]
+    wrapper._tw_wrapped = True  # type: ignore[attr-defined]  # a marker on the function
     return wrapper
 
 
@@ -172,7 +172,8 @@ class BaseOperator(TaskNode, metaclass=BaseOperatorMeta):
         )
 
     def _init_unmapped(self, mapped: TaskNode) -> None:
-        """An operator built at run time for one map index: same id and edges, not added to the DAG."""
+        """An operator built at run time for one map
+        index: same id and edges, not added to the DAG."""
         self.task_id = mapped.task_id
         self._dag = mapped._dag
         self.task_group = mapped.task_group

@@ -240,7 +240,8 @@ class DAG:
             for upstream_id in task.upstream_task_ids:
                 if upstream_id not in self.task_dict:
                     raise DagDefinitionError(
-                        f"DAG {self.dag_id!r}: task {task.task_id!r} depends on {upstream_id!r}, which is not in this DAG"
+                        f"DAG {self.dag_id!r}: task {task.task_id!r} depends on {upstream_id!r}, "
+                        "which is not in this DAG"
                     )
 
     # -- priorities ---------------------------------------------------------------------------
@@ -276,7 +277,8 @@ def _check_tags(dag_id: str, tags: Iterable[str] | None) -> list[str]:
     for tag in tags or []:
         if not isinstance(tag, str) or not tag or len(tag) > 100:
             raise DagDefinitionError(
-                f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got {short_repr(tag)}"
+                f"DAG {dag_id!r}: tags must be non-empty strings of at most 100 characters, got "
+                f"{short_repr(tag)}"
             )
         if tag not in result:
             result.append(tag)

@@ -146,13 +146,14 @@ class DecoratedPartial:
         unknown = [name for name in names if name not in parameters]
         if unknown:
             raise DagDefinitionError(
-                f"task {self.decorator.function.__name__!r}: expand() got arguments the function does not take: "
-                + ", ".join(unknown)
+                f"task {self.decorator.function.__name__!r}: expand() got arguments the function "
+                "does not take: " + ", ".join(unknown)
             )
         both = [name for name in names if name in self.fixed]
         if both:
             raise DagDefinitionError(
-                f"task {self.decorator.function.__name__!r}: {', '.join(both)} given both to partial() and expand()"
+                f"task {self.decorator.function.__name__!r}: {', '.join(both)} given both to "
+                "partial() and expand()"
             )
 
     def expand(self, **mapped: Any) -> XComArg:

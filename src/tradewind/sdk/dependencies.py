@@ -56,7 +56,8 @@ def _items(other: Any) -> Iterable[Any]:
     if isinstance(other, Iterable) and not isinstance(other, (str, bytes)):
         return list(other)
     raise TypeError(
-        f"cannot set a dependency on {other!r}: expected a task, task group, XComArg or a list of them"
+        f"cannot set a dependency on {other!r}: expected a task, task group, XComArg or a list of "
+        "them"
     )
 
 
@@ -84,7 +85,8 @@ def chain(*elements: Any) -> None:
         if isinstance(up, Sequence) and isinstance(down, Sequence) and not isinstance(up, str):
             if len(up) != len(down):
                 raise ValueError(
-                    f"chain() of two adjacent lists needs equal lengths, got {len(up)} and {len(down)}"
+                    f"chain() of two adjacent lists needs equal lengths, got {len(up)} and "
+                    f"{len(down)}"
                 )
             for a, b in zip(up, down, strict=True):
                 a.set_downstream(b)

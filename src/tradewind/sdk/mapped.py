@@ -27,9 +27,9 @@ _NOT_MAPPABLE = frozenset({"task_id", "dag", "task_group", "default_args"})
 
 
 def _check_mappable(
-    operator_class: type, names: Sequence[str], partial_kwargs: dict[str, Any]
+    operator_class: type[TaskNode], names: Sequence[str], partial_kwargs: dict[str, Any]
 ) -> None:
-    accepted = operator_class.accepted_params()  # type: ignore[attr-defined]
+    accepted = operator_class.accepted_params()
     for name in names:
         if name in _NOT_MAPPABLE:
             raise DagDefinitionError(f"{operator_class.__name__}: {name!r} cannot be mapped")
@@ -60,7 +60,8 @@ class OperatorPartial:
         unknown = sorted(set(kwargs) - accepted)
         if unknown:
             raise DagDefinitionError(
-                f"{operator_class.__name__}.partial() got unexpected arguments: {', '.join(unknown)}"
+                f"{operator_class.__name__}.partial() got unexpected arguments: "
+                f"{', '.join(unknown)}"
             )
         self.operator_class = operator_class
         self.kwargs = kwargs
@@ -89,7 +90,8 @@ class OperatorPartial:
     def expand_kwargs(self, value: Any) -> MappedOperator:
         if not isinstance(value, (list, tuple, XComArg)):
             raise DagDefinitionError(
-                f"expand_kwargs() takes a list of dicts or a task's output, got {type(value).__name__}"
+                "expand_kwargs() takes a list of dicts or a task's output, got "
+                f"{type(value).__name__}"
             )
         if isinstance(value, (list, tuple)):
             for index, element in enumerate(value):
@@ -173,14 +175,16 @@ class MappedOperator(TaskNode):
         value = _resolve(self.expand_kwargs_input, pull)
         if not isinstance(value, (list, tuple)):
             raise DagDefinitionError(
-                f"task {self.task_id!r}: expand_kwargs() input resolved to {type(value).__name__}, not a list of dicts"
+                f"task {self.task_id!r}: expand_kwargs() input resolved to {type(value).__name__}, "
+                "not a list of dicts"
             )
         result: list[dict[str, Any]] = []
         for index, element in enumerate(value):
             element = _resolve(element, pull)
             if not isinstance(element, dict):
                 raise DagDefinitionError(
-                    f"task {self.task_id!r}: expand_kwargs() element {index} is {type(element).__name__}, not a dict"
+                    f"task {self.task_id!r}: expand_kwargs() element {index} is "
+                    f"{type(element).__name__}, not a dict"
                 )
             result.append(element)
         return result

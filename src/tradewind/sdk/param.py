@@ -199,7 +199,8 @@ def _with_value(param: Param, value: Any) -> Param:
 
 
 class DagParam:
-    """A reference to a DAG param, made by ``@dag`` for each function argument; resolved at run time."""
+    """A reference to a DAG param, made by ``@dag`` for
+    each function argument; resolved at run time."""
 
     def __init__(self, name: str) -> None:
         self.name = name

@@ -160,7 +160,8 @@ def mask_secret(secret: Any, name: str | None = None) -> None:
 
 
 def redact(value: Any, name: str | None = None) -> Any:
-    """``value`` with the registered secrets and the values of sensitive keys replaced by ``***``."""
+    """``value`` with the registered secrets and the
+    values of sensitive keys replaced by ``***``."""
     return masker.redact(value, name)
 
 

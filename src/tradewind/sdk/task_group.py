@@ -73,7 +73,7 @@ class TaskGroup(DependencyMixin):
             parent_group.children[self._group_id] = self
 
     def _unique_id(self, candidate: str) -> str:
-        used = self.dag.task_group.used_group_ids  # type: ignore[union-attr]
+        used = self.dag.task_group.used_group_ids  # type: ignore[union-attr]  # groups live in a DAG
         if candidate not in used:
             return candidate
         base = (

@@ -13,7 +13,8 @@ import reprlib
 import sys
 from collections.abc import Iterable
 from datetime import timedelta
-from typing import TYPE_CHECKING, Any
+from types import FrameType
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from tradewind.exceptions import DagDefinitionError, InvalidIdError
 from tradewind.sdk import definition_context, timezone
@@ -89,7 +90,8 @@ def validate_key(kind: str, value: Any) -> str:
         raise InvalidIdError(f"{kind} must be a non-empty string, got {short_repr(value)}")
     if len(value) > MAX_ID_LENGTH:
         raise InvalidIdError(
-            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: {short_repr(value)}"
+            f"{kind} of {len(value)} characters is longer than the {MAX_ID_LENGTH} allowed: "
+            f"{short_repr(value)}"
         )
     if not KEY_REGEX.fullmatch(value):
         raise InvalidIdError(
@@ -121,7 +123,8 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
     weight_rule = str(out.get("weight_rule", "downstream"))
     if weight_rule not in WEIGHT_RULES:
         raise DagDefinitionError(
-            f"task {task_id!r}: unknown weight_rule {weight_rule!r}; expected one of {', '.join(WEIGHT_RULES)}"
+            f"task {task_id!r}: unknown weight_rule {weight_rule!r}; expected one of "
+            f"{', '.join(WEIGHT_RULES)}"
         )
     out["weight_rule"] = weight_rule
     retries = out.get("retries", 0)
@@ -161,13 +164,13 @@ def normalize_base_args(task_id: str, args: dict[str, Any]) -> dict[str, Any]:
 
 def caller_location() -> tuple[str, int] | None:
     """File and line of the first frame outside the tradewind package (the user's code)."""
-    frame = sys._getframe(1)
+    frame: FrameType | None = sys._getframe(1)
     package_dir = __file__.rsplit("/sdk/", 1)[0] + "/"  # the slash: not tradewind_dags/...
     while frame is not None:
         filename = frame.f_code.co_filename
         if not filename.startswith(package_dir):
             return filename, frame.f_lineno
-        frame = frame.f_back  # type: ignore[assignment]
+        frame = frame.f_back
     return None
 
 
@@ -201,6 +204,9 @@ class TaskNode(DependencyMixin):
     queue: str
     do_xcom_push: bool
     multiple_outputs: bool
+    doc_md: str | None
+    #: ``accepted_params()`` of each class, cached on the class itself.
+    _tw_accepted_params: ClassVar[frozenset[str]]
 
     def _init_node(self, task_id: str, dag: DAG | None, task_group: TaskGroup | None) -> None:
         validate_key("task_id", task_id)
@@ -241,7 +247,8 @@ class TaskNode(DependencyMixin):
             return
         if self._dag is not None:
             raise DagDefinitionError(
-                f"task {self.task_id!r} already belongs to DAG {self._dag.dag_id!r}; it cannot move to {dag.dag_id!r}"
+                f"task {self.task_id!r} already belongs to DAG {self._dag.dag_id!r}; it cannot "
+                f"move to {dag.dag_id!r}"
             )
         dag.add_task(self)
         self._dag = dag

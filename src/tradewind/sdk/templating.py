@@ -120,7 +120,7 @@ def render_value(
             template = env.from_string(value)
         return template.render(**context)
     if isinstance(value, XComArg):
-        return value.resolve(context)  # type: ignore[arg-type]
+        return value.resolve(context)  # type: ignore[arg-type]  # a task's context is a Context
     if isinstance(value, DagParam):
         return value.resolve(context)
     if isinstance(value, tuple):
@@ -180,7 +180,7 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
         dag = task.dag if task.has_dag else None
         fields = [getattr(task, name, None) for name in task.template_fields]
         if _default_syntax(dag) and not any(needs_jinja(value, template_ext) for value in fields):
-            for name, value in zip(task.template_fields, fields):
+            for name, value in zip(task.template_fields, fields, strict=True):
                 if value is not None:
                     setattr(task, name, render_value(value, context, None, template_ext))
             return
@@ -195,11 +195,12 @@ def render_fields(task: Any, context: Mapping[str, Any], env: Any = None) -> Non
             setattr(task, name, render_value(value, context, env, template_ext))
         except jinja2.TemplateNotFound as exc:
             raise TemplateError(
-                f"task {task.task_id!r}: template file {exc.name!r} of field {name!r} was not found in "
-                f"{', '.join(env.loader.searchpath)}"
+                f"task {task.task_id!r}: template file {exc.name!r} of field {name!r} was not "
+                f"found in {', '.join(env.loader.searchpath)}"
             ) from exc
         except jinja2.TemplateError as exc:
-            where = f" (line {exc.lineno})" if getattr(exc, "lineno", None) else ""
+            lineno = getattr(exc, "lineno", None)  # only syntax errors know their line
+            where = f" (line {lineno})" if lineno else ""
             raise TemplateError(
                 f"task {task.task_id!r}: cannot render field {name!r}{where}: {exc}"
             ) from exc

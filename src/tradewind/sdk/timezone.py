@@ -8,6 +8,7 @@ every machine.
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta, tzinfo
+from typing import overload
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from tradewind.exceptions import DagDefinitionError
@@ -25,6 +26,12 @@ def make_aware(value: datetime, zone: tzinfo = UTC) -> datetime:
     return value if value.tzinfo is not None else value.replace(tzinfo=zone)
 
 
+@overload
+def coerce_utc(value: datetime | date, naive_zone: tzinfo = ...) -> datetime: ...
+@overload
+def coerce_utc(value: None, naive_zone: tzinfo = ...) -> None: ...
+@overload
+def coerce_utc(value: datetime | date | None, naive_zone: tzinfo = ...) -> datetime | None: ...
 def coerce_utc(value: datetime | date | None, naive_zone: tzinfo = UTC) -> datetime | None:
     """A datetime in UTC; naive values are taken in ``naive_zone``, dates as their midnight
     there."""
@@ -44,7 +51,7 @@ def parse(text: str) -> datetime:
         value = datetime.fromisoformat(raw)
     except ValueError:
         raise ValueError(f"not an ISO 8601 date or datetime: {text!r}") from None
-    return coerce_utc(value)  # type: ignore[return-value]
+    return coerce_utc(value)
 
 
 def parse_timezone(name: str | tzinfo) -> tzinfo:

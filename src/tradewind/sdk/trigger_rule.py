@@ -5,7 +5,7 @@ from __future__ import annotations
 import enum
 
 
-class TriggerRule(str, enum.Enum):
+class TriggerRule(enum.StrEnum):
     """Airflow's trigger rules, with Airflow's names and meaning."""
 
     ALL_SUCCESS = "all_success"
@@ -20,9 +20,6 @@ class TriggerRule(str, enum.Enum):
     NONE_FAILED_MIN_ONE_SUCCESS = "none_failed_min_one_success"
     NONE_SKIPPED = "none_skipped"
     ALWAYS = "always"
-
-    def __str__(self) -> str:
-        return self.value
 
     @classmethod
     def is_valid(cls, value: str) -> bool:

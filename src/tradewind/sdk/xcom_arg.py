@@ -40,8 +40,8 @@ class XComArg(DependencyMixin):
 
     def __iter__(self) -> Any:
         raise TypeError(
-            f"the output of task {self.operator.task_id!r} is not known until it runs, so it cannot be "
-            "iterated while the DAG is defined; pass it to a task (or .expand()) instead"
+            f"the output of task {self.operator.task_id!r} is not known until it runs, so it "
+            "cannot be iterated while the DAG is defined; pass it to a task (or .expand()) instead"
         )
 
     def __eq__(self, other: object) -> bool:

@@ -46,7 +46,8 @@ def _seconds(name: str, value: Any, task_id: str) -> float:
     if isinstance(value, (int, float)) and not isinstance(value, bool) and value >= 0:
         return float(value)
     raise DagDefinitionError(
-        f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, got {value!r}"
+        f"task {task_id!r}: {name} must be a non-negative number of seconds or a timedelta, got "
+        f"{value!r}"
     )
 
 
@@ -122,7 +123,10 @@ class BaseSensorOperator(BaseOperator):
                 return result.xcom_value if isinstance(result, PokeReturnValue) else None
             elapsed = (timezone.utcnow() - started).total_seconds()
             if elapsed > self.timeout:
-                message = f"Sensor has timed out; run duration of {elapsed:.1f} seconds exceeds the specified timeout of {self.timeout}."
+                message = (
+                    f"Sensor has timed out; run duration of {elapsed:.1f} seconds exceeds the "
+                    f"specified timeout of {self.timeout}."
+                )
                 if self.soft_fail:
                     raise SkipTask(message)
                 raise SensorTimeout(message)

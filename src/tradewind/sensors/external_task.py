@@ -79,7 +79,8 @@ class ExternalTaskSensor(BaseSensorOperator):
             external_task_id is not None or external_task_ids is not None
         ):
             raise DagDefinitionError(
-                f"task {self.task_id!r}: external_task_group_id cannot be combined with external_task_id(s)"
+                f"task {self.task_id!r}: external_task_group_id cannot be combined with "
+                "external_task_id(s)"
             )
         if execution_delta is not None and execution_date_fn is not None:
             raise DagDefinitionError(
@@ -109,12 +110,14 @@ class ExternalTaskSensor(BaseSensorOperator):
             if unknown:
                 kind = "task instance" if task_level else "DAG run"
                 raise DagDefinitionError(
-                    f"task {self.task_id!r}: {name} {unknown} are not {kind} states; expected some of {sorted(valid)}"
+                    f"task {self.task_id!r}: {name} {unknown} are not {kind} states; expected some "
+                    f"of {sorted(valid)}"
                 )
         overlap = set(self.allowed_states) & (set(self.failed_states) | set(self.skipped_states))
         if overlap:
             raise DagDefinitionError(
-                f"task {self.task_id!r}: states {sorted(overlap)} are both allowed and failed/skipped"
+                f"task {self.task_id!r}: states {sorted(overlap)} are both allowed and "
+                "failed/skipped"
             )
         self.external_dag_id = external_dag_id
         self.external_task_id = external_task_id
@@ -182,14 +185,15 @@ class ExternalTaskSensor(BaseSensorOperator):
                 raise FailTask(f"The external DAG {self.external_dag_id} does not exist.")
             if reply.get("missing_task_ids"):
                 raise FailTask(
-                    f"The external task(s) {reply['missing_task_ids']} in DAG {self.external_dag_id} "
-                    "do not exist."
+                    f"The external task(s) {reply['missing_task_ids']} in DAG "
+                    f"{self.external_dag_id} do not exist."
                 )
         runs = reply.get("runs") or []
         task_level = task_ids is not None or group is not None
 
         def counts(states: list[str]) -> int:
-            """How many (date, task) pairs are entirely in ``states`` (or the runs, for DAG level)."""
+            """How many (date, task) pairs are entirely in
+            ``states`` (or the runs, for DAG level)."""
             wanted = set(states)
             if not task_level:
                 return sum(1 for run in runs if run["state"] in wanted)
@@ -215,7 +219,8 @@ class ExternalTaskSensor(BaseSensorOperator):
 
         if any_in(self.failed_states):
             message = (
-                f"Some of the external tasks {task_ids or group} in DAG {self.external_dag_id} failed."
+                f"Some of the external tasks {task_ids or group} in DAG {self.external_dag_id} "
+                "failed."
                 if task_level
                 else f"The external DAG {self.external_dag_id} failed."
             )

@@ -11,7 +11,8 @@ from tradewind.sensors.base import BaseSensorOperator, PokeReturnValue
 
 
 class PythonSensor(BaseSensorOperator):
-    """Poke by calling ``python_callable``; a truthy result (or ``PokeReturnValue``) ends the wait."""
+    """Poke by calling ``python_callable``; a truthy
+    result (or ``PokeReturnValue``) ends the wait."""
 
     template_fields: Sequence[str] = ("templates_dict", "op_args", "op_kwargs")
 

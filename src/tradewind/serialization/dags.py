@@ -126,8 +126,8 @@ def deserialize_dag(data: Mapping[str, Any] | str | bytes) -> DAG:
     version = data.get("__version")
     if version != SERIALIZATION_VERSION:
         raise SerializationError(
-            f"serialized DAG {data.get('dag_id')!r} has layout version {version!r}; this Tradewind reads version "
-            f"{SERIALIZATION_VERSION}: re-parse the DAG file to store it again"
+            f"serialized DAG {data.get('dag_id')!r} has layout version {version!r}; this Tradewind "
+            f"reads version {SERIALIZATION_VERSION}: re-parse the DAG file to store it again"
         )
     try:
         with _unregistered():
@@ -173,8 +173,8 @@ def _build(data: Mapping[str, Any]) -> DAG:
         timetable if schedule == _SCHEDULE_IS_TIMETABLE else values.decode_value(schedule)
     )
     dag.params = ParamsDict(tasks.decode_params(data.get("params")) or {})
-    dag.has_on_success_callback = bool(data.get("has_on_success_callback"))  # type: ignore[attr-defined]
-    dag.has_on_failure_callback = bool(data.get("has_on_failure_callback"))  # type: ignore[attr-defined]
+    dag.has_on_success_callback = bool(data.get("has_on_success_callback"))  # type: ignore[attr-defined]  # only on read-back DAGs
+    dag.has_on_failure_callback = bool(data.get("has_on_failure_callback"))  # type: ignore[attr-defined]  # only on read-back DAGs
 
     tree = data["task_group"]
     group_by_id = groups.create_groups(dag, tree)

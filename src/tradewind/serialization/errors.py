@@ -10,4 +10,5 @@ class SerializationError(TradewindError):
 
 
 class SerializedTaskNotExecutable(SerializationError):
-    """A task read back from a serialized DAG was asked to run: only the DAG file's real task can."""
+    """A task read back from a serialized DAG was asked
+    to run: only the DAG file's real task can."""

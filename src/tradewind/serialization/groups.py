@@ -56,7 +56,8 @@ def create_groups(dag: DAG, tree: Mapping[str, Any]) -> dict[str, TaskGroup]:
             group_id = child.get("group_id")
             if not isinstance(group_id, str) or group_id in groups:
                 raise SerializationError(f"task group id {group_id!r} is missing or used twice")
-            # Created under the root, whose child ids are the ids given: the stored id is the full id.
+            # Created under the root, whose child ids are
+            # the ids given: the stored id is the full id.
             group = TaskGroup(group_id, parent_group=dag.task_group, dag=dag)
             group.parent_group = parent
             _set_looks(group, child)

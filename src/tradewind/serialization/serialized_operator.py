@@ -121,8 +121,9 @@ class SerializedOperator(SerializedTaskMixin, BaseOperator):
 
     def execute(self, context: Context) -> Any:
         raise SerializedTaskNotExecutable(
-            f"task {self.task_id!r} ({self.operator_module}.{self.task_type}) was read back from a serialized "
-            "DAG and has none of its code; only the task runner, which imports the DAG file, can execute it"
+            f"task {self.task_id!r} ({self.operator_module}.{self.task_type}) was read back from a "
+            "serialized DAG and has none of its code; only the task runner, which imports the DAG "
+            "file, can execute it"
         )
 
     def __repr__(self) -> str:
@@ -152,15 +153,16 @@ class SerializedMappedOperator(SerializedTaskMixin, MappedOperator):
         super().__init__(SerializedOperator, {"task_id": task_id, "dag": dag, **base_args})
 
     @property
-    def operator_name(self) -> str:  # type: ignore[override]
+    def operator_name(self) -> str:
         return self._operator_name
 
     @property
-    def template_fields(self) -> Sequence[str]:  # type: ignore[override]
+    def template_fields(self) -> Sequence[str]:
         return self._template_fields
 
     def unmap(self, mapped_kwargs: dict[str, Any]) -> SerializedOperator:
-        """The ``SerializedOperator`` of one map index (not added to the DAG); it cannot run either."""
+        """The ``SerializedOperator`` of one map index
+        (not added to the DAG); it cannot run either."""
         values = dict(self.partial_kwargs)
         if self.mapped_into:
             values[self.mapped_into] = {**(values.get(self.mapped_into) or {}), **mapped_kwargs}
@@ -169,7 +171,8 @@ class SerializedMappedOperator(SerializedTaskMixin, MappedOperator):
         base_args = {**self.base_kwargs, **{k: v for k, v in values.items() if k in BASE_DEFAULTS}}
         for name in CALLBACK_NAMES:
             base_args.pop(name, None)
-        operator = SerializedOperator(task_id=self.task_id, **base_args, **{UNMAPPING_KEY: self})
+        base_args[UNMAPPING_KEY] = self
+        operator = SerializedOperator(task_id=self.task_id, **base_args)
         self.copy_metadata_to(operator)
         operator.operator_name = self._operator_name
         operator.template_fields = self._template_fields

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any
 
 from tradewind.operators.empty import EmptyOperator
+from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.mapped import MappedOperator
 from tradewind.sdk.param import ParamsDict
 from tradewind.sdk.task_node import BASE_DEFAULTS, TaskNode
@@ -82,7 +83,7 @@ def _operator_class(task: TaskNode) -> type:
 
 
 def _class_facts(task: TaskNode) -> dict[str, Any]:
-    if isinstance(task, SerializedTaskMixin):
+    if isinstance(task, (SerializedOperator, SerializedMappedOperator)):
         return {
             "task_type": task.task_type,
             "operator_module": task.operator_module,
@@ -102,7 +103,7 @@ def _class_facts(task: TaskNode) -> dict[str, Any]:
         "inherits_from_empty_operator": (
             issubclass(cls, EmptyOperator)
             if isinstance(task, MappedOperator)
-            else bool(task.inherits_from_empty_operator)
+            else isinstance(task, BaseOperator) and task.inherits_from_empty_operator
         ),
     }
 
@@ -144,7 +145,7 @@ def _sensor(task: TaskNode) -> dict[str, Any] | None:
 
 
 def _template_values(task: TaskNode) -> dict[str, Any]:
-    fields = list(task.template_fields)  # type: ignore[attr-defined]
+    fields = list(task.template_fields)  # type: ignore[attr-defined]  # every operator class has them
     if isinstance(task, MappedOperator):
         source = task.partial_kwargs
         return {name: source[name] for name in fields if name in source}
@@ -158,7 +159,8 @@ def _template_values(task: TaskNode) -> dict[str, Any]:
 def _mapping(task: MappedOperator) -> dict[str, Any]:
     expand_input = None
     if task.expand_input is not None:
-        # A list of pairs: the order of the arguments (and of a mapped dict's items) is the map order.
+        # A list of pairs: the order of the arguments (and
+        # of a mapped dict's items) is the map order.
         expand_input = [
             [name, values.encode_value(value, ordered=True)]
             for name, value in task.expand_input.items()
@@ -181,7 +183,7 @@ def serialize_task(task: TaskNode) -> dict[str, Any]:
         **_class_facts(task),
         "ui_color": task.ui_color,
         "ui_fgcolor": task.ui_fgcolor,
-        "template_fields": list(task.template_fields),  # type: ignore[attr-defined]
+        "template_fields": list(task.template_fields),  # type: ignore[attr-defined]  # every operator class has them
         "template_values": {
             name: values.encode_value(value) for name, value in _template_values(task).items()
         },
@@ -226,12 +228,13 @@ def _restore_facts(task: SerializedTaskMixin, data: Mapping[str, Any]) -> None:
     task.is_sensor = sensor is not None
     for name in SENSOR_FIELDS:
         setattr(task, name, values.decode_value(sensor.get(name)) if sensor is not None else None)
-    task.ui_color = data["ui_color"]  # type: ignore[attr-defined]
-    task.ui_fgcolor = data["ui_fgcolor"]  # type: ignore[attr-defined]
+    task.ui_color = data["ui_color"]  # type: ignore[attr-defined]  # the mixin is always on a task
+    task.ui_fgcolor = data["ui_fgcolor"]  # type: ignore[attr-defined]  # the mixin is always on a task
 
 
 def create_task(data: Mapping[str, Any], dag: DAG) -> TaskNode:
-    """The task node of ``data``, added to ``dag``'s root group, without edges or template values."""
+    """The task node of ``data``, added to ``dag``'s
+    root group, without edges or template values."""
     task_id = data["task_id"]
     base_args = _decode_base(data)
     task: SerializedOperator | SerializedMappedOperator

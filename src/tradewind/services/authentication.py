@@ -68,4 +68,4 @@ def record_success(session: Session, credentials: Credentials, now: datetime) ->
         )
         .values(failed_login_count=0, last_login=now)
     )
-    return bool(result.rowcount == 1)  # type: ignore[attr-defined]
+    return bool(result.rowcount == 1)  # type: ignore[attr-defined]  # an UPDATE gives a CursorResult

@@ -109,7 +109,8 @@ class BackfillInfo:
 def _validate_range(dag: DAG, start: datetime, end: datetime) -> tuple[datetime, datetime]:
     if not dag.timetable.can_be_scheduled or not dag.timetable.periodic:
         raise InvalidArgument(
-            f"DAG {dag.dag_id!r} has no periodic schedule ({dag.timetable.summary}): nothing to backfill"
+            f"DAG {dag.dag_id!r} has no periodic schedule ({dag.timetable.summary}): "
+            "nothing to backfill"
         )
     if end < start:
         raise InvalidArgument(
@@ -117,11 +118,13 @@ def _validate_range(dag: DAG, start: datetime, end: datetime) -> tuple[datetime,
         )
     if dag.start_date is not None and end < dag.start_date:
         raise InvalidArgument(
-            f"the range {start.date()} .. {end.date()} ends before the DAG's start_date {dag.start_date.isoformat()}"
+            f"the range {start.date()} .. {end.date()} ends before the DAG's start_date "
+            f"{dag.start_date.isoformat()}"
         )
     if dag.end_date is not None and start > dag.end_date:
         raise InvalidArgument(
-            f"the range {start.date()} .. {end.date()} starts after the DAG's end_date {dag.end_date.isoformat()}"
+            f"the range {start.date()} .. {end.date()} starts after the DAG's end_date "
+            f"{dag.end_date.isoformat()}"
         )
     if dag.start_date is not None and start < dag.start_date:
         start = dag.start_date
@@ -161,18 +164,19 @@ def plan(
     """Each interval in ``[start, end]`` that has ended by ``now``, and what the backfill would
     do with it (changes nothing)."""
     now = now or timezone.utcnow()
-    start, end = _validate_range(dag, timezone.coerce_utc(start), timezone.coerce_utc(end))  # type: ignore[arg-type]
+    start, end = _validate_range(dag, timezone.coerce_utc(start), timezone.coerce_utc(end))
     infos = list(dag.timetable.iter_intervals(start, end))
     if not infos:
         raise InvalidArgument(
-            f"no data interval of DAG {dag.dag_id!r} has its logical date in {start.isoformat()} .. {end.isoformat()}"
+            f"no data interval of DAG {dag.dag_id!r} has its logical date in "
+            f"{start.isoformat()} .. {end.isoformat()}"
         )
     # As in Airflow: an interval that has not ended yet is the scheduler's to run, not a backfill's.
     infos = [info for info in infos if info.data_interval.end <= now]
     if not infos:
         raise InvalidArgument(
-            f"nothing to backfill: every data interval of DAG {dag.dag_id!r} in {start.isoformat()} .. "
-            f"{end.isoformat()} ends in the future"
+            f"nothing to backfill: every data interval of DAG {dag.dag_id!r} in "
+            f"{start.isoformat()} .. {end.isoformat()} ends in the future"
         )
     existing = {
         run.logical_date: run
@@ -430,7 +434,8 @@ def list_page(
     order_by: str | Sequence[str] | None,
     page: paging.Page,
 ) -> tuple[list[BackfillInfo], int]:
-    """One page of backfills (of one DAG, or all), by id unless ``order_by`` says otherwise, and the total."""
+    """One page of backfills (of one DAG, or all), by id unless ``order_by`` says otherwise,
+    and the total."""
     query = select(Backfill)
     if dag_id is not None:
         query = query.where(Backfill.dag_id == dag_id)

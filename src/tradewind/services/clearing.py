@@ -14,7 +14,7 @@ import dataclasses
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from sqlalchemy.orm import Session
 
 from tradewind import serialization
@@ -123,7 +123,9 @@ def select_for_clear(session: Session, dag_id: str, request: ClearRequest) -> li
         )
         exact = {(t.task_id, t.map_index) for t in request.tasks if t.map_index is not None}
         whole = {t.task_id for t in request.tasks if t.map_index is None} | (ids - named)
-        clauses = [TaskInstance.task_id.in_(sorted(whole))] if whole else []
+        clauses: list[ColumnElement[bool]] = (
+            [TaskInstance.task_id.in_(sorted(whole))] if whole else []
+        )
         clauses += [
             (TaskInstance.task_id == task_id) & (TaskInstance.map_index == index)
             for task_id, index in exact
@@ -154,7 +156,8 @@ def clear_task_instances(
     live = [ti for ti in tis if ti.state in _LIVE_STATES]
     if live:
         names = ", ".join(
-            f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: {ti.state})"
+            f"{ti.task_id}{'' if ti.map_index < 0 else f'[{ti.map_index}]'} ({ti.run_id}: "
+            f"{ti.state})"
             for ti in live[:10]
         )
         raise ClearConflict(

@@ -99,7 +99,7 @@ def delete_connection(session: Session, conn_id: str) -> None:
     result = session.execute(
         delete(models.ConnectionRow).where(models.ConnectionRow.conn_id == conn_id)
     )
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
         raise ConnectionNotFound(f"Connection {conn_id} does not exist")
 
 

@@ -130,7 +130,8 @@ def external_states(
 def run_states_json(session: Session, dag_id: str, run_id: str) -> dict[str, Any]:
     """``{"dag_id", "run_id", "state", "tasks": {key: {"state", "try_number", "duration"}}}``: the
     object ``tradewind dags test -o json`` prints, for a run in the metastore. Keys are
-    ``task_id`` or ``task_id[i]``, in dependency order then map index, as ``dags test`` lists them."""
+    ``task_id`` or ``task_id[i]``, in dependency order
+    then map index, as ``dags test`` lists them."""
     run = dag_runs.get_run(session, dag_id, run_id)
     tis = dag_runs.task_instances(session, dag_id, run_id)
     order: dict[str, int] = {}

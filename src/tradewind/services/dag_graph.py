@@ -61,7 +61,8 @@ def ascii_graph(dag: DAG) -> str:
 
 
 def tree(dag: DAG) -> str:
-    """Each root with its downstream tasks indented below it (as Airflow's ``tasks list --tree``)."""
+    """Each root with its downstream tasks indented
+    below it (as Airflow's ``tasks list --tree``)."""
     lines: list[str] = []
 
     def walk(task_id: str, depth: int) -> None:

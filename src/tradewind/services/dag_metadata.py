@@ -366,7 +366,8 @@ def get_version(session: Session, dag_id: str, version_number: int | None = None
     )
     if version is None:
         raise DagVersionNotFound(
-            f"The DagVersion with dag_id: `{dag_id}` and version_number: `{version_number}` was not found"
+            f"The DagVersion with dag_id: `{dag_id}` and version_number: `{version_number}` was "
+            "not found"
         )
     return version
 

@@ -138,7 +138,8 @@ def trigger(
         run_id = run_id or DagRunType.MANUAL.generate_run_id(logical.isoformat())
     if not RUN_ID_PATTERN.fullmatch(run_id) or len(run_id) > MAX_RUN_ID_LENGTH:
         raise InvalidRunRequest(
-            f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, digits and . _ ~ : + -"
+            f"run_id {run_id!r} is not allowed: use at most {MAX_RUN_ID_LENGTH} letters, "
+            "digits and . _ ~ : + -"
         )
     if (
         session.scalar(select(DagRun.id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id))
@@ -214,7 +215,8 @@ def task_instances(session: Session, dag_id: str, run_id: str) -> list[TaskInsta
 
 
 def task_key(task_id: str, map_index: int) -> str:
-    """The key of a task instance in JSON output: ``task_id`` or ``task_id[i]`` (as in ``dags test``)."""
+    """The key of a task instance in JSON output: ``task_id`` or ``task_id[i]`` (as in
+    ``dags test``)."""
     return task_id if map_index < 0 else f"{task_id}[{map_index}]"
 
 
@@ -279,7 +281,8 @@ RUN_ORDER_COLUMNS: Mapping[str, Any] = {
 
 
 def check_triggerable(session: Session, dag_id: str) -> None:
-    """``DagNotFound`` for an unknown or removed DAG; ``InvalidRunRequest`` if its file is broken."""
+    """``DagNotFound`` for an unknown or removed DAG; ``InvalidRunRequest`` if its file is
+    broken."""
     row = dag_service.get_dag_row(session, dag_id)
     if not row.is_active:
         raise DagNotFound(

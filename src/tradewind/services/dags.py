@@ -181,7 +181,8 @@ def latest_dag(session: Session, dag_id: str) -> tuple[Dag, DagVersion, DAG]:
 
 
 def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) -> DagInfo:
-    """Pause or unpause. Unpausing recomputes the next run, so catch-up follows the DAG's catchup."""
+    """Pause or unpause. Unpausing recomputes the next
+    run, so catch-up follows the DAG's catchup."""
     row, _, dag = latest_dag(session, dag_id)
     was_paused = row.is_paused
     row.is_paused = paused

@@ -39,8 +39,8 @@ def check_name(kind: str, name: str, max_length: int) -> str:
         or any(ord(char) < 32 or ord(char) == 127 for char in name)
     ):
         raise InvalidArgument(
-            f"invalid {kind} {name!r}: use 1-{max_length} characters, without surrounding spaces or control "
-            "characters (newline, tab, ...)"
+            f"invalid {kind} {name!r}: use 1-{max_length} characters, without surrounding spaces "
+            "or control characters (newline, tab, ...)"
         )
     return name
 

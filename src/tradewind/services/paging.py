@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 from tradewind.exceptions import InvalidArgument
 
 T = TypeVar("T")
+SelectT = TypeVar("SelectT", bound=Select)  # any Select, whatever the rows it returns
 
 DEFAULT_LIMIT = 50
 MAX_LIMIT = 100
@@ -92,7 +93,8 @@ def order_clauses(
         column = columns.get(attribute)
         if column is None:
             raise InvalidArgument(
-                f"Ordering with '{attribute}' is disallowed or the attribute does not exist on the model"
+                f"Ordering with '{attribute}' is disallowed or the attribute does not exist on the "
+                "model"
             )
         clauses.append(column.desc() if descending else column.asc())
     if tie_breaker is not None:
@@ -104,7 +106,7 @@ def order_clauses(
 
 def paginate(
     session: Session,
-    query: Select[Any],
+    query: Select,
     order: Sequence[Any],
     page: Page,
     *,
@@ -146,7 +148,7 @@ def prefix(column: Any, value: str | None) -> ColumnElement[bool] | None:
     return or_(*clauses) if clauses else false()
 
 
-def where_all(query: Select[Any], clauses: Sequence[ColumnElement[bool] | None]) -> Select[Any]:
+def where_all(query: SelectT, clauses: Sequence[ColumnElement[bool] | None]) -> SelectT:
     """``query`` with every clause that is not None added."""
     for clause in clauses:
         if clause is not None:

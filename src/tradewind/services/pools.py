@@ -72,7 +72,7 @@ def delete_pool(session: Session, name: str) -> None:
     if name == DEFAULT_POOL:
         raise InvalidArgument(f"{DEFAULT_POOL} cannot be deleted")
     result = session.execute(delete(models.SlotPool).where(models.SlotPool.pool == name))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
         raise PoolNotFound(f"Pool {name} does not exist")
 
 
@@ -147,7 +147,7 @@ ORDER_COLUMNS: Mapping[str, Any] = {
 def usage(session: Session, pools: Sequence[PoolInfo]) -> list[PoolUsage]:
     """The usage of each pool, in the same order."""
     names = [pool.pool for pool in pools]
-    counts: dict[tuple[str, str], int] = {}
+    counts: dict[tuple[str, str | None], int] = {}
     if names:
         rows = session.execute(
             select(

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -11,7 +11,7 @@ from tradewind.db.models import Job, JobState, JobType
 from tradewind.sdk import timezone
 
 
-def latest_heartbeat(session: Session, job_type: JobType = JobType.SCHEDULER) -> object:
+def latest_heartbeat(session: Session, job_type: JobType = JobType.SCHEDULER) -> datetime | None:
     return session.scalar(
         select(Job.latest_heartbeat)
         .where(Job.job_type == job_type.value, Job.state == JobState.RUNNING.value)
@@ -22,4 +22,4 @@ def latest_heartbeat(session: Session, job_type: JobType = JobType.SCHEDULER) ->
 
 def scheduler_alive(session: Session, within: timedelta) -> bool:
     beat = latest_heartbeat(session)
-    return beat is not None and timezone.utcnow() - beat < within  # type: ignore[operator]
+    return beat is not None and timezone.utcnow() - beat < within

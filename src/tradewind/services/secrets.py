@@ -8,6 +8,7 @@ comma-separated keys rotate the key: the first encrypts, every key decrypts, and
 
 from __future__ import annotations
 
+import contextlib
 import os
 import tempfile
 from collections.abc import Sequence
@@ -124,9 +125,7 @@ def _create_key_file(path: Path) -> None:
         with os.fdopen(fd, "w") as handle:
             os.fchmod(handle.fileno(), 0o600)
             handle.write(Fernet.generate_key().decode() + "\n")
-        try:
+        with contextlib.suppress(FileExistsError):
             os.link(tmp, path)
-        except FileExistsError:
-            pass
     finally:
         os.unlink(tmp)

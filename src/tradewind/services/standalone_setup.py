@@ -6,6 +6,8 @@ import dataclasses
 import os
 from pathlib import Path
 
+from sqlalchemy.orm import Session
+
 from tradewind.config import Settings
 from tradewind.services import db_admin, users
 
@@ -31,11 +33,11 @@ def prepare(settings: Settings) -> SetupResult:
     db_admin.migrate(settings)
     password_file = settings.home / PASSWORD_FILE
 
-    def ensure_admin(session: object) -> str | None:
-        if users.has_user(session, "admin"):  # type: ignore[arg-type]
+    def ensure_admin(session: Session) -> str | None:
+        if users.has_user(session, "admin"):
             return None
         password = users.generate_password()
-        users.create_user(session, username="admin", password=password, role="Admin")  # type: ignore[arg-type]
+        users.create_user(session, username="admin", password=password, role="Admin")
         return password
 
     password = db_admin.run(settings, ensure_admin)

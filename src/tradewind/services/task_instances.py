@@ -148,7 +148,8 @@ def list_page(
     order_by: str | Sequence[str] | None,
     page: paging.Page,
 ) -> tuple[list[TaskInstanceView], int]:
-    """One page of task instances (by map index unless ``order_by`` says otherwise) and the total."""
+    """One page of task instances (by map index unless
+    ``order_by`` says otherwise) and the total."""
     if where.dag_id is not None and where.run_id is not None:
         dag_runs.get_run(session, where.dag_id, where.run_id)
     elif where.dag_id is not None:
@@ -238,8 +239,8 @@ def get(
     )
     if ti is None:
         raise TaskInstanceNotFound(
-            f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: `{task_id}` and "
-            f"map_index: `{map_index}` was not found"
+            f"The Task Instance with dag_id: `{dag_id}`, run_id: `{run_id}`, task_id: `{task_id}` "
+            f"and map_index: `{map_index}` was not found"
         )
     return ti
 
@@ -268,7 +269,8 @@ def of_task(
 def tries(
     session: Session, dag_id: str, run_id: str, task_id: str, map_index: int = -1
 ) -> list[AnyTry]:
-    """Every try of a task instance, oldest first: finished tries from history, then the current one."""
+    """Every try of a task instance, oldest first:
+    finished tries from history, then the current one."""
     current = get(session, dag_id, run_id, task_id, map_index)
     history = list(
         session.scalars(
@@ -338,7 +340,8 @@ def set_state(
     """
     if new_state not in MARKABLE_STATES:
         raise InvalidStateTransition(
-            f"cannot set a task instance to {new_state!r}: expected one of {', '.join(MARKABLE_STATES)}"
+            f"cannot set a task instance to {new_state!r}: expected one of "
+            f"{', '.join(MARKABLE_STATES)}"
         )
     run = dag_runs.get_run(session, dag_id, run_id)
     version = session.get(DagVersion, run.dag_version_id) if run.dag_version_id else None

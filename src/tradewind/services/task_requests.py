@@ -28,7 +28,8 @@ log = logging.getLogger("tradewind.scheduler")
 
 
 class TaskRequestHandler:
-    """``handler(message) -> reply``; ``on_runs_changed`` is called after a run was created or reset."""
+    """``handler(message) -> reply``; ``on_runs_changed``
+    is called after a run was created or reset."""
 
     def __init__(
         self,

@@ -37,7 +37,7 @@ class VariableInfo:
     is_encrypted: bool
 
 
-class OnExisting(str, enum.Enum):
+class OnExisting(enum.StrEnum):
     """What ``import_variables`` does with a key that already exists."""
 
     OVERWRITE = "overwrite"
@@ -112,7 +112,7 @@ def set_variable(
 def delete_variable(session: Session, key: str) -> None:
     """Delete ``key``; ``VariableNotFound`` if there is none."""
     result = session.execute(delete(models.Variable).where(models.Variable.key == key))
-    if result.rowcount == 0:  # type: ignore[attr-defined]
+    if result.rowcount == 0:  # type: ignore[attr-defined]  # a DELETE gives a CursorResult
         raise VariableNotFound(f"Variable {key} does not exist")
 
 

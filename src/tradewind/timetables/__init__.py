@@ -1,4 +1,5 @@
-"""When DAGs run: timetables for cron, timedelta, preset and manual schedules, and their data intervals.
+"""When DAGs run: timetables for cron, timedelta,
+preset and manual schedules, and their data intervals.
 
 ``create_timetable(schedule, timezone)`` turns a DAG's ``schedule=`` argument into a
 Timetable; the scheduler asks it for the next run (``next_dagrun_info``) and stores it with

@@ -146,7 +146,8 @@ class Timetable(abc.ABC):
         return cls()
 
     def iter_intervals(self, start: datetime, end: datetime) -> Iterator[DagRunInfo]:
-        """Every run whose logical date lies in ``[start, end]``, in order (what a backfill creates).
+        """Every run whose logical date lies in ``[start,
+        end]``, in order (what a backfill creates).
 
         Runs are aligned to the schedule, not to ``start``: a daily cron from 10:00 on the 1st
         yields the run of the 2nd first. Callers clamp ``start`` to the DAG's start_date.

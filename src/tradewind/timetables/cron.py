@@ -49,7 +49,8 @@ class CronDataIntervalTimetable(DataIntervalTimetable):
         return describe.describe_cron(self.expression)
 
     def infer_manual_data_interval(self, *, run_after: datetime) -> DataInterval:
-        """The last complete interval: a manual run at 01:00 on the 25th of a daily DAG covers the 24th."""
+        """The last complete interval: a manual run at 01:00
+        on the 25th of a daily DAG covers the 24th."""
         end = self._fire_times.align_prev(zones.coerce_utc(run_after))
         return DataInterval(self._fire_times.prev_before(end), end)
 
@@ -128,7 +129,8 @@ class CronTriggerTimetable(Timetable):
         restriction: TimeRestriction,
         now: datetime | None = None,
     ) -> DagRunInfo | None:
-        """The fire time after the last run's; without catchup, at least the latest one by ``now``."""
+        """The fire time after the last run's; without
+        catchup, at least the latest one by ``now``."""
         now = datetime.now(UTC) if now is None else zones.coerce_utc(now)
         fire_times = self._fire_times
         candidates = []
@@ -168,7 +170,8 @@ class CronTriggerTimetable(Timetable):
 
 
 def _init_cron(timetable: Timetable, expression: str, timezone: tzinfo | str) -> None:
-    """Validate and set the fields both cron timetables share (they are frozen: no plain assignment)."""
+    """Validate and set the fields both cron timetables
+    share (they are frozen: no plain assignment)."""
     cron = cron_expression.validate(expression)
     zone = zones.parse_timezone(timezone)
     object.__setattr__(timetable, "expression", expression)

@@ -62,13 +62,15 @@ def to_cron(expression: str) -> str:
         except KeyError:
             known = ", ".join(sorted(PRESETS))
             raise DagDefinitionError(
-                f"invalid schedule {expression!r}: unknown preset; use one of {known}, @once, @continuous"
+                f"invalid schedule {expression!r}: unknown preset; use one of {known}, @once, "
+                "@continuous"
             ) from None
     return " ".join(text.split())
 
 
 def validate(expression: str) -> str:
-    """Check ``expression`` and return its five-field cron form; DagDefinitionError says what is wrong."""
+    """Check ``expression`` and return its five-field
+    cron form; DagDefinitionError says what is wrong."""
     from croniter import CroniterBadDateError, CroniterError, croniter
 
     if not isinstance(expression, str):
@@ -98,7 +100,8 @@ def validate(expression: str) -> str:
 
 
 def parse_fields(cron: str) -> tuple[CronField, ...] | None:
-    """The five fields of a valid cron, or None if one uses syntax beyond numbers, names, ranges, steps and lists."""
+    """The five fields of a valid cron, or None if one uses
+    syntax beyond numbers, names, ranges, steps and lists."""
     try:
         return tuple(_parse_field(text, index) for index, text in enumerate(cron.split()))
     except (_Unsupported, ValueError):

@@ -126,7 +126,8 @@ class CronFireTimes:
         return walls
 
     def _spread(self, instant: datetime) -> timedelta:
-        """How far the UTC offset moves within the window around ``instant``: zero away from DST changes."""
+        """How far the UTC offset moves within the window
+        around ``instant``: zero away from DST changes."""
         offsets = [
             (instant + shift).astimezone(self.timezone).utcoffset() or timedelta(0)
             for shift in (-_WINDOW, timedelta(0), _WINDOW)

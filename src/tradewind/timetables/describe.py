@@ -40,7 +40,8 @@ def describe_cron(expression: str) -> str:
 
 
 def describe_timedelta(delta: timedelta) -> str:
-    """A fixed period in words: ``"Every 2 hours"``, ``"Every day"``, ``"Every 1 day and 12 hours"``."""
+    """A fixed period in words: ``"Every 2 hours"``,
+    ``"Every day"``, ``"Every 1 day and 12 hours"``."""
     if delta.microseconds:
         return f"Every {delta}"
     seconds = delta.seconds

@@ -1,4 +1,5 @@
-"""Schedules whose runs each cover the interval between two boundaries: the shared rule, and timedelta.
+"""Schedules whose runs each cover the interval between
+two boundaries: the shared rule, and timedelta.
 
 A run covering ``[start, end)`` becomes due at ``end``, once its data is complete; its
 logical date is ``start``. So ``@daily``'s run for 2024-01-01 covers that day and starts just
@@ -56,7 +57,8 @@ class DataIntervalTimetable(Timetable):
         restriction: TimeRestriction,
         now: datetime | None = None,
     ) -> DagRunInfo | None:
-        """The interval after the last one; without catchup, the latest complete one if that is later."""
+        """The interval after the last one; without catchup,
+        the latest complete one if that is later."""
         now = datetime.now(UTC) if now is None else zones.coerce_utc(now)
         earliest = restriction.earliest
         if not restriction.catchup:
@@ -78,7 +80,8 @@ class DataIntervalTimetable(Timetable):
 
 @dataclass(frozen=True)
 class DeltaDataIntervalTimetable(DataIntervalTimetable):
-    """Runs every fixed ``delta`` (``schedule=timedelta(hours=2)``), on boundaries start_date + k * delta.
+    """Runs every fixed ``delta`` (``schedule=timedelta(hours=2)``),
+    on boundaries start_date + k * delta.
 
     Time is absolute: a 24-hour delta stays 24 hours across DST changes (use a cron for
     "same wall-clock time every day"). Unlike Airflow, the latest complete interval without
@@ -91,7 +94,8 @@ class DeltaDataIntervalTimetable(DataIntervalTimetable):
     def __post_init__(self) -> None:
         if not isinstance(self.delta, timedelta):
             raise DagDefinitionError(
-                f"a delta schedule must be a datetime.timedelta, got {type(self.delta).__name__} {self.delta!r}"
+                f"a delta schedule must be a datetime.timedelta, got {type(self.delta).__name__} "
+                f"{self.delta!r}"
             )
         if self.delta <= timedelta(0):
             raise DagDefinitionError(f"a delta schedule must be positive, got {self.delta!r}")

@@ -129,5 +129,6 @@ class ContinuousTimetable(_InstantTimetable):
         return DagRunInfo.interval(start, end)
 
     def iter_intervals(self, start: datetime, end: datetime) -> Iterator[DagRunInfo]:
-        """Nothing: runs of a continuous DAG depend on when each one ends, so none can be backfilled."""
+        """Nothing: runs of a continuous DAG depend on
+        when each one ends, so none can be backfilled."""
         return iter(())

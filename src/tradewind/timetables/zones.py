@@ -43,7 +43,8 @@ def parse_timezone(value: tzinfo | str) -> tzinfo:
     if isinstance(value, ZoneInfo):
         if value.key is None:
             raise DagDefinitionError(
-                "timezone loaded from a file has no IANA name to store; use zoneinfo.ZoneInfo('Area/City')"
+                "timezone loaded from a file has no IANA name to store; use "
+                "zoneinfo.ZoneInfo('Area/City')"
             )
         return _zone_from_name(value.key)
     if isinstance(value, timezone):
@@ -58,7 +59,8 @@ def parse_timezone(value: tzinfo | str) -> tzinfo:
 
 
 def timezone_name(zone: tzinfo) -> str:
-    """The name that ``parse_timezone`` turns back into ``zone``: IANA key, ``UTC`` or ``+HH:MM``."""
+    """The name that ``parse_timezone`` turns back
+    into ``zone``: IANA key, ``UTC`` or ``+HH:MM``."""
     if zone is UTC:
         return "UTC"
     if isinstance(zone, ZoneInfo) and zone.key is not None:

@@ -18,8 +18,8 @@ ReprocessBehaviorValue = Literal["none", "failed", "completed"]
 
 
 class BackfillProgress(BaseModel):
-    """Runs of the backfill: ``total``, finished (``done`` = ``succeeded`` + ``failed``), ``running``
-    (queued or running)."""
+    """Runs of the backfill: ``total``, finished (``done`` = ``succeeded`` + ``failed``),
+    ``running`` (queued or running)."""
 
     total: int
     done: int
@@ -56,7 +56,7 @@ class BackfillResponse(BaseModel):
             to_date=info.to_date,
             dag_run_conf=info.dag_run_conf,
             is_paused=info.is_paused,
-            reprocess_behavior=info.reprocess_behavior,  # type: ignore[arg-type]
+            reprocess_behavior=info.reprocess_behavior,  # type: ignore[arg-type]  # one of the Literal's values
             max_active_runs=info.max_active_runs,
             created_at=info.created_at,
             completed_at=info.completed_at,

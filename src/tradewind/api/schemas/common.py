@@ -49,7 +49,7 @@ def row_uuid(row_id: int) -> uuid.UUID:
 class TimeDelta(BaseModel):
     model_config = ConfigDict(populate_by_name=True, serialize_by_alias=True)
 
-    type: str = Field("TimeDelta", alias="__type")
+    type: str = Field(default="TimeDelta", alias="__type")
     days: int
     seconds: int
     microseconds: int

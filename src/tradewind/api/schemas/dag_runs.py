@@ -117,7 +117,8 @@ class TriggerDAGRunPostBody(BaseModel):
     def _both_interval_ends(self) -> TriggerDAGRunPostBody:
         if (self.data_interval_start is None) != (self.data_interval_end is None):
             raise ValueError(
-                "Either both data_interval_start and data_interval_end must be provided or both must be None"
+                "Either both data_interval_start and data_interval_end must be provided or both "
+                "must be None"
             )
         return self
 

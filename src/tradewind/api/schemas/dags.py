@@ -157,7 +157,8 @@ class DAGDetailsResponse(DAGResponse):
 
 
 def params_json(params: ParamsDict) -> dict[str, Any]:
-    """Params as Airflow's API shows them: ``{name: {"__class", "value", "description", "schema"}}``."""
+    """Params as Airflow's API shows them: ``{name:
+    {"__class", "value", "description", "schema"}}``."""
     shown: dict[str, Any] = {}
     for name in params:
         param = params.get_param(name)

@@ -13,6 +13,9 @@ from tradewind.api.schemas.common import DagVersionResponse, IsoAwareDatetime, R
 from tradewind.db.models import TaskInstance
 from tradewind.services import task_instances
 
+# By name too: inside TaskInstanceCollectionResponse, `task_instances` is the field.
+from tradewind.services.task_instances import TaskInstanceView
+
 
 def _fields(view: task_instances.TaskInstanceView) -> dict[str, Any]:
     ti, run = view.ti, view.run
@@ -142,7 +145,7 @@ class TaskInstanceCollectionResponse(BaseModel):
 
     @classmethod
     def of(
-        cls, views: Sequence[task_instances.TaskInstanceView], total: int | None = None
+        cls, views: Sequence[TaskInstanceView], total: int | None = None
     ) -> TaskInstanceCollectionResponse:
         return cls(
             task_instances=[TaskInstanceResponse.of(view) for view in views],

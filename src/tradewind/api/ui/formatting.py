@@ -1,4 +1,5 @@
-"""How the UI writes times, durations and states: Airflow's state colours, times in a chosen zone."""
+"""How the UI writes times, durations and states:
+Airflow's state colours, times in a chosen zone."""
 
 from __future__ import annotations
 
@@ -72,7 +73,10 @@ def fmt_datetime(value: datetime | None, zone: tzinfo, *, seconds: bool = True) 
             f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
             f"{local.hour:02d}:{local.minute:02d}:{local.second:02d} {name}"
         )
-    return f"{local.year:04d}-{local.month:02d}-{local.day:02d} {local.hour:02d}:{local.minute:02d} {name}"
+    return (
+        f"{local.year:04d}-{local.month:02d}-{local.day:02d} "
+        f"{local.hour:02d}:{local.minute:02d} {name}"
+    )
 
 
 def zone_label(zone: tzinfo, now: datetime | None = None) -> str:

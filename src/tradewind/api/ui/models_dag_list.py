@@ -85,7 +85,7 @@ def _like(text: str) -> str:
     return f"%{escaped}%"
 
 
-def _filtered(query: Select, search: str, tags: list[str]) -> Select:  # type: ignore[type-arg]
+def _filtered(query: Select, search: str, tags: list[str]) -> Select:
     query = query.where(Dag.is_active.is_(True))
     if search:
         query = query.where(func.lower(Dag.dag_id).like(_like(search.lower()), escape="\\"))

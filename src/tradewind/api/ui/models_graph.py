@@ -74,7 +74,7 @@ def graph_of_version(session: Session, version_id: int) -> GraphDocument:
         raise DagNotFound(f"DAG version {version_id} does not exist")
     cached = _documents.get((version_id, content_hash))
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     row = session.execute(
         select(DagVersion.dag_id, DagVersion.version_number, DagVersion.serialized_dag).where(
             DagVersion.id == version_id
@@ -142,7 +142,7 @@ def _document(
                     numbers.append(index[child])
                     below.append(child)
                 continue
-            group = {
+            group: dict[str, Any] = {
                 "id": str(child["group_id"]),
                 "tooltip": child.get("tooltip") or "",
                 "children": [],

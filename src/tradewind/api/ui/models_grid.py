@@ -124,7 +124,7 @@ def grid_runs(session: Session, dag_id: str, *, limit: int, offset: int = 0) -> 
         .offset(offset)
         .limit(limit)
     ).all()
-    return [GridRun(*row) for row in reversed(rows)]
+    return [GridRun(*tuple(row)) for row in reversed(rows)]
 
 
 def task_cells(session: Session, dag_id: str, run_ids: list[str]) -> dict[str, dict[str, GridCell]]:

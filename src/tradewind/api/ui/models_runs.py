@@ -1,4 +1,5 @@
-"""One DAG run as the UI shows it: details, the gantt chart of its tries, and the calendar of runs."""
+"""One DAG run as the UI shows it: details, the gantt
+chart of its tries, and the calendar of runs."""
 
 from __future__ import annotations
 
@@ -255,8 +256,8 @@ def calendar(
                 week.append(None)
             else:
                 found = counts.get(day, Counter())
-                state = next((s for s in _RUN_PRIORITY if found.get(s)), None)
-                week.append(CalendarDay(day, state, dict(found)))
+                shown = next((s for s in _RUN_PRIORITY if found.get(s)), None)
+                week.append(CalendarDay(day, shown, dict(found)))
                 if day.day == 1 or (not months and not weeks and not week[:-1]):
                     months.append((len(weeks), day.strftime("%b")))
             day += timedelta(days=1)

@@ -278,7 +278,7 @@ def shape_of_version(session: Session, version_id: int) -> DagShape:
         raise DagNotFound(f"DAG version {version_id} does not exist")
     cached = _shapes.get((version_id, content_hash))
     if cached is not None:
-        return cached  # type: ignore[no-any-return]
+        return cached
     version = session.get(DagVersion, version_id)
     if version is None:
         raise DagNotFound(f"DAG version {version_id} does not exist")
@@ -303,7 +303,8 @@ def latest_shape(session: Session, dag_id: str) -> DagShape:
 
 
 def version_for_run(session: Session, dag_id: str, run_id: str | None) -> int:
-    """Id of the version a run ran with; the latest version when no run is named or it was not pinned."""
+    """Id of the version a run ran with; the latest
+    version when no run is named or it was not pinned."""
     if run_id:
         version_id = session.scalar(
             select(DagRun.dag_version_id).where(DagRun.dag_id == dag_id, DagRun.run_id == run_id)

@@ -256,19 +256,18 @@ def connection_save(
     form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
     original = actions.field(form, "original") or None
-    typed = ConnectionForm(
-        **{
-            f.name: actions.field(form, f.name).strip()
-            for f in dataclasses.fields(ConnectionForm)
-            if f.name != "has_password"
-        }
-    )
+    values: dict[str, Any] = {
+        f.name: actions.field(form, f.name).strip()
+        for f in dataclasses.fields(ConnectionForm)
+        if f.name != "has_password"
+    }
+    typed = ConnectionForm(**values)
     password = actions.field(form, "password")
     clear_password = actions.field(form, "clear_password") in _TRUE
     cipher = _cipher(request)
 
     def save(s: Session) -> None:
-        fields = {
+        fields: dict[str, Any] = {
             "conn_type": typed.conn_type,
             "description": typed.description or None,
             "host": typed.host or None,
@@ -387,7 +386,7 @@ def pool_save(
     form: FormData = Depends(ui_session.csrf_form),
 ) -> Response:
     original = actions.field(form, "original") or None
-    typed = {
+    typed: dict[str, Any] = {
         "pool": actions.field(form, "pool").strip(),
         "slots": actions.field(form, "slots").strip(),
         "description": actions.field(form, "description"),

@@ -30,7 +30,8 @@ _PLAIN = re.compile(r"[A-Za-z0-9_.~:+@-]*\Z")
 
 
 def path_part(value: str) -> str:
-    """One path segment; ``:``, ``+`` and ``@`` stay as they are (legal in a path, and common in run ids)."""
+    """One path segment; ``:``, ``+`` and ``@`` stay as
+    they are (legal in a path, and common in run ids)."""
     return value if _PLAIN.match(value) and value not in {".", ".."} else quote(value, safe=":+@")
 
 
