@@ -30,7 +30,6 @@ import logging
 import multiprocessing
 import multiprocessing.connection
 import os
-import re
 import signal
 import sys
 import tempfile
@@ -44,15 +43,13 @@ from typing import Any, TextIO
 
 import tradewind
 from tradewind import serialization
+from tradewind.dag_processing import crash_reports
 from tradewind.dag_processing.importer import DagFileTimeout, ImportProblem, import_dag_file
 from tradewind.runner import parent_death
 from tradewind.sdk import definition_context
 from tradewind.sdk.definition_context import DagFileDefaults
 
 log = logging.getLogger("tradewind.dag_processor")
-
-#: How much of the end of a crashed child's log is searched for faulthandler's report.
-_CRASH_REPORT_BYTES = 64 * 1024
 
 
 @dataclasses.dataclass
@@ -285,48 +282,6 @@ class _Running:
             os.close(self.ended)
 
 
-def _describe_exit(code: int | None) -> str:
-    if code is None:
-        return "the interpreter did not finish importing the file"
-    if code < 0:
-        try:
-            name = signal.Signals(-code).name
-        except ValueError:
-            name = str(-code)
-        return f"the interpreter was killed by signal {name} while importing the file"
-    return f"the interpreter exited with code {code} while importing the file"
-
-
-_FRAME = re.compile(r'File "(?P<file>[^"]+)", line (?P<line>\d+)')
-
-
-def _crash_report(log_path: Path, path: Path) -> tuple[str, int | None]:
-    """faulthandler's report at the end of the child's log, cut after the frame of ``path``,
-    and the line of ``path`` in it."""
-    try:
-        with log_path.open("rb") as handle:
-            handle.seek(0, os.SEEK_END)
-            size = handle.tell()
-            handle.seek(max(0, size - _CRASH_REPORT_BYTES))
-            tail = handle.read().decode("utf-8", errors="replace")
-    except OSError:
-        return "", None
-    start = tail.rfind("Fatal Python error")
-    if start < 0:
-        return "", None
-    kept: list[str] = []
-    line: int | None = None
-    for text in tail[start:].splitlines():  # frames: most recent call first
-        if text.startswith("Extension modules:"):
-            break
-        kept.append(text)
-        match = _FRAME.search(text)
-        if match and Path(match["file"]) == path:
-            line = int(match["line"])
-            break
-    return "\n".join(kept).rstrip(), line
-
-
 def _failed(
     item: _Running, message: str, formatted: str, line: int | None, duration: float
 ) -> ParsedFile:
@@ -393,8 +348,8 @@ def _collect(item: _Running, now: float, *, exited: bool) -> ParsedFile:
     item.close()
     duration = now - item.started
     if payload is None:
-        report, line = _crash_report(item.log_path, item.path.resolve())
-        message = _describe_exit(item.process.exitcode)
+        report, line = crash_reports.crash_report(item.log_path, item.path.resolve())
+        message = crash_reports.describe_exit(item.process.exitcode)
         formatted = report or f"{message}; its output is in {item.log_path}"
         return _failed(item, message, formatted, line, duration)
     problems = [ImportProblem(**p) for p in payload["problems"]]

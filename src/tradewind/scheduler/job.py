@@ -54,10 +54,8 @@ RequestHandlerFactory = Callable[..., RequestHandler]
 
 
 class SchedulerJob:
-    """One scheduler process: its job row, its executor, its loop.
-
-    ``clock`` gives "now" for every scheduling decision (inject one in tests).
-    """
+    """One scheduler process: its job row, its executor, its loop. ``clock`` gives "now" for
+    every scheduling decision (inject one in tests)."""
 
     def __init__(
         self,
