@@ -155,7 +155,10 @@ def test_notes_over_airflows_limit(
         )
     with pytest.raises(ValueTooLarge, match="note is 1001 characters"):
         db_engine.run_in_transaction(
-            engine, lambda s: task_instances.set_note(s, "api_example", run_id, "load", long_note)
+            engine,
+            lambda s: task_instances.set_notes(
+                task_instances.of_task(s, "api_example", run_id, "load"), long_note
+            ),
         )
     assert (
         client.patch(run_url(run_id), json={"note": "n" * 1000}, headers=admin).status_code == 200

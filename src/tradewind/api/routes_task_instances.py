@@ -252,8 +252,7 @@ def _patch(
         if not dry_run:
             deps.wake_scheduler_after_commit(request, session)
     if "note" in fields and not dry_run:
-        for ti in targets:
-            ti.note = body.note
+        task_instances.set_notes(targets, body.note)
     if not dry_run:
         audit.record(
             session,
@@ -418,8 +417,7 @@ def post_clear_task_instances(
     )
     if not body.dry_run:
         if body.note is not None:
-            for ti in tis:
-                ti.note = body.note
+            task_instances.set_notes(tis, body.note)
         audit.record(
             session,
             "post_clear_task_instances",

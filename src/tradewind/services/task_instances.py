@@ -426,17 +426,9 @@ def _clear_failed_downstream(
         clearing.clear_task_instances(session, to_clear, now=now)
 
 
-def set_note(
-    session: Session,
-    dag_id: str,
-    run_id: str,
-    task_id: str,
-    note: str | None,
-    *,
-    map_index: int = -1,
-) -> TaskInstance:
+def set_notes(tis: Sequence[TaskInstance], note: str | None) -> None:
+    """Give each of ``tis`` the note (Airflow's note on a task instance: what a user says of
+    it), or remove it with None; a note over the limit changes nothing."""
     input_limits.check_note(note)
-    ti = get(session, dag_id, run_id, task_id, map_index)
-    ti.note = note
-    session.flush()
-    return ti
+    for ti in tis:
+        ti.note = note
