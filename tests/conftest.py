@@ -28,6 +28,8 @@ import itertools
 import os
 import secrets
 import shutil
+import sys
+import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -43,6 +45,19 @@ from tradewind.db import engine as db_engine
 from tradewind.db import migrate as db_migrate
 from tradewind.db.base import Base
 from tradewind.exceptions import TradewindError
+
+
+def _stop_tracing_in_forked_children() -> None:
+    """Line coverage is measured in the test process only: a process forked from it (a warm
+    launcher, a try, a parse child) ends with ``os._exit`` and saves nothing, so it should not
+    pay for the tracer either (it made the tries of in-process schedulers several times slower).
+    """
+    sys.settrace(None)
+    threading.settrace(None)
+
+
+os.register_at_fork(after_in_child=_stop_tracing_in_forked_children)
+
 
 POSTGRES_URL_ENV = "TRADEWIND_TEST_POSTGRES_URL"
 DEFAULT_POSTGRES_URL = "postgresql://postgres@127.0.0.1:5432/test"
