@@ -83,6 +83,10 @@ class TaskInstance(TaskInstanceColumns, Base):
         Index("ix_task_instance_state", "state"),
         Index("ix_task_instance_dag_id_run_id_state", "dag_id", "run_id", "state"),
         Index("ix_task_instance_state_pool", "state", "pool"),
+        # The task instance listings' default order (Airflow's: by map index), of every DAG or
+        # of one: a page read from the index instead of a sort of the whole history.
+        Index("ix_task_instance_map_index_id", "map_index", "id"),
+        Index("ix_task_instance_dag_id_map_index_id", "dag_id", "map_index", "id"),
     )
 
 
