@@ -9,7 +9,8 @@ runs of each daily DAG (5 task instances each) and ``w8_chain_runs`` runs of the
 grid is measured. Measured on each: W1, W2 and W4 (as ``run_tradewind`` measures them; W4 has
 several runs running at once, which single-run workloads never have), full scheduler
 passes (``pass_probe``, standalone stopped), and the DAG list, grid and task instance list,
-REST and UI, through a running ``standalone``.
+REST and UI, through a running ``standalone``. The two metastores are measured turn by turn,
+both standalones up at once, so that the machine's load weighs on both sides alike.
 """
 
 from __future__ import annotations
@@ -21,15 +22,17 @@ import shutil
 import statistics
 import sys
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import sqlalchemy
 from sqlalchemy import text
+from sqlalchemy.engine import make_url
 
-from bench import history_fill, procs
+from bench import history_fill, metastore, procs
 from bench.figures import BenchError, FigureSet, Target
 from bench.harness import TRADEWIND, Standalone, TradewindRunner, http_json, tradewind_env
-from bench.metastore import MetastoreReader
+from bench.metastore import BenchDatabase, MetastoreReader
 from bench.workloads import Context, RunWorkload, measure_once, run_workloads, warm_up
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -70,10 +73,26 @@ class Phase:
     dags: Path
     env: dict[str, str]
     url: str
+    #: The PostgreSQL server and database of this metastore (None on SQLite).
+    server: BenchDatabase | None = None
+    database: str | None = None
     values: dict[str, list[float]] = dataclasses.field(default_factory=dict)
 
     def add(self, key: str, value: float) -> None:
         self.values.setdefault(key, []).append(value)
+
+    def drop(self) -> None:
+        if self.server is not None and self.database is not None:
+            self.server._admin(f'DROP DATABASE IF EXISTS "{self.database}" WITH (FORCE)')
+            self.database = None
+
+
+def _fresh_postgres(server: BenchDatabase, name: str) -> str:
+    """A new, empty database ``name`` on the bench's server (both metastores live at once)."""
+    server._admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+    server._admin(f'CREATE DATABASE "{name}" TEMPLATE template0')
+    url = make_url(server.server_url).set(drivername="postgresql+psycopg", database=name)
+    return url.render_as_string(hide_password=False)
 
 
 #: Figure key -> (label, unit). Rates are better high: their ratio is empty / history.
@@ -114,20 +133,22 @@ def _pages(chain: str, run_id: str) -> dict[str, str]:
 
 
 def run_history(ctx: Context, figures: FigureSet) -> None:
-    """W8: prepare and measure the empty metastore, then the one with history."""
+    """W8: prepare both metastores, then measure them turn by turn (see ``measure``)."""
     workloads = {
         spec.key: spec for spec in run_workloads(ctx.sizes) if spec.key in {"W1", "W2", "W4"}
     }
     phases: list[Phase] = []
     try:
         for label in PHASES:
-            phase = prepare(ctx, label, workloads, figures)
-            measure(ctx, phase, workloads)
-            phases.append(phase)
+            phases.append(prepare(ctx, label, workloads, figures))
+        measure(ctx, phases, workloads)
     except BenchError as exc:
         ctx.log(f"tradewind W8 FAILED: {exc}")
         figures.fail("W8", "W8 long history", "×", str(exc).splitlines()[0], target=RATIO_TARGET)
         return
+    finally:
+        for phase in phases:
+            phase.drop()
     empty, history = phases
     for key, (label, unit) in MEASURES.items():
         for phase in phases:
@@ -156,8 +177,13 @@ def prepare(
         spec.dag.write(dags, "tradewind")
     template = dags / f"{history_fill.TEMPLATE_ID}.py"
     template.write_text(history_fill.history_dag_source(history_fill.TEMPLATE_ID), encoding="utf-8")
-    env = tradewind_env(home, dags, ctx.db)
-    url = env.get("TRADEWIND__DATABASE__URL") or f"sqlite:///{home / 'tradewind.db'}"
+    env = tradewind_env(home, dags, BenchDatabase("sqlite"))
+    url = f"sqlite:///{home / 'tradewind.db'}"
+    database = None
+    if ctx.db.kind == "postgres":
+        database = f"{metastore.POSTGRES_DATABASE}_w8_{label}"
+        url = _fresh_postgres(ctx.db, database)
+        env["TRADEWIND__DATABASE__URL"] = url
     for argv in (["db", "migrate"], ["dags", "reserialize"]):
         done = procs.run_timed([TRADEWIND, *argv], env=env, timeout=300, what=" ".join(argv))
         if done.returncode != 0:
@@ -197,7 +223,7 @@ def prepare(
             )
     finally:
         engine.dispose()
-    return Phase(label, home, dags, env, url)
+    return Phase(label, home, dags, env, url, ctx.db if database else None, database)
 
 
 def _schedule_tomorrow(engine: sqlalchemy.Engine) -> None:
@@ -220,60 +246,82 @@ def _schedule_tomorrow(engine: sqlalchemy.Engine) -> None:
         )
 
 
-def measure(ctx: Context, phase: Phase, workloads: dict[str, RunWorkload]) -> None:
-    """W1, W2 and the pages on a running standalone, then the passes with it stopped."""
-    standalone = PrefilledStandalone(phase.home, phase.dags, phase.env, phase.url)
-    runner: TradewindRunner | None = None
+def measure(ctx: Context, phases: list[Phase], workloads: dict[str, RunWorkload]) -> None:
+    """Both standalones up at once and measured turn by turn (W1, W2, W4, each page), then the
+    passes with both stopped: a busy machine then slows both sides alike, where measuring one
+    metastore after the other gave ratios of 2 between pages doing the very same work."""
+    standalones = [PrefilledStandalone(p.home, p.dags, p.env, p.url) for p in phases]
+    runners: list[TradewindRunner] = []
     scratch = FigureSet()
     try:
-        standalone.start()
-        standalone.wait_ready(
-            {spec.dag.dag_id for spec in workloads.values()}, timeout=180, what=f"W8 {phase.label}"
-        )
-        runner = TradewindRunner(standalone)
+        for phase, standalone in zip(phases, standalones, strict=True):
+            standalone.start()
+            standalone.wait_ready(
+                {spec.dag.dag_id for spec in workloads.values()},
+                timeout=180,
+                what=f"W8 {phase.label}",
+            )
+            runners.append(TradewindRunner(standalone))
         for spec in workloads.values():
-            warm_up(ctx, runner, spec, scratch, spec.timeout)
+            for runner in runners:
+                warm_up(ctx, runner, spec, scratch, spec.timeout)
             for rep in range(ctx.repeat):
-                values, _raw = measure_once(runner, spec, rep, spec.timeout)
-                for key in (f"{spec.key}.hop_median", f"{spec.key}.wall", f"{spec.key}.rate"):
-                    if key in values:
-                        phase.add(key, values[key])
-                ctx.log(
-                    f"W8 {phase.label} {spec.key} {rep + 1}/{ctx.repeat}: "
-                    + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
-                )
+                for phase, runner in zip(phases, runners, strict=True):
+                    values, _raw = measure_once(runner, spec, rep, spec.timeout)
+                    for key in (f"{spec.key}.hop_median", f"{spec.key}.wall", f"{spec.key}.rate"):
+                        if key in values:
+                            phase.add(key, values[key])
+                    ctx.log(
+                        f"W8 {phase.label} {spec.key} {rep + 1}/{ctx.repeat}: "
+                        + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+                    )
         chain = workloads["W1"].dag.dag_id
-        measure_pages(ctx, phase, standalone, _pages(chain, f"bench_W1_{ctx.repeat - 1}_0"))
+        measure_pages(ctx, phases, standalones, _pages(chain, f"bench_W1_{ctx.repeat - 1}_0"))
     finally:
-        if runner is not None:
+        for runner in runners:
             runner.close()
-        standalone.stop()
-    measure_passes(ctx, phase)
+        for standalone in standalones:
+            standalone.stop()
+    for _round in range(ctx.repeat):
+        for phase in phases:
+            measure_passes(ctx, phase)
 
 
-def measure_pages(
-    ctx: Context, phase: Phase, standalone: Standalone, pages: dict[str, str]
-) -> None:
-    base = f"http://127.0.0.1:{standalone.port}"
+def _token(phase: Phase, base: str) -> str:
     password = (phase.home / "standalone_admin_password.txt").read_text().strip()
     status, body = http_json(
         f"{base}/auth/token", method="POST", body={"username": "admin", "password": password}
     )
     if status not in (200, 201) or not body:
         raise BenchError(f"W8 {phase.label}: POST /auth/token answered {status}")
-    token = body["access_token"]
+    return str(body["access_token"])
+
+
+def measure_pages(
+    ctx: Context, phases: list[Phase], standalones: Sequence[Standalone], pages: dict[str, str]
+) -> None:
+    """Each page ``PAGE_GETS`` times on one side, then on the other, ``ctx.repeat`` times."""
+    bases = [f"http://127.0.0.1:{standalone.port}" for standalone in standalones]
+    tokens = [_token(phase, base) for phase, base in zip(phases, bases, strict=True)]
     for key, path in pages.items():
-        status, _ = http_json(base + path, token=token, timeout=60)  # warm: not counted
-        if status != 200:
-            raise BenchError(f"W8 {phase.label}: GET {path} answered {status}")
+        for phase, base, token in zip(phases, bases, tokens, strict=True):
+            status, _ = http_json(base + path, token=token, timeout=60)  # warm: not counted
+            if status != 200:
+                raise BenchError(f"W8 {phase.label}: GET {path} answered {status}")
         for _rep in range(ctx.repeat):
-            times = []
-            for _ in range(PAGE_GETS):
-                started = time.perf_counter()
-                http_json(base + path, token=token, timeout=60)
-                times.append((time.perf_counter() - started) * 1000)
-            phase.add(key, statistics.median(times))
-        ctx.log(f"W8 {phase.label} {path}: {statistics.median(phase.values[key]):.1f} ms")
+            for phase, base, token in zip(phases, bases, tokens, strict=True):
+                times = []
+                for _ in range(PAGE_GETS):
+                    started = time.perf_counter()
+                    http_json(base + path, token=token, timeout=60)
+                    times.append((time.perf_counter() - started) * 1000)
+                phase.add(key, statistics.median(times))
+        ctx.log(
+            f"W8 {path}: "
+            + ", ".join(
+                f"{phase.label} {statistics.median(phase.values[key]):.1f} ms" for phase in phases
+            )
+        )
 
 
 def measure_passes(ctx: Context, phase: Phase) -> None:
