@@ -1,7 +1,9 @@
 """Indexes that keep listings of a long history to a page: runs newest first
-(``ix_dag_run_run_after_id``) and task instances in their default order, of every DAG and of
-one (``ix_task_instance_map_index_id``, ``ix_task_instance_dag_id_map_index_id``). Without
-them each listing sorted every run or task instance ever stored to return fifty.
+(``ix_dag_run_run_after_id``) and task instances in their default order, of every DAG, of one
+and of one run (``ix_task_instance_map_index_id``, ``..._dag_id_map_index_id``,
+``..._dag_id_run_id_map_index_id``). Without them each listing sorted every run or task
+instance ever stored to return fifty; without the last, SQLite reads one run's task instances
+through its DAG's.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +23,11 @@ INDEXES = (
     ("ix_dag_run_run_after_id", "dag_run", ["run_after", "id"]),
     ("ix_task_instance_map_index_id", "task_instance", ["map_index", "id"]),
     ("ix_task_instance_dag_id_map_index_id", "task_instance", ["dag_id", "map_index", "id"]),
+    (
+        "ix_task_instance_dag_id_run_id_map_index_id",
+        "task_instance",
+        ["dag_id", "run_id", "map_index", "id"],
+    ),
 )
 
 
