@@ -169,9 +169,9 @@ class LauncherClient:
         self.supervisor.watch(sock, FIRST, self._on_readable, launcher)
         self.supervisor.watch(pidfd, LAST, self.on_exit, launcher)
         log.info(
-            "Started %s (version of %s)%s",
+            "Started %s%s%s",
             launcher.describe(),
-            workload.fileloc,
+            "" if launcher.any_version else f" (version of {workload.fileloc})",
             "" if forked_here else " from the fork server",
         )
         return launcher
