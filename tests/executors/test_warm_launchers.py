@@ -397,3 +397,28 @@ def test_a_version_in_demand_gets_its_own_launcher_even_when_the_pool_is_busy(
         assert loads.read_text().split() == [str(own.pid), str(bare), str(hot.pid)]
     finally:
         executor.end(grace=0.5)
+
+
+def test_a_launcher_stopped_for_its_age_while_in_use_is_replaced_at_once(
+    tmp_path, loads, monkeypatch
+) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    executor = LocalExecutor(parallelism=2, launchers=LauncherPool(max_age=0.5, idle_timeout=30.0))
+    executor.start(lambda message: {"error": "unknown"})
+    try:
+        _run_one(executor, _workload(tmp_path, 1, "wait_go"), go)
+        (old,) = list(executor.launchers)
+        deadline = time.monotonic() + 10
+        while not old.gone or len([la for la in executor.launchers if la.loaded]) != 1:
+            assert time.monotonic() < deadline, "the aged launcher was not replaced"
+            executor.wait(0.05, [])
+        executor.launchers.max_age = 60.0  # no more replacements while the rest is checked
+        (new,) = list(executor.launchers)
+        assert new is not old and new.key == old.key and not alive(old.pid)
+        # Warm before any try asked for it: the next try is forked from it.
+        assert loads.read_text().split() == [str(old.pid), str(new.pid)]
+        _pid, parent = _run_one(executor, _workload(tmp_path, 2, "wait_go"), go)
+        assert parent == new.pid
+    finally:
+        executor.end(grace=0.5)

@@ -5,7 +5,8 @@ so a try it forks starts with the DAG built instead of executing the file again.
 keeps them: at most ``max_launchers`` (least recently used retired first), each stopped once
 idle for ``idle_timeout`` seconds and retired (no new tries; stopped when its tries end) after
 ``max_age`` seconds, so helper modules beside a DAG file that changed on disk are picked up
-again. A version whose source the launcher could not load is not tried again for
+again (one retired for its age while in use is replaced at once, so a version run now and then
+finds its launcher warm). A version whose source the launcher could not load is not tried again for
 ``failure_ttl`` seconds: its tries are forked directly and report the load error themselves.
 
 More versions at work than ``max_launchers`` (a thousand DAGs on a tight schedule) must not
@@ -112,6 +113,8 @@ class Launcher:
     forked_here: bool = True
     pending: dict[int, Any] = dataclasses.field(default_factory=dict)
     running: dict[int, Any] = dataclasses.field(default_factory=dict)
+    #: The try it was started for: what starting its replacement takes.
+    first_workload: TaskWorkload | None = None
 
     @property
     def busy(self) -> bool:
@@ -251,6 +254,8 @@ class LauncherPool:
         self._failed: dict[LauncherKey, float] = {}
         #: Versions without a launcher: when their latest tries were asked for.
         self._demand: dict[LauncherKey, collections.deque[float]] = {}
+        #: Launchers stopped for their age while in use, to be replaced (``replace_aged``).
+        self._replacements: list[Launcher] = []
 
     def __iter__(self) -> Iterator[Launcher]:
         yield from list(self._current.values())
@@ -366,11 +371,24 @@ class LauncherPool:
         for launcher in self:
             if launcher.busy or launcher.stopping:
                 continue
-            if (
-                launcher.phase not in TAKING
-                or now - launcher.last_used > self.idle_timeout
-                or now - launcher.created > self.max_age
-            ):
+            idle = now - launcher.last_used > self.idle_timeout
+            if launcher.phase not in TAKING or idle or now - launcher.created > self.max_age:
+                if launcher.phase is LauncherPhase.READY and not idle:
+                    self._replacements.append(launcher)
                 self._retire(launcher)
                 found.append(launcher)
         return found
+
+    def replace_aged(self, spawn: Callable[[TaskWorkload], Launcher]) -> None:
+        """Start the replacements of launchers stopped for their age while still in use, so
+        the next try of their version (an hourly DAG's next run) finds one warm."""
+        aged, self._replacements = self._replacements, []
+        for old in aged:
+            workload = old.first_workload
+            if workload is None or old.any_version or old.key in self._current:
+                continue
+            if len(self._current) >= self.max_launchers:
+                return
+            launcher = spawn(workload)
+            launcher.last_used = old.last_used  # idle since then: it stops when that one would
+            self._current[old.key] = launcher
