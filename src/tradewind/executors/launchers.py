@@ -115,6 +115,8 @@ class Launcher:
     running: dict[int, Any] = dataclasses.field(default_factory=dict)
     #: The try it was started for: what starting its replacement takes.
     first_workload: TaskWorkload | None = None
+    #: Retired to be replaced (by one from the fork server) once it stops, if still in use.
+    replace: bool = False
 
     @property
     def busy(self) -> bool:
@@ -342,9 +344,11 @@ class LauncherPool:
             self._retired.remove(launcher)
 
     def retire_all(self, which: Callable[[Launcher], bool]) -> None:
-        """No new tries for these launchers: they stop once their tries ended."""
+        """No new tries for these launchers: they stop once their tries ended, and those in
+        use are replaced then (``replace_aged``)."""
         for launcher in [*self._current.values(), *([self._any] if self._any else [])]:
             if which(launcher):
+                launcher.replace = launcher.phase is LauncherPhase.READY
                 self._retire(launcher)
 
     def _retire(self, launcher: Launcher) -> None:
@@ -372,16 +376,19 @@ class LauncherPool:
             if launcher.busy or launcher.stopping:
                 continue
             idle = now - launcher.last_used > self.idle_timeout
-            if launcher.phase not in TAKING or idle or now - launcher.created > self.max_age:
-                if launcher.phase is LauncherPhase.READY and not idle:
+            # (A launcher still loading is not old: LOAD_PATIENCE decides about it.)
+            aged = launcher.loaded and now - launcher.created > self.max_age
+            if launcher.phase not in TAKING or idle or aged:
+                if (launcher.replace or launcher.phase is LauncherPhase.READY) and not idle:
                     self._replacements.append(launcher)
                 self._retire(launcher)
                 found.append(launcher)
         return found
 
     def replace_aged(self, spawn: Callable[[TaskWorkload], Launcher]) -> None:
-        """Start the replacements of launchers stopped for their age while still in use, so
-        the next try of their version (an hourly DAG's next run) finds one warm."""
+        """Start the replacements of launchers stopped for their age (or, forked by the
+        executor, once the fork server is ready) while still in use, so the next try of their
+        version (an hourly DAG's next run) finds one warm."""
         aged, self._replacements = self._replacements, []
         for old in aged:
             workload = old.first_workload
