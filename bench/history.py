@@ -169,7 +169,6 @@ def prepare(
     ctx: Context, label: str, workloads: dict[str, RunWorkload], figures: FigureSet
 ) -> Phase:
     """A migrated metastore with the DAGs stored, and with ``label == "history"`` their past."""
-    s = ctx.sizes
     home = ctx.work / f"w8-{label}-home"
     shutil.rmtree(home, ignore_errors=True)
     dags = home / "dags"
@@ -184,11 +183,25 @@ def prepare(
         database = f"{metastore.POSTGRES_DATABASE}_w8_{label}"
         url = _fresh_postgres(ctx.db, database)
         env["TRADEWIND__DATABASE__URL"] = url
+    phase = Phase(label, home, dags, env, url, ctx.db if database else None, database)
+    try:
+        _fill(ctx, phase, workloads, figures)
+    except BaseException:
+        phase.drop()  # the caller only drops the phases it got
+        raise
+    return phase
+
+
+def _fill(
+    ctx: Context, phase: Phase, workloads: dict[str, RunWorkload], figures: FigureSet
+) -> None:
+    """Migrate, store the workload DAGs and the template, clone it, write the history."""
+    s, env, dags, label = ctx.sizes, phase.env, phase.dags, phase.label
     for argv in (["db", "migrate"], ["dags", "reserialize"]):
         done = procs.run_timed([TRADEWIND, *argv], env=env, timeout=300, what=" ".join(argv))
         if done.returncode != 0:
             raise BenchError(f"W8 tradewind {' '.join(argv)}: {done.stderr.strip()[-500:]}")
-    engine = sqlalchemy.create_engine(url)
+    engine = sqlalchemy.create_engine(phase.url)
     try:
         started = time.monotonic()
         histories = history_fill.clone_dags(engine, dags, s.w8_dags)
@@ -223,7 +236,6 @@ def prepare(
             )
     finally:
         engine.dispose()
-    return Phase(label, home, dags, env, url, ctx.db if database else None, database)
 
 
 def _schedule_tomorrow(engine: sqlalchemy.Engine) -> None:

@@ -167,7 +167,7 @@ def _run_outcome(serial: int) -> str:
 
 
 def generate(histories: Iterable[DagHistory]) -> Iterator[tuple[str, dict[str, Any]]]:
-    """(table name, row) for every run and what it leaves behind, run by run."""
+    """(table name, row) for every run and then what it left behind, run by run."""
     serial = 0
     for history in histories:
         for back in range(history.runs):
@@ -187,6 +187,7 @@ def _one_run(
     failed_at = serial % len(tasks) if outcome == "failed" else None
     skipped_at = (len(tasks) - 1) if outcome == "skipped" else None
     clock = started
+    left: list[tuple[str, dict[str, Any]]] = []
     for position, task_id in enumerate(tasks):
         retried = serial % 50 == 0 and position == 0
         if failed_at is not None and position > failed_at:
@@ -226,22 +227,24 @@ def _one_run(
             "rendered_fields": {"op_args": "[]", "op_kwargs": "{}"} if begin else None,
             "updated_at": end or clock,
         }
-        yield "task_instance", ti
+        left.append(("task_instance", ti))
         if retried and begin is not None:
             first = dict(ti, try_number=1, state="failed", end_date=begin, updated_at=begin)
-            yield "task_instance_history", first
+            left.append(("task_instance_history", first))
         if state == "success" and position == len(tasks) - 1:
-            yield (
-                "xcom",
-                {
-                    "dag_id": history.dag_id,
-                    "run_id": run_id,
-                    "task_id": task_id,
-                    "map_index": -1,
-                    "key": "return_value",
-                    "value": '{"rows": 42}',
-                    "timestamp": end,
-                },
+            left.append(
+                (
+                    "xcom",
+                    {
+                        "dag_id": history.dag_id,
+                        "run_id": run_id,
+                        "task_id": task_id,
+                        "map_index": -1,
+                        "key": "return_value",
+                        "value": '{"rows": 42}',
+                        "timestamp": end,
+                    },
+                )
             )
     yield (
         "dag_run",
@@ -266,6 +269,7 @@ def _one_run(
             "updated_at": clock + dt.timedelta(milliseconds=30),
         },
     )
+    yield from left  # after their run: a chunk may be written between any two rows
 
 
 # -- writing ----------------------------------------------------------------------------------
