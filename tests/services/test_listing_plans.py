@@ -84,13 +84,20 @@ def test_task_instance_listings(
             assert any("(dag_id=? AND run_id=?)" in step for step in plan if "task_inst" in step)
 
 
-def test_runs_of_every_dag_newest_first(engine: Engine, session: Session) -> None:
+@pytest.mark.parametrize(
+    ("where", "order_by"),
+    [(dag_runs.RunFilter(), "-run_after"), (dag_runs.RunFilter(dag_ids=["d"]), None)],
+    ids=["every DAG newest first", "one DAG by id"],
+)
+def test_run_listings(
+    engine: Engine, session: Session, where: dag_runs.RunFilter, order_by: str | None
+) -> None:
     _one_run(session)
     for plan in _plans(
         engine,
         session,
-        lambda: dag_runs.list_runs_page(
-            session, dag_runs.RunFilter(), order_by="-run_after", page=paging.Page()
-        ),
+        lambda: dag_runs.list_runs_page(session, where, order_by=order_by, page=paging.Page()),
     ):
         assert not any("TEMP B-TREE" in step for step in plan), plan
+        if where.dag_ids:
+            assert not any(step.startswith("SCAN dag_run") for step in plan), plan

@@ -1,9 +1,9 @@
-"""Indexes that keep listings of a long history to a page: runs newest first
-(``ix_dag_run_run_after_id``) and task instances in their default order, of every DAG, of one
-and of one run (``ix_task_instance_map_index_id``, ``..._dag_id_map_index_id``,
-``..._dag_id_run_id_map_index_id``). Without them each listing sorted every run or task
-instance ever stored to return fifty; without the last, SQLite reads one run's task instances
-through its DAG's.
+"""Indexes that keep listings of a long history to a page: runs newest first and one DAG's
+runs by id (``ix_dag_run_run_after_id``, ``ix_dag_run_dag_id_id``), and task instances in
+their default order, of every DAG, of one and of one run (``ix_task_instance_map_index_id``,
+``..._dag_id_map_index_id``, ``..._dag_id_run_id_map_index_id``). Without them each listing
+sorted every run or task instance ever stored to return fifty (or walked every run's id);
+without the last, SQLite reads one run's task instances through its DAG's.
 
 Revision ID: 0004
 Revises: 0003
@@ -21,6 +21,7 @@ depends_on: str | None = None
 
 INDEXES = (
     ("ix_dag_run_run_after_id", "dag_run", ["run_after", "id"]),
+    ("ix_dag_run_dag_id_id", "dag_run", ["dag_id", "id"]),
     ("ix_task_instance_map_index_id", "task_instance", ["map_index", "id"]),
     ("ix_task_instance_dag_id_map_index_id", "task_instance", ["dag_id", "map_index", "id"]),
     (
