@@ -61,6 +61,9 @@ class PassResult:
     sweep_next: bool = False
     #: Scheduled instances wait for a free executor slot: a try ending calls for a pass.
     waiting_for_slots: bool = False
+    #: Runs this pass decided and the task instances their views held.
+    runs_decided: int = 0
+    tis_decided: int = 0
 
     def outlook(self, clock: Callable[[], datetime]) -> pass_policy.PassOutlook:
         """What the wait after this pass needs of it (the clock is read only for a deadline)."""
@@ -297,6 +300,8 @@ class SchedulerPass:
             files_done,
             sweep_next,
             waiting_for_slots,
+            evaluation.runs_decided,
+            evaluation.tis_decided,
         )
 
     def _note_run_timeouts(self, session: Session, runs: list[DagRun]) -> None:
