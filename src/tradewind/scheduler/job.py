@@ -109,7 +109,7 @@ class SchedulerJob:
         ended = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
         draining = self._phase is not SchedulerPhase.RUNNING
         set_aside = self.unreadable.due()
-        started = time.perf_counter()
+        started, started_cpu = time.perf_counter(), time.process_time()
         try:
             result = db_engine.run_in_transaction(
                 self.engine,
@@ -124,8 +124,10 @@ class SchedulerJob:
             self.unreadable.note(self.cache.take_load_errors(), self.cache)
         self.unreadable.forget(set_aside)
         log.debug(
-            "Pass in %.2f ms (%s): %d events, %d runs with %d task instances decided, %d queued",
+            "Pass in %.2f ms, %.2f ms CPU (%s): %d events, %d runs with %d task instances "
+            "decided, %d queued",
             (time.perf_counter() - started) * 1000,
+            (time.process_time() - started_cpu) * 1000,
             "full" if full else "events",
             len(events),
             result.runs_decided,

@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, select
+from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -43,10 +43,29 @@ log = logging.getLogger("tradewind.scheduler")
 
 #: Runs started in one pass because others finished, at most (the rest wait one more pass).
 MAX_CASCADE = 50
+#: Runs named in one query, at most.
+_BATCH = 500
 
 # Statements of every pass, built once (building one costs about as much as running it).
 _RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
-_RUNNING_RUNS_OF = _RUNNING_RUNS.where(DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
+_RUNNING_RUNS_OF = _RUNNING_RUNS.where(
+    tuple_(DagRun.dag_id, DagRun.run_id).in_(bindparam("keys", expanding=True))
+)
+_given = DagRun.__table__.alias("given")
+_after = DagRun.__table__.alias("after")
+_NEXT_RUN_ID = (
+    select(_after.c.id)
+    .where(_after.c.dag_id == _given.c.dag_id, _after.c.logical_date > _given.c.logical_date)
+    .order_by(_after.c.logical_date)
+    .limit(1)
+    .correlate(_given)
+    .scalar_subquery()
+)
+#: The run right after each given run of its DAG (by logical date) when it is running: the one
+#: whose ``depends_on_past`` tasks wait on the given run's tasks.
+_NEXT_RUNNING_RUNS = _RUNNING_RUNS.where(
+    DagRun.id.in_(select(_NEXT_RUN_ID).where(_given.c.id.in_(bindparam("ids", expanding=True))))
+)
 _ANY_SCHEDULED = select(TaskInstance.id).where(TaskInstance.state == TIS.SCHEDULED.value).limit(1)
 
 
@@ -142,17 +161,20 @@ class SchedulerPass:
         return launched
 
     def _running_runs(self, session: Session, full: bool, extra: list[DagRun]) -> list[DagRun]:
+        """Every running run in a full pass; else the running runs events touched, and the
+        runs right after them whose ``depends_on_past`` tasks may now go on. A run with
+        nothing new is not read: a pass costs what its events cost, not what the number of
+        active runs costs."""
         if full:
             runs = list(session.scalars(_RUNNING_RUNS))
         else:
-            keys = self._dirty | {(run.dag_id, run.run_id) for run in extra}
-            if not keys:
-                return []
-            # Every running run of a touched DAG: a run waiting on depends_on_past moves when
-            # the previous run's task finishes.
-            runs = list(
-                session.scalars(_RUNNING_RUNS_OF, {"dag_ids": sorted({key[0] for key in keys})})
-            )
+            keys = sorted(self._dirty | {(run.dag_id, run.run_id) for run in extra})
+            runs = []
+            for start in range(0, len(keys), _BATCH):
+                runs.extend(
+                    session.scalars(_RUNNING_RUNS_OF, {"keys": keys[start : start + _BATCH]})
+                )
+            runs = self._with_next_runs(session, runs)
         if self.is_postgres and runs:
             runs = list(
                 session.scalars(
@@ -161,6 +183,22 @@ class SchedulerPass:
                     .with_for_update(skip_locked=True)
                 )
             )
+        return runs
+
+    def _with_next_runs(self, session: Session, runs: list[DagRun]) -> list[DagRun]:
+        """``runs`` and the running run right after each one of a DAG with ``depends_on_past``
+        tasks (its waiting tasks may start once this run's finish)."""
+        ids = [
+            run.id
+            for run in runs
+            if run.logical_date is not None and self.cache.may_depend_on_past(run.dag_id)
+        ]
+        seen = {run.id for run in runs}
+        for start in range(0, len(ids), _BATCH):
+            for run in session.scalars(_NEXT_RUNNING_RUNS, {"ids": ids[start : start + _BATCH]}):
+                if run.id not in seen:
+                    seen.add(run.id)
+                    runs.append(run)
         return runs
 
     def run(
