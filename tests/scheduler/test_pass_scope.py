@@ -5,6 +5,8 @@ number of active runs."""
 from __future__ import annotations
 
 import datetime as dt
+import logging
+import re
 import time
 from collections.abc import Callable
 from typing import Any
@@ -107,3 +109,19 @@ def test_the_next_run_waiting_on_the_past_is_decided_by_the_event_that_frees_it(
     freeing = next(result for full, _e, result in passes[1:] if result.workloads)
     assert freeing.runs_decided == 2
     assert harness.run_state("past", first) == "success"
+
+
+def test_at_debug_each_pass_logs_its_duration_and_what_it_decided(harness, caplog) -> None:
+    harness.write("chain.py", CHAIN)
+    harness.parse()
+    run_id = harness.trigger("chain")
+    job = _job(harness, ScriptedExecutor(run_for=0.05))
+    with caplog.at_level(logging.DEBUG, logger="tradewind.scheduler"):
+        job.run(until=_until(harness.run_finished("chain", run_id)))
+    lines = [r.getMessage() for r in caplog.records if r.getMessage().startswith("Pass in")]
+    assert lines, "a DEBUG line per pass"
+    assert re.fullmatch(
+        r"Pass in [\d.]+ ms, [\d.]+ ms CPU \(full\): 0 events, 1 runs with 2 task instances "
+        r"decided, 1 queued",
+        lines[0],
+    )

@@ -109,7 +109,7 @@ class SchedulerJob:
         ended = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
         draining = self._phase is not SchedulerPhase.RUNNING
         set_aside = self.unreadable.due()
-        started, started_cpu = time.perf_counter(), time.process_time()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             result = db_engine.run_in_transaction(
                 self.engine,
@@ -127,7 +127,7 @@ class SchedulerJob:
             "Pass in %.2f ms, %.2f ms CPU (%s): %d events, %d runs with %d task instances "
             "decided, %d queued",
             (time.perf_counter() - started) * 1000,
-            (time.process_time() - started_cpu) * 1000,
+            (time.thread_time() - started_cpu) * 1000,
             "full" if full else "events",
             len(events),
             result.runs_decided,
