@@ -16,7 +16,7 @@ from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 
-from sqlalchemy import bindparam, func, select, tuple_
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
 
@@ -43,13 +43,18 @@ log = logging.getLogger("tradewind.scheduler")
 
 #: Runs started in one pass because others finished, at most (the rest wait one more pass).
 MAX_CASCADE = 50
-#: Runs named in one query, at most.
-_BATCH = 500
+#: Runs named in one query, at most (their DAG ids and run ids are two IN lists: the index
+#: is searched for each pair of the two).
+_BATCH = 100
 
 # Statements of every pass, built once (building one costs about as much as running it).
 _RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
-_RUNNING_RUNS_OF = _RUNNING_RUNS.where(
-    tuple_(DagRun.dag_id, DagRun.run_id).in_(bindparam("keys", expanding=True))
+#: Runs by key as two IN lists, not a row-value IN (SQLite scans the whole table for a list of
+#: row values): the unique (dag_id, run_id) index answers it. The few extra pairs, and runs
+#: not running, are dropped after (a state condition would make SQLite read every running run).
+_RUNS_OF = select(DagRun).where(
+    DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)),
+    DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
 )
 _given = DagRun.__table__.alias("given")
 _after = DagRun.__table__.alias("after")
@@ -61,9 +66,9 @@ _NEXT_RUN_ID = (
     .correlate(_given)
     .scalar_subquery()
 )
-#: The run right after each given run of its DAG (by logical date) when it is running: the one
-#: whose ``depends_on_past`` tasks wait on the given run's tasks.
-_NEXT_RUNNING_RUNS = _RUNNING_RUNS.where(
+#: The run right after each given run of its DAG (by logical date): the one whose
+#: ``depends_on_past`` tasks wait on the given run's tasks.
+_NEXT_RUNS = select(DagRun).where(
     DagRun.id.in_(select(_NEXT_RUN_ID).where(_given.c.id.in_(bindparam("ids", expanding=True))))
 )
 _ANY_SCHEDULED = select(TaskInstance.id).where(TaskInstance.state == TIS.SCHEDULED.value).limit(1)
@@ -168,11 +173,19 @@ class SchedulerPass:
         if full:
             runs = list(session.scalars(_RUNNING_RUNS))
         else:
-            keys = sorted(self._dirty | {(run.dag_id, run.run_id) for run in extra})
+            keys = self._dirty | {(run.dag_id, run.run_id) for run in extra}
+            ordered = sorted(keys)
             runs = []
-            for start in range(0, len(keys), _BATCH):
+            for start in range(0, len(ordered), _BATCH):
+                batch = ordered[start : start + _BATCH]
+                params = {
+                    "dag_ids": sorted({key[0] for key in batch}),
+                    "run_ids": sorted({key[1] for key in batch}),
+                }
                 runs.extend(
-                    session.scalars(_RUNNING_RUNS_OF, {"keys": keys[start : start + _BATCH]})
+                    run
+                    for run in session.scalars(_RUNS_OF, params)
+                    if (run.dag_id, run.run_id) in keys and run.state == DagRunState.RUNNING
                 )
             runs = self._with_next_runs(session, runs)
         if self.is_postgres and runs:
@@ -195,8 +208,8 @@ class SchedulerPass:
         ]
         seen = {run.id for run in runs}
         for start in range(0, len(ids), _BATCH):
-            for run in session.scalars(_NEXT_RUNNING_RUNS, {"ids": ids[start : start + _BATCH]}):
-                if run.id not in seen:
+            for run in session.scalars(_NEXT_RUNS, {"ids": ids[start : start + _BATCH]}):
+                if run.id not in seen and run.state == DagRunState.RUNNING:
                     seen.add(run.id)
                     runs.append(run)
         return runs
