@@ -38,6 +38,7 @@ import sys
 import traceback
 from typing import NoReturn
 
+import tradewind
 from tradewind.runner import launcher_process
 from tradewind.runner.messages import Exited, PacketMessage, Ready, Spawn, Spawned, SpawnFailed
 from tradewind.runner.parent_death import die_with_parent
@@ -57,6 +58,7 @@ def _preload() -> None:
     from tradewind.runner import parent_death, task_process  # noqa: F401 - imported to be shared
     from tradewind.sdk import templating
 
+    tradewind.load_authoring_api()  # what DAG files import, loaded before any launcher
     templating.preload()
     parent_death.preload()
 
