@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_side, report, startup, workloads
+from bench import airflow_side, cli_speed, report, startup, workloads
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "startup")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "startup", "cli")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -121,6 +121,8 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append("quick mode: package count skipped")
             else:
                 startup.count_installed(ctx, figures)
+        if "cli" in args.selected:
+            cli_speed.run_cli(ctx, figures)
         if args.airflow:
             airflow_figures = FigureSet()
             selected = [spec for spec in run_specs if spec.key in args.selected]
