@@ -91,9 +91,10 @@ def stored_dags(settings: Settings, *, under: Path | None = None) -> list[DagInf
     """
     engine = db_engine.engine_from_settings(settings)
     try:
-        if db_migrate.status(engine).is_empty:
+        found = db_migrate.status(engine)
+        if found.is_empty:
             return None
-        db_migrate.check(engine)
+        db_migrate.require_current(found)
         return db_engine.run_in_transaction(
             engine, lambda session: list_dags(session, under=under), readonly=True
         )
