@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import active_runs, airflow_side, many_dags, report, startup, workloads
+from bench import active_runs, airflow_side, cli_speed, many_dags, report, startup, workloads
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "startup")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "startup", "cli")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -129,6 +129,8 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append("quick mode: package count skipped")
             else:
                 startup.count_installed(ctx, figures)
+        if "cli" in args.selected:
+            cli_speed.run_cli(ctx, figures)
         w7 = many_dags.ManyDags.quick() if args.quick else many_dags.ManyDags()
         w7 = many_dags.ManyDags(args.w7_dags or w7.dags, args.w7_minutes or w7.minutes)
         if "W7" in args.selected:
