@@ -13,6 +13,7 @@ Modules, one per concern:
     harness        Tradewind ``standalone``: start, wait until ready, trigger, stop
     dag_templates  the workload DAG files (``bench/dags/*.py.tmpl``) for Tradewind or Airflow
     workloads      W1-W6: what is run and how each figure follows from the timestamps
+    active_runs    W9: 10, 100 and 500 runs active at once; pass time and CPU per decided task
     startup        start-up time, idle memory and CPU, import time, installed packages, baseline
     history        W8: the same figures on an empty metastore and on a long history, as ratios
     history_fill   W8's history written in bulk (COPY on PostgreSQL, executemany on SQLite)

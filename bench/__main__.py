@@ -16,13 +16,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_side, history, many_dags, report, startup, workloads
+from bench import (
+    active_runs,
+    airflow_side,
+    cli_speed,
+    history,
+    many_dags,
+    report,
+    startup,
+    workloads,
+)
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "startup")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "startup", "cli")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -61,7 +70,7 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         action="store_true",
         help=(
             "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, W8 20 DAGs × 20 runs, "
-            "baseline 20) for smoke tests"
+            "W9 5 and 25 runs, baseline 20) for smoke tests"
         ),
     )
     parser.add_argument(
@@ -122,6 +131,8 @@ def main(argv: list[str] | None = None) -> int:
             workloads.run_dags_test(ctx, figures)
         if "W8" in args.selected:
             history.run_history(ctx, figures)
+        if "W9" in args.selected:
+            active_runs.run_active_runs(ctx, figures)
         if "startup" in args.selected:
             startup.run_standalone_startup(ctx, figures)
             startup.run_import(ctx, figures)
@@ -129,6 +140,8 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append("quick mode: package count skipped")
             else:
                 startup.count_installed(ctx, figures)
+        if "cli" in args.selected:
+            cli_speed.run_cli(ctx, figures)
         w7 = many_dags.ManyDags.quick() if args.quick else many_dags.ManyDags()
         w7 = many_dags.ManyDags(args.w7_dags or w7.dags, args.w7_minutes or w7.minutes)
         if "W7" in args.selected:

@@ -333,7 +333,10 @@ def _busy_pool_executor(**pool: Any) -> LocalExecutor:
     """One launcher's room, and a pool that does not replace a launcher used in the last
     minute: a second version is what a thousand DAGs on a tight schedule look like."""
     settings: dict[str, Any] = {"max_launchers": 1, "churn_guard": 60.0, "hot_tries": 100}
-    executor = LocalExecutor(parallelism=4, launchers=LauncherPool(**{**settings, **pool}))
+    # (Launchers forked here: no fork server becoming ready retires them midway.)
+    executor = LocalExecutor(
+        parallelism=4, launchers=LauncherPool(**{**settings, **pool}), fork_server=False
+    )
     executor.start(lambda message: {"error": "unknown"})
     return executor
 

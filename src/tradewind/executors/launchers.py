@@ -13,9 +13,9 @@ More versions at work than ``max_launchers`` (a thousand DAGs on a tight schedul
 start a launcher per try, each replacing another still in use: a launcher is started for a
 new version only while the pool has room, its least recently used launcher has been idle
 ``churn_guard`` seconds, or the version is in demand (``hot_tries`` tries within
-``hot_window`` seconds). Other tries go to the launcher of any version, which forks them
-bare: each loads its own source, as a try forked directly does, without the cost of a
-launcher started and stopped for it.
+``hot_window`` seconds) and that launcher has no try. Other tries go to the launcher of any
+version, which forks them bare: each loads its own source, as a try forked directly does,
+without the cost of a launcher started and stopped for it.
 
 Launchers need Linux: ``pidfd_open`` (to reap them and their tries without polling) and
 ``SCM_RIGHTS`` over a ``SOCK_SEQPACKET`` socket pair. Elsewhere ``LauncherPool.enabled`` is
@@ -287,7 +287,7 @@ class LauncherPool:
                 return None
             self._current.move_to_end(key)
             return launcher
-        if not self._room(now) and not self._in_demand(key, now):
+        if not self._room(now) and not (self._in_demand(key, now) and self._lru_idle()):
             return self._any_version(workload, spawn, now)
         self._demand.pop(key, None)
         while len(self._current) >= self.max_launchers:
@@ -303,6 +303,11 @@ class LauncherPool:
             return True
         oldest = next(iter(self._current.values()))
         return not oldest.busy and now - oldest.last_used >= self.churn_guard
+
+    def _lru_idle(self) -> bool:
+        """The least recently used launcher has no try: a version in demand may take its
+        place (a busy one is not replaced, or a backlog of many versions churns them)."""
+        return not self._current or not next(iter(self._current.values())).busy
 
     def _in_demand(self, key: LauncherKey, now: float) -> bool:
         """Note one more try of a version without a launcher; whether it has had
