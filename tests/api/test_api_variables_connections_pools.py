@@ -109,7 +109,7 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
         "conn_type": "postgres",
         "host": "db",
         "login": "me",
-        "password": "pw",
+        "password": "p@ss!",  # "@" and "!" never occur in a Fernet token
         "port": 5432,
         "schema": "sales",
         "extra": '{"sslmode": "require", "token": "t0p"}',
@@ -119,7 +119,7 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
     shown = created.json()
     assert shown["password"] == "***" and shown["schema"] == "sales" and shown["port"] == 5432
     assert shown["extra"] == '{"sslmode": "require", "token": "***"}'
-    assert "pw" not in created.text and "t0p" not in created.text
+    assert "p@ss!" not in created.text and "t0p" not in created.text
     assert client.post(url, json=body, headers=op).status_code == 409
     assert client.get(url, headers=op).json()["connections"] == [shown]
     assert client.get(f"{url}/warehouse", headers=op).json() == shown
@@ -132,7 +132,7 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
         engine,
         lambda s: s.scalar(select(ConnectionRow).where(ConnectionRow.conn_id == "warehouse")),
     )
-    assert stored.port == 6543 and stored.is_encrypted and "pw" not in (stored.password or "")
+    assert stored.port == 6543 and stored.is_encrypted and "p@ss!" not in (stored.password or "")
     from tradewind.services import connections
     from tradewind.services.secrets import SecretCipher
 
@@ -140,7 +140,7 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
     plain = db_engine.run_in_transaction(
         engine, lambda s: connections.get_connection(s, "warehouse", cipher=cipher)
     )
-    assert plain.password == "pw" and plain.extra_dejson == {"sslmode": "require", "token": "t0p"}
+    assert plain.password == "p@ss!" and plain.extra_dejson == {"sslmode": "require", "token": "t0p"}
 
     masked = client.patch(
         f"{url}/warehouse?update_mask=host",
@@ -169,7 +169,7 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
     )
     assert client.delete(f"{url}/warehouse", headers=op).status_code == 204
     assert client.delete(f"{url}/warehouse", headers=op).status_code == 404
-    assert all("pw" not in str(extra) for _, _, extra in _events(engine))
+    assert all("p@ss!" not in str(extra) for _, _, extra in _events(engine))
 
 
 def test_pools(client: TestClient, auth, make_run, set_ti, engine: Engine) -> None:  # type: ignore[no-untyped-def]
