@@ -16,7 +16,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_side, report, startup, workloads
+from bench import airflow_side, peer_side, report, startup, workloads
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
@@ -55,6 +55,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     )
     parser.add_argument(
         "--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone"
+    )
+    parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run W1-W3 on Prefect 3 and Dagster (each in its own venv under bench/.peers)",
     )
     parser.add_argument(
         "--quick",
@@ -103,6 +108,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = FigureSet()
     airflow_figures: FigureSet | None = None
     airflow_facts: dict | None = None
+    peers: list[peer_side.PeerResult] | None = None
     log(f"scratch folder {work}; metastore {args.db}; {args.repeat} repetition(s)")
     try:
         startup.run_baseline(ctx, figures)
@@ -125,6 +131,10 @@ def main(argv: list[str] | None = None) -> int:
             airflow_figures = FigureSet()
             selected = [spec for spec in run_specs if spec.key in args.selected]
             airflow_facts = airflow_side.run_airflow(ctx, selected, airflow_figures)
+        if args.peers:
+            peers = peer_side.run_peers(
+                ctx, [spec for spec in run_specs if spec.key in args.selected]
+            )
     finally:
         db.drop()
     ctx.notes[:0] = [
@@ -149,6 +159,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "only": args.selected,
         "airflow": args.airflow,
+        "peers": args.peers,
         "git": report.git_revision(RESULTS.parent.parent),
         "machine": report.machine(),
         "sizes": dataclasses.asdict(ctx.sizes),
@@ -160,12 +171,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if plot is None and any(key in args.selected for key in ("W1", "W2")):
         ctx.notes.append("plot skipped: matplotlib is not installed (make bench installs it)")
-    data = report.results_json(meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes)
+    data = report.results_json(
+        meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes, peers
+    )
     report.write_json(args.out / f"{stem}.json", data)
     report.write_json(
         args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data
     )
-    markdown = report.markdown(meta, figures, airflow_figures, airflow_facts, ctx.notes, plot)
+    markdown = report.markdown(
+        meta, figures, airflow_figures, airflow_facts, ctx.notes, plot, peers
+    )
     (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)
     log(f"wrote {args.out / (stem + '.md')} and {stem}.json")
