@@ -62,6 +62,11 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="also run W1-W3 on Prefect 3 and Dagster (each in its own venv under bench/.peers)",
     )
     parser.add_argument(
+        "--peer-variants",
+        default=",".join(variant.key for variant in peer_side.VARIANTS),
+        help="with --peers: comma-separated subset of the peer variants (default all of them)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help=(
@@ -78,6 +83,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.selected) - set(ALL))
     if unknown:
         parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL)})")
+    args.variants = [item.strip() for item in args.peer_variants.split(",") if item.strip()]
+    unknown = sorted(set(args.variants) - {variant.key for variant in peer_side.VARIANTS})
+    if unknown:
+        parser.error(f"--peer-variants: unknown {', '.join(unknown)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.warmup < 0:
@@ -133,7 +142,7 @@ def main(argv: list[str] | None = None) -> int:
             airflow_facts = airflow_side.run_airflow(ctx, selected, airflow_figures)
         if args.peers:
             peers = peer_side.run_peers(
-                ctx, [spec for spec in run_specs if spec.key in args.selected]
+                ctx, [spec for spec in run_specs if spec.key in args.selected], args.variants
             )
     finally:
         db.drop()
@@ -159,7 +168,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "only": args.selected,
         "airflow": args.airflow,
-        "peers": args.peers,
+        "peers": args.variants if args.peers else False,
         "git": report.git_revision(RESULTS.parent.parent),
         "machine": report.machine(),
         "sizes": dataclasses.asdict(ctx.sizes),

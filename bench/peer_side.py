@@ -380,13 +380,16 @@ def run_variant(ctx: Context, variant: PeerVariant, workloads: list[RunWorkload]
     return result
 
 
-def run_peers(ctx: Context, workloads: list[RunWorkload]) -> list[PeerResult]:
-    """Every variant of every peer on the selected workloads among W1-W3."""
+def run_peers(
+    ctx: Context, workloads: list[RunWorkload], variant_keys: list[str] | None = None
+) -> list[PeerResult]:
+    """The chosen variants (all by default) on the selected workloads among W1-W3."""
     chosen = [workload for workload in workloads if workload.key in RUN_BUDGET]
     if not chosen:
         ctx.log("peers: none of W1-W3 selected, nothing to run")
         return []
     started = dt.datetime.now(dt.UTC)
-    results = [run_variant(ctx, variant, chosen) for variant in VARIANTS]
+    variants = [v for v in VARIANTS if variant_keys is None or v.key in variant_keys]
+    results = [run_variant(ctx, variant, chosen) for variant in variants]
     ctx.log(f"peers done in {(dt.datetime.now(dt.UTC) - started).total_seconds():.0f} s")
     return results
