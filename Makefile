@@ -54,7 +54,8 @@ bench: bench-deps
 bench-airflow: bench-deps
 	$(BIN)/python -m bench --airflow $(BENCH_ARGS)
 
-# Also runs W1-W3 on Prefect 3 and Dagster (each installed into bench/.peers on first use).
+# Also runs W1-W3 on Prefect 3 and Dagster (each installed into bench/.peers on first use);
+# BENCH_ARGS='--peer-variants prefect-threads,...' runs fewer (Dagster multiprocess is the slow one).
 bench-peers: bench-deps
 	$(BIN)/python -m bench --peers $(BENCH_ARGS)
 
