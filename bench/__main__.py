@@ -16,13 +16,13 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_side, peer_side, report, startup, workloads
+from bench import airflow_side, many_dags, peer_side, report, startup, workloads
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "startup")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "startup")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -73,6 +73,12 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
             "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke "
             "tests"
         ),
+    )
+    parser.add_argument(
+        "--w7-dags", type=int, default=None, help="W7: number of DAG files (default 1000)"
+    )
+    parser.add_argument(
+        "--w7-minutes", type=float, default=None, help="W7: minutes measured (default 5)"
     )
     parser.add_argument(
         "--out", type=Path, default=RESULTS, help=f"results folder (default {RESULTS})"
@@ -136,10 +142,16 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append("quick mode: package count skipped")
             else:
                 startup.count_installed(ctx, figures)
+        w7 = many_dags.ManyDags.quick() if args.quick else many_dags.ManyDags()
+        w7 = many_dags.ManyDags(args.w7_dags or w7.dags, args.w7_minutes or w7.minutes)
+        if "W7" in args.selected:
+            many_dags.run_tradewind(ctx, w7, figures)
         if args.airflow:
             airflow_figures = FigureSet()
             selected = [spec for spec in run_specs if spec.key in args.selected]
             airflow_facts = airflow_side.run_airflow(ctx, selected, airflow_figures)
+            if "W7" in args.selected:
+                many_dags.run_airflow(ctx, w7, airflow_figures)
         if args.peers:
             peers = peer_side.run_peers(
                 ctx, [spec for spec in run_specs if spec.key in args.selected], args.variants

@@ -100,7 +100,9 @@ class AirflowStandalone:
         #: REST calls tried again after a server error (reported under the table).
         self.retried = 0
 
-    def start(self, write_dags: Callable[[Path], None]) -> None:
+    def start(
+        self, write_dags: Callable[[Path], None], extra_env: dict[str, str] | None = None
+    ) -> None:
         shutil.rmtree(self.home, ignore_errors=True)
         (self.home / "dags").mkdir(parents=True)
         write_dags(self.home / "dags")
@@ -119,6 +121,7 @@ class AirflowStandalone:
                 "AIRFLOW__CORE__EXECUTION_API_SERVER_URL": f"http://localhost:{self.port}/execution/",
             }
         )
+        env.update(extra_env or {})
         self.env = env
         self.started = time.monotonic()
         self.proc = procs.start_session(
@@ -203,8 +206,11 @@ class AirflowStandalone:
             if not page[key] or len(items) >= page.get("total_entries", 0):
                 return items
 
-    def wait_dags(self, dag_ids: set[str], timeout: float = PARSE_TIMEOUT) -> float:
-        """Wait until Airflow stored every DAG; unpause them (Airflow creates DAGs paused)."""
+    def wait_dags(
+        self, dag_ids: set[str], timeout: float = PARSE_TIMEOUT, *, unpause: bool = True
+    ) -> float:
+        """Wait until Airflow stored every DAG; unpause them (Airflow creates DAGs paused)
+        unless they were created unpaused."""
         deadline = time.monotonic() + timeout
         seen: set[str] = set()
         while time.monotonic() < deadline:
@@ -212,7 +218,7 @@ class AirflowStandalone:
             seen = {dag["dag_id"] for dag in self.paged("/dags?dag_id_pattern=bench_", "dags")}
             if dag_ids <= seen:
                 parsed = time.monotonic() - self.started
-                for dag_id in sorted(dag_ids):
+                for dag_id in sorted(dag_ids) if unpause else ():
                     self.api("PATCH", f"/dags/{dag_id}", {"is_paused": False})
                 return parsed
             time.sleep(1.0)

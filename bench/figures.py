@@ -15,6 +15,8 @@ from typing import Any
 
 TIME_UNITS = {"ms": 0.001, "s": 1.0}
 RATE_UNITS = {"tasks/s"}
+#: Units of figures where more is better: rates, and shares of what was expected.
+HIGHER_UNITS = RATE_UNITS | {"%"}
 
 
 class BenchError(Exception):
@@ -63,7 +65,7 @@ class Figure:
 
     @property
     def higher_is_better(self) -> bool:
-        return self.unit in RATE_UNITS
+        return self.unit in HIGHER_UNITS
 
     def met(self) -> bool | None:
         if self.target is None or self.median is None:

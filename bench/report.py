@@ -128,6 +128,8 @@ def markdown(
 ) -> str:
     baseline = figures.get("baseline.each")
     base_s = baseline.seconds_each() if baseline is not None else None
+    floor = figures.get("baseline.fork")
+    fork_s = floor.seconds_each() if floor is not None else None
     m = meta["machine"]
     lines = [
         f"# Tradewind benchmark ({meta['db']})",
@@ -140,10 +142,20 @@ def markdown(
         "",
         'Median of the repetitions, with min and max. "≈ py starts" is the median divided by the '
         "run's baseline, one bare `python -c pass` (for a rate: the time per task); it survives a "
-        "noisy machine better than seconds do.",
+        'noisy machine better than seconds do. "≈ forks" divides it by the other floor measured '
+        "in the same run, a fork of a warm process + its exit + the wait.",
         "",
     ]
-    header = ["Figure", "Tradewind (median)", "min", "max", "≈ py starts", "Target", "Met"]
+    header = [
+        "Figure",
+        "Tradewind (median)",
+        "min",
+        "max",
+        "≈ py starts",
+        "≈ forks",
+        "Target",
+        "Met",
+    ]
     if airflow is not None:
         header += [
             f"Airflow {airflow_facts.get('version', '') if airflow_facts else ''} (median)",
@@ -153,10 +165,11 @@ def markdown(
     lines += ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     footnotes: list[str] = []
     for figure in figures:
-        cells = _row(figure, base_s, airflow)
+        cells = _row(figure, base_s, fork_s, airflow)
         if figure.notes and not figure.error:
-            footnotes.append(figure.notes)
-            cells[0] += f" [{len(footnotes)}]"
+            if figure.notes not in footnotes:
+                footnotes.append(figure.notes)
+            cells[0] += f" [{footnotes.index(figure.notes) + 1}]"
         lines.append("| " + " | ".join(cells) + " |")
     if footnotes:
         lines += [""] + [f"[{i}] {note}  " for i, note in enumerate(footnotes, 1)]
@@ -212,9 +225,11 @@ def markdown(
     return "\n".join(lines) + "\n"
 
 
-def _row(figure: Figure, base_s: float | None, airflow: FigureSet | None) -> list[str]:
+def _row(
+    figure: Figure, base_s: float | None, fork_s: float | None, airflow: FigureSet | None
+) -> list[str]:
     if figure.error:
-        cells = [figure.label, f"FAILED: {figure.error[:120]}", "", "", "", "", "❌"]
+        cells = [figure.label, f"FAILED: {figure.error[:120]}", "", "", "", "", "", "❌"]
     else:
         each = figure.seconds_each()
         cells = [
@@ -223,6 +238,7 @@ def _row(figure: Figure, base_s: float | None, airflow: FigureSet | None) -> lis
             fmt(figure.min, figure.unit),
             fmt(figure.max, figure.unit),
             f"{each / base_s:.1f}" if each is not None and base_s else "—",
+            f"{each / fork_s:,.0f}" if each is not None and fork_s else "—",
             figure.target.describe(figure.unit) if figure.target else "",
             _met(figure.met()),
         ]

@@ -5,6 +5,7 @@ the packages ``pip install`` brings, and the run's baseline (bare interpreters s
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import subprocess
 import sys
@@ -37,6 +38,27 @@ def run_baseline(ctx: Context, figures: FigureSet, python: str = sys.executable)
         )
         figures.add("baseline.each", "Baseline: one `python -c pass`", "ms", total / n * 1000)
         ctx.log(f"baseline {rep + 1}: {n} interpreters in {total:.2f} s")
+    for rep in range(max(ctx.repeat, 3)):
+        each = warm_fork_seconds(n * 5)
+        figures.add(
+            "baseline.fork",
+            "Floor: fork of this warm process + child exit + wait",
+            "ms",
+            each * 1000,
+        )
+        ctx.log(f"floor {rep + 1}: a warm fork + exit + wait takes {each * 1000:.2f} ms")
+
+
+def warm_fork_seconds(n: int) -> float:
+    """Mean time of ``os.fork`` + ``os._exit(0)`` in the child + ``waitpid``, ``n`` times from
+    this process (which has Tradewind, SQLAlchemy and the bench imported: a warm parent)."""
+    started = time.perf_counter()
+    for _ in range(n):
+        pid = os.fork()
+        if pid == 0:
+            os._exit(0)
+        os.waitpid(pid, 0)
+    return (time.perf_counter() - started) / n
 
 
 def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:

@@ -45,8 +45,19 @@ def test_executor_defaults_to_local_and_is_built_with_parallelism(tmp_path: Path
     assert settings.get("core", "executor") == "local"
     executor = executors.create_executor(settings)
     assert isinstance(executor, LocalExecutor) and executor.parallelism == 3
+    assert executor.launchers.idle_timeout == 600.0
     airflow_spelling = settings.with_values(core__executor="LocalExecutor")
     assert isinstance(executors.create_executor(airflow_spelling), LocalExecutor)
+
+
+def test_launcher_idle_timeout_is_the_executors_and_refuses_a_negative_value(
+    tmp_path: Path,
+) -> None:
+    env = {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__CORE__LAUNCHER_IDLE_TIMEOUT": "42.5"}
+    executor = executors.create_executor(config.load(env))
+    assert isinstance(executor, LocalExecutor) and executor.launchers.idle_timeout == 42.5
+    with pytest.raises(ConfigError, match="LAUNCHER_IDLE_TIMEOUT"):
+        config.load({**env, "TRADEWIND__CORE__LAUNCHER_IDLE_TIMEOUT": "-1"})
 
 
 @pytest.mark.parametrize("value", ["celery", "DistributedExecutor", ""])

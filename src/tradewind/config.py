@@ -37,6 +37,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _non_negative_float(raw: str) -> float:
+    value = float(raw)
+    if not value >= 0:  # also refuses nan
+        raise ValueError(f"expected a number of seconds, 0 or more, got {raw!r}")
+    return value
+
+
 def _zone_name(raw: str) -> str:
     name = raw.strip()
     if name.upper() in {"UTC", "Z", "ETC/UTC"}:
@@ -121,6 +128,15 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "Seconds a stopping scheduler lets running tries finish before it terminates them "
         "(a second SIGTERM or Ctrl-C stops at once; 0: terminate at once).",
         float,
+    ),
+    Option(
+        "core",
+        "launcher_idle_timeout",
+        600.0,
+        "Seconds a warm launcher (a process that has a DAG version loaded and forks its tries) "
+        "is kept without tries before it is stopped; the next try of that version pays for "
+        "starting one again.",
+        _non_negative_float,
     ),
     Option(
         "database",

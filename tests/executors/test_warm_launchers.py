@@ -209,7 +209,7 @@ def test_a_try_whose_launcher_died_before_forking_it_starts_here(tmp_path, loads
 
 def test_idle_and_surplus_launchers_are_stopped(tmp_path, loads) -> None:
     executor = LocalExecutor(
-        parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3)
+        parallelism=4, launchers=LauncherPool(max_launchers=1, idle_timeout=0.3, churn_guard=0.0)
     )
     executor.start(lambda message: {"error": "unknown"})
     try:
@@ -327,3 +327,98 @@ def test_a_version_that_leaves_threads_or_connections_is_not_forked_from_a_launc
         e.pid for e in events if isinstance(e, TaskStarted)
     )
     assert list(executor.launchers) == []
+
+
+def _busy_pool_executor(**pool: Any) -> LocalExecutor:
+    """One launcher's room, and a pool that does not replace a launcher used in the last
+    minute: a second version is what a thousand DAGs on a tight schedule look like."""
+    settings: dict[str, Any] = {"max_launchers": 1, "churn_guard": 60.0, "hot_tries": 100}
+    executor = LocalExecutor(parallelism=4, launchers=LauncherPool(**{**settings, **pool}))
+    executor.start(lambda message: {"error": "unknown"})
+    return executor
+
+
+def _run_one(executor: LocalExecutor, workload: TaskWorkload, go: Path) -> tuple[int, int]:
+    """Run a ``wait_go`` try: (its pid, its parent's pid, read while it waits)."""
+    go.unlink(missing_ok=True)
+    executor.launch(workload)
+    (started,) = wait_for(executor, lambda evs: evs)
+    assert isinstance(started, TaskStarted)
+    parent = parent_of(started.pid)
+    go.touch()
+    events = wait_for(executor, lambda evs: tries_ended(evs) and not executor.running_ti_ids)
+    (finished,) = [e for e in events if isinstance(e, TaskFinished)]
+    assert finished.message["state"] == "success"
+    return started.pid, parent
+
+
+def test_a_version_without_room_for_a_launcher_runs_on_the_launcher_of_any_version(
+    tmp_path, loads, monkeypatch
+) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    other = SOURCE + "\n# another version\n"
+    executor = _busy_pool_executor()
+    try:
+        _run_one(executor, _workload(tmp_path, 1, "wait_go"), go)
+        (own,) = list(executor.launchers)
+        first, first_parent = _run_one(executor, _workload(tmp_path, 2, "wait_go", other), go)
+        second, second_parent = _run_one(executor, _workload(tmp_path, 3, "wait_go", other), go)
+        launchers_now = list(executor.launchers)
+        assert own in launchers_now and not own.retired  # not replaced while in use
+        (shared,) = [launcher for launcher in launchers_now if launcher is not own]
+        assert shared.any_version and "any DAG version" in shared.describe()
+        assert first_parent == shared.pid and second_parent == shared.pid
+        # The shared launcher loaded nothing: each of its tries loaded its own source.
+        assert loads.read_text().split() == [str(own.pid), str(first), str(second)]
+    finally:
+        executor.end(grace=0.5)
+
+
+def test_a_version_in_demand_gets_its_own_launcher_even_when_the_pool_is_busy(
+    tmp_path, loads, monkeypatch
+) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    other = SOURCE + "\n# another version\n"
+    executor = _busy_pool_executor(hot_tries=2)
+    try:
+        _run_one(executor, _workload(tmp_path, 1, "wait_go"), go)
+        (own,) = list(executor.launchers)
+        bare, _ = _run_one(executor, _workload(tmp_path, 2, "wait_go", other), go)
+        _warm, warm_parent = _run_one(executor, _workload(tmp_path, 3, "wait_go", other), go)
+        assert own.retired  # made room for the version in demand
+        (hot,) = [
+            launcher
+            for launcher in executor.launchers
+            if not launcher.retired and not launcher.any_version
+        ]
+        assert hot.key[2] == other and warm_parent == hot.pid
+        assert loads.read_text().split() == [str(own.pid), str(bare), str(hot.pid)]
+    finally:
+        executor.end(grace=0.5)
+
+
+def test_a_launcher_stopped_for_its_age_while_in_use_is_replaced_at_once(
+    tmp_path, loads, monkeypatch
+) -> None:
+    go = tmp_path / "go"
+    monkeypatch.setenv("TW_TEST_GO", str(go))
+    executor = LocalExecutor(parallelism=2, launchers=LauncherPool(max_age=0.5, idle_timeout=30.0))
+    executor.start(lambda message: {"error": "unknown"})
+    try:
+        _run_one(executor, _workload(tmp_path, 1, "wait_go"), go)
+        (old,) = list(executor.launchers)
+        deadline = time.monotonic() + 10
+        while not old.gone or len([la for la in executor.launchers if la.loaded]) != 1:
+            assert time.monotonic() < deadline, "the aged launcher was not replaced"
+            executor.wait(0.05, [])
+        executor.launchers.max_age = 60.0  # no more replacements while the rest is checked
+        (new,) = list(executor.launchers)
+        assert new is not old and new.key == old.key and not alive(old.pid)
+        # Warm before any try asked for it: the next try is forked from it.
+        assert loads.read_text().split() == [str(old.pid), str(new.pid)]
+        _pid, parent = _run_one(executor, _workload(tmp_path, 2, "wait_go"), go)
+        assert parent == new.pid
+    finally:
+        executor.end(grace=0.5)

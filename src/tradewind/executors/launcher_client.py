@@ -165,13 +165,14 @@ class LauncherClient:
             created=now,
             last_used=now,
             forked_here=forked_here,
+            first_workload=workload,
         )
         self.supervisor.watch(sock, FIRST, self._on_readable, launcher)
         self.supervisor.watch(pidfd, LAST, self.on_exit, launcher)
         log.info(
-            "Started %s (version of %s)%s",
+            "Started %s%s%s",
             launcher.describe(),
-            workload.fileloc,
+            "" if launcher.any_version else f" (version of {workload.fileloc})",
             "" if forked_here else " from the fork server",
         )
         return launcher
@@ -408,6 +409,11 @@ class LauncherClient:
         for launcher in self.pool.to_stop():
             self.supervisor.unwatch(launcher.sock)
             launcher.stop()
+        if not self.supervisor.ending:
+            try:
+                self.pool.replace_aged(self._spawn)
+            except OSError:  # as for a try: no launcher can start here now
+                log.exception("Could not start a warm launcher in place of an aged one")
 
     def end(self) -> list[Event]:
         """Kill every launcher (their tries go on until ``end`` of the executor stops them)

@@ -1,12 +1,21 @@
-"""Warm launchers, seen from the executor: one process per DAG version that forks its tries.
+"""Warm launchers, seen from the executor: processes that fork tries.
 
-Each launcher (``runner.launcher_process``) has loaded one DAG version's source, so a try it
-forks starts with the DAG built instead of executing the file again. This module keeps them:
-at most ``max_launchers`` (least recently used retired first), each stopped once idle for
-``idle_timeout`` seconds and retired (no new tries; stopped when its tries end) after
+A version's own launcher (``runner.launcher_process``) has loaded that DAG version's source,
+so a try it forks starts with the DAG built instead of executing the file again. This module
+keeps them: at most ``max_launchers`` (least recently used retired first), each stopped once
+idle for ``idle_timeout`` seconds and retired (no new tries; stopped when its tries end) after
 ``max_age`` seconds, so helper modules beside a DAG file that changed on disk are picked up
-again. A version whose source the launcher could not load is not tried again for
+again (one retired for its age while in use is replaced at once, so a version run now and then
+finds its launcher warm). A version whose source the launcher could not load is not tried again for
 ``failure_ttl`` seconds: its tries are forked directly and report the load error themselves.
+
+More versions at work than ``max_launchers`` (a thousand DAGs on a tight schedule) must not
+start a launcher per try, each replacing another still in use: a launcher is started for a
+new version only while the pool has room, its least recently used launcher has been idle
+``churn_guard`` seconds, or the version is in demand (``hot_tries`` tries within
+``hot_window`` seconds). Other tries go to the launcher of any version, which forks them
+bare: each loads its own source, as a try forked directly does, without the cost of a
+launcher started and stopped for it.
 
 Launchers need Linux: ``pidfd_open`` (to reap them and their tries without polling) and
 ``SCM_RIGHTS`` over a ``SOCK_SEQPACKET`` socket pair. Elsewhere ``LauncherPool.enabled`` is
@@ -35,11 +44,16 @@ log = logging.getLogger("tradewind.executor")
 
 #: (dag_id, fileloc, source code): what a launcher has loaded.
 LauncherKey = tuple[str, str, str]
+#: The key of the launcher of any version (it loaded nothing).
+ANY_VERSION: LauncherKey = ("", "", "")
 
 MAX_LAUNCHERS = 8
-IDLE_TIMEOUT = 60.0
+IDLE_TIMEOUT = 600.0
 MAX_AGE = 300.0
 FAILURE_TTL = 60.0
+CHURN_GUARD = 5.0
+HOT_TRIES = 4
+HOT_WINDOW = 10.0
 #: A launcher still loading after this many seconds gets no more tries (they fork directly).
 LOAD_PATIENCE = 10.0
 
@@ -99,10 +113,17 @@ class Launcher:
     forked_here: bool = True
     pending: dict[int, Any] = dataclasses.field(default_factory=dict)
     running: dict[int, Any] = dataclasses.field(default_factory=dict)
+    #: The try it was started for: what starting its replacement takes.
+    first_workload: TaskWorkload | None = None
 
     @property
     def busy(self) -> bool:
         return bool(self.pending or self.running)
+
+    @property
+    def any_version(self) -> bool:
+        """It loaded no version: its tries load their own source."""
+        return self.key == ANY_VERSION
 
     @property
     def stopping(self) -> bool:
@@ -140,13 +161,16 @@ class Launcher:
         return before
 
     def describe(self) -> str:
+        if self.any_version:
+            return f"warm launcher {self.pid} of any DAG version"
         return f"warm launcher {self.pid} of DAG {self.key[0]}"
 
     def send_launch(self, workload: TaskWorkload, channel_fd: int) -> None:
-        """Ask for one try; raises ``OSError`` (``BlockingIOError`` when its queue is full)."""
-        launcher_process.send(
-            self.sock, Launch(dataclasses.replace(workload, source_code="")), [channel_fd]
-        )
+        """Ask for one try; raises ``OSError`` (``BlockingIOError`` when its queue is full;
+        "too large" when the source it must carry to a launcher of any version is)."""
+        if not self.any_version:
+            workload = dataclasses.replace(workload, source_code="")
+        launcher_process.send(self.sock, Launch(workload), [channel_fd])
         self.last_used = time.monotonic()
 
     def send_reap(self, pid: int) -> None:
@@ -211,19 +235,32 @@ class LauncherPool:
         idle_timeout: float = IDLE_TIMEOUT,
         max_age: float = MAX_AGE,
         failure_ttl: float = FAILURE_TTL,
+        churn_guard: float = CHURN_GUARD,
+        hot_tries: int = HOT_TRIES,
+        hot_window: float = HOT_WINDOW,
         enabled: bool | None = None,
     ) -> None:
         self.max_launchers = max_launchers
         self.idle_timeout = idle_timeout
         self.max_age = max_age
         self.failure_ttl = failure_ttl
+        self.churn_guard = churn_guard
+        self.hot_tries = hot_tries
+        self.hot_window = hot_window
         self.enabled = supported() if enabled is None else enabled
         self._current: collections.OrderedDict[LauncherKey, Launcher] = collections.OrderedDict()
+        self._any: Launcher | None = None
         self._retired: list[Launcher] = []
         self._failed: dict[LauncherKey, float] = {}
+        #: Versions without a launcher: when their latest tries were asked for.
+        self._demand: dict[LauncherKey, collections.deque[float]] = {}
+        #: Launchers stopped for their age while in use, to be replaced (``replace_aged``).
+        self._replacements: list[Launcher] = []
 
     def __iter__(self) -> Iterator[Launcher]:
         yield from list(self._current.values())
+        if self._any is not None:
+            yield self._any
         yield from list(self._retired)
 
     def for_workload(
@@ -248,10 +285,45 @@ class LauncherPool:
                 return None
             self._current.move_to_end(key)
             return launcher
+        if not self._room(now) and not self._in_demand(key, now):
+            return self._any_version(workload, spawn, now)
+        self._demand.pop(key, None)
         while len(self._current) >= self.max_launchers:
             self._retire(next(iter(self._current.values())))
         launcher = spawn(workload)
         self._current[key] = launcher
+        return launcher
+
+    def _room(self, now: float) -> bool:
+        """A new version's launcher may start: the pool is not full, or its least recently
+        used launcher has been idle long enough to go."""
+        if len(self._current) < self.max_launchers:
+            return True
+        oldest = next(iter(self._current.values()))
+        return not oldest.busy and now - oldest.last_used >= self.churn_guard
+
+    def _in_demand(self, key: LauncherKey, now: float) -> bool:
+        """Note one more try of a version without a launcher; whether it has had
+        ``hot_tries`` within ``hot_window`` seconds."""
+        asked = self._demand.setdefault(key, collections.deque(maxlen=self.hot_tries))
+        asked.append(now)
+        return len(asked) >= self.hot_tries and now - asked[0] <= self.hot_window
+
+    def _any_version(
+        self, workload: TaskWorkload, spawn: Callable[[TaskWorkload], Launcher], now: float
+    ) -> Launcher | None:
+        """The launcher of any version (started when needed), or None: fork directly."""
+        failed_until = self._failed.get(ANY_VERSION)
+        if failed_until is not None and now < failed_until:
+            return None
+        launcher = self._any
+        if launcher is not None and launcher.phase in TAKING:
+            if not launcher.loaded and now - launcher.created > LOAD_PATIENCE:
+                return None
+            return launcher
+        launcher = self._any = spawn(
+            dataclasses.replace(workload, dag_id="", fileloc="", source_code="")
+        )
         return launcher
 
     def note_failed(self, launcher: Launcher) -> None:
@@ -264,18 +336,23 @@ class LauncherPool:
         """Forget a launcher that is gone."""
         if self._current.get(launcher.key) is launcher:
             del self._current[launcher.key]
+        if self._any is launcher:
+            self._any = None
         if launcher in self._retired:
             self._retired.remove(launcher)
 
     def retire_all(self, which: Callable[[Launcher], bool]) -> None:
         """No new tries for these launchers: they stop once their tries ended."""
-        for launcher in list(self._current.values()):
+        for launcher in [*self._current.values(), *([self._any] if self._any else [])]:
             if which(launcher):
                 self._retire(launcher)
 
     def _retire(self, launcher: Launcher) -> None:
         if self._current.get(launcher.key) is launcher:
             del self._current[launcher.key]
+            self._retired.append(launcher)
+        elif self._any is launcher:
+            self._any = None
             self._retired.append(launcher)
         launcher.retire()
 
@@ -284,15 +361,34 @@ class LauncherPool:
         now = time.monotonic()
         if self._failed:
             self._failed = {key: until for key, until in self._failed.items() if until > now}
+        if self._demand:
+            self._demand = {
+                key: asked
+                for key, asked in self._demand.items()
+                if now - asked[-1] <= self.hot_window
+            }
         found = []
         for launcher in self:
             if launcher.busy or launcher.stopping:
                 continue
-            if (
-                launcher.phase not in TAKING
-                or now - launcher.last_used > self.idle_timeout
-                or now - launcher.created > self.max_age
-            ):
+            idle = now - launcher.last_used > self.idle_timeout
+            if launcher.phase not in TAKING or idle or now - launcher.created > self.max_age:
+                if launcher.phase is LauncherPhase.READY and not idle:
+                    self._replacements.append(launcher)
                 self._retire(launcher)
                 found.append(launcher)
         return found
+
+    def replace_aged(self, spawn: Callable[[TaskWorkload], Launcher]) -> None:
+        """Start the replacements of launchers stopped for their age while still in use, so
+        the next try of their version (an hourly DAG's next run) finds one warm."""
+        aged, self._replacements = self._replacements, []
+        for old in aged:
+            workload = old.first_workload
+            if workload is None or old.any_version or old.key in self._current:
+                continue
+            if len(self._current) >= self.max_launchers:
+                return
+            launcher = spawn(workload)
+            launcher.last_used = old.last_used  # idle since then: it stops when that one would
+            self._current[old.key] = launcher

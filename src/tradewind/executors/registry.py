@@ -14,11 +14,15 @@ from collections.abc import Callable
 from tradewind.config import Settings
 from tradewind.exceptions import ConfigError
 from tradewind.executors.base import BaseExecutor
+from tradewind.executors.launchers import LauncherPool
 from tradewind.executors.local import LocalExecutor
 
 
 def _local(settings: Settings) -> BaseExecutor:
-    return LocalExecutor(int(settings.get("core", "parallelism")))
+    idle = float(settings.get("core", "launcher_idle_timeout"))
+    return LocalExecutor(
+        int(settings.get("core", "parallelism")), launchers=LauncherPool(idle_timeout=idle)
+    )
 
 
 #: Short name -> factory; the short name is what ``executor_name`` returns.

@@ -1,5 +1,7 @@
 """The main function of a warm launcher: load one DAG version's source once, then fork a task
-process for each try the executor sends, already holding the loaded DAG.
+process for each try the executor sends, already holding the loaded DAG. A launcher started
+without a source serves any version: its tries load their source themselves (still forked
+from a warm process, without a launcher of their own to start).
 
 A task process of a big DAG used to spend most of its time executing the DAG file again
 (building every operator, quadratic over a fan-out). A launcher is forked from the scheduler
@@ -12,7 +14,8 @@ frame (``runner.message_codec``'s packets):
 - launcher → executor, once: ``Ready`` after the source loaded, or ``LoadFailed``, after
   which it forks nothing and exits;
 - executor → launcher: ``Launch`` with the task process's end of its channel attached
-  (``SCM_RIGHTS``); the workload's ``source_code`` is left out (the launcher has it);
+  (``SCM_RIGHTS``); the workload's ``source_code`` is left out (the launcher has it), except
+  for a launcher of any version;
 - launcher → executor: ``Started`` right after the fork (the process group is set on both
   sides of the fork first), or ``LaunchFailed``; ``Exited`` when a task process ended
   (``os.waitpid``-style status);
@@ -161,8 +164,9 @@ def serve(
     parent_pid: int,
     home_key: str | None = None,
 ) -> NoReturn:
-    """Load the DAG, then launch task processes until the executor closes ``control``.
-    ``home_key``: passed to each task process (``task_process.run``)."""
+    """Load the DAG (none when ``source_code`` is empty), then launch task processes until the
+    executor closes ``control``. ``home_key``: passed to each task process
+    (``task_process.run``)."""
     code = 0
     try:
         # The scheduler's handlers are no business of ours (and must be gone before the
@@ -175,11 +179,13 @@ def serve(
         _forget_engines()
         _quiet_output()
         fds_before = _open_fds()
+        dag: Any = None
         try:
-            dag = load_dag_from_source(source_code, fileloc, dag_id)
-            # Built once, inherited by every try; if it fails, the try that renders reports it.
-            with contextlib.suppress(Exception):
-                templating.environment_for(dag)
+            if source_code:  # else a launcher for any version: each try loads its own
+                dag = load_dag_from_source(source_code, fileloc, dag_id)
+                # Built once, inherited by every try; if it fails, the try that renders says so.
+                with contextlib.suppress(Exception):
+                    templating.environment_for(dag)
         except BaseException as exc:
             send(control, LoadFailed(f"{type(exc).__name__}: {exc}"))
             _exit(0)
@@ -247,7 +253,9 @@ class _Launcher:
             for fd in fds:
                 os.close(fd)
             return
-        workload: TaskWorkload = dataclasses.replace(message.workload, source_code=self.source_code)
+        workload: TaskWorkload = message.workload
+        if self.dag is not None:  # the executor left out the source this launcher loaded
+            workload = dataclasses.replace(workload, source_code=self.source_code)
         channel_fd = fds[0]
         sys.stdout.flush()  # nothing buffered may be written twice
         sys.stderr.flush()

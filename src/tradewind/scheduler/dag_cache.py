@@ -1,9 +1,18 @@
-"""Deserialized DAG versions, kept in memory: versions never change, so caching is safe."""
+"""Deserialized DAG versions, kept in memory: versions never change, so caching is safe.
+
+The cache holds its working set whatever its size: a version used in the last
+``keep_used_for`` seconds is never evicted, so a deployment with more DAGs on a tight schedule
+than ``max_size`` does not deserialize every one of them again on every pass (a plain LRU
+cycled through more versions than it holds misses every time). Past that, it shrinks back to
+``max_size``, least recently used first.
+"""
 
 from __future__ import annotations
 
 import collections
 import dataclasses
+import time
+from collections.abc import Callable
 
 from sqlalchemy.orm import Session
 
@@ -26,10 +35,24 @@ class CachedVersion:
     topological_order: tuple[str, ...]
 
 
+#: Seconds a used version stays cached whatever the cache's size.
+KEEP_USED_FOR = 600.0
+
+
 class DagVersionCache:
-    def __init__(self, max_size: int = 512) -> None:
+    def __init__(
+        self,
+        max_size: int = 512,
+        *,
+        keep_used_for: float = KEEP_USED_FOR,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
         self._items: collections.OrderedDict[int, CachedVersion] = collections.OrderedDict()
+        #: When each item was last asked for (same order as ``_items``).
+        self._used: dict[int, float] = {}
         self._max_size = max_size
+        self._keep_used_for = keep_used_for
+        self._clock = clock
         #: Versions that failed to load since the last ``take_load_errors``, with the error.
         self._load_errors: dict[int, str] = {}
 
@@ -44,8 +67,10 @@ class DagVersionCache:
 
     def get(self, session: Session, version_id: int) -> CachedVersion:
         cached = self._items.get(version_id)
+        now = self._clock()
         if cached is not None:
             self._items.move_to_end(version_id)
+            self._used[version_id] = now
             return cached
         row = session.get(DagVersion, version_id)
         if row is None:
@@ -66,6 +91,18 @@ class DagVersionCache:
             self._load_errors[version_id] = f"{type(exc).__name__}: {exc}"
             raise
         self._items[version_id] = cached
-        if len(self._items) > self._max_size:
-            self._items.popitem(last=False)
+        self._used[version_id] = now
+        self._evict(now)
         return cached
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def _evict(self, now: float) -> None:
+        """Down to ``max_size``, least recently used first, keeping what was used lately."""
+        while len(self._items) > self._max_size:
+            oldest = next(iter(self._items))
+            if now - self._used[oldest] < self._keep_used_for:
+                return
+            del self._items[oldest]
+            del self._used[oldest]

@@ -7,6 +7,7 @@ It also parses the common field forms into values, which the describer reads.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -71,12 +72,19 @@ def to_cron(expression: str) -> str:
 def validate(expression: str) -> str:
     """Check ``expression`` and return its five-field
     cron form; DagDefinitionError says what is wrong."""
-    from croniter import CroniterBadDateError, CroniterError, croniter
-
     if not isinstance(expression, str):
         raise DagDefinitionError(
             f"cron expression must be a string, got {type(expression).__name__}"
         )
+    return _validated(expression)
+
+
+@functools.lru_cache(maxsize=1024)
+def _validated(expression: str) -> str:
+    """``validate`` of a string, remembered: every DAG deserialized with a schedule validates
+    it again, and a valid expression stays valid (an invalid one raises, which is not kept)."""
+    from croniter import CroniterBadDateError, CroniterError, croniter
+
     cron = to_cron(expression)
     fields = cron.split()
     if len(fields) != 5:

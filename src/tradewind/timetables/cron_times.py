@@ -19,6 +19,7 @@ times as wide as the offset change.
 from __future__ import annotations
 
 import copy
+import functools
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta, tzinfo
 from typing import Any
@@ -31,6 +32,16 @@ _WINDOW = timedelta(hours=3)
 _TICK = timedelta(microseconds=1)
 
 
+@functools.lru_cache(maxsize=1024)
+def _parsed(cron: str) -> Any:
+    """croniter's parse of ``cron``, shared: parsing is most of croniter's cost, and every
+    deserialized DAG of a schedule would parse it again. Never used itself: each query works
+    on a copy (``_walls_from``)."""
+    from croniter import croniter
+
+    return croniter(cron)
+
+
 @dataclass(frozen=True)
 class CronFireTimes:
     """The fire times of a five-field ``cron`` (already validated) in ``timezone``."""
@@ -41,10 +52,7 @@ class CronFireTimes:
     _every_hour: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        from croniter import croniter
-
-        # Parsing is most of croniter's cost: parse once, copy the parsed iterator per query.
-        template = croniter(self.cron)
+        template = _parsed(self.cron)
         object.__setattr__(self, "_template", template)
         object.__setattr__(self, "_every_hour", template.expanded[1] == ["*"])
 
