@@ -24,8 +24,20 @@ KEYS = (
 )
 
 
-def _cell(figure: Figure | None) -> str:
-    from bench.report import fmt
+def _floors(figure: Figure, floors: tuple[float | None, float | None]) -> str:
+    """The median as multiples of the run's two floors (for a rate: the time per task)."""
+    each = figure.seconds_each()
+    py_s, fork_s = floors
+    parts = []
+    if each is not None and py_s:
+        parts.append(f"{each / py_s:,.1f} py")
+    if each is not None and fork_s:
+        parts.append(f"{each / fork_s:,.0f} forks")
+    return f" ≈ {' / '.join(parts)}" if parts else ""
+
+
+def _cell(figure: Figure | None, floors: tuple[float | None, float | None]) -> str:
+    from bench.report import fmt  # report imports this module
 
     if figure is None:
         return "—"
@@ -34,11 +46,16 @@ def _cell(figure: Figure | None) -> str:
     if not figure.values:
         return "—"
     if len(figure.values) == 1:
-        return fmt(figure.median, figure.unit)
+        return fmt(figure.median, figure.unit) + _floors(figure, floors)
     return (
         f"**{fmt(figure.median, figure.unit)}** ({fmt(figure.min, figure.unit)}–"
-        f"{fmt(figure.max, figure.unit)})"
+        f"{fmt(figure.max, figure.unit)}){_floors(figure, floors)}"
     )
+
+
+def _seconds_each(figures: FigureSet, key: str) -> float | None:
+    figure = figures.get(key)
+    return figure.seconds_each() if figure is not None else None
 
 
 def _label(key: str, sides: list[FigureSet]) -> str | None:
@@ -73,17 +90,22 @@ def section(
         "Median of the repetitions (min–max). The same workloads and the same definitions: "
         "trigger → done is the run's recorded end minus the instant just before the run was "
         "started; a hop is a task's recorded start minus its upstream's recorded end; rates count "
-        "every task over trigger → done. Read each column with its isolation model below.",
+        'every task over trigger → done. "≈ N py / M forks" is the median (for a rate: the '
+        "time per task) divided by this run's floors, one bare `python -c pass` and one fork of "
+        "a warm process + exit + wait. Read each column with its isolation model below.",
         "",
         "| Figure | " + " | ".join(title for title, _ in columns) + " |",
         "|---|" + "---|" * len(columns),
     ]
+    floors = (_seconds_each(tradewind, "baseline.each"), _seconds_each(tradewind, "baseline.fork"))
     for key in KEYS:
         label = _label(key, [figures for _, figures in columns])
         if label is None:
             continue
         lines.append(
-            f"| {label} | " + " | ".join(_cell(figures.get(key)) for _, figures in columns) + " |"
+            f"| {label} | "
+            + " | ".join(_cell(figures.get(key), floors) for _, figures in columns)
+            + " |"
         )
     lines += ["", "Isolation model (how one task is kept from another):", ""]
     lines.append(f"- **Tradewind**: {TRADEWIND_ISOLATION}")

@@ -95,9 +95,11 @@ def test_document_is_the_last_json_line_of_the_output() -> None:
         peer_side.parse_document("Traceback (most recent call last):\n  boom\n")
 
 
-def test_section_puts_peers_beside_tradewind_with_isolation_and_failures() -> None:
+def test_section_puts_peers_beside_tradewind_with_floors_isolation_and_failures() -> None:
     tradewind = FigureSet()
     tradewind.add("W1.hop_median", "W1 chain: median hop", "ms", 5.6)
+    tradewind.add("baseline.each", "Baseline: one `python -c pass`", "ms", 20.0)
+    tradewind.add("baseline.fork", "Baseline: one warm fork", "ms", 1.0)
     threads = peer_side.PeerResult(peer_side.VARIANTS[0], FigureSet(), {"version": "3.9.1"})
     threads.figures.add("W1.hop_median", "W1 chain: median hop", "ms", 1.5)
     multiprocess = peer_side.PeerResult(peer_side.VARIANTS[3], FigureSet(), {"version": "1.13"})
@@ -107,7 +109,11 @@ def test_section_puts_peers_beside_tradewind_with_isolation_and_failures() -> No
     text = "\n".join(lines)
 
     row = next(line for line in lines if line.startswith("| W1 chain: median hop"))
-    assert row.split(" | ")[1:] == ["5.6 ms", "1.5 ms", "FAILED: timed out |"]
+    assert row.split(" | ")[1:] == [
+        "5.6 ms ≈ 0.3 py / 6 forks",
+        "1.5 ms ≈ 0.1 py / 2 forks",
+        "FAILED: timed out |",
+    ]
     assert "Airflow" not in text
     assert f"**Tradewind**: {peer_side.TRADEWIND_ISOLATION}" in text
     assert f"**{threads.variant.title}**: {threads.variant.isolation}" in text
