@@ -30,7 +30,8 @@ def _floors(figure: Figure, floors: tuple[float | None, float | None]) -> str:
     py_s, fork_s = floors
     parts = []
     if each is not None and py_s:
-        parts.append(f"{each / py_s:,.1f} py")
+        ratio = each / py_s
+        parts.append(f"{ratio:,.0f} py" if ratio >= 100 else f"{ratio:.1f} py")
     if each is not None and fork_s:
         parts.append(f"{each / fork_s:,.0f} forks")
     return f" ≈ {' / '.join(parts)}" if parts else ""
