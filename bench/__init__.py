@@ -14,6 +14,7 @@ Modules, one per concern:
     harness        Tradewind ``standalone``: start, wait until ready, trigger, stop
     dag_templates  the workload DAG files (``bench/dags/*.py.tmpl``) for Tradewind or Airflow
     workloads      W1-W6: what is run and how each figure follows from the timestamps
+    active_runs    W9: 10, 100 and 500 runs active at once; pass time and CPU per decided task
     startup        start-up time, idle memory and CPU, import time, installed packages, baseline
     airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
     peer_side      W1-W3 on Prefect and Dagster: venvs, one subprocess per workload, figures

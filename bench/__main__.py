@@ -16,13 +16,22 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench import airflow_side, many_dags, peer_side, report, startup, workloads
+from bench import (
+    active_runs,
+    airflow_side,
+    cli_speed,
+    many_dags,
+    peer_side,
+    report,
+    startup,
+    workloads,
+)
 from bench.figures import FigureSet
 from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "startup")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "startup", "cli")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -70,8 +79,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help=(
-            "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, baseline 20) for smoke "
-            "tests"
+            "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, W9 5 and 25 runs, "
+            "baseline 20) for smoke tests"
         ),
     )
     parser.add_argument(
@@ -135,6 +144,8 @@ def main(argv: list[str] | None = None) -> int:
             workloads.run_parse(ctx, figures)
         if "W6" in args.selected:
             workloads.run_dags_test(ctx, figures)
+        if "W9" in args.selected:
+            active_runs.run_active_runs(ctx, figures)
         if "startup" in args.selected:
             startup.run_standalone_startup(ctx, figures)
             startup.run_import(ctx, figures)
@@ -142,6 +153,8 @@ def main(argv: list[str] | None = None) -> int:
                 ctx.notes.append("quick mode: package count skipped")
             else:
                 startup.count_installed(ctx, figures)
+        if "cli" in args.selected:
+            cli_speed.run_cli(ctx, figures)
         w7 = many_dags.ManyDags.quick() if args.quick else many_dags.ManyDags()
         w7 = many_dags.ManyDags(args.w7_dags or w7.dags, args.w7_minutes or w7.minutes)
         if "W7" in args.selected:

@@ -398,7 +398,9 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         server.stop()
         facts["log"] = str(server.log_path)
         facts["api_retries"] = server.retried
-    startup.run_import(ctx, figures, python=str(python), module="airflow")
+    startup.run_import(
+        ctx, figures, python=str(python), statement="from airflow.sdk import DAG, task"
+    )
     try:
         listed = subprocess.run(
             [str(VENV / "bin" / "pip"), "list", "--format", "json"],

@@ -25,13 +25,17 @@ class BenchError(Exception):
 
 @dataclasses.dataclass(frozen=True)
 class Target:
-    """``op`` is ``"<"`` (the figure must stay below ``limit``) or ``">="``."""
+    """``op`` is ``"<"`` (the figure must stay below ``limit``), ``"<="`` or ``">="``."""
 
     op: str
     limit: float
 
     def met(self, value: float) -> bool:
-        return value < self.limit if self.op == "<" else value >= self.limit
+        if self.op == "<":
+            return value < self.limit
+        if self.op == "<=":
+            return value <= self.limit
+        return value >= self.limit
 
     def describe(self, unit: str) -> str:
         return f"{self.op} {self.limit:g} {unit}"

@@ -142,3 +142,18 @@ def test_poison_pass_attempts_default_and_environment(tmp_path: Path) -> None:
     assert config.load(environ).get("scheduler", "poison_pass_attempts") == 5
     with pytest.raises(ConfigError, match=r"POISON_PASS_ATTEMPTS"):
         config.load({**home, "TRADEWIND__SCHEDULER__POISON_PASS_ATTEMPTS": "0"})
+
+
+def test_logging_level_defaults_to_info_and_takes_a_level_name_in_any_case(
+    tmp_path: Path,
+) -> None:
+    assert config.load({"TRADEWIND_HOME": str(tmp_path)}).get("logging", "logging_level") == "INFO"
+    (tmp_path / "tradewind.toml").write_text('[logging]\nlogging_level = "debug"\n')
+    assert config.load({"TRADEWIND_HOME": str(tmp_path)}).get("logging", "logging_level") == "DEBUG"
+    with pytest.raises(
+        ConfigError,
+        match=r"TRADEWIND__LOGGING__LOGGING_LEVEL: invalid value for \[logging\] logging_level",
+    ):
+        config.load(
+            {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__LOGGING__LOGGING_LEVEL": "chatty"}
+        )

@@ -37,6 +37,13 @@ def _positive_int(raw: str) -> int:
     return value
 
 
+def _log_level(raw: str) -> str:
+    name = raw.strip().upper()
+    if name not in {"DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"}:
+        raise ValueError(f"expected DEBUG, INFO, WARNING, ERROR or CRITICAL, got {raw!r}")
+    return name
+
+
 def _non_negative_float(raw: str) -> float:
     value = float(raw)
     if not value >= 0:  # also refuses nan
@@ -179,6 +186,14 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
     ),
     Option(
         "logging", "base_log_folder", None, "Folder of task logs (default $TRADEWIND_HOME/logs)."
+    ),
+    Option(
+        "logging",
+        "logging_level",
+        "INFO",
+        "Level of the log of the scheduler, the DAG processor and standalone (DEBUG adds a line "
+        "per scheduler pass: its duration and how many runs and task instances it decided).",
+        _log_level,
     ),
     Option("api", "host", "0.0.0.0", "Address the API server listens on."),
     Option("api", "port", 8080, "Port the API server listens on.", int),

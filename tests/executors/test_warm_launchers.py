@@ -333,7 +333,10 @@ def _busy_pool_executor(**pool: Any) -> LocalExecutor:
     """One launcher's room, and a pool that does not replace a launcher used in the last
     minute: a second version is what a thousand DAGs on a tight schedule look like."""
     settings: dict[str, Any] = {"max_launchers": 1, "churn_guard": 60.0, "hot_tries": 100}
-    executor = LocalExecutor(parallelism=4, launchers=LauncherPool(**{**settings, **pool}))
+    # (Launchers forked here: no fork server becoming ready retires them midway.)
+    executor = LocalExecutor(
+        parallelism=4, launchers=LauncherPool(**{**settings, **pool}), fork_server=False
+    )
     executor.start(lambda message: {"error": "unknown"})
     return executor
 
@@ -410,11 +413,14 @@ def test_a_launcher_stopped_for_its_age_while_in_use_is_replaced_at_once(
         _run_one(executor, _workload(tmp_path, 1, "wait_go"), go)
         (old,) = list(executor.launchers)
         deadline = time.monotonic() + 10
-        while not old.gone or len([la for la in executor.launchers if la.loaded]) != 1:
+        while old in list(executor.launchers):
             assert time.monotonic() < deadline, "the aged launcher was not replaced"
-            executor.wait(0.05, [])
+            executor.wait(0.01, [])
         executor.launchers.max_age = 60.0  # no more replacements while the rest is checked
         (new,) = list(executor.launchers)
+        while not new.loaded:
+            assert time.monotonic() < deadline, "the replacement did not load"
+            executor.wait(0.05, [])
         assert new is not old and new.key == old.key and not alive(old.pid)
         # Warm before any try asked for it: the next try is forked from it.
         assert loads.read_text().split() == [str(old.pid), str(new.pid)]

@@ -62,3 +62,34 @@ def test_the_cache_shrinks_to_its_size_once_versions_go_unused(harness) -> None:
     assert len(cache) == 2
     assert ids[0] in cache and ids[5] in cache  # the one used again, and the new one
     assert _loads(harness, cache, ids[1:3]) == 2
+
+
+PAST_FILE = """
+from datetime import datetime
+from tradewind import DAG, EmptyOperator
+
+with DAG("waits_on_past", schedule=None, start_date=datetime(2024, 1, 1)):
+    EmptyOperator(task_id="a") >> EmptyOperator(task_id="b", wait_for_downstream=True)
+with DAG("independent", schedule=None, start_date=datetime(2024, 1, 1)):
+    EmptyOperator(task_id="a")
+"""
+
+
+def test_the_cache_knows_which_dags_depend_on_the_past_after_their_version_leaves(
+    harness,
+) -> None:
+    harness.write("past.py", PAST_FILE)
+    harness.parse()
+    rows = harness.read(lambda s: list(s.execute(select(DagVersion.id, DagVersion.dag_id))))
+    clock = Clock()
+    cache = DagVersionCache(max_size=1, keep_used_for=0.0, clock=clock)
+    assert not cache.may_depend_on_past("waits_on_past")  # nothing read yet
+    loaded = db_engine.run_in_transaction(
+        harness.engine, lambda s: {dag_id: cache.get(s, v) for v, dag_id in rows}
+    )
+    # wait_for_downstream implies depends_on_past, as in Airflow.
+    assert loaded["waits_on_past"].depends_on_past
+    assert not loaded["independent"].depends_on_past
+    assert len(cache) == 1  # one of the two versions left the cache
+    assert cache.may_depend_on_past("waits_on_past")
+    assert not cache.may_depend_on_past("independent")

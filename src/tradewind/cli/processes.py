@@ -69,6 +69,11 @@ def _setup_logging() -> None:
     root.propagate = False
 
 
+def _apply_log_level(settings: Settings) -> None:
+    """``[logging] logging_level`` on Tradewind's own log (not on the libraries it uses)."""
+    logging.getLogger("tradewind").setLevel(settings.get("logging", "logging_level"))
+
+
 def _run_scheduler(settings: Settings) -> None:
     executor = executors.create_executor(settings)
     engine = db_admin.open_engine(settings)
@@ -97,6 +102,7 @@ def _processor_main(settings: Settings) -> None:
     signal.signal(signal.SIGINT, lambda *_: stop.set())
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
     _setup_logging()
+    _apply_log_level(settings)
     engine = db_admin.open_engine(settings)
     try:
         DagProcessor(settings, engine).run_forever(stop)
@@ -143,7 +149,9 @@ def _api_child(settings: Settings) -> None:
 def scheduler_command() -> None:
     """Run the scheduler with the local executor until interrupted."""
     _setup_logging()
-    _run_scheduler(config.load())
+    settings = config.load()
+    _apply_log_level(settings)
+    _run_scheduler(settings)
 
 
 @click.command("dag-processor")
@@ -163,6 +171,7 @@ def standalone_command() -> None:
     (with the local executor) and the API/UI server together. Ctrl-C stops everything."""
     _setup_logging()
     settings = standalone_setup.standalone_settings(config.load())
+    _apply_log_level(settings)
     executors.executor_name(settings.get("core", "executor"))  # refused before anything starts
     setup = standalone_setup.prepare(settings)
     if setup.new_password is not None:

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any
 
 import click
@@ -55,7 +55,9 @@ COMMANDS: dict[str, Entry] = {
             "next-execution": "dag_admin",
             "pause": "dag_admin",
             "reserialize": "dag_parsing",
+            "show": "dag_testing",
             "state": "dag_admin",
+            "test": "dag_testing",
             "trigger": "dag_admin",
             "unpause": "dag_admin",
         },
@@ -79,10 +81,12 @@ COMMANDS: dict[str, Entry] = {
         "Work with tasks.",
         {
             "clear": "clear",
+            "list": "task_testing",
             "logs": "task_admin",
             "mark-failed": "clear",
             "mark-success": "clear",
             "states-for-dag-run": "task_admin",
+            "test": "task_testing",
         },
     ),
     "users": Entry("users", "users_group", "Manage users of the web UI and REST API."),
@@ -90,20 +94,17 @@ COMMANDS: dict[str, Entry] = {
 }
 
 
-def load(name: str, subcommand: str | None = None) -> click.Command | None:
-    """The command ``name``, its module imported now; for a group, with the module that adds
-    ``subcommand`` (every module that adds one when ``subcommand`` is None or unknown)."""
+def load(name: str, *, every_subcommand: bool = True) -> click.Command | None:
+    """The command ``name``, its module imported now; for a group, with every module that adds
+    a subcommand to it unless ``every_subcommand`` is False (then each is imported when its
+    subcommand is asked for: ``LazySubgroup``)."""
     entry = COMMANDS.get(name)
     if entry is None:
         return None
     command = getattr(_module(entry.module), entry.attribute)
-    modules: Sequence[str] = sorted(set(entry.extra.values()))
-    if subcommand is not None and subcommand in entry.extra:
-        modules = [entry.extra[subcommand]]
-    elif subcommand is not None and subcommand in getattr(command, "commands", {}):
-        modules = []
-    for module in modules:
-        _module(module)
+    if every_subcommand:
+        for module in sorted(set(entry.extra.values())):
+            _module(module)
     return command
 
 
@@ -118,19 +119,7 @@ class LazyGroup(click.Group):
         return sorted(COMMANDS)
 
     def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
-        return load(cmd_name)
-
-    def resolve_command(
-        self, ctx: click.Context, args: list[str]
-    ) -> tuple[str | None, click.Command | None, list[str]]:
-        name = args[0] if args else None
-        entry = COMMANDS.get(name) if name is not None else None
-        if name is not None and entry is not None and entry.extra:
-            # Only the module of the subcommand asked for (the first word after the group's name).
-            subcommand = next((arg for arg in args[1:] if not arg.startswith("-")), None)
-            command = load(name, subcommand)
-            return name, command, args[1:]
-        return super().resolve_command(ctx, args)
+        return load(cmd_name, every_subcommand=False)
 
     def format_commands(self, ctx: click.Context, formatter: click.HelpFormatter) -> None:
         """The command list of ``--help``, from ``COMMANDS``: nothing is imported."""
@@ -144,3 +133,22 @@ class LazyGroup(click.Group):
         ]
         with formatter.section("Commands"):
             formatter.write_dl(rows)
+
+
+class LazySubgroup(click.Group):
+    """A command group some of whose subcommands other modules add (``Entry.extra``): such a
+    module is imported when its subcommand is asked for, so ``dags trigger`` does not import
+    what ``dags test`` needs. Invoked on its own (tests, ``CliRunner``), it finds them too."""
+
+    def _extra(self) -> Mapping[str, str]:
+        entry = COMMANDS.get(self.name or "")
+        return entry.extra if entry is not None else {}
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted(set(self.commands) | set(self._extra()))
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        module = self._extra().get(cmd_name)
+        if cmd_name not in self.commands and module is not None:
+            _module(module)
+        return super().get_command(ctx, cmd_name)

@@ -258,6 +258,7 @@ def warm_up() -> None:
     if _warmed_up:
         return
     _warmed_up = True
+    tradewind.load_authoring_api()
     parent_death.preload()
     try:
         warm_up_dag()

@@ -97,7 +97,12 @@ def status(engine: Engine) -> SchemaStatus:
 
 def check(engine: Engine) -> SchemaStatus:
     """The status when the database is reachable and at head, else a clear error."""
-    found = status(engine)
+    return require_current(status(engine))
+
+
+def require_current(found: SchemaStatus) -> SchemaStatus:
+    """``found`` when it is at head, else the error ``check`` raises (for a caller that has
+    read the status already: reading it again costs a connection and two queries)."""
     if found.is_current:
         return found
     if found.is_empty:

@@ -84,6 +84,9 @@ class Child:
     kill_at: float | None = None
     terminate_at: float | None = None
     launcher: Any = None
+    #: Its ``TaskFinished``, held while its launcher has not yet said it started it (under
+    #: load the try can end before that message is read): sent right after its start.
+    held_finish: Any = None
 
     # -- transitions ------------------------------------------------------------------------
     def forked(self, pid: int) -> bool:

@@ -24,7 +24,13 @@ from tradewind.executors.children import Child, ChildKind, ChildPhase, exit_text
 from tradewind.executors.fork_server_client import ForkServer, ForkServerError
 from tradewind.executors.forking import Closer, close_inherited
 from tradewind.executors.launchers import TAKING, Launcher, LauncherPool, key_of
-from tradewind.executors.try_supervisor import END_REPORT_WAIT, FIRST, LAST, TrySupervisor
+from tradewind.executors.try_supervisor import (
+    END_REPORT_WAIT,
+    FIRST,
+    LAST,
+    TrySupervisor,
+    take_held_finish,
+)
 from tradewind.runner import beacons, launcher_process, outcome_files
 from tradewind.runner.messages import (
     Exited,
@@ -272,7 +278,8 @@ class LauncherClient:
                 kill_group(message.pid, signal.SIGTERM)
             if child.released:
                 return []
-            return [TaskStarted(message.ti_id, message.pid, self.hostname, message.at)]
+            started = TaskStarted(message.ti_id, message.pid, self.hostname, message.at)
+            return [started, *take_held_finish(child)]
         elif isinstance(message, Exited):
             child = launcher.running.pop(message.pid, None)
             events = (

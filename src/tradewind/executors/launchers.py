@@ -13,9 +13,9 @@ More versions at work than ``max_launchers`` (a thousand DAGs on a tight schedul
 start a launcher per try, each replacing another still in use: a launcher is started for a
 new version only while the pool has room, its least recently used launcher has been idle
 ``churn_guard`` seconds, or the version is in demand (``hot_tries`` tries within
-``hot_window`` seconds). Other tries go to the launcher of any version, which forks them
-bare: each loads its own source, as a try forked directly does, without the cost of a
-launcher started and stopped for it.
+``hot_window`` seconds) and that launcher has no try. Other tries go to the launcher of any
+version, which forks them bare: each loads its own source, as a try forked directly does,
+without the cost of a launcher started and stopped for it.
 
 Launchers need Linux: ``pidfd_open`` (to reap them and their tries without polling) and
 ``SCM_RIGHTS`` over a ``SOCK_SEQPACKET`` socket pair. Elsewhere ``LauncherPool.enabled`` is
@@ -115,6 +115,8 @@ class Launcher:
     running: dict[int, Any] = dataclasses.field(default_factory=dict)
     #: The try it was started for: what starting its replacement takes.
     first_workload: TaskWorkload | None = None
+    #: Retired to be replaced (by one from the fork server) once it stops, if still in use.
+    replace: bool = False
 
     @property
     def busy(self) -> bool:
@@ -285,7 +287,7 @@ class LauncherPool:
                 return None
             self._current.move_to_end(key)
             return launcher
-        if not self._room(now) and not self._in_demand(key, now):
+        if not self._room(now) and not (self._in_demand(key, now) and self._lru_idle()):
             return self._any_version(workload, spawn, now)
         self._demand.pop(key, None)
         while len(self._current) >= self.max_launchers:
@@ -301,6 +303,11 @@ class LauncherPool:
             return True
         oldest = next(iter(self._current.values()))
         return not oldest.busy and now - oldest.last_used >= self.churn_guard
+
+    def _lru_idle(self) -> bool:
+        """The least recently used launcher has no try: a version in demand may take its
+        place (a busy one is not replaced, or a backlog of many versions churns them)."""
+        return not self._current or not next(iter(self._current.values())).busy
 
     def _in_demand(self, key: LauncherKey, now: float) -> bool:
         """Note one more try of a version without a launcher; whether it has had
@@ -342,9 +349,11 @@ class LauncherPool:
             self._retired.remove(launcher)
 
     def retire_all(self, which: Callable[[Launcher], bool]) -> None:
-        """No new tries for these launchers: they stop once their tries ended."""
+        """No new tries for these launchers: they stop once their tries ended, and those in
+        use are replaced then (``replace_aged``)."""
         for launcher in [*self._current.values(), *([self._any] if self._any else [])]:
             if which(launcher):
+                launcher.replace = launcher.phase is LauncherPhase.READY
                 self._retire(launcher)
 
     def _retire(self, launcher: Launcher) -> None:
@@ -372,16 +381,19 @@ class LauncherPool:
             if launcher.busy or launcher.stopping:
                 continue
             idle = now - launcher.last_used > self.idle_timeout
-            if launcher.phase not in TAKING or idle or now - launcher.created > self.max_age:
-                if launcher.phase is LauncherPhase.READY and not idle:
+            # (A launcher still loading is not old: LOAD_PATIENCE decides about it.)
+            aged = launcher.loaded and now - launcher.created > self.max_age
+            if launcher.phase not in TAKING or idle or aged:
+                if (launcher.replace or launcher.phase is LauncherPhase.READY) and not idle:
                     self._replacements.append(launcher)
                 self._retire(launcher)
                 found.append(launcher)
         return found
 
     def replace_aged(self, spawn: Callable[[TaskWorkload], Launcher]) -> None:
-        """Start the replacements of launchers stopped for their age while still in use, so
-        the next try of their version (an hourly DAG's next run) finds one warm."""
+        """Start the replacements of launchers stopped for their age (or, forked by the
+        executor, once the fork server is ready) while still in use, so the next try of their
+        version (an hourly DAG's next run) finds one warm."""
         aged, self._replacements = self._replacements, []
         for old in aged:
             workload = old.first_workload

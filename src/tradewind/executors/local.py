@@ -36,6 +36,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
+import tradewind
 from tradewind.executors import fork_server_client
 from tradewind.executors.adoption import Adoption
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskStarted
@@ -106,6 +107,7 @@ class LocalExecutor(BaseExecutor):
     ) -> None:
         self.relay.handler = request_handler
         self._private_fds = list(private_fds)
+        tradewind.load_authoring_api()  # what DAG files import, loaded before any fork
         templating.preload()
         parent_death.preload()
         if home is not None and beacons.supported() and hasattr(os, "pidfd_open"):

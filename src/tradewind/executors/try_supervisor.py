@@ -218,7 +218,11 @@ class TrySupervisor:
             if isinstance(message, TaskDone):
                 if child.is_try and child.finish():
                     assert child.ti_id is not None
-                    events.append(TaskFinished(child.ti_id, message))
+                    finished = TaskFinished(child.ti_id, message)
+                    if child.kind is ChildKind.LAUNCHED and child.pid is None:
+                        child.held_finish = finished  # its start first: see take_held_finish
+                    else:
+                        events.append(finished)
             elif isinstance(message, Request):
                 if child.channel is not None:
                     self.relay.hold(child.channel, message, child.describe())
@@ -285,7 +289,7 @@ class TrySupervisor:
             assert child.ti_id is not None
             self.tries.pop(child.ti_id, None)
             if before is ChildPhase.FINISHED:
-                return []
+                return take_held_finish(child)
             done = outcome_files.read_done(child.outcome_path, child.ti_id, child.try_number)
             if done is not None:  # it could not tell us, but left its outcome behind
                 return [TaskFinished(child.ti_id, done)]
@@ -425,3 +429,9 @@ class TrySupervisor:
         close_quietly(self.selector)
         self.selector = selectors.DefaultSelector()
         self.ending = False
+
+
+def take_held_finish(child: Child) -> list[Event]:
+    """The ``TaskFinished`` held back until the try's start was reported (or given up on)."""
+    held, child.held_finish = child.held_finish, None
+    return [held] if held is not None else []

@@ -38,6 +38,7 @@ import sys
 import traceback
 from typing import NoReturn
 
+import tradewind
 from tradewind.runner import launcher_process
 from tradewind.runner.messages import Exited, PacketMessage, Ready, Spawn, Spawned, SpawnFailed
 from tradewind.runner.parent_death import die_with_parent
@@ -58,6 +59,7 @@ def _preload() -> None:
     from tradewind.sdk import templating
     from tradewind.timetables import cron_expression
 
+    tradewind.load_authoring_api()  # what DAG files import, loaded before any launcher
     templating.preload()
     parent_death.preload()
     # A DAG with a cron schedule imports croniter and dateutil when it is built: ~13 ms of CPU

@@ -33,6 +33,8 @@ class CachedVersion:
     priority_weights: dict[str, int]
     leaf_ids: frozenset[str]
     topological_order: tuple[str, ...]
+    #: Some task waits for its instance in the previous run (``depends_on_past``).
+    depends_on_past: bool = False
 
 
 #: Seconds a used version stays cached whatever the cache's size.
@@ -55,6 +57,9 @@ class DagVersionCache:
         self._clock = clock
         #: Versions that failed to load since the last ``take_load_errors``, with the error.
         self._load_errors: dict[int, str] = {}
+        #: DAGs with a version read so far that has a ``depends_on_past`` task (kept when the
+        #: version leaves the cache: it says which DAGs' runs may wait on each other).
+        self._past_dependent: set[str] = set()
 
     def __contains__(self, version_id: object) -> bool:
         return version_id in self._items
@@ -64,6 +69,10 @@ class DagVersionCache:
         does not deserialize; an error of the database itself is not counted)."""
         errors, self._load_errors = self._load_errors, {}
         return errors
+
+    def may_depend_on_past(self, dag_id: str) -> bool:
+        """Whether a version of ``dag_id`` read so far has a task that depends on the past."""
+        return dag_id in self._past_dependent
 
     def get(self, session: Session, version_id: int) -> CachedVersion:
         cached = self._items.get(version_id)
@@ -86,11 +95,14 @@ class DagVersionCache:
                 priority_weights=dag.priority_weights(),
                 leaf_ids=frozenset(task.task_id for task in dag.leaves),
                 topological_order=tuple(task.task_id for task in dag.topological_sort()),
+                depends_on_past=any(task.depends_on_past for task in dag.tasks),
             )
         except Exception as exc:
             self._load_errors[version_id] = f"{type(exc).__name__}: {exc}"
             raise
         self._items[version_id] = cached
+        if cached.depends_on_past:
+            self._past_dependent.add(dag.dag_id)
         self._used[version_id] = now
         self._evict(now)
         return cached

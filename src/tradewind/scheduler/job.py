@@ -109,6 +109,7 @@ class SchedulerJob:
         ended = self._ended_callbacks = self._ended_callbacks + self.executor.take_ended_callbacks()
         draining = self._phase is not SchedulerPhase.RUNNING
         set_aside = self.unreadable.due()
+        started, started_cpu = time.perf_counter(), time.thread_time()
         try:
             result = db_engine.run_in_transaction(
                 self.engine,
@@ -122,6 +123,17 @@ class SchedulerJob:
         finally:
             self.unreadable.note(self.cache.take_load_errors(), self.cache)
         self.unreadable.forget(set_aside)
+        log.debug(
+            "Pass in %.2f ms, %.2f ms CPU (%s): %d events, %d runs with %d task instances "
+            "decided, %d queued",
+            (time.perf_counter() - started) * 1000,
+            (time.thread_time() - started_cpu) * 1000,
+            "full" if full else "events",
+            len(events),
+            result.runs_decided,
+            result.tis_decided,
+            len(result.workloads),
+        )
         self._ended_callbacks = []
         self.passes.committed(result, recover)
         self._deadline_mono = (

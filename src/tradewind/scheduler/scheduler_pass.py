@@ -43,10 +43,34 @@ log = logging.getLogger("tradewind.scheduler")
 
 #: Runs started in one pass because others finished, at most (the rest wait one more pass).
 MAX_CASCADE = 50
+#: Runs named in one query, at most (their DAG ids and run ids are two IN lists: the index
+#: is searched for each pair of the two).
+_BATCH = 100
 
 # Statements of every pass, built once (building one costs about as much as running it).
 _RUNNING_RUNS = select(DagRun).where(DagRun.state == DagRunState.RUNNING.value)
-_RUNNING_RUNS_OF = _RUNNING_RUNS.where(DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)))
+#: Runs by key as two IN lists, not a row-value IN (SQLite scans the whole table for a list of
+#: row values): the unique (dag_id, run_id) index answers it. The few extra pairs, and runs
+#: not running, are dropped after (a state condition would make SQLite read every running run).
+_RUNS_OF = select(DagRun).where(
+    DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)),
+    DagRun.run_id.in_(bindparam("run_ids", expanding=True)),
+)
+_given = DagRun.__table__.alias("given")
+_after = DagRun.__table__.alias("after")
+_NEXT_RUN_ID = (
+    select(_after.c.id)
+    .where(_after.c.dag_id == _given.c.dag_id, _after.c.logical_date > _given.c.logical_date)
+    .order_by(_after.c.logical_date)
+    .limit(1)
+    .correlate(_given)
+    .scalar_subquery()
+)
+#: The run right after each given run of its DAG (by logical date): the one whose
+#: ``depends_on_past`` tasks wait on the given run's tasks.
+_NEXT_RUNS = select(DagRun).where(
+    DagRun.id.in_(select(_NEXT_RUN_ID).where(_given.c.id.in_(bindparam("ids", expanding=True))))
+)
 _ANY_SCHEDULED = select(TaskInstance.id).where(TaskInstance.state == TIS.SCHEDULED.value).limit(1)
 
 
@@ -61,6 +85,9 @@ class PassResult:
     sweep_next: bool = False
     #: Scheduled instances wait for a free executor slot: a try ending calls for a pass.
     waiting_for_slots: bool = False
+    #: Runs this pass decided and the task instances their views held.
+    runs_decided: int = 0
+    tis_decided: int = 0
 
     def outlook(self, clock: Callable[[], datetime]) -> pass_policy.PassOutlook:
         """What the wait after this pass needs of it (the clock is read only for a deadline)."""
@@ -139,17 +166,28 @@ class SchedulerPass:
         return launched
 
     def _running_runs(self, session: Session, full: bool, extra: list[DagRun]) -> list[DagRun]:
+        """Every running run in a full pass; else the running runs events touched, and the
+        runs right after them whose ``depends_on_past`` tasks may now go on. A run with
+        nothing new is not read: a pass costs what its events cost, not what the number of
+        active runs costs."""
         if full:
             runs = list(session.scalars(_RUNNING_RUNS))
         else:
             keys = self._dirty | {(run.dag_id, run.run_id) for run in extra}
-            if not keys:
-                return []
-            # Every running run of a touched DAG: a run waiting on depends_on_past moves when
-            # the previous run's task finishes.
-            runs = list(
-                session.scalars(_RUNNING_RUNS_OF, {"dag_ids": sorted({key[0] for key in keys})})
-            )
+            ordered = sorted(keys)
+            runs = []
+            for start in range(0, len(ordered), _BATCH):
+                batch = ordered[start : start + _BATCH]
+                params = {
+                    "dag_ids": sorted({key[0] for key in batch}),
+                    "run_ids": sorted({key[1] for key in batch}),
+                }
+                runs.extend(
+                    run
+                    for run in session.scalars(_RUNS_OF, params)
+                    if (run.dag_id, run.run_id) in keys and run.state == DagRunState.RUNNING
+                )
+            runs = self._with_next_runs(session, runs)
         if self.is_postgres and runs:
             runs = list(
                 session.scalars(
@@ -158,6 +196,22 @@ class SchedulerPass:
                     .with_for_update(skip_locked=True)
                 )
             )
+        return runs
+
+    def _with_next_runs(self, session: Session, runs: list[DagRun]) -> list[DagRun]:
+        """``runs`` and the running run right after each one of a DAG with ``depends_on_past``
+        tasks (its waiting tasks may start once this run's finish)."""
+        ids = [
+            run.id
+            for run in runs
+            if run.logical_date is not None and self.cache.may_depend_on_past(run.dag_id)
+        ]
+        seen = {run.id for run in runs}
+        for start in range(0, len(ids), _BATCH):
+            for run in session.scalars(_NEXT_RUNS, {"ids": ids[start : start + _BATCH]}):
+                if run.id not in seen and run.state == DagRunState.RUNNING:
+                    seen.add(run.id)
+                    runs.append(run)
         return runs
 
     def run(
@@ -297,6 +351,8 @@ class SchedulerPass:
             files_done,
             sweep_next,
             waiting_for_slots,
+            evaluation.runs_decided,
+            evaluation.tis_decided,
         )
 
     def _note_run_timeouts(self, session: Session, runs: list[DagRun]) -> None:

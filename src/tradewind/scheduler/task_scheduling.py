@@ -38,9 +38,14 @@ class EvaluationResult:
     scheduled_any: bool = False
     #: Ids of the finished runs that failed because they exceeded ``dagrun_timeout``.
     timed_out: set[int] = dataclasses.field(default_factory=set)
+    #: Runs decided, and the task instances their views held (what the pass's cost grows with).
+    runs_decided: int = 0
+    tis_decided: int = 0
 
     def merge(self, other: EvaluationResult) -> None:
         self.finished_runs.extend(other.finished_runs)
+        self.runs_decided += other.runs_decided
+        self.tis_decided += other.tis_decided
         self.wake(other.wake_at)
         self.to_terminate.extend(other.to_terminate)
         self.scheduled_any |= other.scheduled_any
@@ -55,8 +60,11 @@ def evaluate_runs(
     session: Session, cache: DagVersionCache, runs: list[DagRun], now: datetime
 ) -> EvaluationResult:
     """Decide and write the next state of every task instance of ``runs``, and of the runs."""
-    decided = decide_runs(session, run_view.load_runs(session, cache, runs), now)
-    return apply_decisions(session, decided, now)
+    loaded = run_view.load_runs(session, cache, runs)
+    result = apply_decisions(session, decide_runs(session, loaded, now), now)
+    result.runs_decided = len(loaded)
+    result.tis_decided = sum(len(item.view.tis) for item in loaded)
+    return result
 
 
 def decide_runs(

@@ -197,3 +197,10 @@ def clear_run(
         dry_run=dry_run,
         now=now,
     )
+
+
+def reset_run(session: Session, dag_id: str, run_id: str, *, now: datetime) -> DagRun:
+    """Clear every task instance of a run and queue it again (``TriggerDagRunOperator``'s
+    ``reset_dag_run=True``). ``ClearConflict`` while some of them are queued or running."""
+    clear_run(session, dag_id, run_id, only_failed=False, dry_run=False, now=now)
+    return dag_runs.get_run(session, dag_id, run_id)

@@ -1,5 +1,6 @@
-"""Reading and resetting runs across DAGs: what ``TriggerDagRunOperator`` and
-``ExternalTaskSensor`` ask the scheduler for, and a run's task states as ``dags test`` prints them.
+"""Reading runs across DAGs: what ``TriggerDagRunOperator`` and ``ExternalTaskSensor`` ask the
+scheduler for (resetting a run is ``clearing.reset_run``), and a run's task states as ``dags
+test`` prints them.
 """
 
 from __future__ import annotations
@@ -16,7 +17,7 @@ from tradewind.db.models import DagRun, TaskInstance
 from tradewind.exceptions import DagNotFound, TradewindError
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
-from tradewind.services import clearing, dag_runs
+from tradewind.services import dag_runs
 from tradewind.services import dags as dag_service
 
 
@@ -39,15 +40,6 @@ def find_run(
     return session.scalar(
         select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
     )
-
-
-def reset_run(session: Session, dag_id: str, run_id: str, *, now: datetime) -> DagRun:
-    """Clear every task instance of a run and queue it again (``reset_dag_run=True``).
-
-    ``clearing.ClearConflict`` while some of its task instances are queued or running.
-    """
-    clearing.clear_run(session, dag_id, run_id, only_failed=False, dry_run=False, now=now)
-    return dag_runs.get_run(session, dag_id, run_id)
 
 
 def version_dag(session: Session, run: DagRun) -> DAG | None:

@@ -1,9 +1,11 @@
 """DAGs as the metastore knows them: list, details, pause, import errors, next run.
 
-``stored_dags`` and ``parse_folder`` are the two sources of ``tradewind dags list``: the
-metastore once the DAG folder has been parsed, else the folder itself, imported in child
-processes exactly as the DAG processor does (a file that hangs or crashes cannot take the
-command down with it).
+``stored_dags`` and ``dag_files.parse_folder`` are the two sources of ``tradewind dags list``:
+the metastore once the DAG folder has been parsed, else the folder itself.
+
+Listing reads rows only, and ``dags list`` imports this module on every call; so the modules
+that deserialize a DAG, compute its next run or bound an import error's text are imported by
+the functions that use them, not here.
 """
 
 from __future__ import annotations
@@ -11,23 +13,19 @@ from __future__ import annotations
 import dataclasses
 from datetime import datetime
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
 
-from tradewind import serialization
 from tradewind.config import Settings
-from tradewind.dag_processing import importer
-from tradewind.dag_processing.discovery import find_dag_files
-from tradewind.dag_processing.file_parsing import parse_files
-from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db import engine as db_engine
 from tradewind.db import migrate as db_migrate
 from tradewind.db.models import Dag, DagRun, DagVersion, ParseImportError
 from tradewind.exceptions import DagNotFound
-from tradewind.scheduler import next_run
-from tradewind.sdk.dag import DAG
-from tradewind.services import dag_versions
+
+if TYPE_CHECKING:
+    from tradewind.sdk.dag import DAG
 
 
 @dataclasses.dataclass(frozen=True)
@@ -93,70 +91,15 @@ def stored_dags(settings: Settings, *, under: Path | None = None) -> list[DagInf
     """
     engine = db_engine.engine_from_settings(settings)
     try:
-        if db_migrate.status(engine).is_empty:
+        found = db_migrate.status(engine)
+        if found.is_empty:
             return None
-        db_migrate.check(engine)
+        db_migrate.require_current(found)
         return db_engine.run_in_transaction(
             engine, lambda session: list_dags(session, under=under), readonly=True
         )
     finally:
         engine.dispose()
-
-
-def _file_info(dag: DAG, fileloc: str) -> DagInfo:
-    return DagInfo(
-        dag_id=dag.dag_id,
-        fileloc=fileloc,
-        owners=dag.owner,
-        is_paused=None,
-        is_active=True,
-        schedule=dag.timetable.summary,
-        tags=list(dag.tags),
-        next_dagrun=None,
-        next_dagrun_data_interval_start=None,
-        next_dagrun_data_interval_end=None,
-        has_import_errors=False,
-    )
-
-
-def parse_folder(settings: Settings, folder: Path) -> tuple[list[DagInfo], list[ImportProblem]]:
-    """The DAGs of the files in ``folder`` (or of that one file), by importing them in child
-    processes with the DAG processor's time limit; and the problems of the files that failed,
-    bounded as stored import errors are."""
-    paths = find_dag_files(folder)
-    results = parse_files(
-        paths,
-        timeout=float(settings.get("dag_processor", "file_timeout")),
-        parallelism=int(settings.get("dag_processor", "parsing_processes")),
-        folder=folder if folder.is_dir() else folder.parent,
-        sys_path=[str(folder if folder.is_dir() else folder.parent)],
-        defaults=importer.file_defaults_from(settings),
-    )
-    found: dict[str, DagInfo] = {}
-    problems: list[ImportProblem] = []
-    for result in sorted(results, key=lambda r: str(r.path)):
-        problems.extend(
-            dataclasses.replace(
-                problem,
-                message=importer.cut_line(problem.message),
-                traceback=importer.bounded(problem.traceback),
-            )
-            for problem in result.problems
-        )
-        for dag_id, serialized in result.dags.items():
-            if dag_id in found:
-                problems.append(
-                    ImportProblem(
-                        str(result.path),
-                        f"DAG id {dag_id!r} is already defined in {found[dag_id].fileloc}",
-                        "",
-                        None,
-                        dag_id,
-                    )
-                )
-                continue
-            found[dag_id] = _file_info(serialization.deserialize_dag(serialized), str(result.path))
-    return [found[dag_id] for dag_id in sorted(found)], problems
 
 
 def get_dag_row(session: Session, dag_id: str) -> Dag:
@@ -171,6 +114,8 @@ def get_dag_row(session: Session, dag_id: str) -> Dag:
 def latest_dag(session: Session, dag_id: str) -> tuple[Dag, DagVersion, DAG]:
     """The DAG row, its latest version and that version deserialized (once per process:
     ``dag_versions``; the DAG is shared, do not change it)."""
+    from tradewind.services import dag_versions
+
     row = get_dag_row(session, dag_id)
     if row.latest_version_id is None:
         raise DagNotFound(f"DAG {dag_id!r} has no stored version")
@@ -183,6 +128,8 @@ def latest_dag(session: Session, dag_id: str) -> tuple[Dag, DagVersion, DAG]:
 def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) -> DagInfo:
     """Pause or unpause. Unpausing recomputes the next
     run, so catch-up follows the DAG's catchup."""
+    from tradewind.scheduler import next_run
+
     row, _, dag = latest_dag(session, dag_id)
     was_paused = row.is_paused
     row.is_paused = paused
@@ -194,6 +141,8 @@ def set_paused(session: Session, dag_id: str, paused: bool, *, now: datetime) ->
 def list_import_errors(session: Session, *, limit: int | None = None) -> list[ImportErrorInfo]:
     """Import errors by file name (the first ``limit``), each at most
     ``importer.MAX_STORED_CHARS`` long, also one stored before errors were bounded."""
+    from tradewind.dag_processing import importer
+
     rows = session.scalars(
         select(ParseImportError).order_by(ParseImportError.filename).limit(limit)
     )

@@ -44,7 +44,7 @@ def ensure_schema(engine: Engine, settings: Settings) -> SchemaStatus:
     found = db_migrate.status(engine)
     if found.is_empty:
         return db_migrate.migrate(engine, default_pool_slots=_default_pool_slots(settings))
-    return db_migrate.check(engine)
+    return db_migrate.require_current(found)
 
 
 def run(settings: Settings, fn: Callable[[Session], T], *, readonly: bool = False) -> T:

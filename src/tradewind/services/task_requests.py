@@ -171,7 +171,7 @@ class TaskRequestHandler:
                         "error_type": "already_exists",
                         "run_id": existing.run_id,
                     }
-                run = cross_dag.reset_run(session, dag_id, existing.run_id, now=now)
+                run = clearing.reset_run(session, dag_id, existing.run_id, now=now)
                 log.info("Run %s of DAG %s reset by a TriggerDagRunOperator", run.run_id, dag_id)
                 return _reply(dag_runs.run_info(session, dag_id, run.run_id), already_existed=True)
             row = dag_runs.trigger(
