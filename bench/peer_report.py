@@ -28,12 +28,13 @@ def _floors(figure: Figure, floors: tuple[float | None, float | None]) -> str:
     """The median as multiples of the run's two floors (for a rate: the time per task)."""
     each = figure.seconds_each()
     py_s, fork_s = floors
-    parts = []
-    if each is not None and py_s:
-        ratio = each / py_s
-        parts.append(f"{ratio:,.0f} py" if ratio >= 100 else f"{ratio:.1f} py")
-    if each is not None and fork_s:
-        parts.append(f"{each / fork_s:,.0f} forks")
+    if each is None:
+        return ""
+    parts = [
+        f"{each / floor:,.0f} {name}" if each / floor >= 100 else f"{each / floor:.1f} {name}"
+        for floor, name in ((py_s, "py"), (fork_s, "forks"))
+        if floor
+    ]
     return f" ≈ {' / '.join(parts)}" if parts else ""
 
 
