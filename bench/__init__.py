@@ -16,6 +16,9 @@ Modules, one per concern:
     workloads      W1-W6: what is run and how each figure follows from the timestamps
     active_runs    W9: 10, 100 and 500 runs active at once; pass time and CPU per decided task
     startup        start-up time, idle memory and CPU, import time, installed packages, baseline
+    history        W8: the same figures on an empty metastore and on a long history, as ratios
+    history_fill   W8's history written in bulk (COPY on PostgreSQL, executemany on SQLite)
+    pass_probe     full scheduler passes timed in a process of their own
     airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
     peer_side      W1-W3 on Prefect and Dagster: venvs, one subprocess per workload, figures
     peers/         the scripts those subprocesses run, in the peer's own venv

@@ -20,6 +20,7 @@ from bench import (
     active_runs,
     airflow_side,
     cli_speed,
+    history,
     many_dags,
     peer_side,
     report,
@@ -31,7 +32,7 @@ from bench.metastore import BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
-ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W9", "startup", "cli")
+ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "startup", "cli")
 
 
 def parse_args(argv: list[str]) -> argparse.Namespace:
@@ -79,8 +80,8 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--quick",
         action="store_true",
         help=(
-            "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, W9 5 and 25 runs, "
-            "baseline 20) for smoke tests"
+            "reduced sizes (W2 20 tasks, W3 10, W4 5 runs, W5 20 files, W8 20 DAGs × 20 runs, "
+            "W9 5 and 25 runs, baseline 20) for smoke tests"
         ),
     )
     parser.add_argument(
@@ -144,6 +145,8 @@ def main(argv: list[str] | None = None) -> int:
             workloads.run_parse(ctx, figures)
         if "W6" in args.selected:
             workloads.run_dags_test(ctx, figures)
+        if "W8" in args.selected:
+            history.run_history(ctx, figures)
         if "W9" in args.selected:
             active_runs.run_active_runs(ctx, figures)
         if "startup" in args.selected:

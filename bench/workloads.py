@@ -41,10 +41,23 @@ class Sizes:
     w5_files: int = 200
     w5_tasks: int = 10
     baseline: int = 200
+    #: W8: daily DAGs, finished runs of each (5 task instances per run), runs of the W1 DAG.
+    w8_dags: int = 1000
+    w8_runs: int = 200
+    w8_chain_runs: int = 1000
 
     @classmethod
     def quick(cls) -> Sizes:
-        return cls(w2_tasks=20, w3_tasks=10, w4_runs=5, w5_files=20, baseline=20)
+        return cls(
+            w2_tasks=20,
+            w3_tasks=10,
+            w4_runs=5,
+            w5_files=20,
+            baseline=20,
+            w8_dags=20,
+            w8_runs=20,
+            w8_chain_runs=50,
+        )
 
 
 @dataclasses.dataclass

@@ -381,3 +381,27 @@ def test_xcom_entries(
     assert client.get(f"{base}/count", headers=admin).json()["value"] == 3
     assert client.get(f"{base}/nope", headers=admin).status_code == 404
     assert client.get(f"{base}/count?map_index=0", headers=admin).status_code == 404
+
+
+def test_list_of_every_run_counts_and_orders_by_map_index(
+    client: TestClient,
+    admin: dict[str, str],
+    make_run: Callable[..., str],
+) -> None:
+    """The total is counted without the runs unless a run's date filters (same numbers), and
+    the default order is map index, then id."""
+    make_run(run_id="r1", logical_date=datetime(2024, 1, 1, tzinfo=UTC))
+    make_run(run_id="r2", logical_date=datetime(2024, 1, 2, tzinfo=UTC))
+    url = "/api/v2/dags/~/dagRuns/~/taskInstances"
+    body = client.get(f"{url}?limit=2", headers=admin).json()
+    assert body["total_entries"] == 6 and len(body["task_instances"]) == 2
+    listed = client.get(url, headers=admin).json()["task_instances"]
+    assert [t["dag_run_id"] for t in listed] == ["r1"] * 3 + ["r2"] * 3  # ids in creation order
+    late = client.get(f"{url}?logical_date_gte=2024-01-02T00:00:00Z", headers=admin).json()
+    assert late["total_entries"] == 3
+    assert {t["dag_run_id"] for t in late["task_instances"]} == {"r2"}
+    per_dag = client.get(
+        "/api/v2/dags/api_example/dagRuns/~/taskInstances?run_after_lte=2030-01-01T00:00:00Z",
+        headers=admin,
+    ).json()
+    assert per_dag["total_entries"] == 6

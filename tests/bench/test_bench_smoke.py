@@ -48,3 +48,26 @@ def test_quick_w1_writes_results(tmp_path: Path) -> None:
     assert len(data["raw"]["tradewind"]["W1"][0]["hops_ms"]) == 19
     table = (tmp_path / "latest.md").read_text()
     assert "W1 chain" in table and "| Figure |" in table
+
+
+@pytest.mark.slow
+def test_quick_w8_reports_history_over_empty_ratios(tmp_path: Path) -> None:
+    """W8 fills a (small) history in bulk, measures both metastores and reports each figure
+    of each side and their ratio; no figure fails to be measured."""
+    done = subprocess.run(
+        [sys.executable, "-m", "bench", "--quick", "--only", "W8", "--repeat", "1"]
+        + ["--warmup", "0", "--out", str(tmp_path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    data = json.loads((tmp_path / "latest.json").read_text())
+    by_key = {figure["key"]: figure for figure in data["tradewind"]}
+    assert all(figure["error"] is None for figure in data["tradewind"])
+    for measure in ("W1.hop_median", "W2.rate", "W4.wall", "pass.full", "api.tis_all", "ui.grid"):
+        assert by_key[f"W8.empty.{measure}"]["values"]
+        assert by_key[f"W8.history.{measure}"]["values"]
+        assert by_key[f"W8.ratio.{measure}"]["target"] == {"op": "<", "limit": 1.5}
+    assert by_key["W8.prefill"]["values"]

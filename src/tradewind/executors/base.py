@@ -154,6 +154,12 @@ class BaseExecutor(abc.ABC):
     def running_ti_ids(self) -> set[int]:
         """Task instances whose tries this executor is running."""
 
+    @property
+    def reported_ti_ids(self) -> set[int]:
+        """Those of ``running_ti_ids`` whose tries already reported their outcome (their
+        processes are ending): their rows may say success already."""
+        return set()
+
     @abc.abstractmethod
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
         """Block until a task event or one of ``extra_fds`` is readable, or ``timeout`` s pass.

@@ -40,7 +40,7 @@ import tradewind
 from tradewind.executors import fork_server_client
 from tradewind.executors.adoption import Adoption
 from tradewind.executors.base import BaseExecutor, Event, RequestHandler, TaskStarted
-from tradewind.executors.children import Child, ChildKind
+from tradewind.executors.children import Child, ChildKind, ChildPhase
 from tradewind.executors.fork_server_client import ForkServer
 from tradewind.executors.forking import Closer, close_quietly, fork_with_channel
 from tradewind.executors.launcher_client import LauncherClient
@@ -128,6 +128,11 @@ class LocalExecutor(BaseExecutor):
     @property
     def running_ti_ids(self) -> set[int]:
         return set(self.supervisor.tries)
+
+    @property
+    def reported_ti_ids(self) -> set[int]:
+        finished = ChildPhase.FINISHED
+        return {ti for ti, child in self.supervisor.tries.items() if child.phase is finished}
 
     @property
     def running_callbacks(self) -> int:

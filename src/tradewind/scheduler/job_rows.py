@@ -76,7 +76,9 @@ def heartbeat(
 ) -> None:
     """Beat for the job and its tries; stop tries changed from outside while they ran, let go
     of those another scheduler adopted."""
-    running = sorted(executor.running_ti_ids)
+    # A try that reported its outcome may be success in its row already, while its process
+    # ends: it is no longer beaten for, nor taken for changed from outside.
+    running = sorted(executor.running_ti_ids - executor.reported_ti_ids)
     stale, taken = db_engine.run_in_transaction(
         engine, lambda session: beat(session, job_id, running, clock())
     )

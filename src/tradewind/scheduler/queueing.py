@@ -18,6 +18,7 @@ from typing import Any
 from sqlalchemy import bindparam, func, select, tuple_
 from sqlalchemy.orm import Session, aliased
 
+from tradewind.db import key_match
 from tradewind.db.models import DagRun, SlotPool, TaskInstance, XCom
 from tradewind.runner.log_paths import try_log_path
 from tradewind.runner.runtime import RunInfo
@@ -81,11 +82,7 @@ _RUNS = select(DagRun).where(
     DagRun.dag_id.in_(bindparam("dag_ids", expanding=True)),
 )
 _XCOM = XCom.__table__
-_CLEAR_XCOMS = _XCOM.delete().where(  # the table's, not the entity's: no ORM session bookkeeping
-    tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index).in_(
-        bindparam("keys", expanding=True)
-    )
-)
+_XCOM_KEY = (_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index)
 
 
 def _pool_sizes(session: Session) -> dict[str, int]:
@@ -333,8 +330,9 @@ def _queue_all(
         _queue(ti, task, run, version, now, job_id, log_folder, outcome_folder, infos, clear_xcoms)
         for ti, task, run, version in chosen
     ]
-    for start in range(0, len(clear_xcoms), 500):
-        session.execute(_CLEAR_XCOMS, {"keys": clear_xcoms[start : start + 500]})
+    for chunk in key_match.chunks(clear_xcoms):
+        # The table's delete, not the entity's: no ORM session bookkeeping.
+        session.execute(_XCOM.delete().where(key_match.keys_in(_XCOM_KEY, chunk)))
     return workloads
 
 

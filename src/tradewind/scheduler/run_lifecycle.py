@@ -6,9 +6,10 @@ import logging
 from collections import Counter
 from datetime import datetime
 
-from sqlalchemy import func, select, tuple_
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from tradewind.db import key_match
 from tradewind.db.models import Backfill, BackfillDagRun, Dag, DagRun, TaskInstance
 from tradewind.scheduler import next_run, run_decisions, run_transitions
 from tradewind.scheduler.dag_cache import CachedVersion, DagVersionCache
@@ -244,9 +245,10 @@ def _start(
     keys = [(run.dag_id, run.run_id) for run in started]
     with_tis = {
         (dag_id, run_id)
+        for chunk in key_match.chunks(keys)
         for dag_id, run_id in session.execute(
             select(TaskInstance.dag_id, TaskInstance.run_id)
-            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys))
+            .where(key_match.keys_in((TaskInstance.dag_id, TaskInstance.run_id), chunk))
             .distinct()
         )
     }

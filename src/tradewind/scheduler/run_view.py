@@ -1,5 +1,10 @@
 """Load what a pass decides running DAG runs from, in a few batched queries.
 
+Runs are picked by their ``dag_run.id``, joined to their rows on ``(dag_id, run_id)``: a
+row-value list (``(dag_id, run_id) IN ((..), (..))``) is what one would write, but SQLite
+plans one of more than one row as a scan of the whole table, whose cost grows with history
+(about 150 ms per million task instances, on every pass with two running runs or more).
+
 ``load_runs`` reads every task instance of the runs at once (plain values, no ORM objects:
 every pass reads them all). ``load_needs`` adds what the decisions asked for when the view
 lacked it, for every run at once: the previous run's states for ``depends_on_past`` in one
@@ -14,7 +19,7 @@ from collections import defaultdict
 from collections.abc import Iterable
 from typing import Any
 
-from sqlalchemy import and_, bindparam, select, tuple_
+from sqlalchemy import and_, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from tradewind.db.models import DagRun, TaskInstance, XCom
@@ -40,8 +45,14 @@ _XCOM = XCom.__table__
 _RUN = DagRun.__table__
 _VIEW_COLUMNS = tuple(field.name for field in dataclasses.fields(TiView))
 # Built once: building a statement costs about as much as running it.
-_RUN_TIS = select(_TI.c.dag_id, _TI.c.run_id, *(_TI.c[name] for name in _VIEW_COLUMNS)).where(
-    tuple_(_TI.c.dag_id, _TI.c.run_id).in_(bindparam("runs", expanding=True))
+_OF_RUN = {
+    table: _RUN.join(table, and_(table.c.dag_id == _RUN.c.dag_id, table.c.run_id == _RUN.c.run_id))
+    for table in (_TI, _XCOM)
+}
+_RUN_TIS = (
+    select(_TI.c.dag_id, _TI.c.run_id, *(_TI.c[name] for name in _VIEW_COLUMNS))
+    .select_from(_OF_RUN[_TI])
+    .where(_RUN.c.id.in_(bindparam("run_ids", expanding=True)))
 )
 _previous = aliased(_RUN)
 _PREVIOUS_RUN_ID = (
@@ -63,13 +74,23 @@ _PAST_STATES = (
         _TI.c.task_id.in_(bindparam("task_ids", expanding=True)),
     )
 )
-_XCOMS = select(
-    _XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id, _XCOM.c.map_index, _XCOM.c.key, _XCOM.c.value
-).where(
-    tuple_(_XCOM.c.dag_id, _XCOM.c.run_id, _XCOM.c.task_id).in_(
-        bindparam("producers", expanding=True)
-    ),
-    _XCOM.c.key.in_(bindparam("keys", expanding=True)),
+#: Every wanted key of every wanted task in every wanted run: a few more rows than asked for
+#: (a task wanted in one run is read in all of them), which the caller does not look up.
+_XCOMS = (
+    select(
+        _XCOM.c.dag_id,
+        _XCOM.c.run_id,
+        _XCOM.c.task_id,
+        _XCOM.c.map_index,
+        _XCOM.c.key,
+        _XCOM.c.value,
+    )
+    .select_from(_OF_RUN[_XCOM])
+    .where(
+        _RUN.c.id.in_(bindparam("run_ids", expanding=True)),
+        _XCOM.c.task_id.in_(bindparam("task_ids", expanding=True)),
+        _XCOM.c.key.in_(bindparam("keys", expanding=True)),
+    )
 )
 _BATCH = 500
 
@@ -78,10 +99,10 @@ def load_runs(session: Session, cache: DagVersionCache, runs: Iterable[DagRun]) 
     """Views of ``runs`` (those whose DAG version cannot be read are left out, logged)."""
     runs = list(runs)
     by_run: dict[tuple[str, str], list[TiView]] = defaultdict(list)
-    keys = [(run.dag_id, run.run_id) for run in runs]
     session.flush()
-    for start in range(0, len(keys), _BATCH):
-        for row in session.execute(_RUN_TIS, {"runs": keys[start : start + _BATCH]}):
+    ids = [run.id for run in runs]
+    for start in range(0, len(ids), _BATCH):
+        for row in session.execute(_RUN_TIS, {"run_ids": ids[start : start + _BATCH]}):
             by_run[(row[0], row[1])].append(TiView(*row[2:]))
     loaded = []
     for run in runs:
@@ -153,17 +174,12 @@ def _xcoms(
     """By run id: each wanted XCom as a task pulls it (mapped producer: a list by map index)."""
     if not wanted:
         return {}
-    producers = sorted(
-        {
-            (item.run.dag_id, item.run.run_id, task_id)
-            for item, keys in wanted
-            for task_id, *_ in keys
-        }
-    )
+    run_ids = sorted({item.run.id for item, _keys in wanted})
+    task_ids = sorted({task_id for _item, keys in wanted for task_id, *_ in keys})
     names = sorted({key for _item, keys in wanted for _task_id, key, _mapped in keys})
     stored: dict[tuple[str, str, str, str], list[tuple[int, str | None]]] = defaultdict(list)
-    for start in range(0, len(producers), _BATCH):
-        params = {"producers": producers[start : start + _BATCH], "keys": names}
+    for start in range(0, len(run_ids), _BATCH):
+        params = {"run_ids": run_ids[start : start + _BATCH], "task_ids": task_ids, "keys": names}
         for dag_id, run_id, task_id, map_index, key, value in session.execute(_XCOMS, params):
             stored[(dag_id, run_id, task_id, key)].append((map_index, value))
     values: dict[int, dict[run_decisions.XComKey, Any]] = {}

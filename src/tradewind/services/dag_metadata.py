@@ -15,7 +15,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from sqlalchemy import delete, func, or_, select, update
-from sqlalchemy.orm import Session, defer
+from sqlalchemy.orm import Session, defer, selectinload
 
 from tradewind import timetables
 from tradewind.db.models import (
@@ -258,7 +258,8 @@ def list_dags_page(
     session: Session, where: DagFilter, *, order_by: str | Sequence[str] | None, page: paging.Page
 ) -> tuple[list[DagListing], int]:
     """One page of DAGs (by dag_id unless ``order_by`` says otherwise) and the total."""
-    query = paging.where_all(select(Dag), _dag_clauses(where))
+    # The page's tags in one query, not one per DAG as the response reads them.
+    query = paging.where_all(select(Dag).options(selectinload(Dag.tags)), _dag_clauses(where))
     order = paging.order_clauses(
         order_by, DAG_ORDER_COLUMNS, default=["dag_id"], tie_breaker=Dag.dag_id
     )

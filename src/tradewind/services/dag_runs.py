@@ -8,9 +8,10 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Text, cast, delete, select, tuple_, update
+from sqlalchemy import Text, cast, delete, select, update
 from sqlalchemy.orm import Session
 
+from tradewind.db import key_match
 from tradewind.db.models import (
     BackfillDagRun,
     DagRun,
@@ -336,12 +337,11 @@ def version_ids_of_runs(
 ) -> dict[tuple[str, str], list[int]]:
     """The dag_version ids each run's task instances ran with (the run's own one if none)."""
     found: dict[tuple[str, str], set[int]] = {(run.dag_id, run.run_id): set() for run in runs}
-    keys = list(found)
-    for start in range(0, len(keys), 500):
+    for chunk in key_match.chunks(found):
         rows = session.execute(
             select(TaskInstance.dag_id, TaskInstance.run_id, TaskInstance.dag_version_id)
             .distinct()
-            .where(tuple_(TaskInstance.dag_id, TaskInstance.run_id).in_(keys[start : start + 500]))
+            .where(key_match.keys_in((TaskInstance.dag_id, TaskInstance.run_id), chunk))
         )
         for dag_id, run_id, version_id in rows:
             if version_id is not None:

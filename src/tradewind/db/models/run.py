@@ -55,4 +55,9 @@ class DagRun(Base):
         UniqueConstraint("dag_id", "logical_date"),
         Index("ix_dag_run_state_dag_id", "state", "dag_id"),
         Index("ix_dag_run_dag_id_run_after", "dag_id", "run_after"),
+        # Every DAG's runs newest first (the runs page, the REST listing by run_after), and one
+        # DAG's by id (the REST listing's default): read from an index a page at a time, not
+        # by sorting the whole history or walking every run's id (PostgreSQL did, 17 ms).
+        Index("ix_dag_run_run_after_id", "run_after", "id"),
+        Index("ix_dag_run_dag_id_id", "dag_id", "id"),
     )

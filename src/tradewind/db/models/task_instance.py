@@ -83,6 +83,12 @@ class TaskInstance(TaskInstanceColumns, Base):
         Index("ix_task_instance_state", "state"),
         Index("ix_task_instance_dag_id_run_id_state", "dag_id", "run_id", "state"),
         Index("ix_task_instance_state_pool", "state", "pool"),
+        # The task instance listings' default order (Airflow's: by map index), of every DAG, of
+        # one, of one run: a page read from an index instead of a sort of the whole history.
+        # The run's own one also keeps SQLite from reading a run's rows through the DAG's.
+        Index("ix_task_instance_map_index_id", "map_index", "id"),
+        Index("ix_task_instance_dag_id_map_index_id", "dag_id", "map_index", "id"),
+        Index("ix_task_instance_dag_id_run_id_map_index_id", "dag_id", "run_id", "map_index", "id"),
     )
 
 
