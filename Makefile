@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 COV_ARGS ?= --cov=tradewind --cov-report=term:skip-covered
 CHECK_PATHS := src tests bench examples
 
-.PHONY: run check test test-fast chaos bench bench-deps bench-airflow install clean
+.PHONY: run check test test-fast chaos bench bench-deps bench-airflow bench-peers install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -53,6 +53,11 @@ bench: bench-deps
 # Also runs W1-W4 on Apache Airflow 3 standalone (installed into bench/.airflow on first use).
 bench-airflow: bench-deps
 	$(BIN)/python -m bench --airflow $(BENCH_ARGS)
+
+# Also runs W1-W3 on Prefect 3 and Dagster (each installed into bench/.peers on first use);
+# BENCH_ARGS='--peer-variants prefect-threads,...' runs fewer (Dagster multiprocess is the slow one).
+bench-peers: bench-deps
+	$(BIN)/python -m bench --peers $(BENCH_ARGS)
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build dist src/*.egg-info

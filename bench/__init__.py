@@ -3,7 +3,8 @@
 Each workload starts real Tradewind processes on a fresh ``$TRADEWIND_HOME`` and reads what
 happened from the metastore (task instance timestamps), so the figures are what a user would
 see, not what a micro-benchmark of one function says. ``--airflow`` (``make bench-airflow``)
-runs the same W1-W4 DAGs on Apache Airflow's ``standalone`` for a side-by-side table.
+runs the same W1-W4 DAGs on Apache Airflow's ``standalone`` for a side-by-side table;
+``--peers`` (``make bench-peers``) runs W1-W3 on Prefect 3 and Dagster.
 
 Modules, one per concern:
     figures        a measured figure: repetitions, median/min/max, unit, target
@@ -19,6 +20,9 @@ Modules, one per concern:
     history_fill   W8's history written in bulk (COPY on PostgreSQL, executemany on SQLite)
     pass_probe     full scheduler passes timed in a process of their own
     airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
+    peer_side      W1-W3 on Prefect and Dagster: venvs, one subprocess per workload, figures
+    peers/         the scripts those subprocesses run, in the peer's own venv
+    peer_report    the peers' table, isolation models and timestamp sources
     report, plot   JSON and markdown table; the per-task start delay plot (PNG)
 """
 

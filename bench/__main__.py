@@ -22,6 +22,7 @@ from bench import (
     cli_speed,
     history,
     many_dags,
+    peer_side,
     report,
     startup,
     workloads,
@@ -66,6 +67,16 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--airflow", action="store_true", help="also run W1-W4 on Apache Airflow standalone"
     )
     parser.add_argument(
+        "--peers",
+        action="store_true",
+        help="also run W1-W3 on Prefect 3 and Dagster (each in its own venv under bench/.peers)",
+    )
+    parser.add_argument(
+        "--peer-variants",
+        default=",".join(variant.key for variant in peer_side.VARIANTS),
+        help="with --peers: comma-separated subset of the peer variants (default all of them)",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help=(
@@ -88,6 +99,10 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.selected) - set(ALL))
     if unknown:
         parser.error(f"--only: unknown {', '.join(unknown)} (choose from {', '.join(ALL)})")
+    args.variants = [item.strip() for item in args.peer_variants.split(",") if item.strip()]
+    unknown = sorted(set(args.variants) - {variant.key for variant in peer_side.VARIANTS})
+    if unknown:
+        parser.error(f"--peer-variants: unknown {', '.join(unknown)}")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.warmup < 0:
@@ -118,6 +133,7 @@ def main(argv: list[str] | None = None) -> int:
     figures = FigureSet()
     airflow_figures: FigureSet | None = None
     airflow_facts: dict | None = None
+    peers: list[peer_side.PeerResult] | None = None
     log(f"scratch folder {work}; metastore {args.db}; {args.repeat} repetition(s)")
     try:
         startup.run_baseline(ctx, figures)
@@ -152,6 +168,10 @@ def main(argv: list[str] | None = None) -> int:
             airflow_facts = airflow_side.run_airflow(ctx, selected, airflow_figures)
             if "W7" in args.selected:
                 many_dags.run_airflow(ctx, w7, airflow_figures)
+        if args.peers:
+            peers = peer_side.run_peers(
+                ctx, [spec for spec in run_specs if spec.key in args.selected], args.variants
+            )
     finally:
         db.drop()
     ctx.notes[:0] = [
@@ -176,6 +196,7 @@ def main(argv: list[str] | None = None) -> int:
         "quick": args.quick,
         "only": args.selected,
         "airflow": args.airflow,
+        "peers": args.variants if args.peers else False,
         "git": report.git_revision(RESULTS.parent.parent),
         "machine": report.machine(),
         "sizes": dataclasses.asdict(ctx.sizes),
@@ -187,12 +208,16 @@ def main(argv: list[str] | None = None) -> int:
     )
     if plot is None and any(key in args.selected for key in ("W1", "W2")):
         ctx.notes.append("plot skipped: matplotlib is not installed (make bench installs it)")
-    data = report.results_json(meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes)
+    data = report.results_json(
+        meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes, peers
+    )
     report.write_json(args.out / f"{stem}.json", data)
     report.write_json(
         args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data
     )
-    markdown = report.markdown(meta, figures, airflow_figures, airflow_facts, ctx.notes, plot)
+    markdown = report.markdown(
+        meta, figures, airflow_figures, airflow_facts, ctx.notes, plot, peers
+    )
     (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)
     log(f"wrote {args.out / (stem + '.md')} and {stem}.json")

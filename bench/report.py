@@ -15,7 +15,9 @@ import subprocess
 from pathlib import Path
 from typing import Any
 
+from bench import peer_report
 from bench.figures import Figure, FigureSet, speedup
+from bench.peer_side import PeerResult
 
 AIRFLOW_FACTOR = 20.0
 #: Figures the issue holds to "at least 20 times faster than Airflow".
@@ -100,6 +102,7 @@ def results_json(
     airflow_facts: dict[str, Any] | None,
     raw: dict[str, Any],
     notes: list[str],
+    peers: list[PeerResult] | None = None,
 ) -> dict[str, Any]:
     return {
         "meta": meta,
@@ -108,6 +111,7 @@ def results_json(
         "airflow": None
         if airflow is None
         else {"facts": airflow_facts, "figures": [figure.to_json() for figure in airflow]},
+        "peers": None if peers is None else [result.to_json() for result in peers],
         "notes": notes,
         "raw": raw,
     }
@@ -120,6 +124,7 @@ def markdown(
     airflow_facts: dict[str, Any] | None,
     notes: list[str],
     plot: str | None,
+    peers: list[PeerResult] | None = None,
 ) -> str:
     baseline = figures.get("baseline.each")
     base_s = baseline.seconds_each() if baseline is not None else None
@@ -207,6 +212,7 @@ def markdown(
                 "(its SQLite metastore was locked); each was tried again after a pause, up to 5 "
                 "times."
             )
+    lines += peer_report.section(figures, airflow, airflow_facts, peers or [])
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     if plot:
