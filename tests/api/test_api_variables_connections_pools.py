@@ -140,7 +140,8 @@ def test_connections(client: TestClient, auth, engine: Engine) -> None:  # type:
     plain = db_engine.run_in_transaction(
         engine, lambda s: connections.get_connection(s, "warehouse", cipher=cipher)
     )
-    assert plain.password == "p@ss!" and plain.extra_dejson == {"sslmode": "require", "token": "t0p"}
+    assert plain.password == "p@ss!"
+    assert plain.extra_dejson == {"sslmode": "require", "token": "t0p"}
 
     masked = client.patch(
         f"{url}/warehouse?update_mask=host",
