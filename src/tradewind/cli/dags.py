@@ -16,7 +16,6 @@ from tradewind import config
 from tradewind.cli import common, registry
 from tradewind.cli.output import echo_rows, output_option
 from tradewind.exceptions import TradewindError
-from tradewind.services import dags as dag_service
 
 if TYPE_CHECKING:
     from tradewind.dag_processing.importer import ImportProblem
@@ -39,6 +38,10 @@ def list_command(dags_folder: Path | None, output: str) -> None:
     timetable_summary and has_import_errors. is_paused and next_dagrun are empty for DAGs
     read from their files.
     """
+    # Imported here, not with the group: the group's other commands (``dags test``, ``show``)
+    # never read the metastore and must not pay for SQLAlchemy and the models.
+    from tradewind.services import dags as dag_service
+
     settings = config.load()
     folder = common.resolve_dags_folder(dags_folder)
     try:

@@ -18,7 +18,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import bindparam, func, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -335,13 +335,33 @@ def apply_finished(
 
 _TI = TaskInstance.__table__
 
+# ``transitions.START`` for a batch, one statement; built once: building a statement costs
+# about as much as running it.
+_START = (
+    _TI.update()
+    .where(_TI.c.id == bindparam("ti"), _TI.c.state == transitions.only(transitions.START.sources))
+    .values(
+        state=transitions.only(transitions.START.targets),
+        pid=bindparam("pid"),
+        hostname=bindparam("host"),
+        start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
+        last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type),
+    )
+)
+
 
 def record_started(session: Session, events: Iterable[TaskStarted]) -> None:
     """Mark queued instances whose try started as running (one statement for the batch); the
-    start is their first heartbeat."""
-    transitions.start_tries(
-        session, ((event.ti_id, event.pid, event.hostname, event.at) for event in events)
-    )
+    start is their first heartbeat. Others are left alone (the try's end may have been
+    recorded first)."""
+    params = [
+        {"ti": event.ti_id, "pid": event.pid, "host": event.hostname, "at": event.at}
+        for event in events
+    ]
+    if not params:
+        return
+    session.flush()
+    session.execute(_START, params)
 
 
 def apply_events(

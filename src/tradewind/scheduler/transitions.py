@@ -9,8 +9,10 @@ crash, the services behind the CLI and the API, and ``dags test`` in memory.
 
 Transitions take any object with the task instance's attributes: an ORM ``TaskInstance``, a
 ``ti_rows.TaskInstanceRow`` (the scheduler's batched passes; the caller writes the changes in
-one statement per set of columns) or a ``dags test`` instance. None of them does I/O but
-``start_tries``, which is one batched UPDATE.
+one statement per set of columns) or a ``dags test`` instance. None of them does I/O, and
+this module imports no SQLAlchemy: ``dags test`` uses it without a metastore. ``start`` is
+applied to a batch as one UPDATE built from its sources and targets
+(``outcomes.record_started``).
 
 Allowed moves (``none`` is no state; * is every state)::
 
@@ -36,14 +38,10 @@ DAG runs, backfills and jobs: ``run_transitions``.
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Callable, Collection, Iterable
+from collections.abc import Callable, Collection
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import bindparam, func
-from sqlalchemy.orm import Session
-
-from tradewind.db.models import TaskInstance
 from tradewind.exceptions import InvalidStateTransition
 from tradewind.sdk import states
 from tradewind.sdk.states import TaskInstanceState as TIS
@@ -200,38 +198,6 @@ def requeue_try(ti: Any) -> None:
 
 
 # -- a try's life --------------------------------------------------------------------------
-
-_TI = TaskInstance.metadata.tables[TaskInstance.__tablename__]
-
-
-# Built once: building a statement costs about as much as running it.
-_START = (
-    _TI.update()
-    .where(_TI.c.id == bindparam("ti"), _TI.c.state == only(START.sources))
-    .values(
-        state=only(START.targets),
-        pid=bindparam("pid"),
-        hostname=bindparam("host"),
-        start_date=func.coalesce(_TI.c.start_date, bindparam("at", type_=_TI.c.start_date.type)),
-        last_heartbeat_at=bindparam("at", type_=_TI.c.start_date.type),
-    )
-)
-
-
-def start_tries(
-    session: Session, started: Iterable[tuple[int, int | None, str | None, datetime]]
-) -> None:
-    """``start`` for a batch of ``(ti_id, pid, hostname, at)``, one statement: instances still
-    queued become running; the start is their first heartbeat. Others are left alone (the
-    try's end may have been recorded first)."""
-    params = [
-        {"ti": ti_id, "pid": pid, "host": hostname, "at": at}
-        for ti_id, pid, hostname, at in started
-    ]
-    if not params:
-        return
-    session.flush()
-    session.execute(_START, params)
 
 
 def adopt(
