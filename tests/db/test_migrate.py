@@ -6,6 +6,7 @@ import fnmatch
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from alembic.autogenerate import compare_metadata
@@ -70,10 +71,65 @@ def test_migrate_is_idempotent(engine: Engine) -> None:
         assert session.scalars(select(models.SlotPool.pool)).all() == ["default_pool"]
 
 
-def test_migrated_schema_matches_models(engine: Engine) -> None:
-    with engine.connect() as conn:
+def test_migrated_schema_matches_models(empty_engine: Engine) -> None:
+    assert db_migrate.upgrade_through_migrations(empty_engine).is_current
+    with empty_engine.connect() as conn:
         context = MigrationContext.configure(conn, opts={"compare_type": True})
         assert compare_metadata(context, Base.metadata) == []
+
+
+def _schema(engine: Engine) -> dict[str, Any]:
+    """Every table's columns, keys, indexes and constraints, and the rows the schema is
+    seeded with: what tells two databases' schemas apart (column order aside)."""
+    inspector = inspect(engine)
+    schema: dict[str, Any] = {}
+    for table in sorted(inspector.get_table_names()):
+        schema[table] = {
+            "columns": {
+                c["name"]: (str(c["type"]), c["nullable"], c.get("default"))
+                for c in inspector.get_columns(table)
+            },
+            "pk": inspector.get_pk_constraint(table),
+            "fks": sorted(map(repr, inspector.get_foreign_keys(table))),
+            "indexes": sorted(map(repr, inspector.get_indexes(table))),
+            "uniques": sorted(map(repr, inspector.get_unique_constraints(table))),
+            "checks": sorted(map(repr, inspector.get_check_constraints(table))),
+        }
+    with engine.connect() as connection:
+        for table in ("role", "slot_pool", "alembic_version"):
+            rows = connection.execute(text(f"SELECT * FROM {table}")).mappings().all()
+            schema[f"rows of {table}"] = sorted(repr(dict(row)) for row in rows)
+    return schema
+
+
+def test_a_new_database_gets_the_schema_every_migration_gives(empty_engine: Engine) -> None:
+    """``migrate`` creates a new database from the models; running the migrations one by
+    one must give the same tables, keys, indexes, constraints and seed rows."""
+    assert db_migrate.migrate(empty_engine, default_pool_slots=7).is_current
+    from_models = _schema(empty_engine)
+    assert set(from_models) >= TABLES | {"alembic_version"}
+
+    assert db_migrate.downgrade(empty_engine, "base").is_empty
+    assert db_migrate.upgrade_through_migrations(empty_engine, default_pool_slots=7).is_current
+    assert _schema(empty_engine) == from_models
+
+
+def test_creating_from_models_leaves_a_migrated_database_alone(engine: Engine) -> None:
+    """A second ``standalone`` that found the database empty before the first migrated it."""
+    with db_engine.session_scope(engine) as session:
+        session.add(models.Variable(key="kept", val="1"))
+    assert db_migrate.create_from_models(engine) is False
+    with db_engine.session_scope(engine) as session:
+        assert session.scalars(select(models.Variable.key)).all() == ["kept"]
+        assert session.scalars(select(models.SlotPool.pool)).all() == ["default_pool"]
+
+
+def test_a_database_with_tables_but_no_revision_is_refused(empty_engine: Engine) -> None:
+    with empty_engine.begin() as conn:
+        conn.execute(text("CREATE TABLE variable (id INTEGER PRIMARY KEY)"))
+    with pytest.raises(MetastoreError, match="creating the schema of .* failed"):
+        db_migrate.migrate(empty_engine)
+    assert _tables(empty_engine) == {"variable"}
 
 
 def test_check_reports_each_problem(empty_engine: Engine) -> None:

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import click
 
 from tradewind import config
@@ -13,13 +15,27 @@ from tradewind.config import Settings
 GRACEFUL_SHUTDOWN_SECONDS = 10
 
 
-def serve(settings: Settings, host: str, port: int, *, log_level: str = "info") -> None:
-    """Run the ASGI app with uvicorn until interrupted."""
+def serve(
+    settings: Settings,
+    host: str,
+    port: int,
+    *,
+    log_level: str = "info",
+    metastore_ready: Callable[[], bool] | None = None,
+) -> None:
+    """Run the ASGI app with uvicorn until interrupted.
+
+    ``metastore_ready``, when given, is called once the web stack is imported and before the
+    app opens the metastore; it blocks until the metastore may be used, and False ends the
+    call without serving (``standalone`` imports the stack while it migrates).
+    """
     # Imported here: FastAPI and uvicorn cost a third of a second, which other commands skip.
     import uvicorn
 
     from tradewind.api.app import create_app
 
+    if metastore_ready is not None and not metastore_ready():
+        return
     uvicorn.run(
         create_app(settings),
         host=host,

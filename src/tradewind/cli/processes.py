@@ -10,6 +10,7 @@ import socket
 import sys
 import threading
 from collections.abc import Callable
+from multiprocessing.connection import Connection
 from typing import Any
 
 import click
@@ -134,13 +135,24 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _api_child(settings: Settings) -> None:
-    """Entry of the API/UI server child of ``standalone``."""
+def _api_child(settings: Settings, metastore_ready: Connection) -> None:
+    """Entry of the API/UI server child of ``standalone``: started first, it imports the web
+    stack while the parent migrates, then serves once the parent says the metastore is
+    ready (nothing comes when the parent's set-up failed: then it ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the server installs its own
     die_with_parent()
     host, port = _api_address(settings)
-    api_server.serve(settings, host, port, log_level="warning")
+
+    def wait_for_parent() -> bool:
+        try:
+            return bool(metastore_ready.recv())
+        except EOFError:
+            return False
+        finally:
+            metastore_ready.close()
+
+    api_server.serve(settings, host, port, log_level="warning", metastore_ready=wait_for_parent)
 
 
 @click.command("scheduler")
@@ -173,39 +185,51 @@ def standalone_command() -> None:
     settings = standalone_setup.standalone_settings(config.load())
     _apply_log_level(settings)
     executors.executor_name(settings.get("core", "executor"))  # refused before anything starts
-    setup = standalone_setup.prepare(settings)
-    if setup.new_password is not None:
-        click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)
-        click.echo(f"(also saved in {setup.password_file})", err=True)
-    engine = db_admin.open_engine(settings)
-    try:
-        summary = DagProcessor(settings, engine).run_once()
-    finally:
-        engine.dispose()
-    log.info(
-        "DAG folder %s: %d DAGs, %d files with import errors",
-        settings.dags_folder,
-        summary.dags_seen,
-        summary.import_errors,
-    )
     host, port = _api_address(settings)
     _check_port_free(host, port)
     context = multiprocessing.get_context("fork")
+    # The API server starts first: importing the web stack takes as long as the set-up below,
+    # so both go on at once, and it serves as soon as the metastore is ready.
+    ready_receiver, ready_sender = context.Pipe(duplex=False)
     children = [
-        context.Process(target=_processor_child, args=(settings,), name="tradewind-dag-processor"),
-        context.Process(target=_api_child, args=(settings,), name="tradewind-api-server"),
+        context.Process(
+            target=_api_child, args=(settings, ready_receiver), name="tradewind-api-server"
+        )
     ]
-    for child in children:
-        child.start()
-    shown = "localhost" if host in ("0.0.0.0", "::") else host
-    click.echo(
-        f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). "
-        "Ctrl-C stops it.",
-        err=True,
-    )
+    children[0].start()
+    ready_receiver.close()
     try:
+        setup = standalone_setup.prepare(settings)
+        ready_sender.send(True)
+        ready_sender.close()
+        if setup.new_password is not None:
+            click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)
+            click.echo(f"(also saved in {setup.password_file})", err=True)
+        engine = db_admin.open_engine(settings)
+        try:
+            summary = DagProcessor(settings, engine).run_once()
+        finally:
+            engine.dispose()
+        log.info(
+            "DAG folder %s: %d DAGs, %d files with import errors",
+            settings.dags_folder,
+            summary.dags_seen,
+            summary.import_errors,
+        )
+        processor = context.Process(
+            target=_processor_child, args=(settings,), name="tradewind-dag-processor"
+        )
+        children.append(processor)
+        processor.start()
+        shown = "localhost" if host in ("0.0.0.0", "::") else host
+        click.echo(
+            f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). "
+            "Ctrl-C stops it.",
+            err=True,
+        )
         _run_scheduler(settings)
     finally:
+        ready_sender.close()
         for child in children:
             if child.is_alive():
                 child.terminate()

@@ -17,12 +17,14 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import inspect
+from sqlalchemy import Column, MetaData, PrimaryKeyConstraint, String, Table, inspect
 from sqlalchemy.engine import Connection, Engine
 from sqlalchemy.exc import SQLAlchemyError
 
 from tradewind.db import engine as db_engine
 from tradewind.db import revision as schema_revision
+from tradewind.db.base import Base
+from tradewind.db.models import BUILTIN_ROLES, DEFAULT_POOL_NAME, Role, SlotPool
 from tradewind.exceptions import MetastoreError, MetastoreUnreachable, SchemaNotCurrent
 
 if TYPE_CHECKING:
@@ -30,6 +32,13 @@ if TYPE_CHECKING:
     from alembic.script import ScriptDirectory
 
 SCRIPT_LOCATION = Path(__file__).with_name("migrations")
+#: Alembic's bookkeeping table as Alembic creates it (``create_from_models`` writes it).
+_ALEMBIC_VERSION = Table(
+    schema_revision.VERSION_TABLE,
+    MetaData(),
+    Column("version_num", String(32), nullable=False),
+    PrimaryKeyConstraint("version_num", name="alembic_version_pkc"),
+)
 #: Key of the PostgreSQL advisory lock held while migrating ("tw-migr" in ASCII).
 _PG_LOCK_KEY = 0x74772D6D696772
 DEFAULT_POOL_SLOTS = 128
@@ -121,13 +130,76 @@ def require_current(found: SchemaStatus) -> SchemaStatus:
 
 
 def migrate(engine: Engine, *, default_pool_slots: int = DEFAULT_POOL_SLOTS) -> SchemaStatus:
-    """Upgrade to head; a no-op at head. ``default_pool_slots`` sizes a new default_pool."""
+    """Upgrade to head; a no-op at head. ``default_pool_slots`` sizes a new default_pool.
+
+    A new database gets its schema from the models (``create_from_models``), without
+    Alembic; a database at an older revision is upgraded through the migrations.
+    """
     current = status(engine)
+    if current.is_empty and create_from_models(engine, default_pool_slots=default_pool_slots):
+        return status(engine)
     if not current.is_known:
         check(engine)  # raises the "upgrade Tradewind" error
     if not current.is_current:
         _run(engine, "upgrade", "head", default_pool_slots=default_pool_slots)
     return status(engine)
+
+
+def upgrade_through_migrations(
+    engine: Engine, *, default_pool_slots: int = DEFAULT_POOL_SLOTS
+) -> SchemaStatus:
+    """Run every migration from where the database is up to head, a new database included
+    (``migrate`` creates a new one from the models instead)."""
+    _run(engine, "upgrade", "head", default_pool_slots=default_pool_slots)
+    return status(engine)
+
+
+def create_from_models(engine: Engine, *, default_pool_slots: int = DEFAULT_POOL_SLOTS) -> bool:
+    """Give a database that records no revision the schema at head in one transaction:
+    every table from the models, the rows ``0001`` seeds (built-in roles, default_pool) and
+    head recorded as Alembic records it. A test holds the result equal to what running every
+    migration gives; importing Alembic and running the migrations one by one cost more than
+    the rest of ``standalone``'s set-up.
+
+    False, and nothing changed, when a revision is recorded by the time the migration lock
+    is held (another process migrated first). Tables already there are an error, as they are
+    for the first migration.
+    """
+    try:
+        with _migration_connection(engine) as connection:
+            if schema_revision.current_revision(connection) is not None:
+                return False
+            tables = _models_copy() if connection.dialect.supports_alter else Base.metadata
+            tables.create_all(connection, checkfirst=False)
+            _ALEMBIC_VERSION.create(connection, checkfirst=True)  # left by a downgrade
+            connection.execute(_ALEMBIC_VERSION.insert().values(version_num=schema_revision.HEAD))
+            roles = Role.__table__
+            connection.execute(roles.insert(), [{"name": name} for name in BUILTIN_ROLES])
+            connection.execute(
+                SlotPool.__table__.insert().values(
+                    pool=DEFAULT_POOL_NAME,
+                    slots=default_pool_slots,
+                    description="Default pool",
+                    include_deferred=False,
+                )
+            )
+    except SQLAlchemyError as exc:
+        raise MetastoreError(
+            f"creating the schema of {db_engine.describe(engine)} failed: "
+            f"{db_engine.error_summary(exc)}"
+        ) from exc
+    return True
+
+
+def _models_copy() -> MetaData:
+    """The models' tables, copied (some 25 ms): creating a use_alter foreign key by ALTER
+    (PostgreSQL) marks it on its MetaData as never created inline, which would leave it out
+    of a SQLite database created later in the same process. SQLite, without ALTER, creates
+    every key inline and changes nothing on the MetaData."""
+    copy = MetaData(naming_convention=Base.metadata.naming_convention)
+    for table in Base.metadata.sorted_tables:
+        table.to_metadata(copy)
+    return copy
 
 
 def downgrade(engine: Engine, revision: str = "base") -> SchemaStatus:
