@@ -199,12 +199,9 @@ def standalone_command() -> None:
     children[0].start()
     ready_receiver.close()
     try:
-        setup = standalone_setup.prepare(settings)
+        standalone_setup.migrate(settings)
         ready_sender.send(True)
         ready_sender.close()
-        if setup.new_password is not None:
-            click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)
-            click.echo(f"(also saved in {setup.password_file})", err=True)
         engine = db_admin.open_engine(settings)
         try:
             summary = DagProcessor(settings, engine).run_once()
@@ -216,11 +213,17 @@ def standalone_command() -> None:
             summary.dags_seen,
             summary.import_errors,
         )
+        # Hashing the admin's password takes a good part of a second: the DAG processor
+        # starts first.
         processor = context.Process(
             target=_processor_child, args=(settings,), name="tradewind-dag-processor"
         )
         children.append(processor)
         processor.start()
+        setup = standalone_setup.ensure_admin(settings)
+        if setup.new_password is not None:
+            click.echo(f"Created user 'admin' with password: {setup.new_password}", err=True)
+            click.echo(f"(also saved in {setup.password_file})", err=True)
         shown = "localhost" if host in ("0.0.0.0", "::") else host
         click.echo(
             f"Tradewind is running: web UI and API at http://{shown}:{port} (user admin). "

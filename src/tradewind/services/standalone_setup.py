@@ -27,20 +27,25 @@ def standalone_settings(settings: Settings) -> Settings:
     return settings
 
 
-def prepare(settings: Settings) -> SetupResult:
-    """Migrate the metastore; create ``admin`` with a random password when there is none."""
+def migrate(settings: Settings) -> None:
+    """Bring the metastore (and ``$TRADEWIND_HOME``) up: what every other process needs."""
     settings.home.mkdir(parents=True, exist_ok=True)
     db_admin.migrate(settings)
+
+
+def ensure_admin(settings: Settings) -> SetupResult:
+    """Create ``admin`` with a random password when there is none (hashing it takes a good
+    part of a second: ``standalone`` does it while its other processes start)."""
     password_file = settings.home / PASSWORD_FILE
 
-    def ensure_admin(session: Session) -> str | None:
+    def create_admin(session: Session) -> str | None:
         if users.has_user(session, "admin"):
             return None
         password = users.generate_password()
         users.create_user(session, username="admin", password=password, role="Admin")
         return password
 
-    password = db_admin.run(settings, ensure_admin)
+    password = db_admin.run(settings, create_admin)
     if password is not None:
         password_file.write_text(password + "\n", encoding="utf-8")
         os.chmod(password_file, 0o600)
