@@ -10,8 +10,10 @@ from __future__ import annotations
 import os
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import pathspec
+if TYPE_CHECKING:
+    import pathspec
 
 IGNORE_FILES = (".tradewindignore", ".airflowignore")
 
@@ -35,6 +37,10 @@ def _load_ignore(directory: Path) -> pathspec.GitIgnoreSpec | None:
             lines.extend(candidate.read_text(encoding="utf-8", errors="replace").splitlines())
     if not lines:
         return None
+    # Imported here: pathspec costs 20 ms, and most DAG folders have no ignore file (every
+    # ``dags test`` and ``tasks test`` pays for the imports of this module).
+    import pathspec
+
     # GitIgnoreSpec (pathspec >= 0.10): the "gitwildmatch" factory is deprecated in pathspec 1.x.
     return pathspec.GitIgnoreSpec.from_lines(lines)
 
