@@ -70,7 +70,7 @@ COMMANDS: dict[str, Entry] = {
         "Run the scheduler with the local executor until interrupted.",
     ),
     "standalone": Entry(
-        "processes",
+        "standalone",
         "standalone_command",
         "Migrate the metastore, create an admin user, then run the DAG processor, the scheduler "
         "(with the local executor) and the API/UI server together.",
