@@ -8,6 +8,7 @@ and the server answers as soon as the metastore is ready.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import multiprocessing
 import signal
@@ -44,13 +45,14 @@ def _check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _api_child(settings: Settings, metastore_ready: Connection) -> None:
+def _api_child(settings: Settings, metastore_ready: Connection, parent_end: Connection) -> None:
     """Entry of the API/UI server child of ``standalone``: started first, it imports the web
     stack while the parent migrates, then serves once the parent says the metastore is
     ready (nothing comes when the parent's set-up failed: then it ends)."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # the parent stops us with SIGTERM
     signal.signal(signal.SIGTERM, signal.SIG_DFL)  # until the server installs its own
     die_with_parent()
+    parent_end.close()  # the parent's end, copied by the fork: EOF must mean the parent's
     host, port = _api_address(settings)
 
     def wait_for_parent() -> bool:
@@ -79,7 +81,9 @@ def standalone_command() -> None:
     ready_receiver, ready_sender = context.Pipe(duplex=False)
     children = [
         context.Process(
-            target=_api_child, args=(settings, ready_receiver), name="tradewind-api-server"
+            target=_api_child,
+            args=(settings, ready_receiver, ready_sender),
+            name="tradewind-api-server",
         )
     ]
     children[0].start()
@@ -90,7 +94,9 @@ def standalone_command() -> None:
 
         processes.check_executor(settings)  # refused before the API server serves
         standalone_setup.migrate(settings)
-        ready_sender.send(True)
+        # An API server that died starting has said why on stderr; the rest runs on.
+        with contextlib.suppress(BrokenPipeError):
+            ready_sender.send(True)
         ready_sender.close()
         processes.scan_once(settings)
         # Hashing the admin's password takes a good part of a second: the DAG processor
