@@ -296,9 +296,15 @@ def check_triggerable(session: Session, dag_id: str) -> None:
 
 
 def list_runs_page(
-    session: Session, where: RunFilter, *, order_by: str | Sequence[str] | None, page: paging.Page
+    session: Session,
+    where: RunFilter,
+    *,
+    order_by: str | Sequence[str] | None,
+    page: paging.Page,
+    count_up_to: int | None = None,
 ) -> tuple[list[DagRun], int]:
-    """One page of runs (oldest first by default) and the total."""
+    """One page of runs (oldest first by default) and the total (see ``paging.paginate`` for
+    ``count_up_to``)."""
     clauses: list[Any] = [
         DagRun.dag_id.in_(list(where.dag_ids)) if where.dag_ids is not None else None,
         paging.pattern(DagRun.dag_id, where.dag_id_pattern),
@@ -329,7 +335,7 @@ def list_runs_page(
         clauses.extend(range_.clauses(column))
     query = paging.where_all(select(DagRun), clauses)
     order = paging.order_clauses(order_by, RUN_ORDER_COLUMNS, default=["id"], tie_breaker=DagRun.id)
-    return paging.paginate(session, query, order, page)
+    return paging.paginate(session, query, order, page, count_up_to=count_up_to)
 
 
 def version_ids_of_runs(
