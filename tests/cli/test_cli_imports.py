@@ -139,6 +139,23 @@ def test_run_commands_import_no_web_stack_and_no_other_commands(
     assert not _under(loaded, ("tradewind.cli.dag_testing", "tradewind.cli.task_testing"))
 
 
+def test_states_for_dag_run_builds_no_dag(parsed_home: dict[str, str]) -> None:
+    """The task order comes from the stored edges: no DAG is deserialized, so neither the SDK's
+    DAG, the operators, nor the timetables and their libraries are imported."""
+    loaded = _loaded(parsed_home, "tasks", "states-for-dag-run", "nightly", "r1")
+    assert not _under(
+        loaded,
+        (
+            "tradewind.sdk.dag",
+            "tradewind.serialization",
+            "tradewind.operators",
+            "tradewind.timetables",
+            "croniter",
+            "fastjsonschema",
+        ),
+    )
+
+
 def test_import_tradewind_loads_no_module_of_the_package() -> None:
     done = subprocess.run(
         [
