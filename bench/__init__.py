@@ -19,6 +19,7 @@ Modules, one per concern:
     history        W8: the same figures on an empty metastore and on a long history, as ratios
     history_fill   W8's history written in bulk (COPY on PostgreSQL, executemany on SQLite)
     pass_probe     full scheduler passes timed in a process of their own
+    hop_timeline   ``python -m bench.hop_timeline``: a W1 hop split where the scheduler sees it
     airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
     peer_side      W1-W3 on Prefect and Dagster: venvs, one subprocess per workload, figures
     peers/         the scripts those subprocesses run, in the peer's own venv

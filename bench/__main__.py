@@ -136,6 +136,7 @@ def main(argv: list[str] | None = None) -> int:
     peers: list[peer_side.PeerResult] | None = None
     log(f"scratch folder {work}; metastore {args.db}; {args.repeat} repetition(s)")
     try:
+        startup.byte_compile(ctx)
         startup.run_baseline(ctx, figures)
         run_specs = workloads.run_workloads(ctx.sizes)
         for spec in run_specs:

@@ -117,6 +117,10 @@ class MetastoreReader:
         )
         return {row[0] for row in rows or []}
 
+    def latest_version_id(self, dag_id: str) -> int | None:
+        rows = self._rows("SELECT latest_version_id FROM dag WHERE dag_id = :dag_id", dag_id=dag_id)
+        return rows[0][0] if rows else None
+
     def runs(self, dag_id: str, run_ids: Sequence[str]) -> dict[str, RunRow]:
         rows = self._rows(
             "SELECT run_id, state, queued_at, start_date, end_date FROM dag_run "

@@ -183,6 +183,17 @@ def run_workloads(sizes: Sizes) -> list[RunWorkload]:
                     "× warm",
                     Target("<", 1.2),
                 ),
+                "W1.new_version": (
+                    "W1 chain: the first run of a new version (the DAG file changed while "
+                    "Tradewind runs): trigger → done",
+                    "s",
+                    None,
+                ),
+                "W1.new_version_ratio": (
+                    "W1 chain: that run ÷ the warm median run",
+                    "× warm",
+                    Target("<=", 1.5),
+                ),
             },
             _analyze_chain,
         ),
@@ -312,6 +323,7 @@ def run_tradewind(ctx: Context, workload: RunWorkload, figures: FigureSet) -> No
             )
         if workload.key == "W1":
             after_idle(ctx, standalone, runner, workload, figures)
+            new_version(ctx, standalone, runner, workload, figures)
         if runner.trigger_mode != "service":
             for key in workload.figures:
                 figures.add(
@@ -349,6 +361,43 @@ def after_idle(
     hop = values["W1.hop_median"]
     record(figures, workload, {"W1.idle_hop": hop, "W1.idle_ratio": hop / warm.median})
     ctx.log(f"tradewind W1 after idle: hop {hop:.2f} ms (warm {warm.median:.2f} ms)")
+
+
+#: Seconds for the DAG processor to store the changed file's new version.
+NEW_VERSION_WAIT = 120.0
+
+
+def new_version(
+    ctx: Context,
+    standalone: Standalone,
+    runner: TradewindRunner,
+    workload: RunWorkload,
+    figures: FigureSet,
+) -> None:
+    """One more W1 run once the DAG file changed (a new version, stored by the running DAG
+    processor): its first run has no warm launcher of its own yet."""
+    warm = figures.get("W1.wall")
+    reader = standalone.reader
+    if warm is None or warm.median is None or reader is None:
+        return
+    dag_id = workload.dag.dag_id
+    before = reader.latest_version_id(dag_id)
+    path = standalone.dags_folder / f"{dag_id}.py"
+    path.write_text(path.read_text(encoding="utf-8") + "# a new version\n", encoding="utf-8")
+    deadline = time.monotonic() + NEW_VERSION_WAIT
+    while reader.latest_version_id(dag_id) == before:
+        standalone.check_alive("tradewind W1 new version")
+        if time.monotonic() > deadline:
+            raise BenchError(f"no new version of {dag_id} within {NEW_VERSION_WAIT:g} s")
+        time.sleep(0.1)
+    values, _raw = measure_once(runner, workload, 950, workload.timeout)
+    wall = values["W1.wall"]
+    record(
+        figures,
+        workload,
+        {"W1.new_version": wall, "W1.new_version_ratio": wall / warm.median},
+    )
+    ctx.log(f"tradewind W1 new version: {wall:.3f} s (warm {warm.median:.3f} s)")
 
 
 _PARSED = re.compile(

@@ -21,14 +21,16 @@ import pytest
 import tradewind
 
 PROBE = textwrap.dedent("""
-    import json, sys
+    import gc, json, sys
     from tradewind.cli.main import cli
     code = 0
     try:
         cli(sys.argv[1:], prog_name="tradewind")
     except SystemExit as exc:
         code = exc.code
-    print(json.dumps({"code": code, "modules": sorted(sys.modules)}), file=sys.__stderr__)
+    result = {"code": code, "modules": sorted(sys.modules), "gc": gc.isenabled(),
+              "frozen": gc.get_freeze_count()}
+    print(json.dumps(result), file=sys.__stderr__)
 """)
 
 #: Never needed by a command that only reads or writes the metastore.
@@ -68,12 +70,17 @@ def _env(home: Path) -> dict[str, str]:
 
 
 def _loaded(env: dict[str, str], *args: str) -> set[str]:
-    """The modules loaded once ``tradewind ARGS`` has run (it must succeed)."""
+    """The modules loaded once ``tradewind ARGS`` has run (it must succeed, and leave the
+    garbage collector on: it is paused only while a command's modules are imported)."""
     done = subprocess.run(
         [sys.executable, "-c", PROBE, *args], capture_output=True, text=True, timeout=120, env=env
     )
     result = json.loads(done.stderr.strip().splitlines()[-1])
     assert result["code"] in (0, None), done.stderr
+    assert result["gc"] is True
+    if args[0] != "--help":
+        # What importing the command loaded is out of the collector's way (frozen).
+        assert result["frozen"] > 0
     return set(result["modules"])
 
 
@@ -137,6 +144,23 @@ def test_run_commands_import_no_web_stack_and_no_other_commands(
     loaded = _loaded(parsed_home, *args)
     assert not _under(loaded, WEB_AND_MIGRATIONS + OTHER_COMMANDS_MACHINERY)
     assert not _under(loaded, ("tradewind.cli.dag_testing", "tradewind.cli.task_testing"))
+
+
+def test_states_for_dag_run_builds_no_dag(parsed_home: dict[str, str]) -> None:
+    """The task order comes from the stored edges: no DAG is deserialized, so neither the SDK's
+    DAG, the operators, nor the timetables and their libraries are imported."""
+    loaded = _loaded(parsed_home, "tasks", "states-for-dag-run", "nightly", "r1")
+    assert not _under(
+        loaded,
+        (
+            "tradewind.sdk.dag",
+            "tradewind.serialization",
+            "tradewind.operators",
+            "tradewind.timetables",
+            "croniter",
+            "fastjsonschema",
+        ),
+    )
 
 
 def test_import_tradewind_loads_no_module_of_the_package() -> None:

@@ -8,7 +8,7 @@ import datetime as dt
 import time
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import event, select
 
 from tests.executors.fakes import ScriptedExecutor
 from tradewind.db import engine as db_engine
@@ -172,3 +172,35 @@ def test_rows_write_back_what_was_assigned_and_refresh_loaded_objects(harness) -
     assert db_engine.run_in_transaction(harness.engine, change) == (None, "skipped")
     b = next(ti for ti in harness.tis("chain", run_id) if ti.task_id == "b")
     assert b.end_date == dt.datetime(2030, 1, 1, tzinfo=dt.UTC)
+
+
+def test_a_try_that_started_and_ended_since_the_last_pass_is_written_once(harness) -> None:
+    harness.write("chain.py", CHAIN)
+    harness.parse()
+    run_id = harness.trigger("chain")
+    executor = ScriptedExecutor(run_for=0)
+    job = SchedulerJob(
+        harness.settings, harness.engine, executor, request_handler=TaskRequestHandler
+    )
+    passes = _count_passes(job)
+    statements: list[str] = []
+
+    def note(conn: Any, cursor: Any, statement: str, *args: Any) -> None:
+        statements.append(" ".join(statement.split()))
+
+    event.listen(harness.engine, "before_cursor_execute", note)
+    try:
+        job.run(until=harness.run_finished("chain", run_id))
+    finally:
+        event.remove(harness.engine, "before_cursor_execute", note)
+    assert ["TaskStarted", "TaskFinished"] in passes
+    # The start's own statement (``transitions.start_tries``) never ran: each start was
+    # written by the UPDATE that recorded the try's end.
+    assert not [s for s in statements if "coalesce(task_instance.start_date" in s]
+    for ti in harness.tis("chain", run_id):  # (an ended try keeps no pid)
+        assert (ti.state, ti.pid, ti.hostname) == ("success", None, "here")
+        assert ti.start_date is not None and ti.last_heartbeat_at is not None
+    assert {(h.task_id, h.hostname) for h in harness.history("chain")} == {
+        ("a", "here"),
+        ("b", "here"),
+    }

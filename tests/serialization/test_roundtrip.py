@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from tradewind import serialization
+from tradewind.db.models import DagVersion
 from tradewind.sdk.dag import DAG
 from tradewind.sdk.mapped import MappedOperator
 from tradewind.sdk.task_group import TaskGroup
@@ -17,6 +18,7 @@ from tradewind.sdk.task_node import BASE_DEFAULTS
 from tradewind.sdk.trigger_rule import TriggerRule
 from tradewind.serialization import SerializedMappedOperator, SerializedOperator
 from tradewind.serialization.serialized_operator import CALLBACK_NAMES
+from tradewind.services import dag_runs
 from tradewind.timetables import TimeRestriction
 
 from .dag_files import EXAMPLE_FILES, all_dag_ids, all_dags, import_dags
@@ -92,6 +94,12 @@ def test_round_trip_through_data_and_text_is_identical(dag: DAG) -> None:
     assert (
         serialization.dumps(serialization.deserialize_dag(serialization.dumps(from_text))) == text
     )
+
+
+def test_stored_edges_give_the_dags_task_order(dag: DAG) -> None:
+    """``tasks states-for-dag-run`` orders a run's tasks from the stored JSON, not the DAG."""
+    version = DagVersion(serialized_dag=serialization.dumps(dag))
+    assert dag_runs.task_order(version) == [t.task_id for t in dag.topological_sort()]
 
 
 def test_deserialized_dag_has_the_same_graph(dag: DAG) -> None:

@@ -10,6 +10,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy.engine import Engine
 
+from tradewind.api.ui import pages_runs
 from tradewind.db.models import ParseImportError
 
 from .helpers import ALL_OK, NOW, ROLES, grouped_dag, plain_dag
@@ -267,3 +268,25 @@ def test_details_tab_lists_tasks_params_and_versions(
     login("Viewer")
     page = client.get("/dags/ui_groups/details").text
     assert "How many" in page and "etl.extract" in page and ">v1<" in page and ">v2<" in page
+
+
+def test_the_runs_list_counts_only_a_few_pages_ahead(
+    client: TestClient,
+    login: Callable[[str], str],
+    store_dag: Callable[..., int],
+    add_run: Callable[..., str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(pages_runs, "COUNT_AHEAD", 1)  # page 1 counts up to 100 runs
+    version = store_dag(plain_dag("many_runs"))
+    for day in range(101):
+        add_run("many_runs", version, day=day, states={})
+    login("Viewer")
+    first = client.get("/runs")
+    assert first.status_code == 200
+    assert "more than 100 runs · page 1 of more than 2" in first.text
+    assert 'href="/runs?page=2"' in first.text
+    # Page 2 counts up to 150: all 101 are known, the last page is 3.
+    second = client.get("/runs?page=2")
+    assert "101 runs · page 2 of 3" in second.text
+    assert "more than" not in second.text

@@ -19,7 +19,7 @@ from tradewind.exceptions import InvalidArgument, TaskNotFound
 from tradewind.runner.log_paths import try_log_path
 from tradewind.sdk.states import FINISHED_STATES
 from tradewind.sdk.states import TaskInstanceState as TIS
-from tradewind.services import cross_dag, dag_runs, db_admin
+from tradewind.services import dag_runs, db_admin
 
 #: Seconds between looks at the log file and the task instance while following.
 FOLLOW_INTERVAL = 0.5
@@ -38,7 +38,7 @@ def states_for_dag_run_command(dag_id: str, run_id: str, output: str) -> None:
     KEY being task_id, or task_id[i] for map index i.
     """
     result = db_admin.run(
-        config.load(), lambda s: cross_dag.run_states_json(s, dag_id, run_id), readonly=True
+        config.load(), lambda s: dag_runs.run_states_json(s, dag_id, run_id), readonly=True
     )
     if output == "json":
         click.echo(json.dumps(result, indent=2))

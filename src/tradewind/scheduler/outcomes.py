@@ -379,16 +379,23 @@ def apply_events(
     events = list(events)
     if not events:
         return set()
+    ended = [event for event in events if not isinstance(event, TaskStarted)]
+    ids = {event.ti_id for event in ended}
+    # A try that started and ended since the last pass is written once, with its end.
     started = [event for event in events if isinstance(event, TaskStarted)]
-    record_started(session, started)
-    events = [event for event in events if not isinstance(event, TaskStarted)]
+    record_started(session, [event for event in started if event.ti_id not in ids])
+    events = ended
     if not events:
         return set()
-    ids = {event.ti_id for event in events}
     # Plain rows, every column (history copies them all), written back in one statement.
     rows: dict[int, Any] = {
         ti.id: ti for ti in ti_rows.load(session, ti_rows.ALL, _TI.c.id.in_(sorted(ids)))
     }
+    for start in started:
+        if start.ti_id in rows:
+            transitions.start_row(
+                rows[start.ti_id], pid=start.pid, hostname=start.hostname, at=start.at
+            )
     touched: set[tuple[str, str]] = set()
     history: list[Any] = []
     xcoms: list[dict[str, Any]] = []

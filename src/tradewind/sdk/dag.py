@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Any
 
 from tradewind import timetables
 from tradewind.exceptions import CycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
-from tradewind.sdk import definition_context, timezone
+from tradewind.sdk import definition_context, ordering, timezone
 from tradewind.sdk.param import DagParam, Param, ParamsDict
 from tradewind.sdk.task_group import TaskGroup
 from tradewind.sdk.task_node import caller_location, short_repr, validate_key
@@ -189,21 +189,10 @@ class DAG:
     def topological_sort(self) -> list[TaskNode]:
         """Tasks in dependency order (stable: definition order among equals); raises on a cycle."""
         self.check_cycle()
-        indegree = {
-            task_id: len(task.upstream_task_ids) for task_id, task in self.task_dict.items()
-        }
-        order: list[TaskNode] = []
-        ready = [task_id for task_id, degree in indegree.items() if degree == 0]
-        position = {task_id: index for index, task_id in enumerate(self.task_dict)}
-        while ready:
-            ready.sort(key=position.__getitem__, reverse=True)
-            task_id = ready.pop()
-            order.append(self.task_dict[task_id])
-            for downstream in self.task_dict[task_id].downstream_task_ids:
-                indegree[downstream] -= 1
-                if indegree[downstream] == 0:
-                    ready.append(downstream)
-        return order
+        order = ordering.topological_order(
+            {task_id: task.downstream_task_ids for task_id, task in self.task_dict.items()}
+        )
+        return [self.task_dict[task_id] for task_id in order]
 
     def check_cycle(self) -> None:
         """Raise ``CycleError`` spelling out the cycle, e.g. ``a -> b -> a``."""

@@ -1,6 +1,5 @@
 """Reading runs across DAGs: what ``TriggerDagRunOperator`` and ``ExternalTaskSensor`` ask the
-scheduler for (resetting a run is ``clearing.reset_run``), and a run's task states as ``dags
-test`` prints them.
+scheduler for (resetting a run is ``clearing.reset_run``).
 """
 
 from __future__ import annotations
@@ -12,12 +11,10 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from tradewind import serialization
 from tradewind.db.models import DagRun, TaskInstance
-from tradewind.exceptions import DagNotFound, TradewindError
+from tradewind.exceptions import DagNotFound
 from tradewind.sdk import timezone
 from tradewind.sdk.dag import DAG
-from tradewind.services import dag_runs
 from tradewind.services import dags as dag_service
 
 
@@ -40,12 +37,6 @@ def find_run(
     return session.scalar(
         select(DagRun).where(DagRun.dag_id == dag_id, DagRun.logical_date == logical_date)
     )
-
-
-def version_dag(session: Session, run: DagRun) -> DAG | None:
-    """The DAG as the run's pinned version defines it."""
-    version = dag_runs.version_of(session, run)
-    return serialization.deserialize_dag(version.serialized_dag) if version is not None else None
 
 
 def _task_ids_of_group(dag: DAG, group_id: str) -> list[str] | None:
@@ -116,33 +107,4 @@ def external_states(
             }
             for run in runs
         ],
-    }
-
-
-def run_states_json(session: Session, dag_id: str, run_id: str) -> dict[str, Any]:
-    """``{"dag_id", "run_id", "state", "tasks": {key: {"state", "try_number", "duration"}}}``: the
-    object ``tradewind dags test -o json`` prints, for a run in the metastore. Keys are
-    ``task_id`` or ``task_id[i]``, in dependency order
-    then map index, as ``dags test`` lists them."""
-    run = dag_runs.get_run(session, dag_id, run_id)
-    tis = dag_runs.task_instances(session, dag_id, run_id)
-    order: dict[str, int] = {}
-    try:
-        dag = version_dag(session, run)
-        if dag is not None:
-            order = {task.task_id: index for index, task in enumerate(dag.topological_sort())}
-    except TradewindError:
-        order = {}
-    tis.sort(
-        key=lambda ti: (
-            order.get(ti.task_id, len(order)),
-            "" if ti.task_id in order else ti.task_id,
-            ti.map_index,
-        )
-    )
-    return {
-        "dag_id": dag_id,
-        "run_id": run_id,
-        "state": run.state,
-        "tasks": dag_runs.task_states_json(tis),
     }

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import dataclasses
+import json
 import re
 from collections.abc import Mapping, Sequence
 from datetime import datetime
@@ -29,7 +30,7 @@ from tradewind.exceptions import (
     TradewindError,
 )
 from tradewind.scheduler import run_transitions
-from tradewind.sdk import timezone
+from tradewind.sdk import ordering, timezone
 from tradewind.sdk.states import DagRunState, DagRunType
 from tradewind.services import dags as dag_service
 from tradewind.services import input_limits, paging
@@ -236,6 +237,43 @@ def version_of(session: Session, run: DagRun) -> DagVersion | None:
     return session.get(DagVersion, run.dag_version_id) if run.dag_version_id else None
 
 
+def run_states_json(session: Session, dag_id: str, run_id: str) -> dict[str, Any]:
+    """``{"dag_id", "run_id", "state", "tasks": {key: {"state", "try_number", "duration"}}}``: the
+    object ``tradewind dags test -o json`` prints, for a run in the metastore. Keys are
+    ``task_id`` or ``task_id[i]``, in dependency order
+    then map index, as ``dags test`` lists them."""
+    run = get_run(session, dag_id, run_id)
+    tis = task_instances(session, dag_id, run_id)
+    order = {task_id: index for index, task_id in enumerate(task_order(version_of(session, run)))}
+    tis.sort(
+        key=lambda ti: (
+            order.get(ti.task_id, len(order)),
+            "" if ti.task_id in order else ti.task_id,
+            ti.map_index,
+        )
+    )
+    return {"dag_id": dag_id, "run_id": run_id, "state": run.state, "tasks": task_states_json(tis)}
+
+
+def task_order(version: DagVersion | None) -> list[str]:
+    """The version's task ids in dependency order (``DAG.topological_sort``'s), from the edges
+    of its serialized DAG (``tasks``, each with ``task_id`` and ``downstream_task_ids``); empty
+    when there is no version or it cannot be read, and the tasks then go by id.
+
+    Read from the JSON, not from the deserialized DAG: building the DAG imports the operators,
+    the timetables and their libraries: a sixth of ``tasks states-for-dag-run``'s time.
+    """
+    if version is None:
+        return []
+    try:
+        tasks = json.loads(version.serialized_dag)["tasks"]
+        return ordering.topological_order(
+            {task["task_id"]: task["downstream_task_ids"] for task in tasks}
+        )
+    except (ValueError, KeyError, TypeError, TradewindError):
+        return []
+
+
 # -- listing and changing runs (REST API, UI) ------------------------------------------------
 
 MARKABLE_RUN_STATES = (
@@ -296,9 +334,15 @@ def check_triggerable(session: Session, dag_id: str) -> None:
 
 
 def list_runs_page(
-    session: Session, where: RunFilter, *, order_by: str | Sequence[str] | None, page: paging.Page
+    session: Session,
+    where: RunFilter,
+    *,
+    order_by: str | Sequence[str] | None,
+    page: paging.Page,
+    count_up_to: int | None = None,
 ) -> tuple[list[DagRun], int]:
-    """One page of runs (oldest first by default) and the total."""
+    """One page of runs (oldest first by default) and the total (see ``paging.paginate`` for
+    ``count_up_to``)."""
     clauses: list[Any] = [
         DagRun.dag_id.in_(list(where.dag_ids)) if where.dag_ids is not None else None,
         paging.pattern(DagRun.dag_id, where.dag_id_pattern),
@@ -329,7 +373,7 @@ def list_runs_page(
         clauses.extend(range_.clauses(column))
     query = paging.where_all(select(DagRun), clauses)
     order = paging.order_clauses(order_by, RUN_ORDER_COLUMNS, default=["id"], tie_breaker=DagRun.id)
-    return paging.paginate(session, query, order, page)
+    return paging.paginate(session, query, order, page, count_up_to=count_up_to)
 
 
 def version_ids_of_runs(

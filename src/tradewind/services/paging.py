@@ -112,14 +112,19 @@ def paginate(
     *,
     whole_rows: bool = False,
     counted: Select | None = None,
+    count_up_to: int | None = None,
 ) -> tuple[list[Any], int]:
     """One page of ``query`` and the total without paging.
 
     The page holds the first column of each row, or whole rows (tuples) with ``whole_rows``.
     ``counted``: a cheaper query with the same number of rows to count (without a join that
-    only adds columns, say).
+    only adds columns, say). ``count_up_to``: count no further than that many rows (the total
+    is then at most ``count_up_to + 1``, which means "more"): what a count costs stays bound
+    however long the history, for a page that does not need the exact number.
     """
     source = (query if counted is None else counted).order_by(None)
+    if count_up_to is not None:
+        source = source.limit(count_up_to + 1)
     total = session.scalar(select(func.count()).select_from(source.subquery())) or 0
     paged = query.order_by(*order).offset(page.offset).limit(page.limit)
     rows = (

@@ -23,6 +23,8 @@ from tradewind.services import backfill, clearing, dag_runs, paging
 router = APIRouter(route_class=UIRoute, include_in_schema=False)
 
 RUN_STATES = ("queued", "running", "success", "failed")
+#: Pages past the shown one whose runs are counted; beyond them the list says "more".
+COUNT_AHEAD = 20
 
 
 @router.get("/runs")
@@ -39,12 +41,18 @@ def runs_list(
     where = dag_runs.RunFilter(
         states=[state] if state in RUN_STATES else None, dag_id_pattern=dag_id.strip() or None
     )
+    # Counted up to a few pages past this one: a count over a long history costs what the
+    # history costs, and the pager only needs to know what lies ahead.
+    counted = page * size + COUNT_AHEAD * size
     rows, total = dag_runs.list_runs_page(
         session,
         where,
         order_by="-run_after",
         page=paging.Page(limit=size, offset=(page - 1) * size),
+        count_up_to=counted,
     )
+    more = total > counted
+    total = min(total, counted)
     runs = [models_runs.RunListRow.of(row) for row in rows]
     return templating.render(
         request,
@@ -52,6 +60,7 @@ def runs_list(
         {
             "runs": runs,
             "total": total,
+            "more": more,
             "page": page,
             "pages": max(1, -(-total // size)),
             "state": state,
