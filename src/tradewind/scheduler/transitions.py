@@ -202,8 +202,8 @@ def requeue_try(ti: Any) -> None:
 
 def start_row(ti: Any, *, pid: int | None, hostname: str | None, at: datetime) -> None:
     """``start`` on a loaded row, for a try whose end is recorded in the same pass (one
-    UPDATE for both instead of two). Like ``start_tries``, an instance no longer queued is
-    left alone."""
+    UPDATE for both instead of two). Like ``outcomes.record_started``, an instance no longer
+    queued is left alone."""
     if ti.state != only(START.sources):
         return
     move(ti, START, TIS.RUNNING)
