@@ -63,11 +63,15 @@ def warm_fork_seconds(n: int) -> float:
 def run_standalone_startup(ctx: Context, figures: FigureSet) -> None:
     """Launch → ready, then resident memory of the whole process tree once idle."""
     labels = {
-        "startup.ready": ("Start-up: `tradewind standalone` launch → healthy", "s", Target("<", 3)),
+        "startup.ready": (
+            "Start-up: `tradewind standalone` launch → healthy",
+            "s",
+            Target("<=", 1),
+        ),
         "startup.rss": (
             f"Idle memory: RSS summed over all standalone processes ({IDLE_SECONDS:g} s idle)",
             "MiB",
-            Target("<", 250),
+            Target("<=", 150),
         ),
         "startup.pss": (
             "Idle memory: PSS (shared pages split) over all standalone processes",
