@@ -85,6 +85,25 @@ def ensure_installed(log: Callable[[str], None]) -> Path:
     return python
 
 
+#: What Airflow's ``postgresql://`` URLs need in its venv (not one of Airflow's own dependencies).
+POSTGRES_DRIVER = "psycopg2-binary"
+
+
+def ensure_postgres_driver(log: Callable[[str], None]) -> None:
+    """Install Airflow's PostgreSQL driver into its venv on first use."""
+    python = VENV / "bin" / "python"
+    if subprocess.run([str(python), "-c", "import psycopg2"], capture_output=True).returncode == 0:
+        return
+    log(f"installing {POSTGRES_DRIVER} into {VENV}")
+    done = procs.run_timed(
+        [str(python), "-m", "pip", "install", "--quiet", POSTGRES_DRIVER],
+        timeout=INSTALL_TIMEOUT,
+        what=f"pip install {POSTGRES_DRIVER}",
+    )
+    if done.returncode != 0:
+        raise BenchError(f"pip install {POSTGRES_DRIVER} failed: {done.stderr.strip()[-800:]}")
+
+
 class AirflowStandalone:
     """``airflow standalone`` on a fresh ``AIRFLOW_HOME``, and a REST client for it."""
 

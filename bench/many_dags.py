@@ -13,6 +13,9 @@ has closed:
   many of them had succeeded by then;
 - the scheduler process's own CPU over the window (its children, the tries, not included),
   and the whole deployment's.
+
+With ``--db postgres`` Airflow runs on the same PostgreSQL server as Tradewind, in a database
+of its own (``AIRFLOW_DATABASE``); otherwise on its SQLite default.
 """
 
 from __future__ import annotations
@@ -29,12 +32,15 @@ from bench import procs
 from bench.dag_templates import DagFile
 from bench.figures import BenchError, FigureSet, Target
 from bench.harness import Standalone
+from bench.metastore import MetastoreReader
 from bench.runs import parse_time, utcnow
 from bench.workloads import Context
 
 #: Runs due less than this many seconds before the window closed are not counted as due.
 DONE_GRACE = 30.0
 PARSE_TIMEOUT = 900.0
+#: Airflow's database for W7 on PostgreSQL (beside Tradewind's ``tw_bench``).
+AIRFLOW_DATABASE = "airflow_bench"
 MINUTE = dt.timedelta(minutes=1)
 #: Runs a query (SQL text with ``:name`` parameters) on a metastore: its rows.
 Fetch = Callable[[str, dict[str, object]], list[tuple[object, ...]]]
@@ -293,14 +299,7 @@ def run_tradewind(ctx: Context, size: ManyDags, figures: FigureSet) -> None:
             size.minutes, lambda: root, lambda: procs.session_pids(root), check, ctx.log
         )
         assert standalone.reader is not None
-        reader = standalone.reader
-
-        def fetch(sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
-            rows = reader._rows(sql, **params)
-            if rows is None:
-                raise BenchError("W7: the metastore could not be read")
-            return [tuple(row) for row in rows]
-
+        fetch = reader_fetch(standalone.reader)
         conclude(ctx, "tradewind", size, figures, fetch, window, naive=ctx.db.kind == "sqlite")
     except BenchError as exc:
         ctx.log(f"tradewind W7 FAILED: {exc}")
@@ -326,6 +325,16 @@ def conclude(
     values.update(window.cpu_figures())
     record(figures, values, notes=f"{size.dags} DAGs, {size.minutes:g} min")
     ctx.log(f"{name} W7: " + ", ".join(f"{k} {v:.4g}" for k, v in values.items()))
+
+
+def reader_fetch(reader: MetastoreReader) -> Fetch:
+    def fetch(sql: str, params: dict[str, object]) -> list[tuple[object, ...]]:
+        rows = reader._rows(sql, **params)
+        if rows is None:
+            raise BenchError("W7: the metastore could not be read")
+        return [tuple(row) for row in rows]
+
+    return fetch
 
 
 def sqlite_fetch(path: Path) -> Fetch:
@@ -364,11 +373,18 @@ def run_airflow(ctx: Context, size: ManyDags, figures: FigureSet) -> None:
 
     files = size.files()
     server = airflow_side.AirflowStandalone()
+    reader: MetastoreReader | None = None
     try:
         airflow_side.ensure_installed(ctx.log)
+        extra_env = {"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"}
+        if ctx.db.kind == "postgres":
+            # Airflow on the same server as Tradewind, in a database of its own.
+            airflow_side.ensure_postgres_driver(ctx.log)
+            url = ctx.db.recreate(AIRFLOW_DATABASE, "postgresql+psycopg2")
+            extra_env["AIRFLOW__DATABASE__SQL_ALCHEMY_CONN"] = url
+            reader = MetastoreReader(url.replace("postgresql+psycopg2", "postgresql+psycopg", 1))
         server.start(
-            lambda folder: [dag.write(folder, "airflow") for dag in files],
-            extra_env={"AIRFLOW__CORE__DAGS_ARE_PAUSED_AT_CREATION": "False"},
+            lambda folder: [dag.write(folder, "airflow") for dag in files], extra_env=extra_env
         )
         server.wait_healthy()
         server.login()
@@ -387,10 +403,22 @@ def run_airflow(ctx: Context, size: ManyDags, figures: FigureSet) -> None:
             check,
             ctx.log,
         )
-        fetch = sqlite_fetch(server.home / "airflow.db")
-        conclude(ctx, "airflow", size, figures, fetch, window, naive=True)
+        if reader is None:
+            conclude(
+                ctx,
+                "airflow",
+                size,
+                figures,
+                sqlite_fetch(server.home / "airflow.db"),
+                window,
+                naive=True,
+            )
+        else:
+            conclude(ctx, "airflow", size, figures, reader_fetch(reader), window, naive=False)
     except BenchError as exc:
         ctx.log(f"airflow W7 FAILED: {exc}")
         fail_all(figures, str(exc).splitlines()[0])
     finally:
         server.stop()
+        if reader is not None:
+            reader.close()

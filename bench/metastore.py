@@ -1,7 +1,7 @@
 """The benchmark's metastore: a fresh SQLite file per ``$TRADEWIND_HOME``, or a fresh
-PostgreSQL database ``tw_bench`` (created and dropped here), and the few reads the harness
-makes on it with plain SQL (no Tradewind models, so the harness keeps working while the
-models change).
+PostgreSQL database ``tw_bench`` (created and dropped here; Airflow's W7 gets one of its own),
+and the few reads the harness makes on it with plain SQL (no Tradewind models, so the harness
+keeps working while the models change).
 """
 
 from __future__ import annotations
@@ -30,18 +30,21 @@ class BenchDatabase:
             raise ValueError(f"unknown database kind {kind!r}")
         self.kind = kind
         self.server_url = server_url
-        self._created = False
+        self._created: set[str] = set()
 
     def fresh_url(self, home: Path) -> str:
         """The URL Tradewind should use for ``home``; on PostgreSQL a just-recreated DB."""
         if self.kind == "sqlite":
             return f"sqlite:///{home / 'tradewind.db'}"
-        self._admin(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-        self._admin(f'CREATE DATABASE "{POSTGRES_DATABASE}" TEMPLATE template0')
-        self._created = True
-        url = make_url(self.server_url).set(
-            drivername="postgresql+psycopg", database=POSTGRES_DATABASE
-        )
+        return self.recreate(POSTGRES_DATABASE, "postgresql+psycopg")
+
+    def recreate(self, database: str, driver: str) -> str:
+        """A new, empty PostgreSQL database ``database`` on the server (dropped by ``drop``);
+        its URL with ``driver``."""
+        self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        self._admin(f'CREATE DATABASE "{database}" TEMPLATE template0')
+        self._created.add(database)
+        url = make_url(self.server_url).set(drivername=driver, database=database)
         return url.render_as_string(hide_password=False)
 
     def env(self, home: Path) -> dict[str, str]:
@@ -51,9 +54,9 @@ class BenchDatabase:
         return {"TRADEWIND__DATABASE__URL": self.fresh_url(home)}
 
     def drop(self) -> None:
-        if self._created:
-            self._admin(f'DROP DATABASE IF EXISTS "{POSTGRES_DATABASE}" WITH (FORCE)')
-            self._created = False
+        for database in sorted(self._created):
+            self._admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        self._created.clear()
 
     def _admin(self, statement: str) -> None:
         plain = (
