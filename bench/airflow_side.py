@@ -85,23 +85,26 @@ def ensure_installed(log: Callable[[str], None]) -> Path:
     return python
 
 
-#: What Airflow's ``postgresql://`` URLs need in its venv (not one of Airflow's own dependencies).
-POSTGRES_DRIVER = "psycopg2-binary"
+#: What Airflow on ``postgresql://`` needs in its venv (its sync and async drivers; neither is
+#: one of Airflow's own dependencies), by the module each provides.
+POSTGRES_DRIVERS = {"psycopg2": "psycopg2-binary", "asyncpg": "asyncpg"}
 
 
 def ensure_postgres_driver(log: Callable[[str], None]) -> None:
-    """Install Airflow's PostgreSQL driver into its venv on first use."""
+    """Install Airflow's PostgreSQL drivers into its venv on first use."""
     python = VENV / "bin" / "python"
-    if subprocess.run([str(python), "-c", "import psycopg2"], capture_output=True).returncode == 0:
+    probe = "; ".join(f"import {module}" for module in POSTGRES_DRIVERS)
+    if subprocess.run([str(python), "-c", probe], capture_output=True).returncode == 0:
         return
-    log(f"installing {POSTGRES_DRIVER} into {VENV}")
+    packages = list(POSTGRES_DRIVERS.values())
+    log(f"installing {', '.join(packages)} into {VENV}")
     done = procs.run_timed(
-        [str(python), "-m", "pip", "install", "--quiet", POSTGRES_DRIVER],
+        [str(python), "-m", "pip", "install", "--quiet", *packages],
         timeout=INSTALL_TIMEOUT,
-        what=f"pip install {POSTGRES_DRIVER}",
+        what=f"pip install {' '.join(packages)}",
     )
     if done.returncode != 0:
-        raise BenchError(f"pip install {POSTGRES_DRIVER} failed: {done.stderr.strip()[-800:]}")
+        raise BenchError(f"pip install {' '.join(packages)} failed: {done.stderr.strip()[-800:]}")
 
 
 class AirflowStandalone:
