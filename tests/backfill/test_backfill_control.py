@@ -349,6 +349,12 @@ def test_waiting_command_shows_progress_and_exits_by_the_outcome(
     gate.touch()
     env = {**os.environ, **tradewind_env}
 
+    def terminal_defaults() -> None:
+        """The signals as a terminal leaves them, whatever this suite inherited (a suite
+        started under ``nohup`` or as a background job ignores SIGHUP or SIGINT)."""
+        signal.signal(signal.SIGHUP, signal.SIG_DFL)
+        signal.signal(signal.SIGINT, signal.SIG_DFL)
+
     def backfill(*args: str) -> subprocess.Popen[str]:
         return subprocess.Popen(
             [TRADEWIND, "dags", "backfill", "gated", *args],
@@ -356,6 +362,7 @@ def test_waiting_command_shows_progress_and_exits_by_the_outcome(
             text=True,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
+            preexec_fn=terminal_defaults,
         )
 
     hung_up = backfill("-s", "2024-01-01", "-e", "2024-01-02")
