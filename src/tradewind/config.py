@@ -217,6 +217,64 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
     Option(
         "webserver", "default_ui_timezone", "UTC", "Zone the UI shows times in, e.g. Asia/Seoul."
     ),
+    Option(
+        "core",
+        "execution_api_server_url",
+        None,
+        "URL of the execution API that remote workers talk to, e.g. http://api:8080/execution/ "
+        "(default http://127.0.0.1:<[api] port>/execution/).",
+    ),
+    Option(
+        "api_auth",
+        "jwt_secret",
+        None,
+        "Key signing the per-try tokens of the execution API; shared by schedulers and API "
+        "servers, never given to workers (required by the celery executor).",
+        secret=True,
+    ),
+    Option(
+        "execution_api",
+        "jwt_expiration_time",
+        600,
+        "Seconds a running try's execution API token stays valid; each heartbeat renews it.",
+        _positive_int,
+    ),
+    Option(
+        "execution_api",
+        "queued_token_expiration",
+        86400,
+        "Seconds a queued try's token (which can only start the try and fetch its DAG bundle) "
+        "stays valid: the longest a try may wait in the broker.",
+        _positive_int,
+    ),
+    Option(
+        "celery",
+        "broker_url",
+        "redis://127.0.0.1:6379/0",
+        "Celery broker: redis://... or amqp://... (RabbitMQ).",
+        secret=True,
+    ),
+    Option(
+        "celery",
+        "default_queue",
+        "default",
+        "Queue of tasks that do not set queue=; workers without --queues listen on it.",
+    ),
+    Option(
+        "celery",
+        "worker_concurrency",
+        16,
+        "Tries one worker runs at once (tradewind celery worker --concurrency).",
+        _positive_int,
+    ),
+    Option(
+        "celery",
+        "worker_shutdown_grace",
+        60.0,
+        "Seconds a worker told to stop (SIGTERM) lets its running tries finish before it "
+        "terminates them.",
+        _non_negative_float,
+    ),
 )
 
 

@@ -257,7 +257,10 @@ def test_retryable_errors_are_recognised() -> None:
 def test_forked_child_does_not_reuse_parent_connections(engine: Engine) -> None:
     with engine.connect() as conn:
         conn.execute(text("SELECT 1"))
-        parent_dbapi = id(conn.connection.dbapi_connection)
+        # The object itself, not only its id: held here, its address cannot be reused by a
+        # new connection in the child, so equal ids really mean the same connection.
+        parent_connection = conn.connection.dbapi_connection
+        parent_dbapi = id(parent_connection)
     read_fd, write_fd = os.pipe()
     pid = os.fork()
     if pid == 0:  # child: report, never return into pytest

@@ -33,6 +33,11 @@ class TaskWorkload:
     execution_timeout: float | None = None
     pool_slots: int = 1
     outcome_path: str | None = None
+    #: The Celery queue a remote worker takes the try from (the task's ``queue=``).
+    queue: str = "default"
+    #: The DAG version the try runs, and the ``dag_bundle`` a remote worker imports it from.
+    dag_version_id: int | None = None
+    bundle_hash: str | None = None
 
     @property
     def key(self) -> tuple[str, str, str, int]:

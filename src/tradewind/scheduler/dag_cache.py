@@ -35,6 +35,8 @@ class CachedVersion:
     topological_order: tuple[str, ...]
     #: Some task waits for its instance in the previous run (``depends_on_past``).
     depends_on_past: bool = False
+    #: The ``dag_bundle`` remote workers import this version from (None: not stored).
+    bundle_hash: str | None = None
 
 
 #: Seconds a used version stays cached whatever the cache's size.
@@ -96,6 +98,7 @@ class DagVersionCache:
                 leaf_ids=frozenset(task.task_id for task in dag.leaves),
                 topological_order=tuple(task.task_id for task in dag.topological_sort()),
                 depends_on_past=any(task.depends_on_past for task in dag.tasks),
+                bundle_hash=row.bundle_hash,
             )
         except Exception as exc:
             self._load_errors[version_id] = f"{type(exc).__name__}: {exc}"

@@ -371,6 +371,9 @@ def _queue(
         poke_number=0,
         execution_timeout=timeout,
         pool_slots=ti.pool_slots,
+        queue=ti.queue,
+        dag_version_id=version.version_id,
+        bundle_hash=version.bundle_hash,
         outcome_path=str(outcomes.outcome_path(outcome_folder, ti.id, ti.try_number))
         if outcome_folder
         else None,

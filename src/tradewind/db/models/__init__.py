@@ -13,7 +13,8 @@ from tradewind.db.models.backfill import (
     ReprocessBehavior,
 )
 from tradewind.db.models.connection import ConnectionRow
-from tradewind.db.models.dag import Dag, DagTag, DagVersion
+from tradewind.db.models.dag import Dag, DagBundle, DagTag, DagVersion
+from tradewind.db.models.execution import ExecutionEvent
 from tradewind.db.models.import_error import ParseImportError
 from tradewind.db.models.job import Job, JobState, JobType
 from tradewind.db.models.log import Log
@@ -32,9 +33,11 @@ __all__ = [
     "BackfillState",
     "ConnectionRow",
     "Dag",
+    "DagBundle",
     "DagRun",
     "DagTag",
     "DagVersion",
+    "ExecutionEvent",
     "Job",
     "JobState",
     "JobType",

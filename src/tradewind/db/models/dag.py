@@ -7,7 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, ForeignKey, Index, Integer, String, Text, UniqueConstraint
+from sqlalchemy import (
+    Boolean,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from tradewind.db.base import ID_LEN, Base
@@ -85,9 +94,24 @@ class DagVersion(Base):
     source_code: Mapped[str | None] = mapped_column(Text)
     content_hash: Mapped[str] = mapped_column(String(64))
     fileloc: Mapped[str | None] = mapped_column(String(2000))
+    #: The ``dag_bundle`` this version's tries import from on a worker without the DAG folder.
+    bundle_hash: Mapped[str | None] = mapped_column(String(64))
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
     __table_args__ = (
         UniqueConstraint("dag_id", "version_number"),
         UniqueConstraint("dag_id", "content_hash"),
     )
+
+
+class DagBundle(Base):
+    """The files a DAG version imports (its DAG file and the helper modules and files beside it,
+    within the DAG folder), as one archive keyed by its SHA-256: what a remote worker fetches
+    once per version instead of sharing the DAG folder. Versions with the same files share it."""
+
+    __tablename__ = "dag_bundle"
+
+    hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    content: Mapped[bytes] = mapped_column(LargeBinary)
+    size: Mapped[int] = mapped_column(Integer)
+    created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
