@@ -1,6 +1,7 @@
 """Write what the DAG processor found: DAG rows, new dag_versions, import errors.
 
-A dag_version is added only when the serialized DAG or the file's source changed; going back
+A dag_version is added only when the serialized DAG, the file's source or its bundle (the
+files it imports within the DAG folder, stored once per hash in ``dag_bundle``) changed; going back
 to an earlier content points the DAG at that earlier version again. A file that fails to
 import keeps its DAGs as they were (marked ``has_import_errors``), and so does a DAG that
 fails validation in a file whose other DAGs load: nothing stored is lost because of a bad
@@ -90,7 +91,14 @@ def _store_bundles(session: Session, parsed: Iterable[ParsedFile], now: datetime
         stored.update(session.scalars(select(DagBundle.hash).where(condition)))
     for digest in sorted(set(found) - stored):
         content = found[digest].content
-        session.add(DagBundle(hash=digest, content=content, size=len(content), created_at=now))
+        # An upsert: another processor may store the same files at the same moment.
+        upsert(
+            session,
+            DagBundle,
+            {"hash": digest, "content": content, "size": len(content), "created_at": now},
+            key=["hash"],
+            update=["size"],
+        )
 
 
 def _format_problems(problems: list[ImportProblem]) -> str:
