@@ -6,14 +6,17 @@ Fixtures
     queued_try     ``queued_try(task_id="load", try_number=1)`` -> the claims of a try queued
                    in a new run of ``api_example``
     try_token      ``try_token(claims, scope="execution")`` -> headers with a token of the try
+    started_try    ``started_try(task_id="load")`` -> a ``RemoteTry`` started through the API
 """
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from typing import Any
 
 import pytest
+from fastapi.testclient import TestClient
 from sqlalchemy import select
 from sqlalchemy.engine import Engine
 
@@ -24,6 +27,8 @@ from tradewind.remote import tokens
 from tradewind.remote.tokens import TryClaims
 from tradewind.sdk.states import TaskInstanceState as TIS
 
+#: Where the tests' tries run, as start and heartbeat bodies say it.
+WHERE = {"hostname": "worker-1", "pid": 4242}
 SECRET = "execution-api-test-key-of-at-least-32-bytes"
 
 
@@ -47,6 +52,7 @@ def queued_try(
                 )
             ),
         )
+        assert ti_id is not None, (run_id, task_id)
         return TryClaims(
             ti_id=ti_id,
             try_number=try_number,
@@ -76,3 +82,45 @@ def try_token() -> Callable[..., dict[str, str]]:
         return {"Authorization": f"Bearer {token_of(claims, scope, **kwargs)}"}
 
     return headers
+
+
+@dataclasses.dataclass
+class RemoteTry:
+    """A try started through the execution API, as the worker that runs it sees it."""
+
+    claims: TryClaims
+    client: TestClient
+    #: ``Authorization`` with the execution token that start answered.
+    headers: dict[str, str]
+    set_ti: Callable[..., None]
+
+    def url(self, call: str) -> str:
+        return f"/execution/task-instances/{self.claims.ti_id}/{call}"
+
+    def post(self, call: str, **kwargs: Any) -> Any:
+        return self.client.post(self.url(call), headers=self.headers, **kwargs)
+
+    def set(self, **values: Any) -> None:
+        """Change the task instance from outside (the scheduler, a user)."""
+        self.set_ti(self.claims.run_id, self.claims.task_id, **values)
+
+
+@pytest.fixture
+def started_try(
+    client: TestClient,
+    queued_try: Callable[..., TryClaims],
+    try_token: Callable[..., dict[str, str]],
+    set_ti: Callable[..., None],
+) -> Callable[..., RemoteTry]:
+    def start(task_id: str = "load", **values: Any) -> RemoteTry:
+        claims = queued_try(task_id, **values)
+        answer = client.post(
+            f"/execution/task-instances/{claims.ti_id}/start",
+            json=WHERE,
+            headers=try_token(claims, tokens.QUEUED),
+        )
+        assert answer.status_code == 200, answer.text
+        headers = {"Authorization": f"Bearer {answer.json()['token']}"}
+        return RemoteTry(claims, client, headers, set_ti)
+
+    return start
