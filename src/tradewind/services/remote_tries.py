@@ -20,7 +20,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text
+from sqlalchemy import event, select, text, update
 from sqlalchemy.orm import Session
 
 from tradewind import wakeup
@@ -150,10 +150,25 @@ def heartbeat(
     now: datetime | None = None,
 ) -> None:
     """The try is alive: its last heartbeat (and where it runs) is now. ``TryConflict`` when
-    the task instance no longer runs this try: the worker then terminates it."""
-    ti = require_running(session, claims)
-    ti.last_heartbeat_at = now or timezone.utcnow()
-    ti.hostname, ti.pid = hostname, pid
+    the task instance no longer runs this try: the worker then terminates it. One UPDATE
+    guarded by the state and try, so a try failed meanwhile is never touched."""
+    changed = session.execute(
+        update(TaskInstance)
+        .where(
+            TaskInstance.id == claims.ti_id,
+            TaskInstance.dag_id == claims.dag_id,
+            TaskInstance.run_id == claims.run_id,
+            TaskInstance.task_id == claims.task_id,
+            TaskInstance.map_index == claims.map_index,
+            TaskInstance.state == TIS.RUNNING,
+            TaskInstance.try_number == claims.try_number,
+        )
+        .values(last_heartbeat_at=now or timezone.utcnow(), hostname=hostname, pid=pid)
+        .execution_options(synchronize_session=False)
+    )
+    if getattr(changed, "rowcount", 0) != 1:
+        require_running(session, claims)  # raises, saying what the instance is now
+        raise TryConflict(f"task instance {claims.describe()} no longer runs this try")
 
 
 def finish(

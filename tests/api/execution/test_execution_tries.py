@@ -4,6 +4,7 @@ once; refused (409) as soon as the task instance no longer runs that try."""
 from __future__ import annotations
 
 import datetime as dt
+import threading
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -304,3 +305,37 @@ def test_start_in_a_service_call_is_one_transaction(
         )
     assert _row(engine, claims.ti_id).state == TIS.QUEUED
     assert _events(engine, claims.ti_id) == []
+
+
+def test_two_deliveries_starting_at_once_start_the_try_once(
+    engine: Engine, queued_try: Callable[..., TryClaims], tmp_path: Path
+) -> None:
+    """The second start waits for the first one's transaction (row lock on PostgreSQL, the
+    write lock on SQLite), then finds the try started."""
+    claims = queued_try()
+    outcome: list[BaseException | remote_tries.StartedTry] = []
+
+    def second_delivery() -> None:
+        try:
+            outcome.append(
+                db_engine.run_in_transaction(
+                    engine,
+                    lambda s: remote_tries.start(s, claims, hostname="w2", pid=2, home=tmp_path),
+                )
+            )
+        except BaseException as exc:
+            outcome.append(exc)
+
+    with db_engine.session_scope(engine) as first:
+        remote_tries.start(first, claims, hostname="w1", pid=1, home=tmp_path)
+        racer = threading.Thread(target=second_delivery)
+        racer.start()
+        racer.join(0.5)
+        assert racer.is_alive(), f"the second start did not wait for the first: {outcome}"
+    racer.join(30)
+    [refused] = outcome
+    assert isinstance(refused, remote_tries.TryConflict), refused
+    assert "already started" in str(refused)
+    row = _row(engine, claims.ti_id)
+    assert (row.hostname, row.pid) == ("w1", 1)
+    assert len(_events(engine, claims.ti_id)) == 1
