@@ -73,6 +73,9 @@ class BaseExecutor(abc.ABC):
     """Runs workloads; ``wait`` blocks until events arrive or a timeout passes."""
 
     parallelism: int
+    #: The short name ``[core] executor`` gives it (recorded on the scheduler's job row, shown
+    #: by the health route and the UI).
+    kind: str = ""
 
     @abc.abstractmethod
     def start(

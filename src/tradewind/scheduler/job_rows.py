@@ -28,7 +28,7 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 log = logging.getLogger("tradewind.scheduler")
 
 
-def register(session: Session, now: datetime) -> int:
+def register(session: Session, now: datetime, executor_kind: str | None = None) -> int:
     """A new running scheduler job for this process; its id."""
     job = Job(
         job_type=JobType.SCHEDULER.value,
@@ -36,6 +36,7 @@ def register(session: Session, now: datetime) -> int:
         hostname=socket.gethostname(),
         pid=os.getpid(),
         latest_heartbeat=now,
+        executor_class=executor_kind or None,
     )
     session.add(job)
     session.flush()
