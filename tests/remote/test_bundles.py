@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import io
 import stat
 import threading
@@ -11,6 +12,8 @@ from pathlib import Path
 import pytest
 
 from tradewind.remote import bundles
+from tradewind.runner.runtime import RunInfo
+from tradewind.runner.workload import TaskWorkload
 
 FILES = {"dag.py": b"print('dag')\n", "pkg/__init__.py": b"", "pkg/q.sql": b"select 1\n"}
 
@@ -78,3 +81,26 @@ def test_two_extractions_at_once_end_with_one_folder(tmp_path: Path) -> None:
         for path in sorted((tmp_path / digest).rglob("*"))
         if path.is_file()
     }
+
+
+def test_a_workload_is_localized_to_the_extracted_bundle(tmp_path: Path) -> None:
+    files = {**FILES, "team/dag.py": b"", "team/util.py": b""}
+    content = bundles.build(files)
+    folder = bundles.extract(content, bundles.content_hash(content), tmp_path)
+    run = RunInfo(
+        dag_id="d",
+        run_id="r",
+        run_type="manual",
+        logical_date=None,
+        data_interval_start=None,
+        data_interval_end=None,
+        conf={},
+    )
+    workload = TaskWorkload(
+        1, "d", "r", "t", -1, 1, 1, "/srv/dags/team/dag.py", "", run, str(tmp_path / "log")
+    )
+    local, sys_path = bundles.localize(workload, folder)
+    assert local.fileloc == str(folder / "team" / "dag.py")
+    assert sys_path == [str(folder / "team"), str(folder)]
+    with pytest.raises(bundles.BundleError, match="does not hold the DAG file"):
+        bundles.localize(dataclasses.replace(workload, fileloc="/srv/dags/other.py"), folder)

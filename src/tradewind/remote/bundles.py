@@ -10,6 +10,7 @@ database, no network.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import io
 import os
@@ -17,10 +18,11 @@ import shutil
 import stat
 import tempfile
 import zipfile
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path, PurePosixPath
 
 from tradewind.exceptions import TradewindError
+from tradewind.runner.workload import TaskWorkload
 
 #: Every member's timestamp: zip cannot store earlier than 1980.
 _FIXED_TIME = (1980, 1, 1, 0, 0, 0)
@@ -127,9 +129,10 @@ def local_fileloc(folder: Path, relative_fileloc: str) -> Path:
     return folder.joinpath(*check_member_name(relative_fileloc).split("/"))
 
 
-def relative_fileloc(fileloc: str, files: Mapping[str, bytes] | list[str]) -> str:
+def relative_fileloc(fileloc: str, files: Iterable[str]) -> str:
     """The member of a bundle that is the DAG file ``fileloc`` (an absolute path on the DAG
-    processor's machine): the longest member name ``fileloc`` ends with."""
+    processor's machine): the longest member name ``fileloc`` ends with (the bundle keeps
+    paths relative to the DAG folder, whose place on that machine a worker does not know)."""
     posix = PurePosixPath(fileloc).as_posix()
     matches = [name for name in files if posix == name or posix.endswith("/" + name)]
     if not matches:
@@ -142,3 +145,12 @@ def sys_path_for(folder: Path, fileloc: Path) -> list[str]:
     folder: the DAG file's folder, then the bundle's root (the DAG folder's place)."""
     entries = [str(fileloc.parent), str(folder)]
     return list(dict.fromkeys(entries))
+
+
+def localize(workload: TaskWorkload, folder: Path) -> tuple[TaskWorkload, list[str]]:
+    """``workload`` made to run from the extracted bundle ``folder``: its ``fileloc`` the DAG
+    file's place there, and what to put first on ``sys.path`` (``sys_path_for``) before the
+    try loads its DAG."""
+    names = [path.relative_to(folder).as_posix() for path in folder.rglob("*.py") if path.is_file()]
+    fileloc = local_fileloc(folder, relative_fileloc(workload.fileloc, names))
+    return dataclasses.replace(workload, fileloc=str(fileloc)), sys_path_for(folder, fileloc)
