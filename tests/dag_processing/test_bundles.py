@@ -104,12 +104,22 @@ def test_bundle_holds_the_dag_file_its_modules_and_their_files(
     assert _versions(engine) == [(1, digest)]
     assert _bundle_count(engine) == 1
 
+    assert processor.run_once().files_parsed == 0  # nothing changed: nothing imported
+
+    # A helper module changed, the DAG file did not: the next scan sees it, unforced.
     write(dags_folder / "pipelines" / "helpers" / "queries.py", HELPER + "\n# changed\n")
-    processor.run_once(force=True)
+    assert processor.run_once().files_parsed == 1
     versions = _versions(engine)
     assert [number for number, _ in versions] == [1, 2]
     assert versions[1][1] not in (None, digest)
     assert _bundle_count(engine) == 2
+
+    # So does a template beside it.
+    sql = dags_folder / "pipelines" / "helpers" / "daily.sql"
+    write(sql, sql.read_text() + "\n-- changed\n")
+    assert processor.run_once().files_parsed == 1
+    assert [number for number, _ in _versions(engine)] == [1, 2, 3]
+    assert processor.run_once().files_parsed == 0
 
 
 def test_a_dag_loads_from_an_extracted_bundle_without_the_dag_folder(

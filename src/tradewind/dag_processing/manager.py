@@ -55,6 +55,37 @@ class _Known:
     #: The DAG ids the file stored at its last parse: when one of them is no longer an active
     #: DAG of this file in the metastore (deleted), the file is parsed again.
     dag_ids: frozenset[str] = frozenset()
+    #: The other files of its bundle (helper modules, templates) as (path, mtime_ns, size)
+    #: when it was parsed: a change to one makes a new bundle, so the file is parsed again.
+    bundled: tuple[tuple[Path, int, int], ...] = ()
+
+    def bundled_changed(self) -> bool:
+        for path, mtime_ns, size in self.bundled:
+            try:
+                stat = path.stat()
+            except OSError:
+                return True
+            if (stat.st_mtime_ns, stat.st_size) != (mtime_ns, size):
+                return True
+        return False
+
+
+def _bundled_stats(folder: Path, result: ParsedFile) -> tuple[tuple[Path, int, int], ...]:
+    """The stat of each file of ``result``'s bundle other than the DAG file itself."""
+    if result.bundle is None:
+        return ()
+    stats: list[tuple[Path, int, int]] = []
+    for name in result.bundle.names:
+        path = folder / name
+        if path == result.path:
+            continue
+        try:
+            stat = path.stat()
+        except OSError:
+            stats.append((path, -1, -1))  # gone already: parse again next scan
+            continue
+        stats.append((path, stat.st_mtime_ns, stat.st_size))
+    return tuple(stats)
 
 
 @dataclasses.dataclass
@@ -163,15 +194,17 @@ class DagProcessor:
             try:
                 stat = path.stat()
                 known = self._known.get(path)
-                if known is not None and (known.mtime_ns, known.size) == (
-                    stat.st_mtime_ns,
-                    stat.st_size,
+                helpers_changed = known is not None and known.bundled_changed()
+                if (
+                    known is not None
+                    and not helpers_changed
+                    and (known.mtime_ns, known.size) == (stat.st_mtime_ns, stat.st_size)
                 ):
                     continue
                 data = path.read_bytes()
             except OSError:  # removed or unreadable since discovery: next scan sees it
                 continue
-            if known is not None and known.digest == _digest(data):
+            if known is not None and not helpers_changed and known.digest == _digest(data):
                 self._known[path] = dataclasses.replace(
                     known, mtime_ns=stat.st_mtime_ns, size=stat.st_size
                 )
@@ -342,7 +375,9 @@ class DagProcessor:
                 unchanged_since = False
             if unchanged_since:  # edited while it was imported: parse it again next time
                 dag_ids = frozenset(stored.stored_by_file.get(str(result.path), ()))
-                self._known[result.path] = _Known(mtime_ns, size, _digest(data), dag_ids)
+                self._known[result.path] = _Known(
+                    mtime_ns, size, _digest(data), dag_ids, _bundled_stats(self.folder, result)
+                )
             else:
                 self._known.pop(result.path, None)
         for path in list(self._known):
