@@ -32,6 +32,13 @@ RANKS = {
     "runner": 9,
     "executors": 10,
     "remote": 10,
+    # A remote worker runs its tries with the local executor.
+    "remote.try_host": 11,
+    "remote.remote_try": 12,
+    "remote.celery_worker": 13,
+    # The celery executor sends the wire form of remote tries; the registry builds it.
+    "executors.celery_executor": 11,
+    "executors.registry": 11,
     "scheduler": 11,
     # Parsing the DAG folder into the metastore (keeps the next-run fields current).
     "dag_processing": 12,

@@ -79,7 +79,12 @@ def heartbeat(
     of those another scheduler adopted."""
     # A try that reported its outcome may be success in its row already, while its process
     # ends: it is no longer beaten for, nor taken for changed from outside.
-    running = sorted(executor.running_ti_ids - executor.reported_ti_ids)
+    # Remote tries are beaten for by their workers, through the execution API.
+    running = (
+        []
+        if executor.heartbeats_remotely
+        else sorted(executor.running_ti_ids - executor.reported_ti_ids)
+    )
     stale, taken = db_engine.run_in_transaction(
         engine, lambda session: beat(session, job_id, running, clock())
     )
