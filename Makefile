@@ -14,7 +14,7 @@ CHECK_PATHS := src tests bench examples
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install --quiet --upgrade pip
-	$(BIN)/pip install --quiet -e '.[test]'
+	$(BIN)/pip install --quiet -e '.[test,celery]'
 	touch $(STAMP)
 
 install: $(STAMP)

@@ -60,7 +60,7 @@ def test_launcher_idle_timeout_is_the_executors_and_refuses_a_negative_value(
         config.load({**env, "TRADEWIND__CORE__LAUNCHER_IDLE_TIMEOUT": "-1"})
 
 
-@pytest.mark.parametrize("value", ["celery", "DistributedExecutor", ""])
+@pytest.mark.parametrize("value", ["kubernetes", "DistributedExecutor", ""])
 def test_an_unknown_executor_is_refused_naming_it_and_the_accepted_ones(
     tmp_path: Path, value: str
 ) -> None:
@@ -69,7 +69,7 @@ def test_an_unknown_executor_is_refused_naming_it_and_the_accepted_ones(
         executors.create_executor(settings)
     assert str(caught.value) == (
         f"[core] executor: unknown executor {value!r} (TRADEWIND__CORE__EXECUTOR); "
-        "accepted: local (LocalExecutor)"
+        "accepted: local (LocalExecutor), celery (CeleryExecutor)"
     )
 
 
