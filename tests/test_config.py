@@ -157,3 +157,16 @@ def test_logging_level_defaults_to_info_and_takes_a_level_name_in_any_case(
         config.load(
             {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__LOGGING__LOGGING_LEVEL": "chatty"}
         )
+
+
+def test_a_short_jwt_secret_is_refused_saying_how_long_it_must_be(tmp_path: Path) -> None:
+    env = {"TRADEWIND_HOME": str(tmp_path)}
+    with pytest.raises(ConfigError, match=r"TRADEWIND__API_AUTH__JWT_SECRET.*at least 32 bytes"):
+        config.load({**env, "TRADEWIND__API_AUTH__JWT_SECRET": "short"})
+    secret = "k" * 32
+    assert (
+        config.load({**env, "TRADEWIND__API_AUTH__JWT_SECRET": secret}).get(
+            "api_auth", "jwt_secret"
+        )
+        == secret
+    )

@@ -17,6 +17,8 @@ RANKS = {
     "config": 1,
     "timetables": 1,
     "wakeup": 1,
+    # Per-try tokens: signed by schedulers, checked by API servers; imports only PyJWT.
+    "remote.tokens": 1,
     "sdk": 2,
     "operators": 3,
     "sensors": 4,
@@ -29,6 +31,14 @@ RANKS = {
     "dag_processing.source_loader": 8,
     "runner": 9,
     "executors": 10,
+    "remote": 10,
+    # A remote worker runs its tries with the local executor.
+    "remote.try_host": 11,
+    "remote.remote_try": 12,
+    "remote.celery_worker": 13,
+    # The celery executor sends the wire form of remote tries; the registry builds it.
+    "executors.celery_executor": 11,
+    "executors.registry": 11,
     "scheduler": 11,
     # Parsing the DAG folder into the metastore (keeps the next-run fields current).
     "dag_processing": 12,

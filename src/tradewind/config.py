@@ -51,6 +51,20 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+#: HS256 keys shorter than its digest are guessable, and PyJWT warns on each use of one.
+MIN_JWT_SECRET_BYTES = 32
+
+
+def _jwt_secret(raw: str) -> str:
+    if len(raw.encode()) < MIN_JWT_SECRET_BYTES:
+        raise ValueError(
+            f"expected at least {MIN_JWT_SECRET_BYTES} bytes (e.g. the output of "
+            f"`python -c 'import secrets; print(secrets.token_urlsafe(32))'`), "
+            f"got {len(raw.encode())}"
+        )
+    return raw
+
+
 def _zone_name(raw: str) -> str:
     name = raw.strip()
     if name.upper() in {"UTC", "Z", "ETC/UTC"}:
@@ -229,7 +243,8 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "jwt_secret",
         None,
         "Key signing the per-try tokens of the execution API; shared by schedulers and API "
-        "servers, never given to workers (required by the celery executor).",
+        "servers, never given to workers (required by the celery executor; 32 bytes or more).",
+        _jwt_secret,
         secret=True,
     ),
     Option(

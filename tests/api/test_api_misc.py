@@ -11,6 +11,7 @@ from fastapi.testclient import TestClient
 from tradewind.dag_processing import processor_job
 from tradewind.db import engine as db_engine
 from tradewind.db.models import Job
+from tradewind.scheduler import job_rows
 from tradewind.sdk import timezone
 
 
@@ -143,6 +144,15 @@ def test_health_follows_the_dag_processors_heartbeat(client: TestClient, engine)
     assert client.get("/api/v2/monitor/health").json()["dag_processor"]["status"] == "healthy"
     processor_job.end(engine, job_id)
     assert client.get("/api/v2/monitor/health").json()["dag_processor"]["status"] is None  # stopped
+
+
+def test_health_names_the_running_schedulers_executor(client: TestClient, engine) -> None:  # type: ignore[no-untyped-def]
+    assert client.get("/api/v2/monitor/health").json()["scheduler"]["executor"] is None
+    db_engine.run_in_transaction(
+        engine, lambda session: job_rows.register(session, timezone.utcnow(), "celery")
+    )
+    scheduler = client.get("/api/v2/monitor/health").json()["scheduler"]
+    assert scheduler["status"] == "healthy" and scheduler["executor"] == "celery"
 
 
 def test_numbers_out_of_range_are_bad_requests(

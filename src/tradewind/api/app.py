@@ -35,6 +35,7 @@ from tradewind.api import (
     routes_xcoms,
     ui,
 )
+from tradewind.api import execution as execution_api
 from tradewind.api.security import TokenSigner, secret_key
 from tradewind.config import Settings
 from tradewind.services import db_admin
@@ -115,6 +116,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
     ):
         app.include_router(rest.router)
     app.include_router(routes_backfills.router)
+    execution_api.install(app)
     app.include_router(ui.router)
     app.mount("/static", ui.static_files(), name="static")
     openapi_errors.declare(app)

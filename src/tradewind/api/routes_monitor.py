@@ -27,9 +27,11 @@ def get_health(request: Request) -> dict[str, Any]:
     settings = request.app.state.settings
     scheduler_beat: datetime | None = None
     processor_beat: datetime | None = None
+    executor: str | None = None
     try:
         with db_engine.session_scope(request.app.state.engine, readonly=True) as session:
             scheduler_beat = scheduler_health.latest_heartbeat(session, JobType.SCHEDULER)
+            executor = scheduler_health.latest_scheduler_executor(session)
             processor_beat = scheduler_health.latest_heartbeat(session, JobType.DAG_PROCESSOR)
     except Exception:
         body["metadatabase"]["status"] = "unhealthy"
@@ -37,6 +39,8 @@ def get_health(request: Request) -> dict[str, Any]:
     body["scheduler"] = {
         "status": _status(scheduler_beat, limit, known=True),
         "latest_scheduler_heartbeat": scheduler_beat.isoformat() if scheduler_beat else None,
+        # Not in Airflow's answer: which executor the running scheduler uses.
+        "executor": executor,
     }
     body["triggerer"] = {"status": None, "latest_triggerer_heartbeat": None}
     # The processor beats once per scan.

@@ -36,6 +36,9 @@ COMMANDS: dict[str, Entry] = {
         "api_server", "api_server_command", "Serve the REST API (/api/v2) and the web UI."
     ),
     "backfill": Entry("backfill", "backfill_group", "List, pause, resume and cancel backfills."),
+    "celery": Entry(
+        "celery_commands", "celery_group", "Run remote workers of the celery executor."
+    ),
     "connections": Entry("connections", "connections_group", "Manage connections."),
     "dag-processor": Entry(
         "processes",

@@ -96,3 +96,15 @@ def find_dag_files(folder: Path, *, safe_mode: bool = True) -> list[Path]:
     return [
         path for path in iter_python_files(folder) if might_contain_dag(path, safe_mode=safe_mode)
     ]
+
+
+def is_ignored(root: Path, path: Path) -> bool:
+    """Whether an ignore file of ``root`` or of a folder between it and ``path`` excludes it."""
+    parts = path.parent.relative_to(root).parts
+    specs: list[tuple[Path, pathspec.GitIgnoreSpec]] = []
+    for depth in range(len(parts) + 1):
+        directory = root.joinpath(*parts[:depth])
+        spec = _load_ignore(directory)
+        if spec is not None:
+            specs.append((directory, spec))
+    return _ignored(specs, path, is_dir=False)

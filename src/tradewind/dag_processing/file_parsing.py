@@ -43,7 +43,7 @@ from typing import Any, TextIO
 
 import tradewind
 from tradewind import serialization
-from tradewind.dag_processing import crash_reports
+from tradewind.dag_processing import bundle_files, crash_reports
 from tradewind.dag_processing.importer import DagFileTimeout, ImportProblem, import_dag_file
 from tradewind.runner import parent_death
 from tradewind.sdk import definition_context
@@ -60,6 +60,8 @@ class ParsedFile:
     dags: dict[str, str]
     problems: list[ImportProblem]
     duration: float = 0.0
+    #: The files the DAGs import within the DAG folder (when asked for with ``bundle_root``).
+    bundle: bundle_files.BundleFiles | None = None
 
 
 def log_path_for(log_folder: Path, path: Path, folder: Path | None = None) -> Path:
@@ -154,8 +156,9 @@ def _child_main(
     sys_path: Sequence[str],
     parent: int,
     defaults: DagFileDefaults,
+    bundle_root: str | None = None,
 ) -> None:
-    """Runs in the child: import, serialize, send, exit."""
+    """Runs in the child: import, serialize, bundle (with ``bundle_root``), send, exit."""
     real_exit = os._exit
     me = os.getpid()
     try:
@@ -178,6 +181,7 @@ def _child_main(
         os._exit = exit_during_import  # type: ignore[assignment]  # restored after the import
         signal.signal(signal.SIGALRM, _raise_timeout(timeout))
         signal.setitimer(signal.ITIMER_REAL, timeout)
+        modules_before = set(sys.modules)
         try:
             result = import_dag_file(Path(path), defaults)
         finally:
@@ -206,7 +210,15 @@ def _child_main(
                         )
                     )
                 )
-        conn.send({"dags": dags, "problems": problems})
+        answer: dict[str, Any] = {"dags": dags, "problems": problems}
+        if bundle_root is not None and dags:
+            root = Path(bundle_root)
+            loaded = set(sys.modules) - modules_before
+            found = bundle_files.collect(
+                Path(path).resolve(), bundle_files.module_files(loaded, root), root
+            )
+            answer["bundle"] = dataclasses.asdict(found)
+        conn.send(answer)
     except BaseException as exc:  # last resort: never leave the parent without an answer
         if isinstance(exc, DagFileTimeout):
             message = f"Timeout: {exc}"
@@ -301,11 +313,21 @@ def _start(
     timeout: float,
     sys_path: Sequence[str],
     defaults: DagFileDefaults,
+    bundle_root: Path | None,
 ) -> _Running:
     receiver, sender = context.Pipe(duplex=False)
     process = context.Process(
         target=_child_main,
-        args=(str(path), sender, str(log_path), timeout, list(sys_path), os.getpid(), defaults),
+        args=(
+            str(path),
+            sender,
+            str(log_path),
+            timeout,
+            list(sys_path),
+            os.getpid(),
+            defaults,
+            str(bundle_root) if bundle_root is not None else None,
+        ),
         daemon=True,
     )
     process.start()
@@ -354,7 +376,15 @@ def _collect(item: _Running, now: float, *, exited: bool) -> ParsedFile:
         formatted = report or f"{message}; its output is in {item.log_path}"
         return _failed(item, message, formatted, line, duration)
     problems = [ImportProblem(**p) for p in payload["problems"]]
-    return ParsedFile(item.path, payload["dags"], problems, duration)
+    bundle = payload.get("bundle")
+    found = None
+    if bundle is not None:
+        found = bundle_files.BundleFiles(
+            bundle["content"], bundle["hash"], tuple(bundle["names"]), tuple(bundle["warnings"])
+        )
+        for warning in found.warnings:
+            log.warning("%s (for %s)", warning, item.path)
+    return ParsedFile(item.path, payload["dags"], problems, duration, found)
 
 
 def _kill(item: _Running) -> None:
@@ -373,8 +403,11 @@ def parse_files(
     sys_path: Sequence[str] = (),
     stop: threading.Event | None = None,
     defaults: DagFileDefaults | None = None,
+    bundle_root: Path | None = None,
 ) -> list[ParsedFile]:
     """Parse every file, ``parallelism`` at a time; results in the order files finished.
+
+    With ``bundle_root`` (the DAG folder), each file that yields DAGs also yields its bundle.
 
     ``folder`` is the DAG folder (log file names are relative to it). The file's own folder,
     then the ``sys_path`` entries, are put first on the children's ``sys.path``. When
@@ -392,6 +425,7 @@ def parse_files(
                 sys_path=sys_path,
                 stop=stop,
                 defaults=defaults,
+                bundle_root=bundle_root,
             )
     warm_up()
     defaults = defaults or DagFileDefaults()
@@ -416,6 +450,7 @@ def parse_files(
                         timeout,
                         sys_path,
                         defaults,
+                        bundle_root,
                     )
                 )
             now = time.monotonic()

@@ -207,6 +207,7 @@ class DagProcessor:
                 sys_path=self._sys_path(),
                 stop=stop,
                 defaults=self.file_defaults,
+                bundle_root=self.folder if self.folder.is_dir() else self.folder.parent,
             )
             if changed
             else []

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import sys
 import types
+from collections.abc import Sequence
 from pathlib import Path
 
 from tradewind.dag_processing.importer import module_name_for
@@ -17,12 +18,18 @@ from tradewind.sdk import definition_context
 from tradewind.sdk.dag import DAG
 
 
-def load_dag_from_source(source: str, fileloc: str, dag_id: str) -> DAG:
-    """Execute ``source`` as if it were the file ``fileloc`` and return DAG ``dag_id``."""
+def load_dag_from_source(
+    source: str, fileloc: str, dag_id: str, *, sys_path: Sequence[str] = ()
+) -> DAG:
+    """Execute ``source`` as if it were the file ``fileloc`` and return DAG ``dag_id``.
+
+    ``sys_path``: more folders to import from after the file's own (the DAG folder's root,
+    as for the DAG processor; an extracted bundle's root on a worker).
+    """
     path = Path(fileloc)
-    folder = str(path.parent)
-    if folder not in sys.path:
-        sys.path.insert(0, folder)
+    for folder in reversed([str(path.parent), *sys_path]):
+        if folder not in sys.path:
+            sys.path.insert(0, folder)
     definition_context.take_created_dags()
     definition_context.take_orphans()
     name = module_name_for(path)

@@ -1,6 +1,7 @@
 """Write what the DAG processor found: DAG rows, new dag_versions, import errors.
 
-A dag_version is added only when the serialized DAG or the file's source changed; going back
+A dag_version is added only when the serialized DAG, the file's source or its bundle (the
+files it imports within the DAG folder, stored once per hash in ``dag_bundle``) changed; going back
 to an earlier content points the DAG at that earlier version again. A file that fails to
 import keeps its DAGs as they were (marked ``has_import_errors``), and so does a DAG that
 fails validation in a file whose other DAGs load: nothing stored is lost because of a bad
@@ -36,7 +37,7 @@ from tradewind.dag_processing import importer
 from tradewind.dag_processing.file_parsing import ParsedFile
 from tradewind.dag_processing.importer import ImportProblem
 from tradewind.db.base import ID_LEN
-from tradewind.db.models import Dag, DagTag, DagVersion, ParseImportError
+from tradewind.db.models import Dag, DagBundle, DagTag, DagVersion, ParseImportError
 from tradewind.db.upsert import upsert
 from tradewind.scheduler import next_run
 from tradewind.sdk.dag import DAG
@@ -73,8 +74,31 @@ class StoreSummary:
             self.stored_by_file.setdefault(filename, set()).update(dag_ids)
 
 
-def version_hash(serialized: str, source: str) -> str:
-    return serialization.content_hash(serialized + "\0" + source)
+def version_hash(serialized: str, source: str, bundle_hash: str | None = None) -> str:
+    """A version's identity. A bundle's hash takes part: a changed helper module or template
+    changes what the tries run, so it makes a new version, as an edit of the DAG file does."""
+    text = serialized + "\0" + source
+    if bundle_hash is not None:
+        text += "\0" + bundle_hash
+    return serialization.content_hash(text)
+
+
+def _store_bundles(session: Session, parsed: Iterable[ParsedFile], now: datetime) -> None:
+    """Insert the bundles of the batch that are not stored yet (one row per hash)."""
+    found = {result.bundle.hash: result.bundle for result in parsed if result.bundle is not None}
+    stored: set[str] = set()
+    for condition in _in(DagBundle.hash, found):
+        stored.update(session.scalars(select(DagBundle.hash).where(condition)))
+    for digest in sorted(set(found) - stored):
+        content = found[digest].content
+        # An upsert: another processor may store the same files at the same moment.
+        upsert(
+            session,
+            DagBundle,
+            {"hash": digest, "content": content, "size": len(content), "created_at": now},
+            key=["hash"],
+            update=["size"],
+        )
 
 
 def _format_problems(problems: list[ImportProblem]) -> str:
@@ -331,8 +355,14 @@ def store_files(
                 )
                 summary.conflicted.add(filename)
                 continue
+            bundle_hash = result.bundle.hash if result.bundle is not None else None
             to_store.append(
-                (result, dag_id, serialized, version_hash(serialized, sources[result.path]))
+                (
+                    result,
+                    dag_id,
+                    serialized,
+                    version_hash(serialized, sources[result.path], bundle_hash),
+                )
             )
     batch.load_versions(session, {(dag_id, digest) for _, dag_id, _, digest in to_store})
     to_store, deserialized = _readable(to_store, batch, problems)
@@ -372,9 +402,12 @@ def store_files(
             source_code=sources[result.path],
             content_hash=digest,
             fileloc=str(result.path),
+            bundle_hash=result.bundle.hash if result.bundle is not None else None,
             created_at=now,
         )
         session.add(added[dag_id])
+    if added:
+        _store_bundles(session, [entry[0] for entry in to_store], now)
     session.flush()
     for dag_id, version in added.items():
         batch.versions[(dag_id, version.content_hash)] = version.id

@@ -73,6 +73,15 @@ class BaseExecutor(abc.ABC):
     """Runs workloads; ``wait`` blocks until events arrive or a timeout passes."""
 
     parallelism: int
+    #: The short name ``[core] executor`` gives it (recorded on the scheduler's job row, shown
+    #: by the health route and the UI).
+    kind: str = ""
+    #: Tries run on other machines and outlive the scheduler: recovery gives the queued and
+    #: running tries of a dead scheduler to ``adopt_remote`` instead of failing them.
+    adopts_remote_tries: bool = False
+    #: Workers heartbeat the tries themselves (through the execution API): the scheduler
+    #: must not beat for them.
+    heartbeats_remotely: bool = False
 
     @abc.abstractmethod
     def start(
@@ -111,6 +120,11 @@ class BaseExecutor(abc.ABC):
         and can be terminated. ``time_left``: seconds until its ``execution_timeout``. False
         when its process has ended meanwhile (then nothing changed)."""
         return False
+
+    def adopt_remote(self, ti_id: int, try_number: int, *, started: bool) -> None:
+        """Report from now on the end of a remote try another scheduler sent (only when
+        ``adopts_remote_tries``); ``started``: its start was already recorded."""
+        raise NotImplementedError(f"{type(self).__name__} runs no remote tries")
 
     def disown(self, identity: ProcessIdentity, reason: str) -> None:
         """Stop (SIGTERM) a try's process that nobody wants any more (found by ``orphans``).

@@ -66,6 +66,8 @@ class LocalExecutor(BaseExecutor):
     the parent terminates a task whose own alarm did not end it; ``kill_grace`` seconds between
     SIGTERM and SIGKILL."""
 
+    kind = "local"
+
     def __init__(
         self,
         parallelism: int = 32,

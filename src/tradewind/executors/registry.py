@@ -25,8 +25,20 @@ def _local(settings: Settings) -> BaseExecutor:
     )
 
 
+def _celery(settings: Settings) -> BaseExecutor:
+    # Imported only when chosen: celery is an extra the core install does without.
+    try:
+        from tradewind.executors import celery_executor
+    except ImportError as exc:
+        raise ConfigError(
+            f"[core] executor celery needs the celery extra (pip install 'tradewind[celery]'): "
+            f"{exc}"
+        ) from exc
+    return celery_executor.CeleryExecutor(settings)
+
+
 #: Short name -> factory; the short name is what ``executor_name`` returns.
-EXECUTORS: dict[str, Callable[[Settings], BaseExecutor]] = {"local": _local}
+EXECUTORS: dict[str, Callable[[Settings], BaseExecutor]] = {"local": _local, "celery": _celery}
 
 
 def _spellings(name: str) -> tuple[str, str]:

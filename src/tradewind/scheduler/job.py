@@ -168,8 +168,9 @@ class SchedulerJob:
     ) -> None:
         """Loop until ``stop()`` (or a signal handler calling it), ``max_passes`` passes, or
         ``until()`` returns true after a pass."""
+        kind = self.executor.kind
         self.job_id = self.passes.job_id = db_engine.run_in_transaction(
-            self.engine, lambda session: job_rows.register(session, self.clock())
+            self.engine, lambda session: job_rows.register(session, self.clock(), kind)
         )
         log.info("Scheduler job %s started (pid %d)", self.job_id, os.getpid())
         private = self.waiter.open(self.settings.home)

@@ -28,7 +28,7 @@ from tradewind.sdk.states import TaskInstanceState as TIS
 log = logging.getLogger("tradewind.scheduler")
 
 
-def register(session: Session, now: datetime) -> int:
+def register(session: Session, now: datetime, executor_kind: str | None = None) -> int:
     """A new running scheduler job for this process; its id."""
     job = Job(
         job_type=JobType.SCHEDULER.value,
@@ -36,6 +36,7 @@ def register(session: Session, now: datetime) -> int:
         hostname=socket.gethostname(),
         pid=os.getpid(),
         latest_heartbeat=now,
+        executor_class=executor_kind or None,
     )
     session.add(job)
     session.flush()
@@ -78,7 +79,12 @@ def heartbeat(
     of those another scheduler adopted."""
     # A try that reported its outcome may be success in its row already, while its process
     # ends: it is no longer beaten for, nor taken for changed from outside.
-    running = sorted(executor.running_ti_ids - executor.reported_ti_ids)
+    # Remote tries are beaten for by their workers, through the execution API.
+    running = (
+        []
+        if executor.heartbeats_remotely
+        else sorted(executor.running_ti_ids - executor.reported_ti_ids)
+    )
     stale, taken = db_engine.run_in_transaction(
         engine, lambda session: beat(session, job_id, running, clock())
     )

@@ -130,6 +130,12 @@ def reset_orphans(
         orphaned = ti.id not in running_here if owner == my_job_id else not owner_alive(owner)
         if not orphaned:
             continue
+        if executor.adopts_remote_tries and ti.id not in running_here:
+            # Its worker goes on with it (or its heartbeat stops): report its end from here.
+            executor.adopt_remote(ti.id, ti.try_number, started=ti.state == TIS.RUNNING.value)
+            ti.queued_by_job_id = my_job_id
+            result.adopted += 1
+            continue
         identity = orphans.get((ti.id, ti.try_number))
         if identity is not None and _adopt(
             session,

@@ -49,6 +49,7 @@ QUEUE = (
     "max_tries",
     "pool",
     "pool_slots",
+    "queue",
     "dag_version_id",
     "reschedule_date",
     "start_date",
@@ -70,6 +71,7 @@ class TaskInstanceRow:
     pool: str
     pool_slots: int
     priority_weight: int
+    queue: str
     dag_version_id: int | None
     changed: dict[str, Any]
 

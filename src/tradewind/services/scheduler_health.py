@@ -20,6 +20,16 @@ def latest_heartbeat(session: Session, job_type: JobType = JobType.SCHEDULER) ->
     )
 
 
+def latest_scheduler_executor(session: Session) -> str | None:
+    """The executor of the running scheduler that beat last (None: no scheduler runs)."""
+    return session.scalar(
+        select(Job.executor_class)
+        .where(Job.job_type == JobType.SCHEDULER.value, Job.state == JobState.RUNNING.value)
+        .order_by(Job.latest_heartbeat.desc())
+        .limit(1)
+    )
+
+
 def scheduler_alive(session: Session, within: timedelta) -> bool:
     beat = latest_heartbeat(session)
     return beat is not None and timezone.utcnow() - beat < within

@@ -45,6 +45,8 @@ class Job(Base):
     start_date: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
     end_date: Mapped[dt.datetime | None] = mapped_column(UtcDateTime)
     latest_heartbeat: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
+    #: A scheduler's executor (``local``, ``celery``); None for other jobs.
+    executor_class: Mapped[str | None] = mapped_column(String(100))
 
     __table_args__ = (
         Index("ix_job_job_type_state_latest_heartbeat", "job_type", "state", "latest_heartbeat"),

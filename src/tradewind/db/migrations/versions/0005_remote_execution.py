@@ -1,6 +1,7 @@
 """Remote execution: ``execution_event`` (what remote tries report through the execution API,
 until the scheduler applies it), ``dag_bundle`` (the files a DAG version imports, fetched by
-workers without the DAG folder) and ``dag_version.bundle_hash``.
+workers without the DAG folder), ``dag_version.bundle_hash`` and ``job.executor_class`` (a
+scheduler's executor, which the health route shows).
 
 Revision ID: 0005
 Revises: 0004
@@ -44,9 +45,13 @@ def upgrade() -> None:
     )
     with op.batch_alter_table("dag_version") as batch:
         batch.add_column(sa.Column("bundle_hash", sa.String(64), nullable=True))
+    with op.batch_alter_table("job") as batch:
+        batch.add_column(sa.Column("executor_class", sa.String(100), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("job") as batch:
+        batch.drop_column("executor_class")
     with op.batch_alter_table("dag_version") as batch:
         batch.drop_column("bundle_hash")
     op.drop_table("dag_bundle")

@@ -1,0 +1,220 @@
+"""``CeleryExecutor``: tries run on ``tradewind celery worker`` processes on any machine.
+
+``launch`` sends the try to its Celery queue with a queued token (docs/remote-execution.md);
+workers start, heartbeat and end tries through the API server's execution API, which records
+each start and end as an ``execution_event`` row; ``wait`` reports those rows as the events
+every executor reports, so the scheduler applies them as a local try's. ``wait`` wakes at once
+on ``LISTEN tradewind_execution_events`` (PostgreSQL) or the home's wake-up datagram (SQLite,
+among the scheduler's own descriptors), and a try whose worker stopped heartbeating for
+``[scheduler] heartbeat_timeout`` seconds is reported dead.
+
+Differences from the local executor, by design: remote tries outlive the scheduler (``end``
+leaves them running, and the next scheduler adopts them: ``adopts_remote_tries``), and workers
+heartbeat them (``heartbeats_remotely``). DAG callbacks still run on the scheduler's host, by a
+local executor.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from tradewind.config import Settings
+from tradewind.db import engine as db_engine
+from tradewind.exceptions import ConfigError
+from tradewind.executors import celery_events
+from tradewind.executors.base import (
+    BaseExecutor,
+    Event,
+    RequestHandler,
+    TaskDied,
+    TaskFinished,
+)
+from tradewind.executors.local import LocalExecutor
+from tradewind.remote import celery_app, tokens, wire
+from tradewind.remote.tokens import TryClaims
+from tradewind.runner.workload import CallbackWorkload, TaskWorkload
+
+log = logging.getLogger("tradewind.executor")
+
+#: Longest ``wait`` between two reads of the events (a lost wake-up costs at most this).
+MAX_QUIET_SECONDS = 2.0
+#: Seconds between two looks for tries whose worker stopped heartbeating.
+SILENCE_CHECK_SECONDS = 5.0
+
+
+def execution_api_url(settings: Settings) -> str:
+    """``[core] execution_api_server_url``, else the local API server's."""
+    url = settings.get("core", "execution_api_server_url")
+    return str(url) if url else f"http://127.0.0.1:{settings.get('api', 'port')}/execution/"
+
+
+class CeleryExecutor(BaseExecutor):
+    kind = "celery"
+    adopts_remote_tries = True
+    heartbeats_remotely = True
+
+    def __init__(self, settings: Settings) -> None:
+        secret = settings.get("api_auth", "jwt_secret")
+        if not secret:
+            raise ConfigError(
+                "the celery executor needs [api_auth] jwt_secret (TRADEWIND__API_AUTH__JWT_SECRET) "
+                "to sign the tokens of the tries it sends; set the same value on the API servers"
+            )
+        self.secret = str(secret)
+        self.parallelism = max(1, int(settings.get("core", "parallelism")))
+        self.default_queue = str(settings.get("celery", "default_queue"))
+        self.token_ttl = float(settings.get("execution_api", "queued_token_expiration"))
+        self.heartbeat_timeout = float(settings.get("scheduler", "heartbeat_timeout"))
+        self.api_url = execution_api_url(settings)
+        self.app = celery_app.create_app(str(settings.get("celery", "broker_url")))
+        self.settings = settings
+        self.callbacks = LocalExecutor(1, fork_server=False)
+        #: ti_id -> try number of the tries sent and not ended.
+        self.tries: dict[int, int] = {}
+        self._started: set[int] = set()
+        self._reported_rows: set[int] = set()
+        self._applied_rows: list[int] = []
+        self._next_silence_check = 0.0
+        self.engine: Any = None
+        self.listener: celery_events.EventListener | None = None
+
+    def start(
+        self,
+        request_handler: RequestHandler,
+        *,
+        private_fds: Sequence[Any] = (),
+        home: Path | None = None,
+    ) -> None:
+        self.engine = db_engine.engine_from_settings(self.settings)
+        self.listener = celery_events.EventListener(self.engine)
+        fds = list(private_fds)
+        if self.listener.connection is not None:
+            fds.append(self.listener)
+        self.callbacks.start(request_handler, private_fds=fds)
+        self._producer_connection = self.app.connection_for_write()
+
+    @property
+    def open_slots(self) -> int:
+        return self.parallelism - len(self.tries)
+
+    @property
+    def running_ti_ids(self) -> set[int]:
+        return set(self.tries)
+
+    # -- sending ----------------------------------------------------------------------------
+    def launch(self, workload: TaskWorkload) -> None:
+        claims = TryClaims(
+            ti_id=workload.ti_id,
+            try_number=workload.try_number,
+            dag_id=workload.dag_id,
+            run_id=workload.run_id,
+            task_id=workload.task_id,
+            map_index=workload.map_index,
+        )
+        token = tokens.issue(self.secret, claims, scope=tokens.QUEUED, ttl=self.token_ttl)
+        body = wire.encode(wire.TryMessage(workload, token, self.api_url))
+        name = celery_app.broker_queue(workload.queue, self.default_queue)
+        self.app.send_task(
+            celery_app.TASK_NAME,
+            args=[body],
+            queue=celery_app.queue(name),
+            routing_key=name,
+            connection=self._producer_connection,
+        )
+        self.tries[workload.ti_id] = workload.try_number
+
+    def launch_callback(self, workload: CallbackWorkload) -> None:
+        self.callbacks.launch_callback(workload)
+
+    def take_ended_callbacks(self) -> list[tuple[str, str]]:
+        return self.callbacks.take_ended_callbacks()
+
+    @property
+    def running_callback_runs(self) -> set[tuple[str, str]]:
+        return self.callbacks.running_callback_runs
+
+    def answer_requests(self) -> int:
+        return self.callbacks.answer_requests()
+
+    # -- tries of a scheduler that died -----------------------------------------------------
+    def adopt_remote(self, ti_id: int, try_number: int, *, started: bool) -> None:
+        """Report the ends of a try another scheduler sent (its worker goes on with it)."""
+        self.tries[ti_id] = try_number
+        if started:
+            self._started.add(ti_id)
+
+    def release(self, ti_id: int) -> None:
+        self.tries.pop(ti_id, None)
+        self._started.discard(ti_id)
+
+    # -- waiting ----------------------------------------------------------------------------
+    def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
+        celery_events.delete_events(self.engine, self._applied_rows)
+        self._reported_rows.difference_update(self._applied_rows)
+        self._applied_rows = []
+        events = self._take_events()
+        if events:
+            return events, []
+        quiet = MAX_QUIET_SECONDS if timeout is None else min(timeout, MAX_QUIET_SECONDS)
+        fds = list(extra_fds)
+        if self.listener is not None and self.listener.connection is not None:
+            fds.append(self.listener)
+        local_events, readable = self.callbacks.wait(quiet, fds)
+        if self.listener is not None and self.listener in readable:
+            self.listener.drain()
+            readable = [fd for fd in readable if fd is not self.listener]
+        return local_events + self._take_events(), readable
+
+    def _take_events(self) -> list[Event]:
+        events: list[Event] = []
+        for row_id, event in celery_events.read_events(self.engine, self.tries):
+            if row_id in self._reported_rows:
+                continue
+            self._reported_rows.add(row_id)
+            self._applied_rows.append(row_id)
+            events.append(event)
+            if isinstance(event, TaskFinished | TaskDied):
+                self.tries.pop(event.ti_id, None)
+                self._started.discard(event.ti_id)
+            else:
+                self._started.add(event.ti_id)
+        now = time.monotonic()
+        if now >= self._next_silence_check:
+            self._next_silence_check = now + SILENCE_CHECK_SECONDS
+            for ti_id in celery_events.silent_tries(
+                self.engine, self._started & set(self.tries), self.heartbeat_timeout
+            ):
+                self.tries.pop(ti_id, None)
+                self._started.discard(ti_id)
+                events.append(
+                    TaskDied(
+                        ti_id,
+                        f"its worker sent no heartbeat for {self.heartbeat_timeout:g} s "
+                        "(killed or cut off)",
+                    )
+                )
+        return events
+
+    # -- stopping ---------------------------------------------------------------------------
+    def terminate(self, ti_id: int) -> None:
+        """A remote try is stopped by its worker: the task instance's change makes its next
+        heartbeat refused (409), and the worker terminates it."""
+        return None
+
+    def end(self, grace: float | None = None) -> list[Event]:
+        """Stop the callbacks; remote tries go on (the next scheduler adopts them)."""
+        events = self.callbacks.end(grace)
+        self.tries.clear()
+        self._started.clear()
+        celery_events.delete_events(self.engine, self._applied_rows)
+        self._applied_rows = []
+        if self.listener is not None:
+            self.listener.close()
+        connection = getattr(self, "_producer_connection", None)
+        if connection is not None:
+            connection.release()
+        return events
