@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 COV_ARGS ?= --cov=tradewind --cov-report=term:skip-covered
 CHECK_PATHS := src tests bench examples
 
-.PHONY: run check test test-fast chaos bench bench-deps bench-airflow bench-peers install clean
+.PHONY: compose-test run check test test-fast chaos bench bench-deps bench-airflow bench-peers install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -61,3 +61,9 @@ bench-peers: bench-deps
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache .coverage build dist src/*.egg-info
+
+# The compose deployment on a real Docker engine (deploy/smoke-test.sh; started if stopped):
+# the local executor's topology, then the Celery one. Exit 77 when no engine can be used.
+compose-test:
+	bash deploy/smoke-test.sh local
+	bash deploy/smoke-test.sh celery
