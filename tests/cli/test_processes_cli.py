@@ -17,12 +17,12 @@ TRADEWIND = str(Path(sys.executable).with_name("tradewind"))
 def test_an_unknown_executor_stops_start_up_with_a_clear_message(
     tmp_path: Path, command: str
 ) -> None:
-    env = {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__CORE__EXECUTOR": "CeleryExecutor"}
+    env = {"TRADEWIND_HOME": str(tmp_path), "TRADEWIND__CORE__EXECUTOR": "KubernetesExecutor"}
     done = subprocess.run([TRADEWIND, command], env=env, capture_output=True, text=True, timeout=60)
     assert done.returncode == 1, done.stderr
     assert (
-        "Error: [core] executor: unknown executor 'CeleryExecutor' (TRADEWIND__CORE__EXECUTOR); "
-        "accepted: local (LocalExecutor)"
+        "Error: [core] executor: unknown executor 'KubernetesExecutor' "
+        "(TRADEWIND__CORE__EXECUTOR); accepted: local (LocalExecutor), celery (CeleryExecutor)"
     ) in done.stderr
     assert "Traceback" not in done.stderr
     # Nothing was started or created: no metastore, no admin password, no DAG folder.
