@@ -37,6 +37,27 @@ class CeleryDeployment(Deployment):
         super().__init__(env, folder)
         self.tmp_path = tmp_path
         self.port = int(env["TRADEWIND__API__PORT"])
+        self.outputs: dict[int, Path] = {}
+
+    def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
+        """A process whose output goes to a file (``output``): a pipe nobody reads while a
+        run goes on fills up and blocks the process on its next log line."""
+        path = self.tmp_path / f"{len(self.processes)}-{args[0]}.log"
+        with path.open("w") as handle:
+            process = subprocess.Popen(
+                [TRADEWIND, *args],
+                env=env or self.env,
+                stdout=handle,
+                stderr=subprocess.STDOUT,
+                text=True,
+            )
+        self.processes.append(process)
+        self.outputs[process.pid] = path
+        return process
+
+    def output(self, process: subprocess.Popen[str]) -> str:
+        """What ``process`` wrote so far."""
+        return self.outputs[process.pid].read_text(errors="replace")
 
     def start_api(self) -> subprocess.Popen[str]:
         process = self.start("api-server", "--host", "127.0.0.1", "--port", str(self.port))
@@ -61,15 +82,7 @@ class CeleryDeployment(Deployment):
             "TRADEWIND__DATABASE__URL": "postgresql://nobody@bogus/x",
             "TRADEWIND__CORE__DAGS_FOLDER": str(home / "empty-dags"),
         }
-        process = subprocess.Popen(
-            [TRADEWIND, "celery", "worker", "--hostname", f"{name}@test", *args],
-            env=env,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        self.processes.append(process)
-        return process
+        return self.start("celery", "worker", "--hostname", f"{name}@test", *args, env=env)
 
 
 @pytest.fixture

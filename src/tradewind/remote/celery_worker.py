@@ -21,6 +21,7 @@ import celery
 import httpx2
 from celery import signals
 from celery.exceptions import Reject
+from celery.utils.nodenames import default_nodename, host_format
 
 from tradewind.config import Settings
 from tradewind.remote import celery_app, remote_try
@@ -37,6 +38,12 @@ def worker_queues(settings: Settings, queues: str | None) -> list[str]:
     return [celery_app.broker_queue(name, default_queue) for name in names] or [default_queue]
 
 
+def node_name(hostname: str | None) -> str:
+    """The worker's Celery node name (``name@host``, as Celery derives it from
+    ``--hostname``); its tries record it as their hostname."""
+    return host_format(default_nodename(hostname))
+
+
 def run(
     settings: Settings,
     *,
@@ -45,6 +52,9 @@ def run(
     hostname: str | None = None,
 ) -> None:
     """Take and run tries until stopped (SIGTERM, SIGINT)."""
+    # Each try makes several calls to the execution API; one INFO line per call drowns the
+    # tries' own lines (failures are still logged, by ``remote_try``).
+    logging.getLogger("httpx2").setLevel(logging.WARNING)
     app = celery_app.create_app(str(settings.get("celery", "broker_url")))
     app.conf.task_queues = [celery_app.queue(name) for name in queues]
     app.conf.task_default_queue = queues[0]
@@ -55,6 +65,7 @@ def run(
         http=http,
         work_dir=settings.home / "worker",
         heartbeat_interval=float(settings.get("scheduler", "task_heartbeat_interval")),
+        hostname=node_name(hostname),
     )
     _register_task(app, context)
     grace = float(settings.get("celery", "worker_shutdown_grace"))
