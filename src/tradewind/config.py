@@ -51,6 +51,13 @@ def _non_negative_float(raw: str) -> float:
     return value
 
 
+def _positive_float(raw: str) -> float:
+    value = float(raw)
+    if not value > 0:  # also refuses nan
+        raise ValueError(f"expected a number of seconds above 0, got {raw!r}")
+    return value
+
+
 #: HS256 keys shorter than its digest are guessable, and PyJWT warns on each use of one.
 MIN_JWT_SECRET_BYTES = 32
 
@@ -289,6 +296,23 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
         "Seconds a worker told to stop (SIGTERM) lets its running tries finish before it "
         "terminates them.",
         _non_negative_float,
+    ),
+    Option(
+        "celery",
+        "worker_inspect_interval",
+        10.0,
+        "Seconds between two questions of the scheduler's celery executor to the workers "
+        "(Celery remote control: their queues, concurrency, pid); a worker that did not answer "
+        "the last two is shown as lost.",
+        _positive_float,
+    ),
+    Option(
+        "celery",
+        "worker_seen_window",
+        300.0,
+        "Seconds a worker stays listed (Workers page, GET /api/v2/workers, tradewind celery "
+        "list-workers) after it last answered or last heartbeat a try.",
+        _positive_float,
     ),
 )
 

@@ -77,6 +77,10 @@ class SchemaNotCurrent(MetastoreError):
     """The metadata database's schema is not the one this version of Tradewind expects."""
 
 
+class BrokerUnreachable(TradewindError):
+    """The Celery broker could not be reached."""
+
+
 class VariableNotFound(TradewindError):
     """No such variable."""
 

@@ -8,8 +8,11 @@ import shutil
 import signal
 import socket
 import subprocess
+import sys
 import time
 import urllib.request
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
@@ -24,6 +27,7 @@ CHROMIUM_ARGS = [
     "--disable-sync",
 ]
 ARTIFACTS = Path(__file__).resolve().parents[1] / "artifacts"
+TRADEWIND = str(Path(sys.executable).parent / "tradewind")
 
 
 def chromium_path() -> str:
@@ -70,3 +74,23 @@ def shot(page: object, name: str) -> None:
     """A full-page screenshot under ``tests/artifacts/``."""
     ARTIFACTS.mkdir(parents=True, exist_ok=True)
     page.screenshot(path=str(ARTIFACTS / f"ui_{name}.png"), full_page=True)  # type: ignore[attr-defined]
+
+
+@contextmanager
+def api_server(env: dict[str, str], log_path: Path) -> Iterator[str]:
+    """A ``tradewind api-server`` on a free port of ``env``'s home, writing to ``log_path``;
+    yields its base URL once it answers, and stops it after."""
+    port = free_port()
+    with log_path.open("wb") as log:
+        process = subprocess.Popen(
+            [TRADEWIND, "api-server", "--host", "127.0.0.1", "--port", str(port)],
+            env=env,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        base = f"http://127.0.0.1:{port}"
+        try:
+            wait_for(f"{base}/api/v2/monitor/health", time.monotonic() + 30, process)
+            yield base
+        finally:
+            stop(process)

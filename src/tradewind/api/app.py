@@ -32,6 +32,7 @@ from tradewind.api import (
     routes_task_logs,
     routes_tasks,
     routes_variables,
+    routes_workers,
     routes_xcoms,
     ui,
 )
@@ -113,6 +114,7 @@ def create_app(settings: Settings, engine: Engine | None = None) -> FastAPI:
         routes_import_errors,
         routes_event_logs,
         routes_config,
+        routes_workers,
     ):
         app.include_router(rest.router)
     app.include_router(routes_backfills.router)

@@ -112,6 +112,8 @@ OPERATION_ACTIONS: dict[str, Action | None] = {
     "get_import_error": _READ,
     "get_event_logs": _READ,
     "get_event_log": _READ,
+    # Celery workers (Tradewind's own route): Viewers, like the monitor pages.
+    "get_workers": _READ,
     # The configuration: Ops.
     "get_config": _CONFIG,
     "get_config_value": _CONFIG,

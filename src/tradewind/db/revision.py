@@ -13,7 +13,7 @@ from sqlalchemy.engine import Connection
 from tradewind.exceptions import MetastoreError
 
 #: The newest revision of the migration tree. Update it with every new migration.
-HEAD = "0005"
+HEAD = "0006"
 #: Alembic's bookkeeping table (its default name).
 VERSION_TABLE = "alembic_version"
 

@@ -34,7 +34,7 @@ from tradewind.executors.base import (
     TaskFinished,
 )
 from tradewind.executors.local import LocalExecutor
-from tradewind.remote import celery_app, tokens, wire
+from tradewind.remote import celery_app, tokens, wire, worker_inspector
 from tradewind.remote.tokens import TryClaims
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
 
@@ -81,6 +81,8 @@ class CeleryExecutor(BaseExecutor):
         self._next_silence_check = 0.0
         self.engine: Any = None
         self.listener: celery_events.EventListener | None = None
+        #: Records the workers' answers for the Workers page (its own thread and connections).
+        self.inspector: worker_inspector.WorkerInspector | None = None
 
     def start(
         self,
@@ -96,6 +98,8 @@ class CeleryExecutor(BaseExecutor):
             fds.append(self.listener)
         self.callbacks.start(request_handler, private_fds=fds)
         self._producer_connection = self.app.connection_for_write()
+        self.inspector = worker_inspector.WorkerInspector.from_settings(self.settings)
+        self.inspector.start()
 
     @property
     def open_slots(self) -> int:
@@ -208,6 +212,8 @@ class CeleryExecutor(BaseExecutor):
     def end(self, grace: float | None = None) -> list[Event]:
         """Stop the callbacks; remote tries go on (the next scheduler adopts them)."""
         events = self.callbacks.end(grace)
+        if self.inspector is not None:
+            self.inspector.stop()
         self.tries.clear()
         self._started.clear()
         celery_events.delete_events(self.engine, self._applied_rows)

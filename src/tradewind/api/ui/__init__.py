@@ -19,6 +19,7 @@ from tradewind.api.ui import (
     pages_runs,
     pages_security,
     pages_tasks,
+    pages_workers,
 )
 
 STATIC_DIR = Path(__file__).parent / "static"
@@ -32,6 +33,7 @@ for _module in (
     pages_tasks,
     pages_admin,
     pages_security,
+    pages_workers,
 ):
     router.include_router(_module.router)
 

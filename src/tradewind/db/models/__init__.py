@@ -12,6 +12,7 @@ from tradewind.db.models.backfill import (
     BackfillState,
     ReprocessBehavior,
 )
+from tradewind.db.models.celery_worker import CeleryWorker
 from tradewind.db.models.connection import ConnectionRow
 from tradewind.db.models.dag import Dag, DagBundle, DagTag, DagVersion
 from tradewind.db.models.execution import ExecutionEvent
@@ -31,6 +32,7 @@ __all__ = [
     "Backfill",
     "BackfillDagRun",
     "BackfillState",
+    "CeleryWorker",
     "ConnectionRow",
     "Dag",
     "DagBundle",
