@@ -117,6 +117,16 @@ build_image() {
         docker build -q -f deploy/Dockerfile "${args[@]}" -t "$TRADEWIND_IMAGE_NAME" - >/dev/null
 }
 
+# The hostnames the tries must record: the scheduler's container (local executor), or each
+# worker container's Celery node name, celery@<container hostname>.
+try_hosts() {
+    local service=scheduler prefix="" id
+    [ "$topology" = celery ] && service=worker prefix=celery@
+    for id in $("${compose[@]}" ps -q "$service"); do
+        echo "--host=$prefix$(docker inspect -f '{{.Config.Hostname}}' "$id")"
+    done
+}
+
 free_port() {
     python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])'
 }
@@ -142,7 +152,11 @@ mkdir -p "$workdir/dags" "$workdir/logs"
 cp "$here/smoke/smoke_fanout.py" "$workdir/dags/"
 project="twsmoke$$$(date +%s)"
 export COMPOSE_PROJECT_NAME="$project" COMPOSE_FILE="$compose_file"
-export TRADEWIND_PROJ_DIR="$workdir" TRADEWIND_UID="$(id -u)" TRADEWIND_API_PORT="$(free_port)"
+# Files in logs/ are the caller's; except root's: as root the roles run as the image's own uid
+# (50000), as a deployment without TRADEWIND_UID does, and root still removes what they wrote.
+uid="$(id -u)"
+[ "$uid" = 0 ] && uid=50000
+export TRADEWIND_PROJ_DIR="$workdir" TRADEWIND_UID="$uid" TRADEWIND_API_PORT="$(free_port)"
 export TRADEWIND_FERNET_KEY="$(python3 -c 'import base64, os; print(base64.urlsafe_b64encode(os.urandom(32)).decode())')"
 export TRADEWIND_SECRET_KEY="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
 export TRADEWIND_JWT_SECRET="$(python3 -c 'import secrets; print(secrets.token_hex(32))')"
@@ -161,10 +175,16 @@ if ! "${compose[@]}" up -d "${scale[@]}" >"$workdir/up.log" 2>&1; then
     echo "smoke: compose up failed" >&2
     exit 1
 fi
-min_hosts=1
-[ "$topology" = celery ] && min_hosts=2
+mapfile -t hosts < <(try_hosts)
+expected=1
+[ "$topology" = celery ] && expected=2
+if [ ${#hosts[@]} -ne "$expected" ]; then
+    show_logs
+    echo "smoke: expected $expected containers to run tries, found: ${hosts[*]}" >&2
+    exit 1
+fi
 if ! python3 "$here/smoke/check.py" --url "http://127.0.0.1:$TRADEWIND_API_PORT" \
-    --username "$user" --password "$password" --min-hosts "$min_hosts" \
+    --username "$user" --password "$password" "${hosts[@]}" \
     --timeout "${SMOKE_TIMEOUT:-240}"; then
     show_logs
     exit 1

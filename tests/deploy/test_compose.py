@@ -15,9 +15,7 @@ NO_DOCKER = 77  # the script's exit code when no Docker engine can be used
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)
-#: The celery topology (``deploy/docker-compose.yaml``) is not in the suite yet: its tries do
-#: not reach the workers in the stack (run it with ``deploy/smoke-test.sh celery``).
-@pytest.mark.parametrize("topology", ["local"])
+@pytest.mark.parametrize("topology", ["local", "celery"])
 def test_compose_stack_runs_a_dag(topology: str) -> None:
     result = subprocess.run(
         ["bash", str(SCRIPT), topology], capture_output=True, text=True, timeout=880

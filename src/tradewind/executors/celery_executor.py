@@ -163,15 +163,31 @@ class CeleryExecutor(BaseExecutor):
         events = self._take_events()
         if events:
             return events, []
-        quiet = MAX_QUIET_SECONDS if timeout is None else min(timeout, MAX_QUIET_SECONDS)
+        listener = self.listener
         fds = list(extra_fds)
-        if self.listener is not None and self.listener.connection is not None:
-            fds.append(self.listener)
-        local_events, readable = self.callbacks.wait(quiet, fds)
-        if self.listener is not None and self.listener in readable:
-            self.listener.drain()
-            readable = [fd for fd in readable if fd is not self.listener]
-        return local_events + self._take_events(), readable
+        if listener is not None and listener.connection is not None:
+            fds.append(listener)
+        # The events are read every MAX_QUIET_SECONDS, yet the wait lasts its whole timeout
+        # unless something comes: a wait that ends early tells the scheduler that something
+        # woke it, so it would never make its idle pass, the one that starts runs triggered
+        # where no wake-up reaches it (an API server on another machine).
+        end = None if timeout is None else time.monotonic() + timeout
+        while True:
+            left = MAX_QUIET_SECONDS if end is None else end - time.monotonic()
+            quiet = max(0.0, min(left, MAX_QUIET_SECONDS))
+            waited_from = time.monotonic()
+            local_events, readable = self.callbacks.wait(quiet, fds)
+            woke_early = time.monotonic() - waited_from < quiet - 0.001
+            notified = listener is not None and listener in readable
+            if listener is not None and notified:
+                listener.drain()
+                readable = [fd for fd in readable if fd is not listener]
+            events = local_events + self._take_events()
+            over = end is not None and time.monotonic() >= end
+            # The callbacks' executor also wakes for its own reasons (a question for
+            # ``answer_requests``): those end the wait as they would without remote tries.
+            if events or readable or over or (woke_early and not notified):
+                return events, readable
 
     def _take_events(self) -> list[Event]:
         events: list[Event] = []
