@@ -3,7 +3,9 @@ or the DAG processor after one it should (a deleted DAG whose file is still ther
 
 A datagram to an abstract Unix socket named after ``$TRADEWIND_HOME`` and the role: no file,
 no port, and a lost datagram costs only latency, because both also look on their own every
-few seconds.
+few seconds. On PostgreSQL a change made in a transaction also sends ``NOTIFY`` on
+``SCHEDULER_CHANNEL`` (``notify_after_commit``), which reaches a scheduler on another host or
+container, where no datagram does.
 """
 
 from __future__ import annotations
@@ -12,9 +14,12 @@ import hashlib
 import socket
 import sys
 from pathlib import Path
+from typing import Any
 
 SCHEDULER = "scheduler"
 DAG_PROCESSOR = "dag-processor"
+#: The PostgreSQL notification channel schedulers listen on.
+SCHEDULER_CHANNEL = "tradewind_scheduler_wakeup"
 
 
 def address(home: Path, role: str = SCHEDULER) -> str:
@@ -64,3 +69,14 @@ def notify(home: Path, role: str = SCHEDULER) -> None:
             sock.sendto(b"!", address(home, role))
     except OSError:
         pass
+
+
+def notify_after_commit(session: Any, home: Path, role: str = SCHEDULER) -> None:
+    """Wake ``role`` once the transaction of ``session`` (a SQLAlchemy session) commits: the
+    datagram after the commit, and for the scheduler on PostgreSQL a ``NOTIFY`` in the
+    transaction itself (delivered by the server at commit, to schedulers anywhere)."""
+    from sqlalchemy import event, text
+
+    if role == SCHEDULER and session.get_bind().dialect.name == "postgresql":
+        session.execute(text(f"NOTIFY {SCHEDULER_CHANNEL}"))
+    event.listen(session, "after_commit", lambda _session: notify(home, role), once=True)

@@ -17,7 +17,6 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Query, Request
 from fastapi.routing import APIRoute
 from itsdangerous import URLSafeSerializer
-from sqlalchemy import event
 from sqlalchemy.orm import Session
 
 from tradewind import wakeup
@@ -192,20 +191,13 @@ def signer(request: Request, salt: str) -> URLSafeSerializer:
 
 def wake_scheduler_after_commit(request: Request, session: Session) -> None:
     """Tell the scheduler to look now, once this request's transaction has committed."""
-    home = request.app.state.settings.home
-    event.listen(session, "after_commit", lambda _session: wakeup.notify(home), once=True)
+    wakeup.notify_after_commit(session, request.app.state.settings.home)
 
 
 def wake_dag_processor_after_commit(request: Request, session: Session) -> None:
     """Tell the DAG processor to scan now (a deleted DAG's file), once this request's
     transaction has committed."""
-    home = request.app.state.settings.home
-    event.listen(
-        session,
-        "after_commit",
-        lambda _session: wakeup.notify(home, wakeup.DAG_PROCESSOR),
-        once=True,
-    )
+    wakeup.notify_after_commit(session, request.app.state.settings.home, wakeup.DAG_PROCESSOR)
 
 
 def page_params(

@@ -173,7 +173,7 @@ class SchedulerJob:
             self.engine, lambda session: job_rows.register(session, self.clock(), kind)
         )
         log.info("Scheduler job %s started (pid %d)", self.job_id, os.getpid())
-        private = self.waiter.open(self.settings.home)
+        private = self.waiter.open(self.settings.home, self.engine)
         self.executor.start(self.handler, private_fds=private, home=self.settings.home)
         if self._phase is SchedulerPhase.STARTING:
             self._phase = SchedulerPhase.RUNNING

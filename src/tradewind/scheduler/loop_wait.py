@@ -1,6 +1,6 @@
 """What ends the scheduler's wait: its executor's events, a wake-up from another process
-(``tradewind.wakeup``), or ``stop()`` (often from a signal handler, through a socket pair so
-the wait ends at once).
+(``tradewind.wakeup``: the home's datagram, or on PostgreSQL a notification from any host), or
+``stop()`` (often from a signal handler, through a socket pair so the wait ends at once).
 """
 
 from __future__ import annotations
@@ -10,8 +10,12 @@ import dataclasses
 import socket
 import time
 from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
 
 from tradewind import wakeup
+from tradewind.db.listen import PgListener
 from tradewind.executors.base import BaseExecutor, Event
 
 
@@ -25,20 +29,32 @@ class WaitResult:
 
 
 class LoopWaiter:
-    """The loop's file descriptors: the wake-up listener and the stop socket pair."""
+    """The loop's file descriptors: the wake-up listeners and the stop socket pair."""
 
     def __init__(self) -> None:
         self.listener: socket.socket | None = None
+        self.notifications: PgListener | None = None
         self._reader: socket.socket | None = None
         self._writer: socket.socket | None = None
 
-    def open(self, home: Path) -> list[socket.socket]:
-        """Open them; returns them all (the executor's children must not inherit them)."""
+    def open(self, home: Path, engine: Engine | None = None) -> list[socket.socket | int]:
+        """Open them; returns them all (the executor's children must not inherit them; the
+        notification connection as a bare descriptor, which a child may close but must not
+        end: ending it would end the parent's session)."""
         self.listener = wakeup.open_listener(home)
         self._reader, self._writer = socket.socketpair()
         self._reader.setblocking(False)
         self._writer.setblocking(False)
-        return [self._reader, self._writer] + ([self.listener] if self.listener else [])
+        private: list[socket.socket | int] = [self._reader, self._writer]
+        if self.listener is not None:
+            private.append(self.listener)
+        if engine is not None:
+            notifications = PgListener(engine, wakeup.SCHEDULER_CHANNEL)
+            descriptor = notifications.fileno()
+            if descriptor is not None:
+                self.notifications = notifications
+                private.append(descriptor)
+        return private
 
     def poke(self) -> None:
         """End the current wait at once (safe in a signal handler)."""
@@ -48,8 +64,10 @@ class LoopWaiter:
                 writer.send(b"!")
 
     def wait(self, executor: BaseExecutor, timeout: float) -> WaitResult:
-        reader, listener = self._reader, self.listener
-        extra = [fd for fd in (reader, listener) if fd is not None]
+        reader, listener, notifications = self._reader, self.listener, self.notifications
+        extra: list[Any] = [fd for fd in (reader, listener) if fd is not None]
+        if notifications is not None and notifications.active:
+            extra.append(notifications)
         waited_from = time.monotonic()
         events, readable = executor.wait(timeout, extra)
         # The executor also wakes for its own reasons (a reaped process, a reply to a launch)
@@ -61,6 +79,9 @@ class LoopWaiter:
         if listener is not None and listener in readable:
             wakeup.drain(listener)
             woken = True
+        if notifications is not None and notifications in readable:
+            notifications.drain()
+            woken = True
         return WaitResult(events, woken, woke_early)
 
     def close(self) -> None:
@@ -68,3 +89,6 @@ class LoopWaiter:
             if end is not None:
                 end.close()
         self.listener = self._reader = self._writer = None
+        if self.notifications is not None:
+            self.notifications.close()
+            self.notifications = None

@@ -58,12 +58,11 @@ def apply(
             map_index=map_index,
             extra={"source": "ui", **(extra or {})},
         )
+        if wake:
+            wakeup.notify_after_commit(session, request.app.state.settings.home)
         return result
 
-    result = db_engine.run_in_transaction(request.app.state.engine, work)
-    if wake:
-        wakeup.notify(request.app.state.settings.home)
-    return result
+    return db_engine.run_in_transaction(request.app.state.engine, work)
 
 
 def apply_and_answer(
