@@ -25,6 +25,7 @@ from bench.celery_side import (
     CeleryPlan,
     CeleryResult,
     fail_figures,
+    forget_queue,
     measure_deployment,
 )
 from bench.deployment import Deployment
@@ -113,6 +114,7 @@ class AirflowCelery(airflow_side.AirflowStandalone):
 
     def stop(self) -> None:
         self.deployment.stop(grace=60.0)
+        forget_queue(self.plan.broker_url, self.queue)
 
 
 def run_airflow(ctx: Context, workloads: list[RunWorkload], plan: CeleryPlan) -> list[CeleryResult]:

@@ -26,6 +26,8 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import redis
+
 from bench import procs
 from bench.dag_templates import DagFile
 from bench.deployment import Deployment
@@ -90,6 +92,21 @@ class CeleryResult:
             "facts": self.facts,
             "raw": self.raw,
         }
+
+
+def forget_queue(broker_url: str, queue: str) -> None:
+    """Delete what the broker keeps of a deployment's queue (Kombu's bindings, messages left),
+    so that runs do not pile keys up in Redis; best effort."""
+    if not broker_url.startswith(("redis://", "rediss://")):
+        return  # RabbitMQ: its queues are left to it
+    try:
+        client = redis.Redis.from_url(broker_url, socket_timeout=5)
+        with client:
+            keys = list(client.scan_iter(match=f"*{queue}*", count=1000))
+            if keys:
+                client.delete(*keys)
+    except redis.RedisError:
+        pass
 
 
 def celery_environ(broker_url: str, queue: str, api_port: int) -> dict[str, str]:
@@ -204,6 +221,7 @@ class TradewindCelery:
         if self.reader is not None:
             self.reader.close()
         self.deployment.stop()
+        forget_queue(self.plan.broker_url, self.queue)
 
 
 def run_tradewind(
