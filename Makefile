@@ -9,7 +9,7 @@ PYTEST_ARGS ?=
 COV_ARGS ?= --cov=tradewind --cov-report=term:skip-covered
 CHECK_PATHS := src tests bench examples
 
-.PHONY: compose-test run check test test-fast chaos bench bench-deps bench-airflow bench-peers install clean
+.PHONY: compose-test run check test test-fast chaos bench bench-deps bench-airflow bench-celery bench-peers install clean
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -47,12 +47,23 @@ chaos: $(STAMP)
 bench-deps: $(STAMP)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet matplotlib
 
+# Everything on SQLite (bench/results/latest.md), then the celery figures (latest-postgres.md).
 bench: bench-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-celery
 
-# Also runs W1-W4 on Apache Airflow 3 standalone (installed into bench/.airflow on first use).
+# W1 and W2 through the celery executor with 1, 2 and 4 workers next to the local executor's,
+# on PostgreSQL + Redis (bench/results/latest-postgres.md); BENCH_CELERY=tradewind,airflow
+# adds Airflow's CeleryExecutor (installed into bench/.airflow on first use).
+BENCH_CELERY ?= tradewind
+bench-celery: bench-deps
+	$(BIN)/python -m bench --db postgres --only W1,W2 --celery $(BENCH_CELERY) $(BENCH_CELERY_ARGS)
+
+# Also runs W1-W4 on Apache Airflow 3 standalone (installed into bench/.airflow on first use),
+# and W1-W2 on its CeleryExecutor next to Tradewind's.
 bench-airflow: bench-deps
 	$(BIN)/python -m bench --airflow $(BENCH_ARGS)
+	$(MAKE) --no-print-directory bench-celery BENCH_CELERY=tradewind,airflow
 
 # Also runs W1-W3 on Prefect 3 and Dagster (each installed into bench/.peers on first use);
 # BENCH_ARGS='--peer-variants prefect-threads,...' runs fewer (Dagster multiprocess is the slow one).

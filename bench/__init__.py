@@ -4,7 +4,9 @@ Each workload starts real Tradewind processes on a fresh ``$TRADEWIND_HOME`` and
 happened from the metastore (task instance timestamps), so the figures are what a user would
 see, not what a micro-benchmark of one function says. ``--airflow`` (``make bench-airflow``)
 runs the same W1-W4 DAGs on Apache Airflow's ``standalone`` for a side-by-side table;
-``--peers`` (``make bench-peers``) runs W1-W3 on Prefect 3 and Dagster.
+``--peers`` (``make bench-peers``) runs W1-W3 on Prefect 3 and Dagster; ``--celery``
+(``make bench-celery``) runs W1 and W2 through the celery executor with 1, 2 and 4 workers,
+Tradewind's and (``--celery tradewind,airflow``) Airflow's.
 
 Modules, one per concern:
     figures        a measured figure: repetitions, median/min/max, unit, target
@@ -21,6 +23,10 @@ Modules, one per concern:
     pass_probe     full scheduler passes timed in a process of their own
     hop_timeline   ``python -m bench.hop_timeline``: a W1 hop split where the scheduler sees it
     airflow_side   the same W1-W4 on Airflow ``standalone`` through its REST API
+    deployment     separate long-running processes (servers, workers) started and stopped together
+    celery_side    W1 and W2 through Tradewind's celery executor with 1, 2 and 4 workers
+    airflow_celery the same on Airflow's CeleryExecutor (its Celery provider installed on first use)
+    celery_report  the celery section of the report, next to the local executor's figures
     peer_side      W1-W3 on Prefect and Dagster: venvs, one subprocess per workload, figures
     peers/         the scripts those subprocesses run, in the peer's own venv
     peer_report    the peers' table, isolation models and timestamp sources

@@ -18,7 +18,10 @@ from pathlib import Path
 
 from bench import (
     active_runs,
+    airflow_celery,
     airflow_side,
+    celery_report,
+    celery_side,
     cli_speed,
     history,
     many_dags,
@@ -28,10 +31,11 @@ from bench import (
     workloads,
 )
 from bench.figures import FigureSet
-from bench.metastore import BenchDatabase
+from bench.metastore import POSTGRES_DATABASE, BenchDatabase
 from bench.plot import plot_start_delays
 
 RESULTS = Path(__file__).resolve().parent / "results"
+CELERY_SIDES = ("tradewind", "airflow")
 ALL = ("W1", "W2", "W3", "W4", "W5", "W6", "W7", "W8", "W9", "startup", "cli")
 
 
@@ -47,6 +51,14 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         "--postgres-url",
         default="postgresql://postgres@127.0.0.1:5432/test",
         help="PostgreSQL server to create tw_bench on (with --db postgres)",
+    )
+    parser.add_argument(
+        "--postgres-database",
+        default=POSTGRES_DATABASE,
+        help=(
+            f"with --db postgres: the database made afresh for each workload (default "
+            f"{POSTGRES_DATABASE}; a bench run at the same time needs another)"
+        ),
     )
     parser.add_argument("--repeat", type=int, default=3, help="repetitions per figure (default 3)")
     parser.add_argument(
@@ -77,6 +89,37 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
         help="with --peers: comma-separated subset of the peer variants (default all of them)",
     )
     parser.add_argument(
+        "--celery",
+        nargs="?",
+        const="tradewind",
+        default=None,
+        metavar="SIDES",
+        help=(
+            "also run W1 and W2 through the celery executor with --celery-workers workers "
+            "(needs --db postgres and Redis): 'tradewind' (without a value), 'airflow' (Airflow's "
+            "CeleryExecutor, installed into bench/.airflow on first use) or 'tradewind,airflow'"
+        ),
+    )
+    parser.add_argument(
+        "--celery-workers",
+        default=",".join(str(n) for n in celery_side.WORKER_COUNTS),
+        help="with --celery: comma-separated worker counts, a deployment each (default 1,2,4)",
+    )
+    parser.add_argument(
+        "--celery-slots",
+        type=int,
+        default=celery_side.SLOTS,
+        help=(
+            f"with --celery: slots the workers share evenly, each one's --concurrency being "
+            f"slots ÷ workers (default {celery_side.SLOTS}, one DAG's max_active_tasks)"
+        ),
+    )
+    parser.add_argument(
+        "--celery-broker",
+        default=celery_side.BROKER_URL,
+        help=f"with --celery: the broker (default {celery_side.BROKER_URL})",
+    )
+    parser.add_argument(
         "--quick",
         action="store_true",
         help=(
@@ -103,6 +146,24 @@ def parse_args(argv: list[str]) -> argparse.Namespace:
     unknown = sorted(set(args.variants) - {variant.key for variant in peer_side.VARIANTS})
     if unknown:
         parser.error(f"--peer-variants: unknown {', '.join(unknown)}")
+    args.celery_sides = [item.strip() for item in (args.celery or "").split(",") if item.strip()]
+    unknown = sorted(set(args.celery_sides) - set(CELERY_SIDES))
+    if unknown:
+        parser.error(f"--celery: unknown {', '.join(unknown)} (choose from tradewind, airflow)")
+    if args.celery_sides and args.db != "postgres":
+        parser.error(
+            "--celery needs --db postgres (the deployment's processes share its metastore)"
+        )
+    try:
+        args.celery_counts = tuple(
+            int(item) for item in args.celery_workers.split(",") if item.strip()
+        )
+    except ValueError:
+        args.celery_counts = ()
+    if not args.celery_counts or min(args.celery_counts) < 1:
+        parser.error("--celery-workers: comma-separated counts of 1 or more")
+    if args.celery_slots < 1:
+        parser.error("--celery-slots must be at least 1")
     if args.repeat < 1:
         parser.error("--repeat must be at least 1")
     if args.warmup < 0:
@@ -120,7 +181,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parse_args(sys.argv[1:] if argv is None else argv)
     started = time.monotonic()
     work = Path(tempfile.mkdtemp(prefix="tw-bench-"))
-    db = BenchDatabase(args.db, args.postgres_url)
+    db = BenchDatabase(args.db, args.postgres_url, args.postgres_database)
     ctx = workloads.Context(
         repeat=args.repeat,
         warmup=args.warmup,
@@ -134,6 +195,8 @@ def main(argv: list[str] | None = None) -> int:
     airflow_figures: FigureSet | None = None
     airflow_facts: dict | None = None
     peers: list[peer_side.PeerResult] | None = None
+    celery: list[celery_side.CeleryResult] = []
+    plan = celery_side.CeleryPlan(args.celery_counts, args.celery_slots, args.celery_broker)
     log(f"scratch folder {work}; metastore {args.db}; {args.repeat} repetition(s)")
     try:
         startup.byte_compile(ctx)
@@ -163,6 +226,17 @@ def main(argv: list[str] | None = None) -> int:
         w7 = many_dags.ManyDags(args.w7_dags or w7.dags, args.w7_minutes or w7.minutes)
         if "W7" in args.selected:
             many_dags.run_tradewind(ctx, w7, figures)
+        through_celery = [
+            spec
+            for spec in run_specs
+            if spec.key in args.selected and spec.key in celery_side.WORKLOADS
+        ]
+        if args.celery_sides and not through_celery:
+            ctx.notes.append("--celery: neither W1 nor W2 selected, nothing ran through Celery")
+        if through_celery and "tradewind" in args.celery_sides:
+            celery += celery_side.run_tradewind(ctx, through_celery, plan)
+        if through_celery and "airflow" in args.celery_sides:
+            celery += airflow_celery.run_airflow(ctx, through_celery, plan)
         if args.airflow:
             airflow_figures = FigureSet()
             selected = [spec for spec in run_specs if spec.key in args.selected]
@@ -198,6 +272,14 @@ def main(argv: list[str] | None = None) -> int:
         "only": args.selected,
         "airflow": args.airflow,
         "peers": args.variants if args.peers else False,
+        "celery": {
+            "sides": args.celery_sides,
+            "workers": list(plan.worker_counts),
+            "slots": plan.slots,
+            "broker": plan.broker_url,
+        }
+        if args.celery_sides
+        else False,
         "git": report.git_revision(RESULTS.parent.parent),
         "machine": report.machine(),
         "sizes": dataclasses.asdict(ctx.sizes),
@@ -212,12 +294,21 @@ def main(argv: list[str] | None = None) -> int:
     data = report.results_json(
         meta, figures, airflow_figures, airflow_facts, ctx.raw, ctx.notes, peers
     )
+    data["celery"] = [result.to_json() for result in celery] if args.celery_sides else None
+    data["ok"] = data["ok"] and all(r.ok for r in celery if r.orchestrator == "tradewind")
     report.write_json(args.out / f"{stem}.json", data)
     report.write_json(
         args.out / f"run-{dt.datetime.now().strftime('%Y%m%d-%H%M%S')}-{args.db}.json", data
     )
     markdown = report.markdown(
-        meta, figures, airflow_figures, airflow_facts, ctx.notes, plot, peers
+        meta,
+        figures,
+        airflow_figures,
+        airflow_facts,
+        ctx.notes,
+        plot,
+        peers,
+        celery_report.section(figures, celery, meta["celery"] or {}),
     )
     (args.out / f"{stem}.md").write_text(markdown, encoding="utf-8")
     print(markdown)

@@ -25,7 +25,7 @@ from bench import procs, startup
 from bench.figures import BenchError, FigureSet
 from bench.harness import clean_environ, health_is_healthy, http_json
 from bench.runs import FINISHED, RunRow, TaskRow, parse_time
-from bench.workloads import Context, RunWorkload, fail, measure_once, record, warm_up
+from bench.workloads import Context, RunWorkload, measure_workloads
 
 AIRFLOW_VERSION = "3.3.2"
 ROOT = Path(__file__).resolve().parent / ".airflow"
@@ -92,19 +92,42 @@ POSTGRES_DRIVERS = {"psycopg2": "psycopg2-binary", "asyncpg": "asyncpg"}
 
 def ensure_postgres_driver(log: Callable[[str], None]) -> None:
     """Install Airflow's PostgreSQL drivers into its venv on first use."""
+    ensure_packages(log, POSTGRES_DRIVERS)
+
+
+def ensure_packages(log: Callable[[str], None], packages: dict[str, str]) -> None:
+    """Install ``packages`` (module to import → requirement) into Airflow's venv unless every
+    module imports already."""
+    probe = "; ".join(f"import {module}" for module in packages)
+    _install_unless(log, probe, list(packages.values()))
+
+
+def ensure_pinned(log: Callable[[str], None], versions: dict[str, str]) -> None:
+    """Install ``versions`` (distribution → exact version) into Airflow's venv unless each is
+    installed at that version."""
+    probe = "import importlib.metadata as m; " + "; ".join(
+        f"assert m.version({name!r}) == {version!r}" for name, version in versions.items()
+    )
+    _install_unless(log, probe, [f"{name}=={version}" for name, version in versions.items()])
+
+
+def _install_unless(log: Callable[[str], None], probe: str, requirements: list[str]) -> None:
+    """``pip install`` the requirements when ``probe`` fails in Airflow's python; Airflow itself
+    is pinned in the same command, so that nothing installed here moves it to another version."""
     python = VENV / "bin" / "python"
-    probe = "; ".join(f"import {module}" for module in POSTGRES_DRIVERS)
     if subprocess.run([str(python), "-c", probe], capture_output=True).returncode == 0:
         return
-    packages = list(POSTGRES_DRIVERS.values())
-    log(f"installing {', '.join(packages)} into {VENV}")
+    log(f"installing {', '.join(requirements)} into {VENV}")
     done = procs.run_timed(
-        [str(python), "-m", "pip", "install", "--quiet", *packages],
+        [str(python), "-m", "pip", "install", "--quiet", f"apache-airflow=={AIRFLOW_VERSION}"]
+        + requirements,
         timeout=INSTALL_TIMEOUT,
-        what=f"pip install {' '.join(packages)}",
+        what=f"pip install {' '.join(requirements)}",
     )
     if done.returncode != 0:
-        raise BenchError(f"pip install {' '.join(packages)} failed: {done.stderr.strip()[-800:]}")
+        raise BenchError(
+            f"pip install {' '.join(requirements)} failed: {done.stderr.strip()[-800:]}"
+        )
 
 
 class AirflowStandalone:
@@ -122,13 +145,13 @@ class AirflowStandalone:
         #: REST calls tried again after a server error (reported under the table).
         self.retried = 0
 
-    def start(
+    def prepare(
         self, write_dags: Callable[[Path], None], extra_env: dict[str, str] | None = None
-    ) -> None:
+    ) -> dict[str, str]:
+        """A fresh ``AIRFLOW_HOME`` with the DAG files; the environment to run Airflow in."""
         shutil.rmtree(self.home, ignore_errors=True)
         (self.home / "dags").mkdir(parents=True)
         write_dags(self.home / "dags")
-        self.log_path.unlink(missing_ok=True)
         env = clean_environ()
         env["PATH"] = (
             f"{VENV / 'bin'}:{env.get('PATH', '')}"  # standalone spawns `airflow ...` by name
@@ -144,10 +167,19 @@ class AirflowStandalone:
             }
         )
         env.update(extra_env or {})
-        self.env = env
+        return env
+
+    def start(
+        self, write_dags: Callable[[Path], None], extra_env: dict[str, str] | None = None
+    ) -> None:
+        self.env = self.prepare(write_dags, extra_env)
+        self.log_path.unlink(missing_ok=True)
         self.started = time.monotonic()
         self.proc = procs.start_session(
-            [str(VENV / "bin" / "airflow"), "standalone"], env=env, log_path=self.log_path, cwd=ROOT
+            [str(VENV / "bin" / "airflow"), "standalone"],
+            env=self.env,
+            log_path=self.log_path,
+            cwd=ROOT,
         )
 
     def check_alive(self, what: str) -> None:
@@ -249,9 +281,10 @@ class AirflowStandalone:
             f"{self.home / 'logs' / 'dag_processor'}"
         )
 
-    def settings(self) -> dict[str, Any]:
+    def settings(self, keys: Sequence[tuple[str, str]] = SETTINGS) -> dict[str, Any]:
+        """The values Airflow runs with for ``keys`` (section, key)."""
         done = procs.run_timed(
-            [str(VENV / "bin" / "python"), "-c", SETTINGS_PROBE % (SETTINGS,)],
+            [str(VENV / "bin" / "python"), "-c", SETTINGS_PROBE % (list(keys),)],
             env=self.env,
             timeout=120,
             what="airflow settings probe",
@@ -399,20 +432,14 @@ def run_airflow(ctx: Context, workloads: list[RunWorkload], figures: FigureSet) 
         )
         facts["settings"] = server.settings()
         runner = AirflowRunner(server, ctx.log)
-        for workload in workloads:
-            try:
-                warm_up(ctx, runner, workload, figures, workload.airflow_timeout)
-                for rep in range(ctx.repeat):
-                    values, raw = measure_once(runner, workload, rep, workload.airflow_timeout)
-                    record(figures, workload, values)
-                    ctx.keep_raw("airflow", workload.key, raw)
-                    ctx.log(
-                        f"airflow {workload.key} {rep + 1}/{ctx.repeat}: "
-                        + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
-                    )
-            except BenchError as exc:
-                ctx.log(f"airflow {workload.key} FAILED: {exc}")
-                fail(figures, workload, str(exc).splitlines()[0])
+        measure_workloads(
+            ctx,
+            runner,
+            workloads,
+            figures,
+            lambda workload: workload.airflow_timeout,
+            lambda key, raw: ctx.keep_raw("airflow", key, raw),
+        )
     except BenchError as exc:
         ctx.log(f"airflow FAILED: {exc}")
         facts["error"] = str(exc).splitlines()[0]

@@ -26,7 +26,7 @@ import urllib.error
 import urllib.request
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from bench import procs
 from bench.figures import BenchError
@@ -212,12 +212,23 @@ class Standalone:
             self.proc = None
 
 
+class TradewindServer(Protocol):
+    """What ``TradewindRunner`` needs of a started Tradewind (``Standalone``, or a deployment
+    of separate processes): the environment its scheduler runs with, and its metastore."""
+
+    env: dict[str, str]
+    reader: MetastoreReader | None
+
+    def check_alive(self, what: str) -> None:
+        """Raise ``BenchError`` when a process of it died."""
+
+
 class TradewindRunner:
-    """``runs.DagRunner`` over a started ``Standalone``."""
+    """``runs.DagRunner`` over a started ``Standalone`` (or another ``TradewindServer``)."""
 
     name = "tradewind"
 
-    def __init__(self, standalone: Standalone) -> None:
+    def __init__(self, standalone: TradewindServer) -> None:
         self.standalone = standalone
         self.reader = standalone.reader
         self.trigger_mode = "service"

@@ -25,18 +25,22 @@ POSTGRES_DATABASE = "tw_bench"
 class BenchDatabase:
     """Hands out a new, empty metastore for each fresh home."""
 
-    def __init__(self, kind: str, server_url: str = POSTGRES_SERVER) -> None:
+    def __init__(
+        self, kind: str, server_url: str = POSTGRES_SERVER, name: str = POSTGRES_DATABASE
+    ) -> None:
         if kind not in {"sqlite", "postgres"}:
             raise ValueError(f"unknown database kind {kind!r}")
         self.kind = kind
         self.server_url = server_url
+        #: Tradewind's database on the server (a bench run of its own needs a name of its own).
+        self.name = name
         self._created: set[str] = set()
 
     def fresh_url(self, home: Path) -> str:
         """The URL Tradewind should use for ``home``; on PostgreSQL a just-recreated DB."""
         if self.kind == "sqlite":
             return f"sqlite:///{home / 'tradewind.db'}"
-        return self.recreate(POSTGRES_DATABASE, "postgresql+psycopg")
+        return self.recreate(self.name, "postgresql+psycopg")
 
     def recreate(self, database: str, driver: str) -> str:
         """A new, empty PostgreSQL database ``database`` on the server (dropped by ``drop``);

@@ -178,6 +178,14 @@ def run_timed(
     return Timed(time.perf_counter() - started, done.returncode, done.stdout, done.stderr)
 
 
+def run_checked(argv: Sequence[str], *, env: Mapping[str, str], timeout: float, what: str) -> Timed:
+    """``run_timed``, and a ``BenchError`` with the end of its error output if it failed."""
+    done = run_timed(argv, env=env, timeout=timeout, what=what)
+    if done.returncode != 0:
+        raise BenchError(f"{what} exited {done.returncode}: {done.stderr.strip()[-800:]}")
+    return done
+
+
 def tail(path: Path, lines: int = 15) -> str:
     try:
         text = path.read_text(errors="replace")

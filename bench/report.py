@@ -125,7 +125,9 @@ def markdown(
     notes: list[str],
     plot: str | None,
     peers: list[PeerResult] | None = None,
+    celery: list[str] | None = None,
 ) -> str:
+    """The report; ``celery`` is the celery section's lines (``celery_report.section``)."""
     baseline = figures.get("baseline.each")
     base_s = baseline.seconds_each() if baseline is not None else None
     floor = figures.get("baseline.fork")
@@ -213,6 +215,7 @@ def markdown(
                 "times."
             )
     lines += peer_report.section(figures, airflow, airflow_facts, peers or [])
+    lines += celery or []
     if notes:
         lines += ["", "## Notes", ""] + [f"- {note}" for note in notes]
     if plot:

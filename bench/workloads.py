@@ -267,6 +267,7 @@ def measure_once(runner: DagRunner, workload: RunWorkload, rep: int, timeout: fl
         raise BenchError(f"{what}: run(s) did not succeed: {bad}; task states {states}")
     values, raw = workload.analyze(t0, runs, tasks)
     raw["trigger_call_s"] = (triggered - t0).total_seconds()
+    raw["run_ids"] = run_ids
     trigger_key = f"{workload.key}.trigger"
     if trigger_key in workload.figures:
         values[trigger_key] = raw["trigger_call_s"]
@@ -287,6 +288,47 @@ def warm_up(
             f"{runner.name} {workload.key} warm-up {index + 1}/{ctx.warmup}: "
             + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
         )
+
+
+def measure_repetitions(
+    ctx: Context,
+    runner: DagRunner,
+    workload: RunWorkload,
+    figures: FigureSet,
+    timeout: float,
+    keep: Callable[[str, dict[str, Any]], None],
+) -> None:
+    """The warm-up runs, then ``ctx.repeat`` measured ones; each one's raw data to ``keep``
+    (with the workload's key)."""
+    warm_up(ctx, runner, workload, figures, timeout)
+    for rep in range(ctx.repeat):
+        values, raw = measure_once(runner, workload, rep, timeout)
+        record(figures, workload, values)
+        keep(workload.key, raw)
+        ctx.log(
+            f"{runner.name} {workload.key} {rep + 1}/{ctx.repeat}: "
+            + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
+        )
+
+
+def measure_workloads(
+    ctx: Context,
+    runner: DagRunner,
+    workloads: list[RunWorkload],
+    figures: FigureSet,
+    timeout_of: Callable[[RunWorkload], float],
+    keep: Callable[[str, dict[str, Any]], None],
+    on_failure: Callable[[FigureSet, RunWorkload, str], None] | None = None,
+) -> None:
+    """``measure_repetitions`` of each workload on one running orchestrator; a workload that
+    fails is logged and its figures marked (``on_failure``, default ``fail``), and the next
+    one still runs."""
+    for workload in workloads:
+        try:
+            measure_repetitions(ctx, runner, workload, figures, timeout_of(workload), keep)
+        except BenchError as exc:
+            ctx.log(f"{runner.name} {workload.key} FAILED: {exc}")
+            (on_failure or fail)(figures, workload, str(exc).splitlines()[0])
 
 
 def record(figures: FigureSet, workload: RunWorkload, values: dict[str, float]) -> None:
@@ -312,15 +354,14 @@ def run_tradewind(ctx: Context, workload: RunWorkload, figures: FigureSet) -> No
         standalone.start()
         standalone.wait_ready({workload.dag.dag_id}, what=f"tradewind {workload.key}")
         runner = TradewindRunner(standalone)
-        warm_up(ctx, runner, workload, figures, workload.timeout)
-        for rep in range(ctx.repeat):
-            values, raw = measure_once(runner, workload, rep, workload.timeout)
-            record(figures, workload, values)
-            ctx.keep_raw("tradewind", workload.key, raw)
-            ctx.log(
-                f"tradewind {workload.key} {rep + 1}/{ctx.repeat}: "
-                + ", ".join(f"{k} {v:.4g}" for k, v in values.items())
-            )
+        measure_repetitions(
+            ctx,
+            runner,
+            workload,
+            figures,
+            workload.timeout,
+            lambda key, raw: ctx.keep_raw("tradewind", key, raw),
+        )
         if workload.key == "W1":
             after_idle(ctx, standalone, runner, workload, figures)
             new_version(ctx, standalone, runner, workload, figures)
