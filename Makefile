@@ -47,13 +47,13 @@ chaos: $(STAMP)
 bench-deps: $(STAMP)
 	@$(BIN)/python -c 'import matplotlib' 2>/dev/null || $(BIN)/pip install --quiet matplotlib
 
-# Everything on SQLite (bench/results/latest.md), then the celery figures (latest-postgres.md).
+# Everything on SQLite (bench/results/latest.md), then the celery figures (latest-celery.md).
 bench: bench-deps
 	$(BIN)/python -m bench $(BENCH_ARGS)
 	$(MAKE) --no-print-directory bench-celery
 
 # W1 and W2 through the celery executor with 1, 2 and 4 workers next to the local executor's,
-# on PostgreSQL + Redis (bench/results/latest-postgres.md); BENCH_CELERY=tradewind,airflow
+# on PostgreSQL + Redis (bench/results/latest-celery.md); BENCH_CELERY=tradewind,airflow
 # adds Airflow's CeleryExecutor (installed into bench/.airflow on first use).
 BENCH_CELERY ?= tradewind
 bench-celery: bench-deps

@@ -285,10 +285,11 @@ def main(argv: list[str] | None = None) -> int:
         "sizes": dataclasses.asdict(ctx.sizes),
         "command": "python -m bench " + shlex.join(sys.argv[1:] if argv is None else argv),
     }
-    stem = "latest" if args.db == "sqlite" else f"latest-{args.db}"
-    plot = plot_start_delays(
-        ctx.raw, args.out / f"start_delays{'' if args.db == 'sqlite' else '-' + args.db}.png"
-    )
+    # Each kind of run keeps its own results: a celery run must not replace the PostgreSQL
+    # figures of other workloads (W7 against Airflow), nor those the SQLite default's.
+    suffix = "-celery" if args.celery_sides else ("" if args.db == "sqlite" else f"-{args.db}")
+    stem = f"latest{suffix}"
+    plot = plot_start_delays(ctx.raw, args.out / f"start_delays{suffix}.png")
     if plot is None and any(key in args.selected for key in ("W1", "W2")):
         ctx.notes.append("plot skipped: matplotlib is not installed (make bench installs it)")
     data = report.results_json(

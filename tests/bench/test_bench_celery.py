@@ -36,7 +36,7 @@ def test_quick_celery_w1_w2_write_results(tmp_path: Path, postgres_server) -> No
         timeout=450,
     )
     assert done.returncode == 0, done.stderr[-3000:]
-    data = json.loads((tmp_path / "latest-postgres.json").read_text())
+    data = json.loads((tmp_path / "latest-celery.json").read_text())
     assert data["ok"] is True
     assert data["meta"]["celery"]["workers"] == [1, 2]
     results = {(r["orchestrator"], r["workers"]): r for r in data["celery"]}
@@ -51,6 +51,6 @@ def test_quick_celery_w1_w2_write_results(tmp_path: Path, postgres_server) -> No
         # The workers' logs account for every try: 20 of W1, 22 of W2.
         spread = result["facts"]["messages_per_worker"]
         assert len(spread) == result["workers"] and sum(spread.values()) == 42, spread
-    table = (tmp_path / "latest-postgres.md").read_text()
+    table = (tmp_path / "latest-celery.md").read_text()
     assert "## Celery executor" in table
     assert "| Local executor | Tradewind, 1 worker × 16 | Tradewind, 2 workers × 8 |" in table
