@@ -2,15 +2,23 @@
 processes on PostgreSQL and a real broker.
 
 Fixtures
+    broker_url          the broker of the deployment: Redis unless a test parametrizes it
+                        (``@pytest.mark.parametrize("broker_url", BROKER_URLS)``)
     celery_deployment   ``tests/e2e``'s ``Deployment`` with the celery executor, a token key,
-                        a free API port and a queue of its own on Redis;
+                        a free API port and a queue of its own on the broker;
                         ``.start_worker(name)`` starts a worker with a bogus database URL and
                         an empty DAG folder (it must need neither)
+
+Every process is started in a session of its own and its whole process group is killed at
+the end; the tries a test's tasks record (``record_pid``) are killed too, by pid, since a try
+runs in a process group of its own and may outlive a worker killed by the test.
 """
 
 from __future__ import annotations
 
+import contextlib
 import os
+import signal
 import socket
 import subprocess
 import uuid
@@ -18,12 +26,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import httpx2
+import kombu
 import pytest
 from e2e.conftest import TRADEWIND, Deployment, wait_for
 
+from tradewind.remote import celery_app
+
 from .brokers import REDIS_URL, require
+from .history import TryRow, tries_of_run
 
 SECRET = "celery-end-to-end-test-key-of-32-bytes-or-more"
+ADMIN = ("admin", "admin-password")
 
 
 def _free_port() -> int:
@@ -38,6 +51,13 @@ class CeleryDeployment(Deployment):
         self.tmp_path = tmp_path
         self.port = int(env["TRADEWIND__API__PORT"])
         self.outputs: dict[int, Path] = {}
+        #: Where the tasks of a test write the pids of their tries (``record_pid``).
+        self.pid_folder = tmp_path / "try-pids"
+        self.pid_folder.mkdir()
+
+    @property
+    def api_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
 
     def start(self, *args: str, env: dict[str, str] | None = None) -> subprocess.Popen[str]:
         """A process whose output goes to a file (``output``): a pipe nobody reads while a
@@ -50,6 +70,7 @@ class CeleryDeployment(Deployment):
                 stdout=handle,
                 stderr=subprocess.STDOUT,
                 text=True,
+                start_new_session=True,
             )
         self.processes.append(process)
         self.outputs[process.pid] = path
@@ -59,9 +80,16 @@ class CeleryDeployment(Deployment):
         """What ``process`` wrote so far."""
         return self.outputs[process.pid].read_text(errors="replace")
 
+    def tails(self, size: int = 3000) -> str:
+        """The end of every process's output, to explain a failure."""
+        return "\n".join(
+            f"--- {' '.join(p.args[1:4])} (pid {p.pid}, exit {p.poll()}):\n{self.output(p)[-size:]}"
+            for p in self.processes
+        )
+
     def start_api(self) -> subprocess.Popen[str]:
         process = self.start("api-server", "--host", "127.0.0.1", "--port", str(self.port))
-        url = f"http://127.0.0.1:{self.port}/execution/health"
+        url = f"{self.api_url}/execution/health"
 
         def healthy() -> bool:
             try:
@@ -72,24 +100,77 @@ class CeleryDeployment(Deployment):
         wait_for(healthy, 60, "the API server to answer", interval=0.3)
         return process
 
-    def start_worker(self, name: str, *args: str) -> subprocess.Popen[str]:
-        """A worker on its own home, without database or DAG folder."""
+    def start_worker(self, name: str, *args: str, **env: str) -> subprocess.Popen[str]:
+        """A worker on its own home, without database or DAG folder; ``env``: more
+        variables for it alone."""
         home = self.tmp_path / f"worker-{name}"
         (home / "empty-dags").mkdir(parents=True, exist_ok=True)
-        env = {
+        worker_env = {
             **{k: v for k, v in self.env.items() if k != "TRADEWIND__API_AUTH__JWT_SECRET"},
             "TRADEWIND_HOME": str(home),
             "TRADEWIND__DATABASE__URL": "postgresql://nobody@bogus/x",
             "TRADEWIND__CORE__DAGS_FOLDER": str(home / "empty-dags"),
+            **env,
         }
-        return self.start("celery", "worker", "--hostname", f"{name}@test", *args, env=env)
+        return self.start("celery", "worker", "--hostname", f"{name}@test", *args, env=worker_env)
+
+    def tries(self, run_id: str) -> list[TryRow]:
+        """Every try of the run's task instances: ended ones from the history, then the
+        current one of each instance."""
+        return self.read(lambda session: tries_of_run(session, run_id))
+
+    def wait_for_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, object]:
+        """The run's states once it ended; on a timeout, the failure shows the task states and
+        the end of every process's output."""
+        try:
+            return self.wait_for(
+                lambda: (
+                    (s := self.states(dag_id, run_id)) and s["state"] in ("success", "failed") and s
+                ),
+                timeout,
+                f"run {run_id} to end",
+                interval=0.5,
+            )
+        except AssertionError as exc:
+            raise AssertionError(f"{exc}: {self.states(dag_id, run_id)}\n{self.tails()}") from None
+
+    def api_token(self) -> str:
+        """A bearer token of the REST API for an admin user (created on first use)."""
+        username, password = ADMIN
+        created = self.cli("users", "create", "-u", username, "-p", password, "-r", "Admin")
+        assert created.returncode == 0 or "already" in created.stderr, created.stderr
+        answer = httpx2.post(
+            f"{self.api_url}/auth/token",
+            json={"username": username, "password": password},
+            timeout=30,
+        )
+        assert answer.status_code == 201, answer.text
+        return str(answer.json()["access_token"])
+
+    def try_pids(self) -> list[int]:
+        """The pids the tasks of this test recorded (``record_pid``)."""
+        return [int(path.name.split("-")[-1]) for path in self.pid_folder.iterdir()]
+
+    def stop_all(self) -> None:
+        for process in self.processes:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(process.pid, signal.SIGKILL)
+            process.communicate(timeout=30)
+        for pid in self.try_pids():
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def broker_url() -> str:
+    return REDIS_URL
 
 
 @pytest.fixture
 def celery_deployment(
-    tradewind_env: dict[str, str], tmp_path: Path, backend: str
+    tradewind_env: dict[str, str], tmp_path: Path, backend: str, broker_url: str
 ) -> Iterator[CeleryDeployment]:
-    require(REDIS_URL)
+    require(broker_url)
     folder = tmp_path / "dags"
     folder.mkdir()
     port = _free_port()
@@ -102,7 +183,7 @@ def celery_deployment(
         "TRADEWIND__API_AUTH__JWT_SECRET": SECRET,
         "TRADEWIND__API__PORT": str(port),
         "TRADEWIND__CORE__EXECUTION_API_SERVER_URL": f"http://127.0.0.1:{port}/execution/",
-        "TRADEWIND__CELERY__BROKER_URL": REDIS_URL,
+        "TRADEWIND__CELERY__BROKER_URL": broker_url,
         "TRADEWIND__CELERY__DEFAULT_QUEUE": f"tw-{uuid.uuid4().hex[:10]}",
         "TRADEWIND__SCHEDULER__TASK_HEARTBEAT_INTERVAL": "1",
     }
@@ -111,3 +192,10 @@ def celery_deployment(
         yield deployment
     finally:
         deployment.stop_all()
+        _delete_queue(broker_url, env["TRADEWIND__CELERY__DEFAULT_QUEUE"])
+
+
+def _delete_queue(broker_url: str, name: str) -> None:
+    """Leave no queue of the test on the broker (RabbitMQ keeps durable queues forever)."""
+    with kombu.Connection(broker_url) as connection:
+        celery_app.queue(name)(connection.default_channel).delete()

@@ -1,6 +1,7 @@
 """One scheduler with the celery executor, the API server and two ``tradewind celery worker``
-processes (no database, no DAG folder) on PostgreSQL and Redis: a fan-out DAG runs to success
-on both workers, with XComs passed between tries of different workers."""
+processes (no database, no DAG folder) on PostgreSQL and each broker: a fan-out DAG runs to
+success on both workers, with XComs passed between tries of different workers (200 tasks on
+Redis, a smaller fan-out on RabbitMQ)."""
 
 from __future__ import annotations
 
@@ -10,6 +11,8 @@ import pytest
 from sqlalchemy import select
 
 from tradewind.db.models import TaskInstance
+
+from .brokers import RABBITMQ_URL, REDIS_URL
 
 pytestmark = [pytest.mark.slow]
 
@@ -32,9 +35,12 @@ FAN = """
 
 
 @pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)])
-def test_a_200_task_fan_out_runs_on_two_workers_without_database(celery_deployment) -> None:
+@pytest.mark.parametrize(
+    ("broker_url", "n"),
+    [pytest.param(REDIS_URL, 200, id="redis"), pytest.param(RABBITMQ_URL, 40, id="rabbitmq")],
+)
+def test_a_fan_out_runs_on_two_workers_without_database(celery_deployment, n: int) -> None:
     d = celery_deployment
-    n = 200
     d.write("fan.py", FAN.format(n=n))
     d.parse()
     d.start_api()
