@@ -36,6 +36,12 @@ from .brokers import REDIS_URL, require
 from .history import TryRow, tries_of_run
 
 SECRET = "celery-end-to-end-test-key-of-32-bytes-or-more"
+#: ``pytestmark`` of the end-to-end tests: slow, on PostgreSQL (workers of several machines
+#: need a server database).
+END_TO_END = [
+    pytest.mark.slow,
+    pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
+]
 ADMIN = ("admin", "admin-password")
 
 

@@ -8,12 +8,10 @@ import signal
 import time
 
 import httpx2
-import pytest
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
-]
+from .conftest import END_TO_END
+
+pytestmark = END_TO_END
 
 LINES = 12
 

@@ -6,14 +6,10 @@ from __future__ import annotations
 
 import signal
 
-import pytest
-
+from .conftest import END_TO_END
 from .history import most_at_once
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
-]
+pytestmark = END_TO_END
 
 TASKS = 10
 

@@ -13,13 +13,10 @@ import time
 import pytest
 
 from .brokers import BROKER_URLS
-from .conftest import CeleryDeployment
+from .conftest import END_TO_END, CeleryDeployment
 from .history import RECORD_PID, TryRow, successes_per_task
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
-]
+pytestmark = END_TO_END
 
 TASKS = 8
 HEARTBEAT_TIMEOUT = 6

@@ -7,14 +7,10 @@ from __future__ import annotations
 import signal
 import time
 
-import pytest
-
+from .conftest import END_TO_END
 from .history import RECORD_PID
 
-pytestmark = [
-    pytest.mark.slow,
-    pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
-]
+pytestmark = END_TO_END
 
 GRACE = 6
 

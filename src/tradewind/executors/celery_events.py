@@ -1,29 +1,32 @@
-"""What the celery executor reads from the metastore: the ``execution_event`` rows the API
-server wrote for remote tries, the tries whose worker stopped heartbeating, and the
-PostgreSQL notification that a new row committed.
+"""What the celery executor reads from and writes to the metastore: the ``execution_event``
+rows the API server wrote for remote tries, the tries it lost (their worker stopped
+heartbeating, or their task instance was changed from outside), its requests to stop a try,
+and the PostgreSQL notification that a new row committed.
 
 Rows are turned into the executor's events (``TaskStarted``, ``TaskFinished``, ``TaskDied``)
 and deleted once the scheduler applied them: until then a second start of that try is
-refused by the API server.
+refused by the API server. A stop request is a ``stop`` row of the try: the API server
+refuses the try's start and heartbeats while it exists, so its worker drops or terminates it.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import logging
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import and_, delete, or_, select
 from sqlalchemy.engine import Engine
 
 from tradewind.db import engine as db_engine
 from tradewind.db.models import TaskInstance
-from tradewind.db.models.execution import ExecutionEvent
+from tradewind.db.models.execution import STOP, ExecutionEvent
 from tradewind.executors.base import Event, TaskDied, TaskFinished, TaskStarted
 from tradewind.runner.messages import TaskDone
-from tradewind.sdk import timezone
+from tradewind.sdk.states import TaskInstanceState as TIS
 
 log = logging.getLogger("tradewind.executor")
 
@@ -45,7 +48,7 @@ def read_events(engine: Engine, tries: dict[int, int]) -> list[tuple[int, Event]
                 ExecutionEvent.kind,
                 ExecutionEvent.payload,
             )
-            .where(ExecutionEvent.ti_id.in_(list(tries)))
+            .where(ExecutionEvent.ti_id.in_(list(tries)), ExecutionEvent.kind != STOP)
             .order_by(ExecutionEvent.id)
         ).all()
         return [tuple(row) for row in rows]
@@ -88,25 +91,119 @@ def delete_events(engine: Engine, row_ids: Iterable[int]) -> None:
         )
 
 
-def silent_tries(engine: Engine, ti_ids: Iterable[int], timeout: float) -> list[int]:
-    """Those of ``ti_ids`` running with no heartbeat for ``timeout`` seconds."""
+@dataclasses.dataclass(frozen=True)
+class TryRowState:
+    """What the task instance row of a remote try says now."""
+
+    state: str | None
+    try_number: int
+    last_heartbeat_at: datetime | None
+
+
+def row_states(engine: Engine, ti_ids: Iterable[int]) -> dict[int, TryRowState]:
+    """The rows of ``ti_ids`` (a deleted one is missing)."""
     ids = list(ti_ids)
     if not ids:
-        return []
-    cutoff = timezone.utcnow() - timedelta(seconds=timeout)
+        return {}
 
-    def read(session: Any) -> list[int]:
-        return list(
+    def read(session: Any) -> dict[int, TryRowState]:
+        rows = session.execute(
+            select(
+                TaskInstance.id,
+                TaskInstance.state,
+                TaskInstance.try_number,
+                TaskInstance.last_heartbeat_at,
+            ).where(TaskInstance.id.in_(ids))
+        ).all()
+        return {
+            ti_id: TryRowState(
+                state.value if isinstance(state, TIS) else state, try_number, heartbeat
+            )
+            for ti_id, state, try_number, heartbeat in rows
+        }
+
+    return db_engine.run_in_transaction(engine, read, readonly=True)
+
+
+def lost_tries(
+    tries: Mapping[int, int], rows: Mapping[int, TryRowState], now: datetime, timeout: float
+) -> list[TaskDied]:
+    """The tries of ``tries`` (ti_id -> try number) no worker will report an end of: their
+    task instance is gone or no longer queued or running that try (changed from outside: the
+    worker's end report is refused), or it runs with no heartbeat for ``timeout`` seconds
+    (its worker was killed or cut off)."""
+    cutoff = now - timedelta(seconds=timeout)
+    lost: list[TaskDied] = []
+    for ti_id, try_number in tries.items():
+        row = rows.get(ti_id)
+        if row is None:
+            lost.append(TaskDied(ti_id, "its task instance was deleted"))
+        elif row.try_number != try_number or row.state not in (TIS.QUEUED, TIS.RUNNING):
+            lost.append(
+                TaskDied(
+                    ti_id,
+                    f"its task instance was changed from outside (now {row.state or 'no state'} "
+                    f"at try {row.try_number}); its worker stops it at its next heartbeat",
+                )
+            )
+        elif (
+            row.state == TIS.RUNNING
+            and row.last_heartbeat_at is not None
+            and row.last_heartbeat_at < cutoff
+        ):
+            lost.append(
+                TaskDied(
+                    ti_id,
+                    f"its worker sent no heartbeat for {timeout:g} s (killed or cut off)",
+                )
+            )
+    return lost
+
+
+def request_stop(engine: Engine, ti_id: int, try_number: int, *, now: datetime) -> bool:
+    """Ask the worker of a try to stop it (once: a second request changes nothing). Whether
+    the try started: if not, it never will (its start is refused), and no end of it will be
+    reported. The task instance row is locked while deciding, as the start call locks it."""
+
+    def apply(session: Any) -> bool:
+        row = session.execute(
+            select(TaskInstance.state, TaskInstance.try_number)
+            .where(TaskInstance.id == ti_id)
+            .with_for_update()
+        ).first()
+        kinds = set(
             session.scalars(
-                select(TaskInstance.id).where(
-                    TaskInstance.id.in_(ids),
-                    TaskInstance.state == "running",
-                    TaskInstance.last_heartbeat_at < cutoff,
+                select(ExecutionEvent.kind).where(
+                    ExecutionEvent.ti_id == ti_id, ExecutionEvent.try_number == try_number
                 )
             )
         )
+        if STOP not in kinds:
+            session.add(
+                ExecutionEvent(
+                    ti_id=ti_id, try_number=try_number, kind=STOP, payload={}, created_at=now
+                )
+            )
+        running = row is not None and tuple(row) == (TIS.RUNNING, try_number)
+        return running or bool(kinds - {STOP})
 
-    return db_engine.run_in_transaction(engine, read, readonly=True)
+    return db_engine.run_in_transaction(engine, apply)
+
+
+def delete_rows_of(engine: Engine, tries: Iterable[tuple[int, int]]) -> None:
+    """Delete every row of the ended tries (ti_id, try number): their stop requests, and
+    events no one will read (an end recorded just before the try was taken for lost)."""
+    pairs = sorted(set(tries))
+    if pairs:
+        condition = or_(
+            *(
+                and_(ExecutionEvent.ti_id == ti_id, ExecutionEvent.try_number == try_number)
+                for ti_id, try_number in pairs
+            )
+        )
+        db_engine.run_in_transaction(
+            engine, lambda s: s.execute(delete(ExecutionEvent).where(condition))
+        )
 
 
 class EventListener:

@@ -5,8 +5,11 @@ workers start, heartbeat and end tries through the API server's execution API, w
 each start and end as an ``execution_event`` row; ``wait`` reports those rows as the events
 every executor reports, so the scheduler applies them as a local try's. ``wait`` wakes at once
 on ``LISTEN tradewind_execution_events`` (PostgreSQL) or the home's wake-up datagram (SQLite,
-among the scheduler's own descriptors), and a try whose worker stopped heartbeating for
-``[scheduler] heartbeat_timeout`` seconds is reported dead.
+among the scheduler's own descriptors). Every few seconds it also reports dead the tries no
+worker will report an end of: those whose worker stopped heartbeating for ``[scheduler]
+heartbeat_timeout`` seconds, and those whose task instance was changed from outside (marked
+failed, say: the worker stops the try at its next heartbeat, and its end is refused).
+``terminate`` asks the try's worker to stop it through the execution API (``celery_events``).
 
 Differences from the local executor, by design: remote tries outlive the scheduler (``end``
 leaves them running, and the next scheduler adopts them: ``adopts_remote_tries``), and workers
@@ -37,13 +40,14 @@ from tradewind.executors.local import LocalExecutor
 from tradewind.remote import celery_app, tokens, wire, worker_inspector
 from tradewind.remote.tokens import TryClaims
 from tradewind.runner.workload import CallbackWorkload, TaskWorkload
+from tradewind.sdk import timezone
 
 log = logging.getLogger("tradewind.executor")
 
 #: Longest ``wait`` between two reads of the events (a lost wake-up costs at most this).
 MAX_QUIET_SECONDS = 2.0
-#: Seconds between two looks for tries whose worker stopped heartbeating.
-SILENCE_CHECK_SECONDS = 5.0
+#: Seconds between two looks for lost tries (silent workers, task instances changed).
+LOST_CHECK_SECONDS = 5.0
 
 
 def execution_api_url(settings: Settings) -> str:
@@ -75,10 +79,15 @@ class CeleryExecutor(BaseExecutor):
         self.callbacks = LocalExecutor(1, fork_server=False)
         #: ti_id -> try number of the tries sent and not ended.
         self.tries: dict[int, int] = {}
-        self._started: set[int] = set()
         self._reported_rows: set[int] = set()
         self._applied_rows: list[int] = []
-        self._next_silence_check = 0.0
+        #: Ends decided here (a try stopped before it started), for the next ``wait``.
+        self._pending: list[Event] = []
+        #: Tries asked to stop (ti_id -> try number), until they end.
+        self._stopping: dict[int, int] = {}
+        #: Ended tries whose remaining rows (a stop request, an event never read) go.
+        self._ended_rows: list[tuple[int, int]] = []
+        self._next_lost_check = 0.0
         self.engine: Any = None
         self.listener: celery_events.EventListener | None = None
         #: Records the workers' answers for the Workers page (its own thread and connections).
@@ -146,20 +155,17 @@ class CeleryExecutor(BaseExecutor):
 
     # -- tries of a scheduler that died -----------------------------------------------------
     def adopt_remote(self, ti_id: int, try_number: int, *, started: bool) -> None:
-        """Report the ends of a try another scheduler sent (its worker goes on with it)."""
+        """Report the ends of a try another scheduler sent (its worker goes on with it); its
+        row tells whether it started."""
         self.tries[ti_id] = try_number
-        if started:
-            self._started.add(ti_id)
 
     def release(self, ti_id: int) -> None:
         self.tries.pop(ti_id, None)
-        self._started.discard(ti_id)
+        self._stopping.pop(ti_id, None)
 
     # -- waiting ----------------------------------------------------------------------------
     def wait(self, timeout: float | None, extra_fds: list[Any]) -> tuple[list[Event], list[Any]]:
-        celery_events.delete_events(self.engine, self._applied_rows)
-        self._reported_rows.difference_update(self._applied_rows)
-        self._applied_rows = []
+        self._delete_done_rows()
         events = self._take_events()
         if events:
             return events, []
@@ -190,7 +196,7 @@ class CeleryExecutor(BaseExecutor):
                 return events, readable
 
     def _take_events(self) -> list[Event]:
-        events: list[Event] = []
+        events, self._pending = self._pending, []
         for row_id, event in celery_events.read_events(self.engine, self.tries):
             if row_id in self._reported_rows:
                 continue
@@ -198,42 +204,58 @@ class CeleryExecutor(BaseExecutor):
             self._applied_rows.append(row_id)
             events.append(event)
             if isinstance(event, TaskFinished | TaskDied):
-                self.tries.pop(event.ti_id, None)
-                self._started.discard(event.ti_id)
-            else:
-                self._started.add(event.ti_id)
+                self._forget(event.ti_id)
         now = time.monotonic()
-        if now >= self._next_silence_check:
-            self._next_silence_check = now + SILENCE_CHECK_SECONDS
-            for ti_id in celery_events.silent_tries(
-                self.engine, self._started & set(self.tries), self.heartbeat_timeout
+        if now >= self._next_lost_check and self.tries:
+            self._next_lost_check = now + LOST_CHECK_SECONDS
+            rows = celery_events.row_states(self.engine, self.tries)
+            for died in celery_events.lost_tries(
+                self.tries, rows, timezone.utcnow(), self.heartbeat_timeout
             ):
-                self.tries.pop(ti_id, None)
-                self._started.discard(ti_id)
-                events.append(
-                    TaskDied(
-                        ti_id,
-                        f"its worker sent no heartbeat for {self.heartbeat_timeout:g} s "
-                        "(killed or cut off)",
-                    )
-                )
+                self._ended_rows.append((died.ti_id, self.tries[died.ti_id]))
+                self._forget(died.ti_id)
+                events.append(died)
         return events
+
+    def _forget(self, ti_id: int) -> None:
+        """The try ended (its end is being reported)."""
+        self.tries.pop(ti_id, None)
+        stopped = self._stopping.pop(ti_id, None)
+        if stopped is not None:
+            self._ended_rows.append((ti_id, stopped))
+
+    def _delete_done_rows(self) -> None:
+        """Delete the rows of the events the scheduler applied (it applies the events of one
+        ``wait`` before the next), and those left by ended tries."""
+        celery_events.delete_events(self.engine, self._applied_rows)
+        self._reported_rows.difference_update(self._applied_rows)
+        self._applied_rows = []
+        celery_events.delete_rows_of(self.engine, self._ended_rows)
+        self._ended_rows = []
 
     # -- stopping ---------------------------------------------------------------------------
     def terminate(self, ti_id: int) -> None:
-        """A remote try is stopped by its worker: the task instance's change makes its next
-        heartbeat refused (409), and the worker terminates it."""
-        return None
+        """Ask the try's worker to stop it: the execution API refuses the try's next heartbeat
+        and its worker terminates it, then reports its end as usual (the scheduler usually
+        changed the task instance already: then the lost-try check reports it). A try no
+        worker started yet never starts: its end is reported by the next ``wait``."""
+        try_number = self.tries.get(ti_id)
+        if try_number is None:
+            return
+        self._stopping[ti_id] = try_number
+        if not celery_events.request_stop(self.engine, ti_id, try_number, now=timezone.utcnow()):
+            self._forget(ti_id)
+            self._pending.append(TaskDied(ti_id, "stopped before a worker started it"))
 
     def end(self, grace: float | None = None) -> list[Event]:
         """Stop the callbacks; remote tries go on (the next scheduler adopts them)."""
-        events = self.callbacks.end(grace)
+        events = self.callbacks.end(grace) + self._pending
+        self._pending = []
         if self.inspector is not None:
             self.inspector.stop()
         self.tries.clear()
-        self._started.clear()
-        celery_events.delete_events(self.engine, self._applied_rows)
-        self._applied_rows = []
+        self._stopping.clear()
+        self._delete_done_rows()
         if self.listener is not None:
             self.listener.close()
         connection = getattr(self, "_producer_connection", None)

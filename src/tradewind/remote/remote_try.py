@@ -102,7 +102,8 @@ def _supervise(hosted: HostedTry, context: WorkerContext) -> int:
         try:
             client.heartbeat(context.hostname, os.getpid())
         except TryRefused as exc:
-            log.warning("%s no longer runs here (%s): terminating it", hosted.workload, exc.detail)
+            what = hosted.workload.describe()
+            log.warning("%s no longer runs here (%s): terminating it", what, exc.detail)
             context.host.terminate(ti_id)
         except ExecutionApiError as exc:
             log.warning("Heartbeat of %s failed: %s", hosted.workload.describe(), exc)

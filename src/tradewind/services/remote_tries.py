@@ -6,7 +6,9 @@ local try starts, so a scheduler applying the start again finds nothing to do), 
 keeps a running try alive, and finish only records the try's end as an ``execution_event``
 for the scheduler to apply as it applies a local try's. Everything is refused (``TryConflict``)
 once the task instance no longer runs the token's try: cleared, marked, failed after a lost
-heartbeat, or already on a newer try.
+heartbeat, or already on a newer try. The executor that sent a try may also ask for it to stop
+(a ``stop`` row, ``CeleryExecutor.terminate``): its start and heartbeats are refused then, so
+its worker drops or terminates it, and its end is still recorded.
 
 After a start or an end is recorded the scheduler is woken at once: on PostgreSQL by
 ``NOTIFY tradewind_execution_events`` inside the same transaction (delivered on commit, to
@@ -20,11 +22,12 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import event, select, text, update
+from sqlalchemy import event, exists, select, text, update
 from sqlalchemy.orm import Session
 
 from tradewind import wakeup
 from tradewind.db.models import ExecutionEvent, TaskInstance
+from tradewind.db.models.execution import STOP
 from tradewind.exceptions import TradewindError
 from tradewind.remote.tokens import TryClaims
 from tradewind.runner.messages import TaskDone
@@ -118,8 +121,11 @@ def start(
     """
     at = now or timezone.utcnow()
     ti = load_try(session, claims, for_update=True)
-    if _event_exists(session, claims, STARTED):
+    kinds = _kinds(session, claims)
+    if STARTED in kinds:
         raise TryConflict(f"try {claims.describe()} was already started")
+    if STOP in kinds:
+        raise TryConflict(f"try {claims.describe()} was stopped by the scheduler before it began")
     if ti.state != TIS.QUEUED or ti.try_number != claims.try_number:
         raise TryConflict(
             f"task instance {claims.describe()} is not queued for this try: "
@@ -150,8 +156,14 @@ def heartbeat(
     now: datetime | None = None,
 ) -> None:
     """The try is alive: its last heartbeat (and where it runs) is now. ``TryConflict`` when
-    the task instance no longer runs this try: the worker then terminates it. One UPDATE
-    guarded by the state and try, so a try failed meanwhile is never touched."""
+    the task instance no longer runs this try, or the scheduler asked to stop it: the worker
+    then terminates it. One UPDATE guarded by the state, the try and the absence of a stop
+    request, so a try failed meanwhile is never touched."""
+    stop_requested = exists().where(
+        ExecutionEvent.ti_id == claims.ti_id,
+        ExecutionEvent.try_number == claims.try_number,
+        ExecutionEvent.kind == STOP,
+    )
     changed = session.execute(
         update(TaskInstance)
         .where(
@@ -162,12 +174,15 @@ def heartbeat(
             TaskInstance.map_index == claims.map_index,
             TaskInstance.state == TIS.RUNNING,
             TaskInstance.try_number == claims.try_number,
+            ~stop_requested,
         )
         .values(last_heartbeat_at=now or timezone.utcnow(), hostname=hostname, pid=pid)
         .execution_options(synchronize_session=False)
     )
     if getattr(changed, "rowcount", 0) != 1:
         require_running(session, claims)  # raises, saying what the instance is now
+        if STOP in _kinds(session, claims):
+            raise TryConflict(f"the scheduler asked to stop try {claims.describe()}")
         raise TryConflict(f"task instance {claims.describe()} no longer runs this try")
 
 
@@ -279,10 +294,6 @@ def _check_shapes(done: TaskDone) -> None:
         for pair in done.xcoms
     ):
         raise InvalidTryReport("done.xcoms must be a list of [key, encoded value] pairs")
-
-
-def _event_exists(session: Session, claims: TryClaims, kind: str) -> bool:
-    return kind in _kinds(session, claims)
 
 
 def _recorded_ends(session: Session, claims: TryClaims) -> list[str]:

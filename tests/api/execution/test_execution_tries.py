@@ -19,6 +19,7 @@ from tests.api.execution.conftest import WHERE, RemoteTry
 from tradewind import config, wakeup
 from tradewind.db import engine as db_engine
 from tradewind.db.models import ExecutionEvent, TaskInstance
+from tradewind.executors import celery_events
 from tradewind.executors.base import TaskStarted
 from tradewind.remote import tokens
 from tradewind.remote.tokens import TryClaims
@@ -234,6 +235,37 @@ def test_finish_after_the_try_moved_on_is_refused(
     assert late.status_code == 409
     assert "it is running at try 2" in late.json()["detail"]
     assert [kind for _, kind, _ in _events(engine, claims.ti_id)] == ["started"]
+
+
+def test_a_try_asked_to_stop_is_refused_its_heartbeats_and_its_start_but_may_end(
+    client: TestClient,
+    engine: Engine,
+    queued_try: Callable[..., TryClaims],
+    try_token: Headers,
+    started_try: Callable[..., RemoteTry],
+) -> None:
+    """The celery executor's ``terminate``: the worker of a started try is told at its next
+    heartbeat, and the try's end is recorded as usual; a try not started never starts."""
+    remote = started_try()
+    claims = remote.claims
+    assert celery_events.request_stop(engine, claims.ti_id, 1, now=timezone.utcnow())
+    answer = remote.post("heartbeat", json=WHERE)
+    assert answer.status_code == 409
+    assert "the scheduler asked to stop try api_example.load" in answer.json()["detail"]
+    assert remote.post("finish", json={"kind": "died", "reason": "terminated"}).is_success
+    assert [kind for _, kind, _ in _events(engine, claims.ti_id)] == ["started", "stop", "died"]
+
+    waiting = queued_try("transform")
+    for _ in range(2):  # a second request changes nothing
+        assert not celery_events.request_stop(engine, waiting.ti_id, 1, now=timezone.utcnow())
+    start = client.post(
+        _url(waiting, "start"), json=WHERE, headers=try_token(waiting, tokens.QUEUED)
+    )
+    assert start.status_code == 409
+    assert "stopped by the scheduler before it began" in start.json()["detail"]
+    assert [kind for _, kind, _ in _events(engine, waiting.ti_id)] == ["stop"]
+    celery_events.delete_rows_of(engine, [(claims.ti_id, 1), (waiting.ti_id, 1)])
+    assert _events(engine, claims.ti_id) == _events(engine, waiting.ti_id) == []
 
 
 @pytest.mark.parametrize(

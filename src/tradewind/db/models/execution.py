@@ -5,6 +5,10 @@ or death here, and the executor of the scheduler that sent the try reads the row
 them as executor events, so the scheduler applies them exactly as it applies a local try's. A
 row is deleted once its event is applied; rows left by a scheduler that died are applied by
 the next one.
+
+One kind goes the other way: ``stop`` is written by the executor that sent the try when it is
+told to terminate it, and the execution API answers the try's next heartbeat (or its start)
+with a refusal, which makes its worker terminate it.
 """
 
 from __future__ import annotations
@@ -18,9 +22,13 @@ from sqlalchemy.orm import Mapped, mapped_column
 from tradewind.db.base import Base
 from tradewind.db.types import Json, UtcDateTime, utcnow
 
+#: The kind of row asking the worker of a try to stop it (not an event of the try).
+STOP = "stop"
+
 
 class ExecutionEvent(Base):
-    """One event of one remote try: ``kind`` is ``started``, ``finished`` or ``died``."""
+    """One event of one remote try: ``kind`` is ``started``, ``finished`` or ``died``; or a
+    request to stop the try (``STOP``)."""
 
     __tablename__ = "execution_event"
 
@@ -29,7 +37,7 @@ class ExecutionEvent(Base):
     try_number: Mapped[int] = mapped_column(Integer)
     kind: Mapped[str] = mapped_column(String(16))
     #: ``started``: hostname, pid, at; ``finished``: the try's ``TaskDone`` wire fields;
-    #: ``died``: reason.
+    #: ``died``: reason; ``stop``: nothing.
     payload: Mapped[dict[str, Any]] = mapped_column(Json)
     created_at: Mapped[dt.datetime] = mapped_column(UtcDateTime, default=utcnow)
 
