@@ -19,6 +19,18 @@ Delivery rules, and why:
   waits before another worker takes it; one hour keeps such redeliveries rare for long tries
   while a lost worker's unstarted tries come back the same hour. RabbitMQ redelivers at once
   when the worker's connection drops and needs no such setting.
+- RabbitMQ's ``consumer_timeout`` (30 min by default): the broker closes a channel one of
+  whose deliveries stayed unacknowledged longer, which late acknowledgement makes every try
+  longer than that do. Celery takes that channel error for fatal and stops the worker (its
+  long tries would die and be retried, to die again); ``broker_channel_error_retry`` makes it
+  reconnect instead. The worker's tries go on, the broker gives their messages back, the
+  copies are refused at start and dropped, and the old message's acknowledgement fails when
+  its try ends (logged, harmless: the try's end went to the execution API). The server setting
+  that spares these reconnections is the operator's (docs/remote-execution.md, "Brokers"):
+  Tradewind declares no ``x-consumer-timeout`` queue argument: a queue keeps the arguments of
+  its first declaration, and servers before 3.11.15 (3.10, say) ignore it.
+- ``worker_cancel_long_running_tasks_on_connection_loss`` off (Celery 6 turns it on): a lost
+  broker connection must not stop running tries; their state is the execution API's.
 - JSON only: a worker must not unpickle what a broker hands it.
 """
 
@@ -57,6 +69,8 @@ def app_settings() -> dict[str, Any]:
         "task_default_delivery_mode": "persistent",
         "broker_transport_options": {"visibility_timeout": VISIBILITY_TIMEOUT},
         "broker_connection_retry_on_startup": True,
+        "broker_channel_error_retry": True,
+        "worker_cancel_long_running_tasks_on_connection_loss": False,
         "worker_hijack_root_logger": False,
         "worker_send_task_events": False,
         "enable_utc": True,
