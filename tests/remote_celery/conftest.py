@@ -19,7 +19,6 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
-import socket
 import subprocess
 import uuid
 from collections.abc import Iterator
@@ -34,6 +33,7 @@ from tradewind.remote import celery_app
 
 from .brokers import REDIS_URL, require
 from .history import TryRow, tries_of_run
+from .ports import free_port
 
 SECRET = "celery-end-to-end-test-key-of-32-bytes-or-more"
 #: ``pytestmark`` of the end-to-end tests: slow, on PostgreSQL (workers of several machines
@@ -43,12 +43,6 @@ END_TO_END = [
     pytest.mark.parametrize("backend", [pytest.param("postgres", marks=pytest.mark.postgres)]),
 ]
 ADMIN = ("admin", "admin-password")
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 class CeleryDeployment(Deployment):
@@ -179,7 +173,7 @@ def celery_deployment(
     require(broker_url)
     folder = tmp_path / "dags"
     folder.mkdir()
-    port = _free_port()
+    port = free_port()
     env = {
         **os.environ,
         **tradewind_env,

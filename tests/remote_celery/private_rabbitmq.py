@@ -16,14 +16,10 @@ from pathlib import Path
 
 import pytest
 
+from .ports import free_port
+
 SERVER = Path("/usr/lib/rabbitmq/bin/rabbitmq-server")
 EPMD_PORT = 4369
-
-
-def _free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return int(sock.getsockname()[1])
 
 
 def _listening(port: int) -> bool:
@@ -49,7 +45,7 @@ def rabbitmq_node(folder: Path, *, consumer_timeout_ms: int) -> Iterator[str]:
             pytest.fail(reason)
         pytest.skip(reason)
     folder.mkdir(parents=True)
-    port, dist_port = _free_port(), _free_port()
+    port, dist_port = free_port(), free_port()
     (folder / "rabbitmq.conf").write_text(
         f"listeners.tcp.default = 127.0.0.1:{port}\n"
         f"consumer_timeout = {consumer_timeout_ms}\n"

@@ -215,6 +215,9 @@ class EventListener:
         if engine.dialect.name != "postgresql":
             return
         raw = engine.raw_connection()
+        # Its own connection: out of the pool, so that closing it closes it (back in the pool
+        # it would hand its LISTEN and its autocommit to the next transaction).
+        raw.detach()
         driver = raw.driver_connection
         if driver is None:
             raw.close()

@@ -92,6 +92,7 @@ class CeleryExecutor(BaseExecutor):
         self.listener: celery_events.EventListener | None = None
         #: Records the workers' answers for the Workers page (its own thread and connections).
         self.inspector: worker_inspector.WorkerInspector | None = None
+        self._producer_connection: Any = None
 
     def start(
         self,
@@ -258,7 +259,9 @@ class CeleryExecutor(BaseExecutor):
         self._delete_done_rows()
         if self.listener is not None:
             self.listener.close()
-        connection = getattr(self, "_producer_connection", None)
-        if connection is not None:
-            connection.release()
+        if self._producer_connection is not None:
+            self._producer_connection.release()
+            self._producer_connection = None
+        if self.engine is not None:
+            self.engine.dispose()
         return events

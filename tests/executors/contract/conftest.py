@@ -1,5 +1,6 @@
 """The executors the contract suite runs against: the local executor (with warm launchers, and
-forking every try directly) and every fake executor the tests use instead of it."""
+forking every try directly), the celery executor with a real API server and worker
+(``celery_subject``), and every fake executor the tests use instead of them."""
 
 from __future__ import annotations
 
@@ -13,8 +14,11 @@ from typing import Any
 
 import pytest
 
+from tests.executors.contract.celery_subject import celery_deployment
 from tests.executors.fakes import ScriptedExecutor
+from tests.remote_celery.brokers import REDIS_URL, require
 from tradewind.executors.base import BaseExecutor, TaskStarted
+from tradewind.executors.celery_executor import CeleryExecutor
 from tradewind.executors.launchers import LauncherPool
 from tradewind.executors.local import LocalExecutor
 from tradewind.runner import xcom_codec
@@ -71,6 +75,13 @@ class Subject:
     #: It finds and adopts the tries of a dead predecessor of its home.
     can_adopt: bool
     make: Callable[[], BaseExecutor]
+    #: Its tries run on workers: the API server answers their questions (the request handler
+    #: given to ``start`` answers only DAG callbacks), and they outlive ``end`` (the next
+    #: scheduler adopts them).
+    remote: bool = False
+    #: Makes the metastore ready for a workload (a remote try starts only when its task
+    #: instance is queued for it); the workload to launch.
+    queue_row: Callable[[TaskWorkload], TaskWorkload] | None = None
 
     def workload(self, ti_id: int, task_id: str, **changes: Any) -> TaskWorkload:
         workload = TaskWorkload(
@@ -88,7 +99,8 @@ class Subject:
             execution_timeout=1.0 if task_id == "timeout" else None,
             outcome_path=str(self.folder / "outcomes" / f"{ti_id}-1.json"),
         )
-        return dataclasses.replace(workload, **changes)
+        workload = dataclasses.replace(workload, **changes)
+        return workload if self.queue_row is None else self.queue_row(workload)
 
 
 def _kill(started: TaskStarted) -> None:
@@ -115,8 +127,16 @@ EXECUTORS: dict[str, tuple[Callable[[], BaseExecutor], bool]] = {
 }
 
 
-@pytest.fixture(params=sorted(EXECUTORS))
+@pytest.fixture(
+    params=[
+        *sorted(EXECUTORS),
+        pytest.param("celery", marks=[pytest.mark.slow, pytest.mark.postgres]),
+    ]
+)
 def subject(request: Any, tmp_path: Path) -> Iterator[Subject]:
+    if request.param == "celery":
+        yield from _celery_subject(request, tmp_path)
+        return
     make, real = EXECUTORS[request.param]
     executor = make()
     answers = Answers()
@@ -126,3 +146,27 @@ def subject(request: Any, tmp_path: Path) -> Iterator[Subject]:
     )
     yield Subject(executor, answers, tmp_path, lose, can_adopt=real, make=make)
     executor.end(grace=0.5)
+
+
+def _celery_subject(request: Any, tmp_path: Path) -> Iterator[Subject]:
+    """On PostgreSQL (workers of several machines need a server database) and Redis."""
+    database_url = request.getfixturevalue("postgres_server").clean_migrated_database()
+    with celery_deployment(tmp_path, database_url, require(REDIS_URL)) as deployment:
+
+        def make() -> BaseExecutor:
+            return CeleryExecutor(deployment.settings())
+
+        executor = make()
+        answers = Answers()
+        executor.start(answers)
+        yield Subject(
+            executor,
+            answers,
+            tmp_path,
+            deployment.lose,
+            can_adopt=False,
+            make=make,
+            remote=True,
+            queue_row=deployment.queue_row,
+        )
+        executor.end(grace=0.5)
