@@ -66,7 +66,16 @@ def test_sigterm_drains_a_worker_and_its_long_try_is_retried_elsewhere(
     assert leaving.wait(timeout=GRACE + 20) == 0, d.tails()
     took = time.monotonic() - stopped
     assert GRACE - 1 <= took <= GRACE + 10, (took, d.tails())
-    by_task = {row.task_id: row for row in d.tries("r1") if row.try_number == 1}
+    # The terminated try's end was sent before the worker exited; the scheduler applies it.
+    by_task = d.wait_for(
+        lambda: (
+            (tries := {row.task_id: row for row in d.tries("r1") if row.try_number == 1})
+            and tries["long"].state != "running"
+            and tries
+        ),
+        10,
+        "the scheduler to apply the end of long",
+    )
     assert by_task["short"].state == "success", by_task
     assert by_task["after"].state == "queued" and by_task["after"].hostname is None, by_task
     assert by_task["long"].state == "up_for_retry", by_task
