@@ -9,6 +9,7 @@ import os
 import signal
 import subprocess
 import time
+from pathlib import Path
 
 import pytest
 
@@ -20,6 +21,8 @@ pytestmark = END_TO_END
 
 TASKS = 8
 HEARTBEAT_TIMEOUT = 6
+#: Seconds each try sleeps: its orphan would still run for most of them.
+SLEEP = 6
 
 DAG = (
     RECORD_PID
@@ -30,7 +33,7 @@ DAG = (
 
     def work(ti):
         record_pid("{pids}", ti)
-        time.sleep(4)
+        time.sleep({sleep})
         return ti.try_number
 
     with DAG("lossy", schedule=None,
@@ -44,7 +47,7 @@ DAG = (
 def _run_on_two_workers(d: CeleryDeployment) -> tuple[subprocess.Popen[str], ...]:
     """Both workers busy with the run's tries (4 each), every try started."""
     d.env["TRADEWIND__SCHEDULER__HEARTBEAT_TIMEOUT"] = str(HEARTBEAT_TIMEOUT)
-    d.write("lossy.py", DAG.format(pids=d.pid_folder, n=TASKS))
+    d.write("lossy.py", DAG.format(pids=d.pid_folder, n=TASKS, sleep=SLEEP))
     d.parse()
     d.start_api()
     victim = d.start_worker("victim", "--concurrency", "4")
@@ -60,7 +63,22 @@ def _run_on_two_workers(d: CeleryDeployment) -> tuple[subprocess.Popen[str], ...
         "every try to run, on both workers",
         interval=0.2,
     )
+    d.wait_for(
+        lambda: len(list(d.pid_folder.iterdir())) == TASKS,
+        30,
+        "every try's process to be in its task",
+        interval=0.2,
+    )
     return victim, survivor
+
+
+def _alive(pid: int) -> bool:
+    """Whether ``pid`` runs (a zombie waiting to be reaped does not)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
 def _check_retried_elsewhere(rows: list[TryRow]) -> set[str]:
@@ -80,8 +98,18 @@ def test_the_tries_of_a_killed_worker_are_retried_on_another(celery_deployment) 
     each is refused (the try already started), and it drops them."""
     d = celery_deployment
     victim, survivor = _run_on_two_workers(d)
+    on_victim = {row.task_id for row in d.tries("r1") if row.hostname == "victim@test"}
+    orphans = [
+        int(path.name.rsplit("-", 1)[1])
+        for path in d.pid_folder.iterdir()
+        if path.name.rsplit("-", 2)[0] in on_victim
+    ]
+    assert len(orphans) == TASKS // 2, list(d.pid_folder.iterdir())
     os.kill(victim.pid, signal.SIGKILL)
     killed = time.monotonic()
+    # Its tries do not go on beside their retries: nothing could adopt them, so each ends
+    # when its supervisor's channel closes, long before its sleep would.
+    d.wait_for(lambda: not any(_alive(pid) for pid in orphans), SLEEP / 2, "the orphans to end")
     final = d.wait_for_run("lossy", "r1", 45)
     assert final["state"] == "success", (final, d.tails())
     assert time.monotonic() - killed >= HEARTBEAT_TIMEOUT

@@ -11,7 +11,6 @@ refuses the try's start and heartbeats while it exists, so its worker drops or t
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 from collections.abc import Iterable, Mapping
@@ -204,42 +203,3 @@ def delete_rows_of(engine: Engine, tries: Iterable[tuple[int, int]]) -> None:
         db_engine.run_in_transaction(
             engine, lambda s: s.execute(delete(ExecutionEvent).where(condition))
         )
-
-
-class EventListener:
-    """``LISTEN tradewind_execution_events`` on a connection of its own (PostgreSQL only):
-    its socket is readable when the API server recorded an event."""
-
-    def __init__(self, engine: Engine) -> None:
-        self.connection: Any = None
-        if engine.dialect.name != "postgresql":
-            return
-        raw = engine.raw_connection()
-        # Its own connection: out of the pool, so that closing it closes it (back in the pool
-        # it would hand its LISTEN and its autocommit to the next transaction).
-        raw.detach()
-        driver = raw.driver_connection
-        if driver is None:
-            raw.close()
-            return
-        self._raw = raw
-        driver.autocommit = True
-        driver.execute(f"LISTEN {NOTIFY_CHANNEL}")
-        self.connection = driver
-
-    def fileno(self) -> int:
-        return int(self.connection.fileno())
-
-    def drain(self) -> None:
-        """Take the notifications received (their content does not matter)."""
-        if self.connection is None:
-            return
-        with contextlib.suppress(Exception):
-            for _ in self.connection.notifies(timeout=0, stop_after=1000):
-                pass
-
-    def close(self) -> None:
-        if self.connection is not None:
-            with contextlib.suppress(Exception):
-                self._raw.close()
-            self.connection = None

@@ -27,6 +27,7 @@ from typing import Any
 
 from tradewind.config import Settings
 from tradewind.db import engine as db_engine
+from tradewind.db.listen import PgListener
 from tradewind.exceptions import ConfigError
 from tradewind.executors import celery_events
 from tradewind.executors.base import (
@@ -89,7 +90,7 @@ class CeleryExecutor(BaseExecutor):
         self._ended_rows: list[tuple[int, int]] = []
         self._next_lost_check = 0.0
         self.engine: Any = None
-        self.listener: celery_events.EventListener | None = None
+        self.listener: PgListener | None = None
         #: Records the workers' answers for the Workers page (its own thread and connections).
         self.inspector: worker_inspector.WorkerInspector | None = None
         self._producer_connection: Any = None
@@ -102,10 +103,13 @@ class CeleryExecutor(BaseExecutor):
         home: Path | None = None,
     ) -> None:
         self.engine = db_engine.engine_from_settings(self.settings)
-        self.listener = celery_events.EventListener(self.engine)
+        self.listener = PgListener(self.engine, celery_events.NOTIFY_CHANNEL)
         fds = list(private_fds)
-        if self.listener.connection is not None:
-            fds.append(self.listener)
+        descriptor = self.listener.fileno()
+        if descriptor is not None:
+            # A bare descriptor: a forked child closes its copy; closing the connection
+            # object there would end this process's session.
+            fds.append(descriptor)
         self.callbacks.start(request_handler, private_fds=fds)
         self._producer_connection = self.app.connection_for_write()
         self.inspector = worker_inspector.WorkerInspector.from_settings(self.settings)
@@ -172,7 +176,7 @@ class CeleryExecutor(BaseExecutor):
             return events, []
         listener = self.listener
         fds = list(extra_fds)
-        if listener is not None and listener.connection is not None:
+        if listener is not None and listener.active:
             fds.append(listener)
         # The events are read every MAX_QUIET_SECONDS, yet the wait lasts its whole timeout
         # unless something comes: a wait that ends early tells the scheduler that something

@@ -25,7 +25,14 @@ from typing import Any, NoReturn
 from tradewind.dag_processing.source_loader import load_dag_from_source
 from tradewind.exceptions import TaskTerminated, TaskTimeout
 from tradewind.operators import supervisor_comms
-from tradewind.runner import beacons, message_codec, outcome_files, task_execution, xcom_codec
+from tradewind.runner import (
+    beacons,
+    message_codec,
+    orphan_watch,
+    outcome_files,
+    task_execution,
+    xcom_codec,
+)
 from tradewind.runner.env_lookups import environment_connection, environment_variable
 from tradewind.runner.masking import MaskingFilter, MaskingStream
 from tradewind.runner.messages import (
@@ -270,6 +277,9 @@ def run(
             else None
         )
         link = ParentLink(channel, resume=resume)
+        if home_key is None and workload.outcome_path is None:
+            # Nothing could adopt this try nor read its end: it ends with its supervisor.
+            orphan_watch.start(channel.fileno())
         supervisor_comms.install(message_codec.relay_sender(link.ask))
         store = ParentXComStore(link, workload)
         done = _execute(workload, store, link, dag)
