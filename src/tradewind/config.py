@@ -1,4 +1,5 @@
-"""Settings: defaults < ``$TRADEWIND_HOME/tradewind.toml`` < ``TRADEWIND__SECTION__KEY``.
+"""Settings: defaults < ``$TRADEWIND_HOME/tradewind.toml`` < ``AIRFLOW__SECTION__KEY`` (where
+Tradewind has the setting, ``AIRFLOW_NAMES``) < ``TRADEWIND__SECTION__KEY``.
 
 One ``Settings`` object is loaded at an entry point (CLI command, server start) and passed
 down; library code never reads ``os.environ`` itself. Every setting is declared once in
@@ -317,10 +318,54 @@ OPTIONS: dict[tuple[str, str], Option] = _options(
 )
 
 
+#: Airflow's names of the settings Tradewind has under another name (Airflow 3's, then the
+#: Airflow 2 names deployments still set), read from ``AIRFLOW__SECTION__KEY`` so that an
+#: environment written for Airflow needs few changes. A setting whose section and key are the
+#: same in both needs no entry. Airflow settings Tradewind does not have are ignored.
+AIRFLOW_NAMES: dict[tuple[str, str], tuple[str, str]] = {
+    ("database", "sql_alchemy_conn"): ("database", "url"),
+    ("core", "sql_alchemy_conn"): ("database", "url"),
+    ("operators", "default_queue"): ("celery", "default_queue"),
+    ("dag_processor", "dag_file_processor_timeout"): ("dag_processor", "file_timeout"),
+    ("core", "dag_file_processor_timeout"): ("dag_processor", "file_timeout"),
+    ("scheduler", "dag_dir_list_interval"): ("dag_processor", "refresh_interval"),
+    ("scheduler", "task_instance_heartbeat_timeout"): ("scheduler", "heartbeat_timeout"),
+    ("scheduler", "scheduler_zombie_task_threshold"): ("scheduler", "heartbeat_timeout"),
+    ("scheduler", "task_instance_heartbeat_sec"): ("scheduler", "task_heartbeat_interval"),
+    ("webserver", "secret_key"): ("api", "secret_key"),
+    ("webserver", "web_server_port"): ("api", "port"),
+    ("webserver", "web_server_host"): ("api", "host"),
+}
+AIRFLOW_ENV_PREFIX = "AIRFLOW__"
+
+
 def default_home(environ: Mapping[str, str]) -> Path:
-    """``$TRADEWIND_HOME``, or ``~/tradewind``."""
-    raw = environ.get("TRADEWIND_HOME")
+    """``$TRADEWIND_HOME``, else ``$AIRFLOW_HOME`` (an Airflow deployment's home serves as
+    is), else ``~/tradewind``."""
+    raw = environ.get("TRADEWIND_HOME") or environ.get("AIRFLOW_HOME")
     return Path(raw).expanduser() if raw else Path.home() / "tradewind"
+
+
+def _airflow_values(environ: Mapping[str, str]) -> dict[tuple[str, str], tuple[str, str]]:
+    """Tradewind setting -> (raw value, variable) from ``AIRFLOW__SECTION__KEY`` variables.
+    When two Airflow names give one setting, Airflow 3's (listed first) wins."""
+    found: dict[tuple[str, str], tuple[str, str]] = {}
+    priority = {name: rank for rank, name in enumerate(AIRFLOW_NAMES)}
+    ranks: dict[tuple[str, str], int] = {}
+    for name, raw in environ.items():
+        # Empty is Airflow's way of leaving a setting at its default (its compose file says
+        # ``AIRFLOW__CORE__FERNET_KEY: ''``).
+        if not name.startswith(AIRFLOW_ENV_PREFIX) or name.count("__") != 2 or not raw:
+            continue
+        airflow_key = _key_of(name)
+        target = AIRFLOW_NAMES.get(airflow_key, airflow_key)
+        if target not in OPTIONS:
+            continue
+        rank = priority.get(airflow_key, -1)  # the same name in both outranks a renamed one
+        if target not in found or rank < ranks[target]:
+            found[target] = (raw, name)
+            ranks[target] = rank
+    return found
 
 
 @dataclasses.dataclass(frozen=True)
@@ -370,6 +415,7 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
     environ = os.environ if environ is None else environ
     home = default_home(environ)
     from_file = _read_toml(home / "tradewind.toml")
+    from_airflow = _airflow_values(environ)
     values: dict[tuple[str, str], Any] = {}
     sources: dict[tuple[str, str], str] = {}
     for (section, key), option in OPTIONS.items():
@@ -378,6 +424,9 @@ def load(environ: Mapping[str, str] | None = None) -> Settings:
             value, source = from_file[section][key], "tradewind.toml"
             if isinstance(value, str) and option.parse is not str:
                 value = _parse(option, value, "tradewind.toml")
+        if (section, key) in from_airflow:
+            raw, name = from_airflow[(section, key)]
+            value, source = _parse(option, raw, name), f"env ({name})"
         if option.env_var in environ:
             value, source = _parse(option, environ[option.env_var], option.env_var), "env"
         values[(section, key)] = value
