@@ -24,6 +24,7 @@ RANKS = {
     "sensors": 4,
     "decorators": 5,
     "__init__": 6,
+    "compat": 6,
     # Loading a DAG file: what task processes use, below the metastore.
     "serialization": 7,
     "dag_processing.importer": 7,

@@ -79,6 +79,17 @@ class Deployment:
 
     wait_for = staticmethod(wait_for)
 
+    def ended_run(self, dag_id: str, run_id: str, timeout: float) -> dict[str, Any]:
+        """The run's states once it ended (success or failed), polled from the CLI."""
+        return self.wait_for(
+            lambda: (
+                (s := self.states(dag_id, run_id)) and s["state"] in ("success", "failed") and s
+            ),
+            timeout,
+            f"run {run_id} of {dag_id} to end",
+            interval=0.3,
+        )
+
     @staticmethod
     def cpu_seconds(pid: int) -> float:
         """User + system CPU time of a process so far."""

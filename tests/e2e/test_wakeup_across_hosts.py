@@ -59,10 +59,5 @@ def test_a_trigger_from_an_api_server_elsewhere_wakes_the_scheduler(
         signed_in = _post(f"{url}/auth/token", {"username": "admin", "password": "pw"})
         trigger = {"dag_run_id": "r1", "logical_date": None}
         _post(f"{url}/api/v2/dags/quick/dagRuns", trigger, str(signed_in["access_token"]))
-        final = d.wait_for(
-            lambda: (s := d.states("quick", "r1")) and s["state"] in ("success", "failed") and s,
-            60,
-            "the run to end",
-            interval=0.5,
-        )
+        final = d.ended_run("quick", "r1", 60)
     assert final["state"] == "success", final

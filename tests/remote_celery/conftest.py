@@ -123,14 +123,7 @@ class CeleryDeployment(Deployment):
         """The run's states once it ended; on a timeout, the failure shows the task states and
         the end of every process's output."""
         try:
-            return self.wait_for(
-                lambda: (
-                    (s := self.states(dag_id, run_id)) and s["state"] in ("success", "failed") and s
-                ),
-                timeout,
-                f"run {run_id} to end",
-                interval=0.5,
-            )
+            return self.ended_run(dag_id, run_id, timeout)
         except AssertionError as exc:
             raise AssertionError(f"{exc}: {self.states(dag_id, run_id)}\n{self.tails()}") from None
 

@@ -48,12 +48,7 @@ def test_a_rescheduled_sensor_pokes_again_on_workers_at_the_same_try(
     d.start_worker("w2", "-c", "2")
     d.start("scheduler")
     assert d.cli("dags", "trigger", "waits", "--run-id", "r1").returncode == 0
-    final = d.wait_for(
-        lambda: (s := d.states("waits", "r1")) and s["state"] in ("success", "failed") and s,
-        90,
-        "the run to end",
-        interval=0.5,
-    )
+    final = d.ended_run("waits", "r1", 90)
     tails = [d.output(p)[-2000:] for p in d.processes]
     assert final["state"] == "success", (final, tails)
     assert pokes.read_text().splitlines() == ["poke"] * 3

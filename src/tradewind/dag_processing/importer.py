@@ -16,6 +16,7 @@ import traceback
 from pathlib import Path
 from types import TracebackType
 
+from tradewind.compat import airflow_import
 from tradewind.config import Settings
 from tradewind.exceptions import DagDefinitionError
 from tradewind.sdk import definition_context, timezone
@@ -199,6 +200,7 @@ def import_dag_file(path: Path, defaults: DagFileDefaults | None = None) -> File
     """Execute ``path`` and return its valid DAGs and every problem found; its DAGs take
     ``defaults`` (UTC and 16 when not given) for what the file leaves unset."""
     path = path.resolve()
+    airflow_import.install()
     definition_context.take_created_dags()
     definition_context.take_orphans()
     name = module_name_for(path)

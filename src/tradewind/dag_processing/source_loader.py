@@ -12,6 +12,7 @@ import types
 from collections.abc import Sequence
 from pathlib import Path
 
+from tradewind.compat import airflow_import
 from tradewind.dag_processing.importer import module_name_for
 from tradewind.exceptions import DagFileImportError, DagNotFound
 from tradewind.sdk import definition_context
@@ -27,6 +28,7 @@ def load_dag_from_source(
     as for the DAG processor; an extracted bundle's root on a worker).
     """
     path = Path(fileloc)
+    airflow_import.install()
     for folder in reversed([str(path.parent), *sys_path]):
         if folder not in sys.path:
             sys.path.insert(0, folder)

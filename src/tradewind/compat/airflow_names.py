@@ -1,0 +1,113 @@
+"""Which Tradewind object each of Airflow's import paths names, for ``airflow_import``.
+
+A module is listed with its names, each ``"tradewind.module:attribute"``. Airflow 3's own
+paths (``airflow.sdk``, ``airflow.providers.standard``) come with the legacy spellings Airflow
+3 still accepts (``from airflow import DAG``, ``airflow.operators.python``, ...). A module
+not listed, or a name not listed in a listed module, fails at import with a message naming
+it: a DAG file never runs with something silently different.
+"""
+
+from __future__ import annotations
+
+_DAG = "tradewind.sdk.dag:DAG"
+_BASE_OPERATOR = "tradewind.sdk.baseoperator:BaseOperator"
+_PYTHON = {
+    "PythonOperator": "tradewind.operators.python:PythonOperator",
+    "BranchPythonOperator": "tradewind.operators.python:BranchPythonOperator",
+    "ShortCircuitOperator": "tradewind.operators.python:ShortCircuitOperator",
+    "get_current_context": "tradewind.sdk.context:get_current_context",
+}
+_BASH = {"BashOperator": "tradewind.operators.bash:BashOperator"}
+_EMPTY = {"EmptyOperator": "tradewind.operators.empty:EmptyOperator"}
+_TRIGGER_DAGRUN = {
+    "TriggerDagRunOperator": "tradewind.operators.trigger_dagrun:TriggerDagRunOperator"
+}
+_SENSOR_BASE = {
+    "BaseSensorOperator": "tradewind.sensors.base:BaseSensorOperator",
+    "PokeReturnValue": "tradewind.sensors.base:PokeReturnValue",
+}
+_PYTHON_SENSOR = {"PythonSensor": "tradewind.sensors.python:PythonSensor"}
+_FILE_SENSOR = {"FileSensor": "tradewind.sensors.filesystem:FileSensor"}
+_EXTERNAL_TASK = {"ExternalTaskSensor": "tradewind.sensors.external_task:ExternalTaskSensor"}
+_TIME_DELTA = {"TimeDeltaSensor": "tradewind.sensors.time_delta:TimeDeltaSensor"}
+_TRIGGER_RULE = {"TriggerRule": "tradewind.sdk.trigger_rule:TriggerRule"}
+_TASK_GROUP = {"TaskGroup": "tradewind.sdk.task_group:TaskGroup"}
+_DECORATORS = {
+    "dag": "tradewind.sdk.dag:dag",
+    "task": "tradewind.decorators:task",
+    "task_group": "tradewind.decorators:task_group",
+}
+_EXCEPTIONS = {
+    "AirflowException": "tradewind.exceptions:TradewindError",
+    "AirflowSkipException": "tradewind.exceptions:SkipTask",
+    "AirflowFailException": "tradewind.exceptions:FailTask",
+    "AirflowSensorTimeout": "tradewind.exceptions:SensorTimeout",
+    "AirflowRescheduleException": "tradewind.exceptions:RescheduleTask",
+    "DuplicateTaskIdFound": "tradewind.exceptions:DuplicateTaskIdError",
+    "AirflowDagCycleException": "tradewind.exceptions:CycleError",
+    "ParamValidationError": "tradewind.exceptions:ParamValidationError",
+}
+_STATES = {
+    "DagRunState": "tradewind.sdk.states:DagRunState",
+    "TaskInstanceState": "tradewind.sdk.states:TaskInstanceState",
+}
+
+MODULES: dict[str, dict[str, str]] = {
+    "airflow": {"DAG": _DAG},
+    "airflow.sdk": {
+        "DAG": _DAG,
+        "BaseOperator": _BASE_OPERATOR,
+        "Param": "tradewind.sdk.param:Param",
+        "TaskGroup": _TASK_GROUP["TaskGroup"],
+        "XComArg": "tradewind.sdk.xcom_arg:XComArg",
+        "chain": "tradewind.sdk.dependencies:chain",
+        "cross_downstream": "tradewind.sdk.dependencies:cross_downstream",
+        "get_current_context": _PYTHON["get_current_context"],
+        "Context": "tradewind.sdk.context:Context",
+        "Connection": "tradewind.sdk.connection:Connection",
+        "TriggerRule": _TRIGGER_RULE["TriggerRule"],
+        **_SENSOR_BASE,
+        **_DECORATORS,
+    },
+    "airflow.decorators": _DECORATORS,
+    "airflow.models": {
+        "DAG": _DAG,
+        "BaseOperator": _BASE_OPERATOR,
+        "Param": "tradewind.sdk.param:Param",
+    },
+    "airflow.models.dag": {"DAG": _DAG},
+    "airflow.models.baseoperator": {
+        "BaseOperator": _BASE_OPERATOR,
+        "chain": "tradewind.sdk.dependencies:chain",
+        "cross_downstream": "tradewind.sdk.dependencies:cross_downstream",
+    },
+    "airflow.models.param": {"Param": "tradewind.sdk.param:Param"},
+    "airflow.exceptions": _EXCEPTIONS,
+    "airflow.operators": {},
+    "airflow.operators.python": _PYTHON,
+    "airflow.operators.bash": _BASH,
+    "airflow.operators.empty": _EMPTY,
+    "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.sensors": {},
+    "airflow.sensors.base": _SENSOR_BASE,
+    "airflow.sensors.python": _PYTHON_SENSOR,
+    "airflow.sensors.filesystem": _FILE_SENSOR,
+    "airflow.sensors.external_task": _EXTERNAL_TASK,
+    "airflow.sensors.time_delta": _TIME_DELTA,
+    "airflow.utils": {},
+    "airflow.utils.trigger_rule": _TRIGGER_RULE,
+    "airflow.utils.task_group": _TASK_GROUP,
+    "airflow.utils.state": _STATES,
+    "airflow.providers": {},
+    "airflow.providers.standard": {},
+    "airflow.providers.standard.operators": {},
+    "airflow.providers.standard.operators.python": _PYTHON,
+    "airflow.providers.standard.operators.bash": _BASH,
+    "airflow.providers.standard.operators.empty": _EMPTY,
+    "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.providers.standard.sensors": {},
+    "airflow.providers.standard.sensors.python": _PYTHON_SENSOR,
+    "airflow.providers.standard.sensors.filesystem": _FILE_SENSOR,
+    "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
+    "airflow.providers.standard.sensors.time_delta": _TIME_DELTA,
+}

@@ -1,0 +1,163 @@
+"""DAG files written for Airflow import ``airflow`` and get Tradewind's objects (Airflow 3's
+``airflow.sdk`` and ``airflow.providers.standard`` paths, and the legacy spellings Airflow 3
+still accepts); a module or name Tradewind does not have fails the import naming it; an
+installed Airflow is never shadowed. Each runs the real ``tradewind`` command in a process
+of its own (the ``airflow`` finder is installed for the process)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+AIRFLOW_3 = """\
+import pendulum_free_marker  # noqa: F401 - a helper module beside the DAG file
+from airflow.sdk import DAG, dag, task, chain, TriggerRule
+from airflow.providers.standard.operators.bash import BashOperator
+from airflow.providers.standard.operators.empty import EmptyOperator
+
+
+@dag(schedule=None, dag_id="airflow_three")
+def pipeline():
+    @task
+    def extract():
+        return 20
+
+    @task
+    def load(value):
+        print(f"loaded {value + 1}")
+        return value + 1
+
+    done = EmptyOperator(task_id="done", trigger_rule=TriggerRule.ALL_DONE)
+    shell = BashOperator(task_id="shell", bash_command="echo from bash")
+    chain(load(extract()), shell, done)
+
+
+pipeline()
+"""
+LEGACY = """\
+from airflow import DAG
+from airflow.decorators import task
+from airflow.exceptions import AirflowSkipException
+from airflow.operators.python import PythonOperator
+from airflow.utils.trigger_rule import TriggerRule
+
+def skip():
+    raise AirflowSkipException("nothing to do")
+
+with DAG("airflow_legacy", schedule=None) as dag:
+    skipped = PythonOperator(task_id="skipped", python_callable=skip)
+
+    @task(trigger_rule=TriggerRule.NONE_FAILED)
+    def after():
+        return "after"
+
+    skipped >> after()
+"""
+NOT_AVAILABLE = """\
+from airflow import DAG
+from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator
+
+with DAG("needs_amazon", schedule=None):
+    S3CreateBucketOperator(task_id="bucket", bucket_name="b")
+"""
+MISSING_NAME = """\
+from airflow.sdk import DAG, Asset
+
+with DAG("needs_assets", schedule=[Asset("s3://x")]):
+    pass
+"""
+
+
+def tradewind(tmp_path: Path, *args: str, pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "tradewind.cli.main", *args],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "TRADEWIND_HOME": str(tmp_path / "home"),
+            "PATH": "/usr/bin:/bin",
+            "PYTHONPATH": pythonpath,
+        },
+    )
+
+
+@pytest.fixture
+def folder(tmp_path: Path) -> Path:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "pendulum_free_marker.py").write_text("VALUE = 1\n")
+    (folder / "airflow_three.py").write_text(AIRFLOW_3)
+    (folder / "airflow_legacy.py").write_text(LEGACY)
+    (folder / "needs_amazon.py").write_text(NOT_AVAILABLE)
+    (folder / "needs_assets.py").write_text(MISSING_NAME)
+    return folder
+
+
+def test_an_airflow_3_dag_file_runs(tmp_path: Path, folder: Path) -> None:
+    done = tradewind(
+        tmp_path, "dags", "test", "airflow_three", "--dags-folder", str(folder), "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert result["state"] == "success", result
+    states = {task_id: task["state"] for task_id, task in result["tasks"].items()}
+    assert states == {
+        "extract": "success",
+        "load": "success",
+        "shell": "success",
+        "done": "success",
+    }
+    assert "loaded 21" in done.stderr and "from bash" in done.stderr
+
+
+def test_a_dag_file_in_legacy_spellings_runs_with_airflow_s_states(
+    tmp_path: Path, folder: Path
+) -> None:
+    done = tradewind(
+        tmp_path, "dags", "test", "airflow_legacy", "--dags-folder", str(folder), "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    tasks = json.loads(done.stdout)["tasks"]
+    assert tasks["skipped"]["state"] == "skipped"
+    assert tasks["after"]["state"] == "success"
+
+
+@pytest.mark.parametrize(
+    ("dag_id", "message"),
+    [
+        ("needs_amazon", "airflow.providers.amazon is not available in Tradewind"),
+        ("needs_assets", "airflow.sdk.Asset is not available in Tradewind"),
+    ],
+)
+def test_what_tradewind_does_not_have_fails_the_import_naming_it(
+    tmp_path: Path, folder: Path, dag_id: str, message: str
+) -> None:
+    failed = tradewind(tmp_path, "dags", "test", dag_id, "--dags-folder", str(folder))
+    assert failed.returncode != 0
+    assert message in failed.stderr, failed.stderr
+    assert f"{dag_id}.py" in failed.stderr, failed.stderr
+
+
+def test_an_installed_airflow_is_never_shadowed(tmp_path: Path) -> None:
+    installed = tmp_path / "site"
+    (installed / "airflow").mkdir(parents=True)
+    (installed / "airflow" / "__init__.py").write_text("REAL = True\n")
+    probe = (
+        "from tradewind.compat import airflow_import\n"
+        "airflow_import.install()\n"
+        "import airflow\n"
+        "print(getattr(airflow, 'REAL', False))\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
+    )
+    assert shown.stdout.strip() == "True", shown.stderr

@@ -1,0 +1,38 @@
+"""A DAG file written for Airflow, run by the scheduler: parsed by the DAG processor, its tries
+forked from a warm launcher that loaded the stored source (both import ``airflow``)."""
+
+from __future__ import annotations
+
+import pytest
+
+from e2e.conftest import Deployment
+
+pytestmark = pytest.mark.slow
+
+AIRFLOW_DAG = """
+    from airflow.sdk import DAG, task
+    from airflow.providers.standard.operators.bash import BashOperator
+
+    with DAG("from_airflow", schedule=None, is_paused_upon_creation=False):
+        @task
+        def double(value):
+            return value * 2
+
+        @task
+        def check(value):
+            assert value == 42, value
+
+        check(double(21)) >> BashOperator(task_id="shell", bash_command="echo done")
+"""
+
+
+@pytest.mark.parametrize("backend", ["sqlite"])
+def test_the_scheduler_runs_an_airflow_dag_file(deployment: Deployment) -> None:
+    d = deployment
+    d.write("from_airflow.py", AIRFLOW_DAG)
+    d.parse()
+    d.start("scheduler")
+    assert d.cli("dags", "trigger", "from_airflow", "--run-id", "r1").returncode == 0
+    final = d.ended_run("from_airflow", "r1", 60)
+    assert final["state"] == "success", final
+    assert {task["state"] for task in final["tasks"].values()} == {"success"}
