@@ -64,6 +64,24 @@ from airflow.providers.amazon.aws.operators.s3 import S3CreateBucketOperator
 with DAG("needs_amazon", schedule=None):
     S3CreateBucketOperator(task_id="bucket", bucket_name="b")
 """
+PENDULUM = """\
+import pendulum
+from airflow.sdk import DAG, task
+
+with DAG(
+    "with_pendulum",
+    schedule="0 6 * * *",
+    start_date=pendulum.datetime(2026, 1, 1, tz="Asia/Seoul"),
+    catchup=False,
+    dagrun_timeout=pendulum.duration(hours=1),
+    default_args={"retries": 1, "retry_delay": pendulum.duration(minutes=5)},
+):
+    @task
+    def show(data_interval_end=None):
+        print("interval ends", data_interval_end.isoformat())
+
+    show()
+"""
 MISSING_NAME = """\
 from airflow.sdk import DAG, Asset
 
@@ -95,6 +113,7 @@ def folder(tmp_path: Path) -> Path:
     (folder / "airflow_legacy.py").write_text(LEGACY)
     (folder / "needs_amazon.py").write_text(NOT_AVAILABLE)
     (folder / "needs_assets.py").write_text(MISSING_NAME)
+    (folder / "with_pendulum.py").write_text(PENDULUM)
     return folder
 
 
@@ -141,6 +160,24 @@ def test_what_tradewind_does_not_have_fails_the_import_naming_it(
     assert failed.returncode != 0
     assert message in failed.stderr, failed.stderr
     assert f"{dag_id}.py" in failed.stderr, failed.stderr
+
+
+def test_pendulum_dates_durations_and_zones_are_taken(tmp_path: Path, folder: Path) -> None:
+    done = tradewind(
+        tmp_path,
+        "dags",
+        "test",
+        "with_pendulum",
+        "2026-06-01",
+        "--dags-folder",
+        str(folder),
+        "-o",
+        "json",
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "success"
+    # 06:00 in Seoul is 21:00 UTC the day before.
+    assert "T21:00:00+00:00" in done.stderr.split("interval ends", 1)[1], done.stderr
 
 
 def test_an_installed_airflow_is_never_shadowed(tmp_path: Path) -> None:
