@@ -198,3 +198,30 @@ def test_an_installed_airflow_is_never_shadowed(tmp_path: Path) -> None:
         env={"PYTHONPATH": str(installed), "PATH": "/usr/bin:/bin"},
     )
     assert shown.stdout.strip() == "True", shown.stderr
+
+
+def test_airflow_check_says_per_file_what_blocks_it(tmp_path: Path, folder: Path) -> None:
+    checked = tradewind(tmp_path, "airflow", "check", str(folder))
+    assert checked.returncode == 1, checked.stderr
+    lines = checked.stdout.splitlines()
+    assert lines[-1] == "3 of 5 files load", checked.stdout  # the helper module is no DAG file
+    by_file = {line.split("|")[0].strip(): line for line in lines[2:-1]}
+    assert "| ok " in by_file["airflow_three.py"], checked.stdout
+    assert "airflow.providers.amazon is not available" in by_file["needs_amazon.py"]
+    assert "line 1: airflow.sdk.Asset is not available" in by_file["needs_assets.py"]
+
+
+def test_airflow_check_in_json(tmp_path: Path, folder: Path) -> None:
+    (folder / "needs_amazon.py").unlink()
+    (folder / "needs_assets.py").unlink()
+    checked = tradewind(tmp_path, "airflow", "check", str(folder), "-o", "json")
+    assert checked.returncode == 0, checked.stderr
+    report = json.loads(checked.stdout)
+    assert report["loaded"] == report["total"] == 3
+    files = {entry["file"]: entry for entry in report["files"]}
+    assert files["airflow_legacy.py"] == {
+        "file": "airflow_legacy.py",
+        "ok": True,
+        "dags": ["airflow_legacy"],
+        "problems": [],
+    }

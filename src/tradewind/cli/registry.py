@@ -32,6 +32,9 @@ class Entry:
 
 
 COMMANDS: dict[str, Entry] = {
+    "airflow": Entry(
+        "airflow_check", "airflow_group", "Move DAG files written for Apache Airflow to Tradewind."
+    ),
     "api-server": Entry(
         "api_server", "api_server_command", "Serve the REST API (/api/v2) and the web UI."
     ),
