@@ -225,3 +225,62 @@ def test_airflow_check_in_json(tmp_path: Path, folder: Path) -> None:
         "dags": ["airflow_legacy"],
         "problems": [],
     }
+
+
+VARIABLES = """\
+from airflow.models import Variable
+from airflow.sdk import DAG, task
+
+with DAG("reads_variables", schedule=None):
+    @task
+    def read():
+        assert Variable.get("plain") == "text"
+        assert Variable.get("config", deserialize_json=True) == {"rows": 3}
+        assert Variable.get("absent", default_var="fallback") == "fallback"
+        assert Variable.get("absent", "fallback") == "fallback"
+        try:
+            Variable.get("absent")
+        except KeyError as exc:
+            print("missing:", exc)
+        else:
+            raise AssertionError("a missing variable without a default must raise")
+
+    read()
+"""
+TOP_LEVEL_VARIABLE = """\
+from airflow.sdk import DAG, Variable
+
+with DAG(Variable.get("dag_name"), schedule=None):
+    pass
+"""
+
+
+def test_variable_get_in_task_code(tmp_path: Path) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "reads_variables.py").write_text(VARIABLES)
+    done = subprocess.run(
+        [sys.executable, "-m", "tradewind.cli.main", "dags", "test", "reads_variables"]
+        + ["--dags-folder", str(folder), "-o", "json"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "TRADEWIND_HOME": str(tmp_path / "home"),
+            "PATH": "/usr/bin:/bin",
+            "AIRFLOW_VAR_PLAIN": "text",
+            "TRADEWIND_VAR_CONFIG": '{"rows": 3}',
+        },
+    )
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "success", done.stderr
+    assert "missing: 'Variable absent does not exist'" in done.stderr
+
+
+def test_variable_get_at_top_level_fails_saying_why(tmp_path: Path) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "top_level.py").write_text(TOP_LEVEL_VARIABLE)
+    checked = tradewind(tmp_path, "airflow", "check", str(folder))
+    assert checked.returncode == 1
+    assert "Variable.get('dag_name') outside a running task" in checked.stdout, checked.stdout

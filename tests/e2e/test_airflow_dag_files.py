@@ -1,5 +1,6 @@
 """A DAG file written for Airflow, run by the scheduler: parsed by the DAG processor, its tries
-forked from a warm launcher that loaded the stored source (both import ``airflow``)."""
+forked from a warm launcher that loaded the stored source (both import ``airflow``); a task
+reads a variable of the metastore with ``Variable.get``."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from e2e.conftest import Deployment
 pytestmark = pytest.mark.slow
 
 AIRFLOW_DAG = """
-    from airflow.sdk import DAG, task
+    from airflow.sdk import DAG, Variable, task
     from airflow.providers.standard.operators.bash import BashOperator
 
     with DAG("from_airflow", schedule=None, is_paused_upon_creation=False):
@@ -21,6 +22,8 @@ AIRFLOW_DAG = """
         @task
         def check(value):
             assert value == 42, value
+            assert Variable.get("greeting") == "hello"
+            assert Variable.get("limits", deserialize_json=True) == {"rows": 3}
 
         check(double(21)) >> BashOperator(task_id="shell", bash_command="echo done")
 """
@@ -30,6 +33,8 @@ AIRFLOW_DAG = """
 def test_the_scheduler_runs_an_airflow_dag_file(deployment: Deployment) -> None:
     d = deployment
     d.write("from_airflow.py", AIRFLOW_DAG)
+    assert d.cli("variables", "set", "greeting", "hello").returncode == 0
+    assert d.cli("variables", "set", "limits", '{"rows": 3}').returncode == 0
     d.parse()
     d.start("scheduler")
     assert d.cli("dags", "trigger", "from_airflow", "--run-id", "r1").returncode == 0

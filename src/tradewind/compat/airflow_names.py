@@ -65,6 +65,7 @@ MODULES: dict[str, dict[str, str]] = {
         "get_current_context": _PYTHON["get_current_context"],
         "Context": "tradewind.sdk.context:Context",
         "Connection": "tradewind.sdk.connection:Connection",
+        "Variable": "tradewind.sdk.variable:Variable",
         "TriggerRule": _TRIGGER_RULE["TriggerRule"],
         **_SENSOR_BASE,
         **_DECORATORS,
@@ -74,7 +75,9 @@ MODULES: dict[str, dict[str, str]] = {
         "DAG": _DAG,
         "BaseOperator": _BASE_OPERATOR,
         "Param": "tradewind.sdk.param:Param",
+        "Variable": "tradewind.sdk.variable:Variable",
     },
+    "airflow.models.variable": {"Variable": "tradewind.sdk.variable:Variable"},
     "airflow.models.dag": {"DAG": _DAG},
     "airflow.models.baseoperator": {
         "BaseOperator": _BASE_OPERATOR,
