@@ -90,7 +90,9 @@ with DAG("needs_assets", schedule=[Asset("s3://x")]):
 """
 
 
-def tradewind(tmp_path: Path, *args: str, pythonpath: str = "") -> subprocess.CompletedProcess[str]:
+def tradewind(
+    tmp_path: Path, *args: str, pythonpath: str = "", **environ: str
+) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [sys.executable, "-m", "tradewind.cli.main", *args],
         capture_output=True,
@@ -100,6 +102,7 @@ def tradewind(tmp_path: Path, *args: str, pythonpath: str = "") -> subprocess.Co
             "TRADEWIND_HOME": str(tmp_path / "home"),
             "PATH": "/usr/bin:/bin",
             "PYTHONPATH": pythonpath,
+            **environ,
         },
     )
 
@@ -259,18 +262,17 @@ def test_variable_get_in_task_code(tmp_path: Path) -> None:
     folder = tmp_path / "dags"
     folder.mkdir()
     (folder / "reads_variables.py").write_text(VARIABLES)
-    done = subprocess.run(
-        [sys.executable, "-m", "tradewind.cli.main", "dags", "test", "reads_variables"]
-        + ["--dags-folder", str(folder), "-o", "json"],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "TRADEWIND_HOME": str(tmp_path / "home"),
-            "PATH": "/usr/bin:/bin",
-            "AIRFLOW_VAR_PLAIN": "text",
-            "TRADEWIND_VAR_CONFIG": '{"rows": 3}',
-        },
+    done = tradewind(
+        tmp_path,
+        "dags",
+        "test",
+        "reads_variables",
+        "--dags-folder",
+        str(folder),
+        "-o",
+        "json",
+        AIRFLOW_VAR_PLAIN="text",
+        TRADEWIND_VAR_CONFIG='{"rows": 3}',
     )
     assert done.returncode == 0, done.stderr
     assert json.loads(done.stdout)["state"] == "success", done.stderr
