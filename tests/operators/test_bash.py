@@ -152,3 +152,21 @@ def test_shell_script_file_is_rendered_and_run(tmp_path: Path) -> None:
     with DAG("bash_script", schedule=None, template_searchpath=[str(tmp_path)]) as dag:
         BashOperator(task_id="script", bash_command="job.sh", cwd=str(tmp_path))
     assert run_tasks(dag)[1]["script"] == f"day=20240301 cwd={os.path.basename(tmp_path)}"
+
+
+def test_airflow_home_is_tradewind_s_home_unless_the_environment_sets_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("TRADEWIND_HOME", str(tmp_path))
+    monkeypatch.delenv("AIRFLOW_HOME", raising=False)
+    with DAG("bash_homes", schedule=None) as dag:
+        BashOperator(task_id="inherited", bash_command="echo $AIRFLOW_HOME")
+        BashOperator(task_id="replaced", bash_command="echo $AIRFLOW_HOME", env={"A": "1"})
+        BashOperator(
+            task_id="given",
+            bash_command="echo $AIRFLOW_HOME:$TRADEWIND_HOME",
+            env={"AIRFLOW_HOME": "/srv/airflow"},
+        )
+    values = run_tasks(dag)[1]
+    assert values["inherited"] == values["replaced"] == str(tmp_path)
+    assert values["given"] == f"/srv/airflow:{tmp_path}"

@@ -9,6 +9,7 @@ import subprocess
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from tradewind import config
 from tradewind.exceptions import SkipTask, TradewindError
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.callables import call_with_context
@@ -81,6 +82,11 @@ class BashOperator(BaseOperator):
         else:
             env = dict(self.env)
         env.update(context_env(context))
+        # Commands written for Airflow say ``$AIRFLOW_HOME/...``: unset, that is the root
+        # folder. Both homes name Tradewind's home unless the environment says otherwise.
+        home = str(config.default_home(os.environ))
+        env.setdefault("TRADEWIND_HOME", home)
+        env.setdefault("AIRFLOW_HOME", home)
         return {str(k): str(v) for k, v in env.items()}
 
     def execute(self, context: Context) -> Any:
