@@ -286,3 +286,73 @@ def test_variable_get_at_top_level_fails_saying_why(tmp_path: Path) -> None:
     checked = tradewind(tmp_path, "airflow", "check", str(folder))
     assert checked.returncode == 1
     assert "Variable.get('dag_name') outside a running task" in checked.stdout, checked.stdout
+
+
+AIRFLOW_2 = """\
+from datetime import timedelta
+
+from airflow import DAG
+from airflow.operators.dummy_operator import DummyOperator
+from airflow.operators.python_operator import PythonOperator
+from airflow.utils.dates import days_ago
+
+def greet(**context):
+    print("greeting", context["ds"])
+
+with DAG(
+    "airflow_two",
+    schedule_interval=timedelta(days=1),
+    start_date=days_ago(2),
+    concurrency=4,
+    catchup=False,
+) as dag:
+    start = DummyOperator(task_id="start")
+    first = PythonOperator(task_id="first", python_callable=greet, provide_context=True)
+    second = PythonOperator(task_id="second", python_callable=greet, provide_context=True)
+    start >> [first, second]
+"""
+
+
+def test_airflow_2_spellings_work_and_each_warns_once(tmp_path: Path) -> None:
+    folder = tmp_path / "dags"
+    folder.mkdir()
+    (folder / "airflow_two.py").write_text(AIRFLOW_2)
+    done = tradewind(
+        tmp_path, "dags", "test", "airflow_two", "--dags-folder", str(folder), "-o", "json"
+    )
+    assert done.returncode == 0, done.stderr
+    result = json.loads(done.stdout)
+    assert {task["state"] for task in result["tasks"].values()} == {"success"}, result
+    for spelling in (
+        "import airflow.operators.dummy_operator",
+        "import airflow.operators.python_operator",
+        "import airflow.utils.dates",
+        "days_ago()",
+        "DAG(schedule_interval=...)",
+        "DAG(concurrency=...)",
+        "DummyOperator",
+        "PythonOperator(provide_context=...)",
+    ):
+        assert done.stderr.count(f"{spelling} is an Airflow 2 spelling") == 1, (
+            spelling,
+            done.stderr,
+        )
+
+
+def test_the_dag_of_airflow_2_spellings_is_airflow_2_s(tmp_path: Path) -> None:
+    probe = (
+        "import warnings\n"
+        "warnings.simplefilter('ignore')\n"
+        "from tradewind.compat import airflow_import\n"
+        "airflow_import.install()\n"
+        "from datetime import timedelta\n"
+        "from airflow import DAG\n"
+        "from airflow.utils.dates import days_ago\n"
+        "dag = DAG('two', schedule_interval=timedelta(hours=6), start_date=days_ago(1),"
+        " concurrency=3)\n"
+        "print(dag.timetable.summary, dag.max_active_tasks, dag.start_date.hour)\n"
+    )
+    shown = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
+    )
+    assert shown.stdout.split() == ["6:00:00", "3", "0"], shown.stderr

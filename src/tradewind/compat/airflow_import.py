@@ -18,7 +18,8 @@ import types
 from collections.abc import Sequence
 from typing import Any
 
-from tradewind.compat.airflow_names import MODULES
+from tradewind.compat.airflow_names import LEGACY_MODULES, MODULES
+from tradewind.sdk import legacy
 
 ROOT = "airflow"
 
@@ -42,6 +43,9 @@ class _AirflowFinder(importlib.abc.MetaPathFinder, importlib.abc.Loader):
 
     def exec_module(self, module: types.ModuleType) -> None:
         module.__path__ = []  # a package: its submodules come from this finder too
+        instead = LEGACY_MODULES.get(module.__name__)
+        if instead is not None:
+            legacy.warn_once(f"import {module.__name__}", instead, stacklevel=4)
 
 
 class _AliasModule(types.ModuleType):

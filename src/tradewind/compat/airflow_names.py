@@ -19,6 +19,7 @@ _PYTHON = {
 }
 _BASH = {"BashOperator": "tradewind.operators.bash:BashOperator"}
 _EMPTY = {"EmptyOperator": "tradewind.operators.empty:EmptyOperator"}
+_DUMMY = {**_EMPTY, "DummyOperator": "tradewind.compat.airflow2:DummyOperator"}
 _TRIGGER_DAGRUN = {
     "TriggerDagRunOperator": "tradewind.operators.trigger_dagrun:TriggerDagRunOperator"
 }
@@ -50,6 +51,18 @@ _EXCEPTIONS = {
 _STATES = {
     "DagRunState": "tradewind.sdk.states:DagRunState",
     "TaskInstanceState": "tradewind.sdk.states:TaskInstanceState",
+}
+
+#: Airflow 2's module paths (still found in most DAG folders): each warns once when imported.
+LEGACY_MODULES: dict[str, str] = {
+    "airflow.operators.dummy": "airflow.providers.standard.operators.empty",
+    "airflow.operators.python_operator": "airflow.providers.standard.operators.python",
+    "airflow.operators.bash_operator": "airflow.providers.standard.operators.bash",
+    "airflow.operators.dummy_operator": "airflow.providers.standard.operators.empty",
+    "airflow.operators.dagrun_operator": "airflow.providers.standard.operators.trigger_dagrun",
+    "airflow.sensors.external_task_sensor": "airflow.providers.standard.sensors.external_task",
+    "airflow.sensors.python_sensor": "airflow.providers.standard.sensors.python",
+    "airflow.utils.dates": "pendulum or datetime",
 }
 
 MODULES: dict[str, dict[str, str]] = {
@@ -91,13 +104,22 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.operators.bash": _BASH,
     "airflow.operators.empty": _EMPTY,
     "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.dummy": _DUMMY,
+    "airflow.operators.python_operator": _PYTHON,
+    "airflow.operators.bash_operator": _BASH,
+    "airflow.operators.dummy_operator": _DUMMY,
+    "airflow.operators.dagrun_operator": _TRIGGER_DAGRUN,
     "airflow.sensors": {},
+    "airflow.sensors.external_task_sensor": _EXTERNAL_TASK,
+    "airflow.sensors.python_sensor": _PYTHON_SENSOR,
     "airflow.sensors.base": _SENSOR_BASE,
     "airflow.sensors.python": _PYTHON_SENSOR,
     "airflow.sensors.filesystem": _FILE_SENSOR,
     "airflow.sensors.external_task": _EXTERNAL_TASK,
     "airflow.sensors.time_delta": _TIME_DELTA,
     "airflow.utils": {},
+    "airflow.utils.dates": {"days_ago": "tradewind.compat.airflow2:days_ago"},
+    "airflow.utils.decorators": {"apply_defaults": "tradewind.compat.airflow2:apply_defaults"},
     "airflow.utils.trigger_rule": _TRIGGER_RULE,
     "airflow.utils.task_group": _TASK_GROUP,
     "airflow.utils.state": _STATES,

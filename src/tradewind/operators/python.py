@@ -7,6 +7,7 @@ from typing import Any
 
 from tradewind.exceptions import DagDefinitionError
 from tradewind.operators.branch import BranchMixIn, skip_all_downstream
+from tradewind.sdk import legacy
 from tradewind.sdk.baseoperator import BaseOperator
 from tradewind.sdk.callables import call_with_context
 from tradewind.sdk.context import Context
@@ -27,8 +28,11 @@ class PythonOperator(BaseOperator):
         templates_dict: dict[str, Any] | None = None,
         templates_exts: Sequence[str] | None = None,
         show_return_value_in_logs: bool = True,
+        provide_context: bool | None = None,
         **kwargs: Any,
     ) -> None:
+        if provide_context is not None:  # Airflow 2: the context is always provided now
+            legacy.warn_once("PythonOperator(provide_context=...)", "nothing: it always is")
         if not callable(python_callable):
             raise DagDefinitionError(
                 f"task {kwargs.get('task_id')!r}: python_callable must be callable, got "

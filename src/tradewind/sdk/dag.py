@@ -10,10 +10,22 @@ from typing import TYPE_CHECKING, Any
 
 from tradewind import timetables
 from tradewind.exceptions import CycleError, DagDefinitionError, DuplicateTaskIdError, TaskNotFound
-from tradewind.sdk import definition_context, ordering, timezone
+from tradewind.sdk import definition_context, legacy, ordering, timezone
 from tradewind.sdk.param import DagParam, Param, ParamsDict
 from tradewind.sdk.task_group import TaskGroup
 from tradewind.sdk.task_node import caller_location, short_repr, validate_key
+
+#: A keyword left out (``schedule_interval=None`` is a value: no schedule).
+_UNSET: Any = object()
+
+
+def _airflow_2_keyword(dag_id: str, name: str, value: Any, old_name: str) -> Any:
+    """Check that Airflow 2's ``old_name`` comes without ``name`` and warn about it once."""
+    if value is not None:
+        raise DagDefinitionError(f"DAG {dag_id!r}: give {name} or {old_name}, not both")
+    legacy.warn_once(f"DAG({old_name}=...)", f"{name}=...", stacklevel=4)
+    return value
+
 
 if TYPE_CHECKING:
     from tradewind.sdk.task_node import TaskNode
@@ -60,8 +72,16 @@ class DAG:
         dag_display_name: str | None = None,
         fail_fast: bool = False,
         access_control: dict[str, Any] | None = None,
+        schedule_interval: Any = _UNSET,
+        concurrency: int | None = None,
     ) -> None:
         self.dag_id = validate_key("dag_id", dag_id)
+        if schedule_interval is not _UNSET:
+            _airflow_2_keyword(dag_id, "schedule", schedule, "schedule_interval")
+            schedule = schedule_interval
+        if concurrency is not None:
+            _airflow_2_keyword(dag_id, "max_active_tasks", max_active_tasks, "concurrency")
+            max_active_tasks = concurrency
         location = caller_location()
         self.fileloc: str | None = location[0] if location else None
         self.definition_line: int | None = location[1] if location else None
