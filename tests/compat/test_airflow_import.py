@@ -107,6 +107,18 @@ def tradewind(
     )
 
 
+def dags_test(
+    tmp_path: Path, dag_id: str, source: str, **environ: str
+) -> subprocess.CompletedProcess[str]:
+    """``dags test DAG_ID -o json`` on a folder holding only ``source`` (as ``DAG_ID.py``)."""
+    folder = tmp_path / "dags"
+    folder.mkdir(exist_ok=True)
+    (folder / f"{dag_id}.py").write_text(source)
+    return tradewind(
+        tmp_path, "dags", "test", dag_id, "--dags-folder", str(folder), "-o", "json", **environ
+    )
+
+
 @pytest.fixture
 def folder(tmp_path: Path) -> Path:
     folder = tmp_path / "dags"
@@ -259,18 +271,10 @@ with DAG(Variable.get("dag_name"), schedule=None):
 
 
 def test_variable_get_in_task_code(tmp_path: Path) -> None:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "reads_variables.py").write_text(VARIABLES)
-    done = tradewind(
+    done = dags_test(
         tmp_path,
-        "dags",
-        "test",
         "reads_variables",
-        "--dags-folder",
-        str(folder),
-        "-o",
-        "json",
+        VARIABLES,
         AIRFLOW_VAR_PLAIN="text",
         TRADEWIND_VAR_CONFIG='{"rows": 3}',
     )
@@ -314,12 +318,7 @@ with DAG(
 
 
 def test_airflow_2_spellings_work_and_each_warns_once(tmp_path: Path) -> None:
-    folder = tmp_path / "dags"
-    folder.mkdir()
-    (folder / "airflow_two.py").write_text(AIRFLOW_2)
-    done = tradewind(
-        tmp_path, "dags", "test", "airflow_two", "--dags-folder", str(folder), "-o", "json"
-    )
+    done = dags_test(tmp_path, "airflow_two", AIRFLOW_2)
     assert done.returncode == 0, done.stderr
     result = json.loads(done.stdout)
     assert {task["state"] for task in result["tasks"].values()} == {"success"}, result
@@ -356,3 +355,42 @@ def test_the_dag_of_airflow_2_spellings_is_airflow_2_s(tmp_path: Path) -> None:
         [sys.executable, "-c", probe], capture_output=True, text=True, timeout=60
     )
     assert shown.stdout.split() == ["6:00:00", "3", "0"], shown.stderr
+
+
+HOOKS = """\
+from airflow.hooks.base import BaseHook
+from airflow.sdk import DAG, Connection, task
+
+
+class WarehouseHook(BaseHook):
+    def __init__(self, conn_id="warehouse"):
+        self.connection = self.get_connection(conn_id)
+
+    def where(self):
+        self.log.info("reaching %s", self.connection.host)
+        return f"{self.connection.host}:{self.connection.port}/{self.connection.schema}"
+
+
+with DAG("uses_hooks", schedule=None):
+    @task
+    def reach():
+        assert WarehouseHook().where() == "db.example:5432/sales"
+        assert Connection.get("warehouse").login == "etl"
+        try:
+            Connection.get("nowhere")
+        except Exception as exc:
+            print("missing:", exc)
+        else:
+            raise AssertionError("a missing connection must raise")
+
+    reach()
+"""
+
+
+def test_hooks_find_their_connection_in_task_code(tmp_path: Path) -> None:
+    uri = "postgres://etl:secret@db.example:5432/sales"
+    done = dags_test(tmp_path, "uses_hooks", HOOKS, AIRFLOW_CONN_WAREHOUSE=uri)
+    assert done.returncode == 0, done.stderr
+    assert json.loads(done.stdout)["state"] == "success", done.stderr
+    assert "missing: The conn_id `nowhere` isn't defined" in done.stderr
+    assert "secret" not in done.stderr

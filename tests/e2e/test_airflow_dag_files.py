@@ -1,6 +1,7 @@
 """A DAG file written for Airflow, run by the scheduler: parsed by the DAG processor, its tries
 forked from a warm launcher that loaded the stored source (both import ``airflow``); a task
-reads a variable of the metastore with ``Variable.get``."""
+reads a variable and a connection of the metastore (``Variable.get``, a hook's
+``get_connection``)."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ from e2e.conftest import Deployment
 pytestmark = pytest.mark.slow
 
 AIRFLOW_DAG = """
+    from airflow.hooks.base import BaseHook
     from airflow.sdk import DAG, Variable, task
     from airflow.providers.standard.operators.bash import BashOperator
 
@@ -24,6 +26,7 @@ AIRFLOW_DAG = """
             assert value == 42, value
             assert Variable.get("greeting") == "hello"
             assert Variable.get("limits", deserialize_json=True) == {"rows": 3}
+            assert BaseHook.get_connection("warehouse").host == "db.example"
 
         check(double(21)) >> BashOperator(task_id="shell", bash_command="echo done")
 """
@@ -35,6 +38,8 @@ def test_the_scheduler_runs_an_airflow_dag_file(deployment: Deployment) -> None:
     d.write("from_airflow.py", AIRFLOW_DAG)
     assert d.cli("variables", "set", "greeting", "hello").returncode == 0
     assert d.cli("variables", "set", "limits", '{"rows": 3}').returncode == 0
+    uri = "postgres://etl:pw@db.example:5432/sales"
+    assert d.cli("connections", "add", "warehouse", "--conn-uri", uri).returncode == 0
     d.parse()
     d.start("scheduler")
     assert d.cli("dags", "trigger", "from_airflow", "--run-id", "r1").returncode == 0

@@ -9,10 +9,10 @@ import dataclasses
 import json
 import re
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, cast
 from urllib.parse import parse_qsl, quote, unquote, urlencode, urlsplit
 
-from tradewind.exceptions import InvalidArgument
+from tradewind.exceptions import ConnectionNotFound, InvalidArgument, TradewindError
 from tradewind.sdk import secrets_masker
 from tradewind.sdk.sensitive import MASK
 
@@ -51,6 +51,26 @@ class Connection:
         except json.JSONDecodeError:
             return {}
         return parsed if isinstance(parsed, dict) else {}
+
+    @classmethod
+    def get(cls, conn_id: str) -> Connection:
+        """The connection ``conn_id`` as the running task sees it (the environment's
+        ``AIRFLOW_CONN_*``/``TRADEWIND_CONN_*`` first, then the metastore through the task's
+        supervisor), as Airflow's ``Connection.get`` and ``BaseHook.get_connection``; outside
+        a running task (at a DAG file's top level) it fails saying so."""
+        from tradewind.sdk.context import _current
+
+        context = _current.get()
+        if context is None:
+            raise TradewindError(
+                f"Connection.get({conn_id!r}) outside a running task: Tradewind reads "
+                "connections in tasks (or templates: {{ conn." + conn_id + " }}), not at a "
+                "DAG file's top level"
+            )
+        found = context["conn"].get(conn_id)
+        if found is None:
+            raise ConnectionNotFound(f"The conn_id `{conn_id}` isn't defined")
+        return cast(Connection, found)
 
     @classmethod
     def from_uri(cls, conn_id: str, uri: str, *, description: str | None = None) -> Connection:
