@@ -27,6 +27,7 @@ _SENSOR_BASE = {
     "BaseSensorOperator": "tradewind.sensors.base:BaseSensorOperator",
     "PokeReturnValue": "tradewind.sensors.base:PokeReturnValue",
 }
+_LATEST_ONLY = {"LatestOnlyOperator": "tradewind.operators.latest_only:LatestOnlyOperator"}
 _PYTHON_SENSOR = {"PythonSensor": "tradewind.sensors.python:PythonSensor"}
 _FILE_SENSOR = {"FileSensor": "tradewind.sensors.filesystem:FileSensor"}
 _EXTERNAL_TASK = {"ExternalTaskSensor": "tradewind.sensors.external_task:ExternalTaskSensor"}
@@ -60,6 +61,7 @@ LEGACY_MODULES: dict[str, str] = {
     "airflow.operators.bash_operator": "airflow.providers.standard.operators.bash",
     "airflow.operators.dummy_operator": "airflow.providers.standard.operators.empty",
     "airflow.operators.dagrun_operator": "airflow.providers.standard.operators.trigger_dagrun",
+    "airflow.operators.latest_only_operator": "airflow.providers.standard.operators.latest_only",
     "airflow.sensors.external_task_sensor": "airflow.providers.standard.sensors.external_task",
     "airflow.sensors.python_sensor": "airflow.providers.standard.sensors.python",
     "airflow.utils.dates": "pendulum or datetime",
@@ -113,6 +115,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.operators.bash": _BASH,
     "airflow.operators.empty": _EMPTY,
     "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.operators.latest_only": _LATEST_ONLY,
+    "airflow.operators.latest_only_operator": _LATEST_ONLY,
     "airflow.operators.dummy": _DUMMY,
     "airflow.operators.python_operator": _PYTHON,
     "airflow.operators.bash_operator": _BASH,
@@ -139,6 +143,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.operators.bash": _BASH,
     "airflow.providers.standard.operators.empty": _EMPTY,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER_DAGRUN,
+    "airflow.providers.standard.operators.latest_only": _LATEST_ONLY,
     "airflow.providers.standard.sensors": {},
     "airflow.providers.standard.sensors.python": _PYTHON_SENSOR,
     "airflow.providers.standard.sensors.filesystem": _FILE_SENSOR,
