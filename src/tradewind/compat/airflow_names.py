@@ -110,6 +110,7 @@ MODULES: dict[str, dict[str, str]] = {
     },
     "airflow.models.param": {"Param": "tradewind.sdk.param:Param"},
     "airflow.exceptions": _EXCEPTIONS,
+    "airflow.configuration": {"conf": "tradewind.compat.airflow_conf:conf"},
     "airflow.operators": {},
     "airflow.operators.python": _PYTHON,
     "airflow.operators.bash": _BASH,
