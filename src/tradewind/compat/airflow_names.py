@@ -32,6 +32,11 @@ _PYTHON_SENSOR = {"PythonSensor": "tradewind.sensors.python:PythonSensor"}
 _FILE_SENSOR = {"FileSensor": "tradewind.sensors.filesystem:FileSensor"}
 _EXTERNAL_TASK = {"ExternalTaskSensor": "tradewind.sensors.external_task:ExternalTaskSensor"}
 _TIME_DELTA = {"TimeDeltaSensor": "tradewind.sensors.time_delta:TimeDeltaSensor"}
+_DATE_TIME = {"DateTimeSensor": "tradewind.sensors.date_time:DateTimeSensor"}
+_TIME = {"TimeSensor": "tradewind.sensors.date_time:TimeSensor"}
+_WEEKDAY_SENSOR = {"DayOfWeekSensor": "tradewind.sensors.date_time:DayOfWeekSensor"}
+_WEEKDAY = {"WeekDay": "tradewind.sensors.date_time:WeekDay"}
+_BASH_SENSOR = {"BashSensor": "tradewind.sensors.bash:BashSensor"}
 _TRIGGER_RULE = {"TriggerRule": "tradewind.sdk.trigger_rule:TriggerRule"}
 _TASK_GROUP = {"TaskGroup": "tradewind.sdk.task_group:TaskGroup"}
 _DECORATORS = {
@@ -64,6 +69,7 @@ LEGACY_MODULES: dict[str, str] = {
     "airflow.operators.latest_only_operator": "airflow.providers.standard.operators.latest_only",
     "airflow.sensors.external_task_sensor": "airflow.providers.standard.sensors.external_task",
     "airflow.sensors.python_sensor": "airflow.providers.standard.sensors.python",
+    "airflow.sensors.time_sensor": "airflow.providers.standard.sensors.time",
     "airflow.utils.dates": "pendulum or datetime",
 }
 
@@ -126,17 +132,25 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.sensors": {},
     "airflow.sensors.external_task_sensor": _EXTERNAL_TASK,
     "airflow.sensors.python_sensor": _PYTHON_SENSOR,
+    "airflow.sensors.time_sensor": _TIME,
     "airflow.sensors.base": _SENSOR_BASE,
     "airflow.sensors.python": _PYTHON_SENSOR,
     "airflow.sensors.filesystem": _FILE_SENSOR,
     "airflow.sensors.external_task": _EXTERNAL_TASK,
     "airflow.sensors.time_delta": _TIME_DELTA,
+    "airflow.sensors.date_time": _DATE_TIME,
+    "airflow.sensors.time": _TIME,
+    "airflow.sensors.weekday": _WEEKDAY_SENSOR,
+    "airflow.sensors.bash": _BASH_SENSOR,
     "airflow.utils": {},
     "airflow.utils.dates": {"days_ago": "tradewind.compat.airflow2:days_ago"},
     "airflow.utils.decorators": {"apply_defaults": "tradewind.compat.airflow2:apply_defaults"},
     "airflow.utils.trigger_rule": _TRIGGER_RULE,
     "airflow.utils.task_group": _TASK_GROUP,
     "airflow.utils.state": _STATES,
+    "airflow.utils.weekday": _WEEKDAY,
+    "airflow.providers.standard.utils": {},
+    "airflow.providers.standard.utils.weekday": _WEEKDAY,
     "airflow.providers": {},
     "airflow.providers.standard": {},
     "airflow.providers.standard.operators": {},
@@ -150,4 +164,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.sensors.filesystem": _FILE_SENSOR,
     "airflow.providers.standard.sensors.external_task": _EXTERNAL_TASK,
     "airflow.providers.standard.sensors.time_delta": _TIME_DELTA,
+    "airflow.providers.standard.sensors.date_time": _DATE_TIME,
+    "airflow.providers.standard.sensors.time": _TIME,
+    "airflow.providers.standard.sensors.weekday": _WEEKDAY_SENSOR,
+    "airflow.providers.standard.sensors.bash": _BASH_SENSOR,
 }

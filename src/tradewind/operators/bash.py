@@ -20,6 +20,26 @@ from tradewind.sdk.templating import render_value
 KILL_GRACE_SECONDS = 5.0
 
 
+def command_environment(
+    env: dict[str, str] | None, append_env: bool, context: Context
+) -> dict[str, str]:
+    """A bash command's environment: this process's (or ``env``, added to it with
+    ``append_env``), the run's ``AIRFLOW_CTX_*`` values, and the homes."""
+    if env is None:
+        merged = dict(os.environ)
+    elif append_env:
+        merged = {**os.environ, **env}
+    else:
+        merged = dict(env)
+    merged.update(context_env(context))
+    # Commands written for Airflow say ``$AIRFLOW_HOME/...``: unset, that is the root
+    # folder. Both homes name Tradewind's home unless the environment says otherwise.
+    home = str(config.default_home(os.environ))
+    merged.setdefault("TRADEWIND_HOME", home)
+    merged.setdefault("AIRFLOW_HOME", home)
+    return {str(k): str(v) for k, v in merged.items()}
+
+
 def context_env(context: Context) -> dict[str, str]:
     """Variables describing the running task, under both TRADEWIND_CTX_ and AIRFLOW_CTX_ names."""
     ti = context.get("ti")
@@ -75,19 +95,7 @@ class BashOperator(BaseOperator):
         self._process: subprocess.Popen[bytes] | None = None
 
     def _environment(self, context: Context) -> dict[str, str]:
-        if self.env is None:
-            env = dict(os.environ)
-        elif self.append_env:
-            env = {**os.environ, **self.env}
-        else:
-            env = dict(self.env)
-        env.update(context_env(context))
-        # Commands written for Airflow say ``$AIRFLOW_HOME/...``: unset, that is the root
-        # folder. Both homes name Tradewind's home unless the environment says otherwise.
-        home = str(config.default_home(os.environ))
-        env.setdefault("TRADEWIND_HOME", home)
-        env.setdefault("AIRFLOW_HOME", home)
-        return {str(k): str(v) for k, v in env.items()}
+        return command_environment(self.env, self.append_env, context)
 
     def execute(self, context: Context) -> Any:
         if not isinstance(self.bash_command, str) or not self.bash_command.strip():
