@@ -11,8 +11,9 @@ import pytest
 from tradewind import DAG
 from tradewind.exceptions import DagDefinitionError
 from tradewind.sdk import timezone
+from tradewind.sdk.weekday import WeekDay
 from tradewind.sensors.bash import BashSensor
-from tradewind.sensors.date_time import DateTimeSensor, DayOfWeekSensor, TimeSensor, WeekDay
+from tradewind.sensors.date_time import DateTimeSensor, DayOfWeekSensor, TimeSensor
 from tradewind.services.dag_test import LocalDagRun, make_run_info
 
 FAST = {"poke_interval": 0.05, "timeout": 0.3}

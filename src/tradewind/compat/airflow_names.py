@@ -28,6 +28,12 @@ _SENSOR_BASE = {
     "PokeReturnValue": "tradewind.sensors.base:PokeReturnValue",
 }
 _LATEST_ONLY = {"LatestOnlyOperator": "tradewind.operators.latest_only:LatestOnlyOperator"}
+_BRANCH_WEEKDAY = {
+    "BranchDayOfWeekOperator": "tradewind.operators.branch_moment:BranchDayOfWeekOperator"
+}
+_BRANCH_DATETIME = {
+    "BranchDateTimeOperator": "tradewind.operators.branch_moment:BranchDateTimeOperator"
+}
 _PYTHON_SENSOR = {"PythonSensor": "tradewind.sensors.python:PythonSensor"}
 _FILE_SENSOR = {"FileSensor": "tradewind.sensors.filesystem:FileSensor"}
 _EXTERNAL_TASK = {"ExternalTaskSensor": "tradewind.sensors.external_task:ExternalTaskSensor"}
@@ -35,7 +41,7 @@ _TIME_DELTA = {"TimeDeltaSensor": "tradewind.sensors.time_delta:TimeDeltaSensor"
 _DATE_TIME = {"DateTimeSensor": "tradewind.sensors.date_time:DateTimeSensor"}
 _TIME = {"TimeSensor": "tradewind.sensors.date_time:TimeSensor"}
 _WEEKDAY_SENSOR = {"DayOfWeekSensor": "tradewind.sensors.date_time:DayOfWeekSensor"}
-_WEEKDAY = {"WeekDay": "tradewind.sensors.date_time:WeekDay"}
+_WEEKDAY = {"WeekDay": "tradewind.sdk.weekday:WeekDay"}
 _BASH_SENSOR = {"BashSensor": "tradewind.sensors.bash:BashSensor"}
 _TRIGGER_RULE = {"TriggerRule": "tradewind.sdk.trigger_rule:TriggerRule"}
 _TASK_GROUP = {"TaskGroup": "tradewind.sdk.task_group:TaskGroup"}
@@ -123,6 +129,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.operators.empty": _EMPTY,
     "airflow.operators.trigger_dagrun": _TRIGGER_DAGRUN,
     "airflow.operators.latest_only": _LATEST_ONLY,
+    "airflow.operators.weekday": _BRANCH_WEEKDAY,
+    "airflow.operators.datetime": _BRANCH_DATETIME,
     "airflow.operators.latest_only_operator": _LATEST_ONLY,
     "airflow.operators.dummy": _DUMMY,
     "airflow.operators.python_operator": _PYTHON,
@@ -159,6 +167,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.providers.standard.operators.empty": _EMPTY,
     "airflow.providers.standard.operators.trigger_dagrun": _TRIGGER_DAGRUN,
     "airflow.providers.standard.operators.latest_only": _LATEST_ONLY,
+    "airflow.providers.standard.operators.weekday": _BRANCH_WEEKDAY,
+    "airflow.providers.standard.operators.datetime": _BRANCH_DATETIME,
     "airflow.providers.standard.sensors": {},
     "airflow.providers.standard.sensors.python": _PYTHON_SENSOR,
     "airflow.providers.standard.sensors.filesystem": _FILE_SENSOR,
