@@ -60,6 +60,19 @@ _EXCEPTIONS = {
     "AirflowDagCycleException": "tradewind.exceptions:CycleError",
     "ParamValidationError": "tradewind.exceptions:ParamValidationError",
 }
+_TIMEZONE = {
+    name: f"tradewind.compat.airflow_timezone:{name}"
+    for name in (
+        "datetime",
+        "utc",
+        "utcnow",
+        "parse",
+        "make_aware",
+        "convert_to_utc",
+        "is_localized",
+        "is_naive",
+    )
+}
 _STATES = {
     "DagRunState": "tradewind.sdk.states:DagRunState",
     "TaskInstanceState": "tradewind.sdk.states:TaskInstanceState",
@@ -89,6 +102,7 @@ MODULES: dict[str, dict[str, str]] = {
         "XComArg": "tradewind.sdk.xcom_arg:XComArg",
         "chain": "tradewind.sdk.dependencies:chain",
         "cross_downstream": "tradewind.sdk.dependencies:cross_downstream",
+        "chain_linear": "tradewind.sdk.dependencies:chain_linear",
         "get_current_context": _PYTHON["get_current_context"],
         "Context": "tradewind.sdk.context:Context",
         "Connection": "tradewind.sdk.connection:Connection",
@@ -118,6 +132,7 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.models.baseoperator": {
         "BaseOperator": _BASE_OPERATOR,
         "chain": "tradewind.sdk.dependencies:chain",
+        "chain_linear": "tradewind.sdk.dependencies:chain_linear",
         "cross_downstream": "tradewind.sdk.dependencies:cross_downstream",
     },
     "airflow.models.param": {"Param": "tradewind.sdk.param:Param"},
@@ -156,6 +171,8 @@ MODULES: dict[str, dict[str, str]] = {
     "airflow.utils.trigger_rule": _TRIGGER_RULE,
     "airflow.utils.task_group": _TASK_GROUP,
     "airflow.utils.state": _STATES,
+    "airflow.utils.timezone": _TIMEZONE,
+    "airflow.sdk.timezone": _TIMEZONE,
     "airflow.utils.weekday": _WEEKDAY,
     "airflow.providers.standard.utils": {},
     "airflow.providers.standard.utils.weekday": _WEEKDAY,

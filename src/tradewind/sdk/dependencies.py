@@ -101,3 +101,15 @@ def cross_downstream(from_tasks: Sequence[Any], to_tasks: Any) -> None:
     """Every task in ``from_tasks`` becomes upstream of every task in ``to_tasks``."""
     for task in from_tasks:
         task.set_downstream(to_tasks)
+
+
+def chain_linear(*elements: Any) -> None:
+    """``chain_linear(a, [b, c], [d, e])``: each element (a task or a list) upstream of every
+    task of the next, unlike ``chain``, which pairs adjacent lists."""
+    if len(elements) < 2:
+        raise ValueError("chain_linear() needs at least two elements")
+    for up, down in zip(elements, elements[1:], strict=False):
+        ups = list(up) if isinstance(up, Sequence) and not isinstance(up, str) else [up]
+        downs = list(down) if isinstance(down, Sequence) and not isinstance(down, str) else [down]
+        for task in ups:
+            task.set_downstream(downs)
