@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import datetime, timedelta
 from typing import Any
 
 from tradewind.runner import masking
@@ -93,4 +94,44 @@ def build_context(
             task_instance_key_str=f"{run.dag_id}__{task.task_id}__{ds_nodash}",
             execution_date=logical_date,
         )
+        timetable = task.dag.timetable if task.has_dag else None
+        context.update(airflow_2_keys(run, logical_date, timetable))
     return context
+
+
+def airflow_2_keys(run: RunInfo, logical_date: datetime, timetable: Any = None) -> dict[str, Any]:
+    """The context keys Airflow 2 had and its DAGs' templates still use, computed as it did:
+    the previous and next logical dates of the schedule (for a run triggered by hand, its own
+    logical date), and the day before and after ``ds``."""
+    start, end = run.data_interval_start, run.data_interval_end
+    next_date = prev_date = logical_date
+    if run.run_type != "manual" and start is not None and end is not None:
+        next_date, prev_date = end, _previous_logical_date(timetable, start, end)
+    ds, ds_nodash = FILTERS["ds"], FILTERS["ds_nodash"]
+    tomorrow, yesterday = logical_date + timedelta(days=1), logical_date - timedelta(days=1)
+    return {
+        "next_execution_date": next_date,
+        "prev_execution_date": prev_date,
+        "next_ds": ds(next_date),
+        "next_ds_nodash": ds_nodash(next_date),
+        "prev_ds": ds(prev_date),
+        "prev_ds_nodash": ds_nodash(prev_date),
+        "tomorrow_ds": ds(tomorrow),
+        "tomorrow_ds_nodash": ds_nodash(tomorrow),
+        "yesterday_ds": ds(yesterday),
+        "yesterday_ds_nodash": ds_nodash(yesterday),
+        "prev_execution_date_success": run.prev_data_interval_start_success,
+    }
+
+
+def _previous_logical_date(timetable: Any, start: datetime, end: datetime) -> datetime:
+    """The logical date of the schedule's run before the one covering ``[start, end)`` (a
+    weekday schedule's Monday follows Friday); one interval back when the schedule says
+    nothing."""
+    span = end - start
+    previous = None
+    if timetable is not None and span > timedelta(0):
+        window = max(span * 3, timedelta(days=8))
+        for info in timetable.iter_intervals(start - window, start - timedelta(microseconds=1)):
+            previous = info.logical_date
+    return previous or start - span
