@@ -80,3 +80,15 @@ def test_bash_sensor_pokes_until_the_command_succeeds(tmp_path: Path) -> None:
             **FAST,
         )
     assert _states(dag) == {"present": "success", "absent": "failed", "wrong_code": "failed"}
+
+
+def test_deferrable_sensors_reschedule_until_a_triggerer_exists() -> None:
+    with DAG("deferring", schedule=None):
+        deferring = DateTimeSensor(task_id="d", target_time="2024-01-01T00:00:00", deferrable=True)
+        poking = DateTimeSensor(task_id="p", target_time="2024-01-01T00:00:00")
+    assert (deferring.mode, deferring.reschedule, deferring.deferrable) == (
+        "reschedule",
+        True,
+        True,
+    )
+    assert poking.mode == "poke"

@@ -66,9 +66,15 @@ class BaseSensorOperator(BaseOperator):
         exponential_backoff: bool = False,
         max_wait: float | timedelta | None = None,
         silent_fail: bool = False,
+        deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
         super().__init__(**kwargs)
+        # Deferring hands the wait to a triggerer; until Tradewind has one, the nearest
+        # behaviour is rescheduling: the wait holds no worker slot between pokes either.
+        self.deferrable = deferrable
+        if deferrable and mode == "poke":
+            mode = "reschedule"
         self.poke_interval = _seconds("poke_interval", poke_interval, self.task_id)
         self.timeout = _seconds("timeout", timeout, self.task_id)
         self.max_wait = None if max_wait is None else _seconds("max_wait", max_wait, self.task_id)

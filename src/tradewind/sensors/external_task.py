@@ -70,7 +70,7 @@ class ExternalTaskSensor(BaseSensorOperator):
         deferrable: bool = False,
         **kwargs: Any,
     ) -> None:
-        super().__init__(**kwargs)
+        super().__init__(deferrable=deferrable, **kwargs)
         if external_task_id is not None and external_task_ids is not None:
             raise DagDefinitionError(
                 f"task {self.task_id!r}: give external_task_id or external_task_ids, not both"
@@ -127,7 +127,6 @@ class ExternalTaskSensor(BaseSensorOperator):
         self.execution_date_fn = execution_date_fn
         self.check_existence = check_existence
         self.poll_interval = poll_interval
-        self.deferrable = deferrable
 
     # -- what to look at ----------------------------------------------------------------------
     def _task_ids(self) -> list[str] | None:
