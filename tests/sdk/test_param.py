@@ -59,6 +59,21 @@ def test_unknown_schema_keywords_are_rejected() -> None:
         Param(1, minimun=0)
 
 
+def test_the_trigger_form_s_keywords_are_accepted() -> None:
+    param = Param(
+        "a",
+        type="string",
+        title="Choice",
+        description_md="**pick** one",
+        section="Advanced",
+        values_display={"a": "Option A"},
+        enum=["a", "b"],
+    )
+    assert param.resolve(name="p") == "a"
+    with pytest.raises(ParamValidationError):
+        param.resolve("c", name="p")
+
+
 def test_invalid_schema_is_reported() -> None:
     with pytest.raises(ParamValidationError, match="param 'p' has an invalid schema"):
         Param(1, type="no-such-type").resolve(name="p")

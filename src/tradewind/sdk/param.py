@@ -49,6 +49,7 @@ _SCHEMA_KEYS = frozenset(
         "examples",
         "title",
         "values_display",
+        "description_md",
         "section",
         "oneOf",
         "anyOf",

@@ -166,9 +166,10 @@ def _param_shapes(dag: DAG) -> tuple[ParamShape, ...]:
     for name in dag.params:
         param = dag.params.get_param(name)
         default = param.value if param.has_value else None
-        shapes.append(
-            ParamShape(name, param.has_value, default, param.description, dict(param.schema))
-        )
+        # Airflow's trigger form also takes its help text as Markdown (``description_md``);
+        # shown as text here.
+        description = param.description or param.schema.get("description_md")
+        shapes.append(ParamShape(name, param.has_value, default, description, dict(param.schema)))
     return tuple(shapes)
 
 
