@@ -136,6 +136,7 @@ MODULES: dict[str, dict[str, str]] = {
         "cross_downstream": "tradewind.sdk.dependencies:cross_downstream",
     },
     "airflow.models.param": {"Param": "tradewind.sdk.param:Param"},
+    "airflow.models.xcom_arg": {"XComArg": "tradewind.sdk.xcom_arg:XComArg"},
     "airflow.exceptions": _EXCEPTIONS,
     "airflow.configuration": {"conf": "tradewind.compat.airflow_conf:conf"},
     "airflow.operators": {},

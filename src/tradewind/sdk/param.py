@@ -50,6 +50,7 @@ _SCHEMA_KEYS = frozenset(
         "title",
         "values_display",
         "description_md",
+        "section_collapsed",
         "section",
         "oneOf",
         "anyOf",
