@@ -25,8 +25,9 @@ process below it in the moment between the snapshot and the kill (``RACE_WINDOW`
   running), every trigger was accepted, every record line whole.
 - ``no_healthy_try_failed``: a try that was not failed on purpose and whose own process was not
   killed ends success, whatever happened to its scheduler, fork server or launcher. (Holds only
-  once tries outlive those and a restarted scheduler adopts them. Tries killed before their
-  code wrote a record are not judged: nothing names their process.)
+  once tries outlive those and a restarted scheduler adopts them. A try whose process was
+  killed before its code wrote a record (a later poke of a rescheduled sensor) is known by its
+  log, which names each process that ran it.)
 
 Run ``python -m tests.chaos.invariants WORKDIR/evidence.json`` to judge a run again.
 """
@@ -37,6 +38,7 @@ import collections
 import dataclasses
 import itertools
 import json
+import re
 import sys
 from pathlib import Path
 from typing import Any
@@ -381,12 +383,31 @@ class Analysis:
             if any(kill.kind in EXEMPT_KINDS for kill in hits):
                 continue
             outcome = self.outcomes.get(key)
-            if outcome != "success":
+            if outcome != "success" and not self._killed_before_recording(key):
                 found.append(
                     f"{_name(key)} ended {outcome}: "
                     + "; ".join(self.describe(e) for e in executions)
                 )
         return found
+
+    def _killed_before_recording(self, key: TryKey) -> bool:
+        """Whether a process of this try was killed as a try before its code wrote a record
+        (a later poke of a rescheduled sensor, say): only the try's own log names it."""
+        killed = {kill.victim for kill in self.kills if kill.kind in EXEMPT_KINDS}
+        workdir = self.evidence.get("workdir")
+        if not killed or not workdir:
+            return False
+        dag_id, run_id, task_id, map_index, try_number = key
+        folder = Path(workdir, "home", "logs", f"dag_id={dag_id}", f"run_id={run_id}")
+        folder = folder / f"task_id={task_id}"
+        if map_index >= 0:
+            folder = folder / f"map_index={map_index}"
+        try:
+            text = (folder / f"attempt={try_number}.log").read_text(errors="replace")
+        except OSError:
+            return False
+        started = {int(pid) for pid in re.findall(r"started in process (\d+)", text)}
+        return bool(started & killed)
 
     # -- figures ---------------------------------------------------------------------------------
     def figures(self, violations: dict[str, list[str]]) -> dict[str, Any]:
